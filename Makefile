@@ -1,0 +1,40 @@
+# mcp-oidc-proxy — every target runs with Node 24 (project-local when the machine's is older).
+SHELL := /bin/bash
+NODE_BIN := $(shell ./scripts/ensure-node.sh)
+export PATH := $(CURDIR)/node_modules/.bin:$(NODE_BIN):$(PATH)
+export NODE_OPTIONS := --disable-warning=ExperimentalWarning
+
+PROXY_TESTS := packages/proxy/test
+
+.PHONY: setup run test lint format typecheck unit integration bench clean help
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+setup: node_modules/.installed ## install Node 24 (if needed), npm packages and redis-server
+	@./scripts/ensure-system-deps.sh
+
+node_modules/.installed: package.json package-lock.json packages/*/package.json
+	npm ci --no-audit --no-fund
+	@touch $@
+
+run: setup ## local demo: identity provider + MCP server + proxy on http://localhost:8080
+	node packages/proxy/dev/demo.ts
+
+test: setup lint typecheck ## every test: lint, type check, unit and integration tests
+	node --test --test-concurrency=1 --test-timeout=120000 "$(PROXY_TESTS)/**/*.test.ts"
+
+lint: setup ## formatter and linter (Biome)
+	biome ci .
+
+format: setup ## rewrite files with the formatter
+	biome check --write .
+
+typecheck: setup ## tsc --noEmit over every package, tests included
+	tsc -p .
+
+bench: setup ## throughput and latency: upstream direct, bare Node proxy, the proxy (Redis sessions)
+	node packages/proxy/bench/run.ts
+
+clean: ## remove installed packages and the local Node
+	rm -rf node_modules .tools

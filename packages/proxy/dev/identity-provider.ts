@@ -1,0 +1,98 @@
+// A real OpenID provider for the demo and the tests: oidc-provider (by the author of
+// openid-client) with its development sign-in page, which accepts any user name. Known
+// users get the claims below; any other name becomes <name>@example.com in "mcp-users".
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import Provider, { type ClientMetadata, type Configuration } from "oidc-provider";
+
+export interface DevUser {
+  email: string;
+  name: string;
+  groups: string[];
+  email_verified?: boolean;
+}
+
+export const DEV_USERS: Record<string, DevUser> = {
+  alice: { email: "alice@example.com", name: "Alice Example", groups: ["mcp-users", "admins"] },
+  bob: { email: "bob@other.example", name: "Bob Other", groups: [] },
+};
+
+export interface DevIdentityProvider {
+  issuer: string;
+  provider: Provider;
+  close(): Promise<void>;
+}
+
+export interface DevIdentityProviderOptions {
+  port?: number;
+  host?: string;
+  clients: ClientMetadata[];
+  /** Access token lifetime in seconds (short in refresh tests). */
+  accessTokenTtl?: number;
+  users?: Record<string, DevUser>;
+}
+
+export async function startDevIdentityProvider(options: DevIdentityProviderOptions): Promise<DevIdentityProvider> {
+  const host = options.host ?? "127.0.0.1";
+  const users = options.users ?? DEV_USERS;
+  const server = http.createServer();
+  await new Promise<void>((resolve) => server.listen(options.port ?? 0, host, resolve));
+  const { port } = server.address() as AddressInfo;
+  const issuer = `http://${host}:${port}`;
+
+  const configuration: Configuration = {
+    clients: options.clients,
+    claims: {
+      openid: ["sub"],
+      email: ["email", "email_verified"],
+      profile: ["name", "preferred_username", "groups"],
+    },
+    // Scope claims go into the ID token too, as most company providers do.
+    conformIdTokenClaims: false,
+    features: {
+      devInteractions: { enabled: true },
+      rpInitiatedLogout: { enabled: true },
+      revocation: { enabled: true },
+    },
+    pkce: { required: () => true },
+    ttl: {
+      AccessToken: options.accessTokenTtl ?? 3600,
+      IdToken: 3600,
+      RefreshToken: 86400,
+      Session: 86400,
+      Interaction: 600,
+      Grant: 86400,
+    },
+    issueRefreshToken: async (_ctx, client) => client.grantTypeAllowed("refresh_token"),
+    cookies: { keys: ["dev-identity-provider-cookie-key-not-secret"] },
+    async findAccount(_ctx, id) {
+      const user = users[id] ?? { email: `${id}@example.com`, name: id, groups: ["mcp-users"] };
+      return {
+        accountId: id,
+        async claims() {
+          return {
+            sub: id,
+            email: user.email,
+            email_verified: user.email_verified ?? true,
+            name: user.name,
+            preferred_username: id,
+            groups: user.groups,
+          };
+        },
+      };
+    },
+  };
+  const provider = new Provider(issuer, configuration);
+  // The development sign-in page warns on every start; the demo and tests know what it is.
+  provider.on("server_error", (_ctx, error) => process.stderr.write(`identity provider error: ${error.message}\n`));
+  server.on("request", provider.callback());
+  return {
+    issuer,
+    provider,
+    close: () =>
+      new Promise((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}

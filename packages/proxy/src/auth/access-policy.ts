@@ -1,0 +1,52 @@
+// Who may pass once signed in, and which paths need no sign-in at all. Built once from the
+// config (and again on SIGHUP); each check is a few set look-ups per request.
+import type { Config } from "../config/schema.ts";
+import type { SessionUser } from "./session-user.ts";
+
+export type AccessDecision = { allowed: true } | { allowed: false; reason: string };
+
+export class AccessPolicy {
+  readonly #exactPublic: Set<string>;
+  readonly #prefixPublic: string[];
+  readonly #requiredGroups: Set<string>;
+  readonly #emailDomains: Set<string>;
+  readonly #users: Set<string>;
+
+  constructor(access: Config["access"]) {
+    this.#exactPublic = new Set(access.public_paths.filter((p) => !p.endsWith("/*")));
+    this.#prefixPublic = access.public_paths.filter((p) => p.endsWith("/*")).map((p) => p.slice(0, -1));
+    this.#requiredGroups = new Set(access.required_groups);
+    this.#emailDomains = new Set(access.allowed_email_domains.map((d) => d.toLowerCase()));
+    this.#users = new Set(access.allowed_users.map((u) => u.toLowerCase()));
+  }
+
+  /** Exact paths, or every path below "/prefix/" when written "/prefix/*". */
+  isPublic(path: string): boolean {
+    return this.#exactPublic.has(path) || this.#prefixPublic.some((prefix) => path.startsWith(prefix));
+  }
+
+  /**
+   * A listed user always passes. Otherwise every configured rule (groups, e-mail domains)
+   * must pass; with only a user list configured, nobody else passes; with no rules at all,
+   * every signed-in user does.
+   */
+  decide(user: SessionUser): AccessDecision {
+    const email = user.email && user.emailVerified ? user.email.toLowerCase() : undefined;
+    if (this.#users.has(user.id.toLowerCase()) || (email && this.#users.has(email))) return { allowed: true };
+    const groupRule = this.#requiredGroups.size > 0;
+    const domainRule = this.#emailDomains.size > 0;
+    if (!groupRule && !domainRule) {
+      return this.#users.size === 0 ? { allowed: true } : { allowed: false, reason: "user is not in allowed_users" };
+    }
+    if (groupRule && !user.groups.some((g) => this.#requiredGroups.has(g))) {
+      return { allowed: false, reason: "user is not in a required group" };
+    }
+    if (domainRule) {
+      const domain = email?.slice(email.lastIndexOf("@") + 1);
+      if (!domain || !this.#emailDomains.has(domain)) {
+        return { allowed: false, reason: "user's verified e-mail domain is not allowed" };
+      }
+    }
+    return { allowed: true };
+  }
+}

@@ -1,0 +1,192 @@
+// Browser sign-in with the upstream provider: authorization code + PKCE (S256) + state +
+// nonce, /callback, /logout (RP-initiated when the provider offers it) and the session API.
+import { parse as parseCookies } from "cookie";
+import type { CookieOptions, Request, Response, Router } from "express";
+import express from "express";
+import * as oidc from "openid-client";
+import type { Config } from "../config/schema.ts";
+import { badRequest, ProxyError, unauthorized } from "../errors.ts";
+import type { Logger } from "../observability/logger.ts";
+import type { ProxyMetrics } from "../observability/metrics.ts";
+import { safeReturnPath } from "../public-url.ts";
+import { LOGIN_TRANSACTION_TTL_SECONDS, type TransactionSealer, transactionCookieName } from "./login-transaction.ts";
+import { userFromClaims } from "./session-user.ts";
+import type { UpstreamOidc } from "./upstream-oidc.ts";
+
+export interface BrowserLoginDeps {
+  config: Config;
+  upstream: UpstreamOidc;
+  sealer: TransactionSealer;
+  metrics: ProxyMetrics;
+  logger: Logger;
+  publicUrl: (req: Request) => URL;
+  /** Options of the proxy's own cookies (Secure, SameSite, domain), decided at startup. */
+  cookieOptions: (req: Request) => CookieOptions;
+  sessionCookieName: string;
+}
+
+/** A top-level page load, as opposed to an API or MCP client call: only these are redirected. */
+export function isBrowserNavigation(req: Request): boolean {
+  if (req.method !== "GET" && req.method !== "HEAD") return false;
+  const accept = req.headers.accept ?? "";
+  if (!accept.includes("text/html")) return false;
+  const mode = req.headers["sec-fetch-mode"];
+  return mode === undefined || mode === "navigate";
+}
+
+export class BrowserLogin {
+  readonly #deps: BrowserLoginDeps;
+
+  constructor(deps: BrowserLoginDeps) {
+    this.#deps = deps;
+  }
+
+  redirectUri(req: Request): string {
+    return new URL(this.#deps.config.oidc.redirect_path, this.#deps.publicUrl(req)).href;
+  }
+
+  /** Sends the browser to the provider, remembering where it wanted to go. */
+  async start(req: Request, res: Response, returnTo: string): Promise<void> {
+    const { config, upstream, sealer, metrics } = this.#deps;
+    const configuration = upstream.configuration();
+    const codeVerifier = oidc.randomPKCECodeVerifier();
+    const transaction = {
+      state: oidc.randomState(),
+      nonce: oidc.randomNonce(),
+      codeVerifier,
+      returnTo: safeReturnPath(returnTo, this.#deps.publicUrl(req)),
+    };
+    const url = oidc.buildAuthorizationUrl(configuration, {
+      ...config.oidc.extra_auth_params,
+      redirect_uri: this.redirectUri(req),
+      scope: config.oidc.scopes.join(" "),
+      code_challenge: await oidc.calculatePKCECodeChallenge(codeVerifier),
+      code_challenge_method: "S256",
+      state: transaction.state,
+      nonce: transaction.nonce,
+    });
+    res.cookie(transactionCookieName(transaction.state), await sealer.seal(transaction), {
+      ...this.#deps.cookieOptions(req),
+      // Lax (not Strict): the provider's redirect back is a cross-site top-level navigation.
+      sameSite: "lax",
+      maxAge: LOGIN_TRANSACTION_TTL_SECONDS * 1000,
+      path: config.oidc.redirect_path,
+    });
+    metrics.authAttempts.inc({ result: "login_started" });
+    res.redirect(302, url.href);
+  }
+
+  router(): Router {
+    const router = express.Router();
+    const { config } = this.#deps;
+    // Express 5 passes a rejected promise of a handler on to the error handler.
+    router.get(config.oidc.redirect_path, (req, res) => this.#callback(req, res));
+    router.get("/login", (req, res) => this.start(req, res, String(req.query.rd ?? "/")));
+    router.all("/logout", (req, res) => this.#logout(req, res));
+    router.get("/api/v1/session", (req, res) => {
+      const user = req.session?.user;
+      if (!user) throw unauthorized("No signed-in session");
+      res.json({
+        authenticated: true,
+        user,
+        authenticated_at: req.session.authenticatedAt ? new Date(req.session.authenticatedAt).toISOString() : null,
+        expires_at: req.session.cookie.expires?.toISOString() ?? null,
+      });
+    });
+    return router;
+  }
+
+  async #callback(req: Request, res: Response): Promise<void> {
+    const { upstream, sealer, metrics, logger, config } = this.#deps;
+    const state = typeof req.query.state === "string" ? req.query.state : undefined;
+    if (typeof req.query.error === "string") {
+      metrics.authAttempts.inc({ result: "login_failed" });
+      throw new ProxyError("OIDC_ERROR", 401, "The identity provider refused the sign-in", {
+        details: {
+          error: req.query.error.slice(0, 100),
+          ...(typeof req.query.error_description === "string"
+            ? { error_description: req.query.error_description.slice(0, 300) }
+            : {}),
+        },
+      });
+    }
+    if (!state || typeof req.query.code !== "string") throw badRequest("The callback needs code and state");
+
+    const cookieName = transactionCookieName(state);
+    const sealed = parseCookies(req.headers.cookie ?? "")[cookieName];
+    const transaction = sealed ? await sealer.open(sealed) : undefined;
+    res.clearCookie(cookieName, { ...this.#deps.cookieOptions(req), path: config.oidc.redirect_path });
+    if (!transaction || transaction.state !== state) {
+      metrics.authAttempts.inc({ result: "login_failed" });
+      throw new ProxyError(
+        "INVALID_SESSION",
+        400,
+        "This sign-in expired or was started in another browser; start again",
+        {
+          details: { login_url: "/login" },
+        },
+      );
+    }
+
+    const currentUrl = new URL(req.originalUrl, this.redirectUri(req));
+    let tokens: Awaited<ReturnType<typeof oidc.authorizationCodeGrant>>;
+    try {
+      tokens = await oidc.authorizationCodeGrant(upstream.configuration(), currentUrl, {
+        pkceCodeVerifier: transaction.codeVerifier,
+        expectedState: transaction.state,
+        expectedNonce: transaction.nonce,
+        idTokenExpected: true,
+      });
+    } catch (error) {
+      metrics.authAttempts.inc({ result: "login_failed" });
+      logger.warn("code exchange failed", { error: (error as Error).message });
+      throw new ProxyError("OIDC_ERROR", 401, "The sign-in could not be completed with the identity provider", {
+        cause: error,
+      });
+    }
+    const claims = tokens.claims();
+    if (!claims) throw new ProxyError("OIDC_ERROR", 401, "The identity provider returned no ID token");
+    const user = userFromClaims(claims, { groupsClaim: config.oidc.groups_claim, provider: upstream.issuer() });
+    const expiresIn = tokens.expiresIn();
+
+    // A fresh session id at sign-in: a session id planted before login is worth nothing.
+    await new Promise<void>((resolve, reject) => req.session.regenerate((err) => (err ? reject(err) : resolve())));
+    req.session.user = user;
+    req.session.authenticatedAt = Date.now();
+    req.session.tokens = {
+      ...(tokens.id_token ? { idToken: tokens.id_token } : {}),
+      ...(tokens.refresh_token ? { refreshToken: tokens.refresh_token } : {}),
+      ...(expiresIn !== undefined ? { expiresAt: Date.now() + expiresIn * 1000 } : {}),
+    };
+    await new Promise<void>((resolve, reject) => req.session.save((err) => (err ? reject(err) : resolve())));
+    metrics.authAttempts.inc({ result: "login_succeeded" });
+    metrics.sessionEvents.inc({ event: "created" });
+    logger.info("user signed in", { user_id: user.id });
+    res.redirect(302, transaction.returnTo);
+  }
+
+  async #logout(req: Request, res: Response): Promise<void> {
+    const { upstream, config, metrics, logger } = this.#deps;
+    const idToken = req.session?.tokens?.idToken;
+    const userId = req.session?.user?.id;
+    if (req.session) {
+      await new Promise<void>((resolve, reject) => req.session.destroy((err) => (err ? reject(err) : resolve())));
+      metrics.sessionEvents.inc({ event: "destroyed" });
+    }
+    res.clearCookie(this.#deps.sessionCookieName, this.#deps.cookieOptions(req));
+    if (userId) logger.info("user signed out", { user_id: userId });
+
+    let endSession: string | undefined;
+    if (upstream.isReady() && upstream.configuration().serverMetadata().end_session_endpoint) {
+      const params: Record<string, string> = { client_id: config.oidc.client_id as string };
+      if (idToken) params.id_token_hint = idToken;
+      if (config.oidc.post_logout_redirect_url) params.post_logout_redirect_uri = config.oidc.post_logout_redirect_url;
+      endSession = oidc.buildEndSessionUrl(upstream.configuration(), params).href;
+    }
+    if (isBrowserNavigation(req)) {
+      res.redirect(302, endSession ?? "/");
+      return;
+    }
+    res.json({ logged_out: true, ...(endSession ? { end_session_url: endSession } : {}) });
+  }
+}

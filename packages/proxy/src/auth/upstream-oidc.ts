@@ -1,0 +1,79 @@
+// The upstream OpenID provider, through openid-client. Discovery runs once at startup and
+// is retried with backoff in the background while the provider is unreachable; until it
+// succeeds the proxy is not ready and logins answer 503 (fail closed).
+import * as oidc from "openid-client";
+import type { Config } from "../config/schema.ts";
+import { isLoopbackHost } from "../config/validate.ts";
+import { ProxyError } from "../errors.ts";
+import type { Logger } from "../observability/logger.ts";
+
+const MAX_RETRY_DELAY_MS = 30_000;
+
+export class UpstreamOidc {
+  readonly issuerUrl: URL;
+  #configuration: oidc.Configuration | undefined;
+  #retryTimer: NodeJS.Timeout | undefined;
+  #stopped = false;
+  readonly #settings: Config["oidc"];
+  readonly #logger: Logger;
+
+  constructor(settings: Config["oidc"], logger: Logger) {
+    this.#settings = settings;
+    this.#logger = logger;
+    this.issuerUrl = new URL(settings.discovery_url as string);
+  }
+
+  /** Starts discovery; resolves after the first attempt whatever its outcome. */
+  async start(): Promise<void> {
+    await this.#discover(0);
+  }
+
+  stop(): void {
+    this.#stopped = true;
+    clearTimeout(this.#retryTimer);
+  }
+
+  isReady(): boolean {
+    return this.#configuration !== undefined;
+  }
+
+  /** The discovered provider; a 503 OIDC_ERROR while discovery has not succeeded. */
+  configuration(): oidc.Configuration {
+    if (!this.#configuration) {
+      throw new ProxyError("OIDC_ERROR", 503, "The identity provider is not reachable yet; try again shortly");
+    }
+    return this.#configuration;
+  }
+
+  /** The issuer identifier the provider declared (stable name for X-Auth-Provider). */
+  issuer(): string {
+    return this.#configuration?.serverMetadata().issuer ?? this.issuerUrl.href;
+  }
+
+  async #discover(attempt: number): Promise<void> {
+    const { client_id, client_secret } = this.#settings;
+    const insecure =
+      this.issuerUrl.protocol === "http:" &&
+      (isLoopbackHost(this.issuerUrl.hostname) || this.#settings.allow_insecure_issuer);
+    try {
+      this.#configuration = await oidc.discovery(
+        this.issuerUrl,
+        client_id as string,
+        client_secret ? { client_secret } : undefined,
+        client_secret ? oidc.ClientSecretPost(client_secret) : oidc.None(),
+        { execute: insecure ? [oidc.allowInsecureRequests] : [], timeout: 10 },
+      );
+      this.#logger.info("identity provider discovered", { issuer: this.issuer() });
+    } catch (error) {
+      if (this.#stopped) return;
+      const delay = Math.min(1000 * 2 ** attempt, MAX_RETRY_DELAY_MS);
+      this.#logger.warn("identity provider discovery failed; retrying", {
+        issuer: this.issuerUrl.href,
+        error: (error as Error).message,
+        retry_in_ms: delay,
+      });
+      this.#retryTimer = setTimeout(() => void this.#discover(attempt + 1), delay);
+      this.#retryTimer.unref();
+    }
+  }
+}

@@ -1,0 +1,187 @@
+// Loads the configuration: defaults < files (configs/base.yaml, then configs/<env>.yaml,
+// then --config) < environment < flags. Every problem is collected and reported at once,
+// each naming the field, the bad value and where it came from.
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import { parseDocument } from "yaml";
+import { type Config, configSchema, environments } from "./schema.ts";
+import { environmentLayer, flagLayer, type RawTree, type SourceLayer } from "./sources.ts";
+import { validateConfig } from "./validate.ts";
+
+export class ConfigError extends Error {
+  readonly problems: readonly string[];
+  constructor(problems: readonly string[]) {
+    super(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+    this.name = "ConfigError";
+    this.problems = problems;
+  }
+}
+
+export interface LoadOptions {
+  /** A config file (--config). */
+  file?: string | undefined;
+  /** A directory with base.yaml and <environment>.yaml (--config-dir). */
+  directory?: string | undefined;
+  /** Environment name choosing the layer in `directory` (--env, else MCP_ENV). */
+  environment?: string | undefined;
+  env?: NodeJS.ProcessEnv;
+  flags?: Record<string, unknown>;
+}
+
+export interface LoadedConfig {
+  config: Config;
+  /** Files read, in the order they were applied. */
+  files: string[];
+}
+
+function isPlainObject(value: unknown): value is RawTree {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/** Later layers win; objects merge key by key, everything else (lists too) is replaced. */
+export function mergeTrees(base: RawTree, over: RawTree): RawTree {
+  const out: RawTree = { ...base };
+  for (const [key, value] of Object.entries(over)) {
+    const current = out[key];
+    out[key] = isPlainObject(current) && isPlainObject(value) ? mergeTrees(current, value) : value;
+  }
+  return out;
+}
+
+function readYamlFile(file: string, problems: string[]): SourceLayer | undefined {
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (error) {
+    problems.push(`${file}: cannot read config file (${(error as NodeJS.ErrnoException).code ?? error})`);
+    return undefined;
+  }
+  const doc = parseDocument(text, { prettyErrors: true });
+  if (doc.errors.length > 0) {
+    for (const error of doc.errors) problems.push(`${file}: ${error.message.split("\n")[0]}`);
+    return undefined;
+  }
+  const tree: unknown = doc.toJS() ?? {};
+  if (!isPlainObject(tree)) {
+    problems.push(`${file}: the top level must be a mapping of sections (server:, target:, oidc:, ...)`);
+    return undefined;
+  }
+  return { tree, origins: new Map([["", file]]) };
+}
+
+function readSecretFile(file: string, field: string, problems: string[]): string | undefined {
+  try {
+    return readFileSync(file, "utf8").replace(/\r?\n$/, "");
+  } catch (error) {
+    problems.push(`${field}: cannot read ${file} (${(error as NodeJS.ErrnoException).code ?? error})`);
+    return undefined;
+  }
+}
+
+function originOf(layers: SourceLayer[], fieldPath: string): string | undefined {
+  for (let i = layers.length - 1; i >= 0; i--) {
+    const layer = layers[i] as SourceLayer;
+    const direct = layer.origins.get(fieldPath);
+    if (direct) return direct;
+    const file = layer.origins.get("");
+    if (file && hasPath(layer.tree, fieldPath)) return file;
+  }
+  return undefined;
+}
+
+function hasPath(tree: RawTree, fieldPath: string): boolean {
+  let node: unknown = tree;
+  for (const key of fieldPath.split(".")) {
+    if (!isPlainObject(node) || !(key in node)) return false;
+    node = node[key];
+  }
+  return true;
+}
+
+function valueAt(tree: RawTree, fieldPath: string): unknown {
+  let node: unknown = tree;
+  for (const key of fieldPath.split(".")) {
+    if (!isPlainObject(node)) return undefined;
+    node = node[key];
+  }
+  return node;
+}
+
+/** Reads, merges and validates the configuration, or throws a ConfigError listing every problem. */
+export function loadConfig(options: LoadOptions = {}): LoadedConfig {
+  const env = options.env ?? process.env;
+  const problems: string[] = [];
+  const layers: SourceLayer[] = [];
+  const files: string[] = [];
+
+  if (options.directory) {
+    const base = path.join(options.directory, "base.yaml");
+    const baseLayer = readYamlFile(base, problems);
+    if (baseLayer) {
+      layers.push(baseLayer);
+      files.push(base);
+    }
+    const envName = options.environment ?? env.MCP_ENV ?? baseLayer?.tree.environment ?? "development";
+    if (typeof envName !== "string" || !(environments as readonly string[]).includes(envName)) {
+      problems.push(`environment: "${String(envName)}" is not one of ${environments.join(", ")}`);
+    } else {
+      const file = path.join(options.directory, `${envName}.yaml`);
+      const layer = readYamlFile(file, problems);
+      if (layer) {
+        layer.tree = mergeTrees({ environment: envName }, layer.tree);
+        layers.push(layer);
+        files.push(file);
+      }
+    }
+  }
+  if (options.file) {
+    const layer = readYamlFile(options.file, problems);
+    if (layer) {
+      layers.push(layer);
+      files.push(options.file);
+    }
+  }
+  layers.push(environmentLayer(env));
+  if (options.environment) {
+    layers.push({ tree: { environment: options.environment }, origins: new Map([["environment", "flag --env"]]) });
+  }
+  layers.push(flagLayer(options.flags ?? {}));
+  if (problems.length > 0) throw new ConfigError(problems);
+
+  const merged = layers.reduce<RawTree>((tree, layer) => mergeTrees(tree, layer.tree), {});
+  const parsed = configSchema.safeParse(merged);
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) {
+      const keys = issue.path.map(String);
+      const unknownKeys = issue.code === "unrecognized_keys" ? issue.keys : [];
+      const fields = unknownKeys.length > 0 ? unknownKeys.map((k) => [...keys, k].join(".")) : [keys.join(".")];
+      for (const field of fields) {
+        const origin = originOf(layers, field);
+        const value = valueAt(merged, field);
+        const shown = unknownKeys.length > 0 ? "unknown field (check the spelling)" : issue.message;
+        const quoted = value === undefined || unknownKeys.length > 0 ? "" : ` (got ${JSON.stringify(value)})`;
+        problems.push(`${field || "(top level)"}: ${shown}${quoted}${origin ? ` [from ${origin}]` : ""}`);
+      }
+    }
+    throw new ConfigError(problems);
+  }
+
+  const config = parsed.data;
+  if (config.oidc.client_secret_file && !config.oidc.client_secret) {
+    config.oidc.client_secret = readSecretFile(config.oidc.client_secret_file, "oidc.client_secret_file", problems);
+  }
+  if (config.session.secret_file && !config.session.secret) {
+    const secret = readSecretFile(config.session.secret_file, "session.secret_file", problems);
+    if (secret !== undefined)
+      config.session.secret = secret
+        .split(",")
+        .map((s) => s.trim())
+        .filter(Boolean);
+  }
+  if (config.redis.password_file && !config.redis.password) {
+    config.redis.password = readSecretFile(config.redis.password_file, "redis.password_file", problems);
+  }
+  problems.push(...validateConfig(config));
+  if (problems.length > 0) throw new ConfigError(problems);
+  return { config, files };
+}

@@ -1,0 +1,174 @@
+// The proxy's configuration: one zod schema that is at once the TypeScript type, the
+// defaults and the validation. Field names are snake_case so the YAML file, the
+// ConfigMap the operator renders and this schema read the same.
+import ms from "ms";
+import { z } from "zod";
+
+/** A duration written as "30s", "5m", "24h" or a number of seconds; parsed to milliseconds. */
+const duration = z.union([z.string(), z.number()]).transform((value, ctx) => {
+  const millis = typeof value === "number" ? value * 1000 : ms(value as ms.StringValue);
+  if (typeof millis !== "number" || !Number.isFinite(millis) || millis < 0) {
+    ctx.addIssue({
+      code: "custom",
+      message: `"${value}" is not a duration; write e.g. 30s, 5m, 24h or a number of seconds`,
+    });
+    return z.NEVER;
+  }
+  return millis;
+});
+
+const port = z.coerce.number().int().min(0).max(65535);
+const headerName = z.string().regex(/^[A-Za-z0-9-]+$/, "must be an HTTP header name (letters, digits, dashes)");
+const stringList = z
+  .union([z.array(z.string()), z.string()])
+  .transform((value) => (Array.isArray(value) ? value : value.split(",")).map((item) => item.trim()).filter(Boolean));
+const absoluteUrl = z.url({ protocol: /^https?$/, error: "must be an absolute http(s) URL" });
+
+export const environments = ["development", "staging", "production"] as const;
+
+const serverSchema = z.strictObject({
+  host: z.string().min(1).default("0.0.0.0"),
+  port: port.default(8080),
+  /** The URL clients use to reach the proxy; required behind TLS termination. */
+  public_url: absoluteUrl.optional(),
+  /** Express "trust proxy": false, true, a hop count, or a list of addresses/CIDRs. */
+  trust_proxy: z.union([z.boolean(), z.number().int().min(0), stringList]).default(false),
+  /** Extra origins (besides the public URL's) allowed to call the proxy from a browser. */
+  allowed_origins: stringList.default([]),
+  /** How long shutdown waits for open requests and streams before closing them. */
+  shutdown_timeout: duration.prefault("30s"),
+});
+
+const targetSchema = z.strictObject({
+  host: z.string().min(1).default("127.0.0.1"),
+  port: port.default(3000),
+  protocol: z.enum(["http", "https"]).default("http"),
+  /** Full upstream URL; overrides host/port/protocol when set. */
+  url: absoluteUrl.optional(),
+  /** Path probed for backend health; an HTTP answer of any status counts as reachable. */
+  health_path: z.string().default("/health"),
+  health_interval: duration.prefault("10s"),
+  /** Time allowed for the upstream to start answering (headers). Streams then live on. */
+  response_timeout: duration.prefault("300s"),
+  connect_timeout: duration.prefault("5s"),
+  /** Interval of ": ping" comments on idle event streams; 0 disables them. */
+  sse_keepalive_interval: duration.prefault("25s"),
+  circuit_breaker: z
+    .strictObject({
+      failure_threshold: z.number().int().min(1).default(5),
+      reset_timeout: duration.prefault("30s"),
+    })
+    .prefault({}),
+});
+
+const oidcSchema = z.strictObject({
+  /** Issuer URL, or the full .well-known/openid-configuration URL. */
+  discovery_url: absoluteUrl.optional(),
+  client_id: z.string().optional(),
+  client_secret: z.string().optional(),
+  client_secret_file: z.string().optional(),
+  scopes: stringList.default(["openid", "profile", "email"]),
+  redirect_path: z.string().startsWith("/").default("/callback"),
+  /** Where the provider sends the browser after RP-initiated logout. */
+  post_logout_redirect_url: absoluteUrl.optional(),
+  groups_claim: z.string().default("groups"),
+  /** Refresh the provider's tokens this long before they expire. */
+  refresh_before_expiry: duration.prefault("60s"),
+  /** Allow an http:// issuer that is not on loopback (never in production). */
+  allow_insecure_issuer: z.boolean().default(false),
+  /** Extra parameters for the authorization request (e.g. prompt, hd, domain_hint). */
+  extra_auth_params: z.record(z.string(), z.string()).default({}),
+});
+
+const bypassUserSchema = z.strictObject({
+  id: z.string().default("developer"),
+  email: z.string().default("developer@localhost"),
+  name: z.string().default("Local Developer"),
+  groups: stringList.default([]),
+});
+
+const sessionSchema = z.strictObject({
+  store: z.enum(["memory", "redis"]).default("memory"),
+  /** Cookie name; "__Host-" is prepended automatically when the cookie is Secure. */
+  cookie_name: z
+    .string()
+    .regex(/^[A-Za-z0-9_.-]+$/)
+    .default("mcp_session"),
+  /** Secret that signs session cookies; several (comma separated) allow rotation. */
+  secret: stringList.optional(),
+  secret_file: z.string().optional(),
+  ttl: duration.prefault("24h"),
+  cookie_secure: z.enum(["auto", "always", "never"]).default("auto"),
+  cookie_same_site: z.enum(["lax", "strict", "none"]).default("lax"),
+  cookie_domain: z.string().optional(),
+});
+
+const redisSchema = z.strictObject({
+  mode: z.enum(["standalone", "sentinel", "cluster"]).default("standalone"),
+  url: z
+    .string()
+    .regex(/^rediss?:\/\//, "must start with redis:// or rediss://")
+    .default("redis://127.0.0.1:6379"),
+  password: z.string().optional(),
+  password_file: z.string().optional(),
+  /** host:port list of sentinels or cluster seed nodes. */
+  nodes: stringList.default([]),
+  sentinel_name: z.string().default("mymaster"),
+  prefix: z.string().default("mcp:session:"),
+  connect_timeout: duration.prefault("5s"),
+});
+
+const headersSchema = z.strictObject({
+  user_id: headerName.default("X-User-ID"),
+  email: headerName.default("X-User-Email"),
+  name: headerName.default("X-User-Name"),
+  groups: headerName.default("X-User-Groups"),
+  provider: headerName.default("X-Auth-Provider"),
+  request_id: headerName.default("X-Request-ID"),
+});
+
+const accessSchema = z.strictObject({
+  /** Paths reachable without signing in (exact, or a prefix when ending in "/*"). */
+  public_paths: stringList.default([]),
+  /** The user must be in at least one of these groups. */
+  required_groups: stringList.default([]),
+  allowed_email_domains: stringList.default([]),
+  /** User ids (sub) or e-mail addresses always allowed. */
+  allowed_users: stringList.default([]),
+});
+
+const metricsSchema = z.strictObject({
+  enabled: z.boolean().default(true),
+  path: z.string().startsWith("/").default("/metrics"),
+  /** Separate port for /metrics (9090 in Kubernetes); 0 serves it on the main port. */
+  port: port.default(0),
+});
+
+const loggingSchema = z.strictObject({
+  level: z.enum(["error", "warn", "info", "debug"]).default("info"),
+  format: z.enum(["json", "pretty"]).default("json"),
+});
+
+export const configSchema = z.strictObject({
+  environment: z.enum(environments).default("development"),
+  server: serverSchema.prefault({}),
+  target: targetSchema.prefault({}),
+  auth: z
+    .strictObject({
+      mode: z.enum(["oidc", "bypass"]).default("oidc"),
+      bypass_user: bypassUserSchema.prefault({}),
+    })
+    .prefault({}),
+  oidc: oidcSchema.prefault({}),
+  session: sessionSchema.prefault({}),
+  redis: redisSchema.prefault({}),
+  headers: headersSchema.prefault({}),
+  access: accessSchema.prefault({}),
+  metrics: metricsSchema.prefault({}),
+  logging: loggingSchema.prefault({}),
+});
+
+/** The configuration as written (before defaults). */
+export type ConfigInput = z.input<typeof configSchema>;
+/** The configuration after defaults and parsing: durations are milliseconds. */
+export type Config = z.output<typeof configSchema>;

@@ -1,0 +1,132 @@
+// Where settings come from besides files: the environment (the seed document's variable
+// names) and command-line flags. Each entry maps one outside name onto one config path.
+
+type Kind = "string" | "int" | "bool" | "list";
+
+interface Binding {
+  path: string;
+  kind: Kind;
+}
+
+/** Environment variables, documented in config.example.yaml next to each field. */
+export const environmentBindings: Readonly<Record<string, Binding>> = {
+  MCP_ENV: { path: "environment", kind: "string" },
+  MCP_HOST: { path: "server.host", kind: "string" },
+  MCP_PORT: { path: "server.port", kind: "int" },
+  MCP_PUBLIC_URL: { path: "server.public_url", kind: "string" },
+  MCP_TRUST_PROXY: { path: "server.trust_proxy", kind: "string" },
+  MCP_ALLOWED_ORIGINS: { path: "server.allowed_origins", kind: "list" },
+  MCP_SHUTDOWN_TIMEOUT: { path: "server.shutdown_timeout", kind: "string" },
+  MCP_TARGET_HOST: { path: "target.host", kind: "string" },
+  MCP_TARGET_PORT: { path: "target.port", kind: "int" },
+  MCP_TARGET_PROTOCOL: { path: "target.protocol", kind: "string" },
+  MCP_TARGET_URL: { path: "target.url", kind: "string" },
+  MCP_TARGET_HEALTH_PATH: { path: "target.health_path", kind: "string" },
+  MCP_SSE_KEEPALIVE_INTERVAL: { path: "target.sse_keepalive_interval", kind: "string" },
+  AUTH_MODE: { path: "auth.mode", kind: "string" },
+  OIDC_DISCOVERY_URL: { path: "oidc.discovery_url", kind: "string" },
+  OIDC_CLIENT_ID: { path: "oidc.client_id", kind: "string" },
+  OIDC_CLIENT_SECRET: { path: "oidc.client_secret", kind: "string" },
+  OIDC_CLIENT_SECRET_FILE: { path: "oidc.client_secret_file", kind: "string" },
+  OIDC_SCOPES: { path: "oidc.scopes", kind: "list" },
+  OIDC_REDIRECT_PATH: { path: "oidc.redirect_path", kind: "string" },
+  OIDC_POST_LOGOUT_REDIRECT_URL: { path: "oidc.post_logout_redirect_url", kind: "string" },
+  OIDC_GROUPS_CLAIM: { path: "oidc.groups_claim", kind: "string" },
+  SESSION_STORE: { path: "session.store", kind: "string" },
+  SESSION_SECRET: { path: "session.secret", kind: "list" },
+  SESSION_SECRET_FILE: { path: "session.secret_file", kind: "string" },
+  SESSION_TTL: { path: "session.ttl", kind: "string" },
+  SESSION_COOKIE_NAME: { path: "session.cookie_name", kind: "string" },
+  SESSION_COOKIE_SECURE: { path: "session.cookie_secure", kind: "string" },
+  REDIS_MODE: { path: "redis.mode", kind: "string" },
+  REDIS_URL: { path: "redis.url", kind: "string" },
+  REDIS_PASSWORD: { path: "redis.password", kind: "string" },
+  REDIS_PASSWORD_FILE: { path: "redis.password_file", kind: "string" },
+  REDIS_NODES: { path: "redis.nodes", kind: "list" },
+  REDIS_SENTINEL_NAME: { path: "redis.sentinel_name", kind: "string" },
+  REDIS_PREFIX: { path: "redis.prefix", kind: "string" },
+  ACCESS_PUBLIC_PATHS: { path: "access.public_paths", kind: "list" },
+  ACCESS_REQUIRED_GROUPS: { path: "access.required_groups", kind: "list" },
+  ACCESS_ALLOWED_EMAIL_DOMAINS: { path: "access.allowed_email_domains", kind: "list" },
+  ACCESS_ALLOWED_USERS: { path: "access.allowed_users", kind: "list" },
+  METRICS_ENABLED: { path: "metrics.enabled", kind: "bool" },
+  METRICS_PORT: { path: "metrics.port", kind: "int" },
+  LOG_LEVEL: { path: "logging.level", kind: "string" },
+  LOG_FORMAT: { path: "logging.format", kind: "string" },
+};
+
+/** Command-line flags (commander's camelCase option keys) and the config path each sets. */
+export const flagBindings: Readonly<Record<string, Binding>> = {
+  host: { path: "server.host", kind: "string" },
+  port: { path: "server.port", kind: "int" },
+  publicUrl: { path: "server.public_url", kind: "string" },
+  targetHost: { path: "target.host", kind: "string" },
+  targetPort: { path: "target.port", kind: "int" },
+  targetUrl: { path: "target.url", kind: "string" },
+  authMode: { path: "auth.mode", kind: "string" },
+  sessionStore: { path: "session.store", kind: "string" },
+  redisUrl: { path: "redis.url", kind: "string" },
+  logLevel: { path: "logging.level", kind: "string" },
+};
+
+/** A tree of settings as read from one source, before validation. */
+export type RawTree = { [key: string]: unknown };
+
+/** Settings from one source, plus which outside name set each path (for error messages). */
+export interface SourceLayer {
+  tree: RawTree;
+  origins: Map<string, string>;
+}
+
+function convert(raw: string, kind: Kind): unknown {
+  switch (kind) {
+    case "int":
+      // Left as text when not a whole number, so validation names the field and the value.
+      return /^\d+$/.test(raw.trim()) ? Number(raw.trim()) : raw;
+    case "bool":
+      if (/^(true|1|yes|on)$/i.test(raw)) return true;
+      if (/^(false|0|no|off)$/i.test(raw)) return false;
+      return raw;
+    case "list":
+      return raw
+        .split(",")
+        .map((item) => item.trim())
+        .filter(Boolean);
+    default:
+      return raw;
+  }
+}
+
+export function setPath(tree: RawTree, path: string, value: unknown): void {
+  const keys = path.split(".");
+  let node = tree;
+  for (const key of keys.slice(0, -1)) {
+    const next = node[key];
+    if (typeof next !== "object" || next === null || Array.isArray(next)) node[key] = {};
+    node = node[key] as RawTree;
+  }
+  node[keys[keys.length - 1] as string] = value;
+}
+
+function layerFrom(
+  values: Record<string, unknown>,
+  bindings: Readonly<Record<string, Binding>>,
+  label: (name: string) => string,
+): SourceLayer {
+  const layer: SourceLayer = { tree: {}, origins: new Map() };
+  for (const [name, binding] of Object.entries(bindings)) {
+    const value = values[name];
+    if (value === undefined || value === "") continue;
+    setPath(layer.tree, binding.path, typeof value === "string" ? convert(value, binding.kind) : value);
+    layer.origins.set(binding.path, label(name));
+  }
+  return layer;
+}
+
+export function environmentLayer(env: NodeJS.ProcessEnv): SourceLayer {
+  return layerFrom(env, environmentBindings, (name) => `environment variable ${name}`);
+}
+
+export function flagLayer(flags: Record<string, unknown>): SourceLayer {
+  return layerFrom(flags, flagBindings, (name) => `flag --${name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`);
+}

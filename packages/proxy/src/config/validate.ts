@@ -1,0 +1,87 @@
+// Rules that span several fields, which the schema alone cannot say. Returns every
+// problem, each naming the field and how to fix it.
+import type { Config } from "./schema.ts";
+
+const MIN_SECRET_LENGTH = 32;
+
+export function isLoopbackHost(hostname: string): boolean {
+  return hostname === "localhost" || hostname === "[::1]" || hostname === "::1" || /^127\./.test(hostname);
+}
+
+export function validateConfig(config: Config): string[] {
+  const problems: string[] = [];
+  const production = config.environment === "production";
+
+  if (config.auth.mode === "bypass" && production) {
+    problems.push(
+      'auth.mode: "bypass" turns authentication off and is refused when environment is production; use "oidc"',
+    );
+  }
+  if (config.auth.mode === "oidc") {
+    if (!config.oidc.discovery_url) {
+      problems.push(
+        "oidc.discovery_url: required when auth.mode is oidc (the provider's issuer URL; env OIDC_DISCOVERY_URL)",
+      );
+    } else {
+      const issuer = new URL(config.oidc.discovery_url);
+      if (issuer.protocol === "http:" && !isLoopbackHost(issuer.hostname)) {
+        if (production) {
+          problems.push(`oidc.discovery_url: must be https in production (got ${config.oidc.discovery_url})`);
+        } else if (!config.oidc.allow_insecure_issuer) {
+          problems.push(
+            `oidc.discovery_url: ${config.oidc.discovery_url} is plain http; use https or set oidc.allow_insecure_issuer: true for a test provider`,
+          );
+        }
+      }
+    }
+    if (!config.oidc.client_id) {
+      problems.push("oidc.client_id: required when auth.mode is oidc (env OIDC_CLIENT_ID)");
+    }
+    if (!config.oidc.scopes.includes("openid")) {
+      problems.push('oidc.scopes: must include "openid" (the proxy signs users in with OpenID Connect)');
+    }
+  }
+
+  if (production && !config.server.public_url) {
+    problems.push(
+      "server.public_url: required in production, the URL clients use (e.g. https://mcp.example.com); env MCP_PUBLIC_URL",
+    );
+  }
+
+  const secrets = config.session.secret ?? [];
+  if (secrets.length === 0 && (production || config.session.store === "redis")) {
+    problems.push(
+      `session.secret: required ${production ? "in production" : "with the redis store"} so every instance signs cookies alike; set SESSION_SECRET or session.secret_file (${MIN_SECRET_LENGTH}+ random characters)`,
+    );
+  }
+  for (const secret of secrets) {
+    if (secret.length < MIN_SECRET_LENGTH) {
+      problems.push(
+        `session.secret: each secret needs at least ${MIN_SECRET_LENGTH} characters (one has ${secret.length})`,
+      );
+    }
+  }
+  if (config.session.cookie_same_site === "none" && config.session.cookie_secure === "never") {
+    problems.push(
+      'session.cookie_same_site: "none" requires Secure cookies; set session.cookie_secure to auto or always',
+    );
+  }
+
+  if ((config.redis.mode === "sentinel" || config.redis.mode === "cluster") && config.redis.nodes.length === 0) {
+    problems.push(`redis.nodes: required when redis.mode is ${config.redis.mode} (host:port list)`);
+  }
+  for (const node of config.redis.nodes) {
+    if (!/^[^:\s]+:\d+$/.test(node)) problems.push(`redis.nodes: "${node}" is not host:port`);
+  }
+
+  if (config.metrics.port !== 0 && config.metrics.port === config.server.port) {
+    problems.push(`metrics.port: ${config.metrics.port} is also server.port; choose another port or 0 to share it`);
+  }
+  for (const publicPath of config.access.public_paths) {
+    if (!publicPath.startsWith("/")) problems.push(`access.public_paths: "${publicPath}" must start with /`);
+  }
+  for (const origin of config.server.allowed_origins) {
+    if (!URL.canParse(origin)) problems.push(`server.allowed_origins: "${origin}" is not an origin`);
+  }
+  return problems;
+}

@@ -1,0 +1,67 @@
+// The few error classes of the proxy. Each has a stable code and HTTP status; the error
+// handler serializes them as {"error":{code,message,details},"request_id","timestamp"}
+// and shows clients only the message and details, never the cause.
+
+export type ErrorCode =
+  | "BAD_REQUEST"
+  | "UNAUTHORIZED"
+  | "FORBIDDEN"
+  | "INVALID_SESSION"
+  | "OIDC_ERROR"
+  | "PROXY_ERROR"
+  | "INTERNAL_ERROR";
+
+export class ProxyError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly details: Record<string, unknown> | undefined;
+
+  constructor(
+    code: ErrorCode,
+    status: number,
+    message: string,
+    options: { details?: Record<string, unknown>; cause?: unknown } = {},
+  ) {
+    super(message, { cause: options.cause });
+    this.name = "ProxyError";
+    this.code = code;
+    this.status = status;
+    this.details = options.details;
+  }
+}
+
+export const unauthorized = (message = "Authentication required") => new ProxyError("UNAUTHORIZED", 401, message);
+export const forbidden = (message: string, details?: Record<string, unknown>) =>
+  new ProxyError("FORBIDDEN", 403, message, details ? { details } : {});
+export const badRequest = (message: string, details?: Record<string, unknown>) =>
+  new ProxyError("BAD_REQUEST", 400, message, details ? { details } : {});
+
+export interface ErrorBody {
+  error: { code: ErrorCode; message: string; details?: Record<string, unknown> };
+  request_id: string;
+  timestamp: string;
+}
+
+export function errorBody(error: ProxyError, requestId: string): ErrorBody {
+  return {
+    error: {
+      code: error.code,
+      message: error.message,
+      ...(error.details ? { details: error.details } : {}),
+    },
+    request_id: requestId,
+    timestamp: new Date().toISOString(),
+  };
+}
+
+/** Anything thrown that is not a ProxyError becomes a 500 without its internals. */
+export function toProxyError(error: unknown): ProxyError {
+  if (error instanceof ProxyError) return error;
+  const status =
+    (error as { status?: unknown; statusCode?: unknown })?.status ?? (error as { statusCode?: unknown })?.statusCode;
+  // Errors raised by Express' own parsers (malformed URL, bad headers) carry a 4xx status.
+  if (typeof status === "number" && status >= 400 && status < 500) {
+    return new ProxyError("BAD_REQUEST", status, "Malformed request", { cause: error });
+  }
+  return new ProxyError("INTERNAL_ERROR", 500, "Internal error", { cause: error });
+}

@@ -1,0 +1,50 @@
+// Health and metrics endpoints. Mounted before everything else: probes need no session,
+// no Origin check and stay out of the access log.
+import express, { type Router } from "express";
+import type { ProxyMetrics } from "../observability/metrics.ts";
+import type { BackendStatus } from "../upstream/health-probe.ts";
+
+export interface OperationsState {
+  version: string;
+  startedAt: number;
+  backendStatus: () => BackendStatus;
+  /** Reasons the proxy cannot serve yet (provider not discovered, store down, shutting down). */
+  notReadyReasons: () => string[];
+}
+
+export function operationsRouter(
+  state: OperationsState,
+  metrics: ProxyMetrics,
+  metricsPath: string | undefined,
+): Router {
+  const router = express.Router();
+  router.get("/health", (_req, res) => {
+    const reasons = state.notReadyReasons();
+    const backend = state.backendStatus();
+    res.status(reasons.length === 0 ? 200 : 503).json({
+      status: reasons.length > 0 ? "unhealthy" : backend === "unreachable" ? "degraded" : "healthy",
+      version: state.version,
+      uptime: Math.round((Date.now() - state.startedAt) / 1000),
+      backend_status: backend,
+      ...(reasons.length > 0 ? { reasons } : {}),
+    });
+  });
+  router.get("/healthz", (_req, res) => {
+    res.json({ status: "ok" });
+  });
+  router.get("/readyz", (_req, res) => {
+    const reasons = state.notReadyReasons();
+    res
+      .status(reasons.length === 0 ? 200 : 503)
+      .json(reasons.length === 0 ? { status: "ready" } : { status: "not_ready", reasons });
+  });
+  if (metricsPath) router.get(metricsPath, metricsHandler(metrics));
+  return router;
+}
+
+export function metricsHandler(metrics: ProxyMetrics): express.RequestHandler {
+  return async (_req, res) => {
+    res.setHeader("content-type", metrics.registry.contentType);
+    res.end(await metrics.registry.metrics());
+  };
+}

@@ -1,0 +1,42 @@
+// Browsers' cross-origin calls. A request carrying an Origin header must come from the
+// proxy's own public origin or a configured one, else 403 (DNS rebinding defence). Allowed
+// origins get CORS with credentials and the MCP headers exposed; preflights end here.
+import cors from "cors";
+import type { Request, RequestHandler } from "express";
+import { forbidden } from "../errors.ts";
+
+export const EXPOSED_HEADERS = ["Mcp-Session-Id", "WWW-Authenticate", "MCP-Protocol-Version", "X-Request-ID"];
+const ALLOWED_HEADERS = [
+  "Authorization",
+  "Content-Type",
+  "Accept",
+  "Mcp-Session-Id",
+  "MCP-Protocol-Version",
+  "Last-Event-ID",
+  "Mcp-Method",
+  "Mcp-Name",
+  "X-Request-ID",
+];
+
+export function originGuard(allowedOrigins: (req: Request) => Set<string>): RequestHandler[] {
+  const isAllowed = (req: Request, origin: string) => allowedOrigins(req).has(origin);
+  const guard: RequestHandler = (req, _res, next) => {
+    const origin = req.headers.origin;
+    if (origin !== undefined && !isAllowed(req, origin)) {
+      throw forbidden("Origin not allowed", { origin: origin.slice(0, 200) });
+    }
+    next();
+  };
+  const corsHandler = cors((req, callback) => {
+    const origin = (req as Request).headers.origin;
+    callback(null, {
+      origin: origin !== undefined && isAllowed(req as Request, origin) ? origin : false,
+      credentials: true,
+      exposedHeaders: EXPOSED_HEADERS,
+      allowedHeaders: ALLOWED_HEADERS,
+      methods: ["GET", "POST", "DELETE", "OPTIONS"],
+      maxAge: 600,
+    });
+  });
+  return [guard, corsHandler];
+}

@@ -1,0 +1,82 @@
+// The proxy's metrics, one registry per proxy instance (tests run several in one process).
+// Names follow the seed document: mcp_proxy_*; the alert rules and dashboards rely on them.
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+
+export interface ProxyMetrics {
+  registry: Registry;
+  requestsTotal: Counter<"method" | "status">;
+  requestDuration: Histogram<"method">;
+  activeSessions: Gauge;
+  activeStreams: Gauge;
+  backendUp: Gauge;
+  authAttempts: Counter<"result">;
+  sessionEvents: Counter<"event">;
+  upstreamErrors: Counter<"reason">;
+  circuitState: Gauge;
+}
+
+export function createMetrics(options: { countSessions: () => Promise<number> }): ProxyMetrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  return {
+    registry,
+    requestsTotal: new Counter({
+      name: "mcp_proxy_requests_total",
+      help: "HTTP requests answered by the proxy, by method and status code",
+      labelNames: ["method", "status"],
+      registers: [registry],
+    }),
+    requestDuration: new Histogram({
+      name: "mcp_proxy_request_duration_seconds",
+      help: "Time until the response headers were sent (streams are not timed to their end)",
+      labelNames: ["method"],
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers: [registry],
+    }),
+    activeSessions: new Gauge({
+      name: "mcp_proxy_active_sessions",
+      help: "Signed-in sessions held in the session store",
+      registers: [registry],
+      async collect() {
+        try {
+          this.set(await options.countSessions());
+        } catch {
+          // The store is unreachable: keep the last value; mcp_proxy_up-style alerts cover it.
+        }
+      },
+    }),
+    activeStreams: new Gauge({
+      name: "mcp_proxy_active_streams",
+      help: "Event streams (SSE) currently relayed to clients",
+      registers: [registry],
+    }),
+    backendUp: new Gauge({
+      name: "mcp_proxy_backend_up",
+      help: "1 when the MCP server answered the last health probe, 0 when it did not",
+      registers: [registry],
+    }),
+    authAttempts: new Counter({
+      name: "mcp_proxy_auth_attempts_total",
+      help: "Authentication outcomes: login_started, login_succeeded, login_failed, unauthenticated, forbidden",
+      labelNames: ["result"],
+      registers: [registry],
+    }),
+    sessionEvents: new Counter({
+      name: "mcp_proxy_session_events_total",
+      help: "Session lifecycle: created, refreshed, refresh_failed, destroyed",
+      labelNames: ["event"],
+      registers: [registry],
+    }),
+    upstreamErrors: new Counter({
+      name: "mcp_proxy_upstream_errors_total",
+      help: "Failed upstream requests by reason: connect, timeout, reset, circuit_open",
+      labelNames: ["reason"],
+      registers: [registry],
+    }),
+    circuitState: new Gauge({
+      name: "mcp_proxy_circuit_breaker_open",
+      help: "1 while the circuit breaker to the MCP server is open",
+      registers: [registry],
+    }),
+  };
+}

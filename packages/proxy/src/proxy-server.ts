@@ -1,0 +1,261 @@
+// Assembles a running proxy from a validated config: session store, provider, upstream,
+// the Express app, the HTTP server (and WebSocket upgrades), a metrics listener, reload
+// and graceful shutdown. Tests start it in-process on port 0.
+import { randomBytes } from "node:crypto";
+import http, { type IncomingMessage, type Server } from "node:http";
+import type { AddressInfo, Socket } from "node:net";
+import type { Request, Response } from "express";
+import express from "express";
+import session from "express-session";
+import { buildApp, cookieSettings } from "./app.ts";
+import { AccessPolicy } from "./auth/access-policy.ts";
+import { BrowserLogin } from "./auth/browser-login.ts";
+import { TransactionSealer } from "./auth/login-transaction.ts";
+import type { SessionUser } from "./auth/session-user.ts";
+import { TokenRefresher } from "./auth/token-refresh.ts";
+import { UpstreamOidc } from "./auth/upstream-oidc.ts";
+import type { Config } from "./config/schema.ts";
+import { errorBody, forbidden, type ProxyError, unauthorized } from "./errors.ts";
+import { metricsHandler } from "./middleware/operations.ts";
+import { createLogger, type Logger, type LogLevel } from "./observability/logger.ts";
+import { createMetrics } from "./observability/metrics.ts";
+import { requestScope } from "./observability/request-scope.ts";
+import { createPublicUrlResolver, listenUrl } from "./public-url.ts";
+import { createSessionBackend } from "./session/store.ts";
+import { CircuitBreaker } from "./upstream/circuit-breaker.ts";
+import { HealthProbe } from "./upstream/health-probe.ts";
+import { createIdentityHeaderWriter } from "./upstream/identity-headers.ts";
+import { createUpstreamProxy, targetUrl } from "./upstream/proxy.ts";
+import { VERSION } from "./version.ts";
+
+export interface RunningProxy {
+  /** Where the proxy listens, e.g. http://127.0.0.1:41234 */
+  url: string;
+  metricsUrl: string | undefined;
+  logger: Logger;
+  /** Applies what can change without a restart; returns the fields that were changed. */
+  reload(next: Config): { applied: string[]; needRestart: string[] };
+  /** Stops accepting, ends streams, waits for open requests up to the shutdown timeout. */
+  shutdown(): Promise<void>;
+}
+
+function listen(server: Server, port: number, host: string): Promise<AddressInfo> {
+  return new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, host, () => {
+      server.off("error", reject);
+      resolve(server.address() as AddressInfo);
+    });
+  });
+}
+
+function rejectUpgrade(socket: Socket, error: ProxyError, requestId: string): void {
+  const body = JSON.stringify(errorBody(error, requestId));
+  socket.end(
+    `HTTP/1.1 ${error.status} ${http.STATUS_CODES[error.status]}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+  );
+}
+
+export async function startProxy(config: Config, options: { logger?: Logger } = {}): Promise<RunningProxy> {
+  const logger = options.logger ?? createLogger(config.logging.level, config.logging.format);
+  const startedAt = Date.now();
+  let shuttingDown = false;
+
+  const secrets = config.session.secret ?? [];
+  if (secrets.length === 0) {
+    logger.warn("session.secret is not set: using a random one, so sessions end when the proxy restarts");
+    secrets.push(randomBytes(32).toString("base64url"));
+  }
+  const sessions = config.auth.mode === "oidc" ? await createSessionBackend(config, logger) : undefined;
+  const metrics = createMetrics({ countSessions: () => sessions?.countSessions() ?? Promise.resolve(0) });
+  const breaker = new CircuitBreaker({
+    failureThreshold: config.target.circuit_breaker.failure_threshold,
+    resetTimeoutMs: config.target.circuit_breaker.reset_timeout,
+    onChange: (state) => {
+      metrics.circuitState.set(state === "open" ? 1 : 0);
+      logger.warn("circuit breaker changed state", { state });
+    },
+  });
+  const target = targetUrl(config.target);
+  const probe = new HealthProbe({
+    url: config.target.health_path ? new URL(config.target.health_path, target) : undefined,
+    intervalMs: config.target.health_interval,
+    timeoutMs: config.target.connect_timeout,
+    onResult: (reachable) => {
+      metrics.backendUp.set(reachable ? 1 : 0);
+      if (reachable && breaker.state !== "closed") breaker.recordSuccess();
+    },
+  });
+  const upstream = createUpstreamProxy({ config, breaker, metrics, logger });
+  const cookies = cookieSettings(config);
+  const publicUrl = createPublicUrlResolver(config.server);
+  const extraOrigins = config.server.allowed_origins.map((o) => new URL(o).origin);
+  const allowedOrigins = (req: Request) => new Set([publicUrl(req).origin, ...extraOrigins]);
+  let policy = new AccessPolicy(config.access);
+
+  let oidcUpstream: UpstreamOidc | undefined;
+  let login: BrowserLogin | undefined;
+  let refresher: TokenRefresher | undefined;
+  let sessionMiddleware: express.RequestHandler | undefined;
+  let bypassUser: SessionUser | undefined;
+  if (config.auth.mode === "oidc" && sessions) {
+    oidcUpstream = new UpstreamOidc(config.oidc, logger);
+    await oidcUpstream.start();
+    login = new BrowserLogin({
+      config,
+      upstream: oidcUpstream,
+      sealer: new TransactionSealer(secrets[0] as string),
+      metrics,
+      logger,
+      publicUrl,
+      cookieOptions: cookies.options,
+      sessionCookieName: cookies.name,
+    });
+    refresher = new TokenRefresher({
+      upstream: oidcUpstream,
+      metrics,
+      logger,
+      refreshBeforeMs: config.oidc.refresh_before_expiry,
+      groupsClaim: config.oidc.groups_claim,
+    });
+    sessionMiddleware = session({
+      store: sessions.store,
+      name: cookies.name,
+      secret: secrets,
+      resave: false,
+      // No session is stored until someone signs in: anonymous traffic writes nothing.
+      saveUninitialized: false,
+      proxy: config.server.trust_proxy !== false,
+      cookie: cookies.sessionCookie,
+    });
+  } else {
+    const u = config.auth.bypass_user;
+    bypassUser = { id: u.id, email: u.email, emailVerified: true, name: u.name, groups: u.groups, provider: "bypass" };
+    logger.warn(`AUTHENTICATION IS OFF (auth.mode=bypass): every request is forwarded as user ${u.id}`);
+  }
+
+  const notReadyReasons = () => {
+    const reasons: string[] = [];
+    if (shuttingDown) reasons.push("shutting down");
+    if (oidcUpstream && !oidcUpstream.isReady()) reasons.push("identity provider not discovered");
+    if (sessions && !sessions.isReady()) reasons.push("session store unavailable");
+    return reasons;
+  };
+  const writeIdentityHeaders = createIdentityHeaderWriter(config.headers, cookies.name);
+  const app = buildApp({
+    config,
+    logger,
+    metrics,
+    operations: { version: VERSION, startedAt, backendStatus: () => probe.status, notReadyReasons },
+    policy: () => policy,
+    allowedOrigins,
+    sessionMiddleware,
+    sessionCookieName: cookies.name,
+    login,
+    refresher,
+    bypassUser,
+    writeIdentityHeaders,
+    breaker,
+    upstream,
+  });
+
+  const server = http.createServer({ requestTimeout: 0, headersTimeout: 30_000, keepAliveTimeout: 65_000 }, app);
+  server.on("upgrade", (req: IncomingMessage, socket: Socket, head: Buffer) => {
+    const requestId = randomBytes(16).toString("hex");
+    socket.on("error", () => socket.destroy());
+    requestScope.run({ requestId }, () => {
+      const fail = (error: ProxyError) => rejectUpgrade(socket, error, requestId);
+      const origin = req.headers.origin;
+      if (origin !== undefined && !allowedOrigins(req as Request).has(origin))
+        return fail(forbidden("Origin not allowed"));
+      const proceed = () => {
+        const path = new URL(req.url ?? "/", "http://upgrade").pathname;
+        const user = bypassUser ?? (req as Request).session?.user;
+        if (!policy.isPublic(path)) {
+          if (!user) return fail(unauthorized());
+          const decision = policy.decide(user);
+          if (!decision.allowed) return fail(forbidden("You are signed in but not allowed to use this MCP server"));
+        }
+        writeIdentityHeaders(req, policy.isPublic(path) ? undefined : user, requestId);
+        upstream.upgrade(req, socket, head);
+      };
+      if (!sessionMiddleware) return proceed();
+      // express-session reads the cookie from the upgrade request like from any other.
+      sessionMiddleware(req as Request, {} as Response, (err?: unknown) => {
+        if (err) return fail(unauthorized("Session unavailable"));
+        proceed();
+      });
+    });
+  });
+
+  const address = await listen(server, config.server.port, config.server.host);
+  const url = `http://${address.family === "IPv6" ? `[${address.address}]` : address.address}:${address.port}`;
+  let metricsServer: Server | undefined;
+  let metricsUrl: string | undefined;
+  if (config.metrics.enabled && config.metrics.port !== 0) {
+    const metricsApp = express();
+    metricsApp.get(config.metrics.path, metricsHandler(metrics));
+    metricsServer = http.createServer(metricsApp);
+    const metricsAddress = await listen(metricsServer, config.metrics.port, config.server.host);
+    metricsUrl = `http://${metricsAddress.address}:${metricsAddress.port}${config.metrics.path}`;
+  }
+  probe.start();
+  logger.info("mcp-oidc-proxy listening", {
+    url,
+    public_url: config.server.public_url ?? listenUrl(config.server),
+    target: target.href,
+    auth_mode: config.auth.mode,
+    session_store: sessions?.kind ?? "none",
+    version: VERSION,
+  });
+
+  return {
+    url,
+    metricsUrl,
+    logger,
+    reload(next: Config) {
+      const applied: string[] = [];
+      const needRestart: string[] = [];
+      if (next.logging.level !== config.logging.level) {
+        logger.level = next.logging.level as LogLevel;
+        applied.push("logging.level");
+      }
+      if (JSON.stringify(next.access) !== JSON.stringify(config.access)) {
+        policy = new AccessPolicy(next.access);
+        applied.push("access");
+      }
+      const reloadable = new Set(["logging", "access"]);
+      for (const section of Object.keys(next) as (keyof Config)[]) {
+        if (reloadable.has(section)) continue;
+        if (JSON.stringify(next[section]) !== JSON.stringify(config[section])) needRestart.push(section);
+      }
+      config = { ...config, logging: next.logging, access: next.access };
+      return { applied, needRestart };
+    },
+    async shutdown() {
+      if (shuttingDown) return;
+      shuttingDown = true;
+      logger.info("shutting down: no new connections, draining open requests");
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      metricsServer?.close();
+      server.closeIdleConnections();
+      // Event streams never end by themselves: end them cleanly now, clients reconnect
+      // elsewhere (with Last-Event-ID). Ordinary requests get until the deadline.
+      for (const res of upstream.openResponses) {
+        if (res.getHeader("content-type")?.toString().startsWith("text/event-stream")) res.end();
+      }
+      const deadline = setTimeout(() => {
+        logger.warn("shutdown deadline reached; closing remaining connections", { open: upstream.openResponses.size });
+        server.closeAllConnections();
+      }, config.server.shutdown_timeout);
+      deadline.unref();
+      await closed;
+      clearTimeout(deadline);
+      probe.stop();
+      oidcUpstream?.stop();
+      upstream.close();
+      await sessions?.close();
+      logger.info("shutdown complete");
+    },
+  };
+}

@@ -1,0 +1,61 @@
+// One Redis connection for the proxy, in the topology the config names. Commands fail
+// fast while disconnected (no offline queue) so requests answer 503 instead of hanging,
+// and the client reconnects on its own with capped backoff.
+import { createClient, createCluster, createSentinel } from "redis";
+import type { Config } from "../config/schema.ts";
+import type { Logger } from "../observability/logger.ts";
+
+export interface RedisConnection {
+  /** The node-redis client handed to connect-redis. */
+  client: unknown;
+  isReady(): boolean;
+  close(): Promise<void>;
+}
+
+const MAX_RECONNECT_DELAY_MS = 5000;
+const reconnectStrategy = (retries: number) => Math.min(100 * 2 ** retries, MAX_RECONNECT_DELAY_MS);
+
+function parseNode(node: string): { host: string; port: number } {
+  const at = node.lastIndexOf(":");
+  return { host: node.slice(0, at), port: Number(node.slice(at + 1)) };
+}
+
+export async function connectRedis(config: Config, logger: Logger): Promise<RedisConnection> {
+  const { redis } = config;
+  let lastErrorLog = 0;
+  const onError = (error: Error) => {
+    // A down Redis emits an error per reconnect attempt; one line every 10 s is enough.
+    const now = Date.now();
+    if (now - lastErrorLog > 10_000) {
+      lastErrorLog = now;
+      logger.error("redis connection error", { error: error.message, mode: redis.mode });
+    }
+  };
+  const socket = { connectTimeout: redis.connect_timeout, reconnectStrategy };
+  const auth = redis.password ? { password: redis.password } : {};
+
+  if (redis.mode === "cluster") {
+    const cluster = createCluster({
+      rootNodes: redis.nodes.map((node) => ({ socket: parseNode(node) })),
+      defaults: { ...auth, socket, disableOfflineQueue: true },
+    });
+    cluster.on("error", onError);
+    await cluster.connect();
+    return { client: cluster, isReady: () => cluster.isOpen, close: () => cluster.close() };
+  }
+  if (redis.mode === "sentinel") {
+    const sentinel = createSentinel({
+      name: redis.sentinel_name,
+      sentinelRootNodes: redis.nodes.map(parseNode),
+      nodeClientOptions: { ...auth, socket, disableOfflineQueue: true },
+    });
+    sentinel.on("error", onError);
+    await sentinel.connect();
+    return { client: sentinel, isReady: () => sentinel.isReady, close: () => sentinel.close() };
+  }
+  const client = createClient({ url: redis.url, ...auth, socket, disableOfflineQueue: true });
+  client.on("error", onError);
+  client.on("ready", () => logger.info("redis connected", { mode: "standalone" }));
+  await client.connect();
+  return { client, isReady: () => client.isReady, close: () => client.close() };
+}

@@ -1,0 +1,63 @@
+// Session stores behind one interface: express-session's memory store for a single
+// instance, Redis (standalone, Sentinel or Cluster) through connect-redis for several.
+import { RedisStore } from "connect-redis";
+import session from "express-session";
+import type { Config } from "../config/schema.ts";
+import type { Logger } from "../observability/logger.ts";
+import { connectRedis, type RedisConnection } from "./redis-client.ts";
+
+export interface SessionBackend {
+  readonly kind: "memory" | "redis";
+  readonly store: session.Store;
+  /** False while the store cannot answer (Redis disconnected): readiness reports it. */
+  isReady(): boolean;
+  countSessions(): Promise<number>;
+  close(): Promise<void>;
+}
+
+const MEMORY_PRUNE_INTERVAL_MS = 10 * 60 * 1000;
+
+function callbackToPromise<T>(run: (cb: (err: unknown, value?: T) => void) => void): Promise<T> {
+  return new Promise((resolve, reject) => {
+    run((err, value) => (err ? reject(err) : resolve(value as T)));
+  });
+}
+
+function memoryBackend(): SessionBackend {
+  const store = new session.MemoryStore();
+  const countSessions = () =>
+    // MemoryStore.length walks all sessions and drops the expired ones as it goes.
+    callbackToPromise<number>((cb) => store.length(cb));
+  const pruner = setInterval(() => void countSessions().catch(() => {}), MEMORY_PRUNE_INTERVAL_MS);
+  pruner.unref();
+  return {
+    kind: "memory",
+    store,
+    isReady: () => true,
+    countSessions,
+    async close() {
+      clearInterval(pruner);
+    },
+  };
+}
+
+function redisBackend(connection: RedisConnection, config: Config): SessionBackend {
+  const store = new RedisStore({
+    client: connection.client,
+    prefix: config.redis.prefix,
+    ttl: Math.ceil(config.session.ttl / 1000),
+  });
+  return {
+    kind: "redis",
+    store,
+    isReady: () => connection.isReady(),
+    countSessions: () => callbackToPromise<number>((cb) => store.length(cb)),
+    close: () => connection.close(),
+  };
+}
+
+export async function createSessionBackend(config: Config, logger: Logger): Promise<SessionBackend> {
+  if (config.session.store === "memory") return memoryBackend();
+  const connection = await connectRedis(config, logger);
+  return redisBackend(connection, config);
+}
