@@ -1,0 +1,94 @@
+// A scripted browser: fetch with a cookie jar (tough-cookie) and manual redirects, and the
+// sign-in at the development identity provider completed over HTTP, as a person would.
+import http from "node:http";
+import { CookieJar } from "tough-cookie";
+
+export interface BrowserResponse {
+  status: number;
+  headers: Headers;
+  url: string;
+  text: string;
+}
+
+export class TestBrowser {
+  readonly jar = new CookieJar();
+
+  /** fetch that sends and stores cookies, for the MCP SDK's transports too. */
+  readonly fetch = async (input: string | URL | Request, init: RequestInit = {}): Promise<Response> => {
+    const url = input instanceof Request ? input.url : String(input);
+    const headers = new Headers(init.headers ?? (input instanceof Request ? input.headers : undefined));
+    const cookie = await this.jar.getCookieString(url);
+    if (cookie) headers.set("cookie", cookie);
+    const response = await fetch(input, { ...init, headers, redirect: "manual" });
+    for (const setCookie of response.headers.getSetCookie()) await this.jar.setCookie(setCookie, url);
+    return response;
+  };
+
+  /**
+   * One request the way a browser's address bar makes it (node:http, since fetch forces
+   * Sec-Fetch-Mode: cors), with the jar's cookies.
+   */
+  async request(url: string, init: { method?: string; headers?: Record<string, string>; body?: string } = {}) {
+    const headers: Record<string, string> = { accept: "text/html", "sec-fetch-mode": "navigate", ...init.headers };
+    const cookie = await this.jar.getCookieString(url);
+    if (cookie) headers.cookie = cookie;
+    const response = await new Promise<http.IncomingMessage>((resolve, reject) => {
+      const req = http.request(url, { method: init.method ?? "GET", headers }, resolve);
+      req.on("error", reject);
+      req.end(init.body);
+    });
+    for (const setCookie of response.headers["set-cookie"] ?? []) await this.jar.setCookie(setCookie, url);
+    const chunks: Buffer[] = [];
+    for await (const chunk of response) chunks.push(chunk as Buffer);
+    const responseHeaders = new Headers();
+    for (const [name, value] of Object.entries(response.headers)) {
+      if (typeof value === "string") responseHeaders.set(name, value);
+    }
+    return { status: response.statusCode ?? 0, headers: responseHeaders, url, text: Buffer.concat(chunks).toString() };
+  }
+
+  /** A top-level navigation: follows redirects like a browser, at most `maxRedirects`. */
+  async navigate(
+    url: string,
+    init: { method?: string; headers?: Record<string, string>; body?: string } = {},
+    maxRedirects = 15,
+  ): Promise<BrowserResponse> {
+    let current = url;
+    let request = init;
+    for (let hop = 0; hop <= maxRedirects; hop++) {
+      const response = await this.request(current, request);
+      const location = response.headers.get("location");
+      if (response.status >= 300 && response.status < 400 && location) {
+        current = new URL(location, current).href;
+        request = {};
+        continue;
+      }
+      return response;
+    }
+    throw new Error(`too many redirects from ${url}`);
+  }
+
+  /**
+   * Opens `url` on the proxy, signs in at the development provider as `user` and returns the
+   * page finally shown. The provider's login and consent forms are submitted as posted forms.
+   */
+  async signIn(url: string, user: string): Promise<BrowserResponse> {
+    let page = await this.navigate(url);
+    for (let step = 0; step < 4 && page.text.includes('name="prompt"'); step++) {
+      const action = /action="([^"]+)"/.exec(page.text)?.[1];
+      const prompt = /name="prompt" value="([^"]+)"/.exec(page.text)?.[1];
+      if (!action || !prompt) throw new Error(`unexpected provider page: ${page.text.slice(0, 300)}`);
+      const form = new URLSearchParams({ prompt });
+      if (prompt === "login") {
+        form.set("login", user);
+        form.set("password", "any");
+      }
+      page = await this.navigate(new URL(action, page.url).href, {
+        method: "POST",
+        body: form.toString(),
+        headers: { "content-type": "application/x-www-form-urlencoded" },
+      });
+    }
+    return page;
+  }
+}

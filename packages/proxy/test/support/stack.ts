@@ -1,0 +1,95 @@
+// The whole cast on loopback for an integration test: the development OpenID provider, the
+// demo MCP server and one or more proxies configured through their environment variables.
+import { startDevIdentityProvider, type DevIdentityProvider } from "../../dev/identity-provider.ts";
+import { type DemoMcpServer, type DemoMcpServerOptions, startDemoMcpServer } from "../../dev/mcp-server.ts";
+import { loadConfig } from "../../src/config/load.ts";
+import { type RunningProxy, startProxy } from "../../src/proxy-server.ts";
+import { freePort } from "./redis-server.ts";
+
+export const CLIENT_ID = "test-proxy";
+export const CLIENT_SECRET = "test-proxy-secret";
+export const SESSION_SECRET = "test-session-secret-0123456789abcdef";
+
+export interface Stack {
+  idp: DevIdentityProvider;
+  mcp: DemoMcpServer;
+  proxies: RunningProxy[];
+  /** Port i of the proxies (stable across restarts). */
+  ports: number[];
+  envFor(index: number): Record<string, string>;
+  /** Starts (or restarts) proxy `index` with its environment plus `extra`. */
+  startProxy(index: number, extra?: Record<string, string>): Promise<RunningProxy>;
+  close(): Promise<void>;
+}
+
+export interface StackOptions {
+  proxies?: number;
+  env?: Record<string, string>;
+  accessTokenTtl?: number;
+  mcp?: DemoMcpServerOptions;
+}
+
+export async function startStack(options: StackOptions = {}): Promise<Stack> {
+  const count = options.proxies ?? 1;
+  const ports = await Promise.all(Array.from({ length: count }, () => freePort()));
+  const idp = await startDevIdentityProvider({
+    // Another host name than the proxies' (127.0.0.1), as in real life: the browser keeps
+    // the provider's cookies apart from the proxy's (cookies ignore ports).
+    host: "localhost",
+    clients: [
+      {
+        client_id: CLIENT_ID,
+        client_secret: CLIENT_SECRET,
+        redirect_uris: ports.map((port) => `http://127.0.0.1:${port}/callback`),
+        post_logout_redirect_uris: ports.map((port) => `http://127.0.0.1:${port}/`),
+        grant_types: ["authorization_code", "refresh_token"],
+      },
+    ],
+    ...(options.accessTokenTtl ? { accessTokenTtl: options.accessTokenTtl } : {}),
+  });
+  const mcp = await startDemoMcpServer(options.mcp);
+  const envFor = (index: number): Record<string, string> => ({
+    MCP_HOST: "127.0.0.1",
+    MCP_PORT: String(ports[index]),
+    MCP_PUBLIC_URL: `http://127.0.0.1:${ports[index]}`,
+    MCP_TARGET_URL: mcp.url,
+    OIDC_DISCOVERY_URL: idp.issuer,
+    OIDC_CLIENT_ID: CLIENT_ID,
+    OIDC_CLIENT_SECRET: CLIENT_SECRET,
+    OIDC_POST_LOGOUT_REDIRECT_URL: `http://127.0.0.1:${ports[index]}/`,
+    SESSION_SECRET,
+    LOG_LEVEL: "error",
+    ...options.env,
+  });
+  const proxies: RunningProxy[] = [];
+  const stack: Stack = {
+    idp,
+    mcp,
+    proxies,
+    ports,
+    envFor,
+    async startProxy(index, extra = {}) {
+      const { config } = loadConfig({ env: { ...envFor(index), ...extra } });
+      const proxy = await startProxy(config);
+      proxies[index] = proxy;
+      return proxy;
+    },
+    async close() {
+      for (const proxy of proxies) await proxy?.shutdown();
+      await mcp.close();
+      await idp.close();
+    },
+  };
+  for (let i = 0; i < count; i++) await stack.startProxy(i);
+  return stack;
+}
+
+/** An MCP SDK client over Streamable HTTP that carries the browser's session cookie. */
+export async function connectMcpClient(url: string, fetchWithCookies: typeof fetch) {
+  const { Client } = await import("@modelcontextprotocol/sdk/client/index.js");
+  const { StreamableHTTPClientTransport } = await import("@modelcontextprotocol/sdk/client/streamableHttp.js");
+  const client = new Client({ name: "integration-test", version: "1.0.0" });
+  const transport = new StreamableHTTPClientTransport(new URL(url), { fetch: fetchWithCookies });
+  await client.connect(transport);
+  return { client, transport };
+}
