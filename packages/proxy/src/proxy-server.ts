@@ -15,6 +15,7 @@ import type { SessionUser } from "./auth/session-user.ts";
 import { TokenRefresher } from "./auth/token-refresh.ts";
 import { UpstreamOidc } from "./auth/upstream-oidc.ts";
 import type { Config } from "./config/schema.ts";
+import { ConnectionDrain } from "./connection-drain.ts";
 import { errorBody, forbidden, type ProxyError, unauthorized } from "./errors.ts";
 import { metricsHandler } from "./middleware/operations.ts";
 import { createLogger, type Logger, type LogLevel } from "./observability/logger.ts";
@@ -160,6 +161,7 @@ export async function startProxy(config: Config, options: { logger?: Logger } = 
   });
 
   const server = http.createServer({ requestTimeout: 0, headersTimeout: 30_000, keepAliveTimeout: 65_000 }, app);
+  const drain = new ConnectionDrain(server);
   server.on("upgrade", (req: IncomingMessage, socket: Socket, head: Buffer) => {
     const requestId = randomBytes(16).toString("hex");
     socket.on("error", () => socket.destroy());
@@ -238,18 +240,21 @@ export async function startProxy(config: Config, options: { logger?: Logger } = 
       logger.info("shutting down: no new connections, draining open requests");
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       metricsServer?.close();
-      server.closeIdleConnections();
+      metricsServer?.closeAllConnections();
       // Event streams never end by themselves: end them cleanly now, clients reconnect
       // elsewhere (with Last-Event-ID). Ordinary requests get until the deadline.
       for (const res of upstream.openResponses) {
         if (res.getHeader("content-type")?.toString().startsWith("text/event-stream")) res.end();
       }
+      drain.closeIdle();
+      const sweeper = setInterval(() => drain.closeIdle(), 50);
       const deadline = setTimeout(() => {
-        logger.warn("shutdown deadline reached; closing remaining connections", { open: upstream.openResponses.size });
-        server.closeAllConnections();
+        logger.warn("shutdown deadline reached; closing remaining connections", { open: drain.closeIdle() });
+        drain.closeAll();
       }, config.server.shutdown_timeout);
       deadline.unref();
       await closed;
+      clearInterval(sweeper);
       clearTimeout(deadline);
       probe.stop();
       oidcUpstream?.stop();

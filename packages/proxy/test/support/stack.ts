@@ -1,6 +1,6 @@
 // The whole cast on loopback for an integration test: the development OpenID provider, the
 // demo MCP server and one or more proxies configured through their environment variables.
-import { startDevIdentityProvider, type DevIdentityProvider } from "../../dev/identity-provider.ts";
+import { type DevIdentityProvider, startDevIdentityProvider } from "../../dev/identity-provider.ts";
 import { type DemoMcpServer, type DemoMcpServerOptions, startDemoMcpServer } from "../../dev/mcp-server.ts";
 import { loadConfig } from "../../src/config/load.ts";
 import { type RunningProxy, startProxy } from "../../src/proxy-server.ts";
