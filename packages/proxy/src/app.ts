@@ -67,7 +67,16 @@ export function buildApp(parts: AppParts): Express {
   app.use(securityHeaders);
   // Before the session: a foreign Origin is refused without touching the session store.
   app.use(originGuard(parts.allowedOrigins));
-  if (parts.sessionMiddleware) app.use(parts.sessionMiddleware);
+  if (parts.sessionMiddleware) {
+    const sessionMiddleware = parts.sessionMiddleware;
+    // Fail closed: without the store no session can be trusted, so nothing passes.
+    app.use((req, res, next) =>
+      sessionMiddleware(req, res, (err?: unknown) => {
+        if (err === undefined) return next();
+        next(new ProxyError("INTERNAL_ERROR", 503, "The session store is unavailable; try again shortly", { cause: err }));
+      }),
+    );
+  }
   // The proxy's own routes (/callback, /login, /logout, /api/v1/session) answer before the gate.
   if (parts.login) app.use(parts.login.router());
   else

@@ -1,0 +1,80 @@
+// Sessions in a real redis-server: shared by two proxy instances, surviving a proxy restart
+// and a Redis restart, and failing closed while Redis is away.
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { createClient } from "redis";
+import { TestBrowser } from "../support/browser.ts";
+import { startRedis, type TestRedis } from "../support/redis-server.ts";
+import { type Stack, startStack } from "../support/stack.ts";
+
+async function waitForReady(url: string, want: number): Promise<void> {
+  // Bounded poll of the readiness endpoint: the proxy's Redis client reconnects on its own.
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const response = await fetch(`${url}/readyz`);
+    await response.body?.cancel();
+    if (response.status === want) return;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error(`${url}/readyz never answered ${want}`);
+}
+
+describe("Redis sessions", () => {
+  let redis: TestRedis;
+  let stack: Stack;
+  const urls: string[] = [];
+  const alice = new TestBrowser();
+
+  before(async () => {
+    redis = await startRedis();
+    stack = await startStack({ proxies: 2, env: { SESSION_STORE: "redis", REDIS_URL: redis.url } });
+    urls.push(...stack.ports.map((port) => `http://127.0.0.1:${port}`));
+    const page = await alice.signIn(`${urls[0]}/`, "alice");
+    assert.equal(page.status, 200);
+  });
+  after(async () => {
+    await stack.close();
+    await redis.close();
+  });
+
+  it("stores sessions under the mcp:session: prefix with the configured TTL", async () => {
+    const client = createClient({ url: redis.url });
+    await client.connect();
+    try {
+      const keys = await client.keys("mcp:session:*");
+      assert.equal(keys.length, 1);
+      const ttl = await client.ttl(keys[0] as string);
+      assert.ok(ttl > 23 * 3600 && ttl <= 24 * 3600, `ttl ${ttl}`);
+      const stored = await client.get(keys[0] as string);
+      assert.match(stored ?? "", /"id":"alice"/);
+    } finally {
+      await client.close();
+    }
+  });
+
+  it("lets a session opened on one instance be used on the other", async () => {
+    const response = await alice.fetch(`${urls[1]}/api/v1/session`);
+    assert.equal(response.status, 200);
+    assert.equal(((await response.json()) as { user: { id: string } }).user.id, "alice");
+  });
+
+  it("keeps the session across a proxy restart", async () => {
+    await stack.proxies[0]?.shutdown();
+    await stack.startProxy(0, { SESSION_STORE: "redis", REDIS_URL: redis.url });
+    const page = await alice.navigate(`${urls[0]}/`);
+    assert.equal(page.status, 200);
+    assert.match(page.text, /alice@example\.com/);
+  });
+
+  it("fails closed while Redis is down and keeps the session once it is back", async () => {
+    await redis.stop();
+    const during = await alice.fetch(`${urls[0]}/mcp`, { method: "POST", body: "{}" });
+    assert.equal(during.status, 503);
+    assert.equal(((await during.json()) as { error: { code: string } }).error.code, "INTERNAL_ERROR");
+    await waitForReady(urls[0] as string, 503);
+    await redis.start();
+    await waitForReady(urls[0] as string, 200);
+    const response = await alice.fetch(`${urls[0]}/api/v1/session`);
+    assert.equal(response.status, 200);
+    assert.equal(((await response.json()) as { user: { id: string } }).user.id, "alice");
+  });
+});
