@@ -73,7 +73,9 @@ export function buildApp(parts: AppParts): Express {
     app.use((req, res, next) =>
       sessionMiddleware(req, res, (err?: unknown) => {
         if (err === undefined) return next();
-        next(new ProxyError("INTERNAL_ERROR", 503, "The session store is unavailable; try again shortly", { cause: err }));
+        next(
+          new ProxyError("INTERNAL_ERROR", 503, "The session store is unavailable; try again shortly", { cause: err }),
+        );
       }),
     );
   }

@@ -1,0 +1,107 @@
+// The mcp-oidc-proxy command as a user runs it: node_modules/.bin/mcp-oidc-proxy.
+import assert from "node:assert/strict";
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { createInterface } from "node:readline";
+import { describe, it } from "node:test";
+import { freePort } from "../support/redis-server.ts";
+
+const BIN = path.resolve(import.meta.dirname, "../../../../node_modules/.bin/mcp-oidc-proxy");
+
+function run(args: string[], env: Record<string, string> = {}) {
+  return spawn(BIN, args, { env: { PATH: process.env.PATH ?? "", ...env }, stdio: ["ignore", "pipe", "pipe"] });
+}
+
+async function finished(child: ChildProcess): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  let stdout = "";
+  let stderr = "";
+  child.stdout?.on("data", (d: Buffer) => {
+    stdout += d;
+  });
+  child.stderr?.on("data", (d: Buffer) => {
+    stderr += d;
+  });
+  const code = await new Promise<number | null>((resolve) => child.once("exit", resolve));
+  return { code, stdout, stderr };
+}
+
+/** Resolves with the first JSON log line whose message matches. */
+function logLine(child: ChildProcess, message: string): Promise<Record<string, unknown>> {
+  return new Promise((resolve) => {
+    const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
+    lines.on("line", (line) => {
+      try {
+        const entry = JSON.parse(line) as Record<string, unknown>;
+        if (entry.message === message) {
+          lines.close();
+          resolve(entry);
+        }
+      } catch {
+        // not a log line
+      }
+    });
+  });
+}
+
+describe("mcp-oidc-proxy command", () => {
+  it("prints its version and help", async () => {
+    const version = await finished(run(["--version"]));
+    assert.equal(version.code, 0);
+    assert.match(version.stdout.trim(), /^\d+\.\d+\.\d+$/);
+    const help = await finished(run(["--help"]));
+    for (const flag of [
+      "--config",
+      "--host",
+      "--port",
+      "--target-host",
+      "--target-port",
+      "--auth-mode",
+      "--log-level",
+    ]) {
+      assert.ok(help.stdout.includes(flag), `help mentions ${flag}`);
+    }
+  });
+
+  it("stops with exit code 2 and names every bad field of an invalid configuration", async () => {
+    const result = await finished(run(["--port", "nope"], { AUTH_MODE: "oidc", OIDC_CLIENT_ID: "x" }));
+    assert.equal(result.code, 2);
+    assert.match(result.stderr, /server\.port: .*"nope".*flag --port/);
+  });
+
+  it("validates a config file with --config-test without starting", async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "mcp-proxy-cli-"));
+    const file = path.join(dir, "config.yaml");
+    writeFileSync(file, "auth:\n  mode: bypass\n");
+    const result = await finished(run(["--config", file, "--config-test"]));
+    assert.equal(result.code, 0);
+    assert.match(result.stdout, /configuration OK/);
+  });
+
+  it("serves, reloads on SIGHUP and drains on SIGTERM", async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "mcp-proxy-cli-"));
+    const file = path.join(dir, "config.yaml");
+    writeFileSync(file, "auth:\n  mode: bypass\nlogging:\n  level: info\n");
+    const port = await freePort();
+    const child = run(["--config", file, "--host", "127.0.0.1", "--port", String(port), "--target-port", "1"]);
+    const exit = finished(child);
+    await logLine(child, "mcp-oidc-proxy listening");
+    const health = (await (await fetch(`http://127.0.0.1:${port}/health`)).json()) as {
+      status: string;
+      version: string;
+    };
+    assert.ok(["healthy", "degraded"].includes(health.status));
+
+    writeFileSync(file, "auth:\n  mode: bypass\nlogging:\n  level: debug\naccess:\n  public_paths: [/open]\n");
+    const reloaded = logLine(child, "configuration reloaded");
+    child.kill("SIGHUP");
+    const entry = await reloaded;
+    assert.deepEqual(entry.applied, ["logging.level", "access"]);
+
+    child.kill("SIGTERM");
+    const { code, stdout } = await exit;
+    assert.equal(code, 0);
+    assert.match(stdout, /shutdown complete/);
+  });
+});

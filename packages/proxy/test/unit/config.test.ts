@@ -1,0 +1,153 @@
+import assert from "node:assert/strict";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { describe, it } from "node:test";
+import { ConfigError, loadConfig } from "../../src/config/load.ts";
+
+const OIDC = { OIDC_DISCOVERY_URL: "https://id.example.com", OIDC_CLIENT_ID: "proxy" };
+
+function tempDir(files: Record<string, string>): string {
+  const dir = mkdtempSync(path.join(tmpdir(), "mcp-proxy-config-"));
+  for (const [name, text] of Object.entries(files)) writeFileSync(path.join(dir, name), text);
+  return dir;
+}
+
+function problemsOf(run: () => unknown): string[] {
+  try {
+    run();
+  } catch (error) {
+    if (error instanceof ConfigError) return [...error.problems];
+    throw error;
+  }
+  assert.fail("expected a ConfigError");
+}
+
+describe("configuration", () => {
+  it("has working defaults: port 8080, target 127.0.0.1:3000, memory store, seed header names", () => {
+    const { config } = loadConfig({ env: OIDC });
+    assert.equal(config.server.port, 8080);
+    assert.equal(config.target.host, "127.0.0.1");
+    assert.equal(config.target.port, 3000);
+    assert.equal(config.session.store, "memory");
+    assert.equal(config.redis.prefix, "mcp:session:");
+    assert.equal(config.headers.user_id, "X-User-ID");
+    assert.equal(config.session.ttl, 24 * 3600 * 1000);
+    assert.equal(config.target.sse_keepalive_interval, 25_000);
+  });
+
+  it("applies flags over environment over file over defaults", () => {
+    const dir = tempDir({
+      "config.yaml": "server:\n  port: 7000\n  host: 10.0.0.1\ntarget:\n  port: 4000\n  host: mcp.internal\n",
+    });
+    const { config } = loadConfig({
+      file: path.join(dir, "config.yaml"),
+      env: { ...OIDC, MCP_PORT: "7100", MCP_TARGET_PORT: "4100" },
+      flags: { port: "7200" },
+    });
+    assert.equal(config.server.port, 7200); // flag
+    assert.equal(config.target.port, 4100); // env
+    assert.equal(config.server.host, "10.0.0.1"); // file
+    assert.equal(config.target.host, "mcp.internal"); // file
+    assert.equal(config.target.protocol, "http"); // default
+  });
+
+  it("layers configs/base.yaml under the environment's file", () => {
+    const dir = tempDir({
+      "base.yaml": "logging:\n  level: info\ntarget:\n  port: 3000\n",
+      "staging.yaml": "logging:\n  level: debug\n",
+    });
+    const { config, files } = loadConfig({ directory: dir, environment: "staging", env: OIDC });
+    assert.equal(config.environment, "staging");
+    assert.equal(config.logging.level, "debug");
+    assert.equal(config.target.port, 3000);
+    assert.deepEqual(
+      files.map((f) => path.basename(f)),
+      ["base.yaml", "staging.yaml"],
+    );
+  });
+
+  it("loads the repository's own configs/ layers for every environment", () => {
+    const root = path.resolve(import.meta.dirname, "../../../..");
+    for (const environment of ["development", "staging", "production"]) {
+      const { config } = loadConfig({
+        directory: path.join(root, "configs"),
+        environment,
+        env: {
+          ...OIDC,
+          MCP_PUBLIC_URL: "https://mcp.example.com",
+          SESSION_SECRET: "x".repeat(32),
+          REDIS_URL: "redis://r:6379",
+        },
+      });
+      assert.equal(config.environment, environment);
+    }
+  });
+
+  it("names the field, the bad value and its source for every problem at once", () => {
+    const dir = tempDir({ "bad.yaml": "server:\n  port: 70000\n  prot: 1\ntarget:\n  protocol: ftp\n" });
+    const problems = problemsOf(() =>
+      loadConfig({ file: path.join(dir, "bad.yaml"), env: { ...OIDC, SESSION_TTL: "forever" } }),
+    );
+    const text = problems.join("\n");
+    assert.match(text, /server\.port: .*70000.*bad\.yaml/);
+    assert.match(text, /server\.prot: unknown field/);
+    assert.match(text, /target\.protocol: /);
+    assert.match(text, /session\.ttl: "forever" is not a duration.*SESSION_TTL/);
+    assert.equal(problems.length, 4);
+  });
+
+  it("reports a YAML syntax error with the file name", () => {
+    const dir = tempDir({ "broken.yaml": "server:\n  port: [1,\n" });
+    const problems = problemsOf(() => loadConfig({ file: path.join(dir, "broken.yaml"), env: OIDC }));
+    assert.match(problems[0] ?? "", /broken\.yaml/);
+  });
+
+  it("requires the provider settings in oidc mode", () => {
+    const problems = problemsOf(() => loadConfig({ env: {} }));
+    assert.ok(problems.some((p) => p.startsWith("oidc.discovery_url: required")));
+    assert.ok(problems.some((p) => p.startsWith("oidc.client_id: required")));
+  });
+
+  it("refuses bypass mode, a missing public URL and a missing secret in production", () => {
+    const problems = problemsOf(() => loadConfig({ env: { MCP_ENV: "production", AUTH_MODE: "bypass" } }));
+    assert.ok(problems.some((p) => p.startsWith("auth.mode:")));
+    assert.ok(problems.some((p) => p.startsWith("server.public_url: required in production")));
+    assert.ok(problems.some((p) => p.startsWith("session.secret: required in production")));
+  });
+
+  it("refuses a plain-http provider that is not on loopback, and short session secrets", () => {
+    const problems = problemsOf(() =>
+      loadConfig({ env: { ...OIDC, OIDC_DISCOVERY_URL: "http://id.example.com", SESSION_SECRET: "short" } }),
+    );
+    assert.ok(problems.some((p) => p.startsWith("oidc.discovery_url:") && p.includes("plain http")));
+    assert.ok(problems.some((p) => p.startsWith("session.secret: each secret needs at least 32")));
+  });
+
+  it("reads secrets from files", () => {
+    const dir = tempDir({ "client-secret": "s3cret\n", "session-secret": `${"k".repeat(40)}\n` });
+    const { config } = loadConfig({
+      env: {
+        ...OIDC,
+        OIDC_CLIENT_SECRET_FILE: path.join(dir, "client-secret"),
+        SESSION_SECRET_FILE: path.join(dir, "session-secret"),
+      },
+    });
+    assert.equal(config.oidc.client_secret, "s3cret");
+    assert.deepEqual(config.session.secret, ["k".repeat(40)]);
+  });
+
+  it("requires a shared session secret with the redis store", () => {
+    const problems = problemsOf(() => loadConfig({ env: { ...OIDC, SESSION_STORE: "redis" } }));
+    assert.ok(problems.some((p) => p.startsWith("session.secret: required with the redis store")));
+  });
+});
+
+describe("configs/config.example.yaml", () => {
+  it("is a valid configuration once the provider is named", () => {
+    const root = path.resolve(import.meta.dirname, "../../../..");
+    const { config } = loadConfig({ file: path.join(root, "configs/config.example.yaml"), env: OIDC });
+    assert.equal(config.server.port, 8080);
+    assert.equal(config.redis.prefix, "mcp:session:");
+  });
+});
