@@ -91,7 +91,10 @@ export async function startProxy(config: Config, options: { logger?: Logger } = 
   const cookies = cookieSettings(config);
   const publicUrl = createPublicUrlResolver(config.server);
   const extraOrigins = config.server.allowed_origins.map((o) => new URL(o).origin);
-  const allowedOrigins = (req: Request) => new Set([publicUrl(req).origin, ...extraOrigins]);
+  const fixedOrigins = config.server.public_url
+    ? new Set([new URL(config.server.public_url).origin, ...extraOrigins])
+    : undefined;
+  const allowedOrigins = (req: Request) => fixedOrigins ?? new Set([publicUrl(req).origin, ...extraOrigins]);
   let policy = new AccessPolicy(config.access);
 
   let oidcUpstream: UpstreamOidc | undefined;

@@ -38,5 +38,8 @@ export function originGuard(allowedOrigins: (req: Request) => Set<string>): Requ
       maxAge: 600,
     });
   });
-  return [guard, corsHandler];
+  // Requests without an Origin (MCP clients, curl, same-origin navigations) skip CORS work.
+  const corsWhenOrigin: RequestHandler = (req, res, next) =>
+    req.headers.origin === undefined ? next() : corsHandler(req, res, next);
+  return [guard, corsWhenOrigin];
 }

@@ -46,6 +46,9 @@ function redisBackend(connection: RedisConnection, config: Config): SessionBacke
     client: connection.client,
     prefix: config.redis.prefix,
     ttl: Math.ceil(config.session.ttl / 1000),
+    // The cookie expires a fixed TTL after sign-in (no rolling), so extending the Redis TTL
+    // on every request (an EXPIRE per request) would buy nothing.
+    disableTouch: true,
   });
   return {
     kind: "redis",

@@ -1,0 +1,136 @@
+// make bench: the same MCP request (POST tools/list) against the upstream directly, a bare
+// Node proxy, and mcp-oidc-proxy with a signed-in session in Redis; 50 connections each, in
+// one run, on this machine. Prints req/s, p50, p99 and each ratio to the bare baseline, the
+// added p99 latency at half of the proxy's saturation, and the proxy's RSS and startup time.
+import { type ChildProcess, spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import autocannon from "autocannon";
+import { startDevIdentityProvider } from "../dev/identity-provider.ts";
+import { TestBrowser } from "../test/support/browser.ts";
+import { freePort, startRedis } from "../test/support/redis-server.ts";
+
+const DURATION = Number(process.env.BENCH_DURATION ?? 10);
+const CONNECTIONS = 50;
+const here = import.meta.dirname;
+const children: ChildProcess[] = [];
+
+function startProcess(args: string[], env: Record<string, string> = {}, readyText?: string): Promise<ChildProcess> {
+  const child = spawn(process.execPath, args, { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "inherit"] });
+  children.push(child);
+  if (readyText === undefined) return Promise.resolve(child);
+  return new Promise((resolve, reject) => {
+    child.stdout?.on("data", (chunk: Buffer) => {
+      if (chunk.toString().includes(readyText)) resolve(child);
+    });
+    child.once("exit", (code) => reject(new Error(`${args.join(" ")} exited with ${code}`)));
+  });
+}
+
+function rssMiB(pid: number | undefined): number {
+  const status = readFileSync(`/proc/${pid}/status`, "utf8");
+  return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024;
+}
+
+interface Figures {
+  name: string;
+  rps: number;
+  p50: number;
+  p99: number;
+}
+
+async function load(name: string, url: string, headers: Record<string, string> = {}, overallRate?: number): Promise<Figures> {
+  const result = await autocannon({
+    url,
+    method: "POST",
+    connections: CONNECTIONS,
+    duration: DURATION,
+    headers: { "content-type": "application/json", accept: "application/json, text/event-stream", ...headers },
+    body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/list" }),
+    ...(overallRate ? { overallRate } : {}),
+  });
+  if (result.non2xx > 0 || result.errors > 0) throw new Error(`${name}: ${result.non2xx} non-2xx, ${result.errors} errors`);
+  return { name, rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99 };
+}
+
+try {
+  const upstreamPort = await freePort();
+  await startProcess([path.join(here, "upstream.ts"), String(upstreamPort)], {}, "ready");
+  const barePort = await freePort();
+  await startProcess([path.join(here, "bare-proxy.ts"), String(upstreamPort), String(barePort)], {}, "ready");
+
+  const redis = await startRedis();
+  const proxyPort = await freePort();
+  const proxyUrl = `http://127.0.0.1:${proxyPort}`;
+  const idp = await startDevIdentityProvider({
+    host: "localhost",
+    clients: [
+      {
+        client_id: "bench",
+        client_secret: "bench-secret",
+        redirect_uris: [`${proxyUrl}/callback`],
+        grant_types: ["authorization_code", "refresh_token"],
+      },
+    ],
+  });
+  const started = performance.now();
+  const proxy = await startProcess(
+    [path.join(here, "../bin/mcp-oidc-proxy.js")],
+    {
+      MCP_HOST: "127.0.0.1",
+      MCP_PORT: String(proxyPort),
+      MCP_PUBLIC_URL: proxyUrl,
+      MCP_TARGET_PORT: String(upstreamPort),
+      OIDC_DISCOVERY_URL: idp.issuer,
+      OIDC_CLIENT_ID: "bench",
+      OIDC_CLIENT_SECRET: "bench-secret",
+      SESSION_STORE: "redis",
+      REDIS_URL: redis.url,
+      SESSION_SECRET: "bench-session-secret-0123456789abcdef",
+      LOG_LEVEL: "warn",
+    },
+  );
+  // Ready = answers /readyz (provider discovered, Redis connected).
+  while ((await fetch(`${proxyUrl}/readyz`).catch(() => undefined))?.status !== 200) {
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  const startupMs = performance.now() - started;
+  const idleRss = rssMiB(proxy.pid);
+
+  const browser = new TestBrowser();
+  await browser.signIn(`${proxyUrl}/`, "alice");
+  const cookie = await browser.jar.getCookieString(proxyUrl);
+
+  // Warm-up, then the measured runs.
+  await autocannon({ url: `${proxyUrl}/mcp`, connections: 10, duration: 2, headers: { cookie }, method: "POST", body: "{}" });
+  const direct = await load("upstream direct", `http://127.0.0.1:${upstreamPort}/mcp`);
+  const bare = await load("bare Node proxy (baseline)", `http://127.0.0.1:${barePort}/mcp`);
+  const session = await load("mcp-oidc-proxy, Redis session", `${proxyUrl}/mcp`, { cookie });
+  const loadedRss = rssMiB(proxy.pid);
+  const halfRate = Math.round(session.rps / 2);
+  const directHalf = await load("upstream direct @ half", `http://127.0.0.1:${upstreamPort}/mcp`, {}, halfRate);
+  const sessionHalf = await load("mcp-oidc-proxy @ half", `${proxyUrl}/mcp`, { cookie }, halfRate);
+
+  const row = (f: Figures) =>
+    `${f.name.padEnd(34)} ${f.rps.toFixed(0).padStart(8)} req/s  p50 ${f.p50.toFixed(2).padStart(6)} ms  p99 ${f.p99
+      .toFixed(2)
+      .padStart(6)} ms  ${((f.rps / bare.rps) * 100).toFixed(0).padStart(4)} % of baseline`;
+  process.stdout.write(
+    [
+      "",
+      `mcp-oidc-proxy benchmark — POST /mcp tools/list, ${CONNECTIONS} connections, ${DURATION} s per run, ${new Date().toISOString()}`,
+      row(direct),
+      row(bare),
+      row(session),
+      "mcp-oidc-proxy with bearer tokens    n/a until MCP authorization (issue 3) lands",
+      `added p99 latency at half saturation (${halfRate} req/s): ${(sessionHalf.p99 - directHalf.p99).toFixed(2)} ms`,
+      `proxy RSS: idle ${idleRss.toFixed(0)} MiB, after load ${loadedRss.toFixed(0)} MiB; startup to ready ${startupMs.toFixed(0)} ms`,
+      "",
+    ].join("\n"),
+  );
+  await idp.close();
+  for (const child of children) child.kill("SIGTERM");
+  await redis.close();
+} finally {
+  for (const child of children) child.kill("SIGKILL");
+}
