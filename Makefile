@@ -4,9 +4,9 @@ NODE_BIN := $(shell ./scripts/ensure-node.sh)
 export PATH := $(CURDIR)/node_modules/.bin:$(NODE_BIN):$(PATH)
 export NODE_OPTIONS := --disable-warning=ExperimentalWarning
 
-PROXY_TESTS := packages/proxy/test
+TESTS := packages/proxy/test/**/*.test.ts packages/operator/test/**/*.test.ts
 
-.PHONY: setup run test lint format typecheck unit integration bench clean help
+.PHONY: setup run test lint format typecheck kube-binaries bench clean help
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -21,8 +21,8 @@ node_modules/.installed: package.json package-lock.json packages/*/package.json
 run: setup ## local demo: identity provider + MCP server + proxy on http://localhost:8080
 	node packages/proxy/dev/demo.ts
 
-test: setup lint typecheck ## every test: lint, type check, unit and integration tests
-	node --test --test-concurrency=1 --test-timeout=120000 "$(PROXY_TESTS)/**/*.test.ts"
+test: setup lint typecheck kube-binaries ## every test: lint, type check, unit and integration tests
+	node --test --test-concurrency=1 --test-timeout=120000 $(foreach t,$(TESTS),"$(t)")
 
 lint: setup ## formatter and linter (Biome)
 	biome ci .
@@ -32,6 +32,9 @@ format: setup ## rewrite files with the formatter
 
 typecheck: setup ## tsc --noEmit over every package, tests included
 	tsc -p .
+
+kube-binaries: ## build kube-apiserver + etcd for the operator tests (cached outside the repo)
+	@./scripts/ensure-kube-binaries.sh >/dev/null
 
 bench: setup ## throughput and latency: upstream direct, bare Node proxy, the proxy (Redis sessions)
 	node packages/proxy/bench/run.ts

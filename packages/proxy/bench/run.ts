@@ -16,7 +16,10 @@ const here = import.meta.dirname;
 const children: ChildProcess[] = [];
 
 function startProcess(args: string[], env: Record<string, string> = {}, readyText?: string): Promise<ChildProcess> {
-  const child = spawn(process.execPath, args, { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "inherit"] });
+  const child = spawn(process.execPath, args, {
+    env: { ...process.env, ...env },
+    stdio: ["ignore", "pipe", "inherit"],
+  });
   children.push(child);
   if (readyText === undefined) return Promise.resolve(child);
   return new Promise((resolve, reject) => {
@@ -39,7 +42,12 @@ interface Figures {
   p99: number;
 }
 
-async function load(name: string, url: string, headers: Record<string, string> = {}, overallRate?: number): Promise<Figures> {
+async function load(
+  name: string,
+  url: string,
+  headers: Record<string, string> = {},
+  overallRate?: number,
+): Promise<Figures> {
   const result = await autocannon({
     url,
     method: "POST",
@@ -49,7 +57,8 @@ async function load(name: string, url: string, headers: Record<string, string> =
     body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/list" }),
     ...(overallRate ? { overallRate } : {}),
   });
-  if (result.non2xx > 0 || result.errors > 0) throw new Error(`${name}: ${result.non2xx} non-2xx, ${result.errors} errors`);
+  if (result.non2xx > 0 || result.errors > 0)
+    throw new Error(`${name}: ${result.non2xx} non-2xx, ${result.errors} errors`);
   return { name, rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99 };
 }
 
@@ -74,22 +83,19 @@ try {
     ],
   });
   const started = performance.now();
-  const proxy = await startProcess(
-    [path.join(here, "../bin/mcp-oidc-proxy.js")],
-    {
-      MCP_HOST: "127.0.0.1",
-      MCP_PORT: String(proxyPort),
-      MCP_PUBLIC_URL: proxyUrl,
-      MCP_TARGET_PORT: String(upstreamPort),
-      OIDC_DISCOVERY_URL: idp.issuer,
-      OIDC_CLIENT_ID: "bench",
-      OIDC_CLIENT_SECRET: "bench-secret",
-      SESSION_STORE: "redis",
-      REDIS_URL: redis.url,
-      SESSION_SECRET: "bench-session-secret-0123456789abcdef",
-      LOG_LEVEL: "warn",
-    },
-  );
+  const proxy = await startProcess([path.join(here, "../bin/mcp-oidc-proxy.js")], {
+    MCP_HOST: "127.0.0.1",
+    MCP_PORT: String(proxyPort),
+    MCP_PUBLIC_URL: proxyUrl,
+    MCP_TARGET_PORT: String(upstreamPort),
+    OIDC_DISCOVERY_URL: idp.issuer,
+    OIDC_CLIENT_ID: "bench",
+    OIDC_CLIENT_SECRET: "bench-secret",
+    SESSION_STORE: "redis",
+    REDIS_URL: redis.url,
+    SESSION_SECRET: "bench-session-secret-0123456789abcdef",
+    LOG_LEVEL: "warn",
+  });
   // Ready = answers /readyz (provider discovered, Redis connected).
   while ((await fetch(`${proxyUrl}/readyz`).catch(() => undefined))?.status !== 200) {
     await new Promise((resolve) => setTimeout(resolve, 20));
@@ -102,7 +108,14 @@ try {
   const cookie = await browser.jar.getCookieString(proxyUrl);
 
   // Warm-up, then the measured runs.
-  await autocannon({ url: `${proxyUrl}/mcp`, connections: 10, duration: 2, headers: { cookie }, method: "POST", body: "{}" });
+  await autocannon({
+    url: `${proxyUrl}/mcp`,
+    connections: 10,
+    duration: 2,
+    headers: { cookie },
+    method: "POST",
+    body: "{}",
+  });
   const direct = await load("upstream direct", `http://127.0.0.1:${upstreamPort}/mcp`);
   const bare = await load("bare Node proxy (baseline)", `http://127.0.0.1:${barePort}/mcp`);
   const session = await load("mcp-oidc-proxy, Redis session", `${proxyUrl}/mcp`, { cookie });

@@ -2,7 +2,11 @@
 // result, and GET /sse with a stream of timestamped events. Run as its own process.
 import http from "node:http";
 
-const body = JSON.stringify({ jsonrpc: "2.0", id: 1, result: { tools: [{ name: "echo", inputSchema: { type: "object" } }] } });
+const body = JSON.stringify({
+  jsonrpc: "2.0",
+  id: 1,
+  result: { tools: [{ name: "echo", inputSchema: { type: "object" } }] },
+});
 const server = http.createServer((req, res) => {
   if (req.url === "/sse") {
     res.writeHead(200, { "content-type": "text/event-stream" });

@@ -1,0 +1,174 @@
+// A real Kubernetes API server for tests, the way controller-runtime's envtest does it:
+// etcd and kube-apiserver (built once by scripts/ensure-kube-binaries.sh) on free loopback
+// ports, with a throw-away data directory and a static admin token. No controllers run:
+// nothing garbage-collects and no pods start; the API behaves as in a cluster.
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { generateKeyPairSync, randomBytes } from "node:crypto";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import net from "node:net";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { KubeConfig } from "@kubernetes/client-node";
+import { Agent, fetch as undiciFetch } from "undici";
+
+const repoRoot = path.resolve(import.meta.dirname, "../../../..");
+
+export interface TestApiServer {
+  url: string;
+  token: string;
+  kubeConfig(): KubeConfig;
+  /** kubeconfig YAML for a process (the operator binary, kubectl). */
+  kubeConfigFile: string;
+  /** Stops and starts kube-apiserver again (etcd, and so all objects, stay). */
+  restart(): Promise<void>;
+  close(): Promise<void>;
+}
+
+async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+export function kubeBinariesDir(): string {
+  return execFileSync(path.join(repoRoot, "scripts/ensure-kube-binaries.sh"), { encoding: "utf8" }).trim();
+}
+
+function startProcess(binary: string, args: string[], logFile: string): ChildProcess {
+  const child = spawn(binary, args, { stdio: ["ignore", "pipe", "pipe"] });
+  let log = "";
+  const keep = (chunk: Buffer) => {
+    log = (log + chunk.toString()).slice(-20_000);
+  };
+  child.stdout?.on("data", keep);
+  child.stderr?.on("data", keep);
+  child.once("exit", () => writeFileSync(logFile, log));
+  return child;
+}
+
+async function stopProcess(child: ChildProcess | undefined): Promise<void> {
+  if (!child || child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  child.kill("SIGTERM");
+  await exited;
+}
+
+/** Polls a health URL until it answers 200; bounded, and fails early if the process died. */
+async function waitHealthy(
+  url: string,
+  child: ChildProcess,
+  headers: Record<string, string>,
+  what: string,
+  caFile?: string,
+): Promise<void> {
+  for (let attempt = 0; attempt < 600; attempt++) {
+    if (child.exitCode !== null) throw new Error(`${what} exited with ${child.exitCode}`);
+    try {
+      // The serving certificate is self-signed by kube-apiserver at start; trust exactly it.
+      const dispatcher =
+        caFile && existsSync(caFile) ? new Agent({ connect: { ca: readFileSync(caFile) } }) : undefined;
+      if (caFile && !dispatcher) throw new Error("certificate not written yet");
+      const response = await undiciFetch(url, { headers, ...(dispatcher ? { dispatcher } : {}) });
+      await response.body?.cancel();
+      if (response.status === 200) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`${what} did not become healthy at ${url}`);
+}
+
+export async function startTestApiServer(): Promise<TestApiServer> {
+  const binaries = kubeBinariesDir();
+  const dir = mkdtempSync(path.join(tmpdir(), "mcp-operator-apiserver-"));
+  const [etcdPort, peerPort, apiPort] = [await freePort(), await freePort(), await freePort()];
+  const token = randomBytes(24).toString("hex");
+  writeFileSync(path.join(dir, "tokens.csv"), `${token},admin,admin-uid,system:masters\n`);
+  const { publicKey, privateKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
+  writeFileSync(path.join(dir, "sa.pub"), publicKey.export({ type: "spki", format: "pem" }));
+  writeFileSync(path.join(dir, "sa.key"), privateKey.export({ type: "pkcs8", format: "pem" }));
+
+  const etcdUrl = `http://127.0.0.1:${etcdPort}`;
+  const etcd = startProcess(
+    path.join(binaries, "etcd"),
+    [
+      `--data-dir=${path.join(dir, "etcd")}`,
+      `--listen-client-urls=${etcdUrl}`,
+      `--advertise-client-urls=${etcdUrl}`,
+      `--listen-peer-urls=http://127.0.0.1:${peerPort}`,
+      `--initial-advertise-peer-urls=http://127.0.0.1:${peerPort}`,
+      `--initial-cluster=default=http://127.0.0.1:${peerPort}`,
+      "--unsafe-no-fsync",
+      "--log-level=warn",
+    ],
+    path.join(dir, "etcd.log"),
+  );
+  await waitHealthy(`${etcdUrl}/health`, etcd, {}, "etcd");
+
+  const url = `https://127.0.0.1:${apiPort}`;
+  const caFile = path.join(dir, "certs", "apiserver.crt");
+  const auth = { authorization: `Bearer ${token}` };
+  let apiServer: ChildProcess | undefined;
+  const startApiServer = async () => {
+    apiServer = startProcess(
+      path.join(binaries, "kube-apiserver"),
+      [
+        `--etcd-servers=${etcdUrl}`,
+        `--cert-dir=${path.join(dir, "certs")}`,
+        `--secure-port=${apiPort}`,
+        "--bind-address=127.0.0.1",
+        "--advertise-address=127.0.0.1",
+        "--service-cluster-ip-range=10.0.0.0/24",
+        "--allow-privileged=true",
+        "--authorization-mode=RBAC",
+        `--token-auth-file=${path.join(dir, "tokens.csv")}`,
+        "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
+        `--service-account-key-file=${path.join(dir, "sa.pub")}`,
+        `--service-account-signing-key-file=${path.join(dir, "sa.key")}`,
+        // No controllers run here to create service account tokens.
+        "--disable-admission-plugins=ServiceAccount",
+        "--enable-priority-and-fairness=false",
+        "--v=0",
+      ],
+      path.join(dir, "kube-apiserver.log"),
+    );
+    await waitHealthy(`${url}/readyz`, apiServer, auth, "kube-apiserver", caFile);
+  };
+  await startApiServer();
+
+  const kubeConfigFile = path.join(dir, "kubeconfig");
+  writeFileSync(
+    kubeConfigFile,
+    [
+      "apiVersion: v1",
+      "kind: Config",
+      `clusters: [{name: test, cluster: {server: '${url}', certificate-authority: '${caFile}'}}]`,
+      `users: [{name: admin, user: {token: '${token}'}}]`,
+      "contexts: [{name: test, context: {cluster: test, user: admin}}]",
+      "current-context: test",
+      "",
+    ].join("\n"),
+  );
+  return {
+    url,
+    token,
+    kubeConfigFile,
+    kubeConfig() {
+      const kc = new KubeConfig();
+      kc.loadFromFile(kubeConfigFile);
+      return kc;
+    },
+    async restart() {
+      await stopProcess(apiServer);
+      await startApiServer();
+    },
+    async close() {
+      await stopProcess(apiServer);
+      await stopProcess(etcd);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
