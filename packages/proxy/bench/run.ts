@@ -30,6 +30,12 @@ function startProcess(args: string[], env: Record<string, string> = {}, readyTex
   });
 }
 
+/** CPU seconds (user + system) a process has used so far. */
+function cpuSeconds(pid: number | undefined): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
+  return (Number(fields[11]) + Number(fields[12])) / 100; // clock ticks (USER_HZ = 100)
+}
+
 function rssMiB(pid: number | undefined): number {
   const status = readFileSync(`/proc/${pid}/status`, "utf8");
   return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024;
@@ -66,7 +72,11 @@ try {
   const upstreamPort = await freePort();
   await startProcess([path.join(here, "upstream.ts"), String(upstreamPort)], {}, "ready");
   const barePort = await freePort();
-  await startProcess([path.join(here, "bare-proxy.ts"), String(upstreamPort), String(barePort)], {}, "ready");
+  const bareProcess = await startProcess(
+    [path.join(here, "bare-proxy.ts"), String(upstreamPort), String(barePort)],
+    {},
+    "ready",
+  );
 
   const redis = await startRedis();
   const proxyPort = await freePort();
@@ -83,7 +93,9 @@ try {
     ],
   });
   const started = performance.now();
-  const proxy = await startProcess([path.join(here, "../bin/mcp-oidc-proxy.js")], {
+  // BENCH_PROFILE=DIR writes a CPU profile of the proxy into DIR.
+  const profile = process.env.BENCH_PROFILE ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [];
+  const proxy = await startProcess([...profile, path.join(here, "../src/main.ts")], {
     MCP_HOST: "127.0.0.1",
     MCP_PORT: String(proxyPort),
     MCP_PUBLIC_URL: proxyUrl,
@@ -117,8 +129,12 @@ try {
     body: "{}",
   });
   const direct = await load("upstream direct", `http://127.0.0.1:${upstreamPort}/mcp`);
+  let cpuBefore = cpuSeconds(bareProcess.pid);
   const bare = await load("bare Node proxy (baseline)", `http://127.0.0.1:${barePort}/mcp`);
+  const bareCpuPerRequest = ((cpuSeconds(bareProcess.pid) - cpuBefore) / (bare.rps * DURATION)) * 1e6;
+  cpuBefore = cpuSeconds(proxy.pid);
   const session = await load("mcp-oidc-proxy, Redis session", `${proxyUrl}/mcp`, { cookie });
+  const proxyCpuPerRequest = ((cpuSeconds(proxy.pid) - cpuBefore) / (session.rps * DURATION)) * 1e6;
   const loadedRss = rssMiB(proxy.pid);
   const halfRate = Math.round(session.rps / 2);
   const directHalf = await load("upstream direct @ half", `http://127.0.0.1:${upstreamPort}/mcp`, {}, halfRate);
@@ -136,6 +152,7 @@ try {
       row(bare),
       row(session),
       "mcp-oidc-proxy with bearer tokens    n/a until MCP authorization (issue 3) lands",
+      `CPU per request: bare proxy ${bareCpuPerRequest.toFixed(0)} µs, mcp-oidc-proxy ${proxyCpuPerRequest.toFixed(0)} µs (${((proxyCpuPerRequest / bareCpuPerRequest) * 100).toFixed(0)} %)`,
       `added p99 latency at half saturation (${halfRate} req/s): ${(sessionHalf.p99 - directHalf.p99).toFixed(2)} ms`,
       `proxy RSS: idle ${idleRss.toFixed(0)} MiB, after load ${loadedRss.toFixed(0)} MiB; startup to ready ${startupMs.toFixed(0)} ms`,
       "",
@@ -143,6 +160,7 @@ try {
   );
   await idp.close();
   for (const child of children) child.kill("SIGTERM");
+  await new Promise((resolve) => proxy.once("exit", resolve));
   await redis.close();
 } finally {
   for (const child of children) child.kill("SIGKILL");

@@ -1,41 +1,39 @@
-// The one place where the middleware order lives. Read top to bottom, it is the path of a
-// request through the proxy; each comment says why a step stands where it does.
+// The one place where the order of a request's path lives. Read top to bottom:
+// createRequestHandler is what every HTTP request meets; proxied requests stay on a lean
+// path (no framework, see docs/decisions/004), the proxy's own routes go to Express.
+import type { IncomingMessage, ServerResponse } from "node:http";
 import type { CookieOptions, Request, RequestHandler } from "express";
 import express, { type Express } from "express";
-import type session from "express-session";
-import type { AccessPolicy } from "./auth/access-policy.ts";
-import type { BrowserLogin } from "./auth/browser-login.ts";
+import type { Authenticator } from "./auth/authenticator.ts";
+import { type BrowserLogin, isBrowserNavigation } from "./auth/browser-login.ts";
 import type { SessionUser } from "./auth/session-user.ts";
-import type { TokenRefresher } from "./auth/token-refresh.ts";
 import type { Config } from "./config/schema.ts";
-import { ProxyError, unauthorized } from "./errors.ts";
-import { accessLog } from "./middleware/access-log.ts";
-import { authenticate } from "./middleware/authenticate.ts";
+import { forbidden, ProxyError, toProxyError, unauthorized, writeError } from "./errors.ts";
+import { createAccessLog } from "./middleware/access-log.ts";
 import { errorHandler } from "./middleware/error-handler.ts";
 import { type OperationsState, operationsRouter } from "./middleware/operations.ts";
-import { originGuard } from "./middleware/origin.ts";
-import { requestScopeMiddleware } from "./middleware/request-scope.ts";
+import { EXPOSED_HEADERS, originGuard } from "./middleware/origin.ts";
+import { requestIdOf } from "./middleware/request-scope.ts";
 import type { Logger } from "./observability/logger.ts";
 import type { ProxyMetrics } from "./observability/metrics.ts";
+import { currentScope, requestScope } from "./observability/request-scope.ts";
 import type { CircuitBreaker } from "./upstream/circuit-breaker.ts";
-import type { IdentityHeaderWriter } from "./upstream/identity-headers.ts";
-import type { UpstreamProxy } from "./upstream/proxy.ts";
+import type { Forwarder } from "./upstream/forwarder.ts";
 
 export interface AppParts {
   config: Config;
   logger: Logger;
   metrics: ProxyMetrics;
   operations: OperationsState;
-  policy: () => AccessPolicy;
-  allowedOrigins: (req: Request) => Set<string>;
+  allowedOrigins: (req: IncomingMessage) => Set<string>;
+  /** The public URL's scheme, sent upstream as X-Forwarded-Proto. */
+  publicProtocol: (req: IncomingMessage) => string;
   sessionMiddleware: RequestHandler | undefined;
-  sessionCookieName: string;
   login: BrowserLogin | undefined;
-  refresher: TokenRefresher | undefined;
   bypassUser: SessionUser | undefined;
-  writeIdentityHeaders: IdentityHeaderWriter;
+  authenticator: Authenticator;
   breaker: CircuitBreaker;
-  upstream: UpstreamProxy;
+  forwarder: Forwarder;
 }
 
 /** Headers for the proxy's own answers; proxied answers keep what the MCP server sent. */
@@ -46,16 +44,17 @@ const securityHeaders: RequestHandler = (_req, res, next) => {
   next();
 };
 
-export function buildApp(parts: AppParts): Express {
-  const { config, logger, metrics } = parts;
+/** The proxy's own routes: sign-in, sign-out, session API, health and metrics. */
+export function buildOwnRoutes(parts: AppParts): Express {
+  const { config, metrics, logger } = parts;
   const app = express();
   app.disable("x-powered-by");
   app.set("etag", false);
   app.set("trust proxy", config.server.trust_proxy);
-
-  // First: everything after runs inside the request scope, so its log lines carry the id.
-  app.use(requestScopeMiddleware(config.headers.request_id));
-  // Before the access log, so health probes and scrapes stay out of logs and request counts.
+  app.use((_req, res, next) => {
+    res.locals.requestId = currentScope()?.requestId ?? "";
+    next();
+  });
   app.use(
     operationsRouter(
       parts.operations,
@@ -63,7 +62,6 @@ export function buildApp(parts: AppParts): Express {
       config.metrics.enabled && config.metrics.port === 0 ? config.metrics.path : undefined,
     ),
   );
-  app.use(accessLog(logger, metrics));
   app.use(securityHeaders);
   // Before the session: a foreign Origin is refused without touching the session store.
   app.use(originGuard(parts.allowedOrigins));
@@ -79,38 +77,102 @@ export function buildApp(parts: AppParts): Express {
       }),
     );
   }
-  // The proxy's own routes (/callback, /login, /logout, /api/v1/session) answer before the gate.
-  if (parts.login) app.use(parts.login.router());
-  else
+  if (parts.login) {
+    const login = parts.login;
+    app.use(login.router());
+    // Reached only by a browser navigation without a session (see proxyRequest): sign in.
+    app.use((req, res) => login.start(req, res, req.originalUrl));
+  } else {
     app.get("/api/v1/session", (_req, res) => {
       if (!parts.bypassUser) throw unauthorized();
       res.json({ authenticated: true, user: parts.bypassUser, mode: "bypass" });
     });
-  app.use(
-    authenticate({
-      policy: parts.policy,
-      metrics,
-      sessionCookieName: parts.sessionCookieName,
-      ...(parts.login ? { login: parts.login } : {}),
-      ...(parts.refresher ? { refresher: parts.refresher } : {}),
-      ...(parts.bypassUser ? { bypassUser: parts.bypassUser } : {}),
-    }),
-  );
-  // Identity goes on last, after every check, and replaces whatever the client sent.
-  app.use((req, res, next) => {
-    parts.writeIdentityHeaders(req, res.locals.user, res.locals.requestId);
+  }
+  app.use((_req, _res, next) => next(new ProxyError("BAD_REQUEST", 404, "Not found")));
+  app.use(errorHandler(logger));
+  return app;
+}
+
+export function createRequestHandler(parts: AppParts): (req: IncomingMessage, res: ServerResponse) => void {
+  const { config, metrics, logger } = parts;
+  const ownRoutes = buildOwnRoutes(parts);
+  const operationsPaths = new Set([
+    "/health",
+    "/healthz",
+    "/readyz",
+    ...(config.metrics.port === 0 ? [config.metrics.path] : []),
+  ]);
+  const ownPaths = new Set([...operationsPaths, config.oidc.redirect_path, "/login", "/logout", "/api/v1/session"]);
+  const requestIdHeader = config.headers.request_id;
+  const requestIdKey = requestIdHeader.toLowerCase();
+  const accessLog = createAccessLog(logger, metrics);
+  const exposed = EXPOSED_HEADERS.join(", ");
+
+  /** A request for the MCP server: origin, identity, then forward. */
+  async function proxyRequest(
+    req: IncomingMessage,
+    res: ServerResponse,
+    path: string,
+    requestId: string,
+  ): Promise<void> {
+    const origin = req.headers.origin;
+    if (origin !== undefined) {
+      // Browsers (MCP Inspector) only: a foreign Origin is a DNS-rebinding or CSRF attempt.
+      if (!parts.allowedOrigins(req).has(origin))
+        throw forbidden("Origin not allowed", { origin: origin.slice(0, 200) });
+      res.setHeader("Access-Control-Allow-Origin", origin);
+      res.setHeader("Access-Control-Allow-Credentials", "true");
+      res.setHeader("Access-Control-Expose-Headers", exposed);
+      res.setHeader("Vary", "Origin");
+    }
+    const auth = await parts.authenticator.authenticate(req, path);
+    if (auth.kind === "forbidden") throw auth.error;
+    if (auth.kind === "anonymous") {
+      // People are sent to sign in; programs get 401 JSON, never a redirect.
+      if (parts.login && isBrowserNavigation(req)) {
+        ownRoutes(req as Request, res as never);
+        return;
+      }
+      res.setHeader("WWW-Authenticate", 'Bearer realm="mcp-oidc-proxy"');
+      throw auth.error;
+    }
+    const scope = currentScope();
+    if (scope && auth.user) scope.userId = auth.user.id;
     if (!parts.breaker.allowRequest()) {
       metrics.upstreamErrors.inc({ reason: "circuit_open" });
       throw new ProxyError("PROXY_ERROR", 503, "The MCP server is failing; requests are paused briefly", {
         details: { circuit: "open" },
       });
     }
-    next();
-  });
-  // No body parser anywhere above: MCP bodies stream through untouched.
-  app.use(parts.upstream.handler);
-  app.use(errorHandler(logger));
-  return app;
+    // Identity goes on last, after every check, and replaces whatever the client sent.
+    await parts.forwarder.forward(req, res, { user: auth.user, requestId, forwardedProto: parts.publicProtocol(req) });
+  }
+
+  return (req, res) => {
+    const requestId = requestIdOf(req, requestIdKey);
+    res.setHeader(requestIdHeader, requestId);
+    const url = req.url ?? "/";
+    const queryAt = url.indexOf("?");
+    const path = queryAt === -1 ? url : url.slice(0, queryAt);
+    requestScope.run({ requestId }, () => {
+      // Probes and scrapes stay out of the access log and the request counters.
+      if (!operationsPaths.has(path)) accessLog(req, res, path);
+      // The proxy's own routes and CORS preflights are Express' (sessions, cookies, forms).
+      if (ownPaths.has(path) || (req.method === "OPTIONS" && req.headers.origin !== undefined)) {
+        ownRoutes(req as Request, res as never);
+        return;
+      }
+      proxyRequest(req, res, path, requestId).catch((error: unknown) => {
+        const failure = toProxyError(error);
+        if (failure.status >= 500)
+          logger.error("request failed", {
+            code: failure.code,
+            error: (failure.cause as Error | undefined)?.message ?? failure.message,
+          });
+        writeError(res, failure, requestId);
+      });
+    });
+  };
 }
 
 /** Cookie attributes shared by the session cookie and the login transaction cookie. */
@@ -118,7 +180,7 @@ export function cookieSettings(config: Config): {
   secure: boolean | "auto";
   name: string;
   options: (req: Request) => CookieOptions;
-  sessionCookie: session.CookieOptions;
+  sessionCookie: import("express-session").CookieOptions;
 } {
   const { session: s, server } = config;
   const secure: boolean | "auto" =

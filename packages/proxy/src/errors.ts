@@ -1,6 +1,7 @@
 // The few error classes of the proxy. Each has a stable code and HTTP status; the error
 // handler serializes them as {"error":{code,message,details},"request_id","timestamp"}
 // and shows clients only the message and details, never the cause.
+import type { ServerResponse } from "node:http";
 
 export type ErrorCode =
   | "BAD_REQUEST"
@@ -64,4 +65,18 @@ export function toProxyError(error: unknown): ProxyError {
     return new ProxyError("BAD_REQUEST", status, "Malformed request", { cause: error });
   }
   return new ProxyError("INTERNAL_ERROR", 500, "Internal error", { cause: error });
+}
+
+/** Writes an error response outside Express (the proxied path, upgrades). */
+export function writeError(res: ServerResponse, error: ProxyError, requestId: string): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  const body = JSON.stringify(errorBody(error, requestId));
+  res.writeHead(error.status, {
+    "content-type": "application/json; charset=utf-8",
+    "content-length": Buffer.byteLength(body),
+  });
+  res.end(body);
 }

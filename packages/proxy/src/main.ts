@@ -96,3 +96,6 @@ export async function main(argv: string[] = process.argv): Promise<void> {
   process.on("SIGTERM", () => stop("SIGTERM"));
   process.on("SIGINT", () => stop("SIGINT"));
 }
+
+// `node src/main.ts` runs the proxy too (the bin launcher imports main instead).
+if (import.meta.main) await main();

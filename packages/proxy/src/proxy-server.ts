@@ -1,14 +1,15 @@
 // Assembles a running proxy from a validated config: session store, provider, upstream,
-// the Express app, the HTTP server (and WebSocket upgrades), a metrics listener, reload
-// and graceful shutdown. Tests start it in-process on port 0.
+// the request handler, the HTTP server (and upgrades), a metrics listener, reload and
+// graceful shutdown. Tests start it in-process on port 0.
 import { randomBytes } from "node:crypto";
 import http, { type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
-import type { Request, Response } from "express";
+import type { Request } from "express";
 import express from "express";
 import session from "express-session";
-import { buildApp, cookieSettings } from "./app.ts";
+import { cookieSettings, createRequestHandler } from "./app.ts";
 import { AccessPolicy } from "./auth/access-policy.ts";
+import { Authenticator } from "./auth/authenticator.ts";
 import { BrowserLogin } from "./auth/browser-login.ts";
 import { TransactionSealer } from "./auth/login-transaction.ts";
 import type { SessionUser } from "./auth/session-user.ts";
@@ -16,17 +17,21 @@ import { TokenRefresher } from "./auth/token-refresh.ts";
 import { UpstreamOidc } from "./auth/upstream-oidc.ts";
 import type { Config } from "./config/schema.ts";
 import { ConnectionDrain } from "./connection-drain.ts";
-import { errorBody, forbidden, type ProxyError, unauthorized } from "./errors.ts";
+import { errorBody, forbidden, type ProxyError, toProxyError } from "./errors.ts";
 import { metricsHandler } from "./middleware/operations.ts";
+import { requestIdOf } from "./middleware/request-scope.ts";
 import { createLogger, type Logger, type LogLevel } from "./observability/logger.ts";
 import { createMetrics } from "./observability/metrics.ts";
 import { requestScope } from "./observability/request-scope.ts";
 import { createPublicUrlResolver, listenUrl } from "./public-url.ts";
+import { SessionCache } from "./session/session-cache.ts";
+import { SessionReader } from "./session/session-reader.ts";
 import { createSessionBackend } from "./session/store.ts";
 import { CircuitBreaker } from "./upstream/circuit-breaker.ts";
+import { Forwarder, targetUrl } from "./upstream/forwarder.ts";
 import { HealthProbe } from "./upstream/health-probe.ts";
-import { createIdentityHeaderWriter } from "./upstream/identity-headers.ts";
-import { createUpstreamProxy, targetUrl } from "./upstream/proxy.ts";
+import { IdentityHeaders } from "./upstream/identity-headers.ts";
+import { createUpgradeRelay } from "./upstream/websocket.ts";
 import { VERSION } from "./version.ts";
 
 export interface RunningProxy {
@@ -62,7 +67,7 @@ export async function startProxy(config: Config, options: { logger?: Logger } = 
   const startedAt = Date.now();
   let shuttingDown = false;
 
-  const secrets = config.session.secret ?? [];
+  const secrets = [...(config.session.secret ?? [])];
   if (secrets.length === 0) {
     logger.warn("session.secret is not set: using a random one, so sessions end when the proxy restarts");
     secrets.push(randomBytes(32).toString("base64url"));
@@ -87,24 +92,37 @@ export async function startProxy(config: Config, options: { logger?: Logger } = 
       if (reachable && breaker.state !== "closed") breaker.recordSuccess();
     },
   });
-  const upstream = createUpstreamProxy({ config, breaker, metrics, logger });
   const cookies = cookieSettings(config);
+  const identity = new IdentityHeaders(config.headers, cookies.name);
+  const forwarder = new Forwarder({ config, breaker, metrics, logger, identity });
+  const relayUpgrade = createUpgradeRelay(target, logger);
   const publicUrl = createPublicUrlResolver(config.server);
   const extraOrigins = config.server.allowed_origins.map((o) => new URL(o).origin);
   const fixedOrigins = config.server.public_url
     ? new Set([new URL(config.server.public_url).origin, ...extraOrigins])
     : undefined;
-  const allowedOrigins = (req: Request) => fixedOrigins ?? new Set([publicUrl(req).origin, ...extraOrigins]);
+  const allowedOrigins = (req: IncomingMessage) =>
+    fixedOrigins ?? new Set([publicUrl(req as Request).origin, ...extraOrigins]);
+  const fixedProtocol = config.server.public_url ? new URL(config.server.public_url).protocol.slice(0, -1) : undefined;
+  const publicProtocol = (req: IncomingMessage) => fixedProtocol ?? publicUrl(req as Request).protocol.slice(0, -1);
   let policy = new AccessPolicy(config.access);
 
   let oidcUpstream: UpstreamOidc | undefined;
   let login: BrowserLogin | undefined;
-  let refresher: TokenRefresher | undefined;
   let sessionMiddleware: express.RequestHandler | undefined;
+  let sessionReader: SessionReader | undefined;
+  let refresher: TokenRefresher | undefined;
   let bypassUser: SessionUser | undefined;
   if (config.auth.mode === "oidc" && sessions) {
     oidcUpstream = new UpstreamOidc(config.oidc, logger);
     await oidcUpstream.start();
+    const reader = new SessionReader({
+      cookieName: cookies.name,
+      secrets,
+      store: sessions.store,
+      cache: new SessionCache({ ttlMs: config.session.cache_ttl }),
+    });
+    sessionReader = reader;
     login = new BrowserLogin({
       config,
       upstream: oidcUpstream,
@@ -114,14 +132,9 @@ export async function startProxy(config: Config, options: { logger?: Logger } = 
       publicUrl,
       cookieOptions: cookies.options,
       sessionCookieName: cookies.name,
+      forgetSession: (id) => reader.forget(id),
     });
-    refresher = new TokenRefresher({
-      upstream: oidcUpstream,
-      metrics,
-      logger,
-      refreshBeforeMs: config.oidc.refresh_before_expiry,
-      groupsClaim: config.oidc.groups_claim,
-    });
+    // express-session writes sessions (sign-in, sign-out); the hot path reads them directly.
     sessionMiddleware = session({
       store: sessions.store,
       name: cookies.name,
@@ -132,11 +145,26 @@ export async function startProxy(config: Config, options: { logger?: Logger } = 
       proxy: config.server.trust_proxy !== false,
       cookie: cookies.sessionCookie,
     });
+    refresher = new TokenRefresher({
+      upstream: oidcUpstream,
+      sessions: reader,
+      metrics,
+      logger,
+      refreshBeforeMs: config.oidc.refresh_before_expiry,
+      groupsClaim: config.oidc.groups_claim,
+    });
   } else {
     const u = config.auth.bypass_user;
     bypassUser = { id: u.id, email: u.email, emailVerified: true, name: u.name, groups: u.groups, provider: "bypass" };
     logger.warn(`AUTHENTICATION IS OFF (auth.mode=bypass): every request is forwarded as user ${u.id}`);
   }
+  const authenticator = new Authenticator({
+    policy: () => policy,
+    metrics,
+    ...(sessionReader ? { sessions: sessionReader } : {}),
+    ...(refresher ? { refresher } : {}),
+    ...(bypassUser ? { bypassUser } : {}),
+  });
 
   const notReadyReasons = () => {
     const reasons: string[] = [];
@@ -145,51 +173,38 @@ export async function startProxy(config: Config, options: { logger?: Logger } = 
     if (sessions && !sessions.isReady()) reasons.push("session store unavailable");
     return reasons;
   };
-  const writeIdentityHeaders = createIdentityHeaderWriter(config.headers, cookies.name);
-  const app = buildApp({
+  const handler = createRequestHandler({
     config,
     logger,
     metrics,
     operations: { version: VERSION, startedAt, backendStatus: () => probe.status, notReadyReasons },
-    policy: () => policy,
     allowedOrigins,
+    publicProtocol,
     sessionMiddleware,
-    sessionCookieName: cookies.name,
     login,
-    refresher,
     bypassUser,
-    writeIdentityHeaders,
+    authenticator,
     breaker,
-    upstream,
+    forwarder,
   });
 
-  const server = http.createServer({ requestTimeout: 0, headersTimeout: 30_000, keepAliveTimeout: 65_000 }, app);
+  const server = http.createServer({ requestTimeout: 0, headersTimeout: 30_000, keepAliveTimeout: 65_000 }, handler);
   const drain = new ConnectionDrain(server);
   server.on("upgrade", (req: IncomingMessage, socket: Socket, head: Buffer) => {
-    const requestId = randomBytes(16).toString("hex");
+    const requestId = requestIdOf(req, config.headers.request_id.toLowerCase());
     socket.on("error", () => socket.destroy());
-    requestScope.run({ requestId }, () => {
-      const fail = (error: ProxyError) => rejectUpgrade(socket, error, requestId);
-      const origin = req.headers.origin;
-      if (origin !== undefined && !allowedOrigins(req as Request).has(origin))
-        return fail(forbidden("Origin not allowed"));
-      const proceed = () => {
+    requestScope.run({ requestId }, async () => {
+      try {
+        const origin = req.headers.origin;
+        if (origin !== undefined && !allowedOrigins(req).has(origin)) throw forbidden("Origin not allowed");
         const path = new URL(req.url ?? "/", "http://upgrade").pathname;
-        const user = bypassUser ?? (req as Request).session?.user;
-        if (!policy.isPublic(path)) {
-          if (!user) return fail(unauthorized());
-          const decision = policy.decide(user);
-          if (!decision.allowed) return fail(forbidden("You are signed in but not allowed to use this MCP server"));
-        }
-        writeIdentityHeaders(req, policy.isPublic(path) ? undefined : user, requestId);
-        upstream.upgrade(req, socket, head);
-      };
-      if (!sessionMiddleware) return proceed();
-      // express-session reads the cookie from the upgrade request like from any other.
-      sessionMiddleware(req as Request, {} as Response, (err?: unknown) => {
-        if (err) return fail(unauthorized("Session unavailable"));
-        proceed();
-      });
+        const auth = await authenticator.authenticate(req, path);
+        if (auth.kind !== "allowed") throw auth.error;
+        identity.apply(req, auth.user, requestId);
+        relayUpgrade(req, socket, head);
+      } catch (error) {
+        rejectUpgrade(socket, toProxyError(error), requestId);
+      }
     });
   });
 
@@ -246,9 +261,7 @@ export async function startProxy(config: Config, options: { logger?: Logger } = 
       metricsServer?.closeAllConnections();
       // Event streams never end by themselves: end them cleanly now, clients reconnect
       // elsewhere (with Last-Event-ID). Ordinary requests get until the deadline.
-      for (const res of upstream.openResponses) {
-        if (res.getHeader("content-type")?.toString().startsWith("text/event-stream")) res.end();
-      }
+      for (const res of forwarder.openStreams) res.end();
       drain.closeIdle();
       const sweeper = setInterval(() => drain.closeIdle(), 50);
       const deadline = setTimeout(() => {
@@ -261,7 +274,7 @@ export async function startProxy(config: Config, options: { logger?: Logger } = 
       clearTimeout(deadline);
       probe.stop();
       oidcUpstream?.stop();
-      upstream.close();
+      await forwarder.close();
       await sessions?.close();
       logger.info("shutdown complete");
     },

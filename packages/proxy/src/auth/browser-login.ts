@@ -1,5 +1,6 @@
 // Browser sign-in with the upstream provider: authorization code + PKCE (S256) + state +
 // nonce, /callback, /logout (RP-initiated when the provider offers it) and the session API.
+import type { IncomingMessage } from "node:http";
 import { parse as parseCookies } from "cookie";
 import type { CookieOptions, Request, Response, Router } from "express";
 import express from "express";
@@ -23,10 +24,12 @@ export interface BrowserLoginDeps {
   /** Options of the proxy's own cookies (Secure, SameSite, domain), decided at startup. */
   cookieOptions: (req: Request) => CookieOptions;
   sessionCookieName: string;
+  /** Tells the hot path's session cache that a session ended. */
+  forgetSession: (id: string) => void;
 }
 
 /** A top-level page load, as opposed to an API or MCP client call: only these are redirected. */
-export function isBrowserNavigation(req: Request): boolean {
+export function isBrowserNavigation(req: IncomingMessage): boolean {
   if (req.method !== "GET" && req.method !== "HEAD") return false;
   const accept = req.headers.accept ?? "";
   if (!accept.includes("text/html")) return false;
@@ -170,7 +173,9 @@ export class BrowserLogin {
     const idToken = req.session?.tokens?.idToken;
     const userId = req.session?.user?.id;
     if (req.session) {
+      const id = req.sessionID;
       await new Promise<void>((resolve, reject) => req.session.destroy((err) => (err ? reject(err) : resolve())));
+      this.#deps.forgetSession(id);
       metrics.sessionEvents.inc({ event: "destroyed" });
     }
     res.clearCookie(this.#deps.sessionCookieName, this.#deps.cookieOptions(req));

@@ -98,6 +98,12 @@ const sessionSchema = z.strictObject({
   secret: stringList.optional(),
   secret_file: z.string().optional(),
   ttl: duration.prefault("24h"),
+  /**
+   * How long a replica may reuse a session it read from the store. A session ended on
+   * another replica (sign-out, refused refresh) is honoured here within this time; 0 reads
+   * the store on every request.
+   */
+  cache_ttl: duration.prefault("2s"),
   cookie_secure: z.enum(["auto", "always", "never"]).default("auto"),
   cookie_same_site: z.enum(["lax", "strict", "none"]).default("lax"),
   cookie_domain: z.string().optional(),

@@ -37,6 +37,7 @@ export const environmentBindings: Readonly<Record<string, Binding>> = {
   SESSION_SECRET: { path: "session.secret", kind: "list" },
   SESSION_SECRET_FILE: { path: "session.secret_file", kind: "string" },
   SESSION_TTL: { path: "session.ttl", kind: "string" },
+  SESSION_CACHE_TTL: { path: "session.cache_ttl", kind: "string" },
   SESSION_COOKIE_NAME: { path: "session.cookie_name", kind: "string" },
   SESSION_COOKIE_SECURE: { path: "session.cookie_secure", kind: "string" },
   REDIS_MODE: { path: "redis.mode", kind: "string" },

@@ -1,26 +1,11 @@
-// Gives each request an id (a sane incoming X-Request-ID is kept for tracing across hops)
-// and runs the rest of the chain inside the request scope, so logs carry that id.
+// Each request's id: a sane incoming X-Request-ID is kept for tracing across hops, anything
+// else is replaced. The id is echoed to the client and carried by the request scope.
 import { randomUUID } from "node:crypto";
-import type { RequestHandler } from "express";
-import { requestScope } from "../observability/request-scope.ts";
+import type { IncomingMessage } from "node:http";
 
 const SANE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
-declare global {
-  namespace Express {
-    interface Locals {
-      requestId: string;
-    }
-  }
-}
-
-export function requestScopeMiddleware(requestIdHeader: string): RequestHandler {
-  const header = requestIdHeader.toLowerCase();
-  return (req, res, next) => {
-    const incoming = req.headers[header];
-    const requestId = typeof incoming === "string" && SANE_REQUEST_ID.test(incoming) ? incoming : randomUUID();
-    res.locals.requestId = requestId;
-    res.setHeader(requestIdHeader, requestId);
-    requestScope.run({ requestId }, next);
-  };
+export function requestIdOf(req: IncomingMessage, headerLowerCase: string): string {
+  const incoming = req.headers[headerLowerCase];
+  return typeof incoming === "string" && SANE_REQUEST_ID.test(incoming) ? incoming : randomUUID();
 }

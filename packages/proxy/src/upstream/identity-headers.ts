@@ -1,6 +1,7 @@
 // What the MCP server learns about the caller. Client-sent copies of the identity headers
-// are removed first, and the client's own credentials (Authorization, the proxy's cookies)
-// never travel upstream. The header list is built once at startup.
+// are dropped, and the client's own credentials (Authorization, the proxy's cookies) never
+// travel upstream. Names are resolved once at startup; a user's header values are computed
+// once per session object (the hot path sees the same object while it is cached).
 import type { IncomingMessage } from "node:http";
 import { isTransactionCookie } from "../auth/login-transaction.ts";
 import type { SessionUser } from "../auth/session-user.ts";
@@ -11,41 +12,67 @@ function headerValue(value: string): string {
   return /^[\x20-\x7e]*$/.test(value) ? value : encodeURIComponent(value);
 }
 
-export type IdentityHeaderWriter = (req: IncomingMessage, user: SessionUser | undefined, requestId: string) => void;
+export class IdentityHeaders {
+  /** Lower-case names never forwarded from the client. */
+  readonly stripped: ReadonlySet<string>;
+  readonly requestIdName: string;
+  readonly #names: { userId: string; email: string; name: string; groups: string; provider: string };
+  readonly #sessionCookieName: string;
+  readonly #valuesByUser = new WeakMap<SessionUser, [string, string][]>();
 
-export function createIdentityHeaderWriter(
-  headers: Config["headers"],
-  sessionCookieName: string,
-): IdentityHeaderWriter {
-  const names = {
-    userId: headers.user_id.toLowerCase(),
-    email: headers.email.toLowerCase(),
-    name: headers.name.toLowerCase(),
-    groups: headers.groups.toLowerCase(),
-    provider: headers.provider.toLowerCase(),
-    requestId: headers.request_id.toLowerCase(),
-  };
-  const stripped = [...Object.values(names), "authorization", "proxy-authorization"];
-  const isProxyCookie = (pair: string) => {
-    const name = pair.slice(0, pair.indexOf("=")).trim();
-    return name === sessionCookieName || isTransactionCookie(name);
-  };
+  constructor(headers: Config["headers"], sessionCookieName: string) {
+    this.#names = {
+      userId: headers.user_id.toLowerCase(),
+      email: headers.email.toLowerCase(),
+      name: headers.name.toLowerCase(),
+      groups: headers.groups.toLowerCase(),
+      provider: headers.provider.toLowerCase(),
+    };
+    this.requestIdName = headers.request_id.toLowerCase();
+    this.stripped = new Set([
+      ...Object.values(this.#names),
+      this.requestIdName,
+      "authorization",
+      "proxy-authorization",
+    ]);
+    this.#sessionCookieName = sessionCookieName;
+  }
 
-  return (req, user, requestId) => {
-    for (const name of stripped) delete req.headers[name];
-    const cookie = req.headers.cookie;
-    if (cookie) {
-      // Cookie pairs are separated by ";" (RFC 6265 §4.2.1); only the proxy's own are dropped.
-      const kept = cookie.split(";").filter((pair) => !isProxyCookie(pair));
-      if (kept.length > 0) req.headers.cookie = kept.join(";").trim();
-      else delete req.headers.cookie;
+  /** The Cookie header without the proxy's own cookies; undefined when nothing is left. */
+  filterCookie(cookie: string): string | undefined {
+    if (!cookie.includes(this.#sessionCookieName) && !cookie.includes("mcp_login_")) return cookie;
+    // Cookie pairs are separated by ";" (RFC 6265 §4.2.1); only the proxy's own are dropped.
+    const kept = cookie.split(";").filter((pair) => {
+      const name = pair.slice(0, pair.indexOf("=")).trim();
+      return name !== this.#sessionCookieName && !isTransactionCookie(name);
+    });
+    return kept.length > 0 ? kept.join(";").trim() : undefined;
+  }
+
+  /** [name, value] pairs describing `user` to the MCP server. */
+  valuesFor(user: SessionUser): [string, string][] {
+    let values = this.#valuesByUser.get(user);
+    if (!values) {
+      const n = this.#names;
+      values = [
+        [n.userId, headerValue(user.id)],
+        ...(user.email ? [[n.email, headerValue(user.email)] as [string, string]] : []),
+        ...(user.name ? [[n.name, headerValue(user.name)] as [string, string]] : []),
+        ...(user.groups.length > 0 ? [[n.groups, headerValue(user.groups.join(","))] as [string, string]] : []),
+        [n.provider, headerValue(user.provider)],
+      ];
+      this.#valuesByUser.set(user, values);
     }
-    req.headers[names.requestId] = requestId;
-    if (!user) return;
-    req.headers[names.userId] = headerValue(user.id);
-    if (user.email) req.headers[names.email] = headerValue(user.email);
-    if (user.name) req.headers[names.name] = headerValue(user.name);
-    if (user.groups.length > 0) req.headers[names.groups] = headerValue(user.groups.join(","));
-    req.headers[names.provider] = headerValue(user.provider);
-  };
+    return values;
+  }
+
+  /** Rewrites `req.headers` in place (upgrades, which http-proxy-middleware relays as they are). */
+  apply(req: IncomingMessage, user: SessionUser | undefined, requestId: string): void {
+    for (const name of this.stripped) delete req.headers[name];
+    const cookie = req.headers.cookie === undefined ? undefined : this.filterCookie(req.headers.cookie);
+    if (cookie === undefined) delete req.headers.cookie;
+    else req.headers.cookie = cookie;
+    req.headers[this.requestIdName] = requestId;
+    if (user) for (const [name, value] of this.valuesFor(user)) req.headers[name] = value;
+  }
 }

@@ -26,7 +26,11 @@ describe("Redis sessions", () => {
 
   before(async () => {
     redis = await startRedis();
-    stack = await startStack({ proxies: 2, env: { SESSION_STORE: "redis", REDIS_URL: redis.url } });
+    // No session cache: every request must read Redis, so its absence is seen at once.
+    stack = await startStack({
+      proxies: 2,
+      env: { SESSION_STORE: "redis", REDIS_URL: redis.url, SESSION_CACHE_TTL: "0" },
+    });
     urls.push(...stack.ports.map((port) => `http://127.0.0.1:${port}`));
     const page = await alice.signIn(`${urls[0]}/`, "alice");
     assert.equal(page.status, 200);
@@ -59,7 +63,7 @@ describe("Redis sessions", () => {
 
   it("keeps the session across a proxy restart", async () => {
     await stack.proxies[0]?.shutdown();
-    await stack.startProxy(0, { SESSION_STORE: "redis", REDIS_URL: redis.url });
+    await stack.startProxy(0, { SESSION_STORE: "redis", REDIS_URL: redis.url, SESSION_CACHE_TTL: "0" });
     const page = await alice.navigate(`${urls[0]}/`);
     assert.equal(page.status, 200);
     assert.match(page.text, /alice@example\.com/);

@@ -2,11 +2,12 @@ import assert from "node:assert/strict";
 import type { IncomingMessage } from "node:http";
 import { describe, it } from "node:test";
 import { loadConfig } from "../../src/config/load.ts";
-import { createIdentityHeaderWriter } from "../../src/upstream/identity-headers.ts";
+import { IdentityHeaders } from "../../src/upstream/identity-headers.ts";
 
 const { config } = loadConfig({ env: { AUTH_MODE: "bypass" } });
-const write = createIdentityHeaderWriter(config.headers, "mcp_session");
+const identity = new IdentityHeaders(config.headers, "mcp_session");
 const request = (headers: IncomingMessage["headers"]) => ({ headers }) as IncomingMessage;
+const alice = { id: "alice", email: "a@x.example", emailVerified: true, groups: ["g1", "g2"], provider: "p" };
 
 describe("identity headers", () => {
   it("replaces spoofed headers, drops credentials and the proxy's cookies only", () => {
@@ -16,11 +17,7 @@ describe("identity headers", () => {
       authorization: "Bearer x",
       cookie: "a=1; mcp_session=s%3Aabc.sig; mcp_login_abcdef=zzz; b=2",
     });
-    write(
-      req,
-      { id: "alice", email: "a@x.example", emailVerified: true, groups: ["g1", "g2"], provider: "p" },
-      "rid-1",
-    );
+    identity.apply(req, alice, "rid-1");
     assert.equal(req.headers["x-user-id"], "alice");
     assert.equal(req.headers["x-user-groups"], "g1,g2");
     assert.equal(req.headers["x-request-id"], "rid-1");
@@ -30,15 +27,26 @@ describe("identity headers", () => {
 
   it("sends no identity for public paths, still stripping the spoofed one", () => {
     const req = request({ "x-user-id": "mallory", "x-auth-provider": "evil", cookie: "mcp_session=x" });
-    write(req, undefined, "rid-2");
+    identity.apply(req, undefined, "rid-2");
     assert.equal(req.headers["x-user-id"], undefined);
     assert.equal(req.headers["x-auth-provider"], undefined);
     assert.equal(req.headers.cookie, undefined);
   });
 
   it("percent-encodes values that are not visible ASCII (e.g. Japanese names)", () => {
-    const req = request({});
-    write(req, { id: "u", name: "山田 太郎", emailVerified: true, groups: [], provider: "p" }, "r");
-    assert.equal(req.headers["x-user-name"], encodeURIComponent("山田 太郎"));
+    const values = new Map(
+      identity.valuesFor({ id: "u", name: "山田 太郎", emailVerified: true, groups: [], provider: "p" }),
+    );
+    assert.equal(values.get("x-user-name"), encodeURIComponent("山田 太郎"));
+  });
+
+  it("strips the configured names, not only the defaults", () => {
+    const { config: custom } = loadConfig({ env: { AUTH_MODE: "bypass" }, flags: {} });
+    custom.headers.user_id = "X-Remote-User";
+    const renamed = new IdentityHeaders(custom.headers, "mcp_session");
+    const req = request({ "x-remote-user": "mallory" });
+    renamed.apply(req, alice, "r");
+    assert.equal(req.headers["x-remote-user"], "alice");
+    assert.equal(renamed.stripped.has("x-remote-user"), true);
   });
 });

@@ -1,0 +1,76 @@
+// Decides who a proxied request is for: nobody (public path), the bypass user, or the user
+// of a valid session (refreshed when due) whom the access policy admits. Framework-free, so
+// the hot path, WebSocket upgrades and (later) bearer tokens share it.
+import type { IncomingMessage } from "node:http";
+import { forbidden, ProxyError } from "../errors.ts";
+import type { ProxyMetrics } from "../observability/metrics.ts";
+import type { SessionReader } from "../session/session-reader.ts";
+import type { AccessPolicy } from "./access-policy.ts";
+import type { SessionUser } from "./session-user.ts";
+import type { TokenRefresher } from "./token-refresh.ts";
+
+export type AuthResult =
+  | { kind: "allowed"; user: SessionUser | undefined }
+  | { kind: "anonymous"; error: ProxyError }
+  | { kind: "forbidden"; error: ProxyError };
+
+export interface AuthenticatorDeps {
+  policy: () => AccessPolicy;
+  metrics: ProxyMetrics;
+  sessions?: SessionReader;
+  refresher?: TokenRefresher;
+  /** Bypass mode: everyone is this user. */
+  bypassUser?: SessionUser;
+}
+
+export class Authenticator {
+  readonly #deps: AuthenticatorDeps;
+
+  constructor(deps: AuthenticatorDeps) {
+    this.#deps = deps;
+  }
+
+  async authenticate(req: IncomingMessage, path: string): Promise<AuthResult> {
+    const { metrics } = this.#deps;
+    const policy = this.#deps.policy();
+    if (policy.isPublic(path)) return { kind: "allowed", user: undefined };
+    const user = this.#deps.bypassUser ?? (await this.#sessionUser(req));
+    if (!user) {
+      metrics.authAttempts.inc({ result: "unauthenticated" });
+      const hadCookie = this.#deps.sessions?.hasCookie(req) ?? false;
+      return {
+        kind: "anonymous",
+        error: hadCookie
+          ? new ProxyError("INVALID_SESSION", 401, "The session has expired or was signed out; sign in again")
+          : new ProxyError("UNAUTHORIZED", 401, "Authentication required"),
+      };
+    }
+    const decision = policy.decide(user);
+    if (!decision.allowed) {
+      metrics.authAttempts.inc({ result: "forbidden" });
+      return {
+        kind: "forbidden",
+        error: forbidden("You are signed in but not allowed to use this MCP server", { reason: decision.reason }),
+      };
+    }
+    return { kind: "allowed", user };
+  }
+
+  async #sessionUser(req: IncomingMessage): Promise<SessionUser | undefined> {
+    const { sessions, refresher } = this.#deps;
+    if (!sessions) return undefined;
+    let session: Awaited<ReturnType<SessionReader["read"]>>;
+    try {
+      session = await sessions.read(req);
+    } catch (error) {
+      // Fail closed: without the store no session can be trusted, so nothing passes.
+      throw new ProxyError("INTERNAL_ERROR", 503, "The session store is unavailable; try again shortly", {
+        cause: error,
+      });
+    }
+    if (!session?.data.user) return undefined;
+    if (refresher?.needsRefresh(session.data.tokens) && (await refresher.refresh(session)) === "ended")
+      return undefined;
+    return session.data.user;
+  }
+}

@@ -1,0 +1,85 @@
+// Reads the signed-in session of a request straight from the store, for the proxied hot
+// path: the same cookie, signature and store as express-session (which still writes
+// sessions at sign-in), without express-session's per-request bookkeeping.
+import type { IncomingMessage } from "node:http";
+import { parse as parseCookies } from "cookie";
+import { unsign } from "cookie-signature";
+import type { SessionData, Store } from "express-session";
+import type { SessionCache } from "./session-cache.ts";
+
+export interface StoredSession {
+  id: string;
+  data: SessionData;
+  /** The signed cookie value it was read with (the cache key). */
+  cookieValue?: string;
+}
+
+export class SessionReader {
+  readonly #cookieName: string;
+  readonly #secrets: readonly string[];
+  readonly #store: Store;
+  readonly #cache: SessionCache | undefined;
+
+  constructor(options: { cookieName: string; secrets: readonly string[]; store: Store; cache?: SessionCache }) {
+    this.#cookieName = options.cookieName;
+    this.#secrets = options.secrets;
+    this.#store = options.store;
+    this.#cache = options.cache;
+  }
+
+  #cookieValue(req: IncomingMessage): string | undefined {
+    const header = req.headers.cookie;
+    if (!header?.includes(this.#cookieName)) return undefined;
+    const value = parseCookies(header)[this.#cookieName];
+    return value?.startsWith("s:") ? value : undefined;
+  }
+
+  /** The session id of a validly signed cookie (express-session's "s:<id>.<hmac>"), else undefined. */
+  #verify(cookieValue: string): string | undefined {
+    for (const secret of this.#secrets) {
+      const id = unsign(cookieValue.slice(2), secret);
+      if (id !== false) return id;
+    }
+    return undefined;
+  }
+
+  hasCookie(req: IncomingMessage): boolean {
+    return req.headers.cookie?.includes(`${this.#cookieName}=`) ?? false;
+  }
+
+  /** Rejects when the store cannot answer: callers fail closed. */
+  read(req: IncomingMessage): Promise<StoredSession | undefined> {
+    const cookieValue = this.#cookieValue(req);
+    if (cookieValue === undefined) return Promise.resolve(undefined);
+    const cached = this.#cache?.get(cookieValue);
+    if (cached) return Promise.resolve({ id: cached.id, data: cached.data, cookieValue });
+    const id = this.#verify(cookieValue);
+    if (id === undefined) return Promise.resolve(undefined);
+    return new Promise((resolve, reject) => {
+      this.#store.get(id, (err, data) => {
+        if (err) return reject(err);
+        if (!data) return resolve(undefined);
+        this.#cache?.set(cookieValue, id, data);
+        resolve({ id, data, cookieValue });
+      });
+    });
+  }
+
+  save(session: StoredSession): Promise<void> {
+    if (session.cookieValue) this.#cache?.set(session.cookieValue, session.id, session.data);
+    return new Promise((resolve, reject) =>
+      this.#store.set(session.id, session.data, (err) => (err ? reject(err) : resolve())),
+    );
+  }
+
+  /** Ends a session everywhere; also called by sign-out so this replica forgets it at once. */
+  destroy(id: string): Promise<void> {
+    this.#cache?.delete(id);
+    return new Promise((resolve, reject) => this.#store.destroy(id, (err) => (err ? reject(err) : resolve())));
+  }
+
+  /** Forgets a cached session without touching the store (express-session destroyed it). */
+  forget(id: string): void {
+    this.#cache?.delete(id);
+  }
+}

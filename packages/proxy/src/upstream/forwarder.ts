@@ -1,0 +1,271 @@
+// Forwarding to the MCP server over a keep-alive undici Pool. Bodies stream both ways with
+// backpressure (pipeline), nothing is buffered or compressed, a client that goes away aborts
+// the upstream request, and failures become the proxy's JSON errors. Nothing is retried: an
+// MCP POST is not idempotent and its body is already on its way.
+import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders, ServerResponse } from "node:http";
+import type { Readable } from "node:stream";
+import { Pool } from "undici";
+import type { SessionUser } from "../auth/session-user.ts";
+import type { Config } from "../config/schema.ts";
+import { ProxyError } from "../errors.ts";
+import type { Logger } from "../observability/logger.ts";
+import type { ProxyMetrics } from "../observability/metrics.ts";
+import type { CircuitBreaker } from "./circuit-breaker.ts";
+import { isEventStream, keepStreamAlive, markUnbuffered, type StreamKeepAlive } from "./event-stream.ts";
+import type { IdentityHeaders } from "./identity-headers.ts";
+
+// RFC 9110 §7.6.1: these describe one connection and are never forwarded.
+const HOP_BY_HOP = new Set([
+  "connection",
+  "keep-alive",
+  "proxy-connection",
+  "proxy-authenticate",
+  "proxy-authorization",
+  "te",
+  "trailer",
+  "transfer-encoding",
+  "upgrade",
+  "host",
+]);
+const CONNECT_FAILURES = new Set([
+  "ECONNREFUSED",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "ENOTFOUND",
+  "EAI_AGAIN",
+  "UND_ERR_CONNECT_TIMEOUT",
+]);
+
+export function targetUrl(target: Config["target"]): URL {
+  return new URL(target.url ?? `${target.protocol}://${target.host}:${target.port}`);
+}
+
+/**
+ * The headers sent upstream, built in one pass: hop-by-hop headers, client-sent identity
+ * headers and credentials dropped, the proxy's cookies filtered out, identity added last.
+ */
+function requestHeaders(req: IncomingMessage, who: Who, identity: IdentityHeaders): Record<string, string | string[]> {
+  const headers: Record<string, string | string[]> = {};
+  const source = req.headers;
+  const connection = source.connection;
+  const connectionTokens =
+    connection && connection !== "keep-alive" && connection !== "close"
+      ? connection
+          .toLowerCase()
+          .split(",")
+          .map((t) => t.trim())
+      : undefined;
+  for (const name in source) {
+    const value = source[name];
+    if (
+      value === undefined ||
+      HOP_BY_HOP.has(name) ||
+      identity.stripped.has(name) ||
+      connectionTokens?.includes(name)
+    ) {
+      continue;
+    }
+    if (name === "cookie") {
+      const kept = identity.filterCookie(value as string);
+      if (kept !== undefined) headers.cookie = kept;
+      continue;
+    }
+    headers[name] = value;
+  }
+  const remote = req.socket.remoteAddress ?? "";
+  const prior = source["x-forwarded-for"];
+  headers["x-forwarded-for"] = prior ? `${prior}, ${remote}` : remote;
+  headers["x-forwarded-proto"] = who.forwardedProto;
+  if (source.host) headers["x-forwarded-host"] = source.host;
+  headers[identity.requestIdName] = who.requestId;
+  if (who.user) for (const [name, value] of identity.valuesFor(who.user)) headers[name] = value;
+  return headers;
+}
+
+function responseHeaders(
+  headers: IncomingHttpHeaders | Record<string, string | string[] | undefined>,
+): OutgoingHttpHeaders {
+  const out: OutgoingHttpHeaders = {};
+  for (const [name, value] of Object.entries(headers)) {
+    if (value !== undefined && !HOP_BY_HOP.has(name)) out[name] = value;
+  }
+  return out;
+}
+
+/** Bodies up to this size with a declared length are read first and sent in one write. */
+const SMALL_BODY = 64 * 1024;
+
+/**
+ * The body to send: none, the whole of a small one (an MCP JSON-RPC message, usually in the
+ * same packet as its headers: one write upstream instead of two), or the stream itself.
+ */
+async function requestBody(req: IncomingMessage): Promise<Buffer | IncomingMessage | null> {
+  const declared = req.headers["content-length"];
+  if (declared === undefined) return req.headers["transfer-encoding"] === undefined ? null : req;
+  const length = Number(declared);
+  if (length === 0) return null;
+  if (!(length <= SMALL_BODY)) return req;
+  const chunks: Buffer[] = [];
+  for await (const chunk of req) chunks.push(chunk as Buffer);
+  return chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks);
+}
+
+/** Who a request is for, and what the proxy says about it upstream. */
+export interface Who {
+  user: SessionUser | undefined;
+  requestId: string;
+  forwardedProto: string;
+}
+
+/** Resolves on 'drain', or on 'close' when the client went away meanwhile. */
+function writable(res: ServerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      res.off("drain", done);
+      res.off("close", done);
+      resolve();
+    };
+    res.once("drain", done);
+    res.once("close", done);
+  });
+}
+
+/**
+ * Copies the upstream body to the client, waiting whenever the client is slower (backpressure).
+ * Returns whether the whole body went through.
+ * A plain loop: stream.pipeline costs a third of the throughput here (see docs/performance.md).
+ */
+async function relayBody(
+  body: Readable,
+  res: ServerResponse,
+  keepAlive: StreamKeepAlive | undefined,
+): Promise<boolean> {
+  for await (const chunk of body) {
+    if (res.writableEnded || res.destroyed) return false;
+    keepAlive?.relayed(chunk as Buffer);
+    if (!res.write(chunk)) await writable(res);
+  }
+  keepAlive?.stop();
+  res.end();
+  return true;
+}
+
+export class Forwarder {
+  /** Event streams being relayed, ended cleanly at shutdown. */
+  readonly openStreams = new Set<ServerResponse>();
+  readonly #pool: Pool;
+  readonly #target: URL;
+  readonly #config: Config["target"];
+  readonly #breaker: CircuitBreaker;
+  readonly #metrics: ProxyMetrics;
+  readonly #logger: Logger;
+
+  readonly #identity: IdentityHeaders;
+
+  constructor(options: {
+    config: Config;
+    breaker: CircuitBreaker;
+    metrics: ProxyMetrics;
+    logger: Logger;
+    identity: IdentityHeaders;
+  }) {
+    this.#identity = options.identity;
+    this.#config = options.config.target;
+    this.#target = targetUrl(options.config.target);
+    this.#breaker = options.breaker;
+    this.#metrics = options.metrics;
+    this.#logger = options.logger;
+    this.#pool = new Pool(this.#target.origin, {
+      connections: 256,
+      connect: { timeout: this.#config.connect_timeout },
+      keepAliveTimeout: 30_000,
+      // Time for the MCP server to start answering; a live stream may then stay quiet.
+      headersTimeout: this.#config.response_timeout,
+      bodyTimeout: 0,
+    });
+  }
+
+  /** Forwards req, answering res; resolves when the exchange is over. Throws ProxyError before any byte was sent. */
+  async forward(req: IncomingMessage, res: ServerResponse, who: Who): Promise<void> {
+    // Whenever the client side closes before the upstream answer is complete (client gone,
+    // stream ended at shutdown), the upstream request is aborted too.
+    const abort = new AbortController();
+    let complete = false;
+    const onClose = () => {
+      if (!complete) abort.abort();
+    };
+    res.once("close", onClose);
+    const basePath = this.#target.pathname === "/" ? "" : this.#target.pathname.replace(/\/$/, "");
+    let body: Awaited<ReturnType<typeof requestBody>>;
+    try {
+      body = await requestBody(req);
+    } catch {
+      res.off("close", onClose);
+      return; // the client went away while sending its body
+    }
+    let upstream: Awaited<ReturnType<Pool["request"]>>;
+    try {
+      upstream = await this.#pool.request({
+        path: `${basePath}${req.url ?? "/"}`,
+        method: (req.method ?? "GET") as "GET",
+        headers: requestHeaders(req, who, this.#identity),
+        body,
+        signal: abort.signal,
+      });
+    } catch (error) {
+      res.off("close", onClose);
+      if (abort.signal.aborted) return; // the client left first: nobody to answer
+      throw this.#failure(error as NodeJS.ErrnoException);
+    }
+    this.#breaker.recordSuccess();
+    const headers = responseHeaders(upstream.headers);
+    const stream = isEventStream(upstream.headers);
+    let keepAlive: StreamKeepAlive | undefined;
+    if (stream) {
+      markUnbuffered(headers);
+      keepAlive = keepStreamAlive(res, this.#config.sse_keepalive_interval);
+      this.openStreams.add(res);
+      this.#metrics.activeStreams.inc();
+      res.once("close", () => {
+        this.openStreams.delete(res);
+        this.#metrics.activeStreams.dec();
+      });
+    }
+    res.writeHead(upstream.statusCode, headers);
+    if (stream) res.flushHeaders();
+    try {
+      complete = await relayBody(upstream.body, res, keepAlive);
+    } catch {
+      // The upstream cut the body short: the client must not take a partial body for whole.
+      res.destroy();
+    }
+  }
+
+  /** Closes upstream connections; requests still open are cut (shutdown has drained already). */
+  close(): Promise<void> {
+    return this.#pool.destroy();
+  }
+
+  #failure(error: NodeJS.ErrnoException): ProxyError {
+    const code = error.code ?? (error.cause as NodeJS.ErrnoException | undefined)?.code ?? "";
+    let reason: "connect" | "timeout" | "reset";
+    let failure: ProxyError;
+    if (code === "UND_ERR_HEADERS_TIMEOUT") {
+      reason = "timeout";
+      failure = new ProxyError("PROXY_ERROR", 504, "The MCP server did not answer in time", { cause: error });
+    } else if (CONNECT_FAILURES.has(code)) {
+      reason = "connect";
+      failure = new ProxyError("PROXY_ERROR", 502, "The MCP server is unreachable", {
+        details: { reason: code },
+        cause: error,
+      });
+    } else {
+      reason = "reset";
+      failure = new ProxyError("PROXY_ERROR", 502, "The MCP server closed the connection", { cause: error });
+    }
+    if (reason !== "reset") this.#breaker.recordFailure();
+    this.#metrics.upstreamErrors.inc({ reason });
+    this.#logger.warn("upstream request failed", { error: code || error.message, reason });
+    return failure;
+  }
+}
