@@ -12,12 +12,18 @@ export function createAccessLog(logger: Logger, metrics: ProxyMetrics) {
   const counterFor = (method: string, status: string) => {
     const key = `${method} ${status}`;
     let child = counters.get(key);
-    if (!child) counters.set(key, (child = metrics.requestsTotal.labels(method, status)));
+    if (!child) {
+      child = metrics.requestsTotal.labels(method, status);
+      counters.set(key, child);
+    }
     return child;
   };
   const histogramFor = (method: string) => {
     let child = histograms.get(method);
-    if (!child) histograms.set(method, (child = metrics.requestDuration.labels(method)));
+    if (!child) {
+      child = metrics.requestDuration.labels(method);
+      histograms.set(method, child);
+    }
     return child;
   };
   return (req: IncomingMessage, res: ServerResponse, path: string): void => {
