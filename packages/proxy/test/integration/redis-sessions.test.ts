@@ -2,9 +2,9 @@
 // and a Redis restart, and failing closed while Redis is away.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { createClient } from "redis";
+import { createClient, createCluster } from "redis";
 import { TestBrowser } from "../support/browser.ts";
-import { startRedis, type TestRedis } from "../support/redis-server.ts";
+import { startCluster, startRedis, startSentinel, type TestRedis } from "../support/redis-server.ts";
 import { type Stack, startStack } from "../support/stack.ts";
 
 async function waitForReady(url: string, want: number): Promise<void> {
@@ -80,5 +80,61 @@ describe("Redis sessions", () => {
     const response = await alice.fetch(`${urls[0]}/api/v1/session`);
     assert.equal(response.status, 200);
     assert.equal(((await response.json()) as { user: { id: string } }).user.id, "alice");
+  });
+});
+
+describe("Redis Sentinel sessions", () => {
+  it("finds the master through Sentinel and keeps sessions there", async () => {
+    const master = await startRedis();
+    const sentinel = await startSentinel(master);
+    const stack = await startStack({
+      env: {
+        SESSION_STORE: "redis",
+        REDIS_MODE: "sentinel",
+        REDIS_NODES: `127.0.0.1:${sentinel.port}`,
+        REDIS_SENTINEL_NAME: "mymaster",
+      },
+    });
+    const client = createClient({ url: master.url });
+    try {
+      const url = `http://127.0.0.1:${stack.ports[0]}`;
+      const page = await new TestBrowser().signIn(`${url}/`, "alice");
+      assert.equal(page.status, 200);
+      await client.connect();
+      assert.equal((await client.keys("mcp:session:*")).length, 1);
+    } finally {
+      await client.close();
+      await stack.close();
+      await sentinel.close();
+      await master.close();
+    }
+  });
+});
+
+describe("Redis Cluster sessions", () => {
+  it("keeps sessions in a three-node cluster", async () => {
+    const cluster = await startCluster();
+    const stack = await startStack({
+      env: { SESSION_STORE: "redis", REDIS_MODE: "cluster", REDIS_NODES: cluster.nodes.join(",") },
+    });
+    const client = createCluster({ rootNodes: cluster.nodes.map((node) => ({ url: `redis://${node}` })) });
+    try {
+      const url = `http://127.0.0.1:${stack.ports[0]}`;
+      const browser = new TestBrowser();
+      assert.equal((await browser.signIn(`${url}/`, "alice")).status, 200);
+      const session = await browser.fetch(`${url}/api/v1/session`);
+      assert.equal(session.status, 200);
+      await client.connect();
+      let keys = 0;
+      for (const master of client.masters) {
+        const node = await client.nodeClient(master);
+        keys += (await node.keys("mcp:session:*")).length;
+      }
+      assert.equal(keys, 1);
+    } finally {
+      await client.close();
+      await stack.close();
+      await cluster.close();
+    }
   });
 });

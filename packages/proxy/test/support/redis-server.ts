@@ -1,7 +1,7 @@
 // A real redis-server (Debian's) on a free loopback port, with append-only persistence in a
 // temporary directory so a restart keeps the data, as a production Redis would.
-import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -81,6 +81,122 @@ export async function startRedis(): Promise<TestRedis> {
     },
     async close() {
       await stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export interface TestSentinel {
+  port: number;
+  close(): Promise<void>;
+}
+
+/** A real Redis Sentinel (redis-server --sentinel) watching `master` as "mymaster". */
+export async function startSentinel(master: TestRedis): Promise<TestSentinel> {
+  const port = await freePort();
+  const dir = mkdtempSync(path.join(tmpdir(), "mcp-proxy-sentinel-"));
+  const conf = path.join(dir, "sentinel.conf");
+  writeFileSync(
+    conf,
+    [
+      `port ${port}`,
+      "bind 127.0.0.1",
+      `dir ${dir}`,
+      `sentinel monitor mymaster 127.0.0.1 ${master.port} 1`,
+      "sentinel down-after-milliseconds mymaster 5000",
+      "",
+    ].join("\n"),
+  );
+  const proc = spawn("redis-server", [conf, "--sentinel"], { stdio: ["ignore", "pipe", "pipe"] });
+  await new Promise<void>((resolve, reject) => {
+    let output = "";
+    proc.stdout?.on("data", (chunk: Buffer) => {
+      output += chunk.toString();
+      if (output.includes("+monitor master mymaster")) resolve();
+    });
+    proc.once("exit", (code) => reject(new Error(`redis sentinel exited (${code}): ${output.slice(-500)}`)));
+  });
+  return {
+    port,
+    async close() {
+      const exited = new Promise<void>((resolve) => proc.once("exit", () => resolve()));
+      proc.kill("SIGTERM");
+      await exited;
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export interface TestCluster {
+  nodes: string[];
+  close(): Promise<void>;
+}
+
+/** Three real cluster-mode Redis nodes joined with redis-cli --cluster create (no replicas). */
+export async function startCluster(): Promise<TestCluster> {
+  const dir = mkdtempSync(path.join(tmpdir(), "mcp-proxy-cluster-"));
+  const procs: ChildProcess[] = [];
+  const nodes: string[] = [];
+  for (let i = 0; i < 3; i++) {
+    const port = await freePort();
+    const proc = spawn(
+      "redis-server",
+      [
+        "--port",
+        String(port),
+        "--bind",
+        "127.0.0.1",
+        "--dir",
+        dir,
+        "--cluster-enabled",
+        "yes",
+        "--cluster-config-file",
+        `nodes-${port}.conf`,
+        "--appendonly",
+        "no",
+        "--save",
+        "",
+      ],
+      { stdio: ["ignore", "pipe", "pipe"] },
+    );
+    procs.push(proc);
+    await new Promise<void>((resolve, reject) => {
+      let output = "";
+      proc.stdout?.on("data", (chunk: Buffer) => {
+        output += chunk.toString();
+        if (output.includes("Ready to accept connections")) resolve();
+      });
+      proc.once("exit", (code) => reject(new Error(`redis cluster node exited (${code}): ${output.slice(-500)}`)));
+    });
+    nodes.push(`127.0.0.1:${port}`);
+  }
+  const create = spawn("redis-cli", ["--cluster", "create", ...nodes, "--cluster-replicas", "0", "--cluster-yes"], {
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let output = "";
+  create.stdout?.on("data", (chunk: Buffer) => {
+    output += chunk.toString();
+  });
+  const code = await new Promise<number | null>((resolve) => create.once("exit", resolve));
+  if (code !== 0 || !output.includes("All 16384 slots covered")) throw new Error(`cluster create failed: ${output}`);
+  // Slots are assigned; every node must also agree the cluster is up (bounded wait).
+  for (const node of nodes) {
+    const port = node.split(":")[1] as string;
+    for (let attempt = 0; ; attempt++) {
+      const info = execFileSync("redis-cli", ["-p", port, "cluster", "info"], { encoding: "utf8" });
+      if (info.includes("cluster_state:ok")) break;
+      if (attempt === 200) throw new Error(`cluster node ${node} never reported cluster_state:ok`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+  return {
+    nodes,
+    async close() {
+      for (const proc of procs) {
+        const exited = new Promise<void>((resolve) => proc.once("exit", () => resolve()));
+        proc.kill("SIGTERM");
+        await exited;
+      }
       rmSync(dir, { recursive: true, force: true });
     },
   };
