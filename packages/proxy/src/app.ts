@@ -164,11 +164,13 @@ export function createRequestHandler(parts: AppParts): (req: IncomingMessage, re
       }
       proxyRequest(req, res, path, requestId).catch((error: unknown) => {
         const failure = toProxyError(error);
-        if (failure.status >= 500)
+        // Upstream failures were logged where they happened (forwarder); others are logged here.
+        if (failure.status >= 500 && failure.code !== "PROXY_ERROR") {
           logger.error("request failed", {
             code: failure.code,
             error: (failure.cause as Error | undefined)?.message ?? failure.message,
           });
+        }
         writeError(res, failure, requestId);
       });
     });

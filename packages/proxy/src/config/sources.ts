@@ -23,6 +23,7 @@ export const environmentBindings: Readonly<Record<string, Binding>> = {
   MCP_TARGET_URL: { path: "target.url", kind: "string" },
   MCP_TARGET_HEALTH_PATH: { path: "target.health_path", kind: "string" },
   MCP_SSE_KEEPALIVE_INTERVAL: { path: "target.sse_keepalive_interval", kind: "string" },
+  MCP_TARGET_RESPONSE_TIMEOUT: { path: "target.response_timeout", kind: "string" },
   AUTH_MODE: { path: "auth.mode", kind: "string" },
   OIDC_DISCOVERY_URL: { path: "oidc.discovery_url", kind: "string" },
   OIDC_CLIENT_ID: { path: "oidc.client_id", kind: "string" },

@@ -184,6 +184,43 @@ describe("upstream failures", () => {
     }
   });
 
+  it("answers 504 JSON when the MCP server does not start answering in time", async () => {
+    const silent = http.createServer(() => {
+      // accepts the request and never answers
+    });
+    await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
+    const proxy = await bypassProxy(`http://127.0.0.1:${(silent.address() as { port: number }).port}`, {
+      MCP_TARGET_RESPONSE_TIMEOUT: "1s",
+    });
+    try {
+      const response = await fetch(`${proxy.url}/mcp`, { method: "POST", body: "{}" });
+      assert.equal(response.status, 504);
+      assert.equal(((await response.json()) as { error: { code: string } }).error.code, "PROXY_ERROR");
+    } finally {
+      await proxy.shutdown();
+      silent.closeAllConnections();
+      silent.close();
+    }
+  });
+
+  it("serves /metrics on its own port when metrics.port is set", async () => {
+    const mcp = await startDemoMcpServer();
+    const metricsPort = await import("../support/redis-server.ts").then((m) => m.freePort());
+    const proxy = await bypassProxy(mcp.url, { METRICS_PORT: String(metricsPort) });
+    try {
+      await (await fetch(`${proxy.url}/anything`)).body?.cancel();
+      assert.equal(proxy.metricsUrl, `http://127.0.0.1:${metricsPort}/metrics`);
+      const metrics = await (await fetch(proxy.metricsUrl ?? "")).text();
+      assert.match(metrics, /^mcp_proxy_requests_total\{method="GET",status="404"\} 1$/m);
+      const onMain = await fetch(`${proxy.url}/metrics`);
+      assert.equal(onMain.status, 404, "not on the main port any more: the MCP server answers there");
+      await onMain.body?.cancel();
+    } finally {
+      await proxy.shutdown();
+      await mcp.close();
+    }
+  });
+
   it("reports a backend without a /health route as reachable", async () => {
     const mcp = await startDemoMcpServer();
     const proxy = await bypassProxy(mcp.url);
