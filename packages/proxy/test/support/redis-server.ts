@@ -14,6 +14,31 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
+/** Where a test redis-server listens (loopback only) and keeps its files. */
+const listenArgs = (port: number, dir: string) => ["--port", String(port), "--bind", "127.0.0.1", "--dir", dir];
+
+/** Starts redis-server with `args` and resolves once its output contains `readyText`. */
+async function spawnRedis(args: string[], readyText = "Ready to accept connections"): Promise<ChildProcess> {
+  const proc = spawn("redis-server", args, { stdio: ["ignore", "pipe", "pipe"] });
+  await new Promise<void>((resolve, reject) => {
+    let output = "";
+    proc.stdout?.on("data", (chunk: Buffer) => {
+      output += chunk.toString();
+      if (output.includes(readyText)) resolve();
+    });
+    proc.once("exit", (code) => reject(new Error(`redis-server ${args[0]} exited (${code}): ${output.slice(-500)}`)));
+    proc.once("error", reject);
+  });
+  return proc;
+}
+
+async function stopProcess(proc: ChildProcess | undefined): Promise<void> {
+  if (!proc || proc.exitCode !== null || proc.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => proc.once("exit", () => resolve()));
+  proc.kill("SIGTERM");
+  await exited;
+}
+
 export interface TestRedis {
   url: string;
   port: number;
@@ -30,42 +55,11 @@ export async function startRedis(): Promise<TestRedis> {
   let child: ChildProcess | undefined;
 
   async function start(): Promise<void> {
-    const proc = spawn(
-      "redis-server",
-      [
-        "--port",
-        String(port),
-        "--bind",
-        "127.0.0.1",
-        "--dir",
-        dir,
-        "--appendonly",
-        "yes",
-        "--save",
-        "",
-        "--daemonize",
-        "no",
-      ],
-      { stdio: ["ignore", "pipe", "pipe"] },
-    );
-    child = proc;
-    await new Promise<void>((resolve, reject) => {
-      let output = "";
-      proc.stdout?.on("data", (chunk: Buffer) => {
-        output += chunk.toString();
-        if (output.includes("Ready to accept connections")) resolve();
-      });
-      proc.once("exit", (code) => reject(new Error(`redis-server exited (${code}): ${output.slice(-500)}`)));
-      proc.once("error", reject);
-    });
+    child = await spawnRedis([...listenArgs(port, dir), "--appendonly", "yes", "--save", "", "--daemonize", "no"]);
   }
 
   async function stop(): Promise<void> {
-    const proc = child;
-    if (!proc || proc.exitCode !== null) return;
-    const exited = new Promise<void>((resolve) => proc.once("exit", () => resolve()));
-    proc.kill("SIGTERM");
-    await exited;
+    await stopProcess(child);
     child = undefined;
   }
 
@@ -107,21 +101,11 @@ export async function startSentinel(master: TestRedis): Promise<TestSentinel> {
       "",
     ].join("\n"),
   );
-  const proc = spawn("redis-server", [conf, "--sentinel"], { stdio: ["ignore", "pipe", "pipe"] });
-  await new Promise<void>((resolve, reject) => {
-    let output = "";
-    proc.stdout?.on("data", (chunk: Buffer) => {
-      output += chunk.toString();
-      if (output.includes("+monitor master mymaster")) resolve();
-    });
-    proc.once("exit", (code) => reject(new Error(`redis sentinel exited (${code}): ${output.slice(-500)}`)));
-  });
+  const proc = await spawnRedis([conf, "--sentinel"], "+monitor master mymaster");
   return {
     port,
     async close() {
-      const exited = new Promise<void>((resolve) => proc.once("exit", () => resolve()));
-      proc.kill("SIGTERM");
-      await exited;
+      await stopProcess(proc);
       rmSync(dir, { recursive: true, force: true });
     },
   };
@@ -139,15 +123,9 @@ export async function startCluster(): Promise<TestCluster> {
   const nodes: string[] = [];
   for (let i = 0; i < 3; i++) {
     const port = await freePort();
-    const proc = spawn(
-      "redis-server",
-      [
-        "--port",
-        String(port),
-        "--bind",
-        "127.0.0.1",
-        "--dir",
-        dir,
+    procs.push(
+      await spawnRedis([
+        ...listenArgs(port, dir),
         "--cluster-enabled",
         "yes",
         "--cluster-config-file",
@@ -156,18 +134,8 @@ export async function startCluster(): Promise<TestCluster> {
         "no",
         "--save",
         "",
-      ],
-      { stdio: ["ignore", "pipe", "pipe"] },
+      ]),
     );
-    procs.push(proc);
-    await new Promise<void>((resolve, reject) => {
-      let output = "";
-      proc.stdout?.on("data", (chunk: Buffer) => {
-        output += chunk.toString();
-        if (output.includes("Ready to accept connections")) resolve();
-      });
-      proc.once("exit", (code) => reject(new Error(`redis cluster node exited (${code}): ${output.slice(-500)}`)));
-    });
     nodes.push(`127.0.0.1:${port}`);
   }
   const create = spawn("redis-cli", ["--cluster", "create", ...nodes, "--cluster-replicas", "0", "--cluster-yes"], {
@@ -192,11 +160,7 @@ export async function startCluster(): Promise<TestCluster> {
   return {
     nodes,
     async close() {
-      for (const proc of procs) {
-        const exited = new Promise<void>((resolve) => proc.once("exit", () => resolve()));
-        proc.kill("SIGTERM");
-        await exited;
-      }
+      for (const proc of procs) await stopProcess(proc);
       rmSync(dir, { recursive: true, force: true });
     },
   };
