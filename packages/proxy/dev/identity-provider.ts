@@ -3,6 +3,7 @@
 // users get the claims below; any other name becomes <name>@example.com in "mcp-users".
 import http from "node:http";
 import type { AddressInfo } from "node:net";
+import type { JWK } from "jose";
 import Provider, { type ClientMetadata, type Configuration } from "oidc-provider";
 
 export interface DevUser {
@@ -30,6 +31,13 @@ export interface DevIdentityProviderOptions {
   /** Access token lifetime in seconds (short in refresh tests). */
   accessTokenTtl?: number;
   users?: Record<string, DevUser>;
+  /** Private signing keys (JWKs); the first signs. Default: oidc-provider's development keys. */
+  signingKeys?: JWK[];
+  /**
+   * Act as the authorization server of MCP clients too: dynamic client registration and
+   * RFC 8707 resource indicators, with JWT access tokens for any resource carrying `scope`.
+   */
+  mcpResourceScope?: string;
 }
 
 export async function startDevIdentityProvider(options: DevIdentityProviderOptions): Promise<DevIdentityProvider> {
@@ -47,12 +55,32 @@ export async function startDevIdentityProvider(options: DevIdentityProviderOptio
       email: ["email", "email_verified"],
       profile: ["name", "preferred_username", "groups"],
     },
+    ...(options.mcpResourceScope
+      ? { scopes: ["openid", "offline_access", "profile", "email", options.mcpResourceScope] }
+      : {}),
     // Scope claims go into the ID token too, as most company providers do.
     conformIdTokenClaims: false,
     features: {
       devInteractions: { enabled: true },
       rpInitiatedLogout: { enabled: true },
       revocation: { enabled: true },
+      ...(options.mcpResourceScope
+        ? {
+            registration: { enabled: true },
+            resourceIndicators: {
+              enabled: true,
+              defaultResource: (_ctx: unknown, _client: unknown, oneOf?: readonly string[]) => oneOf?.[0],
+              useGrantedResource: () => true,
+              getResourceServerInfo: (_ctx: unknown, resource: string) => ({
+                scope: options.mcpResourceScope as string,
+                audience: resource,
+                accessTokenTTL: 3600,
+                accessTokenFormat: "jwt" as const,
+                jwt: { sign: { alg: "RS256" as const } },
+              }),
+            },
+          }
+        : {}),
     },
     pkce: { required: () => true },
     ttl: {
@@ -64,6 +92,17 @@ export async function startDevIdentityProvider(options: DevIdentityProviderOptio
       Grant: 86400,
     },
     issueRefreshToken: async (_ctx, client) => client.grantTypeAllowed("refresh_token"),
+    ...(options.signingKeys ? { jwks: { keys: options.signingKeys as never[] } } : {}),
+    // Access tokens carry who the user is, as Keycloak's and Auth0's do with mappers/rules.
+    async extraTokenClaims(_ctx, token) {
+      if (token.kind !== "AccessToken" || !token.accountId) return undefined;
+      const user = users[token.accountId] ?? {
+        email: `${token.accountId}@example.com`,
+        name: token.accountId,
+        groups: ["mcp-users"],
+      };
+      return { email: user.email, email_verified: user.email_verified ?? true, name: user.name, groups: user.groups };
+    },
     cookies: { keys: ["dev-identity-provider-cookie-key-not-secret"] },
     async findAccount(_ctx, id) {
       const user = users[id] ?? { email: `${id}@example.com`, name: id, groups: ["mcp-users"] };

@@ -5,7 +5,9 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { CookieOptions, Request, RequestHandler } from "express";
 import express, { type Express } from "express";
 import type { Authenticator } from "./auth/authenticator.ts";
+import { BearerError } from "./auth/bearer-verifier.ts";
 import { type BrowserLogin, isBrowserNavigation } from "./auth/browser-login.ts";
+import type { ProtectedResource } from "./auth/protected-resource.ts";
 import type { SessionUser } from "./auth/session-user.ts";
 import type { Config } from "./config/schema.ts";
 import { forbidden, ProxyError, toProxyError, unauthorized, writeError } from "./errors.ts";
@@ -34,6 +36,8 @@ export interface AppParts {
   authenticator: Authenticator;
   breaker: CircuitBreaker;
   forwarder: Forwarder;
+  /** Present when MCP clients are authorized with bearer tokens (mcp_auth.mode). */
+  protectedResource: ProtectedResource | undefined;
 }
 
 /** Headers for the proxy's own answers; proxied answers keep what the MCP server sent. */
@@ -62,6 +66,8 @@ export function buildOwnRoutes(parts: AppParts): Express {
       config.metrics.enabled && config.metrics.port === 0 ? config.metrics.path : undefined,
     ),
   );
+  // Public metadata, before the Origin guard: browser-based MCP clients read it cross-origin.
+  if (parts.protectedResource) app.use(parts.protectedResource.router());
   app.use(securityHeaders);
   // Before the session: a foreign Origin is refused without touching the session store.
   app.use(originGuard(parts.allowedOrigins));
@@ -103,6 +109,9 @@ export function createRequestHandler(parts: AppParts): (req: IncomingMessage, re
     ...(config.metrics.port === 0 ? [config.metrics.path] : []),
   ]);
   const ownPaths = new Set([...operationsPaths, config.oidc.redirect_path, "/login", "/logout", "/api/v1/session"]);
+  const isOwnPath = (path: string) =>
+    ownPaths.has(path) ||
+    (parts.protectedResource !== undefined && path.startsWith("/.well-known/oauth-protected-resource"));
   const requestIdHeader = config.headers.request_id;
   const requestIdKey = requestIdHeader.toLowerCase();
   const accessLog = createAccessLog(logger, metrics);
@@ -126,14 +135,26 @@ export function createRequestHandler(parts: AppParts): (req: IncomingMessage, re
       res.setHeader("Vary", "Origin");
     }
     const auth = await parts.authenticator.authenticate(req, path);
-    if (auth.kind === "forbidden") throw auth.error;
+    if (auth.kind === "forbidden") {
+      if (auth.error instanceof BearerError && parts.protectedResource) {
+        res.setHeader("WWW-Authenticate", parts.protectedResource.challenge(auth.error.oauthError, auth.error.message));
+      }
+      throw auth.error;
+    }
     if (auth.kind === "anonymous") {
       // People are sent to sign in; programs get 401 JSON, never a redirect.
-      if (parts.login && isBrowserNavigation(req)) {
+      if (parts.login && isBrowserNavigation(req) && req.headers.authorization === undefined) {
         ownRoutes(req as Request, res as never);
         return;
       }
-      res.setHeader("WWW-Authenticate", 'Bearer realm="mcp-oidc-proxy"');
+      // MCP clients learn from the challenge where to get a token (RFC 9728).
+      const error = auth.error instanceof BearerError ? auth.error : undefined;
+      res.setHeader(
+        "WWW-Authenticate",
+        parts.protectedResource
+          ? parts.protectedResource.challenge(error?.oauthError, error?.message)
+          : 'Bearer realm="mcp-oidc-proxy"',
+      );
       throw auth.error;
     }
     const scope = currentScope();
@@ -158,7 +179,7 @@ export function createRequestHandler(parts: AppParts): (req: IncomingMessage, re
       // Probes and scrapes stay out of the access log and the request counters.
       if (!operationsPaths.has(path)) accessLog(req, res, path);
       // The proxy's own routes and CORS preflights are Express' (sessions, cookies, forms).
-      if (ownPaths.has(path) || (req.method === "OPTIONS" && req.headers.origin !== undefined)) {
+      if (isOwnPath(path) || (req.method === "OPTIONS" && req.headers.origin !== undefined)) {
         ownRoutes(req as Request, res as never);
         return;
       }

@@ -10,8 +10,10 @@ import session from "express-session";
 import { cookieSettings, createRequestHandler } from "./app.ts";
 import { AccessPolicy } from "./auth/access-policy.ts";
 import { Authenticator } from "./auth/authenticator.ts";
+import { BearerVerifier } from "./auth/bearer-verifier.ts";
 import { BrowserLogin } from "./auth/browser-login.ts";
 import { TransactionSealer } from "./auth/login-transaction.ts";
+import { ProtectedResource } from "./auth/protected-resource.ts";
 import type { SessionUser } from "./auth/session-user.ts";
 import { TokenRefresher } from "./auth/token-refresh.ts";
 import { UpstreamOidc } from "./auth/upstream-oidc.ts";
@@ -158,7 +160,41 @@ export async function startProxy(config: Config, options: { logger?: Logger } = 
     bypassUser = { id: u.id, email: u.email, emailVerified: true, name: u.name, groups: u.groups, provider: "bypass" };
     logger.warn(`AUTHENTICATION IS OFF (auth.mode=bypass): every request is forwarded as user ${u.id}`);
   }
+  let protectedResource: ProtectedResource | undefined;
+  let bearer: (() => BearerVerifier | undefined) | undefined;
+  if (config.mcp_auth.mode === "provider" && oidcUpstream) {
+    const upstreamOidc = oidcUpstream;
+    const resource = (config.mcp_auth.resource ?? config.server.public_url ?? listenUrl(config.server)).replace(
+      /\/$/,
+      "",
+    );
+    protectedResource = new ProtectedResource({
+      resource,
+      authorizationServers: [upstreamOidc.issuer()],
+      scopesSupported: config.mcp_auth.required_scopes,
+      requiredScopes: config.mcp_auth.required_scopes,
+    });
+    // Built once the provider is discovered (its JWKS URL comes from discovery).
+    let verifier: BearerVerifier | undefined;
+    bearer = () => {
+      if (verifier || !upstreamOidc.isReady()) return verifier;
+      const metadata = upstreamOidc.configuration().serverMetadata();
+      if (!metadata.jwks_uri) return undefined;
+      verifier = new BearerVerifier({
+        jwksUri: new URL(metadata.jwks_uri),
+        issuer: metadata.issuer,
+        // A client may send the resource with or without the trailing slash URL parsers add.
+        audiences: config.mcp_auth.audiences.length > 0 ? config.mcp_auth.audiences : [resource, `${resource}/`],
+        requiredScopes: config.mcp_auth.required_scopes,
+        groupsClaim: config.mcp_auth.groups_claim ?? config.oidc.groups_claim,
+        cacheTtlMs: config.mcp_auth.token_cache_ttl,
+        jwksCooldownMs: config.mcp_auth.jwks_refresh_cooldown,
+      });
+      return verifier;
+    };
+  }
   const authenticator = new Authenticator({
+    ...(bearer ? { bearer } : {}),
     policy: () => policy,
     metrics,
     ...(sessionReader ? { sessions: sessionReader } : {}),
@@ -186,6 +222,7 @@ export async function startProxy(config: Config, options: { logger?: Logger } = 
     authenticator,
     breaker,
     forwarder,
+    protectedResource,
   });
 
   const server = http.createServer({ requestTimeout: 0, headersTimeout: 30_000, keepAliveTimeout: 65_000 }, handler);

@@ -6,6 +6,7 @@ import { forbidden, ProxyError } from "../errors.ts";
 import type { ProxyMetrics } from "../observability/metrics.ts";
 import type { SessionReader } from "../session/session-reader.ts";
 import type { AccessPolicy } from "./access-policy.ts";
+import { BearerError, type BearerVerifier } from "./bearer-verifier.ts";
 import type { SessionUser } from "./session-user.ts";
 import type { TokenRefresher } from "./token-refresh.ts";
 
@@ -21,7 +22,14 @@ export interface AuthenticatorDeps {
   refresher?: TokenRefresher;
   /** Bypass mode: everyone is this user. */
   bypassUser?: SessionUser;
+  /**
+   * MCP clients' bearer tokens (mcp_auth.mode provider). Undefined while the provider is
+   * not discovered yet: such requests get 503, never a pass.
+   */
+  bearer?: () => BearerVerifier | undefined;
 }
+
+const BEARER = /^Bearer[ ]+([A-Za-z0-9\-._~+/]+=*)$/i;
 
 export class Authenticator {
   readonly #deps: AuthenticatorDeps;
@@ -34,6 +42,8 @@ export class Authenticator {
     const { metrics } = this.#deps;
     const policy = this.#deps.policy();
     if (policy.isPublic(path)) return { kind: "allowed", user: undefined };
+    const authorization = req.headers.authorization;
+    if (authorization !== undefined && this.#deps.bearer) return this.#bearer(authorization, policy);
     const user = this.#deps.bypassUser ?? (await this.#sessionUser(req));
     if (!user) {
       metrics.authAttempts.inc({ result: "unauthenticated" });
@@ -54,6 +64,33 @@ export class Authenticator {
       };
     }
     return { kind: "allowed", user };
+  }
+
+  /** A request that carries a token is judged by the token alone, never by a cookie too. */
+  async #bearer(authorization: string, policy: AccessPolicy): Promise<AuthResult> {
+    const { metrics } = this.#deps;
+    const token = BEARER.exec(authorization)?.[1];
+    const verifier = this.#deps.bearer?.();
+    if (!verifier) {
+      throw new ProxyError("OIDC_ERROR", 503, "The identity provider is not reachable yet; try again shortly");
+    }
+    try {
+      if (!token) throw new BearerError("invalid_token", "The Authorization header is not a Bearer token");
+      const { user } = await verifier.verify(token);
+      const decision = policy.decide(user);
+      if (!decision.allowed) {
+        metrics.authAttempts.inc({ result: "forbidden" });
+        return {
+          kind: "forbidden",
+          error: forbidden("You are not allowed to use this MCP server", { reason: decision.reason }),
+        };
+      }
+      return { kind: "allowed", user };
+    } catch (error) {
+      if (!(error instanceof BearerError)) throw error;
+      metrics.authAttempts.inc({ result: error.oauthError === "insufficient_scope" ? "forbidden" : "unauthenticated" });
+      return error.oauthError === "insufficient_scope" ? { kind: "forbidden", error } : { kind: "anonymous", error };
+    }
   }
 
   async #sessionUser(req: IncomingMessage): Promise<SessionUser | undefined> {

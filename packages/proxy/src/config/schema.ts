@@ -143,6 +143,27 @@ const accessSchema = z.strictObject({
   allowed_users: stringList.default([]),
 });
 
+const mcpAuthSchema = z.strictObject({
+  /**
+   * How MCP clients (which hold bearer tokens, not cookies) are authorized:
+   * "off" — only browser sessions; "provider" — the upstream provider issues JWT access
+   * tokens for this resource (Keycloak, Auth0, Okta custom servers) and the proxy validates them.
+   */
+  mode: z.enum(["off", "provider"]).default("off"),
+  /** This MCP server's resource identifier (RFC 8707); default: the public URL. */
+  resource: absoluteUrl.optional(),
+  /** Scopes every bearer token must carry; advertised in the metadata and in 401 answers. */
+  required_scopes: stringList.default([]),
+  /** Accepted token audiences; default: the resource identifier. */
+  audiences: stringList.default([]),
+  /** Claim holding the user's groups in access tokens (default: oidc.groups_claim). */
+  groups_claim: z.string().optional(),
+  /** How long a verified token is reused without verifying its signature again (never past its expiry). */
+  token_cache_ttl: duration.prefault("30s"),
+  /** A token signed by an unknown key re-reads the provider's JWKS at most this often (key rotation). */
+  jwks_refresh_cooldown: duration.prefault("30s"),
+});
+
 const metricsSchema = z.strictObject({
   enabled: z.boolean().default(true),
   path: z.string().startsWith("/").default("/metrics"),
@@ -170,6 +191,7 @@ export const configSchema = z.strictObject({
   redis: redisSchema.prefault({}),
   headers: headersSchema.prefault({}),
   access: accessSchema.prefault({}),
+  mcp_auth: mcpAuthSchema.prefault({}),
   metrics: metricsSchema.prefault({}),
   logging: loggingSchema.prefault({}),
 });

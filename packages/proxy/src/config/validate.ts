@@ -42,6 +42,10 @@ export function validateConfig(config: Config): string[] {
     }
   }
 
+  if (config.mcp_auth.mode === "provider" && config.auth.mode !== "oidc") {
+    problems.push('mcp_auth.mode: "provider" validates tokens of the OpenID provider, so auth.mode must be "oidc"');
+  }
+
   if (production && !config.server.public_url) {
     problems.push(
       "server.public_url: required in production, the URL clients use (e.g. https://mcp.example.com); env MCP_PUBLIC_URL",

@@ -47,19 +47,22 @@ export class TestBrowser {
     return { status: response.statusCode ?? 0, headers: responseHeaders, url, text: Buffer.concat(chunks).toString() };
   }
 
-  /** A top-level navigation: follows redirects like a browser, at most `maxRedirects`. */
+  /** A top-level navigation: follows up to 15 redirects like a browser, or stops at `stopAt`. */
   async navigate(
     url: string,
     init: { method?: string; headers?: Record<string, string>; body?: string } = {},
-    maxRedirects = 15,
+    stopAt?: string,
   ): Promise<BrowserResponse> {
     let current = url;
     let request = init;
-    for (let hop = 0; hop <= maxRedirects; hop++) {
+    for (let hop = 0; hop <= 15; hop++) {
       const response = await this.request(current, request);
       const location = response.headers.get("location");
       if (response.status >= 300 && response.status < 400 && location) {
         current = new URL(location, current).href;
+        // A redirect to an app that is not a web server here (an MCP client's redirect URI).
+        if (stopAt && current.startsWith(stopAt))
+          return { status: response.status, headers: response.headers, url: current, text: "" };
         request = {};
         continue;
       }
@@ -72,8 +75,8 @@ export class TestBrowser {
    * Opens `url` on the proxy, signs in at the development provider as `user` and returns the
    * page finally shown. The provider's login and consent forms are submitted as posted forms.
    */
-  async signIn(url: string, user: string): Promise<BrowserResponse> {
-    let page = await this.navigate(url);
+  async signIn(url: string, user: string, stopAt?: string): Promise<BrowserResponse> {
+    let page = await this.navigate(url, {}, stopAt);
     for (let step = 0; step < 4 && page.text.includes('name="prompt"'); step++) {
       const action = /action="([^"]+)"/.exec(page.text)?.[1];
       const prompt = /name="prompt" value="([^"]+)"/.exec(page.text)?.[1];
@@ -83,11 +86,11 @@ export class TestBrowser {
         form.set("login", user);
         form.set("password", "any");
       }
-      page = await this.navigate(new URL(action, page.url).href, {
-        method: "POST",
-        body: form.toString(),
-        headers: { "content-type": "application/x-www-form-urlencoded" },
-      });
+      page = await this.navigate(
+        new URL(action, page.url).href,
+        { method: "POST", body: form.toString(), headers: { "content-type": "application/x-www-form-urlencoded" } },
+        stopAt,
+      );
     }
     return page;
   }

@@ -1,6 +1,10 @@
 // The whole cast on loopback for an integration test: the development OpenID provider, the
 // demo MCP server and one or more proxies configured through their environment variables.
-import { type DevIdentityProvider, startDevIdentityProvider } from "../../dev/identity-provider.ts";
+import {
+  type DevIdentityProvider,
+  type DevIdentityProviderOptions,
+  startDevIdentityProvider,
+} from "../../dev/identity-provider.ts";
 import { type DemoMcpServer, type DemoMcpServerOptions, startDemoMcpServer } from "../../dev/mcp-server.ts";
 import { loadConfig } from "../../src/config/load.ts";
 import { type RunningProxy, startProxy } from "../../src/proxy-server.ts";
@@ -27,6 +31,8 @@ export interface StackOptions {
   env?: Record<string, string>;
   accessTokenTtl?: number;
   mcp?: DemoMcpServerOptions;
+  /** Extra settings of the development provider (signing keys, MCP resource scope). */
+  idp?: Pick<DevIdentityProviderOptions, "signingKeys" | "mcpResourceScope">;
 }
 
 export async function startStack(options: StackOptions = {}): Promise<Stack> {
@@ -46,6 +52,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       },
     ],
     ...(options.accessTokenTtl ? { accessTokenTtl: options.accessTokenTtl } : {}),
+    ...options.idp,
   });
   const mcp = await startDemoMcpServer(options.mcp);
   const envFor = (index: number): Record<string, string> => ({

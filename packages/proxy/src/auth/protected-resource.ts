@@ -1,0 +1,58 @@
+// This MCP server as an OAuth 2.1 protected resource (RFC 9728, MCP authorization spec):
+// the metadata document at every well-known form clients try, and the WWW-Authenticate
+// challenge that points clients to it.
+import express, { type Router } from "express";
+
+export interface ProtectedResourceOptions {
+  /** The resource identifier (RFC 8707), e.g. https://mcp.example.com */
+  resource: string;
+  /** Issuers MCP clients get their tokens from. */
+  authorizationServers: string[];
+  scopesSupported: string[];
+  requiredScopes: string[];
+}
+
+export const PROTECTED_RESOURCE_PATH = "/.well-known/oauth-protected-resource";
+
+export class ProtectedResource {
+  readonly metadataUrl: string;
+  readonly #document: string;
+  readonly #scopeParam: string;
+
+  constructor(options: ProtectedResourceOptions) {
+    const base = options.resource.replace(/\/$/, "");
+    const resourcePath = new URL(base).pathname.replace(/\/$/, "");
+    // The metadata URL of a resource with a path has the path after the well-known part.
+    this.metadataUrl = `${new URL(base).origin}${PROTECTED_RESOURCE_PATH}${resourcePath}`;
+    this.#document = JSON.stringify({
+      resource: base,
+      authorization_servers: options.authorizationServers,
+      bearer_methods_supported: ["header"],
+      scopes_supported: options.scopesSupported,
+      resource_name: "MCP server behind mcp-oidc-proxy",
+    });
+    this.#scopeParam = options.requiredScopes.length > 0 ? `, scope="${options.requiredScopes.join(" ")}"` : "";
+  }
+
+  /** The challenge of a 401 (or a 403 with insufficient_scope). */
+  challenge(error?: "invalid_token" | "insufficient_scope", description?: string): string {
+    const parts = [`Bearer resource_metadata="${this.metadataUrl}"${this.#scopeParam}`];
+    if (error) parts.push(`error="${error}"`);
+    if (description) parts.push(`error_description="${description.replace(/["\\]/g, "")}"`);
+    return parts.join(", ");
+  }
+
+  /** Served at the root form and every path-inserted form: clients differ in which they try. */
+  router(): Router {
+    const router = express.Router();
+    const send: express.RequestHandler = (_req, res) => {
+      res.setHeader("content-type", "application/json");
+      res.setHeader("cache-control", "public, max-age=300");
+      res.setHeader("access-control-allow-origin", "*");
+      res.end(this.#document);
+    };
+    router.get(PROTECTED_RESOURCE_PATH, send);
+    router.get(`${PROTECTED_RESOURCE_PATH}/*rest`, send);
+    return router;
+  }
+}

@@ -1,0 +1,148 @@
+// MCP authorization with tokens the upstream provider issues itself (mcp_auth.mode
+// provider, as with Keycloak, Auth0 or Okta custom servers): the official SDK client finds
+// the provider through the proxy's 401 and resource metadata, registers, signs the user in
+// and calls tools with a JWT the proxy validates on every request.
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { exportJWK, generateKeyPair, type JWK, SignJWT } from "jose";
+import { startDevIdentityProvider } from "../../dev/identity-provider.ts";
+import { connectWithOAuth } from "../support/mcp-oauth-client.ts";
+import { CLIENT_ID, CLIENT_SECRET, type Stack, startStack } from "../support/stack.ts";
+
+async function signingKey(kid: string) {
+  const { privateKey } = await generateKeyPair("RS256", { extractable: true });
+  const jwk: JWK = { ...(await exportJWK(privateKey)), kid, alg: "RS256", use: "sig" };
+  return { privateKey, jwk };
+}
+
+describe("MCP clients with the provider's access tokens", () => {
+  let stack: Stack;
+  let proxyUrl: string;
+  let keyA: Awaited<ReturnType<typeof signingKey>>;
+  const closers: (() => Promise<void>)[] = [];
+
+  /** A token as the provider would sign it, with `claims` overriding the defaults. */
+  const mint = (claims: Record<string, unknown>, key = keyA, kid = "key-a") => {
+    const now = Math.floor(Date.now() / 1000);
+    const payload = {
+      iss: stack.idp.issuer,
+      sub: "alice",
+      aud: proxyUrl,
+      iat: now,
+      exp: now + 600,
+      scope: "mcp:tools",
+      email: "alice@example.com",
+      groups: ["mcp-users"],
+      ...claims,
+    };
+    return new SignJWT(payload).setProtectedHeader({ alg: "RS256", kid }).sign(key.privateKey);
+  };
+
+  const call = (token: string) =>
+    fetch(`${proxyUrl}/mcp`, {
+      method: "POST",
+      headers: {
+        authorization: `Bearer ${token}`,
+        "content-type": "application/json",
+        accept: "application/json, text/event-stream",
+      },
+      body: JSON.stringify({
+        jsonrpc: "2.0",
+        id: 1,
+        method: "initialize",
+        params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "curl", version: "1" } },
+      }),
+    });
+
+  before(async () => {
+    keyA = await signingKey("key-a");
+    stack = await startStack({
+      idp: { signingKeys: [keyA.jwk], mcpResourceScope: "mcp:tools" },
+      env: { MCP_AUTH_MODE: "provider", MCP_REQUIRED_SCOPES: "mcp:tools", MCP_JWKS_REFRESH_COOLDOWN: "0s" },
+    });
+    proxyUrl = `http://127.0.0.1:${stack.ports[0]}`;
+  });
+  after(async () => {
+    await stack.close();
+    for (const close of closers) await close();
+  });
+
+  it("answers 401 with a challenge naming the resource metadata, served at every well-known form", async () => {
+    const response = await fetch(`${proxyUrl}/mcp`, { method: "POST", body: "{}" });
+    assert.equal(response.status, 401);
+    assert.equal(
+      response.headers.get("www-authenticate"),
+      `Bearer resource_metadata="${proxyUrl}/.well-known/oauth-protected-resource", scope="mcp:tools"`,
+    );
+    for (const path of ["/.well-known/oauth-protected-resource", "/.well-known/oauth-protected-resource/mcp"]) {
+      const metadata = await fetch(`${proxyUrl}${path}`, { headers: { origin: "https://inspector.example" } });
+      assert.equal(metadata.status, 200, path);
+      assert.deepEqual(await metadata.json(), {
+        resource: proxyUrl,
+        authorization_servers: [stack.idp.issuer],
+        bearer_methods_supported: ["header"],
+        scopes_supported: ["mcp:tools"],
+        resource_name: "MCP server behind mcp-oidc-proxy",
+      });
+    }
+  });
+
+  it("lets the official SDK client sign in through the provider and call tools", async () => {
+    const { client } = await connectWithOAuth(`${proxyUrl}/mcp`, "alice");
+    try {
+      const tools = await client.listTools();
+      assert.ok(tools.tools.some((t) => t.name === "whoami"));
+      const who = await client.callTool({ name: "whoami", arguments: {} });
+      const identity = JSON.parse((who.content as { text: string }[])[0]?.text ?? "{}") as Record<string, string>;
+      assert.equal(identity["x-user-id"], "alice");
+      assert.equal(identity["x-user-email"], "alice@example.com");
+      assert.equal(identity["x-user-groups"], "mcp-users,admins");
+      const seen = stack.mcp.requests.findLast((r) => r.url === "/mcp");
+      assert.equal(seen?.headers.authorization, undefined, "the client's token never reaches the MCP server");
+    } finally {
+      await client.close();
+    }
+  });
+
+  it("refuses tokens for another audience, expired, from another issuer or signed by an unknown key", async () => {
+    const stranger = await signingKey("key-a");
+    const cases: [string, string][] = [
+      ["another audience", await mint({ aud: "https://other-mcp.example" })],
+      ["expired", await mint({ exp: Math.floor(Date.now() / 1000) - 3600 })],
+      ["another issuer", await mint({ iss: "https://evil.example" })],
+      ["an unknown key", await mint({}, stranger)],
+      ["not a JWT", "not-a-jwt"],
+    ];
+    for (const [name, token] of cases) {
+      const response = await call(token);
+      assert.equal(response.status, 401, name);
+      assert.match(response.headers.get("www-authenticate") ?? "", /error="invalid_token"/, name);
+      assert.equal(((await response.json()) as { error: { code: string } }).error.code, "UNAUTHORIZED", name);
+    }
+  });
+
+  it("answers 403 insufficient_scope to a token without the required scope", async () => {
+    const response = await call(await mint({ scope: "profile" }));
+    assert.equal(response.status, 403);
+    assert.match(response.headers.get("www-authenticate") ?? "", /error="insufficient_scope"/);
+    assert.match(response.headers.get("www-authenticate") ?? "", /scope="mcp:tools"/);
+  });
+
+  it("accepts a valid token and picks up a rotated signing key", async () => {
+    assert.equal((await call(await mint({}))).status, 200);
+    // The provider rotates: it signs with key B now and still publishes key A.
+    const keyB = await signingKey("key-b");
+    const issuer = new URL(stack.idp.issuer);
+    await stack.idp.close();
+    const rotated = await startDevIdentityProvider({
+      host: issuer.hostname,
+      port: Number(issuer.port),
+      signingKeys: [keyB.jwk, keyA.jwk],
+      mcpResourceScope: "mcp:tools",
+      clients: [{ client_id: CLIENT_ID, client_secret: CLIENT_SECRET, redirect_uris: [`${proxyUrl}/callback`] }],
+    });
+    closers.push(() => rotated.close());
+    assert.equal((await call(await mint({}, keyB, "key-b"))).status, 200);
+    assert.equal((await call(await mint({}, keyA, "key-a"))).status, 200);
+  });
+});

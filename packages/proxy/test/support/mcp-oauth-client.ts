@@ -1,0 +1,85 @@
+// An MCP client that signs in the way real ones do: the official SDK's OAuth support
+// (discovery from the 401, dynamic registration, PKCE, token exchange) with an in-memory
+// OAuthClientProvider. The person's part, signing in at the authorization URL, is done by
+// the scripted browser.
+import { type OAuthClientProvider, UnauthorizedError } from "@modelcontextprotocol/sdk/client/auth.js";
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import type {
+  OAuthClientInformationMixed,
+  OAuthClientMetadata,
+  OAuthTokens,
+} from "@modelcontextprotocol/sdk/shared/auth.js";
+import { TestBrowser } from "./browser.ts";
+
+/** Where the client says the browser should come back to; nothing listens there. */
+export const CLIENT_REDIRECT = "http://127.0.0.1:33418/callback";
+
+export class InMemoryOAuthClient implements OAuthClientProvider {
+  client?: OAuthClientInformationMixed;
+  savedTokens?: OAuthTokens;
+  verifier = "";
+  authorizationUrl?: URL;
+
+  get redirectUrl() {
+    return CLIENT_REDIRECT;
+  }
+
+  get clientMetadata(): OAuthClientMetadata {
+    return {
+      client_name: "integration-test MCP client",
+      redirect_uris: [CLIENT_REDIRECT],
+      grant_types: ["authorization_code", "refresh_token"],
+      response_types: ["code"],
+      token_endpoint_auth_method: "none",
+    };
+  }
+
+  clientInformation() {
+    return this.client;
+  }
+  saveClientInformation(info: OAuthClientInformationMixed) {
+    this.client = info;
+  }
+  tokens() {
+    return this.savedTokens;
+  }
+  saveTokens(tokens: OAuthTokens) {
+    this.savedTokens = tokens;
+  }
+  redirectToAuthorization(url: URL) {
+    this.authorizationUrl = url;
+  }
+  saveCodeVerifier(verifier: string) {
+    this.verifier = verifier;
+  }
+  codeVerifier() {
+    return this.verifier;
+  }
+}
+
+/**
+ * Connects to `mcpUrl` as `user`: the first attempt is refused (401) and yields an
+ * authorization URL; the browser signs in there; the code finishes the flow; the second
+ * attempt connects with the token.
+ */
+export async function connectWithOAuth(mcpUrl: string, user: string, oauth = new InMemoryOAuthClient()) {
+  const first = new StreamableHTTPClientTransport(new URL(mcpUrl), { authProvider: oauth });
+  await new Client({ name: "oauth-test", version: "1.0.0" }).connect(first).then(
+    () => {
+      throw new Error("connected without signing in");
+    },
+    (error: Error) => {
+      if (!(error instanceof UnauthorizedError)) throw error;
+    },
+  );
+  if (!oauth.authorizationUrl) throw new Error("the client was never sent to authorize");
+  const landing = await new TestBrowser().signIn(oauth.authorizationUrl.href, user, CLIENT_REDIRECT);
+  const code = new URL(landing.url).searchParams.get("code");
+  if (!code) throw new Error(`no authorization code: ${landing.url} ${landing.text.slice(0, 200)}`);
+  await first.finishAuth(code);
+  const client = new Client({ name: "oauth-test", version: "1.0.0" });
+  const transport = new StreamableHTTPClientTransport(new URL(mcpUrl), { authProvider: oauth });
+  await client.connect(transport);
+  return { client, oauth };
+}
