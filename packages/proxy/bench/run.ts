@@ -1,11 +1,13 @@
 // make bench: the same MCP request (POST tools/list) against the upstream directly, a bare
-// Node proxy, and mcp-oidc-proxy with a signed-in session in Redis; 50 connections each, in
+// Node proxy, and mcp-oidc-proxy with a signed-in session in Redis and with a bearer JWT
+// issued for it by the provider; 50 connections each, in
 // one run, on this machine. Prints req/s, p50, p99 and each ratio to the bare baseline, the
 // added p99 latency at half of the proxy's saturation, and the proxy's RSS and startup time.
 import { type ChildProcess, spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import autocannon from "autocannon";
+import { exportJWK, generateKeyPair, SignJWT } from "jose";
 import { startDevIdentityProvider } from "../dev/identity-provider.ts";
 import { TestBrowser } from "../test/support/browser.ts";
 import { freePort, startRedis } from "../test/support/redis-server.ts";
@@ -81,7 +83,12 @@ try {
   const redis = await startRedis();
   const proxyPort = await freePort();
   const proxyUrl = `http://127.0.0.1:${proxyPort}`;
+  // The provider signs with a key the bench holds too, so it can mint access tokens for
+  // this MCP server the way the provider would (mcp_auth.mode provider).
+  const { privateKey } = await generateKeyPair("RS256", { extractable: true });
+  const signingKey = { ...(await exportJWK(privateKey)), kid: "bench", alg: "RS256", use: "sig" };
   const idp = await startDevIdentityProvider({
+    signingKeys: [signingKey],
     host: "localhost",
     clients: [
       {
@@ -106,6 +113,7 @@ try {
     SESSION_STORE: "redis",
     REDIS_URL: redis.url,
     SESSION_SECRET: "bench-session-secret-0123456789abcdef",
+    MCP_AUTH_MODE: "provider",
     LOG_LEVEL: "warn",
   });
   // Ready = answers /readyz (provider discovered, Redis connected).
@@ -135,6 +143,13 @@ try {
   cpuBefore = cpuSeconds(proxy.pid);
   const session = await load("mcp-oidc-proxy, Redis session", `${proxyUrl}/mcp`, { cookie });
   const proxyCpuPerRequest = ((cpuSeconds(proxy.pid) - cpuBefore) / (session.rps * DURATION)) * 1e6;
+  const now = Math.floor(Date.now() / 1000);
+  const token = await new SignJWT({ iss: idp.issuer, sub: "alice", aud: proxyUrl, iat: now, exp: now + 3600 })
+    .setProtectedHeader({ alg: "RS256", kid: "bench" })
+    .sign(privateKey);
+  const probe = await fetch(`${proxyUrl}/mcp`, { method: "POST", headers: { authorization: `Bearer ${token}` }, body: "{}" });
+  if (probe.status !== 200) throw new Error(`bearer token refused: ${probe.status} ${await probe.text()}`);
+  const bearer = await load("mcp-oidc-proxy, bearer JWT", `${proxyUrl}/mcp`, { authorization: `Bearer ${token}` });
   const loadedRss = rssMiB(proxy.pid);
   const halfRate = Math.round(session.rps / 2);
   const directHalf = await load("upstream direct @ half", `http://127.0.0.1:${upstreamPort}/mcp`, {}, halfRate);
@@ -151,7 +166,7 @@ try {
       row(direct),
       row(bare),
       row(session),
-      "mcp-oidc-proxy with bearer tokens    n/a until MCP authorization (issue 3) lands",
+      row(bearer),
       `CPU per request: bare proxy ${bareCpuPerRequest.toFixed(0)} µs, mcp-oidc-proxy ${proxyCpuPerRequest.toFixed(0)} µs (${((proxyCpuPerRequest / bareCpuPerRequest) * 100).toFixed(0)} %)`,
       `added p99 latency at half saturation (${halfRate} req/s): ${(sessionHalf.p99 - directHalf.p99).toFixed(2)} ms`,
       `proxy RSS: idle ${idleRss.toFixed(0)} MiB, after load ${loadedRss.toFixed(0)} MiB; startup to ready ${startupMs.toFixed(0)} ms`,
