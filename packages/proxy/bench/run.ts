@@ -147,7 +147,11 @@ try {
   const token = await new SignJWT({ iss: idp.issuer, sub: "alice", aud: proxyUrl, iat: now, exp: now + 3600 })
     .setProtectedHeader({ alg: "RS256", kid: "bench" })
     .sign(privateKey);
-  const probe = await fetch(`${proxyUrl}/mcp`, { method: "POST", headers: { authorization: `Bearer ${token}` }, body: "{}" });
+  const probe = await fetch(`${proxyUrl}/mcp`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${token}` },
+    body: "{}",
+  });
   if (probe.status !== 200) throw new Error(`bearer token refused: ${probe.status} ${await probe.text()}`);
   const bearer = await load("mcp-oidc-proxy, bearer JWT", `${proxyUrl}/mcp`, { authorization: `Bearer ${token}` });
   const loadedRss = rssMiB(proxy.pid);
