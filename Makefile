@@ -6,7 +6,7 @@ export NODE_OPTIONS := --disable-warning=ExperimentalWarning
 
 TESTS := packages/proxy/test/**/*.test.ts packages/operator/test/**/*.test.ts
 
-.PHONY: setup run test lint format typecheck kube-binaries bench clean help
+.PHONY: setup run test lint format typecheck kube-binaries crds bench clean help
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -32,6 +32,9 @@ format: setup ## rewrite files with the formatter
 
 typecheck: setup ## tsc --noEmit over every package, tests included
 	tsc -p .
+
+crds: setup ## regenerate crds/ from the operator's zod schema (a test fails when they differ)
+	node packages/operator/scripts/generate-crd.ts
 
 kube-binaries: ## build kube-apiserver + etcd for the operator tests (cached outside the repo)
 	@./scripts/ensure-kube-binaries.sh >/dev/null

@@ -19,6 +19,8 @@ export interface TestApiServer {
   kubeConfig(): KubeConfig;
   /** kubeconfig YAML for a process (the operator binary, kubectl). */
   kubeConfigFile: string;
+  /** A raw JSON request as the admin, for what the typed client cannot send as is. */
+  request(method: string, path: string, body?: unknown): Promise<{ status: number; body: unknown }>;
   /** Stops and starts kube-apiserver again (etcd, and so all objects, stay). */
   restart(): Promise<void>;
   close(): Promise<void>;
@@ -156,6 +158,15 @@ export async function startTestApiServer(): Promise<TestApiServer> {
     url,
     token,
     kubeConfigFile,
+    async request(method, requestPath, body) {
+      const response = await undiciFetch(`${url}${requestPath}`, {
+        method,
+        headers: { ...auth, "content-type": "application/json" },
+        dispatcher: new Agent({ connect: { ca: readFileSync(caFile) } }),
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      });
+      return { status: response.status, body: await response.json() };
+    },
     kubeConfig() {
       const kc = new KubeConfig();
       kc.loadFromFile(kubeConfigFile);

@@ -1,0 +1,235 @@
+// The McpOidcProxy API, v1alpha1. This zod schema is the one source of truth: the
+// TypeScript types below are inferred from it, and the CRD's OpenAPI schema (with its
+// descriptions, defaults and CEL rules) is generated from it (scripts/generate-crd.ts);
+// a test fails when the committed CRD differs from the generated one.
+import { z } from "zod";
+
+export const GROUP = "mcp-oidc-proxy.dev";
+export const VERSION = "v1alpha1";
+export const KIND = "McpOidcProxy";
+export const PLURAL = "mcpoidcproxies";
+export const API_VERSION = `${GROUP}/${VERSION}`;
+
+const d = (description: string) => ({ description });
+const cel = (rule: string, message: string) => ({ rule, message });
+
+const secretKeyRef = z
+  .object({
+    name: z.string().min(1).meta(d("Name of a Secret in the resource's namespace.")),
+    key: z.string().min(1).meta(d("Key within the Secret.")),
+  })
+  .meta(d("A key of a Secret in the same namespace."));
+
+const duration = z
+  .string()
+  .regex(/^[0-9]+(ms|s|m|h|d)$/)
+  .meta(d('A duration such as "30s", "5m" or "24h".'));
+
+const upstream = z
+  .object({
+    url: z
+      .string()
+      .regex(/^https?:\/\//)
+      .optional()
+      .meta(d("URL of the MCP server, e.g. http://mcp-server.tools.svc:3000.")),
+    service: z
+      .object({
+        name: z.string().min(1).meta(d("Name of a Service in the resource's namespace.")),
+        port: z.number().int().min(1).max(65535).meta(d("The Service port the MCP server listens on.")),
+        scheme: z.enum(["http", "https"]).default("http").meta(d("Scheme to use toward the Service.")),
+      })
+      .optional()
+      .meta(d("A Service in the same namespace in front of the MCP server.")),
+    healthPath: z
+      .string()
+      .default("/health")
+      .meta(d("Path probed for backend_status; any HTTP answer counts as reachable.")),
+  })
+  .meta({
+    ...d("The MCP server to protect: exactly one of url or service."),
+    "x-kubernetes-validations": [
+      cel("has(self.url) != has(self.service)", "set exactly one of upstream.url and upstream.service"),
+    ],
+  });
+
+const provider = z
+  .object({
+    issuer: z
+      .string()
+      .regex(/^https?:\/\//)
+      .meta(d("Issuer URL of the OpenID provider (or its discovery document URL).")),
+    clientId: z.string().min(1).meta(d("Client id registered at the provider for this proxy.")),
+    clientSecretRef: secretKeyRef.optional().meta(d("Secret key holding the client secret (confidential clients).")),
+    scopes: z
+      .array(z.string())
+      .default(["openid", "profile", "email"])
+      .meta(d("Scopes requested at sign-in; must include openid.")),
+    groupsClaim: z.string().default("groups").meta(d("Claim holding the user's groups.")),
+  })
+  .meta({
+    ...d("The OpenID provider people sign in with."),
+    "x-kubernetes-validations": [cel("'openid' in self.scopes", "provider.scopes must include openid")],
+  });
+
+const access = z
+  .object({
+    publicPaths: z.array(z.string()).default([]).meta(d('Paths reachable without signing in (exact, or "/prefix/*").')),
+    requiredGroups: z.array(z.string()).default([]).meta(d("The user must be in one of these groups.")),
+    allowedEmailDomains: z.array(z.string()).default([]).meta(d("Allowed domains of verified e-mail addresses.")),
+    allowedUsers: z.array(z.string()).default([]).meta(d("User ids or e-mail addresses always allowed.")),
+  })
+  .meta(d("Who may use the MCP server once signed in."));
+
+const session = z
+  .object({
+    store: z.enum(["memory", "redis"]).default("memory").meta(d("memory (one replica) or redis (shared by replicas).")),
+    ttl: duration.default("24h").meta(d("Session lifetime.")),
+    redis: z
+      .object({
+        url: z
+          .string()
+          .regex(/^rediss?:\/\//)
+          .optional()
+          .meta(d("Redis URL, e.g. redis://redis.tools.svc:6379.")),
+        urlSecretRef: secretKeyRef.optional().meta(d("Secret key holding the Redis URL (when it carries a password).")),
+        passwordSecretRef: secretKeyRef.optional().meta(d("Secret key holding the Redis password.")),
+      })
+      .optional()
+      .meta({
+        ...d("Redis connection, required when store is redis."),
+        "x-kubernetes-validations": [
+          cel("has(self.url) != has(self.urlSecretRef)", "set exactly one of redis.url and redis.urlSecretRef"),
+        ],
+      }),
+  })
+  .meta({
+    ...d("Where sessions live."),
+    "x-kubernetes-validations": [
+      cel("self.store != 'redis' || has(self.redis)", "session.redis is required when session.store is redis"),
+    ],
+  });
+
+const autoscaling = z
+  .object({
+    enabled: z
+      .boolean()
+      .default(false)
+      .meta(d("Scale with a HorizontalPodAutoscaler instead of a fixed replica count.")),
+    minReplicas: z.number().int().min(1).default(2).meta(d("Lower bound of the autoscaler.")),
+    maxReplicas: z.number().int().min(1).default(10).meta(d("Upper bound of the autoscaler.")),
+    targetCPUUtilizationPercentage: z
+      .number()
+      .int()
+      .min(1)
+      .max(100)
+      .default(70)
+      .meta(d("Average CPU utilization to aim for.")),
+  })
+  .meta({
+    ...d("Horizontal autoscaling."),
+    "x-kubernetes-validations": [
+      cel("self.minReplicas <= self.maxReplicas", "autoscaling.minReplicas must not exceed maxReplicas"),
+    ],
+  });
+
+const quantity = z.union([z.string(), z.number()]);
+const resources = z
+  .object({
+    requests: z.record(z.string(), quantity).optional().meta(d("Minimum resources, e.g. {cpu: 100m, memory: 128Mi}.")),
+    limits: z.record(z.string(), quantity).optional().meta(d("Maximum resources, e.g. {memory: 256Mi}.")),
+  })
+  .meta(d("Compute resources of the proxy container."));
+
+export const specSchema = z
+  .object({
+    upstream,
+    publicUrl: z
+      .string()
+      .regex(/^https?:\/\//)
+      .optional()
+      .meta(
+        d("URL clients use to reach the proxy (behind your Ingress or Gateway); advertised to clients and providers."),
+      ),
+    authMode: z
+      .enum(["oidc", "bypass"])
+      .default("oidc")
+      .meta(d("oidc, or bypass (no authentication: development only).")),
+    provider: provider.optional(),
+    mcpAuth: z
+      .object({
+        mode: z.enum(["off", "provider"]).default("off").meta(d("How MCP clients' bearer tokens are validated.")),
+        requiredScopes: z.array(z.string()).default([]).meta(d("Scopes every bearer token must carry.")),
+      })
+      .optional()
+      .meta(d("MCP authorization for clients with bearer tokens.")),
+    access: access.optional(),
+    session: session.default({ store: "memory", ttl: "24h" }),
+    replicas: z.number().int().min(0).default(1).meta(d("Fixed replica count (ignored while autoscaling is enabled).")),
+    autoscaling: autoscaling.optional(),
+    image: z.string().min(1).optional().meta(d("Proxy image; default: the operator's own version of mcp-oidc-proxy.")),
+    imagePullPolicy: z.enum(["Always", "IfNotPresent", "Never"]).optional().meta(d("Image pull policy.")),
+    resources: resources.optional(),
+    logLevel: z.enum(["error", "warn", "info", "debug"]).default("info").meta(d("Log level of the proxy.")),
+  })
+  .meta({
+    ...d("Desired state of one mcp-oidc-proxy deployment in front of one MCP server."),
+    "x-kubernetes-validations": [
+      cel("self.authMode == 'bypass' || has(self.provider)", "provider is required when authMode is oidc"),
+      cel(
+        "self.session.store == 'redis' || (self.replicas <= 1 && !(has(self.autoscaling) && self.autoscaling.enabled))",
+        "more than one replica needs session.store redis: a memory store is not shared",
+      ),
+    ],
+  });
+
+export const conditionSchema = z.object({
+  type: z.string().meta(d("Ready, Progressing or Degraded.")),
+  status: z.enum(["True", "False", "Unknown"]),
+  observedGeneration: z.number().int().optional(),
+  lastTransitionTime: z.string().meta(d("When the status last changed (RFC 3339).")),
+  reason: z.string().meta(d("CamelCase reason, stable for machines.")),
+  message: z.string().meta(d("Human-readable explanation.")),
+});
+
+export const statusSchema = z
+  .object({
+    observedGeneration: z.number().int().optional().meta(d("The generation the status describes.")),
+    conditions: z.array(conditionSchema).optional().meta(d("Ready, Progressing and Degraded, as metav1.Condition.")),
+    replicas: z.number().int().optional().meta(d("Pods of the proxy.")),
+    readyReplicas: z.number().int().optional().meta(d("Ready pods of the proxy.")),
+    url: z.string().optional().meta(d("Where clients reach the proxy.")),
+    selector: z.string().optional().meta(d("Label selector of the pods, for the scale subresource.")),
+  })
+  .meta(d("Observed state, written by the operator."));
+
+export type McpOidcProxySpec = z.output<typeof specSchema>;
+export type McpOidcProxyStatus = z.output<typeof statusSchema>;
+export type Condition = z.output<typeof conditionSchema>;
+
+export interface McpOidcProxy {
+  apiVersion: typeof API_VERSION;
+  kind: typeof KIND;
+  metadata: {
+    name: string;
+    namespace: string;
+    uid: string;
+    generation?: number;
+    resourceVersion?: string;
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+    deletionTimestamp?: string;
+  };
+  spec: McpOidcProxySpec;
+  status?: McpOidcProxyStatus;
+}
+
+export const ConditionType = { Ready: "Ready", Progressing: "Progressing", Degraded: "Degraded" } as const;
+export const Reason = {
+  Reconciling: "Reconciling",
+  Available: "Available",
+  RolloutInProgress: "RolloutInProgress",
+  InvalidSpec: "InvalidSpec",
+  ApplyFailed: "ApplyFailed",
+  SecretMissing: "SecretMissing",
+  AsExpected: "AsExpected",
+} as const;
