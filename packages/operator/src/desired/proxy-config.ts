@@ -1,0 +1,62 @@
+// The proxy's configuration file rendered from a McpOidcProxy, in the proxy's own format
+// (configs/config.example.yaml). Secrets are not in it: they reach the pod as environment
+// variables from Secret references (see deployment.ts).
+import { stringify } from "yaml";
+import type { McpOidcProxy } from "../api/v1alpha1/mcp-oidc-proxy.ts";
+
+export const PROXY_PORT = 8080;
+export const METRICS_PORT = 9090;
+
+/** The upstream URL: as given, or the Service's cluster DNS name. */
+export function upstreamUrl(cr: McpOidcProxy): string {
+  const { upstream } = cr.spec;
+  if (upstream.url) return upstream.url;
+  const service = upstream.service as NonNullable<typeof upstream.service>;
+  return `${service.scheme}://${service.name}.${cr.metadata.namespace}.svc:${service.port}`;
+}
+
+/** Where clients reach the proxy: the public URL, else the proxy's own Service. */
+export function proxyUrl(cr: McpOidcProxy): string {
+  return cr.spec.publicUrl ?? `http://${cr.metadata.name}.${cr.metadata.namespace}.svc`;
+}
+
+export function proxyConfig(cr: McpOidcProxy): Record<string, unknown> {
+  const { spec } = cr;
+  const bypass = spec.authMode === "bypass";
+  return {
+    // Production refuses bypass mode; a bypass resource is a development setup by definition.
+    environment: bypass ? "development" : "production",
+    server: { host: "0.0.0.0", port: PROXY_PORT, public_url: proxyUrl(cr) },
+    target: { url: upstreamUrl(cr), health_path: spec.upstream.healthPath },
+    auth: { mode: spec.authMode },
+    ...(spec.provider
+      ? {
+          oidc: {
+            discovery_url: spec.provider.issuer,
+            client_id: spec.provider.clientId,
+            scopes: spec.provider.scopes,
+            groups_claim: spec.provider.groupsClaim,
+          },
+        }
+      : {}),
+    session: { store: spec.session.store, ttl: spec.session.ttl },
+    ...(spec.session.redis?.url ? { redis: { url: spec.session.redis.url } } : {}),
+    ...(spec.mcpAuth ? { mcp_auth: { mode: spec.mcpAuth.mode, required_scopes: spec.mcpAuth.requiredScopes } } : {}),
+    ...(spec.access
+      ? {
+          access: {
+            public_paths: spec.access.publicPaths,
+            required_groups: spec.access.requiredGroups,
+            allowed_email_domains: spec.access.allowedEmailDomains,
+            allowed_users: spec.access.allowedUsers,
+          },
+        }
+      : {}),
+    metrics: { enabled: true, port: METRICS_PORT },
+    logging: { level: spec.logLevel, format: "json" },
+  };
+}
+
+export function renderProxyConfig(cr: McpOidcProxy): string {
+  return stringify(proxyConfig(cr));
+}

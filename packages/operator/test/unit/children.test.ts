@@ -1,0 +1,110 @@
+import assert from "node:assert/strict";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { describe, it } from "node:test";
+import { loadConfig } from "@mcp-oidc-proxy/proxy";
+import { type McpOidcProxy, specSchema } from "../../src/api/v1alpha1/mcp-oidc-proxy.ts";
+import {
+  CONFIG_HASH_ANNOTATION,
+  configMapFor,
+  deploymentFor,
+  horizontalPodAutoscalerFor,
+  podDisruptionBudgetFor,
+  serviceFor,
+} from "../../src/desired/children.ts";
+
+function resource(spec: Record<string, unknown>, labels: Record<string, string> = {}): McpOidcProxy {
+  return {
+    apiVersion: "mcp-oidc-proxy.dev/v1alpha1",
+    kind: "McpOidcProxy",
+    metadata: { name: "tools", namespace: "team-a", uid: "uid-1", generation: 1, labels },
+    spec: specSchema.parse(spec),
+  };
+}
+
+const oidcSpec = {
+  upstream: { service: { name: "mcp-server", port: 3000 } },
+  publicUrl: "https://tools.example.com",
+  provider: {
+    issuer: "https://login.example.com/realms/acme",
+    clientId: "mcp",
+    clientSecretRef: { name: "oidc", key: "secret" },
+  },
+  session: { store: "redis", redis: { urlSecretRef: { name: "redis", key: "url" } } },
+  replicas: 3,
+  access: { requiredGroups: ["mcp-users"] },
+};
+
+describe("desired children", () => {
+  it("renders a proxy configuration the proxy itself accepts", () => {
+    const cr = resource(oidcSpec);
+    const dir = mkdtempSync(path.join(tmpdir(), "operator-config-"));
+    const file = path.join(dir, "config.yaml");
+    writeFileSync(file, configMapFor(cr).data?.["config.yaml"] ?? "");
+    const { config } = loadConfig({
+      file,
+      env: { SESSION_SECRET: "s".repeat(40), OIDC_CLIENT_SECRET: "x", REDIS_URL: "redis://redis:6379" },
+    });
+    assert.equal(config.environment, "production");
+    assert.equal(config.target.url, "http://mcp-server.team-a.svc:3000");
+    assert.equal(config.server.public_url, "https://tools.example.com");
+    assert.equal(config.session.store, "redis");
+    assert.equal(config.metrics.port, 9090);
+    assert.deepEqual(config.access.required_groups, ["mcp-users"]);
+  });
+
+  it("builds a Deployment with restricted security, probes, secrets by reference and a config hash", () => {
+    const deployment = deploymentFor(resource(oidcSpec), "fingerprint-1");
+    const pod = deployment.spec?.template.spec;
+    const container = pod?.containers[0];
+    assert.equal(deployment.spec?.replicas, 3);
+    assert.equal(deployment.metadata?.ownerReferences?.[0]?.uid, "uid-1");
+    assert.equal(deployment.metadata?.ownerReferences?.[0]?.controller, true);
+    assert.equal(pod?.automountServiceAccountToken, false);
+    assert.equal(container?.securityContext?.readOnlyRootFilesystem, true);
+    assert.equal(container?.securityContext?.allowPrivilegeEscalation, false);
+    assert.deepEqual(container?.securityContext?.capabilities?.drop, ["ALL"]);
+    assert.equal(container?.securityContext?.seccompProfile?.type, "RuntimeDefault");
+    assert.equal(container?.livenessProbe?.httpGet?.path, "/healthz");
+    assert.equal(container?.readinessProbe?.httpGet?.path, "/readyz");
+    assert.deepEqual(
+      container?.env?.map((e) => [e.name, e.valueFrom?.secretKeyRef?.name]),
+      [
+        ["SESSION_SECRET", "tools-keys"],
+        ["OIDC_CLIENT_SECRET", "oidc"],
+        ["REDIS_URL", "redis"],
+      ],
+    );
+    assert.ok(
+      container?.env?.every((e) => e.value === undefined),
+      "no secret value is written into the Deployment",
+    );
+  });
+
+  it("changes the pod template hash when the config or a referenced Secret changes, and only then", () => {
+    const hash = (spec: Record<string, unknown>, fingerprint: string) =>
+      deploymentFor(resource(spec), fingerprint).spec?.template.metadata?.annotations?.[CONFIG_HASH_ANNOTATION];
+    assert.equal(hash(oidcSpec, "a"), hash(oidcSpec, "a"));
+    assert.notEqual(hash(oidcSpec, "a"), hash(oidcSpec, "b"));
+    assert.notEqual(hash(oidcSpec, "a"), hash({ ...oidcSpec, logLevel: "debug" }, "a"));
+    assert.equal(hash(oidcSpec, "a"), hash({ ...oidcSpec, replicas: 5 }, "a"), "scaling does not restart pods");
+  });
+
+  it("leaves the replica count to the HPA when autoscaling, and adds a PDB", () => {
+    const cr = resource({ ...oidcSpec, autoscaling: { enabled: true, minReplicas: 2, maxReplicas: 6 } });
+    assert.equal(deploymentFor(cr, "").spec?.replicas, undefined);
+    assert.equal(horizontalPodAutoscalerFor(cr)?.spec?.maxReplicas, 6);
+    assert.equal(horizontalPodAutoscalerFor(resource(oidcSpec)), undefined);
+    assert.equal(podDisruptionBudgetFor(cr)?.spec?.maxUnavailable, 1);
+    assert.equal(podDisruptionBudgetFor(resource({ upstream: { url: "http://a" }, authMode: "bypass" })), undefined);
+  });
+
+  it("does not copy the resource's own labels (GitOps tracking) onto children", () => {
+    const cr = resource(oidcSpec, { "argocd.argoproj.io/instance": "apps", "kustomize.toolkit.fluxcd.io/name": "x" });
+    for (const child of [deploymentFor(cr, ""), serviceFor(cr), configMapFor(cr)]) {
+      const childLabels = Object.keys(child.metadata?.labels ?? {});
+      assert.ok(!childLabels.some((l) => l.includes("argocd") || l.includes("fluxcd")), childLabels.join(","));
+    }
+  });
+});
