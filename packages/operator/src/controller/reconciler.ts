@@ -1,0 +1,299 @@
+// reconcile(key): level-based. It reads the McpOidcProxy afresh, builds every child from
+// the spec, applies them server-side, removes what the spec no longer asks for, and writes
+// the status only when it changed. Three outcomes: done (maybe requeue after a delay),
+// an error (retried with backoff), or a TerminalError (reported in the status, not retried).
+import { createHash, randomBytes } from "node:crypto";
+import { AppsV1Api, CoreV1Api, CustomObjectsApi, type KubeConfig, type V1Deployment } from "@kubernetes/client-node";
+import {
+  type Condition,
+  ConditionType,
+  GROUP,
+  KIND,
+  type McpOidcProxy,
+  type McpOidcProxyStatus,
+  PLURAL,
+  Reason,
+  specSchema,
+  VERSION,
+} from "../api/v1alpha1/mcp-oidc-proxy.ts";
+import {
+  configMapFor,
+  deploymentFor,
+  FIELD_MANAGER,
+  horizontalPodAutoscalerFor,
+  names,
+  ownerReference,
+  podDisruptionBudgetFor,
+  SESSION_SECRET_KEY,
+  selectorLabels,
+  serviceAccountFor,
+  serviceFor,
+} from "../desired/children.ts";
+import { proxyUrl } from "../desired/proxy-config.ts";
+import type { Applier } from "../runtime/apply.ts";
+import { setCondition } from "./conditions.ts";
+
+const REPLICAS_HANDOFF_MANAGER = "mcp-oidc-operator-replicas-handoff";
+
+export interface ReconcileResult {
+  requeueAfterMs?: number;
+}
+
+/** A problem only a change of the resource can fix: reported, counted, not retried. */
+export class TerminalError extends Error {
+  readonly reason: string;
+  constructor(reason: string, message: string) {
+    super(message);
+    this.reason = reason;
+  }
+}
+
+export interface ReconcilerLogger {
+  info(message: string, meta?: Record<string, unknown>): void;
+  warn(message: string, meta?: Record<string, unknown>): void;
+}
+
+/** JSON with sorted keys: statuses read back from the API compare equal to built ones. */
+function stableJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(stableJson).join(",")}]`;
+  if (value && typeof value === "object") {
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => a.localeCompare(b));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${stableJson(v)}`).join(",")}}`;
+  }
+  return JSON.stringify(value);
+}
+
+function isNotFound(error: unknown): boolean {
+  return (error as { code?: number }).code === 404;
+}
+
+export class Reconciler {
+  readonly #core: CoreV1Api;
+  readonly #apps: AppsV1Api;
+  readonly #custom: CustomObjectsApi;
+  readonly #applier: Applier;
+  readonly #logger: ReconcilerLogger;
+  readonly #now: () => Date;
+
+  constructor(options: { kubeConfig: KubeConfig; applier: Applier; logger: ReconcilerLogger; now?: () => Date }) {
+    this.#core = options.kubeConfig.makeApiClient(CoreV1Api);
+    this.#apps = options.kubeConfig.makeApiClient(AppsV1Api);
+    this.#custom = options.kubeConfig.makeApiClient(CustomObjectsApi);
+    this.#applier = options.applier;
+    this.#logger = options.logger;
+    this.#now = options.now ?? (() => new Date());
+  }
+
+  async reconcile(key: string): Promise<ReconcileResult> {
+    const [namespace, name] = key.split("/") as [string, string];
+    let cr: McpOidcProxy;
+    try {
+      cr = (await this.#custom.getNamespacedCustomObject({
+        group: GROUP,
+        version: VERSION,
+        namespace,
+        plural: PLURAL,
+        name,
+      })) as McpOidcProxy;
+    } catch (error) {
+      if (isNotFound(error)) return {}; // deleted: owner references let the garbage collector clean up
+      throw error;
+    }
+    if (cr.metadata.deletionTimestamp) return {};
+
+    try {
+      return await this.#reconcileChildren(cr);
+    } catch (error) {
+      if (!(error instanceof TerminalError)) throw error;
+      await this.#writeStatus(cr, {
+        ...this.#baseStatus(cr),
+        conditions: this.#conditions(cr, [
+          { type: ConditionType.Ready, status: "False", reason: error.reason, message: error.message },
+          { type: ConditionType.Progressing, status: "False", reason: error.reason, message: error.message },
+          { type: ConditionType.Degraded, status: "True", reason: error.reason, message: error.message },
+        ]),
+      });
+      throw error;
+    }
+  }
+
+  async #reconcileChildren(cr: McpOidcProxy): Promise<ReconcileResult> {
+    const parsed = specSchema.safeParse(cr.spec);
+    if (!parsed.success) {
+      throw new TerminalError(
+        Reason.InvalidSpec,
+        parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; "),
+      );
+    }
+    cr = { ...cr, spec: parsed.data };
+    const fingerprint = await this.#secretsFingerprint(cr);
+    await this.#ensureKeys(cr);
+
+    await this.#applier.apply(serviceAccountFor(cr));
+    await this.#applier.apply(configMapFor(cr));
+    await this.#applier.apply(serviceFor(cr));
+    if (cr.spec.autoscaling?.enabled) await this.#handReplicasOver(cr);
+    const deployment = await this.#applier.apply(deploymentFor(cr, fingerprint));
+    const header = { namespace: cr.metadata.namespace, name: names(cr).workload };
+    const pdb = podDisruptionBudgetFor(cr);
+    if (pdb) await this.#applier.apply(pdb);
+    else await this.#applier.remove({ apiVersion: "policy/v1", kind: "PodDisruptionBudget", metadata: header });
+    const hpa = horizontalPodAutoscalerFor(cr);
+    if (hpa) await this.#applier.apply(hpa);
+    else
+      await this.#applier.remove({ apiVersion: "autoscaling/v2", kind: "HorizontalPodAutoscaler", metadata: header });
+
+    await this.#writeStatus(cr, this.#rolloutStatus(cr, deployment));
+    return {};
+  }
+
+  /**
+   * Before the operator stops setting spec.replicas (the HPA owns it now), another field
+   * manager takes the field over at its current value; otherwise server-side apply would
+   * remove it and the Deployment would fall back to one replica until the HPA reacts.
+   */
+  async #handReplicasOver(cr: McpOidcProxy): Promise<void> {
+    let current: V1Deployment;
+    try {
+      current = await this.#apps.readNamespacedDeployment({
+        name: names(cr).workload,
+        namespace: cr.metadata.namespace,
+      });
+    } catch (error) {
+      if (isNotFound(error)) return;
+      throw error;
+    }
+    const ownsReplicas = current.metadata?.managedFields?.some(
+      (field) =>
+        field.manager === FIELD_MANAGER &&
+        field.operation === "Apply" &&
+        (field.fieldsV1 as { "f:spec"?: Record<string, unknown> } | undefined)?.["f:spec"]?.["f:replicas"] !==
+          undefined,
+    );
+    if (!ownsReplicas) return;
+    await this.#applier.apply(
+      {
+        apiVersion: "apps/v1",
+        kind: "Deployment",
+        metadata: { name: names(cr).workload, namespace: cr.metadata.namespace },
+        spec: { replicas: current.spec?.replicas ?? 1 },
+      },
+      REPLICAS_HANDOFF_MANAGER,
+    );
+  }
+
+  /** Hash of the referenced Secrets' data; a missing Secret or key is for the user to fix. */
+  async #secretsFingerprint(cr: McpOidcProxy): Promise<string> {
+    const refs = [
+      cr.spec.provider?.clientSecretRef,
+      cr.spec.session.redis?.urlSecretRef,
+      cr.spec.session.redis?.passwordSecretRef,
+    ]
+      .filter((ref): ref is { name: string; key: string } => ref !== undefined)
+      .sort((a, b) => `${a.name}/${a.key}`.localeCompare(`${b.name}/${b.key}`));
+    const hash = createHash("sha256");
+    for (const ref of refs) {
+      let data: Record<string, string> | undefined;
+      try {
+        data = (await this.#core.readNamespacedSecret({ name: ref.name, namespace: cr.metadata.namespace })).data;
+      } catch (error) {
+        if (isNotFound(error)) throw new TerminalError(Reason.SecretMissing, `Secret ${ref.name} does not exist`);
+        throw error;
+      }
+      const value = data?.[ref.key];
+      if (value === undefined)
+        throw new TerminalError(Reason.SecretMissing, `Secret ${ref.name} has no key ${ref.key}`);
+      hash.update(`${ref.name}/${ref.key}=${value}\n`);
+    }
+    return hash.digest("hex");
+  }
+
+  /** The generated session secret: created once, never rotated by a reconcile. */
+  async #ensureKeys(cr: McpOidcProxy): Promise<void> {
+    const name = names(cr).keys;
+    try {
+      await this.#core.readNamespacedSecret({ name, namespace: cr.metadata.namespace });
+      return;
+    } catch (error) {
+      if (!isNotFound(error)) throw error;
+    }
+    try {
+      await this.#core.createNamespacedSecret({
+        namespace: cr.metadata.namespace,
+        body: {
+          metadata: {
+            name,
+            namespace: cr.metadata.namespace,
+            labels: { ...selectorLabels(cr), "app.kubernetes.io/managed-by": "mcp-oidc-operator" },
+            ownerReferences: [ownerReference(cr)],
+          },
+          type: "Opaque",
+          stringData: { [SESSION_SECRET_KEY]: randomBytes(36).toString("base64url") },
+        },
+      });
+      this.#logger.info("generated session secret", { namespace: cr.metadata.namespace, name });
+    } catch (error) {
+      if ((error as { code?: number }).code !== 409) throw error; // created meanwhile: keep theirs
+    }
+  }
+
+  #baseStatus(cr: McpOidcProxy): McpOidcProxyStatus {
+    return {
+      observedGeneration: cr.metadata.generation,
+      url: proxyUrl(cr),
+      selector: Object.entries(selectorLabels(cr))
+        .map(([k, v]) => `${k}=${v}`)
+        .join(","),
+      replicas: cr.status?.replicas ?? 0,
+      readyReplicas: cr.status?.readyReplicas ?? 0,
+    };
+  }
+
+  #conditions(cr: McpOidcProxy, next: Omit<Condition, "lastTransitionTime">[]): Condition[] {
+    let conditions = cr.status?.conditions ?? [];
+    for (const condition of next) {
+      conditions = setCondition(conditions, { ...condition, observedGeneration: cr.metadata.generation }, this.#now());
+    }
+    return conditions;
+  }
+
+  #rolloutStatus(cr: McpOidcProxy, deployment: V1Deployment): McpOidcProxyStatus {
+    const status = deployment.status ?? {};
+    const desired = deployment.spec?.replicas ?? 0;
+    const current = (status.observedGeneration ?? 0) >= (deployment.metadata?.generation ?? 1);
+    const available =
+      current && (status.updatedReplicas ?? 0) >= desired && (status.availableReplicas ?? 0) >= desired && desired > 0;
+    const message = available
+      ? `${status.availableReplicas} of ${desired} replicas available`
+      : `waiting for the rollout: ${status.updatedReplicas ?? 0} of ${desired} replicas updated, ${status.availableReplicas ?? 0} available`;
+    return {
+      ...this.#baseStatus(cr),
+      replicas: status.replicas ?? 0,
+      readyReplicas: status.readyReplicas ?? 0,
+      conditions: this.#conditions(cr, [
+        available
+          ? { type: ConditionType.Ready, status: "True", reason: Reason.Available, message }
+          : { type: ConditionType.Ready, status: "False", reason: Reason.RolloutInProgress, message },
+        available
+          ? { type: ConditionType.Progressing, status: "False", reason: Reason.AsExpected, message }
+          : { type: ConditionType.Progressing, status: "True", reason: Reason.RolloutInProgress, message },
+        { type: ConditionType.Degraded, status: "False", reason: Reason.AsExpected, message: "" },
+      ]),
+    };
+  }
+
+  /** Writes only a changed status, with optimistic concurrency (a conflict is retried). */
+  async #writeStatus(cr: McpOidcProxy, status: McpOidcProxyStatus): Promise<void> {
+    if (stableJson(status) === stableJson(cr.status ?? {})) return;
+    await this.#custom.replaceNamespacedCustomObjectStatus({
+      group: GROUP,
+      version: VERSION,
+      namespace: cr.metadata.namespace,
+      plural: PLURAL,
+      name: cr.metadata.name,
+      body: { apiVersion: `${GROUP}/${VERSION}`, kind: KIND, metadata: cr.metadata, spec: cr.spec, status },
+    });
+  }
+}

@@ -1,0 +1,32 @@
+// Sending desired objects: server-side apply under the operator's field manager (forcing
+// ownership of the fields it sets, so a hand-edit is put back), and removal of objects the
+// spec no longer asks for.
+import { type KubeConfig, type KubernetesObject, KubernetesObjectApi, PatchStrategy } from "@kubernetes/client-node";
+import { FIELD_MANAGER } from "../desired/children.ts";
+
+export class Applier {
+  readonly #objects: KubernetesObjectApi;
+
+  constructor(kubeConfig: KubeConfig) {
+    this.#objects = KubernetesObjectApi.makeApiClient(kubeConfig);
+  }
+
+  apply<T extends KubernetesObject>(object: T, fieldManager = FIELD_MANAGER): Promise<T> {
+    return this.#objects.patch(object, undefined, undefined, fieldManager, true, PatchStrategy.ServerSideApply);
+  }
+
+  /** Deletes the object if it exists; absent is fine. */
+  async remove(header: {
+    apiVersion: string;
+    kind: string;
+    metadata: { name: string; namespace: string };
+  }): Promise<boolean> {
+    try {
+      await this.#objects.delete(header as KubernetesObject);
+      return true;
+    } catch (error) {
+      if ((error as { code?: number }).code === 404) return false;
+      throw error;
+    }
+  }
+}

@@ -1,0 +1,248 @@
+// The controller against a real kube-apiserver: a McpOidcProxy becomes its children and a
+// status; changes roll out; deleted or hand-edited children are put back. No
+// kube-controller-manager runs here, so Deployments never roll out by themselves: the test
+// writes their status the way the Deployment controller would.
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import {
+  AppsV1Api,
+  AutoscalingV2Api,
+  CoreV1Api,
+  CustomObjectsApi,
+  type KubeConfig,
+  PolicyV1Api,
+  type V1Deployment,
+} from "@kubernetes/client-node";
+import type { McpOidcProxy } from "../../src/api/v1alpha1/mcp-oidc-proxy.ts";
+import { type RunningController, startController } from "../../src/controller/controller.ts";
+import { CONFIG_HASH_ANNOTATION } from "../../src/desired/children.ts";
+import { installCrd } from "../support/crd.ts";
+import { startTestApiServer, type TestApiServer } from "../support/kube-api-server.ts";
+
+const NS = "tools";
+const crApi = { group: "mcp-oidc-proxy.dev", version: "v1alpha1", namespace: NS, plural: "mcpoidcproxies" };
+const quiet = { info() {}, warn() {} };
+
+/** Bounded wait for an eventually consistent result (the controller works asynchronously). */
+async function eventually<T>(probe: () => Promise<T | undefined>, what: string): Promise<T> {
+  let last: unknown;
+  for (let attempt = 0; attempt < 300; attempt++) {
+    try {
+      const value = await probe();
+      if (value !== undefined) return value;
+    } catch (error) {
+      last = error;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ""}`);
+}
+
+const notFound = async (read: () => Promise<unknown>) => {
+  try {
+    await read();
+    return undefined;
+  } catch (error) {
+    return (error as { code?: number }).code === 404 ? true : undefined;
+  }
+};
+
+describe("McpOidcProxy controller", () => {
+  let server: TestApiServer;
+  let kc: KubeConfig;
+  let controller: RunningController;
+  let core: CoreV1Api;
+  let apps: AppsV1Api;
+  let custom: CustomObjectsApi;
+
+  const readCr = () => custom.getNamespacedCustomObject({ ...crApi, name: "tools" }) as Promise<McpOidcProxy>;
+  const readyCondition = async () => (await readCr()).status?.conditions?.find((c) => c.type === "Ready");
+  const readDeployment = () => apps.readNamespacedDeployment({ name: "tools", namespace: NS });
+  const templateHash = (d: V1Deployment) => d.spec?.template.metadata?.annotations?.[CONFIG_HASH_ANNOTATION];
+
+  before(async () => {
+    server = await startTestApiServer();
+    kc = server.kubeConfig();
+    await installCrd(server);
+    core = kc.makeApiClient(CoreV1Api);
+    apps = kc.makeApiClient(AppsV1Api);
+    custom = kc.makeApiClient(CustomObjectsApi);
+    await core.createNamespace({ body: { metadata: { name: NS } } });
+    await core.createNamespacedSecret({
+      namespace: NS,
+      body: {
+        metadata: { name: "oidc" },
+        stringData: { "client-secret": "s3cret", "redis-url": "redis://redis:6379" },
+      },
+    });
+    controller = await startController({ kubeConfig: kc, namespace: NS, logger: quiet });
+    await custom.createNamespacedCustomObject({
+      ...crApi,
+      body: {
+        apiVersion: "mcp-oidc-proxy.dev/v1alpha1",
+        kind: "McpOidcProxy",
+        metadata: { name: "tools", labels: { "argocd.argoproj.io/instance": "platform" } },
+        spec: {
+          upstream: { service: { name: "mcp-server", port: 3000 } },
+          publicUrl: "https://tools.example.com",
+          provider: {
+            issuer: "https://login.example.com/realms/acme",
+            clientId: "mcp",
+            clientSecretRef: { name: "oidc", key: "client-secret" },
+          },
+          session: { store: "redis", redis: { urlSecretRef: { name: "oidc", key: "redis-url" } } },
+          replicas: 2,
+        },
+      },
+    });
+  });
+  after(async () => {
+    await controller?.stop();
+    await server?.close();
+  });
+
+  it("creates every child, owned by the resource, and reports Ready=False while rolling out", async () => {
+    const deployment = await eventually(() => readDeployment(), "the Deployment");
+    assert.equal(deployment.spec?.replicas, 2);
+    assert.equal(deployment.metadata?.ownerReferences?.[0]?.kind, "McpOidcProxy");
+    assert.equal(deployment.metadata?.labels?.["argocd.argoproj.io/instance"], undefined);
+    const config = await core.readNamespacedConfigMap({ name: "tools-config", namespace: NS });
+    assert.match(config.data?.["config.yaml"] ?? "", /url: http:\/\/mcp-server.tools.svc:3000/);
+    await core.readNamespacedService({ name: "tools", namespace: NS });
+    await core.readNamespacedServiceAccount({ name: "tools", namespace: NS });
+    await kc.makeApiClient(PolicyV1Api).readNamespacedPodDisruptionBudget({ name: "tools", namespace: NS });
+    const keys = await core.readNamespacedSecret({ name: "tools-keys", namespace: NS });
+    assert.ok(keys.data?.["session-secret"], "a session secret was generated");
+    const ready = await eventually(readyCondition, "the Ready condition");
+    assert.equal(ready.status, "False");
+    assert.equal(ready.reason, "RolloutInProgress");
+    const cr = await readCr();
+    assert.equal(cr.status?.observedGeneration, cr.metadata.generation);
+    assert.equal(cr.status?.url, "https://tools.example.com");
+    assert.equal(cr.status?.selector, "app.kubernetes.io/name=mcp-oidc-proxy,app.kubernetes.io/instance=tools");
+  });
+
+  it("reports Ready=True once the Deployment is available", async () => {
+    const deployment = await readDeployment();
+    await apps.replaceNamespacedDeploymentStatus({
+      name: "tools",
+      namespace: NS,
+      body: {
+        ...deployment,
+        status: {
+          observedGeneration: deployment.metadata?.generation ?? 1,
+          replicas: 2,
+          updatedReplicas: 2,
+          readyReplicas: 2,
+          availableReplicas: 2,
+        },
+      },
+    });
+    const ready = await eventually(async () => {
+      const condition = await readyCondition();
+      return condition?.status === "True" ? condition : undefined;
+    }, "Ready=True");
+    assert.equal(ready.reason, "Available");
+    assert.equal((await readCr()).status?.readyReplicas, 2);
+  });
+
+  it("puts back a deleted child and a hand-edited one", async () => {
+    await core.deleteNamespacedConfigMap({ name: "tools-config", namespace: NS });
+    await eventually(() => core.readNamespacedConfigMap({ name: "tools-config", namespace: NS }), "the ConfigMap back");
+    const deployment = await readDeployment();
+    await apps.replaceNamespacedDeployment({
+      name: "tools",
+      namespace: NS,
+      body: { ...deployment, spec: { ...(deployment.spec as NonNullable<V1Deployment["spec"]>), replicas: 7 } },
+    });
+    await eventually(
+      async () => ((await readDeployment()).spec?.replicas === 2 ? true : undefined),
+      "replicas back to 2",
+    );
+  });
+
+  it("rolls the pods when the configuration or a referenced Secret changes", async () => {
+    const before = templateHash(await readDeployment());
+    await custom.patchNamespacedCustomObject({
+      ...crApi,
+      name: "tools",
+      body: [{ op: "replace", path: "/spec/logLevel", value: "debug" }],
+    });
+    const afterSpec = await eventually(async () => {
+      const hash = templateHash(await readDeployment());
+      return hash !== before ? hash : undefined;
+    }, "a new pod template hash after a spec change");
+    await core.replaceNamespacedSecret({
+      name: "oidc",
+      namespace: NS,
+      body: {
+        metadata: { name: "oidc" },
+        stringData: { "client-secret": "rotated", "redis-url": "redis://redis:6379" },
+      },
+    });
+    // Secrets are not watched yet: a resync (or any event) picks the change up.
+    controller.queue.add(`${NS}/tools`);
+    await eventually(async () => {
+      const hash = templateHash(await readDeployment());
+      return hash !== afterSpec ? hash : undefined;
+    }, "a new pod template hash after a Secret change");
+  });
+
+  it("switches to autoscaling without fighting the HPA over replicas, and back", async () => {
+    await custom.patchNamespacedCustomObject({
+      ...crApi,
+      name: "tools",
+      body: [{ op: "add", path: "/spec/autoscaling", value: { enabled: true, minReplicas: 2, maxReplicas: 5 } }],
+    });
+    const autoscalingApi = kc.makeApiClient(AutoscalingV2Api);
+    const hpa = await eventually(
+      () => autoscalingApi.readNamespacedHorizontalPodAutoscaler({ name: "tools", namespace: NS }),
+      "the HPA",
+    );
+    assert.equal(hpa.spec?.maxReplicas, 5);
+    // Handing replicas over to the HPA must not drop the Deployment to the default of 1.
+    assert.equal((await readDeployment()).spec?.replicas, 2);
+    // The HPA scales the Deployment; the operator must not set replicas back.
+    const deployment = await readDeployment();
+    await apps.replaceNamespacedDeployment({
+      name: "tools",
+      namespace: NS,
+      body: { ...deployment, spec: { ...(deployment.spec as NonNullable<V1Deployment["spec"]>), replicas: 4 } },
+    });
+    controller.queue.add(`${NS}/tools`);
+    await eventually(
+      async () =>
+        (await readCr()).metadata.generation === (await readCr()).status?.observedGeneration ? true : undefined,
+      "a reconcile",
+    );
+    assert.equal((await readDeployment()).spec?.replicas, 4);
+
+    await custom.patchNamespacedCustomObject({
+      ...crApi,
+      name: "tools",
+      body: [{ op: "remove", path: "/spec/autoscaling" }],
+    });
+    await eventually(
+      () => notFound(() => autoscalingApi.readNamespacedHorizontalPodAutoscaler({ name: "tools", namespace: NS })),
+      "the HPA removed",
+    );
+    await eventually(
+      async () => ((await readDeployment()).spec?.replicas === 2 ? true : undefined),
+      "fixed replicas again",
+    );
+  });
+
+  it("reports a missing Secret as Degraded instead of failing over and over", async () => {
+    await custom.patchNamespacedCustomObject({
+      ...crApi,
+      name: "tools",
+      body: [{ op: "replace", path: "/spec/provider/clientSecretRef/name", value: "does-not-exist" }],
+    });
+    const degraded = await eventually(async () => {
+      const condition = (await readCr()).status?.conditions?.find((c) => c.type === "Degraded");
+      return condition?.status === "True" ? condition : undefined;
+    }, "Degraded=True");
+    assert.equal(degraded.reason, "SecretMissing");
+    assert.match(degraded.message, /does-not-exist/);
+  });
+});
