@@ -11,7 +11,11 @@ function manualClock() {
     setTimeout(fn, ms) {
       const timer = { at: now + ms, fn, cancelled: false };
       timers.push(timer);
-      return { cancel: () => void (timer.cancelled = true) };
+      return {
+        cancel: () => {
+          timer.cancelled = true;
+        },
+      };
     },
   };
   const advance = (ms: number) => {
