@@ -1,0 +1,124 @@
+// The mcp-oidc-operator command: kubeconfig → health and metrics server → leader election
+// → controller; SIGTERM stops the watches, finishes the current reconcile and gives the
+// Lease up so a successor takes over at once.
+import http from "node:http";
+import { hostname } from "node:os";
+import { KubeConfig } from "@kubernetes/client-node";
+import { Command, Option } from "commander";
+import winston from "winston";
+import { type RunningController, startController } from "./controller/controller.ts";
+import { createOperatorMetrics } from "./observability/metrics.ts";
+import { LeaderElector } from "./runtime/leader-election.ts";
+
+const VERSION = "0.1.0";
+
+interface Options {
+  kubeconfig?: string;
+  namespace?: string;
+  leaderElect: boolean;
+  leaseNamespace: string;
+  leaseName: string;
+  healthPort: string;
+  metricsPort: string;
+  bindAddress: string;
+  logLevel: string;
+}
+
+export async function main(argv: string[] = process.argv): Promise<void> {
+  const options = new Command("mcp-oidc-operator")
+    .description("Reconciles McpOidcProxy resources into running mcp-oidc-proxy deployments")
+    .version(VERSION, "-v, --version")
+    .option("--kubeconfig <file>", "kubeconfig file (default: in-cluster, then KUBECONFIG / ~/.kube/config)")
+    .option(
+      "--namespace <name>",
+      "watch only this namespace (env WATCH_NAMESPACE; default: all)",
+      process.env.WATCH_NAMESPACE,
+    )
+    .option("--no-leader-elect", "run without leader election (a single replica only)")
+    .option(
+      "--lease-namespace <name>",
+      "namespace of the leader election Lease (env POD_NAMESPACE)",
+      process.env.POD_NAMESPACE ?? "default",
+    )
+    .option("--lease-name <name>", "name of the leader election Lease", "mcp-oidc-operator")
+    .option("--health-port <port>", "port of /healthz and /readyz", "8081")
+    .option("--metrics-port <port>", "port of /metrics", "8080")
+    .option("--bind-address <address>", "address of the health and metrics servers", "0.0.0.0")
+    .addOption(
+      new Option("--log-level <level>", "log level").choices(["error", "warn", "info", "debug"]).default("info"),
+    )
+    .parse(argv)
+    .opts<Options>();
+
+  const logger = winston.createLogger({
+    level: options.logLevel,
+    format: winston.format.combine(winston.format.timestamp(), winston.format.json()),
+    defaultMeta: { service: "mcp-oidc-operator" },
+    transports: [new winston.transports.Console()],
+  });
+  const kubeConfig = new KubeConfig();
+  if (options.kubeconfig) kubeConfig.loadFromFile(options.kubeconfig);
+  else kubeConfig.loadFromDefault();
+
+  let controller: RunningController | undefined;
+  let elector: LeaderElector | undefined;
+  const metrics = createOperatorMetrics(
+    () => controller?.queue,
+    () => (elector ? elector.leading : controller !== undefined),
+  );
+  const health = http.createServer((req, res) => {
+    // Live while the process runs; ready once this replica is either waiting to lead or
+    // leading with every watch synced.
+    const ready = elector && !elector.leading ? true : (controller?.synced() ?? false);
+    const status = req.url === "/healthz" ? 200 : req.url === "/readyz" ? (ready ? 200 : 503) : 404;
+    res
+      .writeHead(status, { "content-type": "application/json" })
+      .end(JSON.stringify({ status: status === 200 ? "ok" : "not ready" }));
+  });
+  const metricsServer = http.createServer(async (req, res) => {
+    if (req.url !== "/metrics") return void res.writeHead(404).end();
+    res.writeHead(200, { "content-type": metrics.registry.contentType }).end(await metrics.registry.metrics());
+  });
+  await Promise.all([
+    new Promise<void>((resolve) => health.listen(Number(options.healthPort), options.bindAddress, resolve)),
+    new Promise<void>((resolve) => metricsServer.listen(Number(options.metricsPort), options.bindAddress, resolve)),
+  ]);
+
+  const run = async () => {
+    controller = await startController({
+      kubeConfig,
+      ...(options.namespace ? { namespace: options.namespace } : {}),
+      logger,
+      observer: metrics.observer,
+    });
+    logger.info("controller started", { namespace: options.namespace ?? "(all)" });
+  };
+  const stop = async (code: number) => {
+    await controller?.stop();
+    await elector?.stop();
+    health.close();
+    metricsServer.close();
+    process.exit(code);
+  };
+  process.once("SIGTERM", () => void stop(0));
+  process.once("SIGINT", () => void stop(0));
+
+  logger.info("mcp-oidc-operator starting", { version: VERSION, leader_election: options.leaderElect });
+  if (!options.leaderElect) {
+    await run();
+    return;
+  }
+  elector = new LeaderElector({
+    kubeConfig,
+    namespace: options.leaseNamespace,
+    name: options.leaseName,
+    identity: `${hostname()}_${process.pid}`,
+    logger,
+    onStartedLeading: () => void run(),
+    // Another replica leads now: stop at once, the Deployment restarts this one as a candidate.
+    onStoppedLeading: () => void stop(1),
+  });
+  elector.start();
+}
+
+if (import.meta.main) await main();

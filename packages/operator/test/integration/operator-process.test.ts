@@ -1,0 +1,142 @@
+// node_modules/.bin/mcp-oidc-operator as it runs in a cluster, twice: exactly one process
+// leads (Lease), only the leader reconciles, and when it stops the other takes over.
+import assert from "node:assert/strict";
+import { type ChildProcess, spawn } from "node:child_process";
+import net from "node:net";
+import path from "node:path";
+import { after, before, describe, it } from "node:test";
+import { AppsV1Api, CoordinationV1Api, CoreV1Api, CustomObjectsApi } from "@kubernetes/client-node";
+import { installCrd } from "../support/crd.ts";
+import { startTestApiServer, type TestApiServer } from "../support/kube-api-server.ts";
+
+const BIN = path.resolve(import.meta.dirname, "../../../../node_modules/.bin/mcp-oidc-operator");
+const NS = "team";
+
+async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+async function eventually<T>(probe: () => Promise<T | undefined>, what: string): Promise<T> {
+  for (let attempt = 0; attempt < 400; attempt++) {
+    const value = await probe().catch(() => undefined);
+    if (value !== undefined) return value;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+interface Operator {
+  process: ChildProcess;
+  metrics: string;
+  health: string;
+}
+
+describe("mcp-oidc-operator processes", () => {
+  let server: TestApiServer;
+  const operators: Operator[] = [];
+
+  const isLeader = async (op: Operator) => {
+    const text = await (await fetch(`${op.metrics}/metrics`)).text();
+    return /^leader_election_master_status\{name="mcp-oidc-operator"\} 1$/m.test(text);
+  };
+  const createProxy = (name: string) =>
+    server
+      .kubeConfig()
+      .makeApiClient(CustomObjectsApi)
+      .createNamespacedCustomObject({
+        group: "mcp-oidc-proxy.dev",
+        version: "v1alpha1",
+        namespace: NS,
+        plural: "mcpoidcproxies",
+        body: {
+          apiVersion: "mcp-oidc-proxy.dev/v1alpha1",
+          kind: "McpOidcProxy",
+          metadata: { name },
+          spec: { upstream: { url: "http://mcp-server:3000" }, authMode: "bypass" },
+        },
+      });
+  const deploymentOf = (name: string) =>
+    server.kubeConfig().makeApiClient(AppsV1Api).readNamespacedDeployment({ name, namespace: NS });
+
+  before(async () => {
+    server = await startTestApiServer();
+    await installCrd(server);
+    await server
+      .kubeConfig()
+      .makeApiClient(CoreV1Api)
+      .createNamespace({ body: { metadata: { name: NS } } });
+    for (let i = 0; i < 2; i++) {
+      const [healthPort, metricsPort] = [await freePort(), await freePort()];
+      const child = spawn(
+        BIN,
+        [
+          "--kubeconfig",
+          server.kubeConfigFile,
+          "--lease-namespace",
+          "default",
+          "--health-port",
+          String(healthPort),
+          "--metrics-port",
+          String(metricsPort),
+          "--bind-address",
+          "127.0.0.1",
+          "--log-level",
+          "warn",
+        ],
+        { stdio: ["ignore", "ignore", "inherit"], env: { PATH: process.env.PATH ?? "" } },
+      );
+      operators.push({
+        process: child,
+        health: `http://127.0.0.1:${healthPort}`,
+        metrics: `http://127.0.0.1:${metricsPort}`,
+      });
+    }
+  });
+  after(async () => {
+    for (const op of operators) op.process.kill("SIGKILL");
+    await server?.close();
+  });
+
+  it("elects exactly one leader, which reconciles", async () => {
+    const leader = await eventually(async () => {
+      const leaders = [];
+      for (const op of operators) if (await isLeader(op)) leaders.push(op);
+      return leaders.length === 1 ? leaders[0] : undefined;
+    }, "one leader");
+    const lease = await server
+      .kubeConfig()
+      .makeApiClient(CoordinationV1Api)
+      .readNamespacedLease({ name: "mcp-oidc-operator", namespace: "default" });
+    assert.match(lease.spec?.holderIdentity ?? "", new RegExp(`_${leader?.process.pid}$`));
+    for (const op of operators) {
+      assert.equal((await fetch(`${op.health}/healthz`)).status, 200);
+      await eventually(async () => ((await fetch(`${op.health}/readyz`)).status === 200 ? true : undefined), "ready");
+    }
+    await createProxy("first");
+    const deployment = await eventually(() => deploymentOf("first"), "the first Deployment");
+    assert.equal(deployment.metadata?.ownerReferences?.[0]?.name, "first");
+    // The Deployment exists before that reconcile has finished (it writes the status last).
+    await eventually(async () => {
+      const metrics = await (await fetch(`${leader?.metrics}/metrics`)).text();
+      return /^controller_runtime_reconcile_total\{controller="mcpoidcproxy",result="success"\} [1-9]/m.test(metrics)
+        ? true
+        : undefined;
+    }, "a successful reconcile counted");
+  });
+
+  it("hands over when the leader stops", async () => {
+    const leaderIndex = (await isLeader(operators[0] as Operator)) ? 0 : 1;
+    const current = operators[leaderIndex] as Operator;
+    const other = operators[1 - leaderIndex] as Operator;
+    const exited = new Promise<number | null>((resolve) => current.process.once("exit", resolve));
+    current.process.kill("SIGTERM");
+    assert.equal(await exited, 0, "a clean exit on SIGTERM");
+    await eventually(async () => ((await isLeader(other)) ? true : undefined), "the other process to lead");
+    await createProxy("second");
+    await eventually(() => deploymentOf("second"), "the second Deployment, reconciled by the new leader");
+  });
+});
