@@ -232,6 +232,24 @@ describe("McpOidcProxy controller", () => {
     );
   });
 
+  it("keeps working across an API server restart (watches are re-established)", async () => {
+    await server.restart();
+    await custom.createNamespacedCustomObject({
+      ...crApi,
+      body: {
+        apiVersion: "mcp-oidc-proxy.dev/v1alpha1",
+        kind: "McpOidcProxy",
+        metadata: { name: "after-restart" },
+        spec: { upstream: { url: "http://mcp-server:3000" }, authMode: "bypass" },
+      },
+    });
+    const deployment = await eventually(
+      () => apps.readNamespacedDeployment({ name: "after-restart", namespace: NS }),
+      "a Deployment for a resource created after the restart",
+    );
+    assert.equal(deployment.metadata?.ownerReferences?.[0]?.name, "after-restart");
+  });
+
   it("reports a missing Secret as Degraded instead of failing over and over", async () => {
     await custom.patchNamespacedCustomObject({
       ...crApi,

@@ -21,7 +21,7 @@ export interface TestApiServer {
   kubeConfigFile: string;
   /** A raw JSON request as the admin, for what the typed client cannot send as is. */
   request(method: string, path: string, body?: unknown): Promise<{ status: number; body: unknown }>;
-  /** Stops and starts kube-apiserver again (etcd, and so all objects, stay). */
+  /** Kills kube-apiserver and starts it again (etcd, and so all objects, stay). */
   restart(): Promise<void>;
   close(): Promise<void>;
 }
@@ -50,10 +50,10 @@ function startProcess(binary: string, args: string[], logFile: string): ChildPro
   return child;
 }
 
-async function stopProcess(child: ChildProcess | undefined): Promise<void> {
+async function stopProcess(child: ChildProcess | undefined, signal: NodeJS.Signals = "SIGTERM"): Promise<void> {
   if (!child || child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-  child.kill("SIGTERM");
+  child.kill(signal);
   await exited;
 }
 
@@ -173,7 +173,8 @@ export async function startTestApiServer(): Promise<TestApiServer> {
       return kc;
     },
     async restart() {
-      await stopProcess(apiServer);
+      // A crash, not a drain: a draining API server waits for open watches (tens of seconds).
+      await stopProcess(apiServer, "SIGKILL");
       await startApiServer();
     },
     async close() {
