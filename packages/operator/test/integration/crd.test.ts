@@ -1,9 +1,11 @@
 // The generated CRD in a real API server: structural, with defaults, and with CEL rules
 // that refuse what the schema alone cannot.
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
+import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { CoreV1Api, CustomObjectsApi } from "@kubernetes/client-node";
+import { parse } from "yaml";
 import { renderCrd } from "../../scripts/generate-crd.ts";
 import { CRD_PATH, installCrd } from "../support/crd.ts";
 import { startTestApiServer, type TestApiServer } from "../support/kube-api-server.ts";
@@ -13,6 +15,15 @@ const target = { group: "mcp-oidc-proxy.dev", version: "v1alpha1", namespace: "c
 describe("McpOidcProxy CRD", () => {
   let server: TestApiServer;
   let objects: CustomObjectsApi;
+  const namespaces = new Set<string>();
+  const ensureNamespace = async (name: string) => {
+    if (namespaces.has(name)) return;
+    await server
+      .kubeConfig()
+      .makeApiClient(CoreV1Api)
+      .createNamespace({ body: { metadata: { name } } });
+    namespaces.add(name);
+  };
 
   before(async () => {
     server = await startTestApiServer();
@@ -47,6 +58,19 @@ describe("McpOidcProxy CRD", () => {
     assert.equal(created.spec.session.store, "memory");
     assert.equal(created.spec.session.ttl, "24h");
     assert.deepEqual(created.spec.provider.scopes, ["openid", "profile", "email"]);
+  });
+
+  it("accepts every sample under deployments/kubernetes/samples", async () => {
+    const dir = path.resolve(import.meta.dirname, "../../../../deployments/kubernetes/samples");
+    const samples = readdirSync(dir).filter((f) => f.endsWith(".yaml"));
+    assert.ok(samples.length >= 3);
+    for (const file of samples) {
+      const sample = parse(readFileSync(path.join(dir, file), "utf8")) as {
+        metadata: { name: string; namespace: string };
+      };
+      await ensureNamespace(sample.metadata.namespace);
+      await objects.createNamespacedCustomObject({ ...target, namespace: sample.metadata.namespace, body: sample });
+    }
   });
 
   const invalid: [string, Record<string, unknown>, RegExp][] = [

@@ -12,11 +12,14 @@ import { KubeConfig } from "@kubernetes/client-node";
 import { Agent, fetch as undiciFetch } from "undici";
 
 const repoRoot = path.resolve(import.meta.dirname, "../../../..");
+export const OPERATOR_USER = "system:serviceaccount:mcp-system:mcp-oidc-operator";
 
 export interface TestApiServer {
   url: string;
   token: string;
   kubeConfig(): KubeConfig;
+  /** As the operator's ServiceAccount (system:serviceaccount:mcp-system:mcp-oidc-operator): only RBAC's grants. */
+  operatorKubeConfig(): KubeConfig;
   /** kubeconfig YAML for a process (the operator binary, kubectl). */
   kubeConfigFile: string;
   /** A raw JSON request as the admin, for what the typed client cannot send as is. */
@@ -88,7 +91,13 @@ export async function startTestApiServer(): Promise<TestApiServer> {
   const dir = mkdtempSync(path.join(tmpdir(), "mcp-operator-apiserver-"));
   const [etcdPort, peerPort, apiPort] = [await freePort(), await freePort(), await freePort()];
   const token = randomBytes(24).toString("hex");
-  writeFileSync(path.join(dir, "tokens.csv"), `${token},admin,admin-uid,system:masters\n`);
+  // A second identity: the operator's ServiceAccount, with only what RBAC grants it.
+  const operatorToken = randomBytes(24).toString("hex");
+  writeFileSync(
+    path.join(dir, "tokens.csv"),
+    `${token},admin,admin-uid,system:masters\n` +
+      `${operatorToken},${OPERATOR_USER},operator-uid,"system:serviceaccounts,system:serviceaccounts:mcp-system,system:authenticated"\n`,
+  );
   const { publicKey, privateKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
   writeFileSync(path.join(dir, "sa.pub"), publicKey.export({ type: "spki", format: "pem" }));
   writeFileSync(path.join(dir, "sa.key"), privateKey.export({ type: "pkcs8", format: "pem" }));
@@ -141,19 +150,23 @@ export async function startTestApiServer(): Promise<TestApiServer> {
   };
   await startApiServer();
 
+  const writeKubeConfig = (file: string, userToken: string) =>
+    writeFileSync(
+      file,
+      [
+        "apiVersion: v1",
+        "kind: Config",
+        `clusters: [{name: test, cluster: {server: '${url}', certificate-authority: '${caFile}'}}]`,
+        `users: [{name: user, user: {token: '${userToken}'}}]`,
+        "contexts: [{name: test, context: {cluster: test, user: user}}]",
+        "current-context: test",
+        "",
+      ].join("\n"),
+    );
   const kubeConfigFile = path.join(dir, "kubeconfig");
-  writeFileSync(
-    kubeConfigFile,
-    [
-      "apiVersion: v1",
-      "kind: Config",
-      `clusters: [{name: test, cluster: {server: '${url}', certificate-authority: '${caFile}'}}]`,
-      `users: [{name: admin, user: {token: '${token}'}}]`,
-      "contexts: [{name: test, context: {cluster: test, user: admin}}]",
-      "current-context: test",
-      "",
-    ].join("\n"),
-  );
+  writeKubeConfig(kubeConfigFile, token);
+  const operatorKubeConfigFile = path.join(dir, "kubeconfig-operator");
+  writeKubeConfig(operatorKubeConfigFile, operatorToken);
   return {
     url,
     token,
@@ -170,6 +183,11 @@ export async function startTestApiServer(): Promise<TestApiServer> {
     kubeConfig() {
       const kc = new KubeConfig();
       kc.loadFromFile(kubeConfigFile);
+      return kc;
+    },
+    operatorKubeConfig() {
+      const kc = new KubeConfig();
+      kc.loadFromFile(operatorKubeConfigFile);
       return kc;
     },
     async restart() {

@@ -1,0 +1,123 @@
+// deployments/kubernetes/operator/rbac.yaml grants the operator enough to do its work and
+// no more: the controller and leader election run here under exactly that identity.
+import assert from "node:assert/strict";
+import path from "node:path";
+import { after, before, describe, it } from "node:test";
+import { AppsV1Api, CoreV1Api, CustomObjectsApi } from "@kubernetes/client-node";
+import { type RunningController, startController } from "../../src/controller/controller.ts";
+import { LeaderElector } from "../../src/runtime/leader-election.ts";
+import { requestJson } from "../../src/runtime/raw-client.ts";
+import { installCrd } from "../support/crd.ts";
+import { startTestApiServer, type TestApiServer } from "../support/kube-api-server.ts";
+import { createManifests } from "../support/manifests.ts";
+
+const RBAC = path.resolve(import.meta.dirname, "../../../../deployments/kubernetes/operator/rbac.yaml");
+const quiet = { info() {}, warn() {} };
+
+async function eventually<T>(probe: () => Promise<T | undefined>, what: string): Promise<T> {
+  let last: unknown;
+  for (let attempt = 0; attempt < 300; attempt++) {
+    try {
+      const value = await probe();
+      if (value !== undefined) return value;
+    } catch (error) {
+      last = error;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ""}`);
+}
+
+describe("operator RBAC (least privilege)", () => {
+  let server: TestApiServer;
+  let controller: RunningController | undefined;
+
+  before(async () => {
+    server = await startTestApiServer();
+    const admin = server.kubeConfig();
+    await installCrd(server);
+    const core = admin.makeApiClient(CoreV1Api);
+    for (const name of ["mcp-system", "apps"]) await core.createNamespace({ body: { metadata: { name } } });
+    await createManifests(admin, RBAC);
+    await core.createNamespacedSecret({
+      namespace: "apps",
+      body: { metadata: { name: "oidc" }, stringData: { secret: "s" } },
+    });
+  });
+  after(async () => {
+    await controller?.stop();
+    await server?.close();
+  });
+
+  it("lets the operator's ServiceAccount reconcile a resource end to end", async () => {
+    const operator = server.operatorKubeConfig();
+    controller = await startController({ kubeConfig: operator, logger: quiet });
+    await server
+      .kubeConfig()
+      .makeApiClient(CustomObjectsApi)
+      .createNamespacedCustomObject({
+        group: "mcp-oidc-proxy.dev",
+        version: "v1alpha1",
+        namespace: "apps",
+        plural: "mcpoidcproxies",
+        body: {
+          apiVersion: "mcp-oidc-proxy.dev/v1alpha1",
+          kind: "McpOidcProxy",
+          metadata: { name: "tools" },
+          spec: {
+            upstream: { url: "http://mcp-server:3000" },
+            provider: {
+              issuer: "https://login.example.com",
+              clientId: "mcp",
+              clientSecretRef: { name: "oidc", key: "secret" },
+            },
+          },
+        },
+      });
+    const apps = server.kubeConfig().makeApiClient(AppsV1Api);
+    await eventually(() => apps.readNamespacedDeployment({ name: "tools", namespace: "apps" }), "the Deployment");
+    await server.kubeConfig().makeApiClient(CoreV1Api).readNamespacedSecret({ name: "tools-keys", namespace: "apps" });
+    const status = await eventually(async () => {
+      const cr = (await server.kubeConfig().makeApiClient(CustomObjectsApi).getNamespacedCustomObject({
+        group: "mcp-oidc-proxy.dev",
+        version: "v1alpha1",
+        namespace: "apps",
+        plural: "mcpoidcproxies",
+        name: "tools",
+      })) as { status?: { conditions?: unknown[] } };
+      return cr.status?.conditions ? cr.status : undefined;
+    }, "a status written by the operator");
+    assert.ok(status.conditions?.length);
+  });
+
+  it("lets it hold the leader election Lease in its own namespace", async () => {
+    let led = false;
+    const elector = new LeaderElector({
+      kubeConfig: server.operatorKubeConfig(),
+      namespace: "mcp-system",
+      name: "mcp-oidc-operator",
+      identity: "rbac-test",
+      logger: quiet,
+      onStartedLeading: () => {
+        led = true;
+      },
+      onStoppedLeading: () => {},
+    });
+    elector.start();
+    await eventually(async () => (led ? true : undefined), "leadership");
+    await elector.stop();
+  });
+
+  it("does not let it read every Secret or touch Leases elsewhere", async () => {
+    const core = server.operatorKubeConfig().makeApiClient(CoreV1Api);
+    await assert.rejects(core.listSecretForAllNamespaces(), (error: { code?: number }) => error.code === 403);
+    await assert.rejects(
+      core.listNamespacedSecret({ namespace: "apps" }),
+      (error: { code?: number }) => error.code === 403,
+    );
+    await assert.rejects(
+      requestJson(server.operatorKubeConfig(), "GET", "/apis/coordination.k8s.io/v1/namespaces/apps/leases/x"),
+      (error: { code?: number }) => error.code === 403,
+    );
+  });
+});
