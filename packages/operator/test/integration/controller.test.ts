@@ -54,6 +54,7 @@ describe("McpOidcProxy controller", () => {
   let core: CoreV1Api;
   let apps: AppsV1Api;
   let custom: CustomObjectsApi;
+  let reconciles = 0;
 
   const readCr = () => custom.getNamespacedCustomObject({ ...crApi, name: "tools" }) as Promise<McpOidcProxy>;
   const readyCondition = async () => (await readCr()).status?.conditions?.find((c) => c.type === "Ready");
@@ -75,7 +76,16 @@ describe("McpOidcProxy controller", () => {
         stringData: { "client-secret": "s3cret", "redis-url": "redis://redis:6379" },
       },
     });
-    controller = await startController({ kubeConfig: kc, namespace: NS, logger: quiet });
+    controller = await startController({
+      kubeConfig: kc,
+      namespace: NS,
+      logger: quiet,
+      observer: {
+        reconciled: () => {
+          reconciles += 1;
+        },
+      },
+    });
     await custom.createNamespacedCustomObject({
       ...crApi,
       body: {
@@ -144,6 +154,26 @@ describe("McpOidcProxy controller", () => {
     }, "Ready=True");
     assert.equal(ready.reason, "Available");
     assert.equal((await readCr()).status?.readyReplicas, 2);
+  });
+
+  it("writes nothing when nothing changed (reconciles of a settled resource are no-ops)", async () => {
+    const versions = async () => {
+      const [cr, deployment, config, service] = await Promise.all([
+        readCr(),
+        readDeployment(),
+        core.readNamespacedConfigMap({ name: "tools-config", namespace: NS }),
+        core.readNamespacedService({ name: "tools", namespace: NS }),
+      ]);
+      return [cr, deployment, config, service].map((o) => o.metadata?.resourceVersion);
+    };
+    const before = await versions();
+    // Three full reconciles of the unchanged resource, one after the other.
+    for (let i = 0; i < 3; i++) {
+      const finished = reconciles;
+      controller.queue.add(`${NS}/tools`);
+      await eventually(async () => (reconciles > finished ? true : undefined), "a reconcile to finish");
+    }
+    assert.deepEqual(await versions(), before);
   });
 
   it("puts back a deleted child and a hand-edited one", async () => {
