@@ -6,7 +6,7 @@ export NODE_OPTIONS := --disable-warning=ExperimentalWarning
 
 TESTS := packages/proxy/test/**/*.test.ts packages/operator/test/**/*.test.ts
 
-.PHONY: setup run test lint format typecheck kube-binaries crds bench clean help
+.PHONY: setup run test lint format typecheck kube-binaries crds bench bench-operator clean help
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -41,6 +41,9 @@ kube-binaries: ## build kube-apiserver + etcd for the operator tests (cached out
 
 bench: setup ## throughput and latency: upstream direct, bare Node proxy, the proxy (Redis sessions)
 	node packages/proxy/bench/run.ts
+
+bench-operator: setup kube-binaries ## N McpOidcProxy resources (BENCH_RESOURCES=1000) reconciled against a real API server
+	node packages/operator/bench/run.ts
 
 clean: ## remove installed packages and the local Node
 	rm -rf node_modules .tools
