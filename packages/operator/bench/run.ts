@@ -3,23 +3,15 @@
 // every one (status.observedGeneration written) and the operator's RSS. Not part of make test.
 import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
-import net from "node:net";
 import path from "node:path";
 import { CoreV1Api, CustomObjectsApi } from "@kubernetes/client-node";
 import { installCrd } from "../test/support/crd.ts";
+import { freePort } from "../test/support/eventually.ts";
 import { startTestApiServer } from "../test/support/kube-api-server.ts";
 
 const COUNT = Number(process.env.BENCH_RESOURCES ?? 1000);
 const NS = "bench";
 const BIN = path.resolve(import.meta.dirname, "../../../node_modules/.bin/mcp-oidc-operator");
-
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 const rssMiB = (pid: number | undefined) =>
   Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? 0) / 1024;

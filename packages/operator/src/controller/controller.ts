@@ -30,6 +30,8 @@ export interface ControllerOptions {
   logger: ReconcilerLogger;
   resyncMs?: number;
   observer?: ControllerObserver;
+  /** Keys reconciled at once (never the same key twice at once). */
+  workers?: number;
 }
 
 export interface RunningController {
@@ -81,6 +83,15 @@ export async function startController(options: ControllerOptions): Promise<Runni
       },
     });
 
+  // Like controller-runtime's GenerationChangedPredicate: the last generation seen per key.
+  const seenGenerations = new Map<string, number | undefined>();
+  const generationChanged = (object: KubernetesObject) => {
+    const key = keyOf(object);
+    const changed = seenGenerations.get(key) !== object.metadata?.generation;
+    seenGenerations.set(key, object.metadata?.generation);
+    return changed;
+  };
+
   const resources = new RestartingInformer<KubernetesObject>({
     kubeConfig,
     name: "mcpoidcproxies",
@@ -92,7 +103,12 @@ export async function startController(options: ControllerOptions): Promise<Runni
         KubernetesListObject<KubernetesObject>
       >,
     logger,
-    onObject: (object) => queue.add(keyOf(object)),
+    onObject: (object, verb) => {
+      if (verb === "delete") seenGenerations.delete(keyOf(object));
+      // A status write (ours) changes neither generation nor spec: nothing to reconcile.
+      else if (!generationChanged(object) && verb === "update") return;
+      queue.add(keyOf(object));
+    },
   });
   const selector = { labelSelector: MANAGED };
   const informers: RestartingInformer<KubernetesObject>[] = [
@@ -128,7 +144,7 @@ export async function startController(options: ControllerOptions): Promise<Runni
   ];
 
   let running = true;
-  const worker = (async () => {
+  const work = async () => {
     for (;;) {
       const key = await queue.next();
       if (key === undefined) return;
@@ -161,7 +177,8 @@ export async function startController(options: ControllerOptions): Promise<Runni
       }
       if (!running) return;
     }
-  })();
+  };
+  const workers = Array.from({ length: options.workers ?? 4 }, () => work());
 
   // Drift correction: every resource is looked at again now and then, events or not.
   const resyncMs = options.resyncMs ?? 10 * 60_000;
@@ -183,7 +200,7 @@ export async function startController(options: ControllerOptions): Promise<Runni
       clearInterval(resync);
       await Promise.all(informers.map((informer) => informer.stop()));
       queue.shutDown();
-      await worker;
+      await Promise.all(workers);
     },
   };
 }

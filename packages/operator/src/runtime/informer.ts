@@ -30,7 +30,7 @@ export class RestartingInformer<T extends KubernetesObject> {
     list: ListPromise<T>;
     labelSelector?: string;
     logger: WatchLogger;
-    onObject: (object: T) => void;
+    onObject: (object: T, verb: "add" | "update" | "delete") => void;
   }) {
     this.#name = options.name;
     this.#logger = options.logger;
@@ -38,7 +38,7 @@ export class RestartingInformer<T extends KubernetesObject> {
     for (const verb of ["add", "update", "delete"] as const) {
       this.#informer.on(verb, (object) => {
         this.#failures = 0;
-        options.onObject(object);
+        options.onObject(object, verb);
       });
     }
     this.#informer.on(ERROR, (error) => {

@@ -1,7 +1,8 @@
 // A work queue of reconcile keys ("namespace/name"), as controller-runtime's: a key queued
 // several times is processed once; a key is never processed by two workers at once (a key
-// added while it is processed is processed again afterwards); failures are retried with
-// per-key exponential backoff; everything is paced by an overall rate limit. Time is
+// added while it is processed is processed again afterwards); failures are retried after
+// the larger of a per-key exponential backoff and an overall rate limit (so a storm of
+// failures cannot hammer the API server), while fresh work is never delayed. Time is
 // injected so tests need not sleep.
 
 export interface Clock {
@@ -21,7 +22,7 @@ export const systemClock: Clock = {
 export interface WorkQueueOptions {
   baseDelayMs?: number;
   maxDelayMs?: number;
-  /** Overall pace: at most this many keys start per second (token bucket, `burst` deep). */
+  /** Overall pace of retries: at most this many per second (token bucket, `burst` deep). */
   ratePerSecond?: number;
   burst?: number;
   clock?: Clock;
@@ -47,8 +48,8 @@ export class WorkQueue {
   constructor(options: WorkQueueOptions = {}) {
     this.#baseDelay = options.baseDelayMs ?? 100;
     this.#maxDelay = options.maxDelayMs ?? 5 * 60_000;
-    this.#rate = options.ratePerSecond ?? 50;
-    this.#burst = options.burst ?? 300;
+    this.#rate = options.ratePerSecond ?? 10;
+    this.#burst = options.burst ?? 100;
     this.#clock = options.clock ?? systemClock;
     this.#tokens = this.#burst;
     this.#lastRefill = this.#clock.now();
@@ -84,11 +85,11 @@ export class WorkQueue {
     this.#delayed.set(key, { cancel: timer.cancel, at });
   }
 
-  /** Retries the key after its backoff: 100 ms, 200 ms, 400 ms … up to the maximum. */
+  /** Retries the key after its backoff (100 ms, 200 ms, 400 ms … up to the maximum) or the rate limit. */
   retry(key: string): number {
     const failures = (this.#failures.get(key) ?? 0) + 1;
     this.#failures.set(key, failures);
-    const delay = Math.min(this.#baseDelay * 2 ** (failures - 1), this.#maxDelay);
+    const delay = Math.max(Math.min(this.#baseDelay * 2 ** (failures - 1), this.#maxDelay), this.#rateDelay());
     this.addAfter(key, delay);
     return delay;
   }
@@ -104,7 +105,6 @@ export class WorkQueue {
       if (this.#shutDown) return undefined;
       const key = this.#ready.shift();
       if (key !== undefined) {
-        await this.#takeToken();
         this.#queued.delete(key);
         this.#processing.add(key);
         return key;
@@ -125,17 +125,12 @@ export class WorkQueue {
     for (const wake of this.#waiters.splice(0)) wake();
   }
 
-  async #takeToken(): Promise<void> {
+  /** How long until the overall bucket has a token for one more retry (0 when it has one now). */
+  #rateDelay(): number {
     const now = this.#clock.now();
     this.#tokens = Math.min(this.#burst, this.#tokens + ((now - this.#lastRefill) / 1000) * this.#rate);
     this.#lastRefill = now;
-    if (this.#tokens >= 1) {
-      this.#tokens -= 1;
-      return;
-    }
-    const wait = ((1 - this.#tokens) / this.#rate) * 1000;
-    this.#tokens = 0;
-    await new Promise<void>((resolve) => this.#clock.setTimeout(resolve, wait));
-    this.#lastRefill = this.#clock.now();
+    this.#tokens -= 1;
+    return this.#tokens >= 0 ? 0 : Math.ceil((-this.#tokens / this.#rate) * 1000);
   }
 }

@@ -17,26 +17,12 @@ import type { McpOidcProxy } from "../../src/api/v1alpha1/mcp-oidc-proxy.ts";
 import { type RunningController, startController } from "../../src/controller/controller.ts";
 import { CONFIG_HASH_ANNOTATION } from "../../src/desired/children.ts";
 import { installCrd } from "../support/crd.ts";
+import { eventually } from "../support/eventually.ts";
 import { startTestApiServer, type TestApiServer } from "../support/kube-api-server.ts";
 
 const NS = "tools";
 const crApi = { group: "mcp-oidc-proxy.dev", version: "v1alpha1", namespace: NS, plural: "mcpoidcproxies" };
 const quiet = { info() {}, warn() {} };
-
-/** Bounded wait for an eventually consistent result (the controller works asynchronously). */
-async function eventually<T>(probe: () => Promise<T | undefined>, what: string): Promise<T> {
-  let last: unknown;
-  for (let attempt = 0; attempt < 300; attempt++) {
-    try {
-      const value = await probe();
-      if (value !== undefined) return value;
-    } catch (error) {
-      last = error;
-    }
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ""}`);
-}
 
 const notFound = async (read: () => Promise<unknown>) => {
   try {

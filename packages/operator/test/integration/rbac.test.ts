@@ -8,25 +8,12 @@ import { type RunningController, startController } from "../../src/controller/co
 import { LeaderElector } from "../../src/runtime/leader-election.ts";
 import { requestJson } from "../../src/runtime/raw-client.ts";
 import { installCrd } from "../support/crd.ts";
+import { eventually } from "../support/eventually.ts";
 import { startTestApiServer, type TestApiServer } from "../support/kube-api-server.ts";
 import { createManifests } from "../support/manifests.ts";
 
 const RBAC = path.resolve(import.meta.dirname, "../../../../deployments/kubernetes/operator/rbac.yaml");
 const quiet = { info() {}, warn() {} };
-
-async function eventually<T>(probe: () => Promise<T | undefined>, what: string): Promise<T> {
-  let last: unknown;
-  for (let attempt = 0; attempt < 300; attempt++) {
-    try {
-      const value = await probe();
-      if (value !== undefined) return value;
-    } catch (error) {
-      last = error;
-    }
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ""}`);
-}
 
 describe("operator RBAC (least privilege)", () => {
   let server: TestApiServer;

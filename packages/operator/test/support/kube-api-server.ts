@@ -5,11 +5,11 @@
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { generateKeyPairSync, randomBytes } from "node:crypto";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import net from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { KubeConfig } from "@kubernetes/client-node";
 import { Agent, fetch as undiciFetch } from "undici";
+import { freePort } from "./eventually.ts";
 
 const repoRoot = path.resolve(import.meta.dirname, "../../../..");
 export const OPERATOR_USER = "system:serviceaccount:mcp-system:mcp-oidc-operator";
@@ -27,14 +27,6 @@ export interface TestApiServer {
   /** Kills kube-apiserver and starts it again (etcd, and so all objects, stay). */
   restart(): Promise<void>;
   close(): Promise<void>;
-}
-
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 export function kubeBinariesDir(): string {
