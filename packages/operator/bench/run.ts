@@ -30,7 +30,7 @@ try {
       server.kubeConfigFile,
       "--no-leader-elect",
       "--log-level",
-      "error",
+      process.env.BENCH_LOG_LEVEL ?? "error",
       "--health-port",
       String(await freePort()),
       "--metrics-port",
@@ -38,7 +38,7 @@ try {
       "--bind-address",
       "127.0.0.1",
     ],
-    { stdio: ["ignore", "ignore", "inherit"] },
+    { stdio: ["ignore", process.env.BENCH_LOG_LEVEL ? "inherit" : "ignore", "inherit"] },
   );
   const idleRss = await new Promise<number>((resolve) => setTimeout(() => resolve(rssMiB(operator.pid)), 2000));
 

@@ -106,7 +106,11 @@ export class Reconciler {
     try {
       return await this.#reconcileChildren(cr);
     } catch (error) {
-      if (!(error instanceof TerminalError)) throw error;
+      if (!(error instanceof TerminalError)) {
+        // Retried with backoff; meanwhile the resource says why it is not converging.
+        await this.#reportRetrying(cr, error).catch(() => {});
+        throw error;
+      }
       await this.#writeStatus(cr, {
         ...this.#baseStatus(cr),
         conditions: this.#conditions(cr, [
@@ -282,6 +286,26 @@ export class Reconciler {
         { type: ConditionType.Degraded, status: "False", reason: Reason.AsExpected, message: "" },
       ]),
     };
+  }
+
+  async #reportRetrying(cr: McpOidcProxy, error: unknown): Promise<void> {
+    const status = (error as { code?: number }).code;
+    const body = (error as { body?: unknown }).body;
+    const apiMessage = typeof body === "string" ? /"message":"((?:[^"\\]|\\.)*)"/.exec(body)?.[1] : undefined;
+    const message = `retrying: ${apiMessage ?? (error as Error).message}`.slice(0, 500);
+    await this.#writeStatus(cr, {
+      ...this.#baseStatus(cr),
+      conditions: this.#conditions(cr, [
+        { type: ConditionType.Ready, status: "False", reason: Reason.ApplyFailed, message },
+        { type: ConditionType.Progressing, status: "True", reason: Reason.ApplyFailed, message },
+        {
+          type: ConditionType.Degraded,
+          status: "True",
+          reason: Reason.ApplyFailed,
+          message: `${status ?? ""} ${message}`.trim(),
+        },
+      ]),
+    });
   }
 
   /** Writes only a changed status, with optimistic concurrency (a conflict is retried). */

@@ -124,7 +124,8 @@ export async function startTestApiServer(): Promise<TestApiServer> {
         `--secure-port=${apiPort}`,
         "--bind-address=127.0.0.1",
         "--advertise-address=127.0.0.1",
-        "--service-cluster-ip-range=10.0.0.0/24",
+        // Room for thousands of Services (make bench-operator creates one per resource).
+        "--service-cluster-ip-range=10.96.0.0/16",
         "--allow-privileged=true",
         "--authorization-mode=RBAC",
         `--token-auth-file=${path.join(dir, "tokens.csv")}`,
