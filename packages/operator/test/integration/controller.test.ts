@@ -266,6 +266,30 @@ describe("McpOidcProxy controller", () => {
     assert.equal(deployment.metadata?.ownerReferences?.[0]?.name, "after-restart");
   });
 
+  it("reports a child the API server refuses as Degraded/ApplyFailed and recovers once fixed", async () => {
+    // "lots" passes the CRD (int-or-string) but not the Deployment's quantity validation.
+    await custom.patchNamespacedCustomObject({
+      ...crApi,
+      name: "tools",
+      body: [{ op: "add", path: "/spec/resources", value: { requests: { cpu: "lots" } } }],
+    });
+    const degraded = await eventually(async () => {
+      const condition = (await readCr()).status?.conditions?.find((c) => c.type === "Degraded");
+      return condition?.status === "True" ? condition : undefined;
+    }, "Degraded=True");
+    assert.equal(degraded.reason, "ApplyFailed");
+    assert.match(degraded.message, /quantities must match|lots/);
+    await custom.patchNamespacedCustomObject({
+      ...crApi,
+      name: "tools",
+      body: [{ op: "remove", path: "/spec/resources" }],
+    });
+    await eventually(async () => {
+      const condition = (await readCr()).status?.conditions?.find((c) => c.type === "Degraded");
+      return condition?.status === "False" ? condition : undefined;
+    }, "Degraded=False again");
+  });
+
   it("reports a missing Secret as Degraded instead of failing over and over", async () => {
     await custom.patchNamespacedCustomObject({
       ...crApi,
