@@ -21,6 +21,7 @@ interface Options {
   healthPort: string;
   metricsPort: string;
   bindAddress: string;
+  secretRecheckInterval: string;
   logLevel: string;
 }
 
@@ -44,6 +45,11 @@ export async function main(argv: string[] = process.argv): Promise<void> {
     .option("--health-port <port>", "port of /healthz and /readyz", "8081")
     .option("--metrics-port <port>", "port of /metrics", "8080")
     .option("--bind-address <address>", "address of the health and metrics servers", "0.0.0.0")
+    .option(
+      "--secret-recheck-interval <seconds>",
+      "how often resources that reference Secrets are re-read (rotation)",
+      "300",
+    )
     .addOption(
       new Option("--log-level <level>", "log level").choices(["error", "warn", "info", "debug"]).default("info"),
     )
@@ -90,6 +96,7 @@ export async function main(argv: string[] = process.argv): Promise<void> {
       ...(options.namespace ? { namespace: options.namespace } : {}),
       logger,
       observer: metrics.observer,
+      secretRecheckMs: Number(options.secretRecheckInterval) * 1000,
     });
     logger.info("controller started", { namespace: options.namespace ?? "(all)" });
   };

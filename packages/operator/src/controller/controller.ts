@@ -32,6 +32,8 @@ export interface ControllerOptions {
   observer?: ControllerObserver;
   /** Keys reconciled at once (never the same key twice at once). */
   workers?: number;
+  /** How often a resource that references Secrets is looked at again (rotated Secrets). */
+  secretRecheckMs?: number;
 }
 
 export interface RunningController {
@@ -57,7 +59,12 @@ function ownerKey(object: KubernetesObject): string | undefined {
 export async function startController(options: ControllerOptions): Promise<RunningController> {
   const { kubeConfig, namespace, logger } = options;
   const queue = new WorkQueue();
-  const reconciler = new Reconciler({ kubeConfig, applier: new Applier(kubeConfig), logger });
+  const reconciler = new Reconciler({
+    kubeConfig,
+    applier: new Applier(kubeConfig),
+    logger,
+    ...(options.secretRecheckMs !== undefined ? { secretRecheckMs: options.secretRecheckMs } : {}),
+  });
   const core = kubeConfig.makeApiClient(CoreV1Api);
   const apps = kubeConfig.makeApiClient(AppsV1Api);
   const policy = kubeConfig.makeApiClient(PolicyV1Api);

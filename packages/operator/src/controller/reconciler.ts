@@ -32,6 +32,7 @@ import {
 import { proxyUrl } from "../desired/proxy-config.ts";
 import type { Applier } from "../runtime/apply.ts";
 import { setCondition } from "./conditions.ts";
+import { EventRecorder } from "./events.ts";
 
 const REPLICAS_HANDOFF_MANAGER = "mcp-oidc-operator-replicas-handoff";
 
@@ -76,8 +77,18 @@ export class Reconciler {
   readonly #applier: Applier;
   readonly #logger: ReconcilerLogger;
   readonly #now: () => Date;
+  readonly #events: EventRecorder;
+  readonly #secretRecheckMs: number;
 
-  constructor(options: { kubeConfig: KubeConfig; applier: Applier; logger: ReconcilerLogger; now?: () => Date }) {
+  constructor(options: {
+    kubeConfig: KubeConfig;
+    applier: Applier;
+    logger: ReconcilerLogger;
+    now?: () => Date;
+    secretRecheckMs?: number;
+  }) {
+    this.#events = new EventRecorder(options.kubeConfig);
+    this.#secretRecheckMs = options.secretRecheckMs ?? 5 * 60_000;
     this.#core = options.kubeConfig.makeApiClient(CoreV1Api);
     this.#apps = options.kubeConfig.makeApiClient(AppsV1Api);
     this.#custom = options.kubeConfig.makeApiClient(CustomObjectsApi);
@@ -150,7 +161,17 @@ export class Reconciler {
       await this.#applier.remove({ apiVersion: "autoscaling/v2", kind: "HorizontalPodAutoscaler", metadata: header });
 
     await this.#writeStatus(cr, this.#rolloutStatus(cr, deployment));
-    return {};
+    // Secrets are not watched (that would need list/watch on every Secret): a resource that
+    // references one is looked at again now and then, so a rotated Secret rolls the pods.
+    return this.#referencesSecrets(cr) ? { requeueAfterMs: this.#secretRecheckMs } : {};
+  }
+
+  #referencesSecrets(cr: McpOidcProxy): boolean {
+    return Boolean(
+      cr.spec.provider?.clientSecretRef ||
+        cr.spec.session.redis?.urlSecretRef ||
+        cr.spec.session.redis?.passwordSecretRef,
+    );
   }
 
   /**
@@ -288,6 +309,25 @@ export class Reconciler {
     };
   }
 
+  /**
+   * A Kubernetes Event when Ready or Degraded changes (kubectl describe shows them), not on
+   * every reconcile: events are for what an operator of the cluster should notice.
+   */
+  async #announceTransitions(cr: McpOidcProxy, next: McpOidcProxyStatus): Promise<void> {
+    const before = new Map((cr.status?.conditions ?? []).map((c) => [c.type, c.status]));
+    for (const condition of next.conditions ?? []) {
+      if (before.get(condition.type) === condition.status) continue;
+      const warning = condition.type === ConditionType.Degraded && condition.status === "True";
+      const readyNow = condition.type === ConditionType.Ready && condition.status === "True";
+      if (!warning && !readyNow) continue;
+      await this.#events
+        .emit(cr, warning ? "Warning" : "Normal", condition.reason, condition.message)
+        .catch((error: unknown) => {
+          this.#logger.warn("could not record an event", { error: (error as Error).message });
+        });
+    }
+  }
+
   async #reportRetrying(cr: McpOidcProxy, error: unknown): Promise<void> {
     const status = (error as { code?: number }).code;
     const body = (error as { body?: unknown }).body;
@@ -311,6 +351,7 @@ export class Reconciler {
   /** Writes only a changed status, with optimistic concurrency (a conflict is retried). */
   async #writeStatus(cr: McpOidcProxy, status: McpOidcProxyStatus): Promise<void> {
     if (stableJson(status) === stableJson(cr.status ?? {})) return;
+    await this.#announceTransitions(cr, status);
     await this.#custom.replaceNamespacedCustomObjectStatus({
       group: GROUP,
       version: VERSION,

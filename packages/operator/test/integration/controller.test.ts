@@ -66,6 +66,7 @@ describe("McpOidcProxy controller", () => {
       kubeConfig: kc,
       namespace: NS,
       logger: quiet,
+      secretRecheckMs: 200,
       observer: {
         reconciled: () => {
           reconciles += 1;
@@ -140,6 +141,13 @@ describe("McpOidcProxy controller", () => {
     }, "Ready=True");
     assert.equal(ready.reason, "Available");
     assert.equal((await readCr()).status?.readyReplicas, 2);
+    const events = await eventually(async () => {
+      const list = await core.listNamespacedEvent({ namespace: NS, fieldSelector: "involvedObject.name=tools" });
+      return list.items.some((e) => e.reason === "Available") ? list.items : undefined;
+    }, "an Available event");
+    const available = events.find((e) => e.reason === "Available");
+    assert.equal(available?.type, "Normal");
+    assert.equal(available?.involvedObject.kind, "McpOidcProxy");
   });
 
   it("writes nothing when nothing changed (reconciles of a settled resource are no-ops)", async () => {
@@ -196,8 +204,8 @@ describe("McpOidcProxy controller", () => {
         stringData: { "client-secret": "rotated", "redis-url": "redis://redis:6379" },
       },
     });
-    // Secrets are not watched yet: a resync (or any event) picks the change up.
-    controller.queue.add(`${NS}/tools`);
+    // Secrets are not watched: the periodic recheck of resources that reference one
+    // (200 ms here, 5 min by default) picks the rotation up.
     await eventually(async () => {
       const hash = templateHash(await readDeployment());
       return hash !== afterSpec ? hash : undefined;
@@ -302,5 +310,10 @@ describe("McpOidcProxy controller", () => {
     }, "Degraded=True");
     assert.equal(degraded.reason, "SecretMissing");
     assert.match(degraded.message, /does-not-exist/);
+    const warning = await eventually(async () => {
+      const list = await core.listNamespacedEvent({ namespace: NS, fieldSelector: "involvedObject.name=tools" });
+      return list.items.find((e) => e.reason === "SecretMissing");
+    }, "a SecretMissing event");
+    assert.equal(warning.type, "Warning");
   });
 });
