@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
-# System packages the tests start for real: redis-server (Debian). Installed when missing.
+# System programs the tests run for real, from Debian's packages, installed when missing:
+# redis-server (sessions), lua5.4 (the Argo CD health check).
 set -euo pipefail
-if command -v redis-server >/dev/null 2>&1; then exit 0; fi
+missing=()
+command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+command -v lua5.4 >/dev/null 2>&1 || missing+=(lua5.4)
+if [ ${#missing[@]} -eq 0 ]; then exit 0; fi
 if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null 2>&1; then
-  echo "redis-server is missing: install it (Debian/Ubuntu: apt-get install redis-server)" >&2
+  echo "missing: ${missing[*]}; install them (Debian/Ubuntu: apt-get install ${missing[*]})" >&2
   exit 1
 fi
-echo "ensure-system-deps: installing redis-server" >&2
+echo "ensure-system-deps: installing ${missing[*]}" >&2
 apt-get update -qq
-DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends redis-server >/dev/null
+DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 # The package starts a system-wide instance; tests start their own on free ports.
 (systemctl disable --now redis-server 2>/dev/null || service redis-server stop 2>/dev/null || true) >/dev/null
