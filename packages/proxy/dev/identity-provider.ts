@@ -2,6 +2,7 @@
 // openid-client) with its development sign-in page, which accepts any user name. Known
 // users get the claims below; any other name becomes <name>@example.com in "mcp-users".
 import http from "node:http";
+import https from "node:https";
 import type { AddressInfo } from "node:net";
 import type { JWK } from "jose";
 import Provider, { type ClientMetadata, type Configuration } from "oidc-provider";
@@ -28,6 +29,8 @@ export interface DevIdentityProviderOptions {
   port?: number;
   host?: string;
   clients: ClientMetadata[];
+  /** Serve https with this key and certificate (PEM) instead of http. */
+  tls?: { key: string; cert: string };
   /** Access token lifetime in seconds (short in refresh tests). */
   accessTokenTtl?: number;
   users?: Record<string, DevUser>;
@@ -43,10 +46,10 @@ export interface DevIdentityProviderOptions {
 export async function startDevIdentityProvider(options: DevIdentityProviderOptions): Promise<DevIdentityProvider> {
   const host = options.host ?? "127.0.0.1";
   const users = options.users ?? DEV_USERS;
-  const server = http.createServer();
+  const server = options.tls ? https.createServer(options.tls) : http.createServer();
   await new Promise<void>((resolve) => server.listen(options.port ?? 0, host, resolve));
   const { port } = server.address() as AddressInfo;
-  const issuer = `http://${host}:${port}`;
+  const issuer = `${options.tls ? "https" : "http"}://${host}:${port}`;
 
   const configuration: Configuration = {
     clients: options.clients,

@@ -189,6 +189,7 @@ export async function startProxy(config: Config, options: { logger?: Logger } = 
         groupsClaim: config.mcp_auth.groups_claim ?? config.oidc.groups_claim,
         cacheTtlMs: config.mcp_auth.token_cache_ttl,
         jwksCooldownMs: config.mcp_auth.jwks_refresh_cooldown,
+        fetch: upstreamOidc.fetch,
       });
       return verifier;
     };

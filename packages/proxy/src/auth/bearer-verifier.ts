@@ -3,8 +3,9 @@
 // appears: key rotation), from the expected issuer, for this resource (audience), not
 // expired, with the required scopes. Verified tokens are remembered briefly (never past
 // their expiry) so a busy client does not cost a signature check per request.
-import { createRemoteJWKSet, type JWTPayload, errors as joseErrors, jwtVerify } from "jose";
+import { createRemoteJWKSet, customFetch, type JWTPayload, errors as joseErrors, jwtVerify } from "jose";
 import { ProxyError } from "../errors.ts";
+import type { ProviderFetch } from "./provider-fetch.ts";
 import { groupsFrom, type SessionUser } from "./session-user.ts";
 
 export interface VerifiedToken {
@@ -57,11 +58,13 @@ export class BearerVerifier {
     groupsClaim: string;
     cacheTtlMs: number;
     jwksCooldownMs: number;
+    fetch?: ProviderFetch | undefined;
     now?: () => number;
   }) {
     this.#jwks = createRemoteJWKSet(options.jwksUri, {
       cooldownDuration: options.jwksCooldownMs,
       cacheMaxAge: 10 * 60_000,
+      ...(options.fetch ? { [customFetch]: options.fetch as never } : {}),
     });
     this.#issuer = options.issuer;
     this.#audiences = options.audiences;

@@ -6,11 +6,14 @@ import type { Config } from "../config/schema.ts";
 import { isLoopbackHost } from "../config/validate.ts";
 import { ProxyError } from "../errors.ts";
 import type { Logger } from "../observability/logger.ts";
+import { type ProviderFetch, providerFetch } from "./provider-fetch.ts";
 
 const MAX_RETRY_DELAY_MS = 30_000;
 
 export class UpstreamOidc {
   readonly issuerUrl: URL;
+  /** fetch trusting oidc.ca_file, when set; also used for the provider's JWKS. */
+  readonly fetch: ProviderFetch | undefined;
   #configuration: oidc.Configuration | undefined;
   #retryTimer: NodeJS.Timeout | undefined;
   #stopped = false;
@@ -21,6 +24,7 @@ export class UpstreamOidc {
     this.#settings = settings;
     this.#logger = logger;
     this.issuerUrl = new URL(settings.discovery_url as string);
+    this.fetch = providerFetch(settings.ca_file);
   }
 
   /** Starts discovery; resolves after the first attempt whatever its outcome. */
@@ -61,7 +65,12 @@ export class UpstreamOidc {
         client_id as string,
         client_secret ? { client_secret } : undefined,
         client_secret ? oidc.ClientSecretPost(client_secret) : oidc.None(),
-        { execute: insecure ? [oidc.allowInsecureRequests] : [], timeout: 10 },
+        {
+          execute: insecure ? [oidc.allowInsecureRequests] : [],
+          timeout: 10,
+          // Kept by the Configuration for every later request (token, refresh, end session).
+          ...(this.fetch ? { [oidc.customFetch]: this.fetch as oidc.CustomFetch } : {}),
+        },
       );
       this.#logger.info("identity provider discovered", { issuer: this.issuer() });
     } catch (error) {

@@ -181,6 +181,7 @@ export function loadConfig(options: LoadOptions = {}): LoadedConfig {
   if (config.redis.password_file && !config.redis.password) {
     config.redis.password = readSecretFile(config.redis.password_file, "redis.password_file", problems);
   }
+  if (config.oidc.ca_file) readSecretFile(config.oidc.ca_file, "oidc.ca_file", problems);
   problems.push(...validateConfig(config));
   if (problems.length > 0) throw new ConfigError(problems);
   return { config, files };

@@ -74,6 +74,8 @@ const oidcSchema = z.strictObject({
   groups_claim: z.string().default("groups"),
   /** Refresh the provider's tokens this long before they expire. */
   refresh_before_expiry: duration.prefault("60s"),
+  /** PEM bundle of CAs trusted for the provider besides the system's (an internal CA). */
+  ca_file: z.string().optional(),
   /** Allow an http:// issuer that is not on loopback (never in production). */
   allow_insecure_issuer: z.boolean().default(false),
   /** Extra parameters for the authorization request (e.g. prompt, hd, domain_hint). */

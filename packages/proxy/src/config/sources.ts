@@ -33,6 +33,7 @@ export const environmentBindings: Readonly<Record<string, Binding>> = {
   OIDC_REDIRECT_PATH: { path: "oidc.redirect_path", kind: "string" },
   OIDC_POST_LOGOUT_REDIRECT_URL: { path: "oidc.post_logout_redirect_url", kind: "string" },
   OIDC_GROUPS_CLAIM: { path: "oidc.groups_claim", kind: "string" },
+  OIDC_CA_FILE: { path: "oidc.ca_file", kind: "string" },
   OIDC_REFRESH_BEFORE_EXPIRY: { path: "oidc.refresh_before_expiry", kind: "string" },
   SESSION_STORE: { path: "session.store", kind: "string" },
   SESSION_SECRET: { path: "session.secret", kind: "list" },

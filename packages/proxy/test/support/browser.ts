@@ -1,6 +1,7 @@
 // A scripted browser: fetch with a cookie jar (tough-cookie) and manual redirects, and the
 // sign-in at the development identity provider completed over HTTP, as a person would.
 import http from "node:http";
+import https from "node:https";
 import { CookieJar } from "tough-cookie";
 
 export interface BrowserResponse {
@@ -12,6 +13,12 @@ export interface BrowserResponse {
 
 export class TestBrowser {
   readonly jar = new CookieJar();
+  /** Extra CA (PEM) this browser trusts, as a company laptop trusts the company CA. */
+  readonly #ca: string | undefined;
+
+  constructor(options: { ca?: string } = {}) {
+    this.#ca = options.ca;
+  }
 
   /** fetch that sends and stores cookies, for the MCP SDK's transports too. */
   readonly fetch = async (input: string | URL | Request, init: RequestInit = {}): Promise<Response> => {
@@ -33,7 +40,9 @@ export class TestBrowser {
     const cookie = await this.jar.getCookieString(url);
     if (cookie) headers.cookie = cookie;
     const response = await new Promise<http.IncomingMessage>((resolve, reject) => {
-      const req = http.request(url, { method: init.method ?? "GET", headers }, resolve);
+      const req = url.startsWith("https:")
+        ? https.request(url, { method: init.method ?? "GET", headers, ...(this.#ca ? { ca: this.#ca } : {}) }, resolve)
+        : http.request(url, { method: init.method ?? "GET", headers }, resolve);
       req.on("error", reject);
       req.end(init.body);
     });

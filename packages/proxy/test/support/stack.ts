@@ -32,7 +32,7 @@ export interface StackOptions {
   accessTokenTtl?: number;
   mcp?: DemoMcpServerOptions;
   /** Extra settings of the development provider (signing keys, MCP resource scope). */
-  idp?: Pick<DevIdentityProviderOptions, "signingKeys" | "mcpResourceScope">;
+  idp?: Pick<DevIdentityProviderOptions, "signingKeys" | "mcpResourceScope" | "tls">;
 }
 
 export async function startStack(options: StackOptions = {}): Promise<Stack> {
