@@ -162,13 +162,15 @@ export class Reconciler {
 
     await this.#writeStatus(cr, this.#rolloutStatus(cr, deployment));
     // Secrets are not watched (that would need list/watch on every Secret): a resource that
-    // references one is looked at again now and then, so a rotated Secret rolls the pods.
+    // references one (or a CA ConfigMap) is looked at again now and then, so a rotation
+    // rolls the pods.
     return this.#referencesSecrets(cr) ? { requeueAfterMs: this.#secretRecheckMs } : {};
   }
 
   #referencesSecrets(cr: McpOidcProxy): boolean {
     return Boolean(
       cr.spec.provider?.clientSecretRef ||
+        cr.spec.provider?.caConfigMapRef ||
         cr.spec.session.redis?.urlSecretRef ||
         cr.spec.session.redis?.passwordSecretRef,
     );
@@ -231,6 +233,20 @@ export class Reconciler {
       if (value === undefined)
         throw new TerminalError(Reason.SecretMissing, `Secret ${ref.name} has no key ${ref.key}`);
       hash.update(`${ref.name}/${ref.key}=${value}\n`);
+    }
+    const ca = cr.spec.provider?.caConfigMapRef;
+    if (ca) {
+      let data: Record<string, string> | undefined;
+      try {
+        data = (await this.#core.readNamespacedConfigMap({ name: ca.name, namespace: cr.metadata.namespace })).data;
+      } catch (error) {
+        if (isNotFound(error)) throw new TerminalError(Reason.ConfigMapMissing, `ConfigMap ${ca.name} does not exist`);
+        throw error;
+      }
+      const pem = data?.[ca.key];
+      if (pem === undefined)
+        throw new TerminalError(Reason.ConfigMapMissing, `ConfigMap ${ca.name} has no key ${ca.key}`);
+      hash.update(`configmap:${ca.name}/${ca.key}=${pem}\n`);
     }
     return hash.digest("hex");
   }

@@ -13,7 +13,7 @@ import type {
   V2HorizontalPodAutoscaler,
 } from "@kubernetes/client-node";
 import { API_VERSION, KIND, type McpOidcProxy } from "../api/v1alpha1/mcp-oidc-proxy.ts";
-import { METRICS_PORT, PROXY_PORT, renderProxyConfig } from "./proxy-config.ts";
+import { METRICS_PORT, PROVIDER_CA_DIR, PROXY_PORT, renderProxyConfig } from "./proxy-config.ts";
 
 export const FIELD_MANAGER = "mcp-oidc-operator";
 export const DEFAULT_IMAGE = "ghcr.io/mcp-oidc-proxy/mcp-oidc-proxy:0.1.0";
@@ -112,6 +112,7 @@ export function deploymentFor(cr: McpOidcProxy, secretsFingerprint: string): V1D
   if (spec.session.redis?.passwordSecretRef)
     env.push(secretEnv("REDIS_PASSWORD", spec.session.redis.passwordSecretRef));
   const autoscaled = spec.autoscaling?.enabled === true;
+  const providerCa = spec.provider?.caConfigMapRef;
   return {
     apiVersion: "apps/v1",
     kind: "Deployment",
@@ -155,12 +156,21 @@ export function deploymentFor(cr: McpOidcProxy, secretsFingerprint: string): V1D
               volumeMounts: [
                 { name: "config", mountPath: "/etc/mcp-oidc-proxy", readOnly: true },
                 { name: "tmp", mountPath: "/tmp" },
+                ...(providerCa ? [{ name: "provider-ca", mountPath: PROVIDER_CA_DIR, readOnly: true }] : []),
               ],
             },
           ],
           volumes: [
             { name: "config", configMap: { name: names(cr).config } },
             { name: "tmp", emptyDir: { sizeLimit: "64Mi" } },
+            ...(providerCa
+              ? [
+                  {
+                    name: "provider-ca",
+                    configMap: { name: providerCa.name, items: [{ key: providerCa.key, path: "ca.crt" }] },
+                  },
+                ]
+              : []),
           ],
         },
       },

@@ -5,6 +5,9 @@ import { stringify } from "yaml";
 import type { McpOidcProxy } from "../api/v1alpha1/mcp-oidc-proxy.ts";
 
 export const PROXY_PORT = 8080;
+/** Where the provider's CA bundle is mounted in the pod (spec.provider.caConfigMapRef). */
+export const PROVIDER_CA_DIR = "/etc/mcp-oidc-proxy-ca";
+export const PROVIDER_CA_FILE = `${PROVIDER_CA_DIR}/ca.crt`;
 export const METRICS_PORT = 9090;
 
 /** The upstream URL: as given, or the Service's cluster DNS name. */
@@ -36,6 +39,7 @@ export function proxyConfig(cr: McpOidcProxy): Record<string, unknown> {
             client_id: spec.provider.clientId,
             scopes: spec.provider.scopes,
             groups_claim: spec.provider.groupsClaim,
+            ...(spec.provider.caConfigMapRef ? { ca_file: PROVIDER_CA_FILE } : {}),
           },
         }
       : {}),

@@ -100,6 +100,17 @@ describe("desired children", () => {
     assert.equal(podDisruptionBudgetFor(resource({ upstream: { url: "http://a" }, authMode: "bypass" })), undefined);
   });
 
+  it("mounts the provider's CA bundle and points the proxy at it", () => {
+    const cr = resource({
+      ...oidcSpec,
+      provider: { ...oidcSpec.provider, caConfigMapRef: { name: "company-ca" } },
+    });
+    const pod = deploymentFor(cr, "").spec?.template.spec;
+    const volume = pod?.volumes?.find((v) => v.name === "provider-ca");
+    assert.deepEqual(volume?.configMap, { name: "company-ca", items: [{ key: "ca.crt", path: "ca.crt" }] });
+    assert.match(configMapFor(cr).data?.["config.yaml"] ?? "", /ca_file: \/etc\/mcp-oidc-proxy-ca\/ca.crt/);
+  });
+
   it("does not copy the resource's own labels (GitOps tracking) onto children", () => {
     const cr = resource(oidcSpec, { "argocd.argoproj.io/instance": "apps", "kustomize.toolkit.fluxcd.io/name": "x" });
     for (const child of [deploymentFor(cr, ""), serviceFor(cr), configMapFor(cr)]) {

@@ -60,6 +60,13 @@ const provider = z
       .meta(d("Issuer URL of the OpenID provider (or its discovery document URL).")),
     clientId: z.string().min(1).meta(d("Client id registered at the provider for this proxy.")),
     clientSecretRef: secretKeyRef.optional().meta(d("Secret key holding the client secret (confidential clients).")),
+    caConfigMapRef: z
+      .object({
+        name: z.string().min(1).meta(d("Name of a ConfigMap in the resource's namespace.")),
+        key: z.string().min(1).default("ca.crt").meta(d("Key holding the PEM bundle.")),
+      })
+      .optional()
+      .meta(d("ConfigMap key with CA certificates to trust for the provider (an internal CA).")),
     scopes: z
       .array(z.string())
       .default(["openid", "profile", "email"])
@@ -231,5 +238,6 @@ export const Reason = {
   InvalidSpec: "InvalidSpec",
   ApplyFailed: "ApplyFailed",
   SecretMissing: "SecretMissing",
+  ConfigMapMissing: "ConfigMapMissing",
   AsExpected: "AsExpected",
 } as const;
