@@ -105,15 +105,27 @@ describe("McpOidcProxy controller", () => {
     assert.equal(deployment.metadata?.labels?.["argocd.argoproj.io/instance"], undefined);
     const config = await core.readNamespacedConfigMap({ name: "tools-config", namespace: NS });
     assert.match(config.data?.["config.yaml"] ?? "", /url: http:\/\/mcp-server.tools.svc:3000/);
-    await core.readNamespacedService({ name: "tools", namespace: NS });
-    await core.readNamespacedServiceAccount({ name: "tools", namespace: NS });
-    await kc.makeApiClient(PolicyV1Api).readNamespacedPodDisruptionBudget({ name: "tools", namespace: NS });
     const keys = await core.readNamespacedSecret({ name: "tools-keys", namespace: NS });
     assert.ok(keys.data?.["session-secret"], "a session secret was generated");
+    // kube-controller-manager does not run here: what garbage collection needs is asserted.
+    const cr = await readCr();
+    const children = [
+      deployment,
+      config,
+      keys,
+      await core.readNamespacedService({ name: "tools", namespace: NS }),
+      await core.readNamespacedServiceAccount({ name: "tools", namespace: NS }),
+      await kc.makeApiClient(PolicyV1Api).readNamespacedPodDisruptionBudget({ name: "tools", namespace: NS }),
+    ];
+    for (const child of children) {
+      const owner = child.metadata?.ownerReferences?.[0];
+      assert.equal(owner?.uid, cr.metadata.uid, `${child.kind ?? "child"} ${child.metadata?.name} is owned`);
+      assert.equal(owner?.controller, true);
+      assert.equal(owner?.blockOwnerDeletion, true);
+    }
     const ready = await eventually(readyCondition, "the Ready condition");
     assert.equal(ready.status, "False");
     assert.equal(ready.reason, "RolloutInProgress");
-    const cr = await readCr();
     assert.equal(cr.status?.observedGeneration, cr.metadata.generation);
     assert.equal(cr.status?.url, "https://tools.example.com");
     assert.equal(cr.status?.selector, "app.kubernetes.io/name=mcp-oidc-proxy,app.kubernetes.io/instance=tools");

@@ -191,8 +191,8 @@ export const specSchema = z
 
 export const conditionSchema = z.object({
   type: z.string().meta(d("Ready, Progressing or Degraded.")),
-  status: z.enum(["True", "False", "Unknown"]),
-  observedGeneration: z.number().int().optional(),
+  status: z.enum(["True", "False", "Unknown"]).meta(d("True, False or Unknown.")),
+  observedGeneration: z.number().int().optional().meta(d("The generation this condition was computed for.")),
   lastTransitionTime: z.string().meta(d("When the status last changed (RFC 3339).")),
   reason: z.string().meta(d("CamelCase reason, stable for machines.")),
   message: z.string().meta(d("Human-readable explanation.")),
