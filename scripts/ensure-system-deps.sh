@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # System programs the tests run for real, from Debian's packages, installed when missing:
-# redis-server (sessions), lua5.4 (the Argo CD health check).
+# redis-server (sessions), lua5.4 (the Argo CD health check), promtool (alert rules; from
+# the prometheus package).
 set -euo pipefail
 missing=()
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 command -v lua5.4 >/dev/null 2>&1 || missing+=(lua5.4)
+command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
 if [ ${#missing[@]} -eq 0 ]; then exit 0; fi
 if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null 2>&1; then
   echo "missing: ${missing[*]}; install them (Debian/Ubuntu: apt-get install ${missing[*]})" >&2
@@ -13,5 +15,7 @@ fi
 echo "ensure-system-deps: installing ${missing[*]}" >&2
 apt-get update -qq
 DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-# The package starts a system-wide instance; tests start their own on free ports.
-(systemctl disable --now redis-server 2>/dev/null || service redis-server stop 2>/dev/null || true) >/dev/null
+# The packages start system-wide services; tests start their own on free ports.
+for service in redis-server prometheus; do
+  (systemctl disable --now "$service" 2>/dev/null || service "$service" stop 2>/dev/null || true) >/dev/null 2>&1
+done
