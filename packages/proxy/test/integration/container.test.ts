@@ -1,0 +1,120 @@
+// The container files: the Dockerfile and shell scripts pass their linters, the compose file
+// is wired as the seed says, and the command the image runs accepts both configurations it
+// is run with (the image's default and the compose setup). No Docker engine runs here.
+import assert from "node:assert/strict";
+import { execFileSync, spawnSync } from "node:child_process";
+import { readdirSync, readFileSync } from "node:fs";
+import path from "node:path";
+import { describe, it } from "node:test";
+import { parse } from "yaml";
+
+const ROOT = path.resolve(import.meta.dirname, "../../../..");
+const DOCKER = path.join(ROOT, "deployments/docker");
+const HADOLINT = path.join(ROOT, ".tools/hadolint/bin/hadolint");
+
+/** The exec-form array of a Dockerfile instruction. */
+function instruction(dockerfile: string, name: string): string[] {
+  const line = dockerfile.split("\n").find((l) => l.startsWith(`${name} `));
+  assert.ok(line, `${name} in the Dockerfile`);
+  return JSON.parse(line.slice(name.length + 1)) as string[];
+}
+
+/** Runs the image's entrypoint + arguments here, with the image's paths mapped to the repository. */
+function runEntrypoint(args: string[], configFile: string, env: Record<string, string>) {
+  const dockerfile = readFileSync(path.join(DOCKER, "Dockerfile"), "utf8");
+  const [command, script, ...rest] = [...instruction(dockerfile, "ENTRYPOINT"), ...args];
+  assert.equal(command, "node");
+  const local = (script as string).replace("/app/", `${ROOT}/`);
+  const mapped = rest.map((arg) => (arg === "/etc/mcp-proxy/config.yaml" ? configFile : arg));
+  return spawnSync(process.execPath, [local, ...mapped], {
+    encoding: "utf8",
+    env: { PATH: process.env.PATH ?? "", ...env },
+  });
+}
+
+describe("container", () => {
+  it("has a Dockerfile hadolint finds nothing wrong with", () => {
+    execFileSync(HADOLINT, [path.join(DOCKER, "Dockerfile")], { encoding: "utf8" });
+  });
+
+  it("runs as a non-root user, exposes 8080 and 9090, and checks its health", () => {
+    const dockerfile = readFileSync(path.join(DOCKER, "Dockerfile"), "utf8");
+    assert.match(dockerfile, /^USER 10001:10001$/m);
+    assert.match(dockerfile, /^EXPOSE 8080 9090$/m);
+    assert.match(dockerfile, /^HEALTHCHECK [^\n]*\\\n\s+CMD [^\n]*\/healthz/m);
+    assert.match(dockerfile, /^COPY configs\/config.example.yaml \/etc\/mcp-proxy\/config.yaml$/m);
+  });
+
+  it("has shell scripts shellcheck finds nothing wrong with", () => {
+    const scripts = readdirSync(path.join(ROOT, "scripts")).filter((f) => f.endsWith(".sh"));
+    execFileSync("shellcheck", [...scripts.map((f) => path.join(ROOT, "scripts", f)), path.join(ROOT, ".ci/run")]);
+  });
+
+  it("wires the compose file as the seed does: the proxy, Redis for sessions, the seed's variables", () => {
+    const compose = parse(readFileSync(path.join(DOCKER, "docker-compose.yaml"), "utf8")) as {
+      services: Record<
+        string,
+        { environment?: string[]; ports?: string[]; depends_on?: Record<string, unknown>; image: string }
+      >;
+      volumes: Record<string, unknown>;
+    };
+    const proxy = compose.services["mcp-proxy"];
+    assert.ok(proxy && compose.services.redis, "services mcp-proxy and redis");
+    const names = (proxy.environment ?? []).map((e) => e.split("=")[0]);
+    for (const name of [
+      "MCP_TARGET_HOST",
+      "MCP_TARGET_PORT",
+      "OIDC_DISCOVERY_URL",
+      "OIDC_CLIENT_ID",
+      "OIDC_CLIENT_SECRET",
+      "SESSION_STORE",
+      "REDIS_URL",
+    ]) {
+      assert.ok(names.includes(name), name);
+    }
+    assert.ok(proxy.environment?.includes("REDIS_URL=redis://redis:6379"));
+    assert.ok(proxy.ports?.includes("8080:8080"));
+    assert.ok(proxy.depends_on?.redis);
+    assert.ok("redis_data" in compose.volumes);
+  });
+
+  it("runs a command that accepts the image's default configuration", () => {
+    const dockerfile = readFileSync(path.join(DOCKER, "Dockerfile"), "utf8");
+    const result = runEntrypoint(
+      [...instruction(dockerfile, "CMD"), "--config-test"],
+      path.join(ROOT, "configs/config.example.yaml"),
+      {
+        OIDC_DISCOVERY_URL: "https://login.example.com",
+        OIDC_CLIENT_ID: "mcp",
+      },
+    );
+    assert.equal(result.status, 0, result.stderr);
+    assert.match(result.stdout, /configuration OK/);
+  });
+
+  it("runs a command that accepts the compose setup's configuration and environment", () => {
+    const compose = parse(readFileSync(path.join(DOCKER, "docker-compose.yaml"), "utf8")) as {
+      services: Record<string, { environment: string[] }>;
+    };
+    const example: Record<string, string> = {
+      MCP_PUBLIC_URL: "https://mcp.example.com",
+      OIDC_DISCOVERY_URL: "https://your-domain.auth0.com/.well-known/openid-configuration",
+      OIDC_CLIENT_ID: "client",
+      OIDC_CLIENT_SECRET: "secret",
+      SESSION_SECRET: "x".repeat(40),
+    };
+    // ${VAR} and ${VAR:-default} resolved as docker compose would, from the example .env.
+    const env = Object.fromEntries(
+      (compose.services["mcp-proxy"]?.environment ?? []).map((entry) => {
+        const [name, value = ""] = entry.split(/=(.*)/s) as [string, string];
+        return [name, value.replace(/\$\{(\w+)(?::-([^}]*))?\}/g, (_, v: string, d?: string) => example[v] ?? d ?? "")];
+      }),
+    );
+    const result = runEntrypoint(
+      ["--config", "/etc/mcp-proxy/config.yaml", "--config-test"],
+      path.join(DOCKER, "config.yaml"),
+      env,
+    );
+    assert.equal(result.status, 0, result.stderr);
+  });
+});
