@@ -33,8 +33,9 @@ format: setup ## rewrite files with the formatter
 typecheck: setup ## tsc --noEmit over every package, tests included
 	tsc -p .
 
-crds: setup ## regenerate crds/ from the operator's zod schema (a test fails when they differ)
+crds: setup ## regenerate crds/ and the operator install manifest from the zod schema (tests fail when they differ)
 	node packages/operator/scripts/generate-crd.ts
+	node packages/operator/scripts/generate-install.ts
 
 kube-binaries: ## build kube-apiserver + etcd for the operator tests (cached outside the repo)
 	@./scripts/ensure-kube-binaries.sh >/dev/null

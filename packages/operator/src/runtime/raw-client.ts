@@ -19,7 +19,13 @@ export function microTime(date: Date): string {
   return date.toISOString().replace(/\.(\d{3})Z$/, ".$1000Z");
 }
 
-export async function requestJson<T>(kubeConfig: KubeConfig, method: string, path: string, body?: unknown): Promise<T> {
+export async function requestJson<T>(
+  kubeConfig: KubeConfig,
+  method: string,
+  path: string,
+  body?: unknown,
+  contentType = "application/json",
+): Promise<T> {
   const cluster = kubeConfig.getCurrentCluster();
   if (!cluster) throw new Error("the kubeconfig names no current cluster");
   const url = new URL(path, cluster.server);
@@ -28,7 +34,7 @@ export async function requestJson<T>(kubeConfig: KubeConfig, method: string, pat
     hostname: url.hostname,
     port: url.port,
     path: `${url.pathname}${url.search}`,
-    headers: { accept: "application/json", "content-type": "application/json" },
+    headers: { accept: "application/json", "content-type": contentType },
   };
   await kubeConfig.applyToHTTPSOptions(options);
   return new Promise<T>((resolve, reject) => {
