@@ -33,8 +33,25 @@ function runEntrypoint(args: string[], configFile: string, env: Record<string, s
 }
 
 describe("container", () => {
-  it("has a Dockerfile hadolint finds nothing wrong with", () => {
-    execFileSync(HADOLINT, [path.join(DOCKER, "Dockerfile")], { encoding: "utf8" });
+  it("has Dockerfiles (proxy, operator) hadolint finds nothing wrong with", () => {
+    execFileSync(HADOLINT, [path.join(DOCKER, "Dockerfile"), path.join(DOCKER, "operator.Dockerfile")], {
+      encoding: "utf8",
+    });
+  });
+
+  it("builds the operator image that install.yaml runs, from a command that starts", () => {
+    const dockerfile = readFileSync(path.join(DOCKER, "operator.Dockerfile"), "utf8");
+    assert.match(dockerfile, /^USER 10001:10001$/m);
+    const [command, script] = instruction(dockerfile, "ENTRYPOINT");
+    assert.equal(command, "node");
+    const result = spawnSync(process.execPath, [(script as string).replace("/app/", `${ROOT}/`), "--help"], {
+      encoding: "utf8",
+    });
+    assert.equal(result.status, 0, result.stderr);
+    assert.match(result.stdout, /--lease-namespace/);
+    const install = readFileSync(path.join(ROOT, "deployments/kubernetes/operator/install.yaml"), "utf8");
+    assert.match(install, /image: ghcr\.io\/mcp-oidc-proxy\/mcp-oidc-operator:0\.1\.0/);
+    assert.match(install, /- --lease-namespace\n\s+- mcp-system/);
   });
 
   it("runs as a non-root user, exposes 8080 and 9090, and checks its health", () => {
