@@ -12,7 +12,7 @@ import type { SessionUser } from "./auth/session-user.ts";
 import type { Config } from "./config/schema.ts";
 import { forbidden, ProxyError, toProxyError, unauthorized, writeError } from "./errors.ts";
 import { createAccessLog } from "./middleware/access-log.ts";
-import { errorHandler } from "./middleware/error-handler.ts";
+import { errorHandler, notFound } from "./middleware/error-handler.ts";
 import { type OperationsState, operationsRouter } from "./middleware/operations.ts";
 import { EXPOSED_HEADERS, originGuard } from "./middleware/origin.ts";
 import { requestIdOf } from "./middleware/request-scope.ts";
@@ -94,7 +94,7 @@ export function buildOwnRoutes(parts: AppParts): Express {
       res.json({ authenticated: true, user: parts.bypassUser, mode: "bypass" });
     });
   }
-  app.use((_req, _res, next) => next(new ProxyError("BAD_REQUEST", 404, "Not found")));
+  app.use(notFound);
   app.use(errorHandler(logger));
   return app;
 }

@@ -232,7 +232,6 @@ export interface McpOidcProxy {
 
 export const ConditionType = { Ready: "Ready", Progressing: "Progressing", Degraded: "Degraded" } as const;
 export const Reason = {
-  Reconciling: "Reconciling",
   Available: "Available",
   RolloutInProgress: "RolloutInProgress",
   InvalidSpec: "InvalidSpec",
