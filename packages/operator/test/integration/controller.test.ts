@@ -126,9 +126,11 @@ describe("McpOidcProxy controller", () => {
     const ready = await eventually(readyCondition, "the Ready condition");
     assert.equal(ready.status, "False");
     assert.equal(ready.reason, "RolloutInProgress");
-    assert.equal(cr.status?.observedGeneration, cr.metadata.generation);
-    assert.equal(cr.status?.url, "https://tools.example.com");
-    assert.equal(cr.status?.selector, "app.kubernetes.io/name=mcp-oidc-proxy,app.kubernetes.io/instance=tools");
+    // Read again: the status is written after the children (the read above may precede it).
+    const withStatus = await readCr();
+    assert.equal(withStatus.status?.observedGeneration, withStatus.metadata.generation);
+    assert.equal(withStatus.status?.url, "https://tools.example.com");
+    assert.equal(withStatus.status?.selector, "app.kubernetes.io/name=mcp-oidc-proxy,app.kubernetes.io/instance=tools");
   });
 
   it("reports Ready=True once the Deployment is available", async () => {
