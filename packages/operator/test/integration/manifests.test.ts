@@ -77,6 +77,41 @@ describe("Kubernetes manifests", () => {
     });
   }
 
+  it("has a Flagger canary for the plain proxy Deployment, with the seed's analysis", () => {
+    const [canary] = documents(path.join(KUBE, "canary/flagger-canary.yaml")) as unknown as {
+      kind: string;
+      metadata: { namespace: string };
+      spec: {
+        targetRef: { kind: string; name: string };
+        analysis: {
+          interval: string;
+          threshold: number;
+          maxWeight: number;
+          stepWeight: number;
+          metrics: { name: string; thresholdRange: { min: number } }[];
+        };
+      };
+    }[];
+    const deployment = documents(path.join(KUBE, "proxy/mcp-oidc-proxy.yaml")).find((o) => o.kind === "Deployment");
+    assert.equal(canary?.kind, "Canary");
+    assert.equal(canary?.spec.targetRef.name, deployment?.metadata.name);
+    assert.equal(canary?.metadata.namespace, deployment?.metadata.namespace);
+    assert.deepEqual(
+      [
+        canary?.spec.analysis.interval,
+        canary?.spec.analysis.threshold,
+        canary?.spec.analysis.maxWeight,
+        canary?.spec.analysis.stepWeight,
+      ],
+      ["30s", 5, 50, 10],
+    );
+    assert.deepEqual(canary?.spec.analysis.metrics[0], {
+      name: "request-success-rate",
+      thresholdRange: { min: 99 },
+      interval: "1m",
+    });
+  });
+
   it("gives the plain proxy manifests a configuration the proxy accepts", () => {
     const objects = documents(path.join(KUBE, "proxy/mcp-oidc-proxy.yaml"));
     const config = objects.find((o) => o.kind === "ConfigMap")?.data ?? {};
