@@ -4,7 +4,7 @@
 import http from "node:http";
 import { hostname } from "node:os";
 import { KubeConfig } from "@kubernetes/client-node";
-import { Command, Option } from "commander";
+import { Command, InvalidArgumentError, Option } from "commander";
 import winston from "winston";
 import { type RunningController, startController } from "./controller/controller.ts";
 import { createOperatorMetrics } from "./observability/metrics.ts";
@@ -12,16 +12,30 @@ import { LeaderElector } from "./runtime/leader-election.ts";
 
 const VERSION = "0.1.0";
 
+// Numeric flags are checked, not trusted: a NaN interval would requeue in a hot loop.
+function parsePort(value: string): number {
+  const port = Number(value);
+  if (!/^\d+$/.test(value) || port < 1 || port > 65535) throw new InvalidArgumentError("expected a port, 1-65535");
+  return port;
+}
+
+function parseSeconds(value: string): number {
+  const seconds = Number(value);
+  if (!/^\d+$/.test(value) || seconds < 1)
+    throw new InvalidArgumentError("expected a whole number of seconds, at least 1");
+  return seconds;
+}
+
 interface Options {
   kubeconfig?: string;
   namespace?: string;
   leaderElect: boolean;
   leaseNamespace: string;
   leaseName: string;
-  healthPort: string;
-  metricsPort: string;
+  healthPort: number;
+  metricsPort: number;
   bindAddress: string;
-  secretRecheckInterval: string;
+  secretRecheckInterval: number;
   logLevel: string;
 }
 
@@ -42,13 +56,14 @@ export async function main(argv: string[] = process.argv): Promise<void> {
       process.env.POD_NAMESPACE ?? "default",
     )
     .option("--lease-name <name>", "name of the leader election Lease", "mcp-oidc-operator")
-    .option("--health-port <port>", "port of /healthz and /readyz", "8081")
-    .option("--metrics-port <port>", "port of /metrics", "8080")
+    .option("--health-port <port>", "port of /healthz and /readyz", parsePort, 8081)
+    .option("--metrics-port <port>", "port of /metrics", parsePort, 8080)
     .option("--bind-address <address>", "address of the health and metrics servers", "0.0.0.0")
     .option(
       "--secret-recheck-interval <seconds>",
       "how often resources that reference Secrets are re-read (rotation)",
-      "300",
+      parseSeconds,
+      300,
     )
     .addOption(
       new Option("--log-level <level>", "log level").choices(["error", "warn", "info", "debug"]).default("info"),
@@ -86,8 +101,8 @@ export async function main(argv: string[] = process.argv): Promise<void> {
     res.writeHead(200, { "content-type": metrics.registry.contentType }).end(await metrics.registry.metrics());
   });
   await Promise.all([
-    new Promise<void>((resolve) => health.listen(Number(options.healthPort), options.bindAddress, resolve)),
-    new Promise<void>((resolve) => metricsServer.listen(Number(options.metricsPort), options.bindAddress, resolve)),
+    new Promise<void>((resolve) => health.listen(options.healthPort, options.bindAddress, resolve)),
+    new Promise<void>((resolve) => metricsServer.listen(options.metricsPort, options.bindAddress, resolve)),
   ]);
 
   const run = async () => {
@@ -96,7 +111,7 @@ export async function main(argv: string[] = process.argv): Promise<void> {
       ...(options.namespace ? { namespace: options.namespace } : {}),
       logger,
       observer: metrics.observer,
-      secretRecheckMs: Number(options.secretRecheckInterval) * 1000,
+      secretRecheckMs: options.secretRecheckInterval * 1000,
     });
     logger.info("controller started", { namespace: options.namespace ?? "(all)" });
   };

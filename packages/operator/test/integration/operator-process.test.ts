@@ -1,7 +1,7 @@
 // node_modules/.bin/mcp-oidc-operator as it runs in a cluster, twice: exactly one process
 // leads (Lease), only the leader reconciles, and when it stops the other takes over.
 import assert from "node:assert/strict";
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { AppsV1Api, CoordinationV1Api, CoreV1Api, CustomObjectsApi } from "@kubernetes/client-node";
@@ -82,6 +82,22 @@ describe("mcp-oidc-operator processes", () => {
   after(async () => {
     for (const op of operators) op.process.kill("SIGKILL");
     await server?.close();
+  });
+
+  it("refuses malformed numeric flags at startup, naming the flag", () => {
+    const cases: [string, string][] = [
+      ["--secret-recheck-interval", "abc"],
+      ["--health-port", "99999"],
+      ["--metrics-port", "0"],
+    ];
+    for (const [flag, value] of cases) {
+      const result = spawnSync(BIN, [flag, value], {
+        encoding: "utf8",
+        env: { PATH: process.env.PATH ?? "" },
+      });
+      assert.notEqual(result.status, 0, flag);
+      assert.match(result.stderr, new RegExp(`${flag} .*invalid`), flag);
+    }
   });
 
   it("elects exactly one leader, which reconciles", async () => {
