@@ -5,6 +5,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { CookieOptions, Request, RequestHandler } from "express";
 import express, { type Express } from "express";
 import type { Authenticator } from "./auth/authenticator.ts";
+import type { AuthorizationServer } from "./auth/authorization-server/authorization-server.ts";
 import { BearerError } from "./auth/bearer-verifier.ts";
 import { type BrowserLogin, isBrowserNavigation } from "./auth/browser-login.ts";
 import type { ProtectedResource } from "./auth/protected-resource.ts";
@@ -38,6 +39,8 @@ export interface AppParts {
   forwarder: Forwarder;
   /** Present when MCP clients are authorized with bearer tokens (mcp_auth.mode). */
   protectedResource: ProtectedResource | undefined;
+  /** The proxy's own authorization server for MCP clients (mcp_auth.mode proxy). */
+  authorizationServer: AuthorizationServer | undefined;
 }
 
 /** Headers for the proxy's own answers; proxied answers keep what the MCP server sent. */
@@ -68,6 +71,8 @@ export function buildOwnRoutes(parts: AppParts): Express {
   );
   // Public metadata, before the Origin guard: browser-based MCP clients read it cross-origin.
   if (parts.protectedResource) app.use(parts.protectedResource.router());
+  // The authorization server's endpoints answer other origins too (registration, token).
+  if (parts.authorizationServer) app.use(parts.authorizationServer.publicRouter());
   app.use(securityHeaders);
   // Before the session: a foreign Origin is refused without touching the session store.
   app.use(originGuard(parts.allowedOrigins));
@@ -83,6 +88,7 @@ export function buildOwnRoutes(parts: AppParts): Express {
       }),
     );
   }
+  if (parts.authorizationServer) app.use(parts.authorizationServer.interactionRouter());
   if (parts.login) {
     const login = parts.login;
     app.use(login.router());
@@ -111,7 +117,8 @@ export function createRequestHandler(parts: AppParts): (req: IncomingMessage, re
   const ownPaths = new Set([...operationsPaths, config.oidc.redirect_path, "/login", "/logout", "/api/v1/session"]);
   const isOwnPath = (path: string) =>
     ownPaths.has(path) ||
-    (parts.protectedResource !== undefined && path.startsWith("/.well-known/oauth-protected-resource"));
+    (parts.protectedResource !== undefined && path.startsWith("/.well-known/oauth-protected-resource")) ||
+    (parts.authorizationServer?.isOwnPath(path) ?? false);
   const requestIdHeader = config.headers.request_id;
   const requestIdKey = requestIdHeader.toLowerCase();
   const accessLog = createAccessLog(logger, metrics);
@@ -137,7 +144,10 @@ export function createRequestHandler(parts: AppParts): (req: IncomingMessage, re
     const auth = await parts.authenticator.authenticate(req, path);
     if (auth.kind === "forbidden") {
       if (auth.error instanceof BearerError && parts.protectedResource) {
-        res.setHeader("WWW-Authenticate", parts.protectedResource.challenge(auth.error.oauthError, auth.error.message));
+        res.setHeader(
+          "WWW-Authenticate",
+          parts.protectedResource.challenge(auth.error.oauthError, auth.error.message, auth.error.scopes),
+        );
       }
       throw auth.error;
     }

@@ -10,7 +10,8 @@ import session from "express-session";
 import { cookieSettings, createRequestHandler } from "./app.ts";
 import { AccessPolicy } from "./auth/access-policy.ts";
 import { Authenticator } from "./auth/authenticator.ts";
-import { BearerVerifier } from "./auth/bearer-verifier.ts";
+import { AuthorizationServer } from "./auth/authorization-server/authorization-server.ts";
+import { BearerVerifier, type TokenVerifier } from "./auth/bearer-verifier.ts";
 import { BrowserLogin } from "./auth/browser-login.ts";
 import { TransactionSealer } from "./auth/login-transaction.ts";
 import { ProtectedResource } from "./auth/protected-resource.ts";
@@ -161,17 +162,20 @@ export async function startProxy(config: Config, options: { logger?: Logger } = 
     logger.warn(`AUTHENTICATION IS OFF (auth.mode=bypass): every request is forwarded as user ${u.id}`);
   }
   let protectedResource: ProtectedResource | undefined;
-  let bearer: (() => BearerVerifier | undefined) | undefined;
+  let bearer: (() => TokenVerifier | undefined) | undefined;
+  let authorizationServer: AuthorizationServer | undefined;
+  const publicBase = (config.server.public_url ?? listenUrl(config.server)).replace(/\/$/, "");
+  const resource = (config.mcp_auth.resource ?? publicBase).replace(/\/$/, "");
+  const pathScopes = Object.entries(config.mcp_auth.path_scopes).sort(([a], [b]) => b.length - a.length);
+  const scopesSupported = [
+    ...new Set([...config.mcp_auth.required_scopes, ...pathScopes.flatMap(([, scopes]) => scopes)]),
+  ];
   if (config.mcp_auth.mode === "provider" && oidcUpstream) {
     const upstreamOidc = oidcUpstream;
-    const resource = (config.mcp_auth.resource ?? config.server.public_url ?? listenUrl(config.server)).replace(
-      /\/$/,
-      "",
-    );
     protectedResource = new ProtectedResource({
       resource,
       authorizationServers: [upstreamOidc.issuer()],
-      scopesSupported: config.mcp_auth.required_scopes,
+      scopesSupported,
       requiredScopes: config.mcp_auth.required_scopes,
     });
     // Built once the provider is discovered (its JWKS URL comes from discovery).
@@ -194,8 +198,32 @@ export async function startProxy(config: Config, options: { logger?: Logger } = 
       return verifier;
     };
   }
+  if (config.mcp_auth.mode === "proxy" && oidcUpstream && login && sessions) {
+    authorizationServer = await AuthorizationServer.create({
+      config,
+      issuer: publicBase,
+      resource,
+      scopes: scopesSupported,
+      requiredScopes: config.mcp_auth.required_scopes,
+      store: sessions.keyValue,
+      secrets,
+      secureCookies: cookies.secure === true,
+      upstream: oidcUpstream,
+      login,
+      policy: () => policy,
+      logger,
+    });
+    protectedResource = new ProtectedResource({
+      resource,
+      authorizationServers: [publicBase],
+      scopesSupported,
+      requiredScopes: config.mcp_auth.required_scopes,
+    });
+    const verifier = authorizationServer.verifier;
+    bearer = () => verifier;
+  }
   const authenticator = new Authenticator({
-    ...(bearer ? { bearer } : {}),
+    ...(bearer ? { bearer, pathScopes } : {}),
     policy: () => policy,
     metrics,
     ...(sessionReader ? { sessions: sessionReader } : {}),
@@ -224,6 +252,7 @@ export async function startProxy(config: Config, options: { logger?: Logger } = 
     breaker,
     forwarder,
     protectedResource,
+    authorizationServer,
   });
 
   const server = http.createServer({ requestTimeout: 0, headersTimeout: 30_000, keepAliveTimeout: 65_000 }, handler);

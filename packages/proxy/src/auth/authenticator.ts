@@ -6,7 +6,7 @@ import { forbidden, ProxyError } from "../errors.ts";
 import type { ProxyMetrics } from "../observability/metrics.ts";
 import type { SessionReader } from "../session/session-reader.ts";
 import type { AccessPolicy } from "./access-policy.ts";
-import { BearerError, type BearerVerifier } from "./bearer-verifier.ts";
+import { BearerError, type TokenVerifier } from "./bearer-verifier.ts";
 import type { SessionUser } from "./session-user.ts";
 import type { TokenRefresher } from "./token-refresh.ts";
 
@@ -23,10 +23,12 @@ export interface AuthenticatorDeps {
   /** Bypass mode: everyone is this user. */
   bypassUser?: SessionUser;
   /**
-   * MCP clients' bearer tokens (mcp_auth.mode provider). Undefined while the provider is
-   * not discovered yet: such requests get 503, never a pass.
+   * MCP clients' bearer tokens (mcp_auth.mode provider or proxy). Undefined while the
+   * provider is not discovered yet: such requests get 503, never a pass.
    */
-  bearer?: () => BearerVerifier | undefined;
+  bearer?: () => TokenVerifier | undefined;
+  /** Scopes a bearer token needs for paths under a prefix, longest prefix first. */
+  pathScopes?: [prefix: string, scopes: string[]][];
 }
 
 const BEARER = /^Bearer[ ]+([A-Za-z0-9\-._~+/]+=*)$/i;
@@ -43,7 +45,7 @@ export class Authenticator {
     const policy = this.#deps.policy();
     if (policy.isPublic(path)) return { kind: "allowed", user: undefined };
     const authorization = req.headers.authorization;
-    if (authorization !== undefined && this.#deps.bearer) return this.#bearer(authorization, policy);
+    if (authorization !== undefined && this.#deps.bearer) return this.#bearer(authorization, policy, path);
     const user = this.#deps.bypassUser ?? (await this.#sessionUser(req));
     if (!user) {
       metrics.authAttempts.inc({ result: "unauthenticated" });
@@ -67,7 +69,7 @@ export class Authenticator {
   }
 
   /** A request that carries a token is judged by the token alone, never by a cookie too. */
-  async #bearer(authorization: string, policy: AccessPolicy): Promise<AuthResult> {
+  async #bearer(authorization: string, policy: AccessPolicy, path: string): Promise<AuthResult> {
     const { metrics } = this.#deps;
     const token = BEARER.exec(authorization)?.[1];
     const verifier = this.#deps.bearer?.();
@@ -76,7 +78,17 @@ export class Authenticator {
     }
     try {
       if (!token) throw new BearerError("invalid_token", "The Authorization header is not a Bearer token");
-      const { user } = await verifier.verify(token);
+      const { user, scopes } = await verifier.verify(token);
+      const needed = this.scopesFor(path);
+      const missing = needed.filter((scope) => !scopes.includes(scope));
+      if (missing.length > 0) {
+        throw new BearerError(
+          "insufficient_scope",
+          `This path needs the scope ${missing.join(" ")}`,
+          undefined,
+          needed,
+        );
+      }
       const decision = policy.decide(user);
       if (!decision.allowed) {
         metrics.authAttempts.inc({ result: "forbidden" });
@@ -91,6 +103,14 @@ export class Authenticator {
       metrics.authAttempts.inc({ result: error.oauthError === "insufficient_scope" ? "forbidden" : "unauthenticated" });
       return error.oauthError === "insufficient_scope" ? { kind: "forbidden", error } : { kind: "anonymous", error };
     }
+  }
+
+  /** The scopes a bearer token needs for this path beyond the required ones (mcp_auth.path_scopes). */
+  scopesFor(path: string): string[] {
+    for (const [prefix, scopes] of this.#deps.pathScopes ?? []) {
+      if (path === prefix || path.startsWith(prefix.endsWith("/") ? prefix : `${prefix}/`)) return scopes;
+    }
+    return [];
   }
 
   async #sessionUser(req: IncomingMessage): Promise<SessionUser | undefined> {

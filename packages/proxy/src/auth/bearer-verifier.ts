@@ -18,8 +18,10 @@ export interface VerifiedToken {
 /** A 401 or 403 whose WWW-Authenticate carries an RFC 6750 error code. */
 export class BearerError extends ProxyError {
   readonly oauthError: "invalid_token" | "insufficient_scope";
+  /** The scopes to name in the challenge, when they differ from the resource's required ones. */
+  readonly scopes: string[] | undefined;
 
-  constructor(oauthError: "invalid_token" | "insufficient_scope", message: string, cause?: unknown) {
+  constructor(oauthError: "invalid_token" | "insufficient_scope", message: string, cause?: unknown, scopes?: string[]) {
     super(
       oauthError === "invalid_token" ? "UNAUTHORIZED" : "FORBIDDEN",
       oauthError === "invalid_token" ? 401 : 403,
@@ -30,6 +32,7 @@ export class BearerError extends ProxyError {
       },
     );
     this.oauthError = oauthError;
+    this.scopes = scopes;
   }
 }
 
@@ -40,7 +43,13 @@ function scopesOf(payload: JWTPayload): string[] {
   return [];
 }
 
-export class BearerVerifier {
+/** What checks an MCP client's bearer token: the provider's JWTs or the proxy's own tokens. */
+export interface TokenVerifier {
+  /** Rejects with a BearerError when the token is not accepted. */
+  verify(token: string): Promise<VerifiedToken>;
+}
+
+export class BearerVerifier implements TokenVerifier {
   readonly #jwks: ReturnType<typeof createRemoteJWKSet>;
   readonly #issuer: string;
   readonly #audiences: string[];

@@ -35,8 +35,9 @@ export class ProtectedResource {
   }
 
   /** The challenge of a 401 (or a 403 with insufficient_scope). */
-  challenge(error?: "invalid_token" | "insufficient_scope", description?: string): string {
-    const parts = [`Bearer resource_metadata="${this.metadataUrl}"${this.#scopeParam}`];
+  challenge(error?: "invalid_token" | "insufficient_scope", description?: string, scopes?: string[]): string {
+    const scopeParam = scopes && scopes.length > 0 ? `, scope="${scopes.join(" ")}"` : this.#scopeParam;
+    const parts = [`Bearer resource_metadata="${this.metadataUrl}"${scopeParam}`];
     if (error) parts.push(`error="${error}"`);
     if (description) parts.push(`error_description="${description.replace(/["\\]/g, "")}"`);
     return parts.join(", ");

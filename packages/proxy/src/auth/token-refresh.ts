@@ -55,39 +55,62 @@ export class TokenRefresher {
   async #refresh(session: StoredSession): Promise<RefreshOutcome> {
     const tokens = session.data.tokens;
     if (!tokens?.refreshToken) return "fresh";
-    if (!this.#upstream.isReady()) return "deferred";
-    let fresh: Awaited<ReturnType<typeof oidc.refreshTokenGrant>>;
-    try {
-      fresh = await oidc.refreshTokenGrant(this.#upstream.configuration(), tokens.refreshToken);
-    } catch (error) {
-      if (error instanceof oidc.ResponseBodyError) {
-        this.#metrics.sessionEvents.inc({ event: "refresh_failed" });
-        this.#logger.info("provider refused the refresh; ending the session", {
-          user_id: session.data.user?.id,
-          error: error.error,
-        });
-        await this.#sessions.destroy(session.id);
-        return "ended";
-      }
-      this.#logger.warn("token refresh deferred: provider unreachable", { error: (error as Error).message });
+    const result = await refreshUpstreamTokens(this.#upstream, { ...tokens, refreshToken: tokens.refreshToken });
+    if (result.kind === "deferred") {
+      if (result.error) this.#logger.warn("token refresh deferred: provider unreachable", { error: result.error });
       return "deferred";
     }
-    const expiresIn = fresh.expiresIn();
-    const idToken = fresh.id_token ?? tokens.idToken;
-    // Providers that rotate refresh tokens return a new one; others keep the old one valid.
-    const refreshToken = fresh.refresh_token ?? tokens.refreshToken;
-    session.data.tokens = {
-      ...(idToken ? { idToken } : {}),
-      refreshToken,
-      ...(expiresIn !== undefined ? { expiresAt: Date.now() + expiresIn * 1000 } : {}),
-    };
-    const claims = fresh.claims();
+    if (result.kind === "refused") {
+      this.#metrics.sessionEvents.inc({ event: "refresh_failed" });
+      this.#logger.info("provider refused the refresh; ending the session", {
+        user_id: session.data.user?.id,
+        error: result.error,
+      });
+      await this.#sessions.destroy(session.id);
+      return "ended";
+    }
+    session.data.tokens = result.tokens;
     const user: SessionUser | undefined = session.data.user;
-    if (claims && user) {
-      session.data.user = userFromClaims(claims, { groupsClaim: this.#groupsClaim, provider: user.provider });
+    if (result.claims && user) {
+      session.data.user = userFromClaims(result.claims, { groupsClaim: this.#groupsClaim, provider: user.provider });
     }
     await this.#sessions.save(session);
     this.#metrics.sessionEvents.inc({ event: "refreshed" });
     return "refreshed";
   }
+}
+
+export type UpstreamRefresh =
+  | { kind: "refreshed"; tokens: UpstreamTokens; claims: oidc.IDToken | undefined }
+  /** The provider said no (invalid_grant): the user's sign-in there is over. */
+  | { kind: "refused"; error: string }
+  /** The provider could not be asked; try again later. */
+  | { kind: "deferred"; error?: string };
+
+/** One refresh of the provider's tokens, for browser sessions and MCP clients' grants alike. */
+export async function refreshUpstreamTokens(
+  upstream: UpstreamOidc,
+  tokens: UpstreamTokens & { refreshToken: string },
+): Promise<UpstreamRefresh> {
+  if (!upstream.isReady()) return { kind: "deferred" };
+  let fresh: Awaited<ReturnType<typeof oidc.refreshTokenGrant>>;
+  try {
+    fresh = await oidc.refreshTokenGrant(upstream.configuration(), tokens.refreshToken);
+  } catch (error) {
+    if (error instanceof oidc.ResponseBodyError) return { kind: "refused", error: error.error };
+    return { kind: "deferred", error: (error as Error).message };
+  }
+  const expiresIn = fresh.expiresIn();
+  const idToken = fresh.id_token ?? tokens.idToken;
+  // Providers that rotate refresh tokens return a new one; others keep the old one valid.
+  const refreshToken = fresh.refresh_token ?? tokens.refreshToken;
+  return {
+    kind: "refreshed",
+    tokens: {
+      ...(idToken ? { idToken } : {}),
+      refreshToken,
+      ...(expiresIn !== undefined ? { expiresAt: Date.now() + expiresIn * 1000 } : {}),
+    },
+    claims: fresh.claims(),
+  };
 }

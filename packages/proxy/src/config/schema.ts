@@ -123,6 +123,8 @@ const redisSchema = z.strictObject({
   nodes: stringList.default([]),
   sentinel_name: z.string().default("mymaster"),
   prefix: z.string().default("mcp:session:"),
+  /** Prefix of the MCP authorization server's records (clients, grants, tokens, consents). */
+  oauth_prefix: z.string().default("mcp:oauth:"),
   connect_timeout: duration.prefault("5s"),
 });
 
@@ -149,9 +151,11 @@ const mcpAuthSchema = z.strictObject({
   /**
    * How MCP clients (which hold bearer tokens, not cookies) are authorized:
    * "off" — only browser sessions; "provider" — the upstream provider issues JWT access
-   * tokens for this resource (Keycloak, Auth0, Okta custom servers) and the proxy validates them.
+   * tokens for this resource (Keycloak, Auth0, Okta custom servers) and the proxy validates them;
+   * "proxy" — the proxy is the MCP clients' authorization server (registration, consent,
+   * tokens) and delegates only the sign-in to the upstream provider (Entra ID, Google, Okta org).
    */
-  mode: z.enum(["off", "provider"]).default("off"),
+  mode: z.enum(["off", "provider", "proxy"]).default("off"),
   /** This MCP server's resource identifier (RFC 8707); default: the public URL. */
   resource: absoluteUrl.optional(),
   /** Scopes every bearer token must carry; advertised in the metadata and in 401 answers. */
@@ -164,6 +168,23 @@ const mcpAuthSchema = z.strictObject({
   token_cache_ttl: duration.prefault("30s"),
   /** A token signed by an unknown key re-reads the provider's JWKS at most this often (key rotation). */
   jwks_refresh_cooldown: duration.prefault("30s"),
+  /** Scopes a token must carry for paths under a prefix ("/mcp/admin": [mcp:admin]); 403 insufficient_scope otherwise. */
+  path_scopes: z.record(z.string().startsWith("/"), stringList).default({}),
+  /** mode proxy: the authorization server the proxy runs for MCP clients. */
+  server: z
+    .strictObject({
+      /** Lifetime of the access tokens MCP clients hold. */
+      access_token_ttl: duration.prefault("10m"),
+      /** Lifetime of a refresh token; each use rotates it (a reused one revokes the whole grant). */
+      refresh_token_ttl: duration.prefault("14d"),
+      /** A registered client is forgotten this long after registration; 0 keeps it. */
+      client_ttl: duration.prefault("0s"),
+      /** Client ids that skip the consent page (clients the platform team registered itself). */
+      preapproved_clients: stringList.default([]),
+      /** Requests per client address and minute to /oauth/register (and to /oauth/token times ten). */
+      registration_rate_limit: z.number().int().min(1).default(20),
+    })
+    .prefault({}),
 });
 
 const metricsSchema = z.strictObject({

@@ -45,6 +45,19 @@ export function validateConfig(config: Config): string[] {
   if (config.mcp_auth.mode === "provider" && config.auth.mode !== "oidc") {
     problems.push('mcp_auth.mode: "provider" validates tokens of the OpenID provider, so auth.mode must be "oidc"');
   }
+  if (config.mcp_auth.mode === "proxy") {
+    if (config.auth.mode !== "oidc") {
+      problems.push(
+        'mcp_auth.mode: "proxy" signs MCP clients\' users in at the OpenID provider, so auth.mode must be "oidc"',
+      );
+    }
+    const publicUrl = config.server.public_url ? new URL(config.server.public_url) : undefined;
+    if (publicUrl && publicUrl.pathname !== "/") {
+      problems.push(
+        `server.public_url: with mcp_auth.mode "proxy" the public URL is the authorization server's issuer and must have no path (got ${config.server.public_url})`,
+      );
+    }
+  }
 
   if (production && !config.server.public_url) {
     problems.push(

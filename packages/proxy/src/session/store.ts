@@ -4,11 +4,14 @@ import { RedisStore } from "connect-redis";
 import session from "express-session";
 import type { Config } from "../config/schema.ts";
 import type { Logger } from "../observability/logger.ts";
+import { type KeyValueStore, memoryKeyValue, type RedisCommands, redisKeyValue } from "./key-value.ts";
 import { connectRedis, type RedisConnection } from "./redis-client.ts";
 
 export interface SessionBackend {
   readonly kind: "memory" | "redis";
   readonly store: session.Store;
+  /** Records besides sessions (the MCP authorization server's), in the same place. */
+  readonly keyValue: KeyValueStore;
   /** False while the store cannot answer (Redis disconnected): readiness reports it. */
   isReady(): boolean;
   countSessions(): Promise<number>;
@@ -30,13 +33,16 @@ function memoryBackend(): SessionBackend {
     callbackToPromise<number>((cb) => store.length(cb));
   const pruner = setInterval(() => void countSessions().catch(() => {}), MEMORY_PRUNE_INTERVAL_MS);
   pruner.unref();
+  const keyValue = memoryKeyValue();
   return {
     kind: "memory",
     store,
+    keyValue,
     isReady: () => true,
     countSessions,
     async close() {
       clearInterval(pruner);
+      await keyValue.close();
     },
   };
 }
@@ -53,6 +59,7 @@ function redisBackend(connection: RedisConnection, config: Config): SessionBacke
   return {
     kind: "redis",
     store,
+    keyValue: redisKeyValue(connection.client as RedisCommands, config.redis.oauth_prefix),
     isReady: () => connection.isReady(),
     countSessions: () => callbackToPromise<number>((cb) => store.length(cb)),
     close: () => connection.close(),

@@ -84,9 +84,20 @@ export class TestBrowser {
    * Opens `url` on the proxy, signs in at the development provider as `user` and returns the
    * page finally shown. The provider's login and consent forms are submitted as posted forms.
    */
-  async signIn(url: string, user: string, stopAt?: string): Promise<BrowserResponse> {
+  async signIn(
+    url: string,
+    user: string,
+    stopAt?: string,
+    consent: "allow" | "deny" | "stop" = "allow",
+  ): Promise<BrowserResponse> {
     let page = await this.navigate(url, {}, stopAt);
-    for (let step = 0; step < 4 && page.text.includes('name="prompt"'); step++) {
+    for (let step = 0; step < 6 && isFormPage(page.text); step++) {
+      if (page.text.includes("data-mcp-consent")) {
+        // The proxy's own consent page (MCP clients): the person allows or denies the client.
+        if (consent === "stop") return page;
+        page = await this.answerConsent(page, consent, stopAt);
+        continue;
+      }
       const action = /action="([^"]+)"/.exec(page.text)?.[1];
       const prompt = /name="prompt" value="([^"]+)"/.exec(page.text)?.[1];
       if (!action || !prompt) throw new Error(`unexpected provider page: ${page.text.slice(0, 300)}`);
@@ -103,4 +114,25 @@ export class TestBrowser {
     }
     return page;
   }
+
+  /** Submits the proxy's consent page as a person clicking Allow or Deny would. */
+  async answerConsent(page: BrowserResponse, decision: "allow" | "deny", stopAt?: string): Promise<BrowserResponse> {
+    const uid = /data-mcp-consent="([^"]+)"/.exec(page.text)?.[1];
+    const csrf = /name="csrf" value="([^"]+)"/.exec(page.text)?.[1];
+    if (!uid || !csrf) throw new Error(`not a consent page: ${page.text.slice(0, 300)}`);
+    const target = new URL(`/interaction/${uid}/${decision === "allow" ? "confirm" : "abort"}`, page.url);
+    return this.navigate(
+      target.href,
+      {
+        method: "POST",
+        body: new URLSearchParams({ csrf, decision }).toString(),
+        headers: { "content-type": "application/x-www-form-urlencoded", origin: target.origin },
+      },
+      stopAt,
+    );
+  }
+}
+
+function isFormPage(text: string): boolean {
+  return text.includes('name="prompt"') || text.includes("data-mcp-consent");
 }

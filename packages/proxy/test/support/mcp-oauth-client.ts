@@ -63,7 +63,12 @@ export class InMemoryOAuthClient implements OAuthClientProvider {
  * authorization URL; the browser signs in there; the code finishes the flow; the second
  * attempt connects with the token.
  */
-export async function connectWithOAuth(mcpUrl: string, user: string, oauth = new InMemoryOAuthClient()) {
+export async function connectWithOAuth(
+  mcpUrl: string,
+  user: string,
+  oauth = new InMemoryOAuthClient(),
+  browser = new TestBrowser(),
+) {
   const first = new StreamableHTTPClientTransport(new URL(mcpUrl), { authProvider: oauth });
   await new Client({ name: "oauth-test", version: "1.0.0" }).connect(first).then(
     () => {
@@ -74,7 +79,7 @@ export async function connectWithOAuth(mcpUrl: string, user: string, oauth = new
     },
   );
   if (!oauth.authorizationUrl) throw new Error("the client was never sent to authorize");
-  const landing = await new TestBrowser().signIn(oauth.authorizationUrl.href, user, CLIENT_REDIRECT);
+  const landing = await browser.signIn(oauth.authorizationUrl.href, user, CLIENT_REDIRECT);
   const code = new URL(landing.url).searchParams.get("code");
   if (!code) throw new Error(`no authorization code: ${landing.url} ${landing.text.slice(0, 200)}`);
   await first.finishAuth(code);

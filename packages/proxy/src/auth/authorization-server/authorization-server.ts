@@ -1,0 +1,362 @@
+// The proxy as the MCP clients' OAuth 2.1 authorization server (mcp_auth.mode proxy):
+// oidc-provider does the protocol (metadata, registration, authorize, token with PKCE and
+// resource indicators, refresh rotation with reuse detection, revocation, JWKS); the proxy
+// supplies the storage (the session store), the sign-in (its browser login at the upstream
+// provider) and the consent page. See docs/decisions/005.
+import type { IncomingMessage, ServerResponse } from "node:http";
+import express, { type Request, type RequestHandler, type Response, type Router } from "express";
+import { rateLimit } from "express-rate-limit";
+import Provider, { type Configuration, type KoaContextWithOIDC, errors as oidcErrors } from "oidc-provider";
+import type { Config } from "../../config/schema.ts";
+import type { Logger } from "../../observability/logger.ts";
+import type { KeyValueStore } from "../../session/key-value.ts";
+import type { AccessPolicy } from "../access-policy.ts";
+import type { BrowserLogin } from "../browser-login.ts";
+import { userFromClaims } from "../session-user.ts";
+import { refreshUpstreamTokens } from "../token-refresh.ts";
+import type { UpstreamOidc } from "../upstream-oidc.ts";
+import { AccountDirectory } from "./accounts.ts";
+import { InteractionRoutes } from "./interactions.ts";
+import { IssuedTokenVerifier } from "./issued-token-verifier.ts";
+import { deriveSigningKey } from "./signing-key.ts";
+import { storageAdapterFactory } from "./storage-adapter.ts";
+
+/** The provider's endpoints, under one prefix so they never shadow the MCP server's paths. */
+const ROUTES = {
+  authorization: "/oauth/authorize",
+  token: "/oauth/token",
+  registration: "/oauth/register",
+  revocation: "/oauth/revoke",
+  jwks: "/oauth/jwks",
+  userinfo: "/oauth/userinfo",
+  end_session: "/oauth/logout",
+  pushed_authorization_request: "/oauth/par",
+  introspection: "/oauth/introspect",
+  code_verification: "/oauth/device",
+  device_authorization: "/oauth/device/auth",
+  backchannel_authentication: "/oauth/backchannel",
+  challenge: "/oauth/challenge",
+} as const;
+
+const DISCOVERY_PATH = "/.well-known/openid-configuration";
+const AS_METADATA_PATH = "/.well-known/oauth-authorization-server";
+const OIDC_SCOPES = ["openid", "offline_access", "profile", "email"];
+
+/** Every place clients look for the metadata: RFC 8414 and OpenID, root and path forms. */
+export function isMetadataPath(path: string): boolean {
+  return (
+    path === DISCOVERY_PATH ||
+    path === AS_METADATA_PATH ||
+    path.startsWith(`${AS_METADATA_PATH}/`) ||
+    path.startsWith(`${DISCOVERY_PATH}/`) ||
+    path.endsWith(DISCOVERY_PATH) ||
+    path.endsWith(AS_METADATA_PATH)
+  );
+}
+
+export interface AuthorizationServerOptions {
+  config: Config;
+  /** The public URL without a trailing slash: issuer of the server and, by default, the resource. */
+  issuer: string;
+  resource: string;
+  /** Scopes MCP clients may ask for (the resource's). */
+  scopes: string[];
+  requiredScopes: string[];
+  store: KeyValueStore;
+  secrets: string[];
+  secureCookies: boolean;
+  upstream: UpstreamOidc;
+  login: BrowserLogin;
+  policy: () => AccessPolicy;
+  logger: Logger;
+}
+
+export class AuthorizationServer {
+  readonly provider: Provider;
+  readonly verifier: IssuedTokenVerifier;
+  readonly #options: AuthorizationServerOptions;
+  readonly #callback: (req: IncomingMessage, res: ServerResponse) => void;
+  readonly #accounts: AccountDirectory;
+  readonly #forwardedHost: string;
+  readonly #forwardedProto: string;
+
+  private constructor(options: AuthorizationServerOptions, provider: Provider, accounts: AccountDirectory) {
+    this.#options = options;
+    this.provider = provider;
+    this.#accounts = accounts;
+    this.#callback = provider.callback() as (req: IncomingMessage, res: ServerResponse) => void;
+    const issuer = new URL(options.issuer);
+    this.#forwardedHost = issuer.host;
+    this.#forwardedProto = issuer.protocol.slice(0, -1);
+    this.verifier = new IssuedTokenVerifier({
+      provider,
+      resource: options.resource,
+      requiredScopes: options.requiredScopes,
+      cacheTtlMs: options.config.session.cache_ttl,
+    });
+    this.#listen();
+  }
+
+  static async create(options: AuthorizationServerOptions): Promise<AuthorizationServer> {
+    const { config } = options;
+    const server = config.mcp_auth.server;
+    const accounts = new AccountDirectory(options.store, Math.ceil(server.refresh_token_ttl / 1000));
+    const signingKey = await deriveSigningKey(options.secrets[0] as string);
+    const resourceOrigin = new URL(options.resource).origin;
+    const cookieOptions = { httpOnly: true, sameSite: "lax" as const, secure: options.secureCookies };
+    const seconds = (millis: number) => Math.max(1, Math.floor(millis / 1000));
+
+    const configuration: Configuration = {
+      adapter: storageAdapterFactory({
+        store: options.store,
+        ...(server.client_ttl > 0 ? { clientTtlSeconds: seconds(server.client_ttl) } : {}),
+      }),
+      jwks: { keys: [signingKey as never] },
+      routes: ROUTES,
+      // The resource's scopes are listed too: clients name them in their registration.
+      scopes: [...OIDC_SCOPES, ...options.scopes],
+      claims: {
+        openid: ["sub"],
+        email: ["email", "email_verified"],
+        profile: ["name", "groups"],
+      },
+      // MCP clients are public apps (desktop, IDE, CLI, browser): loopback redirects on any
+      // port (RFC 8252) and custom schemes such as cursor:// are what "native" allows.
+      clientDefaults: {
+        application_type: "native",
+        grant_types: ["authorization_code", "refresh_token"],
+        response_types: ["code"],
+        token_endpoint_auth_method: "none",
+        id_token_signed_response_alg: "ES256",
+      },
+      responseTypes: ["code"],
+      pkce: { required: () => true },
+      features: {
+        devInteractions: { enabled: false },
+        registration: { enabled: true, initialAccessToken: false, issueRegistrationAccessToken: false },
+        // A client revokes only its own tokens.
+        revocation: { enabled: true, allowedPolicy: async (_ctx, client, token) => token.clientId === client.clientId },
+        rpInitiatedLogout: { enabled: false },
+        resourceIndicators: {
+          enabled: true,
+          defaultResource: () => options.resource,
+          useGrantedResource: () => true,
+          // Clients name this server by its URL, with or without the MCP endpoint's path.
+          getResourceServerInfo: (_ctx, indicator) => {
+            if (URL.parse(indicator)?.origin !== resourceOrigin) {
+              throw new oidcErrors.InvalidTarget(
+                `this authorization server only issues tokens for ${options.resource}`,
+              );
+            }
+            return {
+              scope: options.scopes.join(" "),
+              audience: options.resource,
+              accessTokenTTL: seconds(server.access_token_ttl),
+              accessTokenFormat: "opaque",
+            };
+          },
+        },
+      },
+      ttl: {
+        AccessToken: seconds(server.access_token_ttl),
+        AuthorizationCode: 60,
+        IdToken: 3600,
+        Interaction: 600,
+        RefreshToken: seconds(server.refresh_token_ttl),
+        Grant: seconds(server.refresh_token_ttl),
+        Session: seconds(config.session.ttl),
+      },
+      // Refresh tokens for every client allowed the grant (MCP clients do not ask for
+      // offline_access), living on their own rather than with the provider's browser session.
+      issueRefreshToken: async (_ctx, client) => client.grantTypeAllowed("refresh_token"),
+      expiresWithSession: async () => false,
+      // Every authorization passes the consent step (remembered consents pass it without a
+      // page), so the proxy checks the browser session and the access rules each time.
+      loadExistingGrant: async (ctx) => {
+        const grantId = ctx.oidc.result?.consent?.grantId;
+        return grantId ? ctx.oidc.provider.Grant.find(grantId) : undefined;
+      },
+      findAccount: (ctx, sub, token) => AuthorizationServer.#findAccount(options, accounts, ctx, sub, token),
+      extraTokenClaims: async (_ctx, token) => {
+        if (token.kind !== "AccessToken" || !token.accountId) return undefined;
+        const account = await accounts.find(token.accountId);
+        return account ? { user: account.user } : undefined;
+      },
+      interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
+      cookies: {
+        keys: options.secrets,
+        names: {
+          session: options.secureCookies ? "__Host-mcp_oauth" : "mcp_oauth",
+          interaction: "mcp_oauth_interaction",
+          resume: "mcp_oauth_resume",
+        },
+        long: cookieOptions,
+        short: cookieOptions,
+      },
+      // Browser clients (MCP Inspector) may call the token endpoint from their own origin.
+      clientBasedCORS: (_ctx, origin, client) =>
+        origin !== "null" && (client.redirectUris ?? []).some((uri) => URL.parse(uri)?.origin === origin),
+      // Errors shown instead of redirected back (unknown client, bad redirect_uri) are JSON too.
+      renderError: async (ctx, out) => {
+        ctx.type = "application/json";
+        ctx.body = { error: out.error, error_description: out.error_description };
+      },
+    };
+    const provider = new Provider(options.issuer, configuration);
+    // The request is made to look as it arrived at the public URL (see #handle).
+    provider.proxy = true;
+    return new AuthorizationServer(options, provider, accounts);
+  }
+
+  /**
+   * The account behind a code or refresh token. On refresh, the provider's tokens are
+   * refreshed when due: a provider that refuses (user disabled, signed out) ends the grant,
+   * one that cannot be reached does not. The access rules are applied again too.
+   */
+  static async #findAccount(
+    options: AuthorizationServerOptions,
+    accounts: AccountDirectory,
+    ctx: KoaContextWithOIDC,
+    sub: string,
+    token: unknown,
+  ) {
+    let account = await accounts.find(sub);
+    if (!account) return undefined;
+    const refreshing = ctx.oidc.route === "token" && (token as { kind?: string } | undefined)?.kind === "RefreshToken";
+    const upstream = account.upstream;
+    const due =
+      upstream?.refreshToken !== undefined &&
+      upstream.expiresAt !== undefined &&
+      upstream.expiresAt - Date.now() <= options.config.oidc.refresh_before_expiry;
+    if (refreshing && due && upstream?.refreshToken) {
+      const result = await refreshUpstreamTokens(options.upstream, {
+        ...upstream,
+        refreshToken: upstream.refreshToken,
+      });
+      if (result.kind === "refused") {
+        options.logger.info("provider refused the refresh; ending the MCP client's grant", {
+          user_id: sub,
+          error: result.error,
+        });
+        await accounts.forget(sub);
+        return undefined;
+      }
+      if (result.kind === "refreshed") {
+        const user = result.claims
+          ? userFromClaims(result.claims, {
+              groupsClaim: options.config.oidc.groups_claim,
+              provider: account.user.provider,
+            })
+          : account.user;
+        account = { user, upstream: result.tokens };
+        await accounts.save(account);
+      }
+    }
+    if (refreshing && !options.policy().decide(account.user).allowed) {
+      options.logger.info("access rules no longer admit the user; refresh refused", { user_id: sub });
+      return undefined;
+    }
+    const user = account.user;
+    return {
+      accountId: sub,
+      claims: async () => ({
+        sub,
+        ...(user.email ? { email: user.email, email_verified: user.emailVerified } : {}),
+        ...(user.name ? { name: user.name } : {}),
+        groups: user.groups,
+      }),
+    };
+  }
+
+  /** Paths this server answers: its endpoints and every form of its metadata. */
+  isOwnPath(path: string): boolean {
+    return path.startsWith("/oauth/") || path.startsWith("/interaction/") || isMetadataPath(path);
+  }
+
+  /**
+   * The endpoints MCP clients call, some from other origins (browser clients): mounted
+   * before the Origin guard and the session. Registration and token requests are rate-limited
+   * per client address.
+   */
+  publicRouter(): Router {
+    const router = express.Router();
+    const limit = this.#options.config.mcp_auth.server.registration_rate_limit;
+    const limited = (perMinute: number): RequestHandler =>
+      rateLimit({
+        windowMs: 60_000,
+        limit: perMinute,
+        standardHeaders: "draft-8",
+        legacyHeaders: false,
+        validate: false,
+        handler: (_req, res) => {
+          res.status(429).json({
+            error: "temporarily_unavailable",
+            error_description: "Too many requests from this address; try again in a minute",
+          });
+        },
+      });
+    router.post(ROUTES.registration, limited(limit));
+    router.post(ROUTES.token, limited(limit * 10));
+    router.use((req, res, next) => {
+      const path = req.path;
+      if (isMetadataPath(path) && path !== DISCOVERY_PATH) {
+        if (req.method !== "GET" && req.method !== "HEAD" && req.method !== "OPTIONS") return next();
+        // One document for every form; oidc-provider serves it at the OpenID path.
+        req.url = DISCOVERY_PATH;
+        req.originalUrl = DISCOVERY_PATH;
+        return this.#handle(req, res);
+      }
+      if (path.startsWith("/oauth/") || path === DISCOVERY_PATH) return this.#handle(req, res);
+      next();
+    });
+    return router;
+  }
+
+  /** The sign-in and consent steps: after the session middleware, behind the Origin guard. */
+  interactionRouter(): Router {
+    return new InteractionRoutes({
+      provider: this.provider,
+      accounts: this.#accounts,
+      login: this.#options.login,
+      policy: this.#options.policy,
+      logger: this.#options.logger,
+      resource: this.#options.resource,
+      scopes: this.#options.scopes,
+      requiredScopes: this.#options.requiredScopes,
+      preapprovedClients: new Set(this.#options.config.mcp_auth.server.preapproved_clients),
+      oidcScopes: OIDC_SCOPES,
+    }).router();
+  }
+
+  /** Hands a request to oidc-provider as if it had reached the public URL directly. */
+  #handle(req: Request, res: Response): void {
+    req.headers["x-forwarded-host"] = this.#forwardedHost;
+    req.headers["x-forwarded-proto"] = this.#forwardedProto;
+    this.#callback(req, res);
+  }
+
+  #listen(): void {
+    const { logger } = this.#options;
+    const failure = (event: string) => (ctx: KoaContextWithOIDC, error: Error) => {
+      const oauth = error as Partial<oidcErrors.OIDCProviderError>;
+      logger.warn("oauth request refused", {
+        endpoint: event,
+        error: oauth.error ?? error.message,
+        ...(oauth.error_description ? { error_description: oauth.error_description } : {}),
+        client_id: ctx.oidc?.client?.clientId,
+      });
+    };
+    this.provider.on("authorization.error", failure("authorization"));
+    this.provider.on("grant.error", failure("token"));
+    this.provider.on("registration_create.error", failure("registration"));
+    this.provider.on("revocation.error", failure("revocation"));
+    this.provider.on("server_error", (_ctx, error) =>
+      logger.error("authorization server error", { error: error.message }),
+    );
+    this.provider.on("grant.revoked", (_ctx, grantId) => this.verifier.forgetGrant(grantId));
+    this.provider.on("access_token.destroyed", (token) => this.verifier.forgetToken(token.jti));
+    this.provider.on("registration_create.success", (_ctx, client) =>
+      logger.info("MCP client registered", { client_id: client.clientId, client_name: client.clientName }),
+    );
+  }
+}

@@ -1,0 +1,69 @@
+// Validates the access tokens the proxy's own authorization server issued to MCP clients.
+// They are opaque and looked up in the store on use, so a revoked token or grant stops
+// working at once (within the cache time on other replicas); the lookup also checks the
+// audience (this MCP server), the expiry and the scopes, and yields the user.
+import type Provider from "oidc-provider";
+import { BearerError, type TokenVerifier, type VerifiedToken } from "../bearer-verifier.ts";
+import type { SessionUser } from "../session-user.ts";
+
+export class IssuedTokenVerifier implements TokenVerifier {
+  readonly #provider: Provider;
+  readonly #audiences: Set<string>;
+  readonly #requiredScopes: string[];
+  readonly #cacheTtlMs: number;
+  readonly #cache = new Map<string, { token: VerifiedToken; grantId: string; until: number }>();
+
+  constructor(options: { provider: Provider; resource: string; requiredScopes: string[]; cacheTtlMs: number }) {
+    this.#provider = options.provider;
+    this.#audiences = new Set([options.resource, `${options.resource}/`]);
+    this.#requiredScopes = options.requiredScopes;
+    this.#cacheTtlMs = options.cacheTtlMs;
+  }
+
+  async verify(token: string): Promise<VerifiedToken> {
+    const now = Date.now();
+    const cached = this.#cache.get(token);
+    if (cached && cached.until > now) return this.#checkScopes(cached.token);
+    // Opaque tokens are URL-safe random strings; anything else is not one of ours.
+    if (!/^[A-Za-z0-9_-]{20,200}$/.test(token)) throw new BearerError("invalid_token", "The access token is not valid");
+    const stored = await this.#provider.AccessToken.find(token);
+    if (!stored || stored.isExpired)
+      throw new BearerError("invalid_token", "The access token is not valid or has expired");
+    const audiences = Array.isArray(stored.aud) ? stored.aud : [stored.aud];
+    if (!audiences.some((aud) => aud !== undefined && this.#audiences.has(aud))) {
+      throw new BearerError("invalid_token", "The access token is not for this MCP server");
+    }
+    const user = stored.extra?.user as SessionUser | undefined;
+    if (!user) throw new BearerError("invalid_token", "The access token names no user");
+    const verified: VerifiedToken = {
+      user,
+      scopes: (stored.scope ?? "").split(" ").filter(Boolean),
+      expiresAt: stored.exp ?? 0,
+    };
+    if (this.#cacheTtlMs > 0) {
+      if (this.#cache.size >= 10_000) this.#cache.clear();
+      this.#cache.set(token, {
+        token: verified,
+        grantId: stored.grantId,
+        until: Math.min(now + this.#cacheTtlMs, verified.expiresAt * 1000),
+      });
+    }
+    return this.#checkScopes(verified);
+  }
+
+  /** This replica forgets a revoked grant's tokens at once (others within the cache time). */
+  forgetGrant(grantId: string): void {
+    for (const [token, entry] of this.#cache) if (entry.grantId === grantId) this.#cache.delete(token);
+  }
+
+  forgetToken(token: string): void {
+    this.#cache.delete(token);
+  }
+
+  #checkScopes(token: VerifiedToken): VerifiedToken {
+    const missing = this.#requiredScopes.filter((scope) => !token.scopes.includes(scope));
+    if (missing.length > 0)
+      throw new BearerError("insufficient_scope", `The access token lacks the scope ${missing.join(" ")}`);
+    return token;
+  }
+}

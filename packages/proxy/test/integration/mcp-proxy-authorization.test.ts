@@ -1,0 +1,343 @@
+// MCP authorization with the proxy as the clients' authorization server (mcp_auth.mode
+// proxy), for providers that offer MCP clients neither registration nor resource indicators:
+// the official SDK client registers at the proxy, the person signs in at the real upstream
+// provider and approves the client, and the client calls tools with the proxy's own tokens.
+import assert from "node:assert/strict";
+import { createHash, randomBytes } from "node:crypto";
+import { after, before, describe, it } from "node:test";
+import type { OAuthTokens } from "@modelcontextprotocol/sdk/shared/auth.js";
+import { TestBrowser } from "../support/browser.ts";
+import { CLIENT_REDIRECT, connectWithOAuth } from "../support/mcp-oauth-client.ts";
+import { type Stack, startStack } from "../support/stack.ts";
+
+type Json = Record<string, unknown>;
+
+/** An MCP client speaking OAuth by hand, for the cases the SDK would never produce. */
+class HandClient {
+  readonly base: string;
+  readonly browser = new TestBrowser();
+  clientId = "";
+
+  constructor(base: string) {
+    this.base = base;
+  }
+
+  async register(metadata: Json = {}): Promise<Response> {
+    const response = await fetch(`${this.base}/oauth/register`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({
+        client_name: "hand-written client",
+        redirect_uris: [CLIENT_REDIRECT],
+        token_endpoint_auth_method: "none",
+        grant_types: ["authorization_code", "refresh_token"],
+        ...metadata,
+      }),
+    });
+    if (response.status === 201) this.clientId = ((await response.clone().json()) as { client_id: string }).client_id;
+    return response;
+  }
+
+  /** Signs `user` in and returns the code (or the error) sent to the redirect URI. */
+  async authorize(
+    user: string,
+    options: { verifier?: string; resource?: string; redirectUri?: string; consent?: "allow" | "deny" } = {},
+  ): Promise<{ code?: string; error?: string; landing: string; verifier: string }> {
+    const verifier = options.verifier ?? randomBytes(32).toString("base64url");
+    const url = new URL(`${this.base}/oauth/authorize`);
+    url.search = new URLSearchParams({
+      response_type: "code",
+      client_id: this.clientId,
+      redirect_uri: options.redirectUri ?? CLIENT_REDIRECT,
+      code_challenge: createHash("sha256").update(verifier).digest("base64url"),
+      code_challenge_method: "S256",
+      state: "state-123",
+      scope: "mcp:tools",
+      resource: options.resource ?? this.base,
+    }).toString();
+    const redirect = options.redirectUri ?? CLIENT_REDIRECT;
+    const page = await this.browser.signIn(url.href, user, redirect.split("?")[0], options.consent ?? "allow");
+    const landing = new URL(page.url);
+    const code = landing.searchParams.get("code") ?? undefined;
+    const error = landing.searchParams.get("error") ?? undefined;
+    if (landing.searchParams.get("state") !== "state-123" && (code || error)) throw new Error("state not echoed");
+    return { ...(code ? { code } : {}), ...(error ? { error } : {}), landing: page.url, verifier };
+  }
+
+  token(params: Record<string, string>): Promise<Response> {
+    return fetch(`${this.base}/oauth/token`, {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      body: new URLSearchParams({ client_id: this.clientId, ...params }).toString(),
+    });
+  }
+
+  exchange(code: string, verifier: string, extra: Record<string, string> = {}): Promise<Response> {
+    return this.token({
+      grant_type: "authorization_code",
+      code,
+      code_verifier: verifier,
+      redirect_uri: CLIENT_REDIRECT,
+      resource: this.base,
+      ...extra,
+    });
+  }
+
+  revoke(token: string): Promise<Response> {
+    return fetch(`${this.base}/oauth/revoke`, {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      body: new URLSearchParams({ client_id: this.clientId, token }).toString(),
+    });
+  }
+}
+
+/** An MCP initialize with a bearer token; the status tells whether the proxy let it through. */
+function initialize(base: string, token: string, path = "/mcp"): Promise<Response> {
+  return fetch(`${base}${path}`, {
+    method: "POST",
+    headers: {
+      authorization: `Bearer ${token}`,
+      "content-type": "application/json",
+      accept: "application/json, text/event-stream",
+    },
+    body: JSON.stringify({
+      jsonrpc: "2.0",
+      id: 1,
+      method: "initialize",
+      params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "hand", version: "1" } },
+    }),
+  });
+}
+
+async function oauthError(response: Response): Promise<string> {
+  const body = (await response.json()) as { error?: string };
+  return body.error ?? "";
+}
+
+describe("MCP clients with the proxy's own authorization server", () => {
+  let stack: Stack;
+  let base: string;
+
+  before(async () => {
+    stack = await startStack({
+      env: {
+        MCP_AUTH_MODE: "proxy",
+        MCP_REQUIRED_SCOPES: "mcp:tools",
+        ACCESS_REQUIRED_GROUPS: "mcp-users",
+      },
+    });
+    base = `http://127.0.0.1:${stack.ports[0]}`;
+  });
+  after(() => stack.close());
+
+  it("points MCP clients from the 401 to itself as authorization server, at every well-known form", async () => {
+    const response = await fetch(`${base}/mcp`, { method: "POST", body: "{}" });
+    assert.equal(response.status, 401);
+    assert.equal(
+      response.headers.get("www-authenticate"),
+      `Bearer resource_metadata="${base}/.well-known/oauth-protected-resource", scope="mcp:tools"`,
+    );
+    const resourceMetadata = (await (await fetch(`${base}/.well-known/oauth-protected-resource/mcp`)).json()) as Json;
+    assert.equal(resourceMetadata.resource, base);
+    assert.deepEqual(resourceMetadata.authorization_servers, [base]);
+    for (const path of [
+      "/.well-known/oauth-authorization-server",
+      "/.well-known/oauth-authorization-server/mcp",
+      "/.well-known/openid-configuration",
+      "/.well-known/openid-configuration/mcp",
+      "/mcp/.well-known/openid-configuration",
+    ]) {
+      const metadata = await fetch(`${base}${path}`);
+      assert.equal(metadata.status, 200, path);
+      const document = (await metadata.json()) as Json;
+      assert.equal(document.issuer, base, path);
+      assert.equal(document.authorization_endpoint, `${base}/oauth/authorize`, path);
+      assert.equal(document.token_endpoint, `${base}/oauth/token`, path);
+      assert.equal(document.registration_endpoint, `${base}/oauth/register`, path);
+      assert.equal(document.revocation_endpoint, `${base}/oauth/revoke`, path);
+      assert.deepEqual(document.code_challenge_methods_supported, ["S256"], path);
+    }
+  });
+
+  it("lets the official SDK client register, sign in upstream, approve, call tools and stream", async () => {
+    const { client, oauth } = await connectWithOAuth(`${base}/mcp`, "alice");
+    try {
+      assert.equal(oauth.client?.client_id !== undefined, true);
+      const tools = await client.listTools();
+      assert.ok(tools.tools.some((t) => t.name === "whoami"));
+      const who = await client.callTool({ name: "whoami", arguments: {} });
+      const identity = JSON.parse((who.content as { text: string }[])[0]?.text ?? "{}") as Record<string, string>;
+      assert.equal(identity["x-user-id"], "alice");
+      assert.equal(identity["x-user-email"], "alice@example.com");
+      assert.equal(identity["x-user-groups"], "mcp-users,admins");
+      assert.equal(identity["x-auth-provider"], stack.idp.issuer);
+      const seen = stack.mcp.requests.findLast((r) => r.url === "/mcp");
+      assert.equal(seen?.headers.authorization, undefined, "the client's token never reaches the MCP server");
+      const steps: number[] = [];
+      const counted = await client.callTool({ name: "count", arguments: { n: 3 } }, undefined, {
+        onprogress: (progress) => steps.push(progress.progress),
+      });
+      assert.deepEqual(steps, [1, 2, 3]);
+      assert.equal((counted.content as { text: string }[])[0]?.text, "counted to 3");
+      // What the client holds is the proxy's token for this server, not the provider's.
+      const tokens = oauth.savedTokens as OAuthTokens;
+      assert.equal(tokens.token_type.toLowerCase(), "bearer");
+      assert.ok(tokens.refresh_token, "a refresh token is issued");
+      assert.equal(tokens.access_token.split(".").length, 1, "an opaque token, not a provider JWT");
+    } finally {
+      await client.close();
+    }
+  });
+
+  it("refreshes with rotation, detects reuse of a refresh token, and revokes", async () => {
+    const hand = new HandClient(base);
+    assert.equal((await hand.register()).status, 201);
+    const { code, verifier } = await hand.authorize("alice");
+    assert.ok(code);
+    const first = (await (await hand.exchange(code, verifier)).json()) as Record<string, string>;
+    assert.equal((await initialize(base, first.access_token as string)).status, 200);
+
+    const refreshed = await hand.token({ grant_type: "refresh_token", refresh_token: first.refresh_token as string });
+    assert.equal(refreshed.status, 200);
+    const second = (await refreshed.json()) as Record<string, string>;
+    assert.notEqual(second.refresh_token, first.refresh_token, "the refresh token rotates");
+    assert.equal((await initialize(base, second.access_token as string)).status, 200);
+
+    // The old refresh token again: a stolen copy. The whole grant ends.
+    const reuse = await hand.token({ grant_type: "refresh_token", refresh_token: first.refresh_token as string });
+    assert.equal(reuse.status, 400);
+    assert.equal(await oauthError(reuse), "invalid_grant");
+    assert.equal((await initialize(base, second.access_token as string)).status, 401);
+
+    // A fresh grant, then revocation of its refresh token: its access token stops working.
+    const again = await hand.authorize("alice");
+    assert.ok(again.code);
+    const third = (await (await hand.exchange(again.code, again.verifier)).json()) as Record<string, string>;
+    assert.equal((await initialize(base, third.access_token as string)).status, 200);
+    assert.equal((await hand.revoke(third.refresh_token as string)).status, 200);
+    const revoked = await initialize(base, third.access_token as string);
+    assert.equal(revoked.status, 401);
+    assert.match(revoked.headers.get("www-authenticate") ?? "", /error="invalid_token"/);
+  });
+
+  it("asks for consent once per user and client, and honours a denial", async () => {
+    const hand = new HandClient(base);
+    await hand.register({
+      client_name: "Cursor <b>bold</b>",
+      redirect_uris: ["cursor://anysphere.cursor-mcp/oauth/callback"],
+    });
+    const url = new URL(`${base}/oauth/authorize`);
+    url.search = new URLSearchParams({
+      response_type: "code",
+      client_id: hand.clientId,
+      redirect_uri: "cursor://anysphere.cursor-mcp/oauth/callback",
+      code_challenge: createHash("sha256").update("v".repeat(43)).digest("base64url"),
+      code_challenge_method: "S256",
+      scope: "mcp:tools",
+      resource: base,
+    }).toString();
+    const page = await hand.browser.signIn(url.href, "alice", "cursor://", "stop");
+    assert.equal(page.status, 200);
+    assert.match(page.text, /Allow Cursor &lt;b&gt;bold&lt;\/b&gt;\?/, "the client's name, escaped");
+    assert.match(page.text, /cursor:\/\/anysphere\.cursor-mcp/, "where the answer goes");
+    assert.match(page.text, /mcp:tools/);
+    assert.equal(page.headers.get("x-frame-options"), "DENY");
+    assert.match(page.headers.get("content-security-policy") ?? "", /frame-ancestors 'none'/);
+
+    // A forged approval (no CSRF token from the page) changes nothing.
+    const uid = /data-mcp-consent="([^"]+)"/.exec(page.text)?.[1];
+    const forged = await hand.browser.request(`${base}/interaction/${uid}/confirm`, {
+      method: "POST",
+      body: "csrf=guess&decision=allow",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+    });
+    assert.equal(forged.status, 403);
+
+    const denied = await hand.browser.answerConsent(page, "deny", "cursor://");
+    assert.equal(new URL(denied.url).searchParams.get("error"), "access_denied");
+
+    // Approved once, the next authorization of the same client goes straight back.
+    const approvedPage = await hand.browser.signIn(url.href, "alice", "cursor://", "stop");
+    const approved = await hand.browser.answerConsent(approvedPage, "allow", "cursor://");
+    assert.ok(new URL(approved.url).searchParams.get("code"));
+    const remembered = await hand.browser.signIn(url.href, "alice", "cursor://", "stop");
+    assert.ok(new URL(remembered.url).searchParams.get("code"), "no second consent page");
+  });
+
+  it("applies the access rules before any code is issued", async () => {
+    const hand = new HandClient(base);
+    await hand.register();
+    const result = await hand.authorize("bob");
+    assert.equal(result.code, undefined);
+    assert.equal(result.error, "access_denied");
+  });
+
+  it("registers loopback clients on any port and app schemes; refuses dangerous redirect URIs", async () => {
+    const vscode = new HandClient(base);
+    assert.equal((await vscode.register({ redirect_uris: ["http://127.0.0.1:33418/"] })).status, 201);
+    // VS Code comes back on another port than it registered: allowed for loopback (RFC 8252).
+    const other = await vscode.authorize("alice", { redirectUri: "http://127.0.0.1:51234/" });
+    assert.ok(other.code, other.landing);
+    for (const redirect of ["javascript:alert(1)", "data:text/html,hi", "http://evil.example/cb"]) {
+      const response = await new HandClient(base).register({ redirect_uris: [redirect] });
+      assert.equal(response.status, 400, redirect);
+      assert.equal(await oauthError(response), "invalid_redirect_uri", redirect);
+    }
+  });
+
+  it("answers every misuse with a standard OAuth error, never a 500", async () => {
+    const hand = new HandClient(base);
+    await hand.register();
+    const { code } = await hand.authorize("alice");
+    assert.ok(code);
+    const wrongVerifier = await hand.exchange(code, "x".repeat(43));
+    assert.equal(wrongVerifier.status, 400);
+    assert.equal(await oauthError(wrongVerifier), "invalid_grant");
+
+    const fresh = await hand.authorize("alice");
+    assert.ok(fresh.code);
+    const wrongRedirect = await hand.exchange(fresh.code, fresh.verifier, { redirect_uri: "http://127.0.0.1:1/other" });
+    assert.equal(await oauthError(wrongRedirect), "invalid_grant");
+
+    const once = await hand.authorize("alice");
+    assert.ok(once.code);
+    assert.equal((await hand.exchange(once.code, once.verifier)).status, 200);
+    const reused = await hand.exchange(once.code, once.verifier);
+    assert.equal(await oauthError(reused), "invalid_grant");
+
+    const otherResource = await hand.authorize("alice", { resource: "https://other-mcp.example" });
+    assert.equal(otherResource.error, "invalid_target");
+
+    const unknown = await fetch(`${base}/oauth/token`, {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      body: "grant_type=authorization_code&client_id=nobody&code=x&code_verifier=y",
+    });
+    assert.equal(unknown.status, 401);
+    assert.equal(await oauthError(unknown), "invalid_client");
+
+    const noPkce = await fetch(
+      `${base}/oauth/authorize?response_type=code&client_id=${hand.clientId}&redirect_uri=${encodeURIComponent(CLIENT_REDIRECT)}`,
+      { redirect: "manual" },
+    );
+    assert.match(noPkce.headers.get("location") ?? "", /error=invalid_request/);
+
+    const unknownClient = await fetch(`${base}/oauth/authorize?response_type=code&client_id=nobody`, {
+      redirect: "manual",
+    });
+    assert.equal(unknownClient.status, 400);
+    assert.equal(await oauthError(unknownClient), "invalid_client");
+
+    const garbage = await fetch(`${base}/oauth/register`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: "{not json",
+    });
+    assert.equal(garbage.status, 400);
+
+    for (const token of ["", "x".repeat(5000), "a.b.c", "Zm9v"]) {
+      assert.equal((await initialize(base, token)).status, 401, `token ${token.slice(0, 10)}`);
+    }
+  });
+});
