@@ -4,11 +4,17 @@
 // provider and approves the client, and the client calls tools with the proxy's own tokens.
 import assert from "node:assert/strict";
 import { createHash, randomBytes } from "node:crypto";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { OAuthTokens } from "@modelcontextprotocol/sdk/shared/auth.js";
+import { startDevIdentityProvider } from "../../dev/identity-provider.ts";
 import { TestBrowser } from "../support/browser.ts";
 import { CLIENT_REDIRECT, connectWithOAuth } from "../support/mcp-oauth-client.ts";
-import { type Stack, startStack } from "../support/stack.ts";
+import { freePort, startRedis, type TestRedis } from "../support/redis-server.ts";
+import { type RoundRobin, startRoundRobin } from "../support/round-robin.ts";
+import { CLIENT_ID, CLIENT_SECRET, type Stack, startStack } from "../support/stack.ts";
 
 type Json = Record<string, unknown>;
 
@@ -41,7 +47,13 @@ class HandClient {
   /** Signs `user` in and returns the code (or the error) sent to the redirect URI. */
   async authorize(
     user: string,
-    options: { verifier?: string; resource?: string; redirectUri?: string; consent?: "allow" | "deny" } = {},
+    options: {
+      verifier?: string;
+      resource?: string;
+      redirectUri?: string;
+      consent?: "allow" | "deny";
+      scope?: string;
+    } = {},
   ): Promise<{ code?: string; error?: string; landing: string; verifier: string }> {
     const verifier = options.verifier ?? randomBytes(32).toString("base64url");
     const url = new URL(`${this.base}/oauth/authorize`);
@@ -52,7 +64,7 @@ class HandClient {
       code_challenge: createHash("sha256").update(verifier).digest("base64url"),
       code_challenge_method: "S256",
       state: "state-123",
-      scope: "mcp:tools",
+      scope: options.scope ?? "mcp:tools",
       resource: options.resource ?? this.base,
     }).toString();
     const redirect = options.redirectUri ?? CLIENT_REDIRECT;
@@ -339,5 +351,165 @@ describe("MCP clients with the proxy's own authorization server", () => {
     for (const token of ["", "x".repeat(5000), "a.b.c", "Zm9v"]) {
       assert.equal((await initialize(base, token)).status, 401, `token ${token.slice(0, 10)}`);
     }
+  });
+});
+
+describe("the authorization server on two instances sharing Redis", () => {
+  let redis: TestRedis;
+  let stack: Stack;
+  let balancer: RoundRobin;
+
+  before(async () => {
+    redis = await startRedis();
+    const port = await freePort();
+    const publicUrl = `http://127.0.0.1:${port}`;
+    stack = await startStack({
+      proxies: 2,
+      publicUrl,
+      env: {
+        MCP_AUTH_MODE: "proxy",
+        MCP_REQUIRED_SCOPES: "mcp:tools",
+        SESSION_STORE: "redis",
+        REDIS_URL: redis.url,
+        // Revocation on one instance is seen by the other at once (no local reuse window).
+        SESSION_CACHE_TTL: "0s",
+      },
+    });
+    balancer = await startRoundRobin(port, () => stack.ports.map((p) => `http://127.0.0.1:${p}`));
+  });
+  after(async () => {
+    await balancer.close();
+    await stack.close();
+    await redis.close();
+  });
+
+  it("completes the SDK client's whole flow with every step on another instance than the last", async () => {
+    const { client, oauth } = await connectWithOAuth(`${balancer.url}/mcp`, "alice");
+    try {
+      const who = await client.callTool({ name: "whoami", arguments: {} });
+      assert.match((who.content as { text: string }[])[0]?.text ?? "", /"x-user-id":"alice"/);
+      assert.ok(oauth.savedTokens?.access_token);
+    } finally {
+      await client.close();
+    }
+    // Strict alternation: each request of the flow met the other instance than the one before.
+    const served = (prefix: string) =>
+      new Set(balancer.log.filter(([, , p]) => p.startsWith(prefix)).map(([instance]) => instance));
+    for (const step of ["/oauth/authorize", "/interaction/", "/mcp"]) {
+      assert.deepEqual([...served(step)].sort(), [0, 1], `${step} was answered by both instances`);
+    }
+    assert.ok(served("/oauth/register").size === 1 && served("/oauth/token").size === 1);
+  });
+
+  it("keeps registered clients and grants across restarts of both instances", async () => {
+    const hand = new HandClient(balancer.url);
+    assert.equal((await hand.register()).status, 201);
+    const { code, verifier } = await hand.authorize("alice");
+    assert.ok(code);
+    const tokens = (await (await hand.exchange(code, verifier)).json()) as Record<string, string>;
+    for (const index of [0, 1]) {
+      await stack.proxies[index]?.shutdown();
+      await stack.startProxy(index);
+    }
+    assert.equal((await initialize(balancer.url, tokens.access_token as string)).status, 200);
+    const refreshed = await hand.token({ grant_type: "refresh_token", refresh_token: tokens.refresh_token as string });
+    assert.equal(refreshed.status, 200, "the client and its refresh token outlived the restart");
+    const next = (await refreshed.json()) as Record<string, string>;
+    // Revoked through one instance, refused by both.
+    assert.equal((await hand.revoke(next.refresh_token as string)).status, 200);
+    for (let attempt = 0; attempt < 2; attempt++) {
+      assert.equal((await initialize(balancer.url, next.access_token as string)).status, 401);
+    }
+  });
+});
+
+describe("the provider's tokens behind an MCP client's grant", () => {
+  let stack: Stack;
+  let base: string;
+  const closers: (() => Promise<void>)[] = [];
+
+  before(async () => {
+    // Refresh the provider's tokens whenever an MCP client refreshes (less than 2 h left of 1 h).
+    stack = await startStack({ env: { MCP_AUTH_MODE: "proxy", OIDC_REFRESH_BEFORE_EXPIRY: "2h" } });
+    base = `http://127.0.0.1:${stack.ports[0]}`;
+  });
+  after(async () => {
+    await stack.close();
+    for (const close of closers) await close();
+  });
+
+  it("survives a provider that is away, and ends when the provider refuses the refresh", async () => {
+    const hand = new HandClient(base);
+    await hand.register();
+    const { code, verifier, landing } = await hand.authorize("alice", { scope: "" });
+    assert.ok(code, landing);
+    let tokens = (await (await hand.exchange(code, verifier)).json()) as Record<string, string>;
+
+    // The provider refreshes: the MCP client's refresh succeeds and rotates.
+    let response = await hand.token({ grant_type: "refresh_token", refresh_token: tokens.refresh_token as string });
+    assert.equal(response.status, 200);
+    tokens = (await response.json()) as Record<string, string>;
+
+    // The provider is down: the MCP client keeps working and refreshing.
+    const issuer = new URL(stack.idp.issuer);
+    await stack.idp.close();
+    response = await hand.token({ grant_type: "refresh_token", refresh_token: tokens.refresh_token as string });
+    assert.equal(response.status, 200, "a provider restart must not end MCP clients' grants");
+    tokens = (await response.json()) as Record<string, string>;
+
+    // The provider is back without the user's grant: the next refresh is refused.
+    const reborn = await startDevIdentityProvider({
+      host: issuer.hostname,
+      port: Number(issuer.port),
+      clients: [
+        {
+          client_id: CLIENT_ID,
+          client_secret: CLIENT_SECRET,
+          redirect_uris: [`${base}/callback`],
+          grant_types: ["authorization_code", "refresh_token"],
+        },
+      ],
+    });
+    closers.push(() => reborn.close());
+    response = await hand.token({ grant_type: "refresh_token", refresh_token: tokens.refresh_token as string });
+    assert.equal(response.status, 400);
+    assert.equal(await oauthError(response), "invalid_grant");
+  });
+});
+
+describe("scopes per path", () => {
+  let stack: Stack;
+  let base: string;
+
+  before(async () => {
+    const directory = mkdtempSync(path.join(tmpdir(), "mcp-path-scopes-"));
+    const configFile = path.join(directory, "config.yaml");
+    writeFileSync(configFile, "mcp_auth:\n  path_scopes:\n    /admin: [mcp:admin]\n");
+    stack = await startStack({ env: { MCP_AUTH_MODE: "proxy", MCP_REQUIRED_SCOPES: "mcp:tools" }, configFile });
+    base = `http://127.0.0.1:${stack.ports[0]}`;
+  });
+  after(() => stack.close());
+
+  it("answers 403 insufficient_scope naming the scope a path needs, and lets a token with it pass", async () => {
+    const metadata = (await (await fetch(`${base}/.well-known/oauth-protected-resource`)).json()) as Json;
+    assert.deepEqual(metadata.scopes_supported, ["mcp:tools", "mcp:admin"]);
+    const hand = new HandClient(base);
+    await hand.register();
+    const { code, verifier } = await hand.authorize("alice");
+    assert.ok(code);
+    const plain = (await (await hand.exchange(code, verifier)).json()) as Record<string, string>;
+    assert.equal(plain.scope, "mcp:tools");
+    assert.equal((await initialize(base, plain.access_token as string)).status, 200);
+    const refused = await initialize(base, plain.access_token as string, "/admin/mcp");
+    assert.equal(refused.status, 403);
+    assert.match(refused.headers.get("www-authenticate") ?? "", /error="insufficient_scope"/);
+    assert.match(refused.headers.get("www-authenticate") ?? "", /scope="mcp:admin"/);
+
+    // Step-up: the client asks again with the scope the challenge named.
+    const stepUp = await hand.authorize("alice", { scope: "mcp:tools mcp:admin" });
+    assert.ok(stepUp.code, stepUp.landing);
+    const admin = (await (await hand.exchange(stepUp.code, stepUp.verifier)).json()) as Record<string, string>;
+    assert.equal(admin.scope, "mcp:tools mcp:admin");
+    assert.notEqual((await initialize(base, admin.access_token as string, "/admin/mcp")).status, 403);
   });
 });

@@ -33,11 +33,16 @@ export interface StackOptions {
   mcp?: DemoMcpServerOptions;
   /** Extra settings of the development provider (signing keys, MCP resource scope). */
   idp?: Pick<DevIdentityProviderOptions, "signingKeys" | "mcpResourceScope" | "tls">;
+  /** One public URL for all proxies (a load balancer in front of them); default: each its own. */
+  publicUrl?: string;
+  /** A YAML config file under the environment (for settings without an environment variable). */
+  configFile?: string;
 }
 
 export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const count = options.proxies ?? 1;
   const ports = await Promise.all(Array.from({ length: count }, () => freePort()));
+  const publicUrls = ports.map((port) => options.publicUrl ?? `http://127.0.0.1:${port}`);
   const idp = await startDevIdentityProvider({
     // Another host name than the proxies' (127.0.0.1), as in real life: the browser keeps
     // the provider's cookies apart from the proxy's (cookies ignore ports).
@@ -46,8 +51,8 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       {
         client_id: CLIENT_ID,
         client_secret: CLIENT_SECRET,
-        redirect_uris: ports.map((port) => `http://127.0.0.1:${port}/callback`),
-        post_logout_redirect_uris: ports.map((port) => `http://127.0.0.1:${port}/`),
+        redirect_uris: [...new Set(publicUrls)].map((url) => `${url}/callback`),
+        post_logout_redirect_uris: [...new Set(publicUrls)].map((url) => `${url}/`),
         grant_types: ["authorization_code", "refresh_token"],
       },
     ],
@@ -58,12 +63,12 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const envFor = (index: number): Record<string, string> => ({
     MCP_HOST: "127.0.0.1",
     MCP_PORT: String(ports[index]),
-    MCP_PUBLIC_URL: `http://127.0.0.1:${ports[index]}`,
+    MCP_PUBLIC_URL: publicUrls[index] as string,
     MCP_TARGET_URL: mcp.url,
     OIDC_DISCOVERY_URL: idp.issuer,
     OIDC_CLIENT_ID: CLIENT_ID,
     OIDC_CLIENT_SECRET: CLIENT_SECRET,
-    OIDC_POST_LOGOUT_REDIRECT_URL: `http://127.0.0.1:${ports[index]}/`,
+    OIDC_POST_LOGOUT_REDIRECT_URL: `${publicUrls[index]}/`,
     SESSION_SECRET,
     LOG_LEVEL: "error",
     ...options.env,
@@ -76,7 +81,10 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     ports,
     envFor,
     async startProxy(index, extra = {}) {
-      const { config } = loadConfig({ env: { ...envFor(index), ...extra } });
+      const { config } = loadConfig({
+        env: { ...envFor(index), ...extra },
+        ...(options.configFile ? { file: options.configFile } : {}),
+      });
       const proxy = await startProxy(config);
       proxies[index] = proxy;
       return proxy;

@@ -41,6 +41,8 @@ const ROUTES = {
 const DISCOVERY_PATH = "/.well-known/openid-configuration";
 const AS_METADATA_PATH = "/.well-known/oauth-authorization-server";
 const OIDC_SCOPES = ["openid", "offline_access", "profile", "email"];
+/** The scope every grant carries when the configuration requires none. */
+export const BASELINE_SCOPE = "mcp";
 
 /** Every place clients look for the metadata: RFC 8414 and OpenID, root and path forms. */
 export function isMetadataPath(path: string): boolean {
@@ -62,6 +64,8 @@ export interface AuthorizationServerOptions {
   /** Scopes MCP clients may ask for (the resource's). */
   scopes: string[];
   requiredScopes: string[];
+  /** Granted to every client, asked for or not: the required scopes, else BASELINE_SCOPE. */
+  baselineScopes: string[];
   store: KeyValueStore;
   secrets: string[];
   secureCookies: boolean;
@@ -306,6 +310,7 @@ export class AuthorizationServer {
         req.originalUrl = DISCOVERY_PATH;
         return this.#handle(req, res);
       }
+      if (path === ROUTES.authorization && req.method === "GET") this.#withBaselineScopes(req);
       if (path.startsWith("/oauth/") || path === DISCOVERY_PATH) return this.#handle(req, res);
       next();
     });
@@ -322,10 +327,24 @@ export class AuthorizationServer {
       logger: this.#options.logger,
       resource: this.#options.resource,
       scopes: this.#options.scopes,
-      requiredScopes: this.#options.requiredScopes,
+      baselineScopes: this.#options.baselineScopes,
       preapprovedClients: new Set(this.#options.config.mcp_auth.server.preapproved_clients),
       oidcScopes: OIDC_SCOPES,
     }).router();
+  }
+
+  /**
+   * The baseline scopes join every authorization request: a client that asks for no scope
+   * (RFC 6749 3.3 lets the server apply a default) still gets a usable token.
+   */
+  #withBaselineScopes(req: Request): void {
+    const url = new URL(req.url, "http://authorize");
+    const asked = (url.searchParams.get("scope") ?? "").split(" ").filter(Boolean);
+    const missing = this.#options.baselineScopes.filter((scope) => !asked.includes(scope));
+    if (missing.length === 0) return;
+    url.searchParams.set("scope", [...asked, ...missing].join(" "));
+    req.url = `${url.pathname}${url.search}`;
+    req.originalUrl = req.url;
   }
 
   /** Hands a request to oidc-provider as if it had reached the public URL directly. */

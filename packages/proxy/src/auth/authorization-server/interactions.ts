@@ -29,8 +29,8 @@ export interface InteractionDeps {
   resource: string;
   /** Scopes of the resource clients may ask for. */
   scopes: string[];
-  /** Always granted: a token without them would be refused anyway. */
-  requiredScopes: string[];
+  /** Always granted: the required scopes (a token without them would be refused anyway). */
+  baselineScopes: string[];
   preapprovedClients: ReadonlySet<string>;
   oidcScopes: string[];
 }
@@ -123,7 +123,7 @@ export class InteractionRoutes {
       resource,
       oidcScopes: asked.filter((scope) => this.#deps.oidcScopes.includes(scope)),
       resourceScopes: [
-        ...new Set([...this.#deps.requiredScopes, ...asked.filter((scope) => this.#deps.scopes.includes(scope))]),
+        ...new Set([...this.#deps.baselineScopes, ...asked.filter((scope) => this.#deps.scopes.includes(scope))]),
       ],
     };
   }
