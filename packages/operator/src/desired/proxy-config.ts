@@ -45,7 +45,7 @@ export function proxyConfig(cr: McpOidcProxy): Record<string, unknown> {
       : {}),
     session: { store: spec.session.store, ttl: spec.session.ttl },
     ...(spec.session.redis?.url ? { redis: { url: spec.session.redis.url } } : {}),
-    ...(spec.mcpAuth ? { mcp_auth: { mode: spec.mcpAuth.mode, required_scopes: spec.mcpAuth.requiredScopes } } : {}),
+    ...(spec.mcpAuth ? { mcp_auth: mcpAuthConfig(spec.mcpAuth) } : {}),
     ...(spec.access
       ? {
           access: {
@@ -58,6 +58,20 @@ export function proxyConfig(cr: McpOidcProxy): Record<string, unknown> {
       : {}),
     metrics: { enabled: true, port: METRICS_PORT },
     logging: { level: spec.logLevel, format: "json" },
+  };
+}
+
+function mcpAuthConfig(mcpAuth: NonNullable<McpOidcProxy["spec"]["mcpAuth"]>): Record<string, unknown> {
+  const server = {
+    ...(mcpAuth.accessTokenTtl ? { access_token_ttl: mcpAuth.accessTokenTtl } : {}),
+    ...(mcpAuth.refreshTokenTtl ? { refresh_token_ttl: mcpAuth.refreshTokenTtl } : {}),
+    ...(mcpAuth.preapprovedClients ? { preapproved_clients: mcpAuth.preapprovedClients } : {}),
+  };
+  return {
+    mode: mcpAuth.mode,
+    required_scopes: mcpAuth.requiredScopes,
+    ...(mcpAuth.pathScopes ? { path_scopes: mcpAuth.pathScopes } : {}),
+    ...(mcpAuth.mode === "proxy" && Object.keys(server).length > 0 ? { server } : {}),
   };
 }
 

@@ -107,6 +107,21 @@ describe("McpOidcProxy CRD", () => {
       /spec.session.ttl/,
     ],
     ["an unknown auth mode", { upstream: { url: "http://a" }, authMode: "none" }, /spec.authMode/],
+    [
+      "MCP authorization without sign-in",
+      { upstream: { url: "http://a" }, authMode: "bypass", mcpAuth: { mode: "proxy" } },
+      /mcpAuth.mode provider or proxy needs authMode oidc/,
+    ],
+    [
+      "an authorization server issuer with a path",
+      {
+        upstream: { url: "http://a" },
+        publicUrl: "https://tools.example.com/team-a",
+        provider: { issuer: "https://login.example.com", clientId: "mcp" },
+        mcpAuth: { mode: "proxy" },
+      },
+      /must have no path/,
+    ],
   ];
   for (const [name, spec, message] of invalid) {
     it(`refuses ${name}`, async () => {

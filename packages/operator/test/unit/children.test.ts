@@ -54,6 +54,30 @@ describe("desired children", () => {
     assert.deepEqual(config.access.required_groups, ["mcp-users"]);
   });
 
+  it("renders the MCP authorization server's settings (mcpAuth.mode proxy) the proxy accepts", () => {
+    const cr = resource({
+      ...oidcSpec,
+      mcpAuth: {
+        mode: "proxy",
+        requiredScopes: ["mcp:tools"],
+        pathScopes: { "/admin": ["mcp:admin"] },
+        preapprovedClients: ["internal-agent"],
+        accessTokenTtl: "5m",
+      },
+    });
+    const dir = mkdtempSync(path.join(tmpdir(), "operator-config-"));
+    const file = path.join(dir, "config.yaml");
+    writeFileSync(file, configMapFor(cr).data?.["config.yaml"] ?? "");
+    const { config } = loadConfig({
+      file,
+      env: { SESSION_SECRET: "s".repeat(40), OIDC_CLIENT_SECRET: "x", REDIS_URL: "redis://redis:6379" },
+    });
+    assert.equal(config.mcp_auth.mode, "proxy");
+    assert.deepEqual(config.mcp_auth.path_scopes, { "/admin": ["mcp:admin"] });
+    assert.deepEqual(config.mcp_auth.server.preapproved_clients, ["internal-agent"]);
+    assert.equal(config.mcp_auth.server.access_token_ttl, 5 * 60_000);
+  });
+
   it("builds a Deployment with restricted security, probes, secrets by reference and a config hash", () => {
     const deployment = deploymentFor(resource(oidcSpec), "fingerprint-1");
     const pod = deployment.spec?.template.spec;

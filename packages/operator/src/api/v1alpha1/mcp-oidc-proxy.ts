@@ -164,11 +164,44 @@ export const specSchema = z
     provider: provider.optional(),
     mcpAuth: z
       .object({
-        mode: z.enum(["off", "provider"]).default("off").meta(d("How MCP clients' bearer tokens are validated.")),
+        mode: z
+          .enum(["off", "provider", "proxy"])
+          .default("off")
+          .meta(
+            d(
+              "How MCP clients get and present bearer tokens: off (browser sessions only), provider (the provider issues JWTs for this server), proxy (the proxy is their authorization server and delegates sign-in to the provider).",
+            ),
+          ),
         requiredScopes: z.array(z.string()).default([]).meta(d("Scopes every bearer token must carry.")),
+        pathScopes: z
+          .record(z.string(), z.array(z.string()))
+          .optional()
+          .meta(d("Scopes a token needs for paths under a prefix, e.g. /admin: [mcp:admin].")),
+        preapprovedClients: z
+          .array(z.string())
+          .optional()
+          .meta(d("mode proxy: client ids that skip the consent page.")),
+        accessTokenTtl: z
+          .string()
+          .regex(/^\d+[smhd]$/)
+          .optional()
+          .meta(d("mode proxy: lifetime of access tokens, e.g. 10m.")),
+        refreshTokenTtl: z
+          .string()
+          .regex(/^\d+[smhd]$/)
+          .optional()
+          .meta(d("mode proxy: lifetime of refresh tokens, e.g. 14d.")),
       })
       .optional()
-      .meta(d("MCP authorization for clients with bearer tokens.")),
+      .meta({
+        ...d("MCP authorization for clients with bearer tokens."),
+        "x-kubernetes-validations": [
+          cel(
+            "!has(self.pathScopes) || self.pathScopes.all(p, p.startsWith('/'))",
+            "mcpAuth.pathScopes keys must be paths starting with /",
+          ),
+        ],
+      }),
     access: access.optional(),
     session: session.default({ store: "memory", ttl: "24h" }),
     replicas: z.number().int().min(0).default(1).meta(d("Fixed replica count (ignored while autoscaling is enabled).")),
@@ -182,6 +215,14 @@ export const specSchema = z
     ...d("Desired state of one mcp-oidc-proxy deployment in front of one MCP server."),
     "x-kubernetes-validations": [
       cel("self.authMode == 'bypass' || has(self.provider)", "provider is required when authMode is oidc"),
+      cel(
+        "!has(self.mcpAuth) || self.mcpAuth.mode == 'off' || self.authMode == 'oidc'",
+        "mcpAuth.mode provider or proxy needs authMode oidc",
+      ),
+      cel(
+        "!has(self.mcpAuth) || self.mcpAuth.mode != 'proxy' || !has(self.publicUrl) || self.publicUrl.matches('^https?://[^/]+/?$')",
+        "mcpAuth.mode proxy makes the public URL the authorization server's issuer: it must have no path",
+      ),
       cel(
         "self.session.store == 'redis' || (self.replicas <= 1 && !(has(self.autoscaling) && self.autoscaling.enabled))",
         "more than one replica needs session.store redis: a memory store is not shared",
