@@ -1,0 +1,133 @@
+// The pure parts of the proxy's authorization server: its storage over the key-value
+// store, the signing key every replica derives alike, the consent page's escaping, and
+// which scopes a path needs.
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { importJWK, jwtVerify, SignJWT } from "jose";
+import { AccessPolicy } from "../../src/auth/access-policy.ts";
+import { Authenticator } from "../../src/auth/authenticator.ts";
+import { redirectTargetOf, renderConsentPage } from "../../src/auth/authorization-server/consent-page.ts";
+import { deriveSigningKey } from "../../src/auth/authorization-server/signing-key.ts";
+import { storageAdapterFactory } from "../../src/auth/authorization-server/storage-adapter.ts";
+import { createMetrics } from "../../src/observability/metrics.ts";
+import { memoryKeyValue } from "../../src/session/key-value.ts";
+
+describe("memory key-value store", () => {
+  it("forgets values and sets at their expiry, keeps the rest", async () => {
+    let now = 0;
+    const store = memoryKeyValue(() => now);
+    await store.set("short", "a", 10);
+    await store.set("forever", "b");
+    await store.addToSet("index", "x", 5);
+    await store.addToSet("index", "y", 20);
+    now = 9_999;
+    assert.equal(await store.get("short"), "a");
+    now = 10_000;
+    assert.equal(await store.get("short"), undefined);
+    assert.equal(await store.get("forever"), "b");
+    assert.deepEqual((await store.members("index")).sort(), ["x", "y"], "a set lives as long as its longest member");
+    now = 20_000;
+    assert.deepEqual(await store.members("index"), []);
+    await store.close();
+  });
+});
+
+describe("authorization server storage", () => {
+  const adapters = () => {
+    const store = memoryKeyValue();
+    const factory = storageAdapterFactory({ store });
+    return { store, code: factory("AuthorizationCode"), token: factory("AccessToken"), session: factory("Session") };
+  };
+
+  it("marks a code consumed (how a replayed code is recognized) and keeps it", async () => {
+    const { code } = adapters();
+    await code.upsert("c1", { grantId: "g1", clientId: "app" }, 60);
+    assert.equal((await code.find("c1"))?.consumed, undefined);
+    await code.consume("c1");
+    assert.equal(typeof (await code.find("c1"))?.consumed, "number");
+  });
+
+  it("revokes everything issued under a grant, and only that", async () => {
+    const { code, token } = adapters();
+    await code.upsert("c1", { grantId: "g1" }, 60);
+    await token.upsert("t1", { grantId: "g1" }, 600);
+    await token.upsert("t2", { grantId: "g2" }, 600);
+    await token.revokeByGrantId("g1");
+    assert.equal(await code.find("c1"), undefined);
+    assert.equal(await token.find("t1"), undefined);
+    assert.ok(await token.find("t2"));
+  });
+
+  it("finds sessions by their uid", async () => {
+    const { session } = adapters();
+    await session.upsert("cookie-id", { uid: "u-1", accountId: "alice" }, 600);
+    assert.equal((await session.findByUid("u-1"))?.accountId, "alice");
+    assert.equal(await session.findByUid("u-2"), undefined);
+  });
+
+  it("forgets registered clients after client_ttl when one is set", async () => {
+    let now = 0;
+    const store = memoryKeyValue(() => now);
+    const clients = storageAdapterFactory({ store, clientTtlSeconds: 60 })("Client");
+    await clients.upsert("app", { client_id: "app" });
+    now = 59_000;
+    assert.ok(await clients.find("app"));
+    now = 60_000;
+    assert.equal(await clients.find("app"), undefined);
+  });
+});
+
+describe("signing key derived from the session secret", () => {
+  it("is the same on every replica with the secret, another with another secret, and signs ES256", async () => {
+    const a1 = await deriveSigningKey("a".repeat(40));
+    const a2 = await deriveSigningKey("a".repeat(40));
+    const b = await deriveSigningKey("b".repeat(40));
+    assert.deepEqual(a1, a2);
+    assert.notEqual(a1.kid, b.kid);
+    const { d: _private, ...publicJwk } = a1;
+    const jwt = await new SignJWT({ sub: "alice" })
+      .setProtectedHeader({ alg: "ES256", kid: a1.kid as string })
+      .sign(await importJWK(a1, "ES256"));
+    const { payload } = await jwtVerify(jwt, await importJWK(publicJwk, "ES256"));
+    assert.equal(payload.sub, "alice");
+  });
+});
+
+describe("consent page", () => {
+  it("escapes everything a client registered and names where the answer goes", () => {
+    const html = renderConsentPage({
+      uid: "u1",
+      csrfToken: "t",
+      clientName: '<script>alert("x")</script>',
+      clientId: "id\"'",
+      redirectTarget: redirectTargetOf("http://127.0.0.1:33418/callback"),
+      scopes: ["mcp:<b>"],
+      userLabel: "alice@example.com",
+      resource: "https://mcp.example.com",
+    });
+    assert.doesNotMatch(html, /<script>/);
+    assert.match(html, /&lt;script&gt;alert\(&quot;x&quot;\)&lt;\/script&gt;/);
+    assert.match(html, /mcp:&lt;b&gt;/);
+    assert.match(html, /127\.0\.0\.1:33418/);
+    assert.equal(redirectTargetOf("cursor://anysphere.cursor-mcp/oauth/callback"), "cursor://anysphere.cursor-mcp");
+  });
+});
+
+describe("scopes per path", () => {
+  it("matches the longest configured prefix on whole path segments", () => {
+    const authenticator = new Authenticator({
+      policy: () =>
+        new AccessPolicy({ public_paths: [], required_groups: [], allowed_email_domains: [], allowed_users: [] }),
+      metrics: createMetrics({ countSessions: async () => 0 }),
+      pathScopes: [
+        ["/admin/danger", ["mcp:danger"]],
+        ["/admin", ["mcp:admin"]],
+      ],
+    });
+    assert.deepEqual(authenticator.scopesFor("/admin"), ["mcp:admin"]);
+    assert.deepEqual(authenticator.scopesFor("/admin/mcp"), ["mcp:admin"]);
+    assert.deepEqual(authenticator.scopesFor("/admin/danger/x"), ["mcp:danger"]);
+    assert.deepEqual(authenticator.scopesFor("/administrator"), []);
+    assert.deepEqual(authenticator.scopesFor("/mcp"), []);
+  });
+});
