@@ -346,6 +346,7 @@ export async function startProxy(config: Config, options: { logger?: Logger } = 
       clearTimeout(deadline);
       probe.stop();
       oidcUpstream?.stop();
+      await authorizationServer?.close();
       await forwarder.close();
       await sessions?.close();
       logger.info("shutdown complete");

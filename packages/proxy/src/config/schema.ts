@@ -181,6 +181,10 @@ const mcpAuthSchema = z.strictObject({
       client_ttl: duration.prefault("0s"),
       /** Client ids that skip the consent page (clients the platform team registered itself). */
       preapproved_clients: stringList.default([]),
+      /** Accept an https URL as client_id and fetch the client's metadata document from it. */
+      client_metadata_documents: z.boolean().default(true),
+      /** Let metadata documents come from private and loopback addresses (tests, closed networks). */
+      client_metadata_private_addresses: z.boolean().default(false),
       /** Requests per client address and minute to /oauth/register (and to /oauth/token times ten). */
       registration_rate_limit: z.number().int().min(1).default(20),
     })

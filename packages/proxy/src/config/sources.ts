@@ -62,6 +62,8 @@ export const environmentBindings: Readonly<Record<string, Binding>> = {
   MCP_REFRESH_TOKEN_TTL: { path: "mcp_auth.server.refresh_token_ttl", kind: "string" },
   MCP_CLIENT_TTL: { path: "mcp_auth.server.client_ttl", kind: "string" },
   MCP_PREAPPROVED_CLIENTS: { path: "mcp_auth.server.preapproved_clients", kind: "list" },
+  MCP_CLIENT_METADATA_DOCUMENTS: { path: "mcp_auth.server.client_metadata_documents", kind: "bool" },
+  MCP_CLIENT_METADATA_PRIVATE_ADDRESSES: { path: "mcp_auth.server.client_metadata_private_addresses", kind: "bool" },
   METRICS_ENABLED: { path: "metrics.enabled", kind: "bool" },
   METRICS_PORT: { path: "metrics.port", kind: "int" },
   LOG_LEVEL: { path: "logging.level", kind: "string" },

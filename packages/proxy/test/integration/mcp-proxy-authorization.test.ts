@@ -5,13 +5,18 @@
 import assert from "node:assert/strict";
 import { createHash, randomBytes } from "node:crypto";
 import { mkdtempSync, writeFileSync } from "node:fs";
+import https from "node:https";
+import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { OAuthTokens } from "@modelcontextprotocol/sdk/shared/auth.js";
 import { startDevIdentityProvider } from "../../dev/identity-provider.ts";
+import { loadConfig } from "../../src/config/load.ts";
+import { startProxy } from "../../src/proxy-server.ts";
 import { TestBrowser } from "../support/browser.ts";
-import { CLIENT_REDIRECT, connectWithOAuth } from "../support/mcp-oauth-client.ts";
+import { makeLocalhostCertificates } from "../support/certificates.ts";
+import { CLIENT_REDIRECT, connectWithOAuth, InMemoryOAuthClient } from "../support/mcp-oauth-client.ts";
 import { freePort, startRedis, type TestRedis } from "../support/redis-server.ts";
 import { type RoundRobin, startRoundRobin } from "../support/round-robin.ts";
 import { CLIENT_ID, CLIENT_SECRET, type Stack, startStack } from "../support/stack.ts";
@@ -511,5 +516,97 @@ describe("scopes per path", () => {
     const admin = (await (await hand.exchange(stepUp.code, stepUp.verifier)).json()) as Record<string, string>;
     assert.equal(admin.scope, "mcp:tools mcp:admin");
     assert.notEqual((await initialize(base, admin.access_token as string, "/admin/mcp")).status, 403);
+  });
+});
+
+describe("clients identified by a client ID metadata document", () => {
+  let stack: Stack;
+  let base: string;
+  let documents: https.Server;
+  let documentsUrl: string;
+  const served: string[] = [];
+
+  before(async () => {
+    const certificates = makeLocalhostCertificates();
+    // The client's own web site, publishing its metadata (here on loopback, over https).
+    documents = https.createServer({ key: certificates.key, cert: certificates.cert }, (req, res) => {
+      served.push(req.url ?? "");
+      const self = `${documentsUrl}${req.url}`;
+      const body: Record<string, unknown> = {
+        client_id: self,
+        client_name: "Document Client",
+        redirect_uris: [CLIENT_REDIRECT],
+        grant_types: ["authorization_code", "refresh_token"],
+        token_endpoint_auth_method: "none",
+      };
+      if (req.url === "/mismatch.json") body.client_id = `${documentsUrl}/someone-else.json`;
+      if (req.url === "/secret.json") body.client_secret = "shh";
+      if (req.url === "/large.json") body.padding = "x".repeat(10_000);
+      if (!["/client.json", "/mismatch.json", "/secret.json", "/large.json", "/other.json"].includes(req.url ?? "")) {
+        res.writeHead(req.url === "/moved.json" ? 302 : 404, { location: `${documentsUrl}/client.json` }).end();
+        return;
+      }
+      res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(body));
+    });
+    await new Promise<void>((resolve) => documents.listen(0, "127.0.0.1", resolve));
+    documentsUrl = `https://localhost:${(documents.address() as AddressInfo).port}`;
+    stack = await startStack({
+      env: {
+        MCP_AUTH_MODE: "proxy",
+        OIDC_CA_FILE: certificates.caFile,
+        MCP_CLIENT_METADATA_PRIVATE_ADDRESSES: "true",
+      },
+    });
+    base = `http://127.0.0.1:${stack.ports[0]}`;
+  });
+  after(async () => {
+    await stack.close();
+    documents.closeAllConnections();
+    await new Promise((resolve) => documents.close(resolve));
+  });
+
+  it("advertises the support, and the SDK client signs in with its URL as client_id, unregistered", async () => {
+    const metadata = (await (await fetch(`${base}/.well-known/oauth-authorization-server`)).json()) as Json;
+    assert.equal(metadata.client_id_metadata_document_supported, true);
+    const oauth = new (class extends InMemoryOAuthClient {
+      clientMetadataUrl = `${documentsUrl}/client.json`;
+    })();
+    const browser = new TestBrowser();
+    const { client } = await connectWithOAuth(`${base}/mcp`, "alice", oauth, browser);
+    try {
+      assert.equal(oauth.client?.client_id, `${documentsUrl}/client.json`);
+      const who = await client.callTool({ name: "whoami", arguments: {} });
+      assert.match((who.content as { text: string }[])[0]?.text ?? "", /"x-user-id":"alice"/);
+    } finally {
+      await client.close();
+    }
+    assert.ok(served.includes("/client.json"));
+  });
+
+  it("refuses documents that do not name themselves, carry a secret, are too large or redirect", async () => {
+    for (const name of ["mismatch", "secret", "large", "moved", "missing"]) {
+      const response = await fetch(
+        `${base}/oauth/authorize?response_type=code&client_id=${encodeURIComponent(`${documentsUrl}/${name}.json`)}`,
+        { redirect: "manual" },
+      );
+      assert.equal(response.status, 400, name);
+      assert.equal(await oauthError(response), "invalid_client", name);
+    }
+  });
+
+  it("never fetches from a private address unless allowed (SSRF)", async () => {
+    const env = { ...stack.envFor(0), MCP_CLIENT_METADATA_PRIVATE_ADDRESSES: "false", MCP_PORT: "0" };
+    const strict = await startProxy(loadConfig({ env }).config);
+    try {
+      const before = served.length;
+      const response = await fetch(
+        `${strict.url}/oauth/authorize?response_type=code&client_id=${encodeURIComponent(`${documentsUrl}/other.json`)}`,
+        { redirect: "manual" },
+      );
+      assert.equal(await oauthError(response), "invalid_client");
+      assert.equal(served.length, before, "the document server was never contacted");
+    } finally {
+      await strict.shutdown();
+    }
   });
 });

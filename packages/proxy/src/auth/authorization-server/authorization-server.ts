@@ -16,6 +16,7 @@ import { userFromClaims } from "../session-user.ts";
 import { refreshUpstreamTokens } from "../token-refresh.ts";
 import type { UpstreamOidc } from "../upstream-oidc.ts";
 import { AccountDirectory } from "./accounts.ts";
+import { ClientMetadataDocuments } from "./client-metadata-documents.ts";
 import { InteractionRoutes } from "./interactions.ts";
 import { IssuedTokenVerifier } from "./issued-token-verifier.ts";
 import { deriveSigningKey } from "./signing-key.ts";
@@ -83,9 +84,16 @@ export class AuthorizationServer {
   readonly #accounts: AccountDirectory;
   readonly #forwardedHost: string;
   readonly #forwardedProto: string;
+  readonly #documents: ClientMetadataDocuments | undefined;
 
-  private constructor(options: AuthorizationServerOptions, provider: Provider, accounts: AccountDirectory) {
+  private constructor(
+    options: AuthorizationServerOptions,
+    provider: Provider,
+    accounts: AccountDirectory,
+    documents: ClientMetadataDocuments | undefined,
+  ) {
     this.#options = options;
+    this.#documents = documents;
     this.provider = provider;
     this.#accounts = accounts;
     this.#callback = provider.callback() as (req: IncomingMessage, res: ServerResponse) => void;
@@ -110,11 +118,21 @@ export class AuthorizationServer {
     const cookieOptions = { httpOnly: true, sameSite: "lax" as const, secure: options.secureCookies };
     const seconds = (millis: number) => Math.max(1, Math.floor(millis / 1000));
 
+    const documents = server.client_metadata_documents
+      ? new ClientMetadataDocuments({
+          store: options.store,
+          logger: options.logger,
+          allowPrivateAddresses: server.client_metadata_private_addresses,
+          ...(config.oidc.ca_file ? { caFile: config.oidc.ca_file } : {}),
+        })
+      : undefined;
     const configuration: Configuration = {
       adapter: storageAdapterFactory({
         store: options.store,
         ...(server.client_ttl > 0 ? { clientTtlSeconds: seconds(server.client_ttl) } : {}),
+        ...(documents ? { clientDocuments: documents } : {}),
       }),
+      discovery: { client_id_metadata_document_supported: documents !== undefined },
       jwks: { keys: [signingKey as never] },
       routes: ROUTES,
       // The resource's scopes are listed too: clients name them in their registration.
@@ -209,7 +227,7 @@ export class AuthorizationServer {
     const provider = new Provider(options.issuer, configuration);
     // The request is made to look as it arrived at the public URL (see #handle).
     provider.proxy = true;
-    return new AuthorizationServer(options, provider, accounts);
+    return new AuthorizationServer(options, provider, accounts, documents);
   }
 
   /**
@@ -270,6 +288,10 @@ export class AuthorizationServer {
         groups: user.groups,
       }),
     };
+  }
+
+  async close(): Promise<void> {
+    await this.#documents?.close();
   }
 
   /** Paths this server answers: its endpoints and every form of its metadata. */

@@ -4,6 +4,7 @@
 // revoked one) removes every token of it at once.
 import type { Adapter, AdapterPayload } from "oidc-provider";
 import type { KeyValueStore } from "../../session/key-value.ts";
+import { isDocumentClientId } from "./client-metadata-documents.ts";
 
 /** Models whose records belong to a grant and die with it. */
 const GRANTABLE = new Set([
@@ -24,6 +25,8 @@ export interface StorageAdapterOptions {
   store: KeyValueStore;
   /** Registered clients are forgotten after this many seconds; undefined keeps them. */
   clientTtlSeconds?: number;
+  /** Clients whose client_id is the URL of their metadata document (when enabled). */
+  clientDocuments?: { find(clientId: string): Promise<AdapterPayload | undefined> };
 }
 
 export function storageAdapterFactory(options: StorageAdapterOptions): (name: string) => Adapter {
@@ -34,11 +37,13 @@ class StorageAdapter implements Adapter {
   readonly #name: string;
   readonly #store: KeyValueStore;
   readonly #clientTtl: number | undefined;
+  readonly #documents: StorageAdapterOptions["clientDocuments"];
 
   constructor(name: string, options: StorageAdapterOptions) {
     this.#name = name;
     this.#store = options.store;
     this.#clientTtl = options.clientTtlSeconds;
+    this.#documents = name === "Client" ? options.clientDocuments : undefined;
   }
 
   #key(id: string): string {
@@ -66,6 +71,7 @@ class StorageAdapter implements Adapter {
   }
 
   async find(id: string): Promise<AdapterPayload | undefined> {
+    if (this.#documents && isDocumentClientId(id)) return this.#documents.find(id);
     return (await this.#read(id))?.payload;
   }
 
