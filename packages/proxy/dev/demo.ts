@@ -35,6 +35,8 @@ const { config } = loadConfig({
     OIDC_CLIENT_ID: "mcp-oidc-proxy-demo",
     OIDC_CLIENT_SECRET: "demo-secret-not-for-production",
     OIDC_POST_LOGOUT_REDIRECT_URL: `${publicUrl}/`,
+    // MCP clients (Inspector, IDEs, desktop assistants) register and sign in at the proxy.
+    MCP_AUTH_MODE: "proxy",
     LOG_FORMAT: "pretty",
     ...process.env,
   },
@@ -48,6 +50,8 @@ process.stdout.write(`
   (try "alice": groups mcp-users, admins). Any password works.
 
   MCP endpoint (Streamable HTTP): ${publicUrl}/mcp
+    Point an MCP client at it (e.g. npx @modelcontextprotocol/inspector): it registers
+    at the proxy, you sign in at the provider and allow the client, then it calls tools.
   Identity provider:              ${idp.issuer}
   MCP server (unprotected):       ${mcp.url}
   Health / metrics:               ${publicUrl}/health  ${publicUrl}/metrics

@@ -297,6 +297,7 @@ export async function startProxy(config: Config, options: { logger?: Logger } = 
     public_url: config.server.public_url ?? listenUrl(config.server),
     target: target.href,
     auth_mode: config.auth.mode,
+    mcp_auth_mode: config.mcp_auth.mode,
     session_store: sessions?.kind ?? "none",
     version: VERSION,
   });

@@ -1,6 +1,7 @@
 // This MCP server as an OAuth 2.1 protected resource (RFC 9728, MCP authorization spec):
 // the metadata document at every well-known form clients try, and the WWW-Authenticate
 // challenge that points clients to it.
+import cors from "cors";
 import express, { type Router } from "express";
 
 export interface ProtectedResourceOptions {
@@ -52,8 +53,13 @@ export class ProtectedResource {
       res.setHeader("access-control-allow-origin", "*");
       res.end(this.#document);
     };
-    router.get(PROTECTED_RESOURCE_PATH, send);
-    router.get(`${PROTECTED_RESOURCE_PATH}/*rest`, send);
+    // Public and credential-free: any origin may read it, preflights included (browser clients
+    // such as MCP Inspector send MCP-Protocol-Version, which needs one).
+    const openCors = cors({ origin: "*", methods: ["GET"], maxAge: 600 });
+    for (const path of [PROTECTED_RESOURCE_PATH, `${PROTECTED_RESOURCE_PATH}/*rest`]) {
+      router.options(path, openCors);
+      router.get(path, send);
+    }
     return router;
   }
 }

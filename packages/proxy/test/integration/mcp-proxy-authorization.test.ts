@@ -177,6 +177,37 @@ describe("MCP clients with the proxy's own authorization server", () => {
     }
   });
 
+  it("answers browser clients (MCP Inspector) from their own origin: preflights and real requests", async () => {
+    const origin = "http://localhost:6274";
+    for (const [path, method] of [
+      ["/.well-known/oauth-protected-resource/mcp", "GET"],
+      ["/.well-known/oauth-authorization-server", "GET"],
+      ["/oauth/register", "POST"],
+      ["/oauth/token", "POST"],
+    ] as const) {
+      const preflight = await fetch(`${base}${path}`, {
+        method: "OPTIONS",
+        headers: {
+          origin,
+          "access-control-request-method": method,
+          "access-control-request-headers": "mcp-protocol-version, content-type",
+        },
+      });
+      assert.ok(preflight.status === 204 || preflight.status === 200, path);
+      assert.ok(["*", origin].includes(preflight.headers.get("access-control-allow-origin") ?? ""), path);
+      assert.match(preflight.headers.get("access-control-allow-headers") ?? "", /mcp-protocol-version/i, path);
+    }
+    const registration = await fetch(`${base}/oauth/register`, {
+      method: "POST",
+      headers: { origin, "content-type": "application/json" },
+      body: JSON.stringify({ client_name: "MCP Inspector", redirect_uris: [`${origin}/oauth/callback`] }),
+    });
+    assert.equal(registration.status, 201);
+    assert.equal(registration.headers.get("access-control-allow-origin"), origin);
+    const registered = (await registration.json()) as Json;
+    assert.equal(registered.token_endpoint_auth_method, "none", "a public client by default");
+  });
+
   it("lets the official SDK client register, sign in upstream, approve, call tools and stream", async () => {
     const { client, oauth } = await connectWithOAuth(`${base}/mcp`, "alice");
     try {
@@ -482,14 +513,17 @@ describe("the provider's tokens behind an MCP client's grant", () => {
   });
 });
 
-describe("scopes per path", () => {
+describe("settings from a file: scopes per path, registration limit", () => {
   let stack: Stack;
   let base: string;
 
   before(async () => {
     const directory = mkdtempSync(path.join(tmpdir(), "mcp-path-scopes-"));
     const configFile = path.join(directory, "config.yaml");
-    writeFileSync(configFile, "mcp_auth:\n  path_scopes:\n    /admin: [mcp:admin]\n");
+    writeFileSync(
+      configFile,
+      "mcp_auth:\n  path_scopes:\n    /admin: [mcp:admin]\n  server:\n    registration_rate_limit: 3\n",
+    );
     stack = await startStack({ env: { MCP_AUTH_MODE: "proxy", MCP_REQUIRED_SCOPES: "mcp:tools" }, configFile });
     base = `http://127.0.0.1:${stack.ports[0]}`;
   });
@@ -516,6 +550,16 @@ describe("scopes per path", () => {
     const admin = (await (await hand.exchange(stepUp.code, stepUp.verifier)).json()) as Record<string, string>;
     assert.equal(admin.scope, "mcp:tools mcp:admin");
     assert.notEqual((await initialize(base, admin.access_token as string, "/admin/mcp")).status, 403);
+  });
+
+  it("limits registrations per client address with a JSON 429", async () => {
+    // The test above registered once; the limit is 3 a minute.
+    const statuses: number[] = [];
+    for (let i = 0; i < 3; i++) statuses.push((await new HandClient(base).register()).status);
+    assert.deepEqual(statuses, [201, 201, 429]);
+    const limited = await new HandClient(base).register();
+    assert.equal(limited.status, 429);
+    assert.equal(await oauthError(limited), "temporarily_unavailable");
   });
 });
 

@@ -4,6 +4,7 @@
 // supplies the storage (the session store), the sign-in (its browser login at the upstream
 // provider) and the consent page. See docs/decisions/005.
 import type { IncomingMessage, ServerResponse } from "node:http";
+import cors from "cors";
 import express, { type Request, type RequestHandler, type Response, type Router } from "express";
 import { rateLimit } from "express-rate-limit";
 import Provider, { type Configuration, type KoaContextWithOIDC, errors as oidcErrors } from "oidc-provider";
@@ -152,6 +153,7 @@ export class AuthorizationServer {
         id_token_signed_response_alg: "ES256",
       },
       responseTypes: ["code"],
+      clientAuthMethods: ["none", "client_secret_basic", "client_secret_post"],
       pkce: { required: () => true },
       features: {
         devInteractions: { enabled: false },
@@ -321,7 +323,10 @@ export class AuthorizationServer {
           });
         },
       });
-    router.post(ROUTES.registration, limited(limit));
+    // Registration is public and credential-free; browser clients register from their origin.
+    const registrationCors = cors({ origin: true, methods: ["POST"], credentials: false, maxAge: 600 });
+    router.options(ROUTES.registration, registrationCors);
+    router.post(ROUTES.registration, registrationCors, limited(limit));
     router.post(ROUTES.token, limited(limit * 10));
     router.use((req, res, next) => {
       const path = req.path;
