@@ -49,6 +49,7 @@ export const environmentBindings: Readonly<Record<string, Binding>> = {
   REDIS_NODES: { path: "redis.nodes", kind: "list" },
   REDIS_SENTINEL_NAME: { path: "redis.sentinel_name", kind: "string" },
   REDIS_PREFIX: { path: "redis.prefix", kind: "string" },
+  REDIS_OAUTH_PREFIX: { path: "redis.oauth_prefix", kind: "string" },
   ACCESS_PUBLIC_PATHS: { path: "access.public_paths", kind: "list" },
   ACCESS_REQUIRED_GROUPS: { path: "access.required_groups", kind: "list" },
   ACCESS_ALLOWED_EMAIL_DOMAINS: { path: "access.allowed_email_domains", kind: "list" },

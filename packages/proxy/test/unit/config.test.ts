@@ -1,9 +1,10 @@
 import assert from "node:assert/strict";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { describe, it } from "node:test";
 import { ConfigError, loadConfig } from "../../src/config/load.ts";
+import { environmentBindings } from "../../src/config/sources.ts";
 
 const OIDC = { OIDC_DISCOVERY_URL: "https://id.example.com", OIDC_CLIENT_ID: "proxy" };
 
@@ -149,5 +150,33 @@ describe("configs/config.example.yaml", () => {
     const { config } = loadConfig({ file: path.join(root, "configs/config.example.yaml"), env: OIDC });
     assert.equal(config.server.port, 8080);
     assert.equal(config.redis.prefix, "mcp:session:");
+  });
+
+  it("documents every environment variable the proxy reads", () => {
+    const root = path.resolve(import.meta.dirname, "../../../..");
+    const example = readFileSync(path.join(root, "configs/config.example.yaml"), "utf8");
+    const missing = Object.keys(environmentBindings).filter((name) => !example.includes(name));
+    assert.deepEqual(missing, []);
+  });
+});
+
+describe("MCP authorization settings", () => {
+  it("refuses the proxy's authorization server without sign-in or with an issuer path", () => {
+    const bypass = problemsOf(() => loadConfig({ env: { AUTH_MODE: "bypass", MCP_AUTH_MODE: "proxy" } }));
+    assert.ok(bypass.some((p) => p.startsWith('mcp_auth.mode: "proxy"')));
+    const withPath = problemsOf(() =>
+      loadConfig({ env: { ...OIDC, MCP_AUTH_MODE: "proxy", MCP_PUBLIC_URL: "https://mcp.example.com/team" } }),
+    );
+    assert.ok(withPath.some((p) => p.startsWith("server.public_url: with mcp_auth.mode")));
+  });
+
+  it("reads the authorization server's settings from the environment", () => {
+    const { config } = loadConfig({
+      env: { ...OIDC, MCP_AUTH_MODE: "proxy", MCP_ACCESS_TOKEN_TTL: "5m", MCP_PREAPPROVED_CLIENTS: "a,b" },
+    });
+    assert.equal(config.mcp_auth.server.access_token_ttl, 300_000);
+    assert.deepEqual(config.mcp_auth.server.preapproved_clients, ["a", "b"]);
+    assert.equal(config.mcp_auth.server.client_metadata_documents, true);
+    assert.equal(config.mcp_auth.server.client_metadata_private_addresses, false);
   });
 });
