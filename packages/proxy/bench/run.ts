@@ -1,6 +1,7 @@
 // make bench: the same MCP request (POST tools/list) against the upstream directly, a bare
-// Node proxy, and mcp-oidc-proxy with a signed-in session in Redis and with a bearer JWT
-// issued for it by the provider; 50 connections each, in
+// Node proxy, and mcp-oidc-proxy with a signed-in session in Redis, with a bearer JWT
+// issued for it by the provider, and with a token of its own authorization server (looked
+// up in Redis); 50 connections each, in
 // one run, on this machine. Prints req/s, p50, p99 and each ratio to the bare baseline, the
 // added p99 latency at half of the proxy's saturation, and the proxy's RSS and startup time.
 import { type ChildProcess, spawn } from "node:child_process";
@@ -10,6 +11,7 @@ import autocannon from "autocannon";
 import { exportJWK, generateKeyPair, SignJWT } from "jose";
 import { startDevIdentityProvider } from "../dev/identity-provider.ts";
 import { TestBrowser } from "../test/support/browser.ts";
+import { HandClient } from "../test/support/oauth-hand-client.ts";
 import { freePort, startRedis } from "../test/support/redis-server.ts";
 
 const DURATION = Number(process.env.BENCH_DURATION ?? 10);
@@ -83,6 +85,8 @@ try {
   const redis = await startRedis();
   const proxyPort = await freePort();
   const proxyUrl = `http://127.0.0.1:${proxyPort}`;
+  const asProxyPort = await freePort();
+  const asProxyUrl = `http://127.0.0.1:${asProxyPort}`;
   // The provider signs with a key the bench holds too, so it can mint access tokens for
   // this MCP server the way the provider would (mcp_auth.mode provider).
   const { privateKey } = await generateKeyPair("RS256", { extractable: true });
@@ -94,7 +98,7 @@ try {
       {
         client_id: "bench",
         client_secret: "bench-secret",
-        redirect_uris: [`${proxyUrl}/callback`],
+        redirect_uris: [`${proxyUrl}/callback`, `${asProxyUrl}/callback`],
         grant_types: ["authorization_code", "refresh_token"],
       },
     ],
@@ -155,6 +159,34 @@ try {
   if (probe.status !== 200) throw new Error(`bearer token refused: ${probe.status} ${await probe.text()}`);
   const bearer = await load("mcp-oidc-proxy, bearer JWT", `${proxyUrl}/mcp`, { authorization: `Bearer ${token}` });
   const loadedRss = rssMiB(proxy.pid);
+
+  // The same proxy as the MCP clients' authorization server (mcp_auth.mode proxy).
+  const asProxy = await startProcess([path.join(here, "../src/main.ts")], {
+    MCP_HOST: "127.0.0.1",
+    MCP_PORT: String(asProxyPort),
+    MCP_PUBLIC_URL: asProxyUrl,
+    MCP_TARGET_PORT: String(upstreamPort),
+    OIDC_DISCOVERY_URL: idp.issuer,
+    OIDC_CLIENT_ID: "bench",
+    OIDC_CLIENT_SECRET: "bench-secret",
+    SESSION_STORE: "redis",
+    REDIS_URL: redis.url,
+    SESSION_SECRET: "bench-session-secret-0123456789abcdef",
+    MCP_AUTH_MODE: "proxy",
+    LOG_LEVEL: "warn",
+  });
+  while ((await fetch(`${asProxyUrl}/readyz`).catch(() => undefined))?.status !== 200) {
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  const mcpClient = new HandClient(asProxyUrl);
+  await mcpClient.register();
+  const { code, verifier } = await mcpClient.authorize("alice");
+  if (!code) throw new Error("the proxy's authorization server issued no code");
+  const issued = (await (await mcpClient.exchange(code, verifier)).json()) as { access_token: string };
+  const ownToken = await load("mcp-oidc-proxy, own token (Redis)", `${asProxyUrl}/mcp`, {
+    authorization: `Bearer ${issued.access_token}`,
+  });
+  asProxy.kill("SIGTERM");
   const halfRate = Math.round(session.rps / 2);
   const directHalf = await load("upstream direct @ half", `http://127.0.0.1:${upstreamPort}/mcp`, {}, halfRate);
   const sessionHalf = await load("mcp-oidc-proxy @ half", `${proxyUrl}/mcp`, { cookie }, halfRate);
@@ -171,6 +203,7 @@ try {
       row(bare),
       row(session),
       row(bearer),
+      row(ownToken),
       `CPU per request: bare proxy ${bareCpuPerRequest.toFixed(0)} µs, mcp-oidc-proxy ${proxyCpuPerRequest.toFixed(0)} µs (${((proxyCpuPerRequest / bareCpuPerRequest) * 100).toFixed(0)} %)`,
       `added p99 latency at half saturation (${halfRate} req/s): ${(sessionHalf.p99 - directHalf.p99).toFixed(2)} ms`,
       `proxy RSS: idle ${idleRss.toFixed(0)} MiB, after load ${loadedRss.toFixed(0)} MiB; startup to ready ${startupMs.toFixed(0)} ms`,
