@@ -148,6 +148,28 @@ describe("MCP clients with the proxy's own authorization server", () => {
       assert.equal(tokens.token_type.toLowerCase(), "bearer");
       assert.ok(tokens.refresh_token, "a refresh token is issued");
       assert.equal(tokens.access_token.split(".").length, 1, "an opaque token, not a provider JWT");
+
+      // The access token no longer works (as after its 10 minutes): the SDK client gets a 401,
+      // refreshes with its refresh token and goes on.
+      const clientId = oauth.client?.client_id as string;
+      const revoke = (token: string) =>
+        fetch(`${base}/oauth/revoke`, {
+          method: "POST",
+          headers: { "content-type": "application/x-www-form-urlencoded" },
+          body: new URLSearchParams({ client_id: clientId, token }).toString(),
+        });
+      oauth.savedTokens = { ...tokens, access_token: "an-expired-access-token-0123456789" };
+      await client.callTool({ name: "whoami", arguments: {} });
+      const refreshed = oauth.savedTokens as OAuthTokens;
+      assert.notEqual(refreshed.access_token, tokens.access_token, "the client refreshed");
+      assert.notEqual(refreshed.refresh_token, tokens.refresh_token, "the refresh token rotated");
+
+      // The grant is revoked: refreshing fails and the client must send the person to sign in.
+      assert.equal((await revoke(refreshed.refresh_token as string)).status, 200);
+      await assert.rejects(client.callTool({ name: "whoami", arguments: {} }), (error: Error) => {
+        assert.match(error.name, /InvalidGrant|Unauthorized/);
+        return true;
+      });
     } finally {
       await client.close();
     }

@@ -389,6 +389,8 @@ export class AuthorizationServer {
         endpoint: event,
         error: oauth.error ?? error.message,
         ...(oauth.error_description ? { error_description: oauth.error_description } : {}),
+        // The reason oidc-provider keeps from the client ("refresh token already used", ...).
+        ...(oauth.error_detail ? { detail: oauth.error_detail } : {}),
         client_id: ctx.oidc?.client?.clientId,
       });
     };
