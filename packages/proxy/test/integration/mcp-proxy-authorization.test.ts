@@ -250,6 +250,27 @@ describe("MCP clients with the proxy's own authorization server", () => {
     assert.ok(new URL(remembered.url).searchParams.get("code"), "no second consent page");
   });
 
+  it("asks the upstream provider only to sign the person in: no resource, no client's scopes", async () => {
+    const hand = new HandClient(base);
+    await hand.register();
+    const url = new URL(`${base}/oauth/authorize`);
+    url.search = new URLSearchParams({
+      response_type: "code",
+      client_id: hand.clientId,
+      redirect_uri: CLIENT_REDIRECT,
+      code_challenge: createHash("sha256").update("w".repeat(43)).digest("base64url"),
+      code_challenge_method: "S256",
+      scope: "mcp:tools",
+      resource: base,
+    }).toString();
+    const atProvider = await hand.browser.navigate(url.href, {}, stack.idp.issuer);
+    const upstream = new URL(atProvider.url);
+    assert.equal(upstream.origin, stack.idp.issuer);
+    assert.equal(upstream.searchParams.get("resource"), null, "Entra ID rejects resource; it is never sent");
+    assert.equal(upstream.searchParams.get("scope"), "openid profile email");
+    assert.equal(upstream.searchParams.get("code_challenge_method"), "S256");
+  });
+
   it("applies the access rules before any code is issued", async () => {
     const hand = new HandClient(base);
     await hand.register();
