@@ -106,24 +106,30 @@ try {
   const started = performance.now();
   // BENCH_PROFILE=DIR writes a CPU profile of the proxy into DIR.
   const profile = process.env.BENCH_PROFILE ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [];
-  const proxy = await startProcess([...profile, path.join(here, "../src/main.ts")], {
-    MCP_HOST: "127.0.0.1",
-    MCP_PORT: String(proxyPort),
-    MCP_PUBLIC_URL: proxyUrl,
-    MCP_TARGET_PORT: String(upstreamPort),
-    OIDC_DISCOVERY_URL: idp.issuer,
-    OIDC_CLIENT_ID: "bench",
-    OIDC_CLIENT_SECRET: "bench-secret",
-    SESSION_STORE: "redis",
-    REDIS_URL: redis.url,
-    SESSION_SECRET: "bench-session-secret-0123456789abcdef",
-    MCP_AUTH_MODE: "provider",
-    LOG_LEVEL: "warn",
-  });
-  // Ready = answers /readyz (provider discovered, Redis connected).
-  while ((await fetch(`${proxyUrl}/readyz`).catch(() => undefined))?.status !== 200) {
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
+  /** The proxy as its own process, with Redis sessions, in one MCP authorization mode; resolves once ready. */
+  const startMcpOidcProxy = async (port: number, mcpAuthMode: "provider" | "proxy", args: string[] = []) => {
+    const url = `http://127.0.0.1:${port}`;
+    const child = await startProcess([...args, path.join(here, "../src/main.ts")], {
+      MCP_HOST: "127.0.0.1",
+      MCP_PORT: String(port),
+      MCP_PUBLIC_URL: url,
+      MCP_TARGET_PORT: String(upstreamPort),
+      OIDC_DISCOVERY_URL: idp.issuer,
+      OIDC_CLIENT_ID: "bench",
+      OIDC_CLIENT_SECRET: "bench-secret",
+      SESSION_STORE: "redis",
+      REDIS_URL: redis.url,
+      SESSION_SECRET: "bench-session-secret-0123456789abcdef",
+      MCP_AUTH_MODE: mcpAuthMode,
+      LOG_LEVEL: "warn",
+    });
+    // Ready = answers /readyz (provider discovered, Redis connected).
+    while ((await fetch(`${url}/readyz`).catch(() => undefined))?.status !== 200) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    return child;
+  };
+  const proxy = await startMcpOidcProxy(proxyPort, "provider", profile);
   const startupMs = performance.now() - started;
   const idleRss = rssMiB(proxy.pid);
 
@@ -161,23 +167,7 @@ try {
   const loadedRss = rssMiB(proxy.pid);
 
   // The same proxy as the MCP clients' authorization server (mcp_auth.mode proxy).
-  const asProxy = await startProcess([path.join(here, "../src/main.ts")], {
-    MCP_HOST: "127.0.0.1",
-    MCP_PORT: String(asProxyPort),
-    MCP_PUBLIC_URL: asProxyUrl,
-    MCP_TARGET_PORT: String(upstreamPort),
-    OIDC_DISCOVERY_URL: idp.issuer,
-    OIDC_CLIENT_ID: "bench",
-    OIDC_CLIENT_SECRET: "bench-secret",
-    SESSION_STORE: "redis",
-    REDIS_URL: redis.url,
-    SESSION_SECRET: "bench-session-secret-0123456789abcdef",
-    MCP_AUTH_MODE: "proxy",
-    LOG_LEVEL: "warn",
-  });
-  while ((await fetch(`${asProxyUrl}/readyz`).catch(() => undefined))?.status !== 200) {
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
+  const asProxy = await startMcpOidcProxy(asProxyPort, "proxy");
   const mcpClient = new HandClient(asProxyUrl);
   await mcpClient.register();
   const { code, verifier } = await mcpClient.authorize("alice");

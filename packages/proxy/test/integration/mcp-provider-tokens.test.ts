@@ -5,9 +5,8 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { exportJWK, generateKeyPair, type JWK, SignJWT } from "jose";
-import { startDevIdentityProvider } from "../../dev/identity-provider.ts";
-import { connectWithOAuth } from "../support/mcp-oauth-client.ts";
-import { CLIENT_ID, CLIENT_SECRET, type Stack, startStack } from "../support/stack.ts";
+import { connectWithOAuth, initializeWithToken } from "../support/mcp-oauth-client.ts";
+import { type Stack, startStack } from "../support/stack.ts";
 
 async function signingKey(kid: string) {
   const { privateKey } = await generateKeyPair("RS256", { extractable: true });
@@ -19,7 +18,6 @@ describe("MCP clients with the provider's access tokens", () => {
   let stack: Stack;
   let proxyUrl: string;
   let keyA: Awaited<ReturnType<typeof signingKey>>;
-  const closers: (() => Promise<void>)[] = [];
 
   /** A token as the provider would sign it, with `claims` overriding the defaults. */
   const mint = (claims: Record<string, unknown>, key = keyA, kid = "key-a") => {
@@ -38,21 +36,7 @@ describe("MCP clients with the provider's access tokens", () => {
     return new SignJWT(payload).setProtectedHeader({ alg: "RS256", kid }).sign(key.privateKey);
   };
 
-  const call = (token: string) =>
-    fetch(`${proxyUrl}/mcp`, {
-      method: "POST",
-      headers: {
-        authorization: `Bearer ${token}`,
-        "content-type": "application/json",
-        accept: "application/json, text/event-stream",
-      },
-      body: JSON.stringify({
-        jsonrpc: "2.0",
-        id: 1,
-        method: "initialize",
-        params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "curl", version: "1" } },
-      }),
-    });
+  const call = (token: string) => initializeWithToken(`${proxyUrl}/mcp`, token);
 
   before(async () => {
     keyA = await signingKey("key-a");
@@ -64,7 +48,6 @@ describe("MCP clients with the provider's access tokens", () => {
   });
   after(async () => {
     await stack.close();
-    for (const close of closers) await close();
   });
 
   it("answers 401 with a challenge naming the resource metadata, served at every well-known form", async () => {
@@ -132,16 +115,8 @@ describe("MCP clients with the provider's access tokens", () => {
     assert.equal((await call(await mint({}))).status, 200);
     // The provider rotates: it signs with key B now and still publishes key A.
     const keyB = await signingKey("key-b");
-    const issuer = new URL(stack.idp.issuer);
     await stack.idp.close();
-    const rotated = await startDevIdentityProvider({
-      host: issuer.hostname,
-      port: Number(issuer.port),
-      signingKeys: [keyB.jwk, keyA.jwk],
-      mcpResourceScope: "mcp:tools",
-      clients: [{ client_id: CLIENT_ID, client_secret: CLIENT_SECRET, redirect_uris: [`${proxyUrl}/callback`] }],
-    });
-    closers.push(() => rotated.close());
+    await stack.reviveProvider({ signingKeys: [keyB.jwk, keyA.jwk] });
     assert.equal((await call(await mint({}, keyB, "key-b"))).status, 200);
     assert.equal((await call(await mint({}, keyA, "key-a"))).status, 200);
   });

@@ -11,36 +11,25 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { OAuthTokens } from "@modelcontextprotocol/sdk/shared/auth.js";
-import { startDevIdentityProvider } from "../../dev/identity-provider.ts";
 import { loadConfig } from "../../src/config/load.ts";
 import { startProxy } from "../../src/proxy-server.ts";
 import { TestBrowser } from "../support/browser.ts";
 import { makeLocalhostCertificates } from "../support/certificates.ts";
-import { CLIENT_REDIRECT, connectWithOAuth, InMemoryOAuthClient } from "../support/mcp-oauth-client.ts";
+import {
+  CLIENT_REDIRECT,
+  connectWithOAuth,
+  InMemoryOAuthClient,
+  initializeWithToken,
+} from "../support/mcp-oauth-client.ts";
 import { HandClient } from "../support/oauth-hand-client.ts";
 import { freePort, startRedis, type TestRedis } from "../support/redis-server.ts";
 import { type RoundRobin, startRoundRobin } from "../support/round-robin.ts";
-import { CLIENT_ID, CLIENT_SECRET, type Stack, startStack } from "../support/stack.ts";
+import { type Stack, startStack } from "../support/stack.ts";
 
 type Json = Record<string, unknown>;
 
-/** An MCP initialize with a bearer token; the status tells whether the proxy let it through. */
-function initialize(base: string, token: string, path = "/mcp"): Promise<Response> {
-  return fetch(`${base}${path}`, {
-    method: "POST",
-    headers: {
-      authorization: `Bearer ${token}`,
-      "content-type": "application/json",
-      accept: "application/json, text/event-stream",
-    },
-    body: JSON.stringify({
-      jsonrpc: "2.0",
-      id: 1,
-      method: "initialize",
-      params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "hand", version: "1" } },
-    }),
-  });
-}
+/** An MCP initialize with a bearer token at `path` of `base`. */
+const initialize = (base: string, token: string, path = "/mcp") => initializeWithToken(`${base}${path}`, token);
 
 async function oauthError(response: Response): Promise<string> {
   const body = (await response.json()) as { error?: string };
@@ -420,7 +409,6 @@ describe("the authorization server on two instances sharing Redis", () => {
 describe("the provider's tokens behind an MCP client's grant", () => {
   let stack: Stack;
   let base: string;
-  const closers: (() => Promise<void>)[] = [];
 
   before(async () => {
     // Refresh the provider's tokens whenever an MCP client refreshes (less than 2 h left of 1 h).
@@ -429,7 +417,6 @@ describe("the provider's tokens behind an MCP client's grant", () => {
   });
   after(async () => {
     await stack.close();
-    for (const close of closers) await close();
   });
 
   it("survives a provider that is away, and ends when the provider refuses the refresh", async () => {
@@ -445,26 +432,13 @@ describe("the provider's tokens behind an MCP client's grant", () => {
     tokens = (await response.json()) as Record<string, string>;
 
     // The provider is down: the MCP client keeps working and refreshing.
-    const issuer = new URL(stack.idp.issuer);
     await stack.idp.close();
     response = await hand.token({ grant_type: "refresh_token", refresh_token: tokens.refresh_token as string });
     assert.equal(response.status, 200, "a provider restart must not end MCP clients' grants");
     tokens = (await response.json()) as Record<string, string>;
 
     // The provider is back without the user's grant: the next refresh is refused.
-    const reborn = await startDevIdentityProvider({
-      host: issuer.hostname,
-      port: Number(issuer.port),
-      clients: [
-        {
-          client_id: CLIENT_ID,
-          client_secret: CLIENT_SECRET,
-          redirect_uris: [`${base}/callback`],
-          grant_types: ["authorization_code", "refresh_token"],
-        },
-      ],
-    });
-    closers.push(() => reborn.close());
+    await stack.reviveProvider();
     response = await hand.token({ grant_type: "refresh_token", refresh_token: tokens.refresh_token as string });
     assert.equal(response.status, 400);
     assert.equal(await oauthError(response), "invalid_grant");

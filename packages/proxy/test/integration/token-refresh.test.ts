@@ -2,9 +2,8 @@
 // a provider that refuses the refresh ends it.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { startDevIdentityProvider } from "../../dev/identity-provider.ts";
 import { TestBrowser } from "../support/browser.ts";
-import { CLIENT_ID, CLIENT_SECRET, type Stack, startStack } from "../support/stack.ts";
+import { type Stack, startStack } from "../support/stack.ts";
 
 function counter(metrics: string, event: string): number {
   const match = new RegExp(`^mcp_proxy_session_events_total\\{event="${event}"\\} (\\d+)$`, "m").exec(metrics);
@@ -15,7 +14,6 @@ describe("token refresh", () => {
   let stack: Stack;
   let proxyUrl: string;
   const alice = new TestBrowser();
-  const extraClosers: (() => Promise<void>)[] = [];
 
   before(async () => {
     // Refresh when less than 2 h are left of a 1 h token: every request refreshes.
@@ -25,7 +23,6 @@ describe("token refresh", () => {
   });
   after(async () => {
     await stack.close();
-    for (const close of extraClosers) await close();
   });
 
   it("refreshes the provider's tokens when they are due and keeps the session", async () => {
@@ -37,25 +34,12 @@ describe("token refresh", () => {
   });
 
   it("keeps the session while the provider is unreachable, ends it when the provider refuses", async () => {
-    const issuer = new URL(stack.idp.issuer);
     await stack.idp.close();
     const during = await alice.navigate(`${proxyUrl}/`);
     assert.equal(during.status, 200, "a provider restart must not sign users out");
 
     // The provider comes back without any memory of the grant: the refresh is refused.
-    const reborn = await startDevIdentityProvider({
-      host: issuer.hostname,
-      port: Number(issuer.port),
-      clients: [
-        {
-          client_id: CLIENT_ID,
-          client_secret: CLIENT_SECRET,
-          redirect_uris: [`${proxyUrl}/callback`],
-          grant_types: ["authorization_code", "refresh_token"],
-        },
-      ],
-    });
-    extraClosers.push(() => reborn.close());
+    await stack.reviveProvider();
     const response = await alice.fetch(`${proxyUrl}/mcp`, { method: "POST", body: "{}" });
     assert.equal(response.status, 401);
     const metrics = await (await fetch(`${proxyUrl}/metrics`)).text();

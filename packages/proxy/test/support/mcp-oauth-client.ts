@@ -88,3 +88,21 @@ export async function connectWithOAuth(
   await client.connect(transport);
   return { client, oauth };
 }
+
+/** An MCP initialize sent with a bearer token; the status tells whether the proxy let it through. */
+export function initializeWithToken(url: string, token: string): Promise<Response> {
+  return fetch(url, {
+    method: "POST",
+    headers: {
+      authorization: `Bearer ${token}`,
+      "content-type": "application/json",
+      accept: "application/json, text/event-stream",
+    },
+    body: JSON.stringify({
+      jsonrpc: "2.0",
+      id: 1,
+      method: "initialize",
+      params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "curl", version: "1" } },
+    }),
+  });
+}

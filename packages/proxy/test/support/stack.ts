@@ -21,6 +21,11 @@ export interface Stack {
   /** Port i of the proxies (stable across restarts). */
   ports: number[];
   envFor(index: number): Record<string, string>;
+  /**
+   * Starts the provider again at the same address after `stack.idp.close()`, with no memory
+   * of earlier grants (as after a restart without persistence), optionally with other keys.
+   */
+  reviveProvider(changes?: Pick<DevIdentityProviderOptions, "signingKeys">): Promise<DevIdentityProvider>;
   /** Starts (or restarts) proxy `index` with its environment plus `extra`. */
   startProxy(index: number, extra?: Record<string, string>): Promise<RunningProxy>;
   close(): Promise<void>;
@@ -43,7 +48,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const count = options.proxies ?? 1;
   const ports = await Promise.all(Array.from({ length: count }, () => freePort()));
   const publicUrls = ports.map((port) => options.publicUrl ?? `http://127.0.0.1:${port}`);
-  const idp = await startDevIdentityProvider({
+  const providerOptions: DevIdentityProviderOptions = {
     // Another host name than the proxies' (127.0.0.1), as in real life: the browser keeps
     // the provider's cookies apart from the proxy's (cookies ignore ports).
     host: "localhost",
@@ -58,7 +63,8 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     ],
     ...(options.accessTokenTtl ? { accessTokenTtl: options.accessTokenTtl } : {}),
     ...options.idp,
-  });
+  };
+  const idp = await startDevIdentityProvider(providerOptions);
   const mcp = await startDemoMcpServer(options.mcp);
   const envFor = (index: number): Record<string, string> => ({
     MCP_HOST: "127.0.0.1",
@@ -89,10 +95,20 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       proxies[index] = proxy;
       return proxy;
     },
+    async reviveProvider(changes = {}) {
+      const issuer = new URL(stack.idp.issuer);
+      stack.idp = await startDevIdentityProvider({
+        ...providerOptions,
+        ...changes,
+        host: issuer.hostname,
+        port: Number(issuer.port),
+      });
+      return stack.idp;
+    },
     async close() {
       for (const proxy of proxies) await proxy?.shutdown();
       await mcp.close();
-      await idp.close();
+      await stack.idp.close();
     },
   };
   for (let i = 0; i < count; i++) await stack.startProxy(i);
