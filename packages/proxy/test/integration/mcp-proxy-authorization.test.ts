@@ -586,3 +586,47 @@ describe("clients identified by a client ID metadata document", () => {
     }
   });
 });
+
+describe("the authorization server behind TLS termination", () => {
+  let stack: Stack;
+  let base: string;
+
+  before(async () => {
+    // TLS ends at a load balancer in front; the proxy itself is reached over plain http.
+    stack = await startStack({ publicUrl: "https://mcp.example.com", env: { MCP_AUTH_MODE: "proxy" } });
+    base = `http://127.0.0.1:${stack.ports[0]}`;
+  });
+  after(() => stack.close());
+
+  it("advertises https everywhere and sets only Secure, HttpOnly, signed cookies", async () => {
+    const metadata = (await (await fetch(`${base}/.well-known/oauth-authorization-server`)).json()) as Json;
+    const publicUrl = "https://mcp.example.com";
+    assert.equal(metadata.issuer, publicUrl);
+    assert.equal(metadata.token_endpoint, `${publicUrl}/oauth/token`);
+    const hand = new HandClient(base);
+    assert.equal((await hand.register()).status, 201);
+    const authorize = await fetch(
+      `${base}/oauth/authorize?${new URLSearchParams({
+        response_type: "code",
+        client_id: hand.clientId,
+        redirect_uri: CLIENT_REDIRECT,
+        code_challenge: createHash("sha256").update("z".repeat(43)).digest("base64url"),
+        code_challenge_method: "S256",
+      })}`,
+      { redirect: "manual" },
+    );
+    assert.equal(authorize.status, 303);
+    assert.match(authorize.headers.get("location") ?? "", /^\/interaction\//);
+    const cookies = authorize.headers.getSetCookie();
+    assert.ok(cookies.length > 0);
+    for (const cookie of cookies) {
+      assert.match(cookie, /; secure/i, cookie);
+      assert.match(cookie, /; httponly/i, cookie);
+      assert.match(cookie, /; samesite=lax/i, cookie);
+    }
+    assert.ok(
+      cookies.some((c) => c.startsWith("mcp_oauth_interaction.sig=")),
+      "signed",
+    );
+  });
+});

@@ -4,11 +4,13 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { importJWK, jwtVerify, SignJWT } from "jose";
+import { cookieSettings } from "../../src/app.ts";
 import { AccessPolicy } from "../../src/auth/access-policy.ts";
 import { Authenticator } from "../../src/auth/authenticator.ts";
 import { redirectTargetOf, renderConsentPage } from "../../src/auth/authorization-server/consent-page.ts";
 import { deriveSigningKey } from "../../src/auth/authorization-server/signing-key.ts";
 import { storageAdapterFactory } from "../../src/auth/authorization-server/storage-adapter.ts";
+import { loadConfig } from "../../src/config/load.ts";
 import { createMetrics } from "../../src/observability/metrics.ts";
 import { memoryKeyValue } from "../../src/session/key-value.ts";
 
@@ -129,5 +131,25 @@ describe("scopes per path", () => {
     assert.deepEqual(authenticator.scopesFor("/admin/danger/x"), ["mcp:danger"]);
     assert.deepEqual(authenticator.scopesFor("/administrator"), []);
     assert.deepEqual(authenticator.scopesFor("/mcp"), []);
+  });
+});
+
+describe("cookies behind TLS", () => {
+  it("are __Host- prefixed, Secure, HttpOnly and SameSite=Lax when the public URL is https", () => {
+    const { config } = loadConfig({
+      env: {
+        OIDC_DISCOVERY_URL: "https://login.example.com",
+        OIDC_CLIENT_ID: "mcp",
+        MCP_PUBLIC_URL: "https://mcp.example.com",
+        MCP_AUTH_MODE: "proxy",
+      },
+    });
+    const cookies = cookieSettings(config);
+    assert.equal(cookies.name, "__Host-mcp_session");
+    assert.equal(cookies.secure, true);
+    assert.equal(cookies.sessionCookie.httpOnly, true);
+    assert.equal(cookies.sessionCookie.sameSite, "lax");
+    assert.equal(cookies.sessionCookie.path, "/");
+    assert.equal(cookies.sessionCookie.domain, undefined, "__Host- cookies carry no Domain");
   });
 });
