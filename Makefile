@@ -6,7 +6,7 @@ export NODE_OPTIONS := --disable-warning=ExperimentalWarning
 
 TESTS := packages/proxy/test/**/*.test.ts packages/operator/test/**/*.test.ts
 
-.PHONY: setup run test lint format typecheck kube-binaries crds bench bench-operator clean help
+.PHONY: setup run test lint format typecheck kube-binaries helm-binary crds bench bench-operator clean help
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -21,7 +21,7 @@ node_modules/.installed: package.json package-lock.json packages/*/package.json
 run: setup ## local demo: identity provider + MCP server + proxy on http://localhost:8080
 	node packages/proxy/dev/demo.ts
 
-test: setup lint typecheck kube-binaries ## every test: lint, type check, unit and integration tests
+test: setup lint typecheck kube-binaries helm-binary ## every test: lint, type check, unit and integration tests
 	node --test --test-concurrency=1 --test-timeout=120000 $(foreach t,$(TESTS),"$(t)")
 
 lint: setup ## formatter and linter (Biome)
@@ -33,12 +33,16 @@ format: setup ## rewrite files with the formatter
 typecheck: setup ## tsc --noEmit over every package, tests included
 	tsc -p .
 
-crds: setup ## regenerate crds/ and the operator install manifest from the zod schema (tests fail when they differ)
+crds: setup ## regenerate crds/, the install manifest and the charts' generated files from the zod schemas (tests fail when they differ)
 	node packages/operator/scripts/generate-crd.ts
 	node packages/operator/scripts/generate-install.ts
+	node packages/proxy/scripts/generate-helm-schema.ts
 
 kube-binaries: ## build kube-apiserver + etcd for the operator tests (cached outside the repo)
 	@./scripts/ensure-kube-binaries.sh >/dev/null
+
+helm-binary: ## build helm for the chart tests (cached outside the repo)
+	@./scripts/ensure-helm.sh >/dev/null
 
 bench: setup ## throughput and latency: upstream direct, bare Node proxy, the proxy (Redis sessions)
 	node packages/proxy/bench/run.ts

@@ -5,34 +5,13 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
-import { parseAllDocuments } from "yaml";
 import { loadConfig } from "../../../proxy/src/config/load.ts";
 import { INSTALL_FILE, renderInstall } from "../../scripts/generate-install.ts";
-import { requestJson } from "../../src/runtime/raw-client.ts";
 import { startTestApiServer, type TestApiServer } from "../support/kube-api-server.ts";
+import { applyAndConverge, readManifests } from "../support/manifests.ts";
 
 const KUBE = path.resolve(import.meta.dirname, "../../../../deployments/kubernetes");
-const CLUSTER_SCOPED = new Set(["Namespace", "CustomResourceDefinition", "ClusterRole", "ClusterRoleBinding"]);
-
-interface Manifest {
-  apiVersion: string;
-  kind: string;
-  metadata: { name: string; namespace?: string; resourceVersion?: string };
-  data?: Record<string, string>;
-  stringData?: Record<string, string>;
-}
-
-function documents(file: string): Manifest[] {
-  return parseAllDocuments(readFileSync(file, "utf8"))
-    .map((d) => d.toJS() as Manifest | null)
-    .filter((d): d is Manifest => d !== null);
-}
-
-function resourcePath(object: Manifest): string {
-  const base = object.apiVersion === "v1" ? "/api/v1" : `/apis/${object.apiVersion}`;
-  const scope = CLUSTER_SCOPED.has(object.kind) ? "" : `/namespaces/${object.metadata.namespace}`;
-  return `${base}${scope}/${object.kind.toLowerCase()}s/${object.metadata.name}`;
-}
+const documents = readManifests;
 
 describe("Kubernetes manifests", () => {
   let server: TestApiServer;
@@ -40,15 +19,6 @@ describe("Kubernetes manifests", () => {
     server = await startTestApiServer();
   });
   after(() => server?.close());
-
-  const apply = (object: Manifest, dryRun: boolean) =>
-    requestJson<Manifest>(
-      server.kubeConfig(),
-      "PATCH",
-      `${resourcePath(object)}?fieldManager=manifests-test&force=true${dryRun ? "&dryRun=All" : ""}`,
-      object,
-      "application/apply-patch+yaml",
-    );
 
   it("keeps install.yaml generated (make crds)", () => {
     assert.equal(readFileSync(INSTALL_FILE, "utf8"), renderInstall());
@@ -58,22 +28,9 @@ describe("Kubernetes manifests", () => {
     it(`applies ${file} server-side, dry-run and real, and re-applying converges (no perpetual diff)`, async () => {
       const objects = documents(path.join(KUBE, file));
       assert.ok(objects.length >= 4);
-      const first: string[] = [];
-      for (const object of objects) {
-        // Dry-run just before the real apply: a namespaced object needs its Namespace to exist.
-        await apply(object, true);
-        first.push((await apply(object, false)).metadata.resourceVersion ?? "");
-      }
-      // The API server settles some objects once (a CRD's conditions, a Namespace's name
-      // label); a perpetual diff would show on every apply, so the third must equal the second.
-      const applyAll = async () => {
-        const versions: string[] = [];
-        for (const object of objects) versions.push((await apply(object, false)).metadata.resourceVersion ?? "");
-        return versions;
-      };
-      const second = await applyAll();
-      assert.deepEqual(await applyAll(), second);
-      assert.ok(first.every(Boolean));
+      const { stored, converged } = await applyAndConverge(server.kubeConfig(), objects, "manifests-test");
+      assert.ok(stored.every((object) => object.metadata.resourceVersion));
+      assert.ok(converged, "re-applying changed objects: a perpetual diff");
     });
   }
 

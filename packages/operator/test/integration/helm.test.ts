@@ -1,0 +1,180 @@
+// The Helm charts, checked the way a user runs them: helm lint --strict and helm template
+// (a real helm, built from the Go module proxy) over every values file under ci/, and what
+// they render applied server-side, dry-run and real, to a real API server, converging on a
+// second apply. Values files with a typo are refused by values.schema.json.
+import assert from "node:assert/strict";
+import { execFileSync, spawnSync } from "node:child_process";
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { after, before, describe, it } from "node:test";
+import { parse } from "yaml";
+import { HELM_SCHEMA_FILE, renderHelmSchema } from "../../../proxy/scripts/generate-helm-schema.ts";
+import { loadConfig } from "../../../proxy/src/config/load.ts";
+import { CRD_FILE, HELM_CRD_FILE, renderHelmCrd } from "../../scripts/generate-crd.ts";
+import { startTestApiServer, type TestApiServer } from "../support/kube-api-server.ts";
+import { applyAndConverge, applyServerSide, type Manifest, parseManifests } from "../support/manifests.ts";
+
+const ROOT = path.resolve(import.meta.dirname, "../../../..");
+const CHARTS = ["mcp-oidc-proxy", "mcp-oidc-operator"];
+const NAMESPACE = "mcp-system";
+/** Kinds whose CRDs a bare cluster lacks: rendered and checked, not applied. */
+const NEEDS_FOREIGN_CRD = new Set(["ServiceMonitor"]);
+
+const helmBinary = () => execFileSync(path.join(ROOT, "scripts/ensure-helm.sh"), { encoding: "utf8" }).trim();
+
+function helm(args: string[]): { status: number; stdout: string; stderr: string } {
+  const result = spawnSync(helmBinary(), args, { encoding: "utf8", cwd: ROOT });
+  return { status: result.status ?? 1, stdout: result.stdout, stderr: result.stderr };
+}
+
+function template(chart: string, values: string[] = [], extra: string[] = []): Manifest[] {
+  const result = helm([
+    "template",
+    "release",
+    `helm/${chart}`,
+    "--namespace",
+    NAMESPACE,
+    ...values.flatMap((file) => ["-f", file]),
+    ...extra,
+  ]);
+  assert.equal(result.status, 0, result.stderr);
+  return parseManifests(result.stdout).map((object) => ({
+    ...object,
+    metadata: { ...object.metadata, namespace: object.metadata.namespace ?? NAMESPACE },
+  }));
+}
+
+function valuesFiles(chart: string): string[] {
+  const dir = path.join(ROOT, "helm", chart, "ci");
+  return readdirSync(dir)
+    .filter((file) => file.endsWith(".yaml"))
+    .map((file) => path.join(dir, file));
+}
+
+describe("Helm charts", () => {
+  let server: TestApiServer;
+  before(async () => {
+    server = await startTestApiServer();
+    for (const name of [NAMESPACE, "team-a"]) {
+      await applyServerSide(
+        server.kubeConfig(),
+        { apiVersion: "v1", kind: "Namespace", metadata: { name } },
+        { fieldManager: "helm-test" },
+      );
+    }
+  });
+  after(() => server?.close());
+
+  it("keep their generated files current (make crds)", () => {
+    assert.equal(readFileSync(HELM_CRD_FILE, "utf8"), renderHelmCrd());
+    assert.equal(readFileSync(HELM_SCHEMA_FILE, "utf8"), renderHelmSchema());
+  });
+
+  for (const chart of CHARTS) {
+    for (const values of valuesFiles(chart)) {
+      const name = `${chart} with ${path.basename(values)}`;
+      it(`${name}: lint --strict, template, apply server-side (dry-run, real) and converge`, async () => {
+        const lint = helm(["lint", "--strict", `helm/${chart}`, "-f", values]);
+        assert.equal(lint.status, 0, lint.stdout + lint.stderr);
+        const objects = template(chart, [values]);
+        assert.ok(objects.some((o) => o.kind === "Deployment"));
+        const applicable = objects.filter((o) => !NEEDS_FOREIGN_CRD.has(o.kind));
+        const { stored, converged } = await applyAndConverge(server.kubeConfig(), applicable, `helm-${chart}`);
+        assert.ok(stored.every((o) => o.metadata.resourceVersion));
+        assert.ok(converged, "re-applying what the chart renders changed objects: a perpetual diff");
+      });
+    }
+  }
+
+  it("refuse typos, in the chart's values and in the proxy's configuration alike", () => {
+    for (const [chart, set, message] of [
+      ["mcp-oidc-proxy", "replicaCont=2", /additional properties 'replicaCont' not allowed/],
+      ["mcp-oidc-proxy", "config.oidc.clinet_id=x", /\/config\/oidc.*'clinet_id' not allowed/],
+      ["mcp-oidc-proxy", "config.session.store=postgres", /\/config\/session\/store/],
+      ["mcp-oidc-operator", "watchNamespace=Team_A", /watchNamespace/],
+      ["mcp-oidc-operator", "crds.instal=false", /'instal' not allowed/],
+    ] as const) {
+      const result = helm(["template", "release", `helm/${chart}`, "--set", set]);
+      assert.notEqual(result.status, 0, set);
+      assert.match(result.stderr, message, set);
+    }
+  });
+
+  it("give the proxy a configuration it accepts, with its secrets from the Secret", () => {
+    const objects = template("mcp-oidc-proxy", [path.join(ROOT, "helm/mcp-oidc-proxy/ci/production-values.yaml")]);
+    const configMap = objects.find((o) => o.kind === "ConfigMap");
+    const dir = mkdtempSync(path.join(tmpdir(), "chart-config-"));
+    const file = path.join(dir, "config.yaml");
+    writeFileSync(file, configMap?.data?.["config.yaml"] ?? "");
+    // What the existing Secret would provide, by the keys the chart names.
+    const env = { OIDC_CLIENT_SECRET: "x", SESSION_SECRET: "s".repeat(40) };
+    const { config } = loadConfig({ file, env });
+    assert.equal(config.environment, "production");
+    assert.equal(config.mcp_auth.mode, "proxy");
+    assert.equal(config.server.port, 8080);
+    assert.equal(config.metrics.port, 9090);
+    assert.equal(config.server.shutdown_timeout, 30_000, "below the pod's termination grace period");
+    const deployment = objects.find((o) => o.kind === "Deployment") as unknown as {
+      spec: {
+        template: {
+          metadata: { annotations: Record<string, string> };
+          spec: { containers: { envFrom: { secretRef: { name: string } }[] }[] };
+        };
+      };
+    };
+    assert.equal(deployment.spec.template.spec.containers[0]?.envFrom[0]?.secretRef.name, "mcp-oidc-proxy-secrets");
+    assert.ok(deployment.spec.template.metadata.annotations["checksum/config"], "a config change rolls the pods");
+    assert.equal(
+      objects.some((o) => o.kind === "Secret"),
+      false,
+      "an existing Secret is never overwritten",
+    );
+  });
+
+  it("install the operator's CRD as the generated one, upgraded with the chart and kept on uninstall", () => {
+    const [crd] = template("mcp-oidc-operator").filter((o) => o.kind === "CustomResourceDefinition");
+    const generated = parse(readFileSync(CRD_FILE, "utf8")) as Manifest;
+    assert.deepEqual(crd?.spec, generated.spec);
+    assert.equal(crd?.metadata.annotations?.["helm.sh/resource-policy"], "keep");
+    const [notKept] = template("mcp-oidc-operator", [], ["--set", "crds.keep=false"]).filter(
+      (o) => o.kind === "CustomResourceDefinition",
+    );
+    assert.equal(notKept?.metadata.annotations?.["helm.sh/resource-policy"], undefined);
+    const withoutCrd = template("mcp-oidc-operator", [], ["--set", "crds.install=false"]);
+    assert.equal(
+      withoutCrd.some((o) => o.kind === "CustomResourceDefinition"),
+      false,
+    );
+  });
+
+  it("give the operator the rules of rbac.yaml (which the controller is tested under), scoped as asked", () => {
+    const rbac = parseManifests(readFileSync(path.join(ROOT, "deployments/kubernetes/operator/rbac.yaml"), "utf8"));
+    const rulesOf = (objects: Manifest[], kind: string) =>
+      (
+        objects.find((o) => o.kind === kind && !o.metadata.name.endsWith("leader-election")) as unknown as {
+          rules: unknown;
+        }
+      )?.rules;
+    const clusterWide = template("mcp-oidc-operator");
+    assert.deepEqual(rulesOf(clusterWide, "ClusterRole"), rulesOf(rbac, "ClusterRole"));
+    const namespaced = template("mcp-oidc-operator", [
+      path.join(ROOT, "helm/mcp-oidc-operator/ci/namespaced-values.yaml"),
+    ]);
+    assert.equal(
+      namespaced.some((o) => o.kind === "ClusterRole"),
+      false,
+      "no cluster-wide rights",
+    );
+    const role = namespaced.find((o) => o.kind === "Role");
+    assert.equal(role?.metadata.namespace, "team-a");
+    assert.deepEqual(rulesOf(namespaced, "Role"), rulesOf(rbac, "ClusterRole"));
+    const args = (
+      namespaced.find((o) => o.kind === "Deployment") as unknown as {
+        spec: { template: { spec: { containers: { args: string[] }[] } } };
+      }
+    ).spec.template.spec.containers[0]?.args;
+    assert.ok(args?.includes("--namespace=team-a"));
+    assert.ok(args?.includes("--no-leader-elect"));
+  });
+});

@@ -1,0 +1,97 @@
+// make crds (also): helm/mcp-oidc-proxy/values.schema.json. The chart's own keys are listed
+// here; `config` is the proxy's configuration schema itself (config/schema.ts), so Helm
+// refuses a typo in the proxy's settings as the proxy would, before anything is deployed.
+import { writeFileSync } from "node:fs";
+import path from "node:path";
+import { z } from "zod";
+import { configSchema } from "../src/config/schema.ts";
+
+export const HELM_SCHEMA_FILE = path.resolve(import.meta.dirname, "../../../helm/mcp-oidc-proxy/values.schema.json");
+
+type Schema = Record<string, unknown>;
+const object = (properties: Record<string, Schema>, extra: Schema = {}): Schema => ({
+  type: "object",
+  additionalProperties: false,
+  properties,
+  ...extra,
+});
+const string: Schema = { type: "string" };
+const boolean: Schema = { type: "boolean" };
+const integer = (minimum = 0, maximum?: number): Schema => ({
+  type: "integer",
+  minimum,
+  ...(maximum !== undefined ? { maximum } : {}),
+});
+const stringMap: Schema = { type: "object", additionalProperties: { type: "string" } };
+const anyObject: Schema = { type: "object" };
+const list = (items: Schema = anyObject): Schema => ({ type: "array", items });
+const port = integer(1, 65535);
+
+export function helmValuesSchema(): Schema {
+  const config = z.toJSONSchema(configSchema, { io: "input", unrepresentable: "any" }) as Schema;
+  delete config.$schema;
+  return {
+    $schema: "https://json-schema.org/draft/2020-12/schema",
+    title: "mcp-oidc-proxy chart values",
+    ...object({
+      replicaCount: integer(0),
+      image: object({
+        repository: { type: "string", minLength: 1 },
+        tag: string,
+        pullPolicy: { enum: ["Always", "IfNotPresent", "Never"] },
+      }),
+      imagePullSecrets: list(object({ name: string })),
+      nameOverride: string,
+      fullnameOverride: string,
+      config: { ...config, description: "The proxy's configuration file (configs/config.example.yaml)." },
+      secrets: object({
+        existingSecret: string,
+        keys: object({ oidcClientSecret: string, sessionSecret: string, redisPassword: string }),
+        oidcClientSecret: string,
+        sessionSecret: string,
+        redisPassword: string,
+      }),
+      env: stringMap,
+      service: object({ type: { enum: ["ClusterIP", "NodePort", "LoadBalancer"] }, port, annotations: stringMap }),
+      metrics: object({ enabled: boolean, port, podAnnotations: boolean }),
+      ingress: object({
+        enabled: boolean,
+        className: string,
+        annotations: stringMap,
+        hosts: list(
+          object({
+            host: string,
+            paths: list(object({ path: string, pathType: { enum: ["Prefix", "Exact", "ImplementationSpecific"] } })),
+          }),
+        ),
+        tls: list(object({ secretName: string, hosts: list(string) })),
+      }),
+      autoscaling: object({
+        enabled: boolean,
+        minReplicas: integer(1),
+        maxReplicas: integer(1),
+        targetCPUUtilizationPercentage: integer(0, 100),
+        targetMemoryUtilizationPercentage: integer(0, 100),
+      }),
+      podDisruptionBudget: object({ enabled: boolean, maxUnavailable: { type: ["integer", "string"] } }),
+      serviceAccount: object({ create: boolean, name: string, annotations: stringMap }),
+      resources: anyObject,
+      podAnnotations: stringMap,
+      podLabels: stringMap,
+      nodeSelector: stringMap,
+      tolerations: list(),
+      affinity: anyObject,
+      topologySpreadConstraints: list(),
+      terminationGracePeriodSeconds: integer(10),
+    }),
+  };
+}
+
+export function renderHelmSchema(): string {
+  return `${JSON.stringify(helmValuesSchema(), null, 2)}\n`;
+}
+
+if (import.meta.main) {
+  writeFileSync(HELM_SCHEMA_FILE, renderHelmSchema());
+  process.stdout.write(`wrote ${path.relative(process.cwd(), HELM_SCHEMA_FILE)}\n`);
+}
