@@ -6,7 +6,7 @@ export NODE_OPTIONS := --disable-warning=ExperimentalWarning
 
 TESTS := packages/proxy/test/**/*.test.ts packages/operator/test/**/*.test.ts
 
-.PHONY: setup run test lint format typecheck kube-binaries helm-binary crds bench bench-operator clean help
+.PHONY: setup run test lint format typecheck kube-binaries helm-binary binary crds bench bench-operator clean help
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -21,7 +21,7 @@ node_modules/.installed: package.json package-lock.json packages/*/package.json
 run: setup ## local demo: identity provider + MCP server + proxy on http://localhost:8080
 	node packages/proxy/dev/demo.ts
 
-test: setup lint typecheck kube-binaries helm-binary ## every test: lint, type check, unit and integration tests
+test: setup lint typecheck kube-binaries helm-binary binary ## every test: lint, type check, unit and integration tests
 	node --test --test-concurrency=1 --test-timeout=120000 $(foreach t,$(TESTS),"$(t)")
 
 lint: setup ## formatter and linter (Biome)
@@ -41,6 +41,9 @@ crds: setup ## regenerate crds/, the install manifest and the charts' generated 
 kube-binaries: ## build kube-apiserver + etcd for the operator tests (cached outside the repo)
 	@./scripts/ensure-kube-binaries.sh >/dev/null
 
+binary: setup ## the proxy as one executable file: dist/mcp-oidc-proxy (Node single executable application)
+	@node packages/proxy/scripts/build-binary.ts 2> >(grep -v "Can't find string offset" >&2)
+
 helm-binary: ## build helm for the chart tests (cached outside the repo)
 	@./scripts/ensure-helm.sh >/dev/null
 
@@ -50,5 +53,5 @@ bench: setup ## throughput and latency: upstream direct, bare Node proxy, the pr
 bench-operator: setup kube-binaries ## N McpOidcProxy resources (BENCH_RESOURCES=1000) reconciled against a real API server
 	node packages/operator/bench/run.ts
 
-clean: ## remove installed packages and the local Node
-	rm -rf node_modules .tools
+clean: ## remove installed packages, the local Node and built files
+	rm -rf node_modules .tools dist

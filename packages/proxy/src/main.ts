@@ -97,5 +97,10 @@ export async function main(argv: string[] = process.argv): Promise<void> {
   process.on("SIGINT", () => stop("SIGINT"));
 }
 
-// `node src/main.ts` runs the proxy too (the bin launcher imports main instead).
-if (import.meta.main) await main();
+// `node src/main.ts` runs the proxy too (the bin launcher and the single binary call main).
+if (import.meta.main) {
+  main().catch((error: unknown) => {
+    process.stderr.write(`mcp-oidc-proxy: ${(error as Error).stack ?? String(error)}\n`);
+    process.exit(1);
+  });
+}

@@ -1,6 +1,4 @@
-// The proxy's version, read once from its package.json.
-import { readFileSync } from "node:fs";
+// The proxy's version, from its package.json (inlined when bundled into the single binary).
+import packageJson from "../package.json" with { type: "json" };
 
-export const VERSION: string = (
-  JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string }
-).version;
+export const VERSION: string = packageJson.version;

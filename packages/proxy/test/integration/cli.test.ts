@@ -1,48 +1,17 @@
 // The mcp-oidc-proxy command as a user runs it: node_modules/.bin/mcp-oidc-proxy.
 import assert from "node:assert/strict";
-import { type ChildProcess, spawn } from "node:child_process";
+import { spawn } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { createInterface } from "node:readline";
 import { describe, it } from "node:test";
+import { finished, logLine } from "../support/process.ts";
 import { freePort } from "../support/redis-server.ts";
 
 const BIN = path.resolve(import.meta.dirname, "../../../../node_modules/.bin/mcp-oidc-proxy");
 
 function run(args: string[], env: Record<string, string> = {}) {
   return spawn(BIN, args, { env: { PATH: process.env.PATH ?? "", ...env }, stdio: ["ignore", "pipe", "pipe"] });
-}
-
-async function finished(child: ChildProcess): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  let stdout = "";
-  let stderr = "";
-  child.stdout?.on("data", (d: Buffer) => {
-    stdout += d;
-  });
-  child.stderr?.on("data", (d: Buffer) => {
-    stderr += d;
-  });
-  const code = await new Promise<number | null>((resolve) => child.once("exit", resolve));
-  return { code, stdout, stderr };
-}
-
-/** Resolves with the first JSON log line whose message matches. */
-function logLine(child: ChildProcess, message: string): Promise<Record<string, unknown>> {
-  return new Promise((resolve) => {
-    const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
-    lines.on("line", (line) => {
-      try {
-        const entry = JSON.parse(line) as Record<string, unknown>;
-        if (entry.message === message) {
-          lines.close();
-          resolve(entry);
-        }
-      } catch {
-        // not a log line
-      }
-    });
-  });
 }
 
 describe("mcp-oidc-proxy command", () => {

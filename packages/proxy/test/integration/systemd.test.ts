@@ -19,7 +19,8 @@ import { describe, it } from "node:test";
 
 const ROOT = path.resolve(import.meta.dirname, "../../../..");
 const DIR = path.join(ROOT, "deployments/systemd");
-const BIN = path.join(ROOT, "packages/proxy/bin/mcp-oidc-proxy.js");
+// The single executable (make binary): what the unit runs on a server without Node.
+const BIN = path.join(ROOT, "dist/mcp-oidc-proxy");
 
 function install(stage: string) {
   return spawnSync("bash", [path.join(DIR, "install.sh"), BIN], {
@@ -40,6 +41,17 @@ describe("systemd", () => {
       "secrets readable by root only",
     );
     assert.ok(existsSync(path.join(stage, "var/lib/mcp-proxy")));
+    // The installed binary runs alone and accepts the installed configuration.
+    const check = spawnSync(
+      path.join(stage, "usr/local/bin/mcp-oidc-proxy"),
+      ["--config", path.join(stage, "etc/mcp-proxy/config.yaml"), "--config-test"],
+      {
+        env: { PATH: "/usr/bin:/bin", OIDC_DISCOVERY_URL: "https://login.example.com", OIDC_CLIENT_ID: "mcp" },
+        encoding: "utf8",
+      },
+    );
+    assert.equal(check.status, 0, check.stderr);
+    assert.match(check.stdout, /configuration OK/);
     // An upgrade keeps the configuration in place.
     writeFileSync(path.join(stage, "etc/mcp-proxy/config.yaml"), "# edited by the admin\n");
     assert.equal(install(stage).status, 0);
