@@ -6,7 +6,7 @@ export NODE_OPTIONS := --disable-warning=ExperimentalWarning
 
 TESTS := packages/proxy/test/**/*.test.ts packages/operator/test/**/*.test.ts
 
-.PHONY: setup run test lint format typecheck kube-binaries helm-binary binary crds bench bench-operator clean help
+.PHONY: setup run test lint format typecheck kube-binaries helm-binary binary lambda crds bench bench-operator clean help
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -43,6 +43,9 @@ kube-binaries: ## build kube-apiserver + etcd for the operator tests (cached out
 
 binary: setup ## the proxy as one executable file: dist/mcp-oidc-proxy (Node single executable application)
 	@node packages/proxy/scripts/build-binary.ts 2> >(grep -v "Can't find string offset" >&2)
+
+lambda: setup ## the AWS Lambda function: dist/lambda/index.mjs (deployments/serverless/template.yaml deploys it)
+	node packages/proxy/scripts/build-lambda.ts
 
 helm-binary: ## build helm for the chart tests (cached outside the repo)
 	@./scripts/ensure-helm.sh >/dev/null

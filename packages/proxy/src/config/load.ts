@@ -6,7 +6,7 @@ import path from "node:path";
 import { parseDocument } from "yaml";
 import { type Config, configSchema, environments } from "./schema.ts";
 import { environmentLayer, flagLayer, type RawTree, type SourceLayer } from "./sources.ts";
-import { validateConfig } from "./validate.ts";
+import { secretSourceProblems, validateConfig } from "./validate.ts";
 
 export class ConfigError extends Error {
   readonly problems: readonly string[];
@@ -26,6 +26,11 @@ export interface LoadOptions {
   environment?: string | undefined;
   env?: NodeJS.ProcessEnv;
   flags?: Record<string, unknown>;
+  /**
+   * Check fields only, not the rules between them: the first pass when secrets still have to
+   * be fetched from Vault or AWS (a required secret may be among them).
+   */
+  fieldsOnly?: boolean;
 }
 
 export interface LoadedConfig {
@@ -182,7 +187,7 @@ export function loadConfig(options: LoadOptions = {}): LoadedConfig {
     config.redis.password = readSecretFile(config.redis.password_file, "redis.password_file", problems);
   }
   if (config.oidc.ca_file) readSecretFile(config.oidc.ca_file, "oidc.ca_file", problems);
-  problems.push(...validateConfig(config));
+  problems.push(...(options.fieldsOnly ? secretSourceProblems(config) : validateConfig(config)));
   if (problems.length > 0) throw new ConfigError(problems);
   return { config, files };
 }

@@ -191,6 +191,44 @@ const mcpAuthSchema = z.strictObject({
     .prefault({}),
 });
 
+/** Where a fetched secret goes: the environment variable it stands for (e.g. OIDC_CLIENT_SECRET). */
+const secretTarget = z
+  .string()
+  .regex(/^[A-Z_][A-Z0-9_]*$/, "must be an environment variable name, e.g. OIDC_CLIENT_SECRET");
+
+const vaultSchema = z.strictObject({
+  /** Default: on when secrets are listed. */
+  enabled: z.boolean().optional(),
+  address: absoluteUrl.optional(),
+  auth_method: z.enum(["token", "kubernetes"]).default("token"),
+  token: z.string().optional(),
+  token_file: z.string().optional(),
+  /** Kubernetes auth: the Vault role bound to this service account. */
+  role: z.string().optional(),
+  kubernetes_mount: z.string().default("kubernetes"),
+  service_account_token_file: z.string().default("/var/run/secrets/kubernetes.io/serviceaccount/token"),
+  /** Vault Enterprise / OpenBao namespace. */
+  namespace: z.string().optional(),
+  /** PEM bundle of CAs trusted for Vault besides the system's. */
+  ca_file: z.string().optional(),
+  timeout: duration.prefault("10s"),
+  /** KV secrets: path as in the API (KV v2: secret/data/<name>), the key in it, the variable it sets. */
+  secrets: z.array(z.strictObject({ path: z.string().min(1), key: z.string().min(1), env: secretTarget })).default([]),
+});
+
+const awsSecretsManagerSchema = z.strictObject({
+  /** Default: on when secrets are listed. */
+  enabled: z.boolean().optional(),
+  /** Default: the SDK's (AWS_REGION). */
+  region: z.string().optional(),
+  /** Another endpoint (VPC endpoint, a test double); default: the SDK's. */
+  endpoint: absoluteUrl.optional(),
+  /** Secrets: name or ARN, an optional key of a JSON secret, the variable it sets. */
+  secrets: z
+    .array(z.strictObject({ secret_id: z.string().min(1), key: z.string().min(1).optional(), env: secretTarget }))
+    .default([]),
+});
+
 const metricsSchema = z.strictObject({
   enabled: z.boolean().default(true),
   path: z.string().startsWith("/").default("/metrics"),
@@ -219,6 +257,10 @@ export const configSchema = z.strictObject({
   headers: headersSchema.prefault({}),
   access: accessSchema.prefault({}),
   mcp_auth: mcpAuthSchema.prefault({}),
+  /** Secrets fetched at startup from HashiCorp Vault / OpenBao, set as environment variables. */
+  vault: vaultSchema.prefault({}),
+  /** Secrets fetched at startup from AWS Secrets Manager, set as environment variables. */
+  aws_secrets_manager: awsSecretsManagerSchema.prefault({}),
   metrics: metricsSchema.prefault({}),
   logging: loggingSchema.prefault({}),
 });

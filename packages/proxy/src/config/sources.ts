@@ -1,7 +1,7 @@
 // Where settings come from besides files: the environment (the seed document's variable
 // names) and command-line flags. Each entry maps one outside name onto one config path.
 
-type Kind = "string" | "int" | "bool" | "list";
+type Kind = "string" | "int" | "bool" | "list" | "vaultSecrets" | "awsSecrets";
 
 interface Binding {
   path: string;
@@ -65,6 +65,17 @@ export const environmentBindings: Readonly<Record<string, Binding>> = {
   MCP_PREAPPROVED_CLIENTS: { path: "mcp_auth.server.preapproved_clients", kind: "list" },
   MCP_CLIENT_METADATA_DOCUMENTS: { path: "mcp_auth.server.client_metadata_documents", kind: "bool" },
   MCP_CLIENT_METADATA_PRIVATE_ADDRESSES: { path: "mcp_auth.server.client_metadata_private_addresses", kind: "bool" },
+  VAULT_ADDR: { path: "vault.address", kind: "string" },
+  VAULT_AUTH_METHOD: { path: "vault.auth_method", kind: "string" },
+  VAULT_TOKEN: { path: "vault.token", kind: "string" },
+  VAULT_TOKEN_FILE: { path: "vault.token_file", kind: "string" },
+  VAULT_ROLE: { path: "vault.role", kind: "string" },
+  VAULT_NAMESPACE: { path: "vault.namespace", kind: "string" },
+  VAULT_CACERT: { path: "vault.ca_file", kind: "string" },
+  VAULT_SECRETS: { path: "vault.secrets", kind: "vaultSecrets" },
+  AWS_REGION: { path: "aws_secrets_manager.region", kind: "string" },
+  AWS_SECRETS_MANAGER_ENDPOINT: { path: "aws_secrets_manager.endpoint", kind: "string" },
+  AWS_SECRETS: { path: "aws_secrets_manager.secrets", kind: "awsSecrets" },
   METRICS_ENABLED: { path: "metrics.enabled", kind: "bool" },
   METRICS_PORT: { path: "metrics.port", kind: "int" },
   LOG_LEVEL: { path: "logging.level", kind: "string" },
@@ -94,6 +105,24 @@ export interface SourceLayer {
   origins: Map<string, string>;
 }
 
+/** "ENV=source#key,ENV2=source2" → entries; a malformed item is kept whole so validation names it. */
+function secretReferences(raw: string): { env: string; source: string; key: string | undefined }[] {
+  return raw
+    .split(",")
+    .map((item) => item.trim())
+    .filter(Boolean)
+    .map((item) => {
+      const equals = item.indexOf("=");
+      const reference = equals === -1 ? "" : item.slice(equals + 1);
+      const hash = reference.lastIndexOf("#");
+      return {
+        env: equals === -1 ? item : item.slice(0, equals),
+        source: hash === -1 ? reference : reference.slice(0, hash),
+        key: hash === -1 ? undefined : reference.slice(hash + 1),
+      };
+    });
+}
+
 function convert(raw: string, kind: Kind): unknown {
   switch (kind) {
     case "int":
@@ -108,6 +137,16 @@ function convert(raw: string, kind: Kind): unknown {
         .split(",")
         .map((item) => item.trim())
         .filter(Boolean);
+    case "vaultSecrets":
+      // VAULT_SECRETS=OIDC_CLIENT_SECRET=secret/data/mcp/oidc#client_secret,SESSION_SECRET=...
+      return secretReferences(raw).map(({ env, source, key }) => ({ env, path: source, key }));
+    case "awsSecrets":
+      // AWS_SECRETS=OIDC_CLIENT_SECRET=arn:aws:secretsmanager:...:secret:mcp-oidc#client_secret,...
+      return secretReferences(raw).map(({ env, source, key }) => ({
+        env,
+        secret_id: source,
+        ...(key !== undefined ? { key } : {}),
+      }));
     default:
       return raw;
   }

@@ -91,6 +91,8 @@ export function validateConfig(config: Config): string[] {
     if (!/^[^:\s]+:\d+$/.test(node)) problems.push(`redis.nodes: "${node}" is not host:port`);
   }
 
+  problems.push(...secretSourceProblems(config));
+
   if (config.metrics.port !== 0 && config.metrics.port === config.server.port) {
     problems.push(`metrics.port: ${config.metrics.port} is also server.port; choose another port or 0 to share it`);
   }
@@ -99,6 +101,27 @@ export function validateConfig(config: Config): string[] {
   }
   for (const origin of config.server.allowed_origins) {
     if (!URL.canParse(origin)) problems.push(`server.allowed_origins: "${origin}" is not an origin`);
+  }
+  return problems;
+}
+
+/** Rules of the secret sources, checked before their secrets are fetched. */
+export function secretSourceProblems(config: Config): string[] {
+  const problems: string[] = [];
+  const vault = config.vault;
+  if (vault.enabled ?? vault.secrets.length > 0) {
+    if (!vault.address) problems.push("vault.address: required to fetch secrets from Vault (env VAULT_ADDR)");
+    if (vault.auth_method === "token" && !vault.token && !vault.token_file) {
+      problems.push("vault.token: required with auth_method token (env VAULT_TOKEN, or vault.token_file)");
+    }
+    if (vault.auth_method === "kubernetes" && !vault.role) {
+      problems.push("vault.role: required with auth_method kubernetes (env VAULT_ROLE)");
+    }
+    if (vault.secrets.length === 0) problems.push("vault.secrets: Vault is enabled but no secret is listed");
+  }
+  const aws = config.aws_secrets_manager;
+  if ((aws.enabled ?? false) && aws.secrets.length === 0) {
+    problems.push("aws_secrets_manager.secrets: AWS Secrets Manager is enabled but no secret is listed");
   }
   return problems;
 }

@@ -180,3 +180,44 @@ describe("MCP authorization settings", () => {
     assert.equal(config.mcp_auth.server.client_metadata_private_addresses, false);
   });
 });
+
+describe("secret sources", () => {
+  it("reads Vault and AWS secret lists from the environment (ENV=source#key, comma separated)", () => {
+    const { config } = loadConfig({
+      env: {
+        ...OIDC,
+        VAULT_ADDR: "https://vault.example.com",
+        VAULT_TOKEN: "t",
+        VAULT_SECRETS: "OIDC_CLIENT_SECRET=secret/data/mcp/oidc#client_secret, SESSION_SECRET=secret/data/mcp/s#v",
+        AWS_SECRETS: "REDIS_PASSWORD=arn:aws:secretsmanager:eu-central-1:1:secret:redis-AbC#password,X_TOKEN=plain",
+      },
+      fieldsOnly: true,
+    });
+    assert.deepEqual(config.vault.secrets, [
+      { env: "OIDC_CLIENT_SECRET", path: "secret/data/mcp/oidc", key: "client_secret" },
+      { env: "SESSION_SECRET", path: "secret/data/mcp/s", key: "v" },
+    ]);
+    assert.deepEqual(config.aws_secrets_manager.secrets, [
+      { env: "REDIS_PASSWORD", secret_id: "arn:aws:secretsmanager:eu-central-1:1:secret:redis-AbC", key: "password" },
+      { env: "X_TOKEN", secret_id: "plain" },
+    ]);
+  });
+
+  it("names what is missing to reach Vault, and a malformed entry", () => {
+    const problems = problemsOf(() =>
+      loadConfig({ env: { ...OIDC, VAULT_SECRETS: "OIDC_CLIENT_SECRET=secret/data/x#k" } }),
+    );
+    assert.ok(problems.some((p) => p.startsWith("vault.address: required")));
+    assert.ok(problems.some((p) => p.startsWith("vault.token: required")));
+    const malformed = problemsOf(() =>
+      loadConfig({ env: { ...OIDC, VAULT_SECRETS: "OIDC_CLIENT_SECRET=secret/data/x#k,lowercase=secret/data/y#k" } }),
+    );
+    assert.ok(malformed.some((p) => p.startsWith("vault.secrets.1.env: must be an environment variable name")));
+    const kubernetes = problemsOf(() =>
+      loadConfig({
+        env: { ...OIDC, VAULT_ADDR: "https://v", VAULT_AUTH_METHOD: "kubernetes", VAULT_SECRETS: "A=p#k" },
+      }),
+    );
+    assert.ok(kubernetes.some((p) => p.startsWith("vault.role: required")));
+  });
+});
