@@ -1,10 +1,13 @@
 // Secrets from outside stores, fetched at startup as the seed describes (`secrets: - env:`):
-// AWS Secrets Manager (moto's server speaks its API) and HashiCorp Vault (a real Vault dev
-// server, built from the Go module proxy). The proxy command starts with its client secret
-// and session secret only in those stores and signs a user in at the real provider, which
-// accepts the client secret only if it arrived intact.
+// AWS Secrets Manager (moto's server speaks its API) and HashiCorp Vault (a stand-in for its
+// HTTP API: no Vault or OpenBao server could be built here, see docs/decisions/007). The
+// proxy command starts with its client secret and session secret only in those stores and
+// signs a user in at the real provider, which accepts the client secret only if it arrived
+// intact.
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { CreateSecretCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
@@ -13,6 +16,7 @@ import { TestBrowser } from "../support/browser.ts";
 import { finished, logLine } from "../support/process.ts";
 import { freePort } from "../support/redis-server.ts";
 import { CLIENT_SECRET, SESSION_SECRET, type Stack, startStack } from "../support/stack.ts";
+import { startVaultStandIn, type VaultStandIn } from "../support/vault-stand-in.ts";
 
 const ROOT = path.resolve(import.meta.dirname, "../../../..");
 const BIN = path.join(ROOT, "node_modules/.bin/mcp-oidc-proxy");
@@ -120,3 +124,79 @@ describe("secrets from AWS Secrets Manager", () => {
     assert.doesNotMatch(stderr, new RegExp(CLIENT_SECRET));
   });
 });
+
+describe("secrets from HashiCorp Vault (API stand-in)", () => {
+  let vault: VaultStandIn;
+  let stack: Stack;
+  const rootToken = "test-root-token";
+  const serviceAccountToken = "eyJhbGciOiJSUzI1NiJ9.service-account.token";
+  const secrets =
+    "OIDC_CLIENT_SECRET=secret/data/mcp-proxy/oidc#client_secret,SESSION_SECRET=secret/data/mcp-proxy/oidc#session_secret";
+
+  before(async () => {
+    vault = await startVaultStandIn({
+      rootToken,
+      kv2: { "mcp-proxy/oidc": { client_secret: CLIENT_SECRET, session_secret: SESSION_SECRET } },
+      kubernetes: { jwt: serviceAccountToken, role: "mcp-proxy" },
+    });
+    stack = await startStack();
+    await stack.proxies[0]?.shutdown();
+  });
+  after(async () => {
+    await stack.close();
+    await vault.close();
+  });
+
+  it("starts the proxy command with secrets read from KV v2 with a token, and a user signs in", async () => {
+    const proxy = proxyWithout(stack, { VAULT_ADDR: vault.url, VAULT_TOKEN: rootToken, VAULT_SECRETS: secrets });
+    const exited = finished(proxy);
+    try {
+      assert.equal(await signInThrough(proxy, `http://127.0.0.1:${stack.ports[0]}`), 200);
+    } finally {
+      proxy.kill("SIGTERM");
+    }
+    const { code, stdout, stderr } = await exited;
+    assert.equal(code, 0, stderr);
+    assert.doesNotMatch(stdout + stderr, new RegExp(`${CLIENT_SECRET}|${rootToken}`), "no secret or token logged");
+    const reads = vault.requests.filter((r) => r.path === "/v1/secret/data/mcp-proxy/oidc");
+    assert.equal(reads.length, 1, "one read per path, however many keys");
+  });
+
+  it("logs in with the pod's service account token (Kubernetes auth)", async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "vault-sa-"));
+    const tokenFile = path.join(dir, "token");
+    writeFileSync(tokenFile, `${serviceAccountToken}\n`);
+    const { OIDC_CLIENT_SECRET: _secret, ...stackEnv } = stack.envFor(0);
+    const env = {
+      ...stackEnv,
+      VAULT_ADDR: vault.url,
+      VAULT_AUTH_METHOD: "kubernetes",
+      VAULT_ROLE: "mcp-proxy",
+      VAULT_NAMESPACE: "team-a",
+      VAULT_SECRETS: secrets,
+    };
+    const { loaded } = await loadConfigWithSecrets({
+      env,
+      file: writeConfig(dir, `vault:\n  service_account_token_file: ${tokenFile}\n`),
+    });
+    assert.equal(loaded.config.oidc.client_secret, CLIENT_SECRET);
+    const login = vault.requests.find((r) => r.path === "/v1/auth/kubernetes/login");
+    assert.equal(login?.headers["x-vault-namespace"], "team-a");
+  });
+
+  it("stops at startup when Vault refuses the token (exit 1)", async () => {
+    const proxy = proxyWithout(stack, { VAULT_ADDR: vault.url, VAULT_TOKEN: "not-a-token", VAULT_SECRETS: secrets });
+    const { code, stderr } = await finished(proxy);
+    assert.equal(code, 1);
+    assert.match(
+      stderr,
+      /cannot fetch secrets: Vault answered 403 for secret\/data\/mcp-proxy\/oidc: permission denied/,
+    );
+  });
+});
+
+function writeConfig(dir: string, text: string): string {
+  const file = path.join(dir, "config.yaml");
+  writeFileSync(file, text);
+  return file;
+}
