@@ -36,16 +36,21 @@ const oidcSpec = {
   access: { requiredGroups: ["mcp-users"] },
 };
 
+/** The proxy's configuration as the proxy loads it from the rendered ConfigMap and the pod's secrets. */
+function proxyConfigOf(cr: McpOidcProxy) {
+  const dir = mkdtempSync(path.join(tmpdir(), "operator-config-"));
+  const file = path.join(dir, "config.yaml");
+  writeFileSync(file, configMapFor(cr).data?.["config.yaml"] ?? "");
+  return loadConfig({
+    file,
+    env: { SESSION_SECRET: "s".repeat(40), OIDC_CLIENT_SECRET: "x", REDIS_URL: "redis://redis:6379" },
+  }).config;
+}
+
 describe("desired children", () => {
   it("renders a proxy configuration the proxy itself accepts", () => {
     const cr = resource(oidcSpec);
-    const dir = mkdtempSync(path.join(tmpdir(), "operator-config-"));
-    const file = path.join(dir, "config.yaml");
-    writeFileSync(file, configMapFor(cr).data?.["config.yaml"] ?? "");
-    const { config } = loadConfig({
-      file,
-      env: { SESSION_SECRET: "s".repeat(40), OIDC_CLIENT_SECRET: "x", REDIS_URL: "redis://redis:6379" },
-    });
+    const config = proxyConfigOf(cr);
     assert.equal(config.environment, "production");
     assert.equal(config.target.url, "http://mcp-server.team-a.svc:3000");
     assert.equal(config.server.public_url, "https://tools.example.com");
@@ -65,13 +70,7 @@ describe("desired children", () => {
         accessTokenTtl: "5m",
       },
     });
-    const dir = mkdtempSync(path.join(tmpdir(), "operator-config-"));
-    const file = path.join(dir, "config.yaml");
-    writeFileSync(file, configMapFor(cr).data?.["config.yaml"] ?? "");
-    const { config } = loadConfig({
-      file,
-      env: { SESSION_SECRET: "s".repeat(40), OIDC_CLIENT_SECRET: "x", REDIS_URL: "redis://redis:6379" },
-    });
+    const config = proxyConfigOf(cr);
     assert.equal(config.mcp_auth.mode, "proxy");
     assert.deepEqual(config.mcp_auth.path_scopes, { "/admin": ["mcp:admin"] });
     assert.deepEqual(config.mcp_auth.server.preapproved_clients, ["internal-agent"]);

@@ -49,10 +49,18 @@ function proxyWithout(stack: Stack, extra: Record<string, string>): ChildProcess
   });
 }
 
-async function signInThrough(proxy: ChildProcess, url: string): Promise<number> {
-  await logLine(proxy, "mcp-oidc-proxy listening");
-  const page = await new TestBrowser().signIn(`${url}/`, "alice");
-  return page.status;
+/** Runs the proxy command until a user signed in through it, then stops it; its exit and output. */
+async function signInThroughCommand(stack: Stack, extra: Record<string, string>) {
+  const proxy = proxyWithout(stack, extra);
+  const exited = finished(proxy);
+  let status = 0;
+  try {
+    await logLine(proxy, "mcp-oidc-proxy listening");
+    status = (await new TestBrowser().signIn(`http://127.0.0.1:${stack.ports[0]}/`, "alice")).status;
+  } finally {
+    proxy.kill("SIGTERM");
+  }
+  return { status, ...(await exited) };
 }
 
 describe("secrets from AWS Secrets Manager", () => {
@@ -104,14 +112,11 @@ describe("secrets from AWS Secrets Manager", () => {
   });
 
   it("starts the proxy command with them, and a user signs in at the provider", async () => {
-    const proxy = proxyWithout(stack, awsEnv("OIDC_CLIENT_SECRET=mcp/oidc#client_secret,SESSION_SECRET=mcp/session"));
-    const exited = finished(proxy);
-    try {
-      assert.equal(await signInThrough(proxy, `http://127.0.0.1:${stack.ports[0]}`), 200);
-    } finally {
-      proxy.kill("SIGTERM");
-    }
-    const { code, stdout, stderr } = await exited;
+    const { status, code, stdout, stderr } = await signInThroughCommand(
+      stack,
+      awsEnv("OIDC_CLIENT_SECRET=mcp/oidc#client_secret,SESSION_SECRET=mcp/session"),
+    );
+    assert.equal(status, 200);
     assert.equal(code, 0, stderr);
     assert.doesNotMatch(stdout + stderr, new RegExp(CLIENT_SECRET), "the secret is never logged");
   });
@@ -148,14 +153,12 @@ describe("secrets from HashiCorp Vault (API stand-in)", () => {
   });
 
   it("starts the proxy command with secrets read from KV v2 with a token, and a user signs in", async () => {
-    const proxy = proxyWithout(stack, { VAULT_ADDR: vault.url, VAULT_TOKEN: rootToken, VAULT_SECRETS: secrets });
-    const exited = finished(proxy);
-    try {
-      assert.equal(await signInThrough(proxy, `http://127.0.0.1:${stack.ports[0]}`), 200);
-    } finally {
-      proxy.kill("SIGTERM");
-    }
-    const { code, stdout, stderr } = await exited;
+    const { status, code, stdout, stderr } = await signInThroughCommand(stack, {
+      VAULT_ADDR: vault.url,
+      VAULT_TOKEN: rootToken,
+      VAULT_SECRETS: secrets,
+    });
+    assert.equal(status, 200);
     assert.equal(code, 0, stderr);
     assert.doesNotMatch(stdout + stderr, new RegExp(`${CLIENT_SECRET}|${rootToken}`), "no secret or token logged");
     const reads = vault.requests.filter((r) => r.path === "/v1/secret/data/mcp-proxy/oidc");
