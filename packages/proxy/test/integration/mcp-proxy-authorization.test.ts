@@ -331,6 +331,17 @@ describe("MCP clients with the proxy's own authorization server", () => {
     });
     assert.equal(garbage.status, 400);
 
+    // An interaction that does not exist (or expired): JSON, not a page or a 500.
+    const stale = await fetch(`${base}/interaction/no-such-interaction`, { headers: { accept: "text/html" } });
+    assert.equal(stale.status, 400);
+    assert.equal(((await stale.json()) as { error: { code: string } }).error.code, "OIDC_ERROR");
+    const forged = await fetch(`${base}/interaction/no-such-interaction/confirm`, {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      body: "csrf=x",
+    });
+    assert.equal(forged.status, 403);
+
     for (const token of ["", "x".repeat(5000), "a.b.c", "Zm9v"]) {
       assert.equal((await initialize(base, token)).status, 401, `token ${token.slice(0, 10)}`);
     }

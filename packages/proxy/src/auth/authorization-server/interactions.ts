@@ -38,7 +38,7 @@ export interface InteractionDeps {
 type Details = Awaited<ReturnType<Provider["interactionDetails"]>>;
 
 /** What the client asked for, limited to what this server grants. */
-interface Request_ {
+interface AskedGrant {
   clientId: string;
   resource: string;
   oidcScopes: string[];
@@ -112,7 +112,7 @@ export class InteractionRoutes {
     return details;
   }
 
-  #requested(details: Details): Request_ {
+  #requested(details: Details): AskedGrant {
     const asked = String(details.params.scope ?? "")
       .split(" ")
       .filter(Boolean);
@@ -193,7 +193,7 @@ export class InteractionRoutes {
     return this.#grant(req, res, user, asked);
   }
 
-  async #grant(req: Request, res: Response, user: SessionUser, asked: Request_): Promise<void> {
+  async #grant(req: Request, res: Response, user: SessionUser, asked: AskedGrant): Promise<void> {
     const { provider } = this.#deps;
     const grant = new provider.Grant({ accountId: user.id, clientId: asked.clientId });
     // The resource's scopes are among the provider's known scopes too (clients register
