@@ -10,7 +10,7 @@ import session from "express-session";
 import { cookieSettings, createRequestHandler } from "./app.ts";
 import { AccessPolicy } from "./auth/access-policy.ts";
 import { Authenticator } from "./auth/authenticator.ts";
-import { AuthorizationServer, BASELINE_SCOPE } from "./auth/authorization-server/authorization-server.ts";
+import type { AuthorizationServer } from "./auth/authorization-server/authorization-server.ts";
 import { BearerVerifier, type TokenVerifier } from "./auth/bearer-verifier.ts";
 import { BrowserLogin } from "./auth/browser-login.ts";
 import { TransactionSealer } from "./auth/login-transaction.ts";
@@ -199,17 +199,14 @@ export async function startProxy(config: Config, options: { logger?: Logger } = 
     };
   }
   if (config.mcp_auth.mode === "proxy" && oidcUpstream && login && sessions) {
-    // A grant needs at least one scope: without required scopes, "mcp" is the baseline one
-    // every client gets, whatever it asked for.
-    const baseline = config.mcp_auth.required_scopes.length > 0 ? config.mcp_auth.required_scopes : [BASELINE_SCOPE];
-    const serverScopes = [...new Set([...baseline, ...scopesSupported])];
+    // Loaded only in this mode: oidc-provider and its framework stay out of other proxies.
+    const { AuthorizationServer } = await import("./auth/authorization-server/authorization-server.ts");
     authorizationServer = await AuthorizationServer.create({
       config,
       issuer: publicBase,
       resource,
-      scopes: serverScopes,
+      scopesSupported,
       requiredScopes: config.mcp_auth.required_scopes,
-      baselineScopes: baseline,
       store: sessions.keyValue,
       secrets,
       secureCookies: cookies.secure === true,
@@ -221,7 +218,7 @@ export async function startProxy(config: Config, options: { logger?: Logger } = 
     protectedResource = new ProtectedResource({
       resource,
       authorizationServers: [publicBase],
-      scopesSupported: serverScopes,
+      scopesSupported: authorizationServer.scopes,
       requiredScopes: config.mcp_auth.required_scopes,
     });
     const verifier = authorizationServer.verifier;

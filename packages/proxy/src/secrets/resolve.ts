@@ -4,9 +4,7 @@
 // They win over the process environment for the variables they name.
 import { type LoadedConfig, type LoadOptions, loadConfig } from "../config/load.ts";
 import type { Config } from "../config/schema.ts";
-import { AwsSecretsManager } from "./aws-secrets-manager.ts";
 import { SecretSourceError } from "./errors.ts";
-import { VaultClient } from "./vault.ts";
 
 export { SecretSourceError };
 
@@ -15,6 +13,8 @@ export async function fetchSecrets(config: Config): Promise<Record<string, strin
   const values: Record<string, string> = {};
   const { vault, aws_secrets_manager: aws } = config;
   if ((vault.enabled ?? vault.secrets.length > 0) && vault.secrets.length > 0) {
+    // Loaded only when used: a proxy without secret sources does not carry their clients.
+    const { VaultClient } = await import("./vault.ts");
     const client = new VaultClient(vault);
     try {
       const paths = new Map<string, Promise<Record<string, unknown>>>();
@@ -29,6 +29,7 @@ export async function fetchSecrets(config: Config): Promise<Record<string, strin
     }
   }
   if ((aws.enabled ?? aws.secrets.length > 0) && aws.secrets.length > 0) {
+    const { AwsSecretsManager } = await import("./aws-secrets-manager.ts");
     const client = new AwsSecretsManager(aws);
     try {
       for (const { secret_id, key, env } of aws.secrets) values[env] = await client.read(secret_id, key);

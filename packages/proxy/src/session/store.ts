@@ -1,11 +1,10 @@
 // Session stores behind one interface: express-session's memory store for a single
 // instance, Redis (standalone, Sentinel or Cluster) through connect-redis for several.
-import { RedisStore } from "connect-redis";
 import session from "express-session";
 import type { Config } from "../config/schema.ts";
 import type { Logger } from "../observability/logger.ts";
 import { type KeyValueStore, memoryKeyValue, type RedisCommands, redisKeyValue } from "./key-value.ts";
-import { connectRedis, type RedisConnection } from "./redis-client.ts";
+import type { RedisConnection } from "./redis-client.ts";
 
 export interface SessionBackend {
   readonly kind: "memory" | "redis";
@@ -47,7 +46,8 @@ function memoryBackend(): SessionBackend {
   };
 }
 
-function redisBackend(connection: RedisConnection, config: Config): SessionBackend {
+async function redisBackend(connection: RedisConnection, config: Config): Promise<SessionBackend> {
+  const { RedisStore } = await import("connect-redis");
   const store = new RedisStore({
     client: connection.client,
     prefix: config.redis.prefix,
@@ -68,6 +68,8 @@ function redisBackend(connection: RedisConnection, config: Config): SessionBacke
 
 export async function createSessionBackend(config: Config, logger: Logger): Promise<SessionBackend> {
   if (config.session.store === "memory") return memoryBackend();
+  // Loaded only with the Redis store: a single instance on the memory store does not carry them.
+  const { connectRedis } = await import("./redis-client.ts");
   const connection = await connectRedis(config, logger);
   return redisBackend(connection, config);
 }

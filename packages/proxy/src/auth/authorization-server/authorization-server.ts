@@ -63,11 +63,9 @@ export interface AuthorizationServerOptions {
   /** The public URL without a trailing slash: issuer of the server and, by default, the resource. */
   issuer: string;
   resource: string;
-  /** Scopes MCP clients may ask for (the resource's). */
-  scopes: string[];
+  /** The resource's scopes from the configuration (required and per-path ones). */
+  scopesSupported: string[];
   requiredScopes: string[];
-  /** Granted to every client, asked for or not: the required scopes, else BASELINE_SCOPE. */
-  baselineScopes: string[];
   store: KeyValueStore;
   secrets: string[];
   secureCookies: boolean;
@@ -79,6 +77,13 @@ export interface AuthorizationServerOptions {
 
 export class AuthorizationServer {
   readonly provider: Provider;
+  /** Scopes MCP clients may ask for: the baseline ones and the configured ones. */
+  readonly scopes: string[];
+  /**
+   * Granted to every client, asked for or not: the required scopes, else BASELINE_SCOPE (a
+   * grant needs at least one scope).
+   */
+  readonly #baselineScopes: string[];
   readonly verifier: IssuedTokenVerifier;
   readonly #options: AuthorizationServerOptions;
   readonly #callback: (req: IncomingMessage, res: ServerResponse) => void;
@@ -92,9 +97,12 @@ export class AuthorizationServer {
     provider: Provider,
     accounts: AccountDirectory,
     documents: ClientMetadataDocuments | undefined,
+    scopes: { baseline: string[]; all: string[] },
   ) {
     this.#options = options;
     this.#documents = documents;
+    this.#baselineScopes = scopes.baseline;
+    this.scopes = scopes.all;
     this.provider = provider;
     this.#accounts = accounts;
     this.#callback = provider.callback() as (req: IncomingMessage, res: ServerResponse) => void;
@@ -118,6 +126,9 @@ export class AuthorizationServer {
     const resourceOrigin = new URL(options.resource).origin;
     const cookieOptions = { httpOnly: true, sameSite: "lax" as const, secure: options.secureCookies };
     const seconds = (millis: number) => Math.max(1, Math.floor(millis / 1000));
+    // A grant needs at least one scope: without required scopes, "mcp" is the baseline one.
+    const baseline = options.requiredScopes.length > 0 ? options.requiredScopes : [BASELINE_SCOPE];
+    const scopes = [...new Set([...baseline, ...options.scopesSupported])];
 
     const documents = server.client_metadata_documents
       ? new ClientMetadataDocuments({
@@ -137,7 +148,7 @@ export class AuthorizationServer {
       jwks: { keys: [signingKey as never] },
       routes: ROUTES,
       // The resource's scopes are listed too: clients name them in their registration.
-      scopes: [...OIDC_SCOPES, ...options.scopes],
+      scopes: [...OIDC_SCOPES, ...scopes],
       claims: {
         openid: ["sub"],
         email: ["email", "email_verified"],
@@ -173,7 +184,7 @@ export class AuthorizationServer {
               );
             }
             return {
-              scope: options.scopes.join(" "),
+              scope: scopes.join(" "),
               audience: options.resource,
               accessTokenTTL: seconds(server.access_token_ttl),
               accessTokenFormat: "opaque",
@@ -229,7 +240,7 @@ export class AuthorizationServer {
     const provider = new Provider(options.issuer, configuration);
     // The request is made to look as it arrived at the public URL (see #handle).
     provider.proxy = true;
-    return new AuthorizationServer(options, provider, accounts, documents);
+    return new AuthorizationServer(options, provider, accounts, documents, { baseline, all: scopes });
   }
 
   /**
@@ -353,8 +364,8 @@ export class AuthorizationServer {
       policy: this.#options.policy,
       logger: this.#options.logger,
       resource: this.#options.resource,
-      scopes: this.#options.scopes,
-      baselineScopes: this.#options.baselineScopes,
+      scopes: this.scopes,
+      baselineScopes: this.#baselineScopes,
       preapprovedClients: new Set(this.#options.config.mcp_auth.server.preapproved_clients),
       oidcScopes: OIDC_SCOPES,
     }).router();
@@ -367,7 +378,7 @@ export class AuthorizationServer {
   #withBaselineScopes(req: Request): void {
     const url = new URL(req.url, "http://authorize");
     const asked = (url.searchParams.get("scope") ?? "").split(" ").filter(Boolean);
-    const missing = this.#options.baselineScopes.filter((scope) => !asked.includes(scope));
+    const missing = this.#baselineScopes.filter((scope) => !asked.includes(scope));
     if (missing.length === 0) return;
     url.searchParams.set("scope", [...asked, ...missing].join(" "));
     req.url = `${url.pathname}${url.search}`;
