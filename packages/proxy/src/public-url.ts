@@ -20,14 +20,21 @@ export function createPublicUrlResolver(server: Config["server"]): (req: Request
   return (req) => (req.host ? new URL(`${req.protocol}://${req.host}`) : fallback);
 }
 
-/** A return path is accepted only when it stays on this origin: no open redirects. */
+/**
+ * The path to send a browser to after sign-in, never off this origin (no open redirect).
+ * Order matters: the candidate is normalized first (WHATWG URL against the public origin,
+ * as the browser will), the result is checked, and exactly the checked result is returned.
+ * Checking the raw text and returning the normalized one let `/.//evil.example` through as
+ * `//evil.example` (protocol-relative). A normalized path that starts with `//` stays same
+ * origin only while it is resolved against us, so it is refused as well.
+ */
 export function safeReturnPath(candidate: unknown, base: URL): string {
-  if (typeof candidate !== "string" || !candidate.startsWith("/") || candidate.startsWith("//")) return "/";
-  if (candidate.includes("\\") || /\p{Cc}/u.test(candidate)) return "/";
-  try {
-    const resolved = new URL(candidate, base);
-    return resolved.origin === base.origin ? `${resolved.pathname}${resolved.search}` : "/";
-  } catch {
-    return "/";
-  }
+  if (typeof candidate !== "string" || candidate === "") return "/";
+  const resolved = URL.parse(candidate, base);
+  if (!resolved || resolved.origin !== base.origin || resolved.username || resolved.password) return "/";
+  const path = `${resolved.pathname}${resolved.search}`;
+  if (!path.startsWith("/") || path.startsWith("//") || /[\\\p{Cc}]/u.test(path)) return "/";
+  // Where the browser goes with this answer must be what was checked.
+  const followed = URL.parse(path, base);
+  return followed?.origin === base.origin && followed.pathname === resolved.pathname ? path : "/";
 }
