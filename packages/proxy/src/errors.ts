@@ -2,6 +2,8 @@
 // handler serializes them as {"error":{code,message,details},"request_id","timestamp"}
 // and shows clients only the message and details, never the cause.
 import type { ServerResponse } from "node:http";
+import { isPageNavigation, renderErrorPage } from "./error-page.ts";
+import { PAGE_HEADERS } from "./html-page.ts";
 
 export type ErrorCode =
   | "BAD_REQUEST"
@@ -67,16 +69,28 @@ export function toProxyError(error: unknown): ProxyError {
   return new ProxyError("INTERNAL_ERROR", 500, "Internal error", { cause: error });
 }
 
+/** The response body of an error: a short HTML page for a person's page load, else JSON. */
+export function renderError(
+  res: ServerResponse,
+  error: ProxyError,
+  requestId: string,
+): { headers: Record<string, string>; body: string } {
+  if (res.req && isPageNavigation(res.req)) {
+    return { headers: { ...PAGE_HEADERS }, body: renderErrorPage(error, requestId) };
+  }
+  return {
+    headers: { "content-type": "application/json; charset=utf-8" },
+    body: JSON.stringify(errorBody(error, requestId)),
+  };
+}
+
 /** Writes an error response outside Express (the proxied path, upgrades). */
 export function writeError(res: ServerResponse, error: ProxyError, requestId: string): void {
   if (res.headersSent) {
     res.destroy();
     return;
   }
-  const body = JSON.stringify(errorBody(error, requestId));
-  res.writeHead(error.status, {
-    "content-type": "application/json; charset=utf-8",
-    "content-length": Buffer.byteLength(body),
-  });
+  const { headers, body } = renderError(res, error, requestId);
+  res.writeHead(error.status, { ...headers, "content-length": Buffer.byteLength(body) });
   res.end(body);
 }

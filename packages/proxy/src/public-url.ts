@@ -30,11 +30,11 @@ export function createPublicUrlResolver(server: Config["server"]): (req: Request
  */
 export function safeReturnPath(candidate: unknown, base: URL): string {
   if (typeof candidate !== "string" || candidate === "") return "/";
-  const resolved = URL.parse(candidate, base);
+  const resolved = URL.parse(candidate, base.href);
   if (!resolved || resolved.origin !== base.origin || resolved.username || resolved.password) return "/";
   const path = `${resolved.pathname}${resolved.search}`;
   if (!path.startsWith("/") || path.startsWith("//") || /[\\\p{Cc}]/u.test(path)) return "/";
   // Where the browser goes with this answer must be what was checked.
-  const followed = URL.parse(path, base);
+  const followed = URL.parse(path, base.href);
   return followed?.origin === base.origin && followed.pathname === resolved.pathname ? path : "/";
 }

@@ -1,18 +1,30 @@
 // Browser sign-in with the upstream provider: authorization code + PKCE (S256) + state +
-// nonce, /callback, /logout (RP-initiated when the provider offers it) and the session API.
+// nonce, /callback, /logout (a confirmation page whose same-origin form ends the session,
+// then RP-initiated logout when the provider offers it) and the session API.
 import type { IncomingMessage } from "node:http";
 import { parse as parseCookies } from "cookie";
 import type { CookieOptions, Request, Response, Router } from "express";
 import express from "express";
 import * as oidc from "openid-client";
 import type { Config } from "../config/schema.ts";
+import { isPageNavigation } from "../error-page.ts";
 import { badRequest, ProxyError, unauthorized } from "../errors.ts";
+import { PAGE_HEADERS } from "../html-page.ts";
 import type { Logger } from "../observability/logger.ts";
 import type { ProxyMetrics } from "../observability/metrics.ts";
 import { safeReturnPath } from "../public-url.ts";
+import { newCsrfToken, sameCsrfToken } from "./csrf.ts";
 import { LOGIN_TRANSACTION_TTL_SECONDS, type TransactionSealer, transactionCookieName } from "./login-transaction.ts";
 import { userFromClaims } from "./session-user.ts";
+import { renderSignOutPage } from "./sign-out-page.ts";
 import type { UpstreamOidc } from "./upstream-oidc.ts";
+
+declare module "express-session" {
+  interface SessionData {
+    /** CSRF token of the sign-out page on screen. */
+    signOutCsrf?: string;
+  }
+}
 
 export interface BrowserLoginDeps {
   config: Config;
@@ -85,7 +97,8 @@ export class BrowserLogin {
     // Express 5 passes a rejected promise of a handler on to the error handler.
     router.get(config.oidc.redirect_path, (req, res) => this.#callback(req, res));
     router.get("/login", (req, res) => this.start(req, res, String(req.query.rd ?? "/")));
-    router.all("/logout", (req, res) => this.#logout(req, res));
+    router.get("/logout", (req, res) => this.#confirmLogout(req, res));
+    router.post("/logout", express.urlencoded({ extended: false, limit: "1kb" }), (req, res) => this.#logout(req, res));
     router.get("/api/v1/session", (req, res) => {
       const user = req.session?.user;
       if (!user) throw unauthorized("No signed-in session");
@@ -168,7 +181,39 @@ export class BrowserLogin {
     res.redirect(302, transaction.returnTo);
   }
 
+  /**
+   * GET /logout changes nothing: a person gets a page whose form posts back here; a program
+   * is told to POST. A cross-site link, image or redirect to /logout thus ends no session.
+   */
+  async #confirmLogout(req: Request, res: Response): Promise<void> {
+    if (!isPageNavigation(req)) {
+      res.set("allow", "POST");
+      throw new ProxyError("BAD_REQUEST", 405, "Sign out with POST /logout");
+    }
+    const user = req.session?.user;
+    let csrfToken = "";
+    if (user) {
+      csrfToken = newCsrfToken();
+      req.session.signOutCsrf = csrfToken;
+      await new Promise<void>((resolve, reject) => req.session.save((err) => (err ? reject(err) : resolve())));
+    }
+    res.status(200).set(PAGE_HEADERS);
+    res.send(renderSignOutPage({ csrfToken, userLabel: user ? (user.email ?? user.name ?? user.id) : undefined }));
+  }
+
+  /**
+   * POST /logout ends the session. A browser (it says so with Sec-Fetch-Site) must post the
+   * sign-out page's form: same origin and its CSRF token. Programs, which send no Sec-Fetch-*
+   * headers, are not exposed to CSRF; browsers too old to send it still meet the Origin guard
+   * and the SameSite session cookie, which a cross-site post does not carry.
+   */
   async #logout(req: Request, res: Response): Promise<void> {
+    const site = req.headers["sec-fetch-site"];
+    if (site !== undefined && (site !== "same-origin" || !sameCsrfToken(req.session?.signOutCsrf, req.body?.csrf))) {
+      throw new ProxyError("FORBIDDEN", 403, "This sign-out was not sent from the sign-out page; nothing changed", {
+        details: { sign_out_url: "/logout" },
+      });
+    }
     const { upstream, config, metrics, logger } = this.#deps;
     const idToken = req.session?.tokens?.idToken;
     const userId = req.session?.user?.id;
@@ -188,8 +233,9 @@ export class BrowserLogin {
       if (config.oidc.post_logout_redirect_url) params.post_logout_redirect_uri = config.oidc.post_logout_redirect_url;
       endSession = oidc.buildEndSessionUrl(upstream.configuration(), params).href;
     }
-    if (isBrowserNavigation(req)) {
-      res.redirect(302, endSession ?? "/");
+    if (isPageNavigation(req)) {
+      // 303: the browser follows with a GET, to the provider's end-session page.
+      res.redirect(303, endSession ?? "/");
       return;
     }
     res.json({ logged_out: true, ...(endSession ? { end_session_url: endSession } : {}) });

@@ -1,8 +1,8 @@
-// The one place errors become responses: the brief's JSON shape, the status of the error,
-// the cause logged (never sent). Nothing here is reached for proxied upstream errors,
+// The one place errors become responses: the brief's JSON shape (a short HTML page for a
+// browser's page load), the status of the error, the cause logged (never sent). Nothing here is reached for proxied upstream errors,
 // which the proxy answers itself (upstream/proxy.ts).
 import type { ErrorRequestHandler, RequestHandler } from "express";
-import { errorBody, ProxyError, toProxyError } from "../errors.ts";
+import { ProxyError, renderError, toProxyError } from "../errors.ts";
 import type { Logger } from "../observability/logger.ts";
 
 export function errorHandler(logger: Logger): ErrorRequestHandler {
@@ -18,7 +18,9 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
       res.destroy();
       return;
     }
-    res.status(error.status).json(errorBody(error, res.locals.requestId ?? ""));
+    // A person's page load gets a short HTML page, programs the JSON shape.
+    const { headers, body } = renderError(res, error, res.locals.requestId ?? "");
+    res.status(error.status).set(headers).send(body);
   };
 }
 

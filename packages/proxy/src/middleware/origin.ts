@@ -20,6 +20,12 @@ const ALLOWED_HEADERS = [
 
 export function originGuard(allowedOrigins: (req: Request) => Set<string>): RequestHandler[] {
   const isAllowed = (req: Request, origin: string) => allowedOrigins(req).has(origin);
+  // `Origin: null` (opaque origins: sandboxed frames, data: documents, cross-origin redirect
+  // chains, a page under Referrer-Policy no-referrer) is refused like any foreign origin, form
+  // posts included. The proxy's pages send Referrer-Policy same-origin, so a browser posting
+  // their forms sends the real Origin. A null Origin with Sec-Fetch-Site: same-origin is not
+  // taken as ours either: under DNS rebinding the attacker's host is "same-origin" too, and
+  // the forms' CSRF tokens are a second lock, not the only one (docs/decisions/016).
   const guard: RequestHandler = (req, _res, next) => {
     const origin = req.headers.origin;
     if (origin !== undefined && !isAllowed(req, origin)) {

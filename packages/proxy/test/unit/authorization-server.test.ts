@@ -103,6 +103,7 @@ describe("consent page", () => {
       clientName: '<script>alert("x")</script>',
       clientId: "id\"'",
       redirectTarget: redirectTargetOf("http://127.0.0.1:33418/callback"),
+      redirectUri: "http://127.0.0.1:33418/callback?<x>",
       scopes: ["mcp:<b>"],
       userLabel: "alice@example.com",
       resource: "https://mcp.example.com",
@@ -111,6 +112,7 @@ describe("consent page", () => {
     assert.match(html, /&lt;script&gt;alert\(&quot;x&quot;\)&lt;\/script&gt;/);
     assert.match(html, /mcp:&lt;b&gt;/);
     assert.match(html, /127\.0\.0\.1:33418/);
+    assert.match(html, /http:\/\/127\.0\.0\.1:33418\/callback\?&lt;x&gt;/, "the exact redirect URI, escaped");
     assert.equal(redirectTargetOf("cursor://anysphere.cursor-mcp/oauth/callback"), "cursor://anysphere.cursor-mcp");
   });
 });

@@ -1,6 +1,9 @@
 // Who signed in for MCP clients, and what they approved. An account record holds the user
 // (as the browser sign-in saw them) and the provider's tokens, which stay server-side; a
-// consent record remembers that a user approved a client for some scopes.
+// consent record remembers that a user approved a client for one exact redirect URI and the
+// scopes shown: a client with several redirect URIs (one of them an attacker's) approved for
+// one gets no code sent to another without the page being shown again.
+import { createHash } from "node:crypto";
 import type { KeyValueStore } from "../../session/key-value.ts";
 import type { SessionUser, UpstreamTokens } from "../session-user.ts";
 
@@ -11,6 +14,7 @@ export interface AccountRecord {
 }
 
 interface ConsentRecord {
+  redirectUri: string;
   scopes: string[];
   approvedAt: number;
 }
@@ -38,23 +42,23 @@ export class AccountDirectory {
     await this.#store.delete(`account:${accountId}`);
   }
 
-  async rememberConsent(accountId: string, clientId: string, scopes: string[]): Promise<void> {
-    const known = await this.#consent(accountId, clientId);
-    const record: ConsentRecord = {
-      scopes: [...new Set([...(known?.scopes ?? []), ...scopes])],
-      approvedAt: Date.now(),
-    };
-    await this.#store.set(`consent:${accountId}:${clientId}`, JSON.stringify(record), this.#ttlSeconds);
+  /** Replaces the approval of this redirect URI: what was shown last is what counts. */
+  async rememberConsent(accountId: string, clientId: string, redirectUri: string, scopes: string[]): Promise<void> {
+    const record: ConsentRecord = { redirectUri, scopes: [...new Set(scopes)], approvedAt: Date.now() };
+    await this.#store.set(consentKey(accountId, clientId, redirectUri), JSON.stringify(record), this.#ttlSeconds);
   }
 
-  /** True when the user approved this client before for at least these scopes. */
-  async hasConsented(accountId: string, clientId: string, scopes: string[]): Promise<boolean> {
-    const known = await this.#consent(accountId, clientId);
-    return known !== undefined && scopes.every((scope) => known.scopes.includes(scope));
+  /** True when the user approved this client for this exact redirect URI and at least these scopes. */
+  async hasConsented(accountId: string, clientId: string, redirectUri: string, scopes: string[]): Promise<boolean> {
+    const raw = await this.#store.get(consentKey(accountId, clientId, redirectUri));
+    if (raw === undefined) return false;
+    const known = JSON.parse(raw) as ConsentRecord;
+    return known.redirectUri === redirectUri && scopes.every((scope) => known.scopes.includes(scope));
   }
+}
 
-  async #consent(accountId: string, clientId: string): Promise<ConsentRecord | undefined> {
-    const raw = await this.#store.get(`consent:${accountId}:${clientId}`);
-    return raw === undefined ? undefined : (JSON.parse(raw) as ConsentRecord);
-  }
+/** One record per redirect URI; hashed so any URI makes a short, safe key. */
+function consentKey(accountId: string, clientId: string, redirectUri: string): string {
+  const uri = createHash("sha256").update(redirectUri).digest("base64url");
+  return `consent:${accountId}:${clientId}:${uri}`;
 }

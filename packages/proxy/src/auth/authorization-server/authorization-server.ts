@@ -9,7 +9,10 @@ import express, { type Request, type RequestHandler, type Response, type Router 
 import { rateLimit } from "express-rate-limit";
 import Provider, { type Configuration, type KoaContextWithOIDC, errors as oidcErrors } from "oidc-provider";
 import type { Config } from "../../config/schema.ts";
+import { isPageNavigation, renderErrorPage } from "../../error-page.ts";
+import { PAGE_HEADERS } from "../../html-page.ts";
 import type { Logger } from "../../observability/logger.ts";
+import { currentScope } from "../../observability/request-scope.ts";
 import type { KeyValueStore } from "../../session/key-value.ts";
 import type { AccessPolicy } from "../access-policy.ts";
 import type { BrowserLogin } from "../browser-login.ts";
@@ -231,8 +234,15 @@ export class AuthorizationServer {
       // Browser clients (MCP Inspector) may call the token endpoint from their own origin.
       clientBasedCORS: (_ctx, origin, client) =>
         origin !== "null" && (client.redirectUris ?? []).some((uri) => URL.parse(uri)?.origin === origin),
-      // Errors shown instead of redirected back (unknown client, bad redirect_uri) are JSON too.
+      // Errors shown instead of redirected back (unknown client, bad redirect_uri) are JSON,
+      // or the short HTML error page when a person's browser loaded the page.
       renderError: async (ctx, out) => {
+        if (isPageNavigation(ctx.req)) {
+          ctx.set(PAGE_HEADERS);
+          const error = { code: "OIDC_ERROR", status: ctx.status, message: out.error_description ?? out.error };
+          ctx.body = renderErrorPage(error, currentScope()?.requestId ?? "");
+          return;
+        }
         ctx.type = "application/json";
         ctx.body = { error: out.error, error_description: out.error_description };
       },

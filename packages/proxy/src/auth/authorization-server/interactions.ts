@@ -1,17 +1,19 @@
 // The steps between an MCP client's /oauth/authorize and its code: the person signs in
 // through the proxy's browser login (at the upstream provider), the access rules are
-// checked, and the person approves the client once (remembered per user and client).
-import { randomBytes, timingSafeEqual } from "node:crypto";
+// checked, and the person approves the client (remembered per user, client, exact redirect
+// URI and scopes: an approval for one redirect URI never sends a code to another silently).
 import express, { type Request, type Response, type Router } from "express";
 import type Provider from "oidc-provider";
 import { type InteractionResults, errors as oidcErrors } from "oidc-provider";
 import { ProxyError } from "../../errors.ts";
+import { PAGE_HEADERS } from "../../html-page.ts";
 import type { Logger } from "../../observability/logger.ts";
 import type { AccessPolicy } from "../access-policy.ts";
 import type { BrowserLogin } from "../browser-login.ts";
+import { newCsrfToken, sameCsrfToken } from "../csrf.ts";
 import type { SessionUser } from "../session-user.ts";
 import type { AccountDirectory } from "./accounts.ts";
-import { CONSENT_PAGE_HEADERS, redirectTargetOf, renderConsentPage } from "./consent-page.ts";
+import { redirectTargetOf, renderConsentPage } from "./consent-page.ts";
 
 declare module "express-session" {
   interface SessionData {
@@ -40,6 +42,8 @@ type Details = Awaited<ReturnType<Provider["interactionDetails"]>>;
 /** What the client asked for, limited to what this server grants. */
 interface AskedGrant {
   clientId: string;
+  /** Exactly as the client sent it (oidc-provider checked it is one of the client's). */
+  redirectUri: string;
   resource: string;
   oidcScopes: string[];
   resourceScopes: string[];
@@ -54,13 +58,6 @@ function fromProviderError(error: unknown): unknown {
     });
   }
   return error;
-}
-
-function sameToken(a: string | undefined, b: string | undefined): boolean {
-  if (a === undefined || b === undefined) return false;
-  const left = Buffer.from(a);
-  const right = Buffer.from(b);
-  return left.length === right.length && timingSafeEqual(left, right);
 }
 
 export class InteractionRoutes {
@@ -120,6 +117,7 @@ export class InteractionRoutes {
     const resource = typeof resourceParam === "string" ? resourceParam : this.#deps.resource;
     return {
       clientId: String(details.params.client_id),
+      redirectUri: String(details.params.redirect_uri ?? ""),
       resource,
       oidcScopes: asked.filter((scope) => this.#deps.oidcScopes.includes(scope)),
       resourceScopes: [
@@ -149,23 +147,24 @@ export class InteractionRoutes {
     const allScopes = [...asked.oidcScopes, ...asked.resourceScopes];
     if (
       this.#deps.preapprovedClients.has(asked.clientId) ||
-      (await this.#deps.accounts.hasConsented(user.id, asked.clientId, allScopes))
+      (await this.#deps.accounts.hasConsented(user.id, asked.clientId, asked.redirectUri, allScopes))
     ) {
       return this.#grant(req, res, user, asked);
     }
     const client = await this.#deps.provider.Client.find(asked.clientId);
     if (!client) throw new ProxyError("OIDC_ERROR", 400, "The client is not registered (any more)");
-    const csrf = randomBytes(24).toString("base64url");
+    const csrf = newCsrfToken();
     req.session.oauthConsent = { uid: details.uid, csrf };
     await new Promise<void>((resolve, reject) => req.session.save((err) => (err ? reject(err) : resolve())));
-    res.status(200).set(CONSENT_PAGE_HEADERS);
+    res.status(200).set(PAGE_HEADERS);
     res.send(
       renderConsentPage({
         uid: details.uid,
         csrfToken: csrf,
         clientName: client.clientName ?? "An unnamed application",
         clientId: asked.clientId,
-        redirectTarget: redirectTargetOf(String(details.params.redirect_uri ?? "")),
+        redirectTarget: redirectTargetOf(asked.redirectUri),
+        redirectUri: asked.redirectUri,
         scopes: allScopes,
         userLabel: user.email ?? user.name ?? user.id,
         resource: this.#deps.resource,
@@ -175,8 +174,7 @@ export class InteractionRoutes {
 
   async #decide(req: Request, res: Response, decision: "allow" | "deny"): Promise<void> {
     const pending = req.session.oauthConsent;
-    const csrf = typeof req.body?.csrf === "string" ? req.body.csrf : undefined;
-    if (!pending || pending.uid !== req.params.uid || !sameToken(pending.csrf, csrf)) {
+    if (!pending || pending.uid !== req.params.uid || !sameCsrfToken(pending.csrf, req.body?.csrf)) {
       throw new ProxyError("FORBIDDEN", 403, "The approval form is stale or was not sent from this page; start again");
     }
     const user = req.session.user;
@@ -188,7 +186,10 @@ export class InteractionRoutes {
       this.#deps.logger.info("user denied an MCP client", { user_id: user.id, client_id: asked.clientId });
       return this.#finish(req, res, { error: "access_denied", error_description: "The user denied the request" });
     }
-    await this.#deps.accounts.rememberConsent(user.id, asked.clientId, [...asked.oidcScopes, ...asked.resourceScopes]);
+    await this.#deps.accounts.rememberConsent(user.id, asked.clientId, asked.redirectUri, [
+      ...asked.oidcScopes,
+      ...asked.resourceScopes,
+    ]);
     this.#deps.logger.info("user approved an MCP client", { user_id: user.id, client_id: asked.clientId });
     return this.#grant(req, res, user, asked);
   }

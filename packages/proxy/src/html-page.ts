@@ -1,0 +1,31 @@
+// The proxy's own HTML pages (consent, sign-out, errors): one layout, one escaping function
+// and one set of headers, so every page a person sees is equally locked down.
+
+/**
+ * Never framed (clickjacking), never cached, no scripts at all. No `form-action`: Chromium
+ * applies it to the redirects after a post too, and the consent and sign-out forms end at
+ * the client's redirect URI and the provider's end-session page.
+ */
+export const PAGE_HEADERS: Readonly<Record<string, string>> = {
+  "content-type": "text/html; charset=utf-8",
+  "cache-control": "no-store",
+  "x-frame-options": "DENY",
+  "content-security-policy": "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'",
+};
+
+const escapes: Record<string, string> = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" };
+export const escapeHtml = (text: string): string => text.replace(/[&<>"']/g, (c) => escapes[c] as string);
+
+/** A whole page around `body` (already HTML); `title` is text. */
+export function renderPage(title: string, body: string, bodyAttributes = ""): string {
+  return `<!doctype html>
+<html lang="en">
+<head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${escapeHtml(title)}</title>
+<style>body{font-family:system-ui,sans-serif;max-width:32rem;margin:4rem auto;padding:0 1rem;color:#222}
+code{background:#f3f3f3;padding:0 .25rem}button{font-size:1rem;padding:.5rem 1.25rem;margin-right:.5rem}
+.muted{color:#666;font-size:.9rem}</style></head>
+<body${bodyAttributes ? ` ${bodyAttributes}` : ""}>
+${body}
+</body></html>`;
+}
