@@ -1,6 +1,9 @@
 // Every page a person sees, in a real browser (Chromium): the sign-in start and the
-// provider's sign-in form, the return after sign-in, the sign-out page, the error pages.
+// provider's sign-in form, the return after sign-in, the sign-out page, the error pages,
+// and the consent page where a person approves an MCP client. One browser for the file,
+// a fresh context (cookies) per test.
 import assert from "node:assert/strict";
+import { createHash, randomBytes } from "node:crypto";
 import { after, afterEach, before, beforeEach, describe, it } from "node:test";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import {
@@ -11,26 +14,26 @@ import {
   sessionStatus,
   startLoopbackSite,
 } from "../support/chromium.ts";
+import { initializeWithToken } from "../support/mcp-oauth-client.ts";
 import { type Stack, startStack } from "../support/stack.ts";
+
+let browser: Browser;
+before(async () => {
+  browser = await launchChromium();
+});
+after(() => browser.close());
 
 describe("the pages of the browser sign-in, in Chromium", () => {
   let stack: Stack;
   let proxyUrl: string;
-  let browser: Browser;
   let context: BrowserContext;
   let page: Page;
 
   before(async () => {
-    [stack, browser] = await Promise.all([
-      startStack({ env: { ACCESS_REQUIRED_GROUPS: "mcp-users" } }),
-      launchChromium(),
-    ]);
+    stack = await startStack({ env: { ACCESS_REQUIRED_GROUPS: "mcp-users" } });
     proxyUrl = `http://127.0.0.1:${stack.ports[0]}`;
   });
-  after(async () => {
-    await browser.close();
-    await stack.close();
-  });
+  after(() => stack.close());
   beforeEach(async () => {
     context = await browser.newContext();
     page = await context.newPage();
@@ -58,8 +61,8 @@ describe("the pages of the browser sign-in, in Chromium", () => {
   it("shows a short HTML page, not JSON, when the access rules refuse a person", async () => {
     await openSignedIn(page, `${proxyUrl}/`, "bob", stack.idp.issuer);
     assert.equal(await page.locator("body").getAttribute("data-error-code"), "FORBIDDEN");
-    assert.match(await page.locator("h1").innerText(), /Not allowed/);
-    assert.match(await page.locator("body").innerText(), /required group/);
+    assert.match(await page.locator("h1").textContent(), /Not allowed/);
+    assert.match(await page.locator("body").textContent(), /required group/);
   });
 
   it("shows a short HTML page for a sign-in answer it did not ask for", async () => {
@@ -116,5 +119,147 @@ describe("the pages of the browser sign-in, in Chromium", () => {
       await page.goto(`${proxyUrl}/logout`);
       assert.equal(await page.locator("body").getAttribute("data-mcp-signed-out"), "");
     });
+  });
+});
+
+describe("the consent page of MCP clients, in Chromium", () => {
+  let stack: Stack;
+  let base: string;
+  let app: LoopbackSite;
+  let context: BrowserContext;
+  let page: Page;
+  /** Navigations the browser made to the attacker's redirect URI. */
+  let attackerHits: string[];
+  const ATTACKER = "https://attacker.example/steal";
+
+  before(async () => {
+    [stack, app] = await Promise.all([
+      startStack({ env: { MCP_AUTH_MODE: "proxy", MCP_REQUIRED_SCOPES: "mcp:tools" } }),
+      // The MCP client's own loopback listener, as VS Code and the SDKs run one.
+      startLoopbackSite("<p>You can close this window.</p>"),
+    ]);
+    base = `http://127.0.0.1:${stack.ports[0]}`;
+  });
+  after(async () => {
+    await app.close();
+    await stack.close();
+  });
+  beforeEach(async () => {
+    context = await browser.newContext();
+    attackerHits = [];
+    // attacker.example does not resolve here (the visit fails); the browser's request to it
+    // is recorded (a redirect's target too, which routes would not see).
+    context.on("request", (request) => {
+      if (request.url().startsWith(new URL(ATTACKER).origin)) attackerHits.push(request.url());
+    });
+    page = await context.newPage();
+  });
+  afterEach(() => context.close());
+
+  async function register(redirectUris: string[]): Promise<string> {
+    const response = await fetch(`${base}/oauth/register`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({
+        client_name: "Chromium's client",
+        redirect_uris: redirectUris,
+        token_endpoint_auth_method: "none",
+        grant_types: ["authorization_code", "refresh_token"],
+      }),
+    });
+    assert.equal(response.status, 201, await response.clone().text());
+    return ((await response.json()) as { client_id: string }).client_id;
+  }
+
+  function authorizeUrl(clientId: string, redirectUri: string, verifier: string): string {
+    const url = new URL(`${base}/oauth/authorize`);
+    url.search = new URLSearchParams({
+      response_type: "code",
+      client_id: clientId,
+      redirect_uri: redirectUri,
+      code_challenge: createHash("sha256").update(verifier).digest("base64url"),
+      code_challenge_method: "S256",
+      state: "s1",
+      scope: "mcp:tools",
+      resource: base,
+    }).toString();
+    return url.href;
+  }
+
+  async function redeem(clientId: string, code: string, redirectUri: string, verifier: string): Promise<string> {
+    const response = await fetch(`${base}/oauth/token`, {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      body: new URLSearchParams({
+        grant_type: "authorization_code",
+        client_id: clientId,
+        code,
+        code_verifier: verifier,
+        redirect_uri: redirectUri,
+        resource: base,
+      }).toString(),
+    });
+    assert.equal(response.status, 200, await response.clone().text());
+    return ((await response.json()) as { access_token: string }).access_token;
+  }
+
+  const isConsentPage = async () => (await page.locator("[data-mcp-consent]").count()) === 1;
+
+  it("consent page unusable in a real browser: Allow posts with the page's Origin and the client gets a working code", async () => {
+    const callback = `${app.url}/callback`;
+    const clientId = await register([callback]);
+    const verifier = randomBytes(32).toString("base64url");
+    await openSignedIn(page, authorizeUrl(clientId, callback, verifier), "alice", stack.idp.issuer);
+    assert.ok(await isConsentPage(), `the consent page: ${page.url()}`);
+    assert.match((await page.locator("h1").textContent()) ?? "", /Allow Chromium's client\?/);
+    await clickAndWait(page, "Allow");
+    const landing = new URL(page.url());
+    assert.equal(landing.origin + landing.pathname, callback, `at the client: ${page.url()}`);
+    assert.equal(landing.searchParams.get("state"), "s1");
+    const token = await redeem(clientId, landing.searchParams.get("code") ?? "", callback, verifier);
+    const initialized = await initializeWithToken(`${base}/mcp`, token);
+    assert.equal(initialized.status, 200);
+    await initialized.body?.cancel();
+  });
+
+  it("sends the client access_denied when the person clicks Deny", async () => {
+    const callback = `${app.url}/callback`;
+    const clientId = await register([callback]);
+    await openSignedIn(page, authorizeUrl(clientId, callback, "v".repeat(43)), "alice", stack.idp.issuer);
+    await clickAndWait(page, "Deny");
+    const landing = new URL(page.url());
+    assert.equal(landing.origin + landing.pathname, callback);
+    assert.equal(landing.searchParams.get("error"), "access_denied");
+    assert.equal(landing.searchParams.get("code"), null);
+  });
+
+  it("consent remembered per client, not per redirect URI: another redirect URI shows the page again", async () => {
+    const callback = `${app.url}/callback`;
+    const clientId = await register([callback, ATTACKER]);
+    await openSignedIn(page, authorizeUrl(clientId, callback, "v".repeat(43)), "alice", stack.idp.issuer);
+    await clickAndWait(page, "Allow");
+    assert.ok(new URL(page.url()).searchParams.get("code"), "approved for the loopback URI");
+
+    // The same client, the same person, its other redirect URI: no code without the page.
+    await page.goto(authorizeUrl(clientId, ATTACKER, "w".repeat(43)));
+    assert.ok(await isConsentPage(), `the consent page again, not ${page.url()}`);
+    assert.deepEqual(attackerHits, []);
+    assert.match((await page.locator("body").textContent()) ?? "", /attacker\.example\/steal/);
+    await clickAndWait(page, "Deny");
+    assert.equal(attackerHits.length, 1);
+    assert.equal(new URL(attackerHits[0] ?? "").searchParams.get("code"), null, "no code for the attacker");
+
+    // The approved URI is still remembered: straight back to the client (a new tab: the
+    // failed visit of attacker.example still settles in the first one).
+    page = await context.newPage();
+    await page.goto(authorizeUrl(clientId, callback, "v".repeat(43)));
+    assert.ok(new URL(page.url()).searchParams.get("code"), `no page for the approved URI: ${page.url()}`);
+  });
+
+  it("shows an HTML error page for an authorization request with an unregistered redirect URI", async () => {
+    const clientId = await register([`${app.url}/callback`]);
+    const response = await page.goto(authorizeUrl(clientId, `${app.url}/elsewhere`, "v".repeat(43)));
+    assert.equal(response?.status(), 400);
+    assert.equal(await page.locator("body").getAttribute("data-error-code"), "OIDC_ERROR");
   });
 });
