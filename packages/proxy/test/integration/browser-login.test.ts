@@ -102,17 +102,6 @@ describe("browser sign-in with the memory store", () => {
     assert.equal(((await response.json()) as { error: { code: string } }).error.code, "INVALID_SESSION");
   });
 
-  it("never redirects off-site after sign-in (open redirect)", async () => {
-    for (const target of ["//evil.example/x", "https://evil.example/", "/\\evil.example", "javascript:alert(1)"]) {
-      const browser = new TestBrowser();
-      const page = await browser.signIn(`${proxyUrl}/login?rd=${encodeURIComponent(target)}`, "carol");
-      assert.equal(page.url, `${proxyUrl}/`, `rd=${target}`);
-    }
-    const browser = new TestBrowser();
-    const page = await browser.signIn(`${proxyUrl}/login?rd=${encodeURIComponent("/deep/page?x=1")}`, "carol");
-    assert.equal(page.url, `${proxyUrl}/deep/page?x=1`);
-  });
-
   it("refuses a callback whose state it did not issue, and a provider error, with JSON", async () => {
     const unknown = await fetch(`${proxyUrl}/callback?code=abc&state=not-issued-here`);
     assert.equal(unknown.status, 400);
@@ -124,15 +113,22 @@ describe("browser sign-in with the memory store", () => {
     assert.equal(body.error.details.error, "access_denied");
   });
 
-  it("logs out: the session is gone server-side and the provider is asked to end its own", async () => {
+  // People sign out on the sign-out page (browser-pages.test.ts, in Chromium); programs
+  // holding a session cookie post, and a GET changes nothing.
+  it("signs a program out with POST /logout: the session is gone server-side", async () => {
     const bob = new TestBrowser();
     await bob.signIn(`${proxyUrl}/`, "bob");
     const cookieBefore = await bob.jar.getCookieString(proxyUrl);
-    const logout = await bob.request(`${proxyUrl}/logout`);
-    assert.equal(logout.status, 302);
-    const endSession = new URL(logout.headers.get("location") ?? "");
-    assert.equal(endSession.origin, stack.idp.issuer);
-    assert.ok(endSession.searchParams.get("id_token_hint"), "RP-initiated logout names the ID token");
+    const get = await bob.fetch(`${proxyUrl}/logout`);
+    assert.equal(get.status, 405);
+    assert.equal(((await get.json()) as { error: { code: string } }).error.code, "BAD_REQUEST");
+    assert.equal((await bob.fetch(`${proxyUrl}/api/v1/session`)).status, 200, "a GET ends nothing");
+    const logout = await bob.fetch(`${proxyUrl}/logout`, { method: "POST" });
+    assert.equal(logout.status, 200);
+    const body = (await logout.json()) as { logged_out: boolean; end_session_url: string };
+    assert.equal(body.logged_out, true);
+    assert.equal(new URL(body.end_session_url).origin, stack.idp.issuer, "RP-initiated logout at the provider");
+    assert.ok(new URL(body.end_session_url).searchParams.get("id_token_hint"));
     // Replaying the old cookie does not bring the session back.
     const replay = await fetch(`${proxyUrl}/api/v1/session`, { headers: { cookie: cookieBefore } });
     assert.equal(replay.status, 401);
@@ -148,12 +144,17 @@ describe("access rules", () => {
   });
   after(() => stack.close());
 
-  it("lets a member of a required group through and answers others 403 JSON", async () => {
+  it("lets a member of a required group through and answers others 403: a page for people, JSON for programs", async () => {
     const alice = await new TestBrowser().signIn(`${proxyUrl}/`, "alice");
     assert.equal(alice.status, 200);
-    const bob = await new TestBrowser().signIn(`${proxyUrl}/`, "bob");
+    const bobsBrowser = new TestBrowser();
+    const bob = await bobsBrowser.signIn(`${proxyUrl}/`, "bob");
     assert.equal(bob.status, 403);
-    const body = JSON.parse(bob.text) as { error: { code: string; details: { reason: string } } };
+    assert.match(bob.text, /data-error-code="FORBIDDEN"/, "a person sees the HTML error page");
+    // A program with Bob's session gets the JSON error.
+    const api = await bobsBrowser.fetch(`${proxyUrl}/`);
+    assert.equal(api.status, 403);
+    const body = (await api.json()) as { error: { code: string; details: { reason: string } } };
     assert.equal(body.error.code, "FORBIDDEN");
     assert.match(body.error.details.reason, /required group/);
   });

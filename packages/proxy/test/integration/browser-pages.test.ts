@@ -61,8 +61,8 @@ describe("the pages of the browser sign-in, in Chromium", () => {
   it("shows a short HTML page, not JSON, when the access rules refuse a person", async () => {
     await openSignedIn(page, `${proxyUrl}/`, "bob", stack.idp.issuer);
     assert.equal(await page.locator("body").getAttribute("data-error-code"), "FORBIDDEN");
-    assert.match(await page.locator("h1").textContent(), /Not allowed/);
-    assert.match(await page.locator("body").textContent(), /required group/);
+    assert.match((await page.locator("h1").textContent()) ?? "", /Not allowed/);
+    assert.match((await page.locator("body").textContent()) ?? "", /required group/);
   });
 
   it("shows a short HTML page for a sign-in answer it did not ask for", async () => {

@@ -195,7 +195,7 @@ describe("MCP clients with the proxy's own authorization server", () => {
     assert.match(revoked.headers.get("www-authenticate") ?? "", /error="invalid_token"/);
   });
 
-  it("asks for consent once per user and client, and honours a denial", async () => {
+  it("asks for consent once per user, client and redirect URI, and honours a denial", async () => {
     const hand = new HandClient(base);
     await hand.register({
       client_name: "Cursor <b>bold</b>",

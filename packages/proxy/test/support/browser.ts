@@ -1,5 +1,8 @@
-// A scripted browser: fetch with a cookie jar (tough-cookie) and manual redirects, and the
-// sign-in at the development identity provider completed over HTTP, as a person would.
+// A scripted stand-in for a browser where a test is about programs, not pages: fetch with a
+// cookie jar (tough-cookie) for programs holding a session cookie (the MCP SDK's
+// transports), and sign-in and consent over HTTP for the OAuth tests of MCP clients. It
+// sends what Chromium sends (test/integration/browser-pages.test.ts checks the pages
+// themselves in Chromium, test/support/chromium.ts).
 import http from "node:http";
 import https from "node:https";
 import { CookieJar } from "tough-cookie";
@@ -126,7 +129,12 @@ export class TestBrowser {
       {
         method: "POST",
         body: new URLSearchParams({ csrf, decision }).toString(),
-        headers: { "content-type": "application/x-www-form-urlencoded", origin: target.origin },
+        // What Chromium sends with the page's form under Referrer-Policy: same-origin.
+        headers: {
+          "content-type": "application/x-www-form-urlencoded",
+          origin: target.origin,
+          "sec-fetch-site": "same-origin",
+        },
       },
       stopAt,
     );
