@@ -40,13 +40,10 @@ export interface BrowserLoginDeps {
   forgetSession: (id: string) => void;
 }
 
-/** A top-level page load, as opposed to an API or MCP client call: only these are redirected. */
+/** A top-level page load that may be sent to sign in: only GET and HEAD page loads are redirected. */
 export function isBrowserNavigation(req: IncomingMessage): boolean {
   if (req.method !== "GET" && req.method !== "HEAD") return false;
-  const accept = req.headers.accept ?? "";
-  if (!accept.includes("text/html")) return false;
-  const mode = req.headers["sec-fetch-mode"];
-  return mode === undefined || mode === "navigate";
+  return (req.headers.accept ?? "").includes("text/html") && isPageNavigation(req);
 }
 
 export class BrowserLogin {

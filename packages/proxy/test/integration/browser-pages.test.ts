@@ -212,7 +212,12 @@ describe("the consent page of MCP clients, in Chromium", () => {
     await openSignedIn(page, authorizeUrl(clientId, callback, verifier), "alice", stack.idp.issuer);
     assert.ok(await isConsentPage(), `the consent page: ${page.url()}`);
     assert.match((await page.locator("h1").textContent()) ?? "", /Allow Chromium's client\?/);
+    const posted = page.waitForRequest((request) => request.method() === "POST");
     await clickAndWait(page, "Allow");
+    // What a browser sends with the form (and what test/support/browser.ts copies).
+    const headers = await (await posted).allHeaders();
+    assert.equal(headers.origin, base);
+    assert.equal(headers["sec-fetch-site"], "same-origin");
     const landing = new URL(page.url());
     assert.equal(landing.origin + landing.pathname, callback, `at the client: ${page.url()}`);
     assert.equal(landing.searchParams.get("state"), "s1");
