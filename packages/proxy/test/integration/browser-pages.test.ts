@@ -161,7 +161,7 @@ describe("the consent page of MCP clients, in Chromium", () => {
       method: "POST",
       headers: { "content-type": "application/json" },
       body: JSON.stringify({
-        client_name: "Chromium's client",
+        client_name: "Chromium's <b>client</b>",
         redirect_uris: redirectUris,
         token_endpoint_auth_method: "none",
         grant_types: ["authorization_code", "refresh_token"],
@@ -209,9 +209,18 @@ describe("the consent page of MCP clients, in Chromium", () => {
     const callback = `${app.url}/callback`;
     const clientId = await register([callback]);
     const verifier = randomBytes(32).toString("base64url");
+    const shown = page.waitForResponse(
+      (response) => response.url().startsWith(`${base}/interaction/`) && response.status() === 200,
+    );
     await openSignedIn(page, authorizeUrl(clientId, callback, verifier), "alice", stack.idp.issuer);
     assert.ok(await isConsentPage(), `the consent page: ${page.url()}`);
-    assert.match((await page.locator("h1").textContent()) ?? "", /Allow Chromium's client\?/);
+    // The name the client registered, shown as text (escaped), with the exact redirect URI.
+    assert.equal(await page.locator("h1").textContent(), "Allow Chromium's <b>client</b>?");
+    assert.match((await page.locator("body").textContent()) ?? "", new RegExp(callback.replaceAll(".", "\\.")));
+    const pageHeaders = (await shown).headers();
+    assert.equal(pageHeaders["x-frame-options"], "DENY");
+    assert.match(pageHeaders["content-security-policy"] ?? "", /frame-ancestors 'none'/);
+    assert.equal(pageHeaders["referrer-policy"], "same-origin");
     const posted = page.waitForRequest((request) => request.method() === "POST");
     await clickAndWait(page, "Allow");
     // What a browser sends with the form (and what test/support/browser.ts copies).
