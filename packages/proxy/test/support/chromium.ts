@@ -5,7 +5,8 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+/** Debian's package (scripts/ensure-system-deps.sh installs it). */
+const CHROMIUM = "/usr/bin/chromium";
 
 /**
  * Without the background-networking flags Chromium's own connections (updates, sync) are
