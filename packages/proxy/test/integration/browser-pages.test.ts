@@ -171,7 +171,7 @@ describe("the consent page of MCP clients, in Chromium", () => {
     return ((await response.json()) as { client_id: string }).client_id;
   }
 
-  function authorizeUrl(clientId: string, redirectUri: string, verifier: string): string {
+  function authorizeUrl(clientId: string, redirectUri: string, verifier: string, scope = "mcp:tools"): string {
     const url = new URL(`${base}/oauth/authorize`);
     url.search = new URLSearchParams({
       response_type: "code",
@@ -180,7 +180,7 @@ describe("the consent page of MCP clients, in Chromium", () => {
       code_challenge: createHash("sha256").update(verifier).digest("base64url"),
       code_challenge_method: "S256",
       state: "s1",
-      scope: "mcp:tools",
+      scope,
       resource: base,
     }).toString();
     return url.href;
@@ -247,7 +247,7 @@ describe("the consent page of MCP clients, in Chromium", () => {
     assert.equal(landing.searchParams.get("code"), null);
   });
 
-  it("consent remembered per client, not per redirect URI: another redirect URI shows the page again", async () => {
+  it("consent remembered per client, not per redirect URI: another redirect URI or more scopes show the page again", async () => {
     const callback = `${app.url}/callback`;
     const clientId = await register([callback, ATTACKER]);
     await openSignedIn(page, authorizeUrl(clientId, callback, "v".repeat(43)), "alice", stack.idp.issuer);
@@ -268,6 +268,10 @@ describe("the consent page of MCP clients, in Chromium", () => {
     page = await context.newPage();
     await page.goto(authorizeUrl(clientId, callback, "v".repeat(43)));
     assert.ok(new URL(page.url()).searchParams.get("code"), `no page for the approved URI: ${page.url()}`);
+    // More scopes than were shown: the page again.
+    await page.goto(authorizeUrl(clientId, callback, "v".repeat(43), "mcp:tools openid email"));
+    assert.ok(await isConsentPage(), `the consent page for more scopes, not ${page.url()}`);
+    assert.match((await page.locator("ul").textContent()) ?? "", /email/);
   });
 
   it("shows an HTML error page for an authorization request with an unregistered redirect URI", async () => {
