@@ -41,6 +41,13 @@ export interface DevIdentityProviderOptions {
    * RFC 8707 resource indicators, with JWT access tokens for any resource carrying `scope`.
    */
   mcpResourceScope?: string;
+  /**
+   * Keep scope claims (e-mail, name, groups) out of the ID token: they are then only in the
+   * userinfo response, as with providers that follow OpenID Connect Core §5.4 strictly.
+   */
+  claimsOnlyInUserinfo?: boolean;
+  /** Never send email_verified (as Entra ID by default). */
+  omitEmailVerified?: boolean;
 }
 
 export async function startDevIdentityProvider(options: DevIdentityProviderOptions): Promise<DevIdentityProvider> {
@@ -51,6 +58,8 @@ export async function startDevIdentityProvider(options: DevIdentityProviderOptio
   const { port } = server.address() as AddressInfo;
   const issuer = `${options.tls ? "https" : "http"}://${host}:${port}`;
 
+  const verifiedClaim = (user: DevUser) =>
+    options.omitEmailVerified ? {} : { email_verified: user.email_verified ?? true };
   const configuration: Configuration = {
     clients: options.clients,
     claims: {
@@ -61,8 +70,9 @@ export async function startDevIdentityProvider(options: DevIdentityProviderOptio
     ...(options.mcpResourceScope
       ? { scopes: ["openid", "offline_access", "profile", "email", options.mcpResourceScope] }
       : {}),
-    // Scope claims go into the ID token too, as most company providers do.
-    conformIdTokenClaims: false,
+    // Scope claims go into the ID token too, as most company providers do (unless the test
+    // wants them in userinfo only: oidc-provider's own default).
+    conformIdTokenClaims: options.claimsOnlyInUserinfo === true,
     features: {
       devInteractions: { enabled: true },
       rpInitiatedLogout: { enabled: true },
@@ -104,7 +114,7 @@ export async function startDevIdentityProvider(options: DevIdentityProviderOptio
         name: token.accountId,
         groups: ["mcp-users"],
       };
-      return { email: user.email, email_verified: user.email_verified ?? true, name: user.name, groups: user.groups };
+      return { email: user.email, ...verifiedClaim(user), name: user.name, groups: user.groups };
     },
     cookies: { keys: ["dev-identity-provider-cookie-key-not-secret"] },
     async findAccount(_ctx, id) {
@@ -115,7 +125,7 @@ export async function startDevIdentityProvider(options: DevIdentityProviderOptio
           return {
             sub: id,
             email: user.email,
-            email_verified: user.email_verified ?? true,
+            ...verifiedClaim(user),
             name: user.name,
             preferred_username: id,
             groups: user.groups,

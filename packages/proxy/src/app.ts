@@ -21,7 +21,8 @@ import type { Logger } from "./observability/logger.ts";
 import type { ProxyMetrics } from "./observability/metrics.ts";
 import { currentScope, requestScope } from "./observability/request-scope.ts";
 import type { CircuitBreaker } from "./upstream/circuit-breaker.ts";
-import type { Forwarder } from "./upstream/forwarder.ts";
+import type { Forwarder, Who } from "./upstream/forwarder.ts";
+import { MCP_SESSION_HEADER, type McpSessionBinding, writeSessionNotFound } from "./upstream/mcp-session-binding.ts";
 
 export interface AppParts {
   config: Config;
@@ -37,6 +38,8 @@ export interface AppParts {
   authenticator: Authenticator;
   breaker: CircuitBreaker;
   forwarder: Forwarder;
+  /** Binds each upstream Mcp-Session-Id to its creator; absent in bypass mode (one user). */
+  mcpSessions: McpSessionBinding | undefined;
   /** Present when MCP clients are authorized with bearer tokens (mcp_auth.mode). */
   protectedResource: ProtectedResource | undefined;
   /** The proxy's own authorization server for MCP clients (mcp_auth.mode proxy). */
@@ -178,8 +181,24 @@ export function createRequestHandler(parts: AppParts): (req: IncomingMessage, re
         details: { circuit: "open" },
       });
     }
+    const who: Who = { user: auth.user, requestId, forwardedProto: parts.publicProtocol(req) };
+    if (parts.mcpSessions && auth.user) {
+      // An MCP session is only ever used by whoever created it (user and OAuth client).
+      const owner = {
+        provider: auth.user.provider,
+        user: auth.user.id,
+        ...(auth.clientId ? { client: auth.clientId } : {}),
+      };
+      const header = req.headers[MCP_SESSION_HEADER];
+      const requested = typeof header === "string" ? header : undefined;
+      if (requested !== undefined && !(await parts.mcpSessions.admits(requested, owner))) {
+        writeSessionNotFound(res);
+        return;
+      }
+      who.afterUpstream = parts.mcpSessions.afterResponse(owner, req.method, requested);
+    }
     // Identity goes on last, after every check, and replaces whatever the client sent.
-    await parts.forwarder.forward(req, res, { user: auth.user, requestId, forwardedProto: parts.publicProtocol(req) });
+    await parts.forwarder.forward(req, res, who);
   }
 
   return (req, res) => {

@@ -15,6 +15,7 @@ import { BearerVerifier, type TokenVerifier } from "./auth/bearer-verifier.ts";
 import { BrowserLogin } from "./auth/browser-login.ts";
 import { TransactionSealer } from "./auth/login-transaction.ts";
 import { ProtectedResource } from "./auth/protected-resource.ts";
+import { claimsMappingFor } from "./auth/provider-user.ts";
 import type { SessionUser } from "./auth/session-user.ts";
 import { TokenRefresher } from "./auth/token-refresh.ts";
 import { UpstreamOidc } from "./auth/upstream-oidc.ts";
@@ -34,6 +35,7 @@ import { CircuitBreaker } from "./upstream/circuit-breaker.ts";
 import { Forwarder, targetUrl } from "./upstream/forwarder.ts";
 import { HealthProbe } from "./upstream/health-probe.ts";
 import { IdentityHeaders } from "./upstream/identity-headers.ts";
+import { McpSessionBinding } from "./upstream/mcp-session-binding.ts";
 import { createUpgradeRelay } from "./upstream/websocket.ts";
 import { VERSION } from "./version.ts";
 
@@ -154,7 +156,7 @@ export async function startProxy(config: Config, options: { logger?: Logger } = 
       metrics,
       logger,
       refreshBeforeMs: config.oidc.refresh_before_expiry,
-      groupsClaim: config.oidc.groups_claim,
+      mapping: (provider) => claimsMappingFor(config, provider),
     });
   } else {
     const u = config.auth.bypass_user;
@@ -187,10 +189,7 @@ export async function startProxy(config: Config, options: { logger?: Logger } = 
       verifier = new BearerVerifier({
         jwksUri: new URL(metadata.jwks_uri),
         issuer: metadata.issuer,
-        // A client may send the resource with or without the trailing slash URL parsers add.
-        audiences: config.mcp_auth.audiences.length > 0 ? config.mcp_auth.audiences : [resource, `${resource}/`],
-        requiredScopes: config.mcp_auth.required_scopes,
-        groupsClaim: config.mcp_auth.groups_claim ?? config.oidc.groups_claim,
+        mapping: claimsMappingFor(config, metadata.issuer, config.mcp_auth.groups_claim),
         cacheTtlMs: config.mcp_auth.token_cache_ttl,
         jwksCooldownMs: config.mcp_auth.jwks_refresh_cooldown,
         fetch: upstreamOidc.fetch,
@@ -224,8 +223,14 @@ export async function startProxy(config: Config, options: { logger?: Logger } = 
     const verifier = authorizationServer.verifier;
     bearer = () => verifier;
   }
+  // A client may send the resource with or without the trailing slash URL parsers add.
+  const audiences = new Set(
+    config.mcp_auth.mode === "provider" && config.mcp_auth.audiences.length > 0
+      ? config.mcp_auth.audiences
+      : [resource, `${resource}/`],
+  );
   const authenticator = new Authenticator({
-    ...(bearer ? { bearer, pathScopes } : {}),
+    ...(bearer ? { bearer, pathScopes, audiences, requiredScopes: config.mcp_auth.required_scopes } : {}),
     policy: () => policy,
     metrics,
     ...(sessionReader ? { sessions: sessionReader } : {}),
@@ -253,6 +258,13 @@ export async function startProxy(config: Config, options: { logger?: Logger } = 
     authenticator,
     breaker,
     forwarder,
+    mcpSessions: sessions
+      ? new McpSessionBinding({
+          store: sessions.keyValue,
+          ttlMs: config.session.ttl,
+          cacheTtlMs: config.session.cache_ttl,
+        })
+      : undefined,
     protectedResource,
     authorizationServer,
   });

@@ -1,5 +1,9 @@
 // Who may pass once signed in, and which paths need no sign-in at all. Built once from the
 // config (and again on SIGHUP); each check is a few set look-ups per request.
+// Matching (docs/decisions/010i-identity-matching-and-encoding.md): an allowed_users entry
+// containing "@" names a verified e-mail address, compared case-insensitively; any other
+// entry names a subject (sub), compared exactly. E-mail domains compare case-insensitively
+// against verified addresses only. Groups compare exactly.
 import type { Config } from "../config/schema.ts";
 import type { SessionUser } from "./session-user.ts";
 
@@ -10,14 +14,16 @@ export class AccessPolicy {
   readonly #prefixPublic: string[];
   readonly #requiredGroups: Set<string>;
   readonly #emailDomains: Set<string>;
-  readonly #users: Set<string>;
+  readonly #subjects: Set<string>;
+  readonly #emails: Set<string>;
 
   constructor(access: Config["access"]) {
     this.#exactPublic = new Set(access.public_paths.filter((p) => !p.endsWith("/*")));
     this.#prefixPublic = access.public_paths.filter((p) => p.endsWith("/*")).map((p) => p.slice(0, -1));
     this.#requiredGroups = new Set(access.required_groups);
     this.#emailDomains = new Set(access.allowed_email_domains.map((d) => d.toLowerCase()));
-    this.#users = new Set(access.allowed_users.map((u) => u.toLowerCase()));
+    this.#subjects = new Set(access.allowed_users.filter((u) => !u.includes("@")));
+    this.#emails = new Set(access.allowed_users.filter((u) => u.includes("@")).map((u) => u.toLowerCase()));
   }
 
   /** Exact paths, or every path below "/prefix/" when written "/prefix/*". */
@@ -32,11 +38,12 @@ export class AccessPolicy {
    */
   decide(user: SessionUser): AccessDecision {
     const email = user.email && user.emailVerified ? user.email.toLowerCase() : undefined;
-    if (this.#users.has(user.id.toLowerCase()) || (email && this.#users.has(email))) return { allowed: true };
+    if (this.#subjects.has(user.id) || (email !== undefined && this.#emails.has(email))) return { allowed: true };
     const groupRule = this.#requiredGroups.size > 0;
     const domainRule = this.#emailDomains.size > 0;
     if (!groupRule && !domainRule) {
-      return this.#users.size === 0 ? { allowed: true } : { allowed: false, reason: "user is not in allowed_users" };
+      const listed = this.#subjects.size + this.#emails.size > 0;
+      return listed ? { allowed: false, reason: "user is not in allowed_users" } : { allowed: true };
     }
     if (groupRule && !user.groups.some((g) => this.#requiredGroups.has(g))) {
       return { allowed: false, reason: "user is not in a required group" };

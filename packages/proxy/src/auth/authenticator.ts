@@ -1,17 +1,19 @@
-// Decides who a proxied request is for: nobody (public path), the bypass user, or the user
-// of a valid session (refreshed when due) whom the access policy admits. Framework-free, so
-// the hot path, WebSocket upgrades and (later) bearer tokens share it.
+// Decides who a proxied request is for: nobody (public path), the bypass user, the user of
+// a valid session (refreshed when due) or of a valid bearer token, whom the access policy
+// admits. Framework-free, so the hot path and WebSocket upgrades share it. Whatever verified
+// a token (provider JWT or the proxy's own), its audience and scopes are checked here, once.
 import type { IncomingMessage } from "node:http";
 import { forbidden, ProxyError } from "../errors.ts";
 import type { ProxyMetrics } from "../observability/metrics.ts";
 import type { SessionReader } from "../session/session-reader.ts";
 import type { AccessPolicy } from "./access-policy.ts";
-import { BearerError, type TokenVerifier } from "./bearer-verifier.ts";
+import { BearerError, type TokenVerifier, type VerifiedToken } from "./bearer-verifier.ts";
 import type { SessionUser } from "./session-user.ts";
 import type { TokenRefresher } from "./token-refresh.ts";
 
 export type AuthResult =
-  | { kind: "allowed"; user: SessionUser | undefined }
+  /** clientId: the OAuth client of a bearer token, when the token names one. */
+  | { kind: "allowed"; user: SessionUser | undefined; clientId?: string }
   | { kind: "anonymous"; error: ProxyError }
   | { kind: "forbidden"; error: ProxyError };
 
@@ -27,6 +29,10 @@ export interface AuthenticatorDeps {
    * provider is not discovered yet: such requests get 503, never a pass.
    */
   bearer?: () => TokenVerifier | undefined;
+  /** A bearer token must name one of these audiences (this MCP server). */
+  audiences?: ReadonlySet<string>;
+  /** Scopes every bearer token needs (mcp_auth.required_scopes). */
+  requiredScopes?: string[];
   /** Scopes a bearer token needs for paths under a prefix, longest prefix first. */
   pathScopes?: [prefix: string, scopes: string[]][];
 }
@@ -78,17 +84,9 @@ export class Authenticator {
     }
     try {
       if (!token) throw new BearerError("invalid_token", "The Authorization header is not a Bearer token");
-      const { user, scopes } = await verifier.verify(token);
-      const needed = this.scopesFor(path);
-      const missing = needed.filter((scope) => !scopes.includes(scope));
-      if (missing.length > 0) {
-        throw new BearerError(
-          "insufficient_scope",
-          `This path needs the scope ${missing.join(" ")}`,
-          undefined,
-          needed,
-        );
-      }
+      const verified = await verifier.verify(token);
+      const { user } = verified;
+      this.#checkGrant(verified, path);
       const decision = policy.decide(user);
       if (!decision.allowed) {
         metrics.authAttempts.inc({ result: "forbidden" });
@@ -97,11 +95,29 @@ export class Authenticator {
           error: forbidden("You are not allowed to use this MCP server", { reason: decision.reason }),
         };
       }
-      return { kind: "allowed", user };
+      return { kind: "allowed", user, ...(verified.clientId ? { clientId: verified.clientId } : {}) };
     } catch (error) {
       if (!(error instanceof BearerError)) throw error;
       metrics.authAttempts.inc({ result: error.oauthError === "insufficient_scope" ? "forbidden" : "unauthenticated" });
       return error.oauthError === "insufficient_scope" ? { kind: "forbidden", error } : { kind: "anonymous", error };
+    }
+  }
+
+  /** Audience, then the required scopes, then the path's scopes; a BearerError names what is missing. */
+  #checkGrant(token: VerifiedToken, path: string): void {
+    const audiences = this.#deps.audiences;
+    if (!audiences || !token.audience.some((aud) => audiences.has(aud))) {
+      throw new BearerError("invalid_token", "The access token is not for this MCP server");
+    }
+    const required = this.#deps.requiredScopes ?? [];
+    const missingRequired = required.filter((scope) => !token.scopes.includes(scope));
+    if (missingRequired.length > 0) {
+      throw new BearerError("insufficient_scope", `The access token lacks the scope ${missingRequired.join(" ")}`);
+    }
+    const needed = this.scopesFor(path);
+    const missing = needed.filter((scope) => !token.scopes.includes(scope));
+    if (missing.length > 0) {
+      throw new BearerError("insufficient_scope", `This path needs the scope ${missing.join(" ")}`, undefined, needed);
     }
   }
 

@@ -1,19 +1,28 @@
-// Validates bearer access tokens issued by the upstream provider for this MCP server: a JWT
-// signed by a key of the provider's JWKS (fetched once, re-fetched when an unknown key id
-// appears: key rotation), from the expected issuer, for this resource (audience), not
-// expired, with the required scopes. Verified tokens are remembered briefly (never past
-// their expiry) so a busy client does not cost a signature check per request.
+// Validates bearer access tokens issued by the upstream provider: a JWT signed by a key of
+// the provider's JWKS (fetched once, re-fetched when an unknown key id appears: key
+// rotation), from the expected issuer, not expired, not issued in the future. What it is
+// for (audience) and what it allows (scopes) the authenticator checks, for every kind of
+// token alike. Verified tokens are remembered briefly (never past their expiry) so a busy
+// client does not cost a signature check per request.
 import { createRemoteJWKSet, customFetch, type JWTPayload, errors as joseErrors, jwtVerify } from "jose";
 import { ProxyError } from "../errors.ts";
 import type { ProviderFetch } from "./provider-fetch.ts";
-import { groupsFrom, type SessionUser } from "./session-user.ts";
+import { type ClaimsMapping, type SessionUser, userFromClaims } from "./session-user.ts";
 
+/** What every token verifier yields; the authenticator decides on it. */
 export interface VerifiedToken {
   user: SessionUser;
   scopes: string[];
+  /** The token's audiences (aud). */
+  audience: string[];
   /** Epoch seconds. */
   expiresAt: number;
+  /** The OAuth client the token was issued to (client_id or azp), when the token names it. */
+  clientId?: string;
 }
+
+/** Seconds of clock difference tolerated with the provider (exp, nbf, iat). */
+export const CLOCK_TOLERANCE_SECONDS = 30;
 
 /** A 401 or 403 whose WWW-Authenticate carries an RFC 6750 error code. */
 export class BearerError extends ProxyError {
@@ -45,16 +54,14 @@ function scopesOf(payload: JWTPayload): string[] {
 
 /** What checks an MCP client's bearer token: the provider's JWTs or the proxy's own tokens. */
 export interface TokenVerifier {
-  /** Rejects with a BearerError when the token is not accepted. */
+  /** Rejects with a BearerError when the token is not genuine, current and about a user. */
   verify(token: string): Promise<VerifiedToken>;
 }
 
 export class BearerVerifier implements TokenVerifier {
   readonly #jwks: ReturnType<typeof createRemoteJWKSet>;
   readonly #issuer: string;
-  readonly #audiences: string[];
-  readonly #requiredScopes: string[];
-  readonly #groupsClaim: string;
+  readonly #mapping: ClaimsMapping;
   readonly #cacheTtlMs: number;
   readonly #cache = new Map<string, { token: VerifiedToken; until: number }>();
   readonly #now: () => number;
@@ -62,9 +69,8 @@ export class BearerVerifier implements TokenVerifier {
   constructor(options: {
     jwksUri: URL;
     issuer: string;
-    audiences: string[];
-    requiredScopes: string[];
-    groupsClaim: string;
+    /** How the token's claims become the user (the same mapping as browser sessions'). */
+    mapping: ClaimsMapping;
     cacheTtlMs: number;
     jwksCooldownMs: number;
     fetch?: ProviderFetch | undefined;
@@ -76,9 +82,7 @@ export class BearerVerifier implements TokenVerifier {
       ...(options.fetch ? { [customFetch]: options.fetch as never } : {}),
     });
     this.#issuer = options.issuer;
-    this.#audiences = options.audiences;
-    this.#requiredScopes = options.requiredScopes;
-    this.#groupsClaim = options.groupsClaim;
+    this.#mapping = options.mapping;
     this.#cacheTtlMs = options.cacheTtlMs;
     this.#now = options.now ?? Date.now;
   }
@@ -86,44 +90,34 @@ export class BearerVerifier implements TokenVerifier {
   async verify(token: string): Promise<VerifiedToken> {
     const now = this.#now();
     const cached = this.#cache.get(token);
-    if (cached && cached.until > now) return this.#checkScopes(cached.token);
+    if (cached && cached.until > now) return cached.token;
     let payload: JWTPayload;
     try {
       ({ payload } = await jwtVerify(token, this.#jwks, {
         issuer: this.#issuer,
-        audience: this.#audiences,
-        clockTolerance: 30,
+        clockTolerance: CLOCK_TOLERANCE_SECONDS,
         currentDate: new Date(now),
       }));
     } catch (error) {
       throw new BearerError("invalid_token", this.#reason(error), error);
     }
-    if (typeof payload.sub !== "string" || typeof payload.exp !== "number") {
+    if (typeof payload.sub !== "string" || payload.sub === "" || typeof payload.exp !== "number") {
       throw new BearerError("invalid_token", "The access token names no subject or expiry");
     }
-    const email = typeof payload.email === "string" ? payload.email : undefined;
-    const name = typeof payload.name === "string" ? payload.name : undefined;
+    // jose checks iat only with maxTokenAge: a token "issued" in the future is refused here.
+    if (typeof payload.iat === "number" && payload.iat > now / 1000 + CLOCK_TOLERANCE_SECONDS) {
+      throw new BearerError("invalid_token", "The access token's iat is not accepted");
+    }
+    const clientId = typeof payload.client_id === "string" ? payload.client_id : payload.azp;
     const verified: VerifiedToken = {
-      user: {
-        id: payload.sub,
-        ...(email ? { email } : {}),
-        emailVerified: payload.email_verified === true,
-        ...(name ? { name } : {}),
-        groups: groupsFrom(payload as Record<string, unknown>, this.#groupsClaim),
-        provider: this.#issuer,
-      },
+      user: userFromClaims(payload, { ...this.#mapping, provider: this.#issuer }),
       scopes: scopesOf(payload),
+      audience: typeof payload.aud === "string" ? [payload.aud] : (payload.aud ?? []),
       expiresAt: payload.exp,
+      ...(typeof clientId === "string" ? { clientId } : {}),
     };
     this.#remember(token, verified, now);
-    return this.#checkScopes(verified);
-  }
-
-  #checkScopes(token: VerifiedToken): VerifiedToken {
-    const missing = this.#requiredScopes.filter((scope) => !token.scopes.includes(scope));
-    if (missing.length > 0)
-      throw new BearerError("insufficient_scope", `The access token lacks the scope ${missing.join(" ")}`);
-    return token;
+    return verified;
   }
 
   #remember(token: string, verified: VerifiedToken, now: number): void {
@@ -137,11 +131,8 @@ export class BearerVerifier implements TokenVerifier {
 
   #reason(error: unknown): string {
     if (error instanceof joseErrors.JWTExpired) return "The access token has expired";
-    if (error instanceof joseErrors.JWTClaimValidationFailed) {
-      return error.claim === "aud"
-        ? "The access token is not for this MCP server"
-        : `The access token's ${error.claim} is not accepted`;
-    }
+    if (error instanceof joseErrors.JWTClaimValidationFailed)
+      return `The access token's ${error.claim} is not accepted`;
     if (error instanceof joseErrors.JWKSNoMatchingKey) return "The access token is signed by an unknown key";
     return "The access token is not valid";
   }

@@ -15,7 +15,7 @@ import type { ProxyMetrics } from "../observability/metrics.ts";
 import { safeReturnPath } from "../public-url.ts";
 import { newCsrfToken, sameCsrfToken } from "./csrf.ts";
 import { LOGIN_TRANSACTION_TTL_SECONDS, type TransactionSealer, transactionCookieName } from "./login-transaction.ts";
-import { userFromClaims } from "./session-user.ts";
+import { claimsMappingFor, userFromTokenResponse } from "./provider-user.ts";
 import { renderSignOutPage } from "./sign-out-page.ts";
 import type { UpstreamOidc } from "./upstream-oidc.ts";
 
@@ -157,9 +157,8 @@ export class BrowserLogin {
         cause: error,
       });
     }
-    const claims = tokens.claims();
-    if (!claims) throw new ProxyError("OIDC_ERROR", 401, "The identity provider returned no ID token");
-    const user = userFromClaims(claims, { groupsClaim: config.oidc.groups_claim, provider: upstream.issuer() });
+    const user = await userFromTokenResponse(upstream, tokens, claimsMappingFor(config, upstream.issuer()));
+    if (!user) throw new ProxyError("OIDC_ERROR", 401, "The identity provider returned no ID token");
     const expiresIn = tokens.expiresIn();
 
     // A fresh session id at sign-in: a session id planted before login is worth nothing.

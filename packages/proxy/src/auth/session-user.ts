@@ -43,19 +43,41 @@ export function groupsFrom(claims: Record<string, unknown>, claimName: string): 
   return [];
 }
 
-export function userFromClaims(
-  claims: IDToken | Record<string, unknown>,
-  options: { groupsClaim: string; provider: string },
-): SessionUser {
+export interface ClaimsMapping {
+  /** The claim holding the user's groups. */
+  groupsClaim: string;
+  /** The issuer that authenticated the user (X-Auth-Provider). */
+  provider: string;
+  /**
+   * Treat an e-mail address without an email_verified claim as verified
+   * (oidc.insecure_allow_unverified_email), for providers that never send the claim.
+   */
+  trustEmailWithoutVerifiedClaim: boolean;
+}
+
+/** email_verified as providers send it: a boolean, or (some) the string "true". */
+function emailVerified(record: Record<string, unknown>, mapping: ClaimsMapping): boolean {
+  const claim = record.email_verified;
+  if (claim === true || claim === "true") return true;
+  if (claim === undefined) return mapping.trustEmailWithoutVerifiedClaim;
+  return false;
+}
+
+/**
+ * The one mapping from claims to the user, for browser sessions (ID token and userinfo),
+ * the provider's access tokens and the proxy's own tokens alike. An e-mail address counts as
+ * verified only when the provider says so (as oauth2-proxy does), unless the operator opted in.
+ */
+export function userFromClaims(claims: IDToken | Record<string, unknown>, mapping: ClaimsMapping): SessionUser {
   const record = claims as Record<string, unknown>;
+  if (typeof record.sub !== "string" || record.sub.length === 0) throw new TypeError("the claims name no subject");
   const email = stringClaim(record, "email");
   const name = stringClaim(record, "name") ?? stringClaim(record, "preferred_username");
   return {
-    id: String(record.sub),
-    ...(email ? { email } : {}),
-    emailVerified: record.email_verified !== false && record.email_verified !== "false",
+    id: record.sub,
+    ...(email ? { email, emailVerified: emailVerified(record, mapping) } : { emailVerified: false }),
     ...(name ? { name } : {}),
-    groups: groupsFrom(record, options.groupsClaim),
-    provider: options.provider,
+    groups: groupsFrom(record, mapping.groupsClaim),
+    provider: mapping.provider,
   };
 }

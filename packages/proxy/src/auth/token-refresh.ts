@@ -6,8 +6,8 @@ import * as oidc from "openid-client";
 import type { Logger } from "../observability/logger.ts";
 import type { ProxyMetrics } from "../observability/metrics.ts";
 import type { SessionReader, StoredSession } from "../session/session-reader.ts";
-import type { SessionUser, UpstreamTokens } from "./session-user.ts";
-import { userFromClaims } from "./session-user.ts";
+import { userFromTokenResponse } from "./provider-user.ts";
+import type { ClaimsMapping, SessionUser, UpstreamTokens } from "./session-user.ts";
 import type { UpstreamOidc } from "./upstream-oidc.ts";
 
 export type RefreshOutcome = "fresh" | "refreshed" | "deferred" | "ended";
@@ -19,7 +19,7 @@ export class TokenRefresher {
   readonly #metrics: ProxyMetrics;
   readonly #logger: Logger;
   readonly #refreshBeforeMs: number;
-  readonly #groupsClaim: string;
+  readonly #mapping: (provider: string) => ClaimsMapping;
 
   constructor(options: {
     upstream: UpstreamOidc;
@@ -27,14 +27,15 @@ export class TokenRefresher {
     metrics: ProxyMetrics;
     logger: Logger;
     refreshBeforeMs: number;
-    groupsClaim: string;
+    /** How claims become the user, for users of a provider. */
+    mapping: (provider: string) => ClaimsMapping;
   }) {
     this.#upstream = options.upstream;
     this.#sessions = options.sessions;
     this.#metrics = options.metrics;
     this.#logger = options.logger;
     this.#refreshBeforeMs = options.refreshBeforeMs;
-    this.#groupsClaim = options.groupsClaim;
+    this.#mapping = options.mapping;
   }
 
   needsRefresh(tokens: UpstreamTokens | undefined, now = Date.now()): boolean {
@@ -55,7 +56,12 @@ export class TokenRefresher {
   async #refresh(session: StoredSession): Promise<RefreshOutcome> {
     const tokens = session.data.tokens;
     if (!tokens?.refreshToken) return "fresh";
-    const result = await refreshUpstreamTokens(this.#upstream, { ...tokens, refreshToken: tokens.refreshToken });
+    const user: SessionUser | undefined = session.data.user;
+    const result = await refreshUpstreamTokens(
+      this.#upstream,
+      { ...tokens, refreshToken: tokens.refreshToken },
+      this.#mapping(user?.provider ?? this.#upstream.issuer()),
+    );
     if (result.kind === "deferred") {
       if (result.error) this.#logger.warn("token refresh deferred: provider unreachable", { error: result.error });
       return "deferred";
@@ -70,10 +76,8 @@ export class TokenRefresher {
       return "ended";
     }
     session.data.tokens = result.tokens;
-    const user: SessionUser | undefined = session.data.user;
-    if (result.claims && user) {
-      session.data.user = userFromClaims(result.claims, { groupsClaim: this.#groupsClaim, provider: user.provider });
-    }
+    // The user as the provider describes them now (groups change); same subject only.
+    if (result.user && user && result.user.id === user.id) session.data.user = result.user;
     await this.#sessions.save(session);
     this.#metrics.sessionEvents.inc({ event: "refreshed" });
     return "refreshed";
@@ -81,7 +85,8 @@ export class TokenRefresher {
 }
 
 export type UpstreamRefresh =
-  | { kind: "refreshed"; tokens: UpstreamTokens; claims: oidc.IDToken | undefined }
+  /** user: as the fresh ID token (and userinfo) describe them; undefined when there is none. */
+  | { kind: "refreshed"; tokens: UpstreamTokens; user: SessionUser | undefined }
   /** The provider said no (invalid_grant): the user's sign-in there is over. */
   | { kind: "refused"; error: string }
   /** The provider could not be asked; try again later. */
@@ -91,6 +96,7 @@ export type UpstreamRefresh =
 export async function refreshUpstreamTokens(
   upstream: UpstreamOidc,
   tokens: UpstreamTokens & { refreshToken: string },
+  mapping: ClaimsMapping,
 ): Promise<UpstreamRefresh> {
   if (!upstream.isReady()) return { kind: "deferred" };
   let fresh: Awaited<ReturnType<typeof oidc.refreshTokenGrant>>;
@@ -104,6 +110,8 @@ export async function refreshUpstreamTokens(
   const idToken = fresh.id_token ?? tokens.idToken;
   // Providers that rotate refresh tokens return a new one; others keep the old one valid.
   const refreshToken = fresh.refresh_token ?? tokens.refreshToken;
+  // Userinfo not answering now keeps the user as they were (the tokens are fresh regardless).
+  const user = await userFromTokenResponse(upstream, fresh, mapping).catch(() => undefined);
   return {
     kind: "refreshed",
     tokens: {
@@ -111,6 +119,6 @@ export async function refreshUpstreamTokens(
       refreshToken,
       ...(expiresIn !== undefined ? { expiresAt: Date.now() + expiresIn * 1000 } : {}),
     },
-    claims: fresh.claims(),
+    user,
   };
 }

@@ -78,6 +78,11 @@ const oidcSchema = z.strictObject({
   ca_file: z.string().optional(),
   /** Allow an http:// issuer that is not on loopback (never in production). */
   allow_insecure_issuer: z.boolean().default(false),
+  /**
+   * Count an e-mail address the provider sends without email_verified as verified. Off: such
+   * an address never passes allowed_email_domains or an e-mail entry of allowed_users.
+   */
+  insecure_allow_unverified_email: z.boolean().default(false),
   /** Extra parameters for the authorization request (e.g. prompt, hd, domain_hint). */
   extra_auth_params: z.record(z.string(), z.string()).default({}),
 });

@@ -35,6 +35,7 @@ export const environmentBindings: Readonly<Record<string, Binding>> = {
   OIDC_GROUPS_CLAIM: { path: "oidc.groups_claim", kind: "string" },
   OIDC_CA_FILE: { path: "oidc.ca_file", kind: "string" },
   OIDC_REFRESH_BEFORE_EXPIRY: { path: "oidc.refresh_before_expiry", kind: "string" },
+  OIDC_INSECURE_ALLOW_UNVERIFIED_EMAIL: { path: "oidc.insecure_allow_unverified_email", kind: "bool" },
   SESSION_STORE: { path: "session.store", kind: "string" },
   SESSION_SECRET: { path: "session.secret", kind: "list" },
   SESSION_SECRET_FILE: { path: "session.secret_file", kind: "string" },

@@ -115,6 +115,11 @@ export interface Who {
   user: SessionUser | undefined;
   requestId: string;
   forwardedProto: string;
+  /**
+   * Awaited once the MCP server answered, before anything is sent to the client (the MCP
+   * session binding records a new session id here). A rejection cancels the answer.
+   */
+  afterUpstream?: (status: number, headers: IncomingHttpHeaders) => Promise<void>;
 }
 
 /** Resolves on 'drain', or on 'close' when the client went away meanwhile. */
@@ -218,6 +223,15 @@ export class Forwarder {
       throw this.#failure(error as NodeJS.ErrnoException);
     }
     this.#breaker.recordSuccess();
+    if (who.afterUpstream) {
+      try {
+        await who.afterUpstream(upstream.statusCode, upstream.headers);
+      } catch (error) {
+        res.off("close", onClose);
+        upstream.body.destroy();
+        throw error;
+      }
+    }
     const headers = responseHeaders(upstream.headers);
     const stream = isEventStream(upstream.headers);
     let keepAlive: StreamKeepAlive | undefined;

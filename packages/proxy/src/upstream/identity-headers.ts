@@ -7,9 +7,22 @@ import { isTransactionCookie } from "../auth/login-transaction.ts";
 import type { SessionUser } from "../auth/session-user.ts";
 import type { Config } from "../config/schema.ts";
 
-/** Header values must be visible ASCII; anything else (e.g. a Japanese name) is percent-encoded. */
-function headerValue(value: string): string {
-  return /^[\x20-\x7e]*$/.test(value) ? value : encodeURIComponent(value);
+/**
+ * Characters sent as they are: printable ASCII except "%" (the escape itself) and "," (the
+ * groups separator), with no space at either end (HTTP trims it). See README, "Identity headers".
+ */
+const NEEDS_ESCAPE = /[^\x20-\x24\x26-\x2b\x2d-\x7e]|^ | $/gu;
+const utf8 = new TextEncoder();
+
+/**
+ * The header form of one identity value: percent-encoded UTF-8 for every character outside
+ * the safe set, so `decodeURIComponent(header)` always gives the exact value back and no two
+ * values share a form ("jürgen" → "j%C3%BCrgen", the literal "j%C3%BCrgen" → "j%25C3%25BCrgen").
+ */
+export function encodeIdentityValue(value: string): string {
+  return value.replace(NEEDS_ESCAPE, (char) =>
+    Array.from(utf8.encode(char), (byte) => `%${byte.toString(16).toUpperCase().padStart(2, "0")}`).join(""),
+  );
 }
 
 export class IdentityHeaders {
@@ -55,11 +68,15 @@ export class IdentityHeaders {
     if (!values) {
       const n = this.#names;
       values = [
-        [n.userId, headerValue(user.id)],
-        ...(user.email ? [[n.email, headerValue(user.email)] as [string, string]] : []),
-        ...(user.name ? [[n.name, headerValue(user.name)] as [string, string]] : []),
-        ...(user.groups.length > 0 ? [[n.groups, headerValue(user.groups.join(","))] as [string, string]] : []),
-        [n.provider, headerValue(user.provider)],
+        [n.userId, encodeIdentityValue(user.id)],
+        // Only a verified address: an MCP server may take it for who the caller is.
+        ...(user.email && user.emailVerified ? [[n.email, encodeIdentityValue(user.email)] as [string, string]] : []),
+        ...(user.name ? [[n.name, encodeIdentityValue(user.name)] as [string, string]] : []),
+        // Each group encoded on its own, so a "," inside a group name cannot split it.
+        ...(user.groups.length > 0
+          ? [[n.groups, user.groups.map(encodeIdentityValue).join(",")] as [string, string]]
+          : []),
+        [n.provider, encodeIdentityValue(user.provider)],
       ];
       this.#valuesByUser.set(user, values);
     }

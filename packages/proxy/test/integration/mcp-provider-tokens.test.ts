@@ -104,6 +104,15 @@ describe("MCP clients with the provider's access tokens", () => {
     }
   });
 
+  it("refuses a provider JWT whose iat is an hour in the future (beyond the clock tolerance)", async () => {
+    const now = Math.floor(Date.now() / 1000);
+    const response = await call(await mint({ iat: now + 3600, exp: now + 7200 }));
+    assert.equal(response.status, 401);
+    assert.match(response.headers.get("www-authenticate") ?? "", /error="invalid_token"/);
+    // A few seconds of clock skew stays accepted.
+    assert.equal((await call(await mint({ iat: now + 5 }))).status, 200);
+  });
+
   it("answers 403 insufficient_scope to a token without the required scope", async () => {
     const response = await call(await mint({ scope: "profile" }));
     assert.equal(response.status, 403);

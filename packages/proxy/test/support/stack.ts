@@ -37,7 +37,10 @@ export interface StackOptions {
   accessTokenTtl?: number;
   mcp?: DemoMcpServerOptions;
   /** Extra settings of the development provider (signing keys, MCP resource scope). */
-  idp?: Pick<DevIdentityProviderOptions, "signingKeys" | "mcpResourceScope" | "tls">;
+  idp?: Pick<
+    DevIdentityProviderOptions,
+    "signingKeys" | "mcpResourceScope" | "tls" | "claimsOnlyInUserinfo" | "omitEmailVerified"
+  >;
   /** One public URL for all proxies (a load balancer in front of them); default: each its own. */
   publicUrl?: string;
   /** A YAML config file under the environment (for settings without an environment variable). */

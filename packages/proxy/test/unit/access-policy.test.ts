@@ -42,6 +42,22 @@ describe("access policy", () => {
     assert.equal(mixed.decide(user({ id: "u2", groups: [] })).allowed, true);
   });
 
+  it("allowed_users [alice] does not admit subjects ALICE or Alice (subjects compare exactly)", () => {
+    const policy = rules({ allowed_users: ["alice"] });
+    assert.equal(policy.decide(user({ id: "alice" })).allowed, true);
+    assert.equal(policy.decide(user({ id: "ALICE" })).allowed, false);
+    assert.equal(policy.decide(user({ id: "Alice" })).allowed, false);
+  });
+
+  it("an e-mail entry of allowed_users matches a verified e-mail (any case), never a subject equal to it", () => {
+    const policy = rules({ allowed_users: ["Boss@Corp.example"] });
+    assert.equal(policy.decide(user({ email: "boss@corp.EXAMPLE" })).allowed, true);
+    const { email: _none, ...withoutEmail } = user({ id: "boss@corp.example", emailVerified: false });
+    assert.equal(policy.decide(withoutEmail).allowed, false);
+    assert.equal(policy.decide(user({ id: "Boss@Corp.example", email: "x@corp.example" })).allowed, false);
+    assert.equal(policy.decide(user({ email: "boss@corp.example", emailVerified: false })).allowed, false);
+  });
+
   it("treats exact paths and /prefix/* as public", () => {
     const policy = rules({ public_paths: ["/status", "/docs/*"] });
     assert.equal(policy.isPublic("/status"), true);

@@ -16,7 +16,7 @@ import { currentScope } from "../../observability/request-scope.ts";
 import type { KeyValueStore } from "../../session/key-value.ts";
 import type { AccessPolicy } from "../access-policy.ts";
 import type { BrowserLogin } from "../browser-login.ts";
-import { userFromClaims } from "../session-user.ts";
+import { claimsMappingFor } from "../provider-user.ts";
 import { refreshUpstreamTokens } from "../token-refresh.ts";
 import type { UpstreamOidc } from "../upstream-oidc.ts";
 import { AccountDirectory } from "./accounts.ts";
@@ -114,8 +114,6 @@ export class AuthorizationServer {
     this.#forwardedProto = issuer.protocol.slice(0, -1);
     this.verifier = new IssuedTokenVerifier({
       provider,
-      resource: options.resource,
-      requiredScopes: options.requiredScopes,
       cacheTtlMs: options.config.session.cache_ttl,
     });
     this.#listen();
@@ -274,10 +272,11 @@ export class AuthorizationServer {
       upstream.expiresAt !== undefined &&
       upstream.expiresAt - Date.now() <= options.config.oidc.refresh_before_expiry;
     if (refreshing && due && upstream?.refreshToken) {
-      const result = await refreshUpstreamTokens(options.upstream, {
-        ...upstream,
-        refreshToken: upstream.refreshToken,
-      });
+      const result = await refreshUpstreamTokens(
+        options.upstream,
+        { ...upstream, refreshToken: upstream.refreshToken },
+        claimsMappingFor(options.config, account.user.provider),
+      );
       if (result.kind === "refused") {
         options.logger.info("provider refused the refresh; ending the MCP client's grant", {
           user_id: sub,
@@ -287,12 +286,7 @@ export class AuthorizationServer {
         return undefined;
       }
       if (result.kind === "refreshed") {
-        const user = result.claims
-          ? userFromClaims(result.claims, {
-              groupsClaim: options.config.oidc.groups_claim,
-              provider: account.user.provider,
-            })
-          : account.user;
+        const user = result.user?.id === account.user.id ? result.user : account.user;
         account = { user, upstream: result.tokens };
         await accounts.save(account);
       }

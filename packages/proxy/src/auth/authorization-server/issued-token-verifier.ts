@@ -1,44 +1,41 @@
 // Validates the access tokens the proxy's own authorization server issued to MCP clients.
 // They are opaque and looked up in the store on use, so a revoked token or grant stops
-// working at once (within the cache time on other replicas); the lookup also checks the
-// audience (this MCP server), the expiry and the scopes, and yields the user.
+// working at once (within the cache time on other replicas); the lookup checks the expiry
+// and yields the user, scopes, audience and client (the authenticator checks the latter).
 import type Provider from "oidc-provider";
 import { BearerError, type TokenVerifier, type VerifiedToken } from "../bearer-verifier.ts";
 import type { SessionUser } from "../session-user.ts";
 
 export class IssuedTokenVerifier implements TokenVerifier {
   readonly #provider: Provider;
-  readonly #audiences: Set<string>;
-  readonly #requiredScopes: string[];
   readonly #cacheTtlMs: number;
   readonly #cache = new Map<string, { token: VerifiedToken; grantId: string; until: number }>();
 
-  constructor(options: { provider: Provider; resource: string; requiredScopes: string[]; cacheTtlMs: number }) {
+  constructor(options: { provider: Provider; cacheTtlMs: number }) {
     this.#provider = options.provider;
-    this.#audiences = new Set([options.resource, `${options.resource}/`]);
-    this.#requiredScopes = options.requiredScopes;
     this.#cacheTtlMs = options.cacheTtlMs;
   }
 
   async verify(token: string): Promise<VerifiedToken> {
     const now = Date.now();
     const cached = this.#cache.get(token);
-    if (cached && cached.until > now) return this.#checkScopes(cached.token);
+    if (cached && cached.until > now) return cached.token;
     // Opaque tokens are URL-safe random strings; anything else is not one of ours.
     if (!/^[A-Za-z0-9_-]{20,200}$/.test(token)) throw new BearerError("invalid_token", "The access token is not valid");
     const stored = await this.#provider.AccessToken.find(token);
     if (!stored || stored.isExpired)
       throw new BearerError("invalid_token", "The access token is not valid or has expired");
-    const audiences = Array.isArray(stored.aud) ? stored.aud : [stored.aud];
-    if (!audiences.some((aud) => aud !== undefined && this.#audiences.has(aud))) {
-      throw new BearerError("invalid_token", "The access token is not for this MCP server");
-    }
+    const audience = (Array.isArray(stored.aud) ? stored.aud : [stored.aud]).filter(
+      (aud): aud is string => typeof aud === "string",
+    );
     const user = stored.extra?.user as SessionUser | undefined;
     if (!user) throw new BearerError("invalid_token", "The access token names no user");
     const verified: VerifiedToken = {
       user,
       scopes: (stored.scope ?? "").split(" ").filter(Boolean),
+      audience,
       expiresAt: stored.exp ?? 0,
+      ...(stored.clientId ? { clientId: stored.clientId } : {}),
     };
     if (this.#cacheTtlMs > 0) {
       if (this.#cache.size >= 10_000) this.#cache.clear();
@@ -48,7 +45,7 @@ export class IssuedTokenVerifier implements TokenVerifier {
         until: Math.min(now + this.#cacheTtlMs, verified.expiresAt * 1000),
       });
     }
-    return this.#checkScopes(verified);
+    return verified;
   }
 
   /** This replica forgets a revoked grant's tokens at once (others within the cache time). */
@@ -58,12 +55,5 @@ export class IssuedTokenVerifier implements TokenVerifier {
 
   forgetToken(token: string): void {
     this.#cache.delete(token);
-  }
-
-  #checkScopes(token: VerifiedToken): VerifiedToken {
-    const missing = this.#requiredScopes.filter((scope) => !token.scopes.includes(scope));
-    if (missing.length > 0)
-      throw new BearerError("insufficient_scope", `The access token lacks the scope ${missing.join(" ")}`);
-    return token;
   }
 }

@@ -1,0 +1,131 @@
+// Which user (and OAuth client) each upstream MCP session belongs to. The MCP server hands
+// out an Mcp-Session-Id in its answer to initialize; whoever holds that id could otherwise
+// run tools inside someone else's session, or end it with DELETE. The record lives in the
+// session store (memory or Redis), so every replica enforces it, keyed by a hash of the id
+// (the id is a bearer value, never stored in the clear). It expires with the session TTL and
+// is extended while in use. Anyone but the owner gets the 404 an MCP server gives for an
+// unknown session, which tells MCP clients to initialize again (MCP spec, "Session Management").
+import { createHash } from "node:crypto";
+import type { IncomingHttpHeaders, ServerResponse } from "node:http";
+import { ProxyError } from "../errors.ts";
+import type { KeyValueStore } from "../session/key-value.ts";
+
+/** Who may use a session: the user (issuer + subject) and, for bearer tokens, the client. */
+export interface McpSessionOwner {
+  provider: string;
+  user: string;
+  client?: string;
+}
+
+/** The stored record; `endpoint` is reserved for pinning the session to an upstream replica. */
+export interface McpSessionRecord extends McpSessionOwner {
+  endpoint?: string;
+  /** Epoch milliseconds when the record expires unless extended. */
+  until: number;
+}
+
+export const MCP_SESSION_HEADER = "mcp-session-id";
+const CACHE_LIMIT = 10_000;
+
+function sameOwner(record: McpSessionOwner, owner: McpSessionOwner): boolean {
+  return record.provider === owner.provider && record.user === owner.user && record.client === owner.client;
+}
+
+/** The answer an MCP server (the official SDKs) gives to an unknown session id. */
+export function writeSessionNotFound(res: ServerResponse): void {
+  const body = JSON.stringify({ jsonrpc: "2.0", error: { code: -32001, message: "Session not found" }, id: null });
+  res.writeHead(404, { "content-type": "application/json", "content-length": Buffer.byteLength(body) });
+  res.end(body);
+}
+
+export class McpSessionBinding {
+  readonly #store: KeyValueStore;
+  readonly #ttlMs: number;
+  readonly #cacheTtlMs: number;
+  readonly #now: () => number;
+  /** Records read lately on this replica: a busy session costs no store round trip per request. */
+  readonly #cache = new Map<string, { record: McpSessionRecord; cachedUntil: number }>();
+
+  constructor(options: { store: KeyValueStore; ttlMs: number; cacheTtlMs: number; now?: () => number }) {
+    this.#store = options.store;
+    this.#ttlMs = options.ttlMs;
+    this.#cacheTtlMs = options.cacheTtlMs;
+    this.#now = options.now ?? Date.now;
+  }
+
+  /** True when `sessionId` was created by `owner`; extends the record when it is half used up. */
+  async admits(sessionId: string, owner: McpSessionOwner): Promise<boolean> {
+    const key = this.#key(sessionId);
+    const now = this.#now();
+    const cached = this.#cache.get(key);
+    const record = cached && cached.cachedUntil > now ? cached.record : await this.#read(key);
+    if (!record || record.until <= now || !sameOwner(record, owner)) return false;
+    if (record.until - now < this.#ttlMs / 2) await this.#write(key, { ...record, until: now + this.#ttlMs });
+    else if (!cached || cached.cachedUntil <= now) this.#remember(key, record, now);
+    return true;
+  }
+
+  async bind(sessionId: string, owner: McpSessionOwner): Promise<void> {
+    const record: McpSessionRecord = {
+      provider: owner.provider,
+      user: owner.user,
+      ...(owner.client !== undefined ? { client: owner.client } : {}),
+      until: this.#now() + this.#ttlMs,
+    };
+    await this.#write(this.#key(sessionId), record);
+  }
+
+  async release(sessionId: string): Promise<void> {
+    const key = this.#key(sessionId);
+    this.#cache.delete(key);
+    await this.#guard(() => this.#store.delete(key));
+  }
+
+  /**
+   * What to do once the MCP server answered a request of `owner`: bind the session id it
+   * handed out (initialize), forget one it ended (DELETE) or no longer knows (404).
+   */
+  afterResponse(
+    owner: McpSessionOwner,
+    method: string | undefined,
+    requested: string | undefined,
+  ): (status: number, headers: IncomingHttpHeaders) => Promise<void> {
+    return async (status, headers) => {
+      const issued = headers[MCP_SESSION_HEADER];
+      if (typeof issued === "string" && issued !== requested && status < 300) await this.bind(issued, owner);
+      else if (requested !== undefined && (status === 404 || (method === "DELETE" && status < 300)))
+        await this.release(requested);
+    };
+  }
+
+  #key(sessionId: string): string {
+    return `mcp-session:${createHash("sha256").update(sessionId).digest("base64url")}`;
+  }
+
+  async #read(key: string): Promise<McpSessionRecord | undefined> {
+    const raw = await this.#guard(() => this.#store.get(key));
+    return raw === undefined ? undefined : (JSON.parse(raw) as McpSessionRecord);
+  }
+
+  async #write(key: string, record: McpSessionRecord): Promise<void> {
+    await this.#guard(() => this.#store.set(key, JSON.stringify(record), Math.ceil(this.#ttlMs / 1000)));
+    this.#remember(key, record, this.#now());
+  }
+
+  #remember(key: string, record: McpSessionRecord, now: number): void {
+    if (this.#cacheTtlMs <= 0) return;
+    if (this.#cache.size >= CACHE_LIMIT) this.#cache.clear();
+    this.#cache.set(key, { record, cachedUntil: now + this.#cacheTtlMs });
+  }
+
+  /** Fail closed: without the store no session can be told apart from a stolen one. */
+  async #guard<T>(run: () => Promise<T>): Promise<T> {
+    try {
+      return await run();
+    } catch (error) {
+      throw new ProxyError("INTERNAL_ERROR", 503, "The session store is unavailable; try again shortly", {
+        cause: error,
+      });
+    }
+  }
+}
