@@ -113,6 +113,32 @@ describe("MCP clients with the provider's access tokens", () => {
     assert.equal((await call(await mint({ iat: now + 5 }))).status, 200);
   });
 
+  it("binds an MCP session to the user and the OAuth client of the token that initialized it", async () => {
+    const initialized = await call(await mint({ client_id: "client-a" }));
+    assert.equal(initialized.status, 200);
+    await initialized.body?.cancel();
+    const sessionId = initialized.headers.get("mcp-session-id");
+    assert.ok(sessionId);
+    const listTools = async (token: string) => {
+      const response = await fetch(`${proxyUrl}/mcp`, {
+        method: "POST",
+        headers: {
+          authorization: `Bearer ${token}`,
+          "content-type": "application/json",
+          accept: "application/json, text/event-stream",
+          "mcp-session-id": sessionId,
+          "mcp-protocol-version": "2025-06-18",
+        },
+        body: JSON.stringify({ jsonrpc: "2.0", id: 2, method: "tools/list" }),
+      });
+      await response.body?.cancel();
+      return response.status;
+    };
+    assert.equal(await listTools(await mint({ client_id: "client-a" })), 200);
+    assert.equal(await listTools(await mint({ client_id: "client-b" })), 404, "same user, another client");
+    assert.equal(await listTools(await mint({ client_id: "client-a", sub: "bob" })), 404, "another user");
+  });
+
   it("answers 403 insufficient_scope to a token without the required scope", async () => {
     const response = await call(await mint({ scope: "profile" }));
     assert.equal(response.status, 403);

@@ -1,0 +1,59 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { memoryKeyValue } from "../../src/session/key-value.ts";
+import { McpSessionBinding } from "../../src/upstream/mcp-session-binding.ts";
+
+const alice = { provider: "https://id.example", user: "alice" };
+const HOUR = 3_600_000;
+
+function binding() {
+  let now = 1_000_000;
+  const clock = { advance: (ms: number) => void (now += ms) };
+  const store = memoryKeyValue(() => now);
+  const sessions = new McpSessionBinding({ store, ttlMs: HOUR, cacheTtlMs: 0, now: () => now });
+  return { sessions, clock, store };
+}
+
+describe("MCP session binding", () => {
+  it("admits the owner only: not another user, not the same user through another client or provider", async () => {
+    const { sessions } = binding();
+    await sessions.bind("s1", { ...alice, client: "c1" });
+    assert.equal(await sessions.admits("s1", { ...alice, client: "c1" }), true);
+    assert.equal(await sessions.admits("s1", alice), false);
+    assert.equal(await sessions.admits("s1", { ...alice, client: "c2" }), false);
+    assert.equal(await sessions.admits("s1", { provider: "https://id.example", user: "bob", client: "c1" }), false);
+    assert.equal(
+      await sessions.admits("s1", { provider: "https://other.example", user: "alice", client: "c1" }),
+      false,
+    );
+    assert.equal(await sessions.admits("unknown", alice), false);
+  });
+
+  it("expires after the TTL unless used; use extends it", async () => {
+    const { sessions, clock } = binding();
+    await sessions.bind("used", alice);
+    await sessions.bind("idle", alice);
+    clock.advance(0.6 * HOUR);
+    assert.equal(await sessions.admits("used", alice), true); // past half its life: extended
+    clock.advance(0.6 * HOUR);
+    assert.equal(await sessions.admits("idle", alice), false);
+    assert.equal(await sessions.admits("used", alice), true);
+  });
+
+  it("binds the id the MCP server hands out, and forgets it after DELETE or the server's 404", async () => {
+    const { sessions } = binding();
+    await sessions.afterResponse(alice, "POST", undefined)(200, { "mcp-session-id": "s2" });
+    assert.equal(await sessions.admits("s2", alice), true);
+    await sessions.afterResponse(alice, "DELETE", "s2")(200, {});
+    assert.equal(await sessions.admits("s2", alice), false);
+    await sessions.bind("s3", alice);
+    await sessions.afterResponse(alice, "POST", "s3")(404, {});
+    assert.equal(await sessions.admits("s3", alice), false);
+  });
+
+  it("answers 503 when the store fails, never a pass", async () => {
+    const { sessions, store } = binding();
+    store.get = () => Promise.reject(new Error("down"));
+    await assert.rejects(sessions.admits("s1", alice), { status: 503 });
+  });
+});
