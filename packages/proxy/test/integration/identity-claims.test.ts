@@ -44,7 +44,12 @@ describe("a provider that puts e-mail, name and groups only in userinfo", () => 
   before(async () => {
     stack = await startStack({
       idp: { claimsOnlyInUserinfo: true },
-      env: { ACCESS_REQUIRED_GROUPS: "admins", ACCESS_ALLOWED_EMAIL_DOMAINS: "example.com" },
+      // Refresh when less than 2 h are left of a 1 h token: every request refreshes.
+      env: {
+        ACCESS_REQUIRED_GROUPS: "admins",
+        ACCESS_ALLOWED_EMAIL_DOMAINS: "example.com",
+        OIDC_REFRESH_BEFORE_EXPIRY: "2h",
+      },
     });
     proxyUrl = `http://127.0.0.1:${stack.ports[0]}`;
   });
@@ -65,6 +70,21 @@ describe("a provider that puts e-mail, name and groups only in userinfo", () => 
       groups: ["mcp-users", "admins"],
       provider: stack.idp.issuer,
     });
+  });
+
+  it("keeps the userinfo claims across refreshes of the provider's tokens", async () => {
+    const browser = new TestBrowser();
+    assert.equal((await browser.signIn(`${proxyUrl}/`, "alice")).status, 200);
+    const metrics = async () =>
+      (await (await fetch(`${proxyUrl}/metrics`)).text()).match(/event="refreshed"\} (\d+)/)?.[1];
+    const before = Number(await metrics());
+    const page = await browser.navigate(`${proxyUrl}/`);
+    assert.equal(page.status, 200, page.text);
+    assert.ok(Number(await metrics()) > before, "the tokens were refreshed");
+    const session = (await (await browser.fetch(`${proxyUrl}/api/v1/session`)).json()) as {
+      user: { groups: string[] };
+    };
+    assert.deepEqual(session.user.groups, ["mcp-users", "admins"]);
   });
 
   it("and still refuses a signed-in user outside the group", async () => {
