@@ -22,7 +22,12 @@ import type { ProxyMetrics } from "./observability/metrics.ts";
 import { currentScope, requestScope } from "./observability/request-scope.ts";
 import type { CircuitBreaker } from "./upstream/circuit-breaker.ts";
 import type { Forwarder, Who } from "./upstream/forwarder.ts";
-import { MCP_SESSION_HEADER, type McpSessionBinding, writeSessionNotFound } from "./upstream/mcp-session-binding.ts";
+import {
+  legacySessionIdOf,
+  MCP_SESSION_HEADER,
+  type McpSessionBinding,
+  writeSessionNotFound,
+} from "./upstream/mcp-session-binding.ts";
 
 export interface AppParts {
   config: Config;
@@ -191,11 +196,17 @@ export function createRequestHandler(parts: AppParts): (req: IncomingMessage, re
       };
       const header = req.headers[MCP_SESSION_HEADER];
       const requested = typeof header === "string" ? header : undefined;
-      if (requested !== undefined && !(await parts.mcpSessions.admits(requested, owner))) {
+      const legacy = requested === undefined ? legacySessionIdOf(req.url ?? "/") : undefined;
+      if (
+        (requested !== undefined && !(await parts.mcpSessions.admits(requested, owner))) ||
+        (legacy !== undefined && !(await parts.mcpSessions.admitsLegacy(legacy, owner)))
+      ) {
         writeSessionNotFound(res);
         return;
       }
       who.afterUpstream = parts.mcpSessions.afterResponse(owner, req.method, requested);
+      if (req.method === "GET" && requested === undefined)
+        who.beforeFirstEvent = parts.mcpSessions.beforeFirstEvent(owner);
     }
     // Identity goes on last, after every check, and replaces whatever the client sent.
     await parts.forwarder.forward(req, res, who);

@@ -120,6 +120,8 @@ export interface Who {
    * session binding records a new session id here). A rejection cancels the answer.
    */
   afterUpstream?: (status: number, headers: IncomingHttpHeaders) => Promise<void>;
+  /** Awaited with an event stream's first chunk before it is relayed (HTTP+SSE session binding). */
+  beforeFirstEvent?: (chunk: Buffer) => Promise<void>;
 }
 
 /** Resolves on 'drain', or on 'close' when the client went away meanwhile. */
@@ -144,9 +146,16 @@ async function relayBody(
   body: Readable,
   res: ServerResponse,
   keepAlive: StreamKeepAlive | undefined,
+  beforeFirst: ((chunk: Buffer) => Promise<void>) | undefined,
 ): Promise<boolean> {
+  let first = beforeFirst;
   for await (const chunk of body) {
     if (res.writableEnded || res.destroyed) return false;
+    if (first) {
+      const run = first;
+      first = undefined;
+      await run(chunk as Buffer);
+    }
     keepAlive?.relayed(chunk as Buffer);
     if (!res.write(chunk)) await writable(res);
   }
@@ -248,7 +257,7 @@ export class Forwarder {
     res.writeHead(upstream.statusCode, headers);
     if (stream) res.flushHeaders();
     try {
-      complete = await relayBody(upstream.body, res, keepAlive);
+      complete = await relayBody(upstream.body, res, keepAlive, stream ? who.beforeFirstEvent : undefined);
     } catch {
       // The upstream cut the body short: the client must not take a partial body for whole.
       res.destroy();

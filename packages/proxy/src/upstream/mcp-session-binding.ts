@@ -5,8 +5,11 @@
 // (the id is a bearer value, never stored in the clear). It expires with the session TTL and
 // is extended while in use. Anyone but the owner gets the 404 an MCP server gives for an
 // unknown session, which tells MCP clients to initialize again (MCP spec, "Session Management").
+// The older HTTP+SSE transport names its session in the stream's first event (`endpoint`,
+// `/messages?sessionId=…`) and in the query of every POST: those ids are bound the same way.
 import { createHash } from "node:crypto";
 import type { IncomingHttpHeaders, ServerResponse } from "node:http";
+import { createParser } from "eventsource-parser";
 import { ProxyError } from "../errors.ts";
 import type { KeyValueStore } from "../session/key-value.ts";
 
@@ -38,6 +41,24 @@ export function writeSessionNotFound(res: ServerResponse): void {
   res.end(body);
 }
 
+/** The `sessionId` query parameter of an HTTP+SSE transport POST (`/messages?sessionId=…`). */
+export function legacySessionIdOf(url: string): string | undefined {
+  if (!url.includes("sessionId=")) return undefined;
+  return new URL(url, "http://request").searchParams.get("sessionId") ?? undefined;
+}
+
+/** The session id of the `endpoint` event the HTTP+SSE transport opens its stream with. */
+export function endpointSessionId(chunk: Buffer): string | undefined {
+  let endpoint: string | undefined;
+  const parser = createParser({
+    onEvent: (event) => {
+      if (endpoint === undefined && event.event === "endpoint") endpoint = event.data;
+    },
+  });
+  parser.feed(chunk.toString("utf8"));
+  return endpoint === undefined ? undefined : legacySessionIdOf(endpoint.trim());
+}
+
 export class McpSessionBinding {
   readonly #store: KeyValueStore;
   readonly #ttlMs: number;
@@ -54,15 +75,25 @@ export class McpSessionBinding {
   }
 
   /** True when `sessionId` was created by `owner`; extends the record when it is half used up. */
-  async admits(sessionId: string, owner: McpSessionOwner): Promise<boolean> {
-    const key = this.#key(sessionId);
-    const now = this.#now();
-    const cached = this.#cache.get(key);
-    const record = cached && cached.cachedUntil > now ? cached.record : await this.#read(key);
-    if (!record || record.until <= now || !sameOwner(record, owner)) return false;
-    if (record.until - now < this.#ttlMs / 2) await this.#write(key, { ...record, until: now + this.#ttlMs });
-    else if (!cached || cached.cachedUntil <= now) this.#remember(key, record, now);
-    return true;
+  admits(sessionId: string, owner: McpSessionOwner): Promise<boolean> {
+    return this.#check(sessionId, owner, false);
+  }
+
+  /**
+   * For an HTTP+SSE transport id: false only when it is bound to someone else. An id the
+   * proxy never saw handed out is not a session it knows (the query parameter may mean
+   * something else to the MCP server), and the MCP server decides about it.
+   */
+  admitsLegacy(sessionId: string, owner: McpSessionOwner): Promise<boolean> {
+    return this.#check(sessionId, owner, true);
+  }
+
+  /** Binds the id of an HTTP+SSE stream's `endpoint` event, before the client sees it. */
+  beforeFirstEvent(owner: McpSessionOwner): (chunk: Buffer) => Promise<void> {
+    return async (chunk) => {
+      const sessionId = endpointSessionId(chunk);
+      if (sessionId !== undefined) await this.bind(sessionId, owner);
+    };
   }
 
   async bind(sessionId: string, owner: McpSessionOwner): Promise<void> {
@@ -96,6 +127,19 @@ export class McpSessionBinding {
       else if (requested !== undefined && (status === 404 || (method === "DELETE" && status < 300)))
         await this.release(requested);
     };
+  }
+
+  async #check(sessionId: string, owner: McpSessionOwner, unknownPasses: boolean): Promise<boolean> {
+    const key = this.#key(sessionId);
+    const now = this.#now();
+    const cached = this.#cache.get(key);
+    const fresh = cached !== undefined && cached.cachedUntil > now;
+    const record = fresh ? cached.record : await this.#read(key);
+    if (!record || record.until <= now) return unknownPasses;
+    if (!sameOwner(record, owner)) return false;
+    if (record.until - now < this.#ttlMs / 2) await this.#write(key, { ...record, until: now + this.#ttlMs });
+    else if (!fresh) this.#remember(key, record, now);
+    return true;
   }
 
   #key(sessionId: string): string {

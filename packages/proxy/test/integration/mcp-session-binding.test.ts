@@ -99,6 +99,37 @@ function describeBinding(
       }
     });
 
+    it("binds the older HTTP+SSE transport's sessionId too: another user's POST to /messages gets 404", async () => {
+      const { Client } = await import("@modelcontextprotocol/sdk/client/index.js");
+      const { SSEClientTransport } = await import("@modelcontextprotocol/sdk/client/sse.js");
+      const client = new Client({ name: "legacy-test", version: "1.0.0" });
+      await client.connect(new SSEClientTransport(new URL(`${urls[0]}/sse`), { fetch: alice.fetch }));
+      try {
+        await client.callTool({ name: "echo", arguments: { text: "legacy" } });
+        const posted = stack.mcp.requests.findLast((r) => r.url.startsWith("/messages?sessionId="));
+        assert.ok(posted, "the client posted to its session's endpoint");
+        const message = (from: TestBrowser) =>
+          from.fetch(`${urls.at(-1)}${posted.url}`, {
+            method: "POST",
+            headers: { "content-type": "application/json" },
+            body: JSON.stringify({
+              jsonrpc: "2.0",
+              id: 9,
+              method: "tools/call",
+              params: { name: "whoami", arguments: {} },
+            }),
+          });
+        const stolen = await message(bob);
+        assert.equal(stolen.status, 404);
+        await stolen.body?.cancel();
+        const own = await message(alice);
+        assert.equal(own.status, 202);
+        await own.body?.cancel();
+      } finally {
+        await client.close();
+      }
+    });
+
     it("lets the owner end the session with DELETE; afterwards it is unknown to everyone", async () => {
       const { client, transport } = await connectMcpClient(`${urls[0]}/mcp`, alice.fetch);
       const sessionId = transport.sessionId as string;

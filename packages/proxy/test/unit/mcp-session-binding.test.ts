@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { memoryKeyValue } from "../../src/session/key-value.ts";
-import { McpSessionBinding } from "../../src/upstream/mcp-session-binding.ts";
+import { endpointSessionId, legacySessionIdOf, McpSessionBinding } from "../../src/upstream/mcp-session-binding.ts";
 
 const alice = { provider: "https://id.example", user: "alice" };
 const HOUR = 3_600_000;
@@ -49,6 +49,20 @@ describe("MCP session binding", () => {
     await sessions.bind("s3", alice);
     await sessions.afterResponse(alice, "POST", "s3")(404, {});
     assert.equal(await sessions.admits("s3", alice), false);
+  });
+
+  it("HTTP+SSE transport: binds the endpoint event's sessionId; an id it never handed out is the server's to judge", async () => {
+    const { sessions } = binding();
+    const chunk = Buffer.from("event: endpoint\ndata: /messages?sessionId=abc-123\n\n");
+    assert.equal(endpointSessionId(chunk), "abc-123");
+    assert.equal(endpointSessionId(Buffer.from(": ping\n\n")), undefined);
+    assert.equal(legacySessionIdOf("/messages?sessionId=abc-123"), "abc-123");
+    assert.equal(legacySessionIdOf("/messages"), undefined);
+    await sessions.beforeFirstEvent(alice)(chunk);
+    assert.equal(await sessions.admitsLegacy("abc-123", alice), true);
+    assert.equal(await sessions.admitsLegacy("abc-123", { ...alice, user: "bob" }), false);
+    assert.equal(await sessions.admitsLegacy("never-seen", alice), true);
+    assert.equal(await sessions.admits("never-seen", alice), false);
   });
 
   it("answers 503 when the store fails, never a pass", async () => {
