@@ -41,6 +41,7 @@ export class ProxyCookies {
   /** Base names (no prefix, no suffix) of every cookie the proxy sets, except the per-login ones. */
   readonly #ownNames: ReadonlySet<string>;
   readonly #base: CookieOptions;
+  readonly #markers: string[];
 
   constructor(config: Config) {
     const { session: s, server } = config;
@@ -71,6 +72,7 @@ export class ProxyCookies {
       },
     };
     this.#ownNames = new Set([s.cookie_name, ...Object.values(AUTHORIZATION_SERVER_NAMES)]);
+    this.#markers = [s.cookie_name, AUTHORIZATION_SERVER_NAMES.session, TRANSACTION_PREFIX];
   }
 
   /** Attributes of the cookies set per request (login transaction), Secure resolved for `req`. */
@@ -95,6 +97,8 @@ export class ProxyCookies {
    * as servers reading the header do).
    */
   withoutProxyCookies(header: string): string | undefined {
+    // Most requests carry none of them: a substring test spares the parse (every name contains one of these).
+    if (!this.#markers.some((marker) => header.includes(marker))) return header;
     const pairs = Object.entries(parseCookieHeader(header, { decode: verbatim }));
     if (!pairs.some(([name]) => this.isProxyCookie(name))) return pairs.length > 0 ? header : undefined;
     const kept = pairs.filter(([name]) => !this.isProxyCookie(name)).map(([name, value]) => `${name}=${value}`);

@@ -19,8 +19,11 @@ export function createHostCheck(server: Config["server"]): ((req: IncomingMessag
   const entries = [...(server.public_url ? [new URL(server.public_url).host] : []), ...server.allowed_hosts];
   if (entries.length === 0) return undefined;
   const allowed = new Set(entries.map(hostName).filter((name) => name !== undefined));
+  // The Host values clients send most (the public URL's, as written): accepted without parsing.
+  const exact = new Set([...allowed, ...entries.map((entry) => entry.toLowerCase())]);
   return (req) => {
     const host = req.headers.host;
+    if (host !== undefined && exact.has(host)) return;
     const name = host === undefined ? undefined : hostName(host);
     if (name === undefined || !allowed.has(name)) {
       throw new ProxyError("BAD_REQUEST", 421, "This proxy does not serve that host", {
