@@ -34,7 +34,11 @@ export function originGuard(allowedOrigins: (req: Request) => Set<string>, heade
     });
   });
   // Requests without an Origin (MCP clients, curl, same-origin navigations) skip CORS work.
-  const corsWhenOrigin: RequestHandler = (req, res, next) =>
-    req.headers.origin === undefined ? next() : corsHandler(req, res, next);
+  const corsWhenOrigin: RequestHandler = (req, res, next) => {
+    if (req.headers.origin === undefined) return next();
+    // The allowed headers answered depend on the ones asked for: caches must keep them apart.
+    if (req.method === "OPTIONS") res.vary("Access-Control-Request-Headers");
+    corsHandler(req, res, next);
+  };
   return [guard, corsWhenOrigin];
 }

@@ -336,6 +336,7 @@ describe("CORS for browser MCP clients", () => {
     }
     assert.ok(allowed.includes("x-correlation-id"));
     assert.ok(!allowed.includes("x-user-id"), "identity headers are not the client's to send");
+    assert.match(String(answer.headers.vary), /Access-Control-Request-Headers/i);
   });
 
   it("exposes the configured request id header, not a hard-coded X-Request-ID", async () => {
