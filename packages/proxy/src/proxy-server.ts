@@ -106,6 +106,7 @@ export async function startProxy(config: Config, options: { logger?: Logger } = 
     cookies,
     identity: new IdentityHeaders(config.headers),
     keepForwardedChain: config.server.trust_proxy !== false,
+    publicHost: config.server.public_url ? new URL(config.server.public_url).host : undefined,
   };
   const hostCheck = createHostCheck(config.server);
   const forwarder = new Forwarder({ config, breaker, metrics, logger, headerParts });

@@ -16,6 +16,8 @@ export interface UpstreamHeaderParts {
   identity: IdentityHeaders;
   /** server.trust_proxy is set: the X-Forwarded-For chain of the proxies in front is kept. */
   keepForwardedChain: boolean;
+  /** The public URL's host, sent as X-Forwarded-Host; without a public URL, the (checked) Host. */
+  publicHost: string | undefined;
 }
 
 /** Folded names the Connection header lists (RFC 9110 §7.6.1), beyond keep-alive/close. */
@@ -51,7 +53,8 @@ export function upstreamHeaders(req: IncomingMessage, who: Who, parts: UpstreamH
   const prior = parts.keepForwardedChain ? req.headers["x-forwarded-for"] : undefined;
   out.push("x-forwarded-for", prior ? `${prior}, ${remote}` : remote);
   out.push("x-forwarded-proto", who.forwardedProto);
-  if (req.headers.host) out.push("x-forwarded-host", req.headers.host);
+  const host = parts.publicHost ?? req.headers.host;
+  if (host) out.push("x-forwarded-host", host);
   out.push(parts.headers.requestIdKey, who.requestId);
   if (who.user) for (const [name, value] of parts.identity.valuesFor(who.user)) out.push(name, value);
   return out;

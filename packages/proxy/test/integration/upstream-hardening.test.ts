@@ -167,6 +167,11 @@ describe("headers and cookies toward the MCP server", () => {
     assert.deepEqual(upstream.values(seen, "upgrade"), ["websocket"]);
   });
 
+  it("sends the public URL's host as X-Forwarded-Host, whichever accepted Host the client used", async () => {
+    await send(proxy.url, "/mcp", { headers: { host: "127.0.0.1:1" } });
+    assert.deepEqual(upstream.values(upstream.requests.at(-1), "x-forwarded-host"), [new URL(proxy.url).host]);
+  });
+
   it("forwards repeated Mcp-Method and Mcp-Param-* headers as separate lines, not merged", async () => {
     await send(proxy.url, "/mcp", {
       method: "POST",
