@@ -48,6 +48,7 @@ const STANDARD_REQUEST_HEADERS = [
 const MCP_FAMILY_PREFIX = "mcp-";
 /** Response headers browser clients must be able to read (MCP Inspector needs the session id). */
 const EXPOSED = ["Mcp-Session-Id", "WWW-Authenticate", "MCP-Protocol-Version"];
+const DECIDED_NAMES_LIMIT = 1024;
 
 export class ProxyHeaders {
   /** The request id header as configured (echoed to clients, sent upstream). */
@@ -60,6 +61,8 @@ export class ProxyHeaders {
   /** Folded names never taken from a client. */
   readonly #stripped: ReadonlySet<string>;
   readonly #corsStandard: ReadonlySet<string>;
+  /** Decisions per name as sent, so the hot path does not fold the same names again and again. */
+  readonly #decided = new Map<string, boolean>();
 
   constructor(headers: Config["headers"]) {
     this.requestIdName = headers.request_id;
@@ -80,8 +83,14 @@ export class ProxyHeaders {
 
   /** Whether a client's header (any case, "_" or "-") is dropped before forwarding. */
   isStripped(name: string): boolean {
-    const folded = foldHeaderName(name);
-    return this.#stripped.has(folded) || folded.startsWith(FORWARDING_PREFIX);
+    let stripped = this.#decided.get(name);
+    if (stripped === undefined) {
+      const folded = foldHeaderName(name);
+      stripped = this.#stripped.has(folded) || folded.startsWith(FORWARDING_PREFIX);
+      // Clients send the same few spellings on every request; the bound keeps made-up names from growing it.
+      if (this.#decided.size < DECIDED_NAMES_LIMIT) this.#decided.set(name, stripped);
+    }
+    return stripped;
   }
 
   /**
