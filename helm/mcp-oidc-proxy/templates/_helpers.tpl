@@ -39,6 +39,10 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 
 {{/* The proxy's config file: the user's config with what the chart owns laid over it. */}}
 {{- define "mcp-oidc-proxy.config" -}}
-{{- $owned := dict "server" (dict "host" "0.0.0.0" "port" 8080 "shutdown_timeout" (printf "%ds" (sub (int .Values.terminationGracePeriodSeconds) 5))) "metrics" (dict "enabled" .Values.metrics.enabled "port" (int .Values.metrics.port)) "logging" (dict "format" "json") }}
+{{- /* In-cluster clients use the Service's names; the proxy answers other hosts than the public URL's with 421. */ -}}
+{{- $svc := include "mcp-oidc-proxy.fullname" . }}
+{{- $ns := .Release.Namespace }}
+{{- $hosts := concat (dig "server" "allowed_hosts" list .Values.config) (list $svc (printf "%s.%s" $svc $ns) (printf "%s.%s.svc" $svc $ns) (printf "%s.%s.svc.cluster.local" $svc $ns)) }}
+{{- $owned := dict "server" (dict "host" "0.0.0.0" "port" 8080 "allowed_hosts" $hosts "shutdown_timeout" (printf "%ds" (sub (int .Values.terminationGracePeriodSeconds) 5))) "metrics" (dict "enabled" .Values.metrics.enabled "port" (int .Values.metrics.port)) "logging" (dict "format" "json") }}
 {{- toYaml (mergeOverwrite (deepCopy .Values.config) $owned) }}
 {{- end }}

@@ -2,7 +2,7 @@
 // createRequestHandler is what every HTTP request meets; proxied requests stay on a lean
 // path (no framework, see docs/decisions/004), the proxy's own routes go to Express.
 import type { IncomingMessage, ServerResponse } from "node:http";
-import type { CookieOptions, Request, RequestHandler } from "express";
+import type { Request, RequestHandler } from "express";
 import express, { type Express } from "express";
 import type { Authenticator } from "./auth/authenticator.ts";
 import type { AuthorizationServer } from "./auth/authorization-server/authorization-server.ts";
@@ -15,11 +15,13 @@ import { forbidden, ProxyError, toProxyError, unauthorized, writeError } from ".
 import { createAccessLog } from "./middleware/access-log.ts";
 import { errorHandler, notFound } from "./middleware/error-handler.ts";
 import { type OperationsState, operationsRouter } from "./middleware/operations.ts";
-import { EXPOSED_HEADERS, originGuard } from "./middleware/origin.ts";
+import { originGuard } from "./middleware/origin.ts";
 import { requestIdOf } from "./middleware/request-scope.ts";
 import type { Logger } from "./observability/logger.ts";
 import type { ProxyMetrics } from "./observability/metrics.ts";
 import { currentScope, requestScope } from "./observability/request-scope.ts";
+import type { ProxyHeaders } from "./proxy-headers.ts";
+import { requestPath } from "./request-path.ts";
 import type { CircuitBreaker } from "./upstream/circuit-breaker.ts";
 import type { Forwarder, Who } from "./upstream/forwarder.ts";
 import {
@@ -35,6 +37,9 @@ export interface AppParts {
   metrics: ProxyMetrics;
   operations: OperationsState;
   allowedOrigins: (req: IncomingMessage) => Set<string>;
+  /** Throws 421 for a Host the proxy does not serve (absent when every Host is accepted). */
+  hostCheck: ((req: IncomingMessage) => void) | undefined;
+  headers: ProxyHeaders;
   /** The public URL's scheme, sent upstream as X-Forwarded-Proto. */
   publicProtocol: (req: IncomingMessage) => string;
   sessionMiddleware: RequestHandler | undefined;
@@ -86,7 +91,7 @@ export function buildOwnRoutes(parts: AppParts): Express {
   if (parts.authorizationServer) app.use(parts.authorizationServer.publicRouter());
   app.use(securityHeaders);
   // Before the session: a foreign Origin is refused without touching the session store.
-  app.use(originGuard(parts.allowedOrigins));
+  app.use(originGuard(parts.allowedOrigins, parts.headers));
   if (parts.sessionMiddleware) {
     const sessionMiddleware = parts.sessionMiddleware;
     // Fail closed: without the store no session can be trusted, so nothing passes.
@@ -130,10 +135,8 @@ export function createRequestHandler(parts: AppParts): (req: IncomingMessage, re
     ownPaths.has(path) ||
     (parts.protectedResource !== undefined && path.startsWith("/.well-known/oauth-protected-resource")) ||
     (parts.authorizationServer?.isOwnPath(path) ?? false);
-  const requestIdHeader = config.headers.request_id;
-  const requestIdKey = requestIdHeader.toLowerCase();
+  const { requestIdName, requestIdKey, exposed } = parts.headers;
   const accessLog = createAccessLog(logger, metrics);
-  const exposed = EXPOSED_HEADERS.join(", ");
 
   /** A request for the MCP server: origin, identity, then forward. */
   async function proxyRequest(
@@ -214,19 +217,14 @@ export function createRequestHandler(parts: AppParts): (req: IncomingMessage, re
 
   return (req, res) => {
     const requestId = requestIdOf(req, requestIdKey);
-    res.setHeader(requestIdHeader, requestId);
+    res.setHeader(requestIdName, requestId);
     const url = req.url ?? "/";
     const queryAt = url.indexOf("?");
     const path = queryAt === -1 ? url : url.slice(0, queryAt);
     requestScope.run({ requestId }, () => {
       // Probes and scrapes stay out of the access log and the request counters.
       if (!operationsPaths.has(path)) accessLog(req, res, path);
-      // The proxy's own routes and CORS preflights are Express' (sessions, cookies, forms).
-      if (isOwnPath(path) || (req.method === "OPTIONS" && req.headers.origin !== undefined)) {
-        ownRoutes(req as Request, res as never);
-        return;
-      }
-      proxyRequest(req, res, path, requestId).catch((error: unknown) => {
+      const failed = (error: unknown) => {
         const failure = toProxyError(error);
         // Upstream failures were logged where they happened (forwarder); others are logged here.
         if (failure.status >= 500 && failure.code !== "PROXY_ERROR") {
@@ -236,41 +234,20 @@ export function createRequestHandler(parts: AppParts): (req: IncomingMessage, re
           });
         }
         writeError(res, failure, requestId);
-      });
+      };
+      try {
+        // Probes reach the pod by its IP (Kubernetes): health paths answer any Host.
+        if (!operationsPaths.has(path)) parts.hostCheck?.(req);
+        // The proxy's own routes and CORS preflights are Express' (sessions, cookies, forms).
+        if (isOwnPath(path) || (req.method === "OPTIONS" && req.headers.origin !== undefined)) {
+          ownRoutes(req as Request, res as never);
+          return;
+        }
+        // Decided on and forwarded: the same raw path (ambiguous ones are refused).
+        proxyRequest(req, res, requestPath(url), requestId).catch(failed);
+      } catch (error) {
+        failed(error);
+      }
     });
-  };
-}
-
-/** Cookie attributes shared by the session cookie and the login transaction cookie. */
-export function cookieSettings(config: Config): {
-  secure: boolean | "auto";
-  name: string;
-  options: (req: Request) => CookieOptions;
-  sessionCookie: import("express-session").CookieOptions;
-} {
-  const { session: s, server } = config;
-  const secure: boolean | "auto" =
-    s.cookie_secure === "always"
-      ? true
-      : s.cookie_secure === "never"
-        ? false
-        : server.public_url
-          ? server.public_url.startsWith("https:")
-          : server.trust_proxy !== false
-            ? "auto"
-            : false;
-  // "__Host-" binds the cookie to this exact host over TLS: no subdomain can set or read it.
-  const name = secure === true && !s.cookie_domain ? `__Host-${s.cookie_name}` : s.cookie_name;
-  const base = {
-    httpOnly: true,
-    sameSite: s.cookie_same_site,
-    path: "/",
-    ...(s.cookie_domain ? { domain: s.cookie_domain } : {}),
-  } as const;
-  return {
-    secure,
-    name,
-    options: (req) => ({ ...base, secure: secure === "auto" ? req.secure : secure }),
-    sessionCookie: { ...base, secure, maxAge: s.ttl },
   };
 }

@@ -7,7 +7,7 @@ import type { AddressInfo, Socket } from "node:net";
 import type { Request } from "express";
 import express from "express";
 import session from "express-session";
-import { cookieSettings, createRequestHandler } from "./app.ts";
+import { createRequestHandler } from "./app.ts";
 import { AccessPolicy } from "./auth/access-policy.ts";
 import { Authenticator } from "./auth/authenticator.ts";
 import type { AuthorizationServer } from "./auth/authorization-server/authorization-server.ts";
@@ -22,12 +22,16 @@ import { UpstreamOidc } from "./auth/upstream-oidc.ts";
 import type { Config } from "./config/schema.ts";
 import { ConnectionDrain } from "./connection-drain.ts";
 import { errorBody, forbidden, type ProxyError, toProxyError } from "./errors.ts";
+import { createHostCheck } from "./middleware/host-check.ts";
 import { metricsHandler } from "./middleware/operations.ts";
 import { requestIdOf } from "./middleware/request-scope.ts";
 import { createLogger, type Logger, type LogLevel } from "./observability/logger.ts";
 import { createMetrics } from "./observability/metrics.ts";
 import { requestScope } from "./observability/request-scope.ts";
+import { ProxyCookies } from "./proxy-cookies.ts";
+import { ProxyHeaders } from "./proxy-headers.ts";
 import { createPublicUrlResolver, listenUrl } from "./public-url.ts";
+import { requestPath } from "./request-path.ts";
 import { SessionCache } from "./session/session-cache.ts";
 import { SessionReader } from "./session/session-reader.ts";
 import { createSessionBackend } from "./session/store.ts";
@@ -97,10 +101,18 @@ export async function startProxy(config: Config, options: { logger?: Logger } = 
       if (reachable && breaker.state !== "closed") breaker.recordSuccess();
     },
   });
-  const cookies = cookieSettings(config);
-  const identity = new IdentityHeaders(config.headers, cookies.name);
-  const forwarder = new Forwarder({ config, breaker, metrics, logger, identity });
-  const relayUpgrade = createUpgradeRelay(target, logger);
+  const cookies = new ProxyCookies(config);
+  const headers = new ProxyHeaders(config.headers);
+  const headerParts = {
+    headers,
+    cookies,
+    identity: new IdentityHeaders(config.headers),
+    keepForwardedChain: config.server.trust_proxy !== false,
+    publicHost: config.server.public_url ? new URL(config.server.public_url).host : undefined,
+  };
+  const hostCheck = createHostCheck(config.server);
+  const forwarder = new Forwarder({ config, breaker, metrics, logger, headerParts });
+  const relayUpgrade = createUpgradeRelay(target, logger, headerParts);
   const publicUrl = createPublicUrlResolver(config.server);
   const extraOrigins = config.server.allowed_origins.map((o) => new URL(o).origin);
   const fixedOrigins = config.server.public_url
@@ -122,7 +134,7 @@ export async function startProxy(config: Config, options: { logger?: Logger } = 
     oidcUpstream = new UpstreamOidc(config.oidc, logger);
     await oidcUpstream.start();
     const reader = new SessionReader({
-      cookieName: cookies.name,
+      cookieName: cookies.sessionName,
       secrets,
       store: sessions.store,
       cache: new SessionCache({ ttlMs: config.session.cache_ttl }),
@@ -135,14 +147,14 @@ export async function startProxy(config: Config, options: { logger?: Logger } = 
       metrics,
       logger,
       publicUrl,
-      cookieOptions: cookies.options,
-      sessionCookieName: cookies.name,
+      cookieOptions: (req) => cookies.options(req),
+      sessionCookieName: cookies.sessionName,
       forgetSession: (id) => reader.forget(id),
     });
     // express-session writes sessions (sign-in, sign-out); the hot path reads them directly.
     sessionMiddleware = session({
       store: sessions.store,
-      name: cookies.name,
+      name: cookies.sessionName,
       secret: secrets,
       resave: false,
       // No session is stored until someone signs in: anonymous traffic writes nothing.
@@ -209,6 +221,7 @@ export async function startProxy(config: Config, options: { logger?: Logger } = 
       store: sessions.keyValue,
       secrets,
       secureCookies: cookies.secure === true,
+      cookieNames: cookies.authorizationServer.names,
       upstream: oidcUpstream,
       login,
       policy: () => policy,
@@ -251,6 +264,8 @@ export async function startProxy(config: Config, options: { logger?: Logger } = 
     metrics,
     operations: { version: VERSION, startedAt, backendStatus: () => probe.status, notReadyReasons },
     allowedOrigins,
+    hostCheck,
+    headers,
     publicProtocol,
     sessionMiddleware,
     login,
@@ -272,17 +287,16 @@ export async function startProxy(config: Config, options: { logger?: Logger } = 
   const server = http.createServer({ requestTimeout: 0, headersTimeout: 30_000, keepAliveTimeout: 65_000 }, handler);
   const drain = new ConnectionDrain(server);
   server.on("upgrade", (req: IncomingMessage, socket: Socket, head: Buffer) => {
-    const requestId = requestIdOf(req, config.headers.request_id.toLowerCase());
+    const requestId = requestIdOf(req, headers.requestIdKey);
     socket.on("error", () => socket.destroy());
     requestScope.run({ requestId }, async () => {
       try {
+        hostCheck?.(req);
         const origin = req.headers.origin;
         if (origin !== undefined && !allowedOrigins(req).has(origin)) throw forbidden("Origin not allowed");
-        const path = new URL(req.url ?? "/", "http://upgrade").pathname;
-        const auth = await authenticator.authenticate(req, path);
+        const auth = await authenticator.authenticate(req, requestPath(req.url ?? "/"));
         if (auth.kind !== "allowed") throw auth.error;
-        identity.apply(req, auth.user, requestId);
-        relayUpgrade(req, socket, head);
+        relayUpgrade(req, socket, head, { user: auth.user, requestId, forwardedProto: publicProtocol(req) });
       } catch (error) {
         rejectUpgrade(socket, toProxyError(error), requestId);
       }

@@ -23,13 +23,23 @@ export function proxyUrl(cr: McpOidcProxy): string {
   return cr.spec.publicUrl ?? `http://${cr.metadata.name}.${cr.metadata.namespace}.svc`;
 }
 
+/**
+ * The proxy's Service DNS names (server.allowed_hosts): the proxy answers a Host other than
+ * its public URL's with 421, and in-cluster clients reach it by any of these. (Probes use the
+ * pod IP on health paths, which answer any Host.)
+ */
+export function serviceHosts(cr: McpOidcProxy): string[] {
+  const { name, namespace } = cr.metadata;
+  return [name, `${name}.${namespace}`, `${name}.${namespace}.svc`, `${name}.${namespace}.svc.cluster.local`];
+}
+
 export function proxyConfig(cr: McpOidcProxy): Record<string, unknown> {
   const { spec } = cr;
   const bypass = spec.authMode === "bypass";
   return {
     // Production refuses bypass mode; a bypass resource is a development setup by definition.
     environment: bypass ? "development" : "production",
-    server: { host: "0.0.0.0", port: PROXY_PORT, public_url: proxyUrl(cr) },
+    server: { host: "0.0.0.0", port: PROXY_PORT, public_url: proxyUrl(cr), allowed_hosts: serviceHosts(cr) },
     target: { url: upstreamUrl(cr), health_path: spec.upstream.healthPath },
     auth: { mode: spec.authMode },
     ...(spec.provider

@@ -115,6 +115,13 @@ describe("Helm charts", () => {
     assert.equal(config.server.port, 8080);
     assert.equal(config.metrics.port, 9090);
     assert.equal(config.server.shutdown_timeout, 30_000, "below the pod's termination grace period");
+    // In-cluster clients use the Service's names; any other Host than these and the public URL's gets 421.
+    const service = objects.find((o) => o.kind === "Service");
+    assert.ok(
+      config.server.allowed_hosts.includes(
+        `${service?.metadata?.name}.${service?.metadata?.namespace ?? "default"}.svc`,
+      ),
+    );
     const deployment = objects.find((o) => o.kind === "Deployment") as unknown as {
       spec: {
         template: {

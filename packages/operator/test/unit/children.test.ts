@@ -54,6 +54,8 @@ describe("desired children", () => {
     assert.equal(config.environment, "production");
     assert.equal(config.target.url, "http://mcp-server.team-a.svc:3000");
     assert.equal(config.server.public_url, "https://tools.example.com");
+    // In-cluster clients use the Service's names; any other Host gets 421.
+    assert.ok(config.server.allowed_hosts.includes(`${cr.metadata.name}.team-a.svc.cluster.local`));
     assert.equal(config.session.store, "redis");
     assert.equal(config.metrics.port, 9090);
     assert.deepEqual(config.access.required_groups, ["mcp-users"]);

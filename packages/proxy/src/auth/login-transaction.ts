@@ -1,6 +1,6 @@
 // The state of a login between the redirect to the provider and /callback: PKCE verifier,
 // state, nonce and the page to return to. It rides in a short-lived encrypted cookie named
-// after the state, so unauthenticated traffic writes nothing to the session store and
+// after the state (proxy-cookies.ts), so unauthenticated traffic writes nothing to the session store and
 // several tabs can log in at once.
 import { hkdfSync } from "node:crypto";
 import { EncryptJWT, jwtDecrypt } from "jose";
@@ -13,17 +13,6 @@ export interface LoginTransaction {
 }
 
 export const LOGIN_TRANSACTION_TTL_SECONDS = 600;
-const COOKIE_PREFIX = "mcp_login_";
-
-export function transactionCookieName(state: string): string {
-  // The state is random base64url; its first characters are enough to tell tabs apart.
-  return `${COOKIE_PREFIX}${state.slice(0, 12)}`;
-}
-
-export function isTransactionCookie(name: string): boolean {
-  return name.startsWith(COOKIE_PREFIX) || name.startsWith(`__Host-${COOKIE_PREFIX}`);
-}
-
 export class TransactionSealer {
   readonly #key: Uint8Array;
 

@@ -35,6 +35,11 @@ const serverSchema = z.strictObject({
   trust_proxy: z.union([z.boolean(), z.number().int().min(0), stringList]).default(false),
   /** Extra origins (besides the public URL's) allowed to call the proxy from a browser. */
   allowed_origins: stringList.default([]),
+  /**
+   * Extra host names (besides the public URL's) clients may send in Host, e.g. the Service's
+   * cluster DNS names; other hosts get 421. With neither these nor a public URL, any Host passes.
+   */
+  allowed_hosts: stringList.default([]),
   /** How long shutdown waits for open requests and streams before closing them. */
   shutdown_timeout: duration.prefault("30s"),
 });

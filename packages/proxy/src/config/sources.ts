@@ -16,6 +16,7 @@ export const environmentBindings: Readonly<Record<string, Binding>> = {
   MCP_PUBLIC_URL: { path: "server.public_url", kind: "string" },
   MCP_TRUST_PROXY: { path: "server.trust_proxy", kind: "string" },
   MCP_ALLOWED_ORIGINS: { path: "server.allowed_origins", kind: "list" },
+  MCP_ALLOWED_HOSTS: { path: "server.allowed_hosts", kind: "list" },
   MCP_SHUTDOWN_TIMEOUT: { path: "server.shutdown_timeout", kind: "string" },
   MCP_TARGET_HOST: { path: "target.host", kind: "string" },
   MCP_TARGET_PORT: { path: "target.port", kind: "int" },

@@ -1,5 +1,6 @@
 // Rules that span several fields, which the schema alone cannot say. Returns every
 // problem, each naming the field and how to fix it.
+import { isHostEntry } from "../middleware/host-check.ts";
 import type { Config } from "./schema.ts";
 
 const MIN_SECRET_LENGTH = 32;
@@ -101,6 +102,13 @@ export function validateConfig(config: Config): string[] {
   }
   for (const origin of config.server.allowed_origins) {
     if (!URL.canParse(origin)) problems.push(`server.allowed_origins: "${origin}" is not an origin`);
+  }
+  for (const host of config.server.allowed_hosts) {
+    if (!isHostEntry(host)) {
+      problems.push(
+        `server.allowed_hosts: "${host}" is not a host name (write e.g. mcp.example.com, no scheme or path)`,
+      );
+    }
   }
   return problems;
 }

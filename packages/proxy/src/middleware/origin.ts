@@ -1,24 +1,13 @@
 // Browsers' cross-origin calls. A request carrying an Origin header must come from the
 // proxy's own public origin or a configured one, else 403 (DNS rebinding defence). Allowed
-// origins get CORS with credentials and the MCP headers exposed; preflights end here.
+// origins get CORS with credentials and the MCP headers exposed; preflights end here. Which
+// headers may be sent and read is proxy-headers.ts' to say.
 import cors from "cors";
 import type { Request, RequestHandler } from "express";
 import { forbidden } from "../errors.ts";
+import type { ProxyHeaders } from "../proxy-headers.ts";
 
-export const EXPOSED_HEADERS = ["Mcp-Session-Id", "WWW-Authenticate", "MCP-Protocol-Version", "X-Request-ID"];
-const ALLOWED_HEADERS = [
-  "Authorization",
-  "Content-Type",
-  "Accept",
-  "Mcp-Session-Id",
-  "MCP-Protocol-Version",
-  "Last-Event-ID",
-  "Mcp-Method",
-  "Mcp-Name",
-  "X-Request-ID",
-];
-
-export function originGuard(allowedOrigins: (req: Request) => Set<string>): RequestHandler[] {
+export function originGuard(allowedOrigins: (req: Request) => Set<string>, headers: ProxyHeaders): RequestHandler[] {
   const isAllowed = (req: Request, origin: string) => allowedOrigins(req).has(origin);
   // `Origin: null` (opaque origins: sandboxed frames, data: documents, cross-origin redirect
   // chains, a page under Referrer-Policy no-referrer) is refused like any foreign origin, form
@@ -38,14 +27,18 @@ export function originGuard(allowedOrigins: (req: Request) => Set<string>): Requ
     callback(null, {
       origin: origin !== undefined && isAllowed(req as Request, origin) ? origin : false,
       credentials: true,
-      exposedHeaders: EXPOSED_HEADERS,
-      allowedHeaders: ALLOWED_HEADERS,
+      exposedHeaders: headers.exposed,
+      allowedHeaders: headers.allowedRequestHeaders((req as Request).headers["access-control-request-headers"]),
       methods: ["GET", "POST", "DELETE", "OPTIONS"],
       maxAge: 600,
     });
   });
   // Requests without an Origin (MCP clients, curl, same-origin navigations) skip CORS work.
-  const corsWhenOrigin: RequestHandler = (req, res, next) =>
-    req.headers.origin === undefined ? next() : corsHandler(req, res, next);
+  const corsWhenOrigin: RequestHandler = (req, res, next) => {
+    if (req.headers.origin === undefined) return next();
+    // The allowed headers answered depend on the ones asked for: caches must keep them apart.
+    if (req.method === "OPTIONS") res.vary("Access-Control-Request-Headers");
+    corsHandler(req, res, next);
+  };
   return [guard, corsWhenOrigin];
 }

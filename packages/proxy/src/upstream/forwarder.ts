@@ -10,23 +10,11 @@ import type { Config } from "../config/schema.ts";
 import { ProxyError } from "../errors.ts";
 import type { Logger } from "../observability/logger.ts";
 import type { ProxyMetrics } from "../observability/metrics.ts";
+import { HOP_BY_HOP } from "../proxy-headers.ts";
 import type { CircuitBreaker } from "./circuit-breaker.ts";
 import { isEventStream, keepStreamAlive, markUnbuffered, type StreamKeepAlive } from "./event-stream.ts";
-import type { IdentityHeaders } from "./identity-headers.ts";
+import { type UpstreamHeaderParts, upstreamHeaders } from "./request-headers.ts";
 
-// RFC 9110 §7.6.1: these describe one connection and are never forwarded.
-const HOP_BY_HOP = new Set([
-  "connection",
-  "keep-alive",
-  "proxy-connection",
-  "proxy-authenticate",
-  "proxy-authorization",
-  "te",
-  "trailer",
-  "transfer-encoding",
-  "upgrade",
-  "host",
-]);
 const CONNECT_FAILURES = new Set([
   "ECONNREFUSED",
   "EHOSTUNREACH",
@@ -38,48 +26,6 @@ const CONNECT_FAILURES = new Set([
 
 export function targetUrl(target: Config["target"]): URL {
   return new URL(target.url ?? `${target.protocol}://${target.host}:${target.port}`);
-}
-
-/**
- * The headers sent upstream, built in one pass: hop-by-hop headers, client-sent identity
- * headers and credentials dropped, the proxy's cookies filtered out, identity added last.
- */
-function requestHeaders(req: IncomingMessage, who: Who, identity: IdentityHeaders): Record<string, string | string[]> {
-  const headers: Record<string, string | string[]> = {};
-  const source = req.headers;
-  const connection = source.connection;
-  const connectionTokens =
-    connection && connection !== "keep-alive" && connection !== "close"
-      ? connection
-          .toLowerCase()
-          .split(",")
-          .map((t) => t.trim())
-      : undefined;
-  for (const name in source) {
-    const value = source[name];
-    if (
-      value === undefined ||
-      HOP_BY_HOP.has(name) ||
-      identity.stripped.has(name) ||
-      connectionTokens?.includes(name)
-    ) {
-      continue;
-    }
-    if (name === "cookie") {
-      const kept = identity.filterCookie(value as string);
-      if (kept !== undefined) headers.cookie = kept;
-      continue;
-    }
-    headers[name] = value;
-  }
-  const remote = req.socket.remoteAddress ?? "";
-  const prior = source["x-forwarded-for"];
-  headers["x-forwarded-for"] = prior ? `${prior}, ${remote}` : remote;
-  headers["x-forwarded-proto"] = who.forwardedProto;
-  if (source.host) headers["x-forwarded-host"] = source.host;
-  headers[identity.requestIdName] = who.requestId;
-  if (who.user) for (const [name, value] of identity.valuesFor(who.user)) headers[name] = value;
-  return headers;
 }
 
 function responseHeaders(
@@ -174,16 +120,16 @@ export class Forwarder {
   readonly #metrics: ProxyMetrics;
   readonly #logger: Logger;
 
-  readonly #identity: IdentityHeaders;
+  readonly #headerParts: UpstreamHeaderParts;
 
   constructor(options: {
     config: Config;
     breaker: CircuitBreaker;
     metrics: ProxyMetrics;
     logger: Logger;
-    identity: IdentityHeaders;
+    headerParts: UpstreamHeaderParts;
   }) {
-    this.#identity = options.identity;
+    this.#headerParts = options.headerParts;
     this.#config = options.config.target;
     this.#target = targetUrl(options.config.target);
     this.#breaker = options.breaker;
@@ -222,7 +168,7 @@ export class Forwarder {
       upstream = await this.#pool.request({
         path: `${basePath}${req.url ?? "/"}`,
         method: (req.method ?? "GET") as "GET",
-        headers: requestHeaders(req, who, this.#identity),
+        headers: upstreamHeaders(req, who, this.#headerParts),
         body,
         signal: abort.signal,
       });

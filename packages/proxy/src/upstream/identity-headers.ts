@@ -1,9 +1,7 @@
-// What the MCP server learns about the caller. Client-sent copies of the identity headers
-// are dropped, and the client's own credentials (Authorization, the proxy's cookies) never
-// travel upstream. Names are resolved once at startup; a user's header values are computed
-// once per session object (the hot path sees the same object while it is cached).
-import type { IncomingMessage } from "node:http";
-import { isTransactionCookie } from "../auth/login-transaction.ts";
+// What the MCP server learns about the caller: the identity headers' values. (Client-sent
+// copies, look-alikes and credentials are dropped by request-headers.ts, with the names
+// proxy-headers.ts owns.) Names are resolved once at startup; a user's header values are
+// computed once per session object (the hot path sees the same object while it is cached).
 import type { SessionUser } from "../auth/session-user.ts";
 import type { Config } from "../config/schema.ts";
 
@@ -26,14 +24,10 @@ export function encodeIdentityValue(value: string): string {
 }
 
 export class IdentityHeaders {
-  /** Lower-case names never forwarded from the client. */
-  readonly stripped: ReadonlySet<string>;
-  readonly requestIdName: string;
   readonly #names: { userId: string; email: string; name: string; groups: string; provider: string };
-  readonly #sessionCookieName: string;
   readonly #valuesByUser = new WeakMap<SessionUser, [string, string][]>();
 
-  constructor(headers: Config["headers"], sessionCookieName: string) {
+  constructor(headers: Config["headers"]) {
     this.#names = {
       userId: headers.user_id.toLowerCase(),
       email: headers.email.toLowerCase(),
@@ -41,25 +35,6 @@ export class IdentityHeaders {
       groups: headers.groups.toLowerCase(),
       provider: headers.provider.toLowerCase(),
     };
-    this.requestIdName = headers.request_id.toLowerCase();
-    this.stripped = new Set([
-      ...Object.values(this.#names),
-      this.requestIdName,
-      "authorization",
-      "proxy-authorization",
-    ]);
-    this.#sessionCookieName = sessionCookieName;
-  }
-
-  /** The Cookie header without the proxy's own cookies; undefined when nothing is left. */
-  filterCookie(cookie: string): string | undefined {
-    if (!cookie.includes(this.#sessionCookieName) && !cookie.includes("mcp_login_")) return cookie;
-    // Cookie pairs are separated by ";" (RFC 6265 §4.2.1); only the proxy's own are dropped.
-    const kept = cookie.split(";").filter((pair) => {
-      const name = pair.slice(0, pair.indexOf("=")).trim();
-      return name !== this.#sessionCookieName && !isTransactionCookie(name);
-    });
-    return kept.length > 0 ? kept.join(";").trim() : undefined;
   }
 
   /** [name, value] pairs describing `user` to the MCP server. */
@@ -81,15 +56,5 @@ export class IdentityHeaders {
       this.#valuesByUser.set(user, values);
     }
     return values;
-  }
-
-  /** Rewrites `req.headers` in place (upgrades, which http-proxy-middleware relays as they are). */
-  apply(req: IncomingMessage, user: SessionUser | undefined, requestId: string): void {
-    for (const name of this.stripped) delete req.headers[name];
-    const cookie = req.headers.cookie === undefined ? undefined : this.filterCookie(req.headers.cookie);
-    if (cookie === undefined) delete req.headers.cookie;
-    else req.headers.cookie = cookie;
-    req.headers[this.requestIdName] = requestId;
-    if (user) for (const [name, value] of this.valuesFor(user)) req.headers[name] = value;
   }
 }

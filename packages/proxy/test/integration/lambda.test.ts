@@ -180,7 +180,11 @@ describe("AWS Lambda function bundle (make lambda)", () => {
     installLambdaRuntime();
     stack = await startStack({ env: { MCP_AUTH_MODE: "proxy" } });
     // The function is configured through its environment, as in the SAM template.
-    Object.assign(process.env, stack.envFor(0), { MCP_PORT: "0" });
+    // The events' Host is API Gateway's, while the stack's public URL is loopback: an alias.
+    Object.assign(process.env, stack.envFor(0), {
+      MCP_PORT: "0",
+      MCP_ALLOWED_HOSTS: "abcdef1234.execute-api.eu-central-1.amazonaws.com",
+    });
     const bundle = await buildLambda();
     module = (await import(bundle)) as typeof module;
   });

@@ -24,7 +24,8 @@ describe("malformed requests", () => {
   const cases: [string, string, RequestInit, number][] = [
     ["garbage cookies", "/mcp", { headers: { cookie: "%%%;;;===; mcp_session=%E0%A4%A; =x" } }, 401],
     ["a session cookie with a bad signature", "/mcp", { headers: { cookie: "mcp_session=s:abc.def" } }, 401],
-    ["bad percent-encoding in the path", "/%E0%A4%A/..%2f..%2fetc", {}, 401],
+    ["bad percent-encoding in the path", "/%E0%A4%A/x%2fetc", {}, 401],
+    ["encoded dot segments in the path", "/%E0%A4%A/..%2f..%2fetc", {}, 400],
     ["a callback with repeated parameters", "/callback?state=a&state=b&code=x&code=y", {}, 400],
     ["a callback without parameters", "/callback", {}, 400],
     ["a return path that is not a string", "/login?rd[a]=1", { headers: { accept: "application/json" } }, 302],

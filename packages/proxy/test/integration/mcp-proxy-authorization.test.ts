@@ -604,7 +604,11 @@ describe("the authorization server behind TLS termination", () => {
 
   before(async () => {
     // TLS ends at a load balancer in front; the proxy itself is reached over plain http.
-    stack = await startStack({ publicUrl: "https://mcp.example.com", env: { MCP_AUTH_MODE: "proxy" } });
+    // It reaches the proxy by its address (Host 127.0.0.1), an allowed alias of the public host.
+    stack = await startStack({
+      publicUrl: "https://mcp.example.com",
+      env: { MCP_AUTH_MODE: "proxy", MCP_ALLOWED_HOSTS: "127.0.0.1" },
+    });
     base = `http://127.0.0.1:${stack.ports[0]}`;
   });
   after(() => stack.close());

@@ -4,7 +4,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { importJWK, jwtVerify, SignJWT } from "jose";
-import { cookieSettings } from "../../src/app.ts";
 import { AccessPolicy } from "../../src/auth/access-policy.ts";
 import { Authenticator } from "../../src/auth/authenticator.ts";
 import { redirectTargetOf, renderConsentPage } from "../../src/auth/authorization-server/consent-page.ts";
@@ -12,6 +11,7 @@ import { deriveSigningKey } from "../../src/auth/authorization-server/signing-ke
 import { storageAdapterFactory } from "../../src/auth/authorization-server/storage-adapter.ts";
 import { loadConfig } from "../../src/config/load.ts";
 import { createMetrics } from "../../src/observability/metrics.ts";
+import { ProxyCookies } from "../../src/proxy-cookies.ts";
 import { memoryKeyValue } from "../../src/session/key-value.ts";
 
 describe("memory key-value store", () => {
@@ -146,8 +146,8 @@ describe("cookies behind TLS", () => {
         MCP_AUTH_MODE: "proxy",
       },
     });
-    const cookies = cookieSettings(config);
-    assert.equal(cookies.name, "__Host-mcp_session");
+    const cookies = new ProxyCookies(config);
+    assert.equal(cookies.sessionName, "__Host-mcp_session");
     assert.equal(cookies.secure, true);
     assert.equal(cookies.sessionCookie.httpOnly, true);
     assert.equal(cookies.sessionCookie.sameSite, "lax");

@@ -8,7 +8,11 @@ const HOUR = 3_600_000;
 
 function binding() {
   let now = 1_000_000;
-  const clock = { advance: (ms: number) => void (now += ms) };
+  const clock = {
+    advance: (ms: number) => {
+      now += ms;
+    },
+  };
   const store = memoryKeyValue(() => now);
   const sessions = new McpSessionBinding({ store, ttlMs: HOUR, cacheTtlMs: 0, now: () => now });
   return { sessions, clock, store };

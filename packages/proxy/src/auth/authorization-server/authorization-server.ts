@@ -72,6 +72,8 @@ export interface AuthorizationServerOptions {
   store: KeyValueStore;
   secrets: string[];
   secureCookies: boolean;
+  /** The cookie names, owned by proxy-cookies.ts (the upstream filter drops them). */
+  cookieNames: { session: string; interaction: string; resume: string };
   upstream: UpstreamOidc;
   login: BrowserLogin;
   policy: () => AccessPolicy;
@@ -221,11 +223,7 @@ export class AuthorizationServer {
       interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
       cookies: {
         keys: options.secrets,
-        names: {
-          session: options.secureCookies ? "__Host-mcp_oauth" : "mcp_oauth",
-          interaction: "mcp_oauth_interaction",
-          resume: "mcp_oauth_resume",
-        },
+        names: options.cookieNames,
         long: cookieOptions,
         short: cookieOptions,
       },

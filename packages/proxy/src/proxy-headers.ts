@@ -1,0 +1,110 @@
+// Every header name the proxy gives a meaning to, in one place: the ones it never takes from
+// a client (identity, credentials, forwarding information, hop-by-hop), the request id's
+// configured name, and what browsers may send (CORS) and read. Names are compared folded
+// (lower case, "_" as "-"): several servers and frameworks (CGI/WSGI, nginx, some Node
+// routers) read "X_User_ID" as "X-User-ID", so a look-alike must be stripped like the original.
+import type { Config } from "./config/schema.ts";
+
+/** The form names are compared in: lower case, underscores as dashes. */
+export function foldHeaderName(name: string): string {
+  const lower = name.toLowerCase();
+  return lower.includes("_") ? lower.replaceAll("_", "-") : lower;
+}
+
+/** RFC 9110 §7.6.1: these describe one connection and are never forwarded (Host is the target's). */
+export const HOP_BY_HOP: ReadonlySet<string> = new Set([
+  "connection",
+  "keep-alive",
+  "proxy-connection",
+  "proxy-authenticate",
+  "proxy-authorization",
+  "te",
+  "trailer",
+  "transfer-encoding",
+  "upgrade",
+  "host",
+]);
+
+/**
+ * Client-sent headers saying where a request came from. The proxy is where that is known:
+ * it drops the client's and writes its own X-Forwarded-For/-Proto/-Host.
+ */
+const FORWARDING = ["forwarded", "x-real-ip", "x-client-ip", "x-original-forwarded-for"];
+const FORWARDING_PREFIX = "x-forwarded-";
+
+/** The client's own credentials are for the proxy; they never reach the MCP server. */
+const CREDENTIALS = ["authorization", "proxy-authorization"];
+
+/** Headers every browser client may send besides the MCP family (preflights). */
+const STANDARD_REQUEST_HEADERS = [
+  "accept",
+  "accept-language",
+  "content-language",
+  "content-type",
+  "authorization",
+  "last-event-id",
+];
+/** The MCP family: Mcp-Session-Id, MCP-Protocol-Version, Mcp-Method, Mcp-Name, Mcp-Param-*. */
+const MCP_FAMILY_PREFIX = "mcp-";
+/** Response headers browser clients must be able to read (MCP Inspector needs the session id). */
+const EXPOSED = ["Mcp-Session-Id", "WWW-Authenticate", "MCP-Protocol-Version"];
+const DECIDED_NAMES_LIMIT = 1024;
+
+export class ProxyHeaders {
+  /** The request id header as configured (echoed to clients, sent upstream). */
+  readonly requestIdName: string;
+  /** The same, lower case (how Node names it in req.headers). */
+  readonly requestIdKey: string;
+  /** Access-Control-Expose-Headers, computed once. */
+  readonly exposed: string;
+  readonly exposedList: readonly string[];
+  /** Folded names never taken from a client. */
+  readonly #stripped: ReadonlySet<string>;
+  readonly #corsStandard: ReadonlySet<string>;
+  /** Decisions per name as sent, so the hot path does not fold the same names again and again. */
+  readonly #decided = new Map<string, boolean>();
+
+  constructor(headers: Config["headers"]) {
+    this.requestIdName = headers.request_id;
+    this.requestIdKey = headers.request_id.toLowerCase();
+    this.exposedList = [...EXPOSED, headers.request_id];
+    this.exposed = this.exposedList.join(", ");
+    const identity = [
+      headers.user_id,
+      headers.email,
+      headers.name,
+      headers.groups,
+      headers.provider,
+      headers.request_id,
+    ];
+    this.#stripped = new Set([...HOP_BY_HOP, ...CREDENTIALS, ...FORWARDING, ...identity.map(foldHeaderName)]);
+    this.#corsStandard = new Set([...STANDARD_REQUEST_HEADERS, foldHeaderName(headers.request_id)]);
+  }
+
+  /** Whether a client's header (any case, "_" or "-") is dropped before forwarding. */
+  isStripped(name: string): boolean {
+    let stripped = this.#decided.get(name);
+    if (stripped === undefined) {
+      const folded = foldHeaderName(name);
+      stripped = this.#stripped.has(folded) || folded.startsWith(FORWARDING_PREFIX);
+      // Clients send the same few spellings on every request; the bound keeps made-up names from growing it.
+      if (this.#decided.size < DECIDED_NAMES_LIMIT) this.#decided.set(name, stripped);
+    }
+    return stripped;
+  }
+
+  /**
+   * Access-Control-Allow-Headers for a preflight: the requested headers that are standard
+   * or of the MCP family (Mcp-Param-* has open-ended names, so a fixed list cannot do).
+   */
+  allowedRequestHeaders(requested: string | undefined): string[] {
+    if (!requested) return [];
+    return requested
+      .split(",")
+      .map((name) => name.trim())
+      .filter((name) => {
+        const lower = name.toLowerCase();
+        return this.#corsStandard.has(lower) || (lower.startsWith(MCP_FAMILY_PREFIX) && /^[a-z0-9-]+$/.test(lower));
+      });
+  }
+}

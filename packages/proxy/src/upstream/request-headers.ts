@@ -1,0 +1,61 @@
+// The headers the MCP server receives, built by one function for plain requests and for
+// upgrades alike. It works on the raw header list (req.rawHeaders): Node's req.headers joins
+// repeated headers into one ("tools/list, tools/list"), which would change what the client
+// sent. Dropped: hop-by-hop headers and those the Connection header names, the client's
+// credentials, identity and forwarding headers and their "_" look-alikes, the proxy's own
+// cookies. Added last: forwarding information, the request id and the caller's identity.
+import type { IncomingMessage } from "node:http";
+import type { ProxyCookies } from "../proxy-cookies.ts";
+import { foldHeaderName, type ProxyHeaders } from "../proxy-headers.ts";
+import type { Who } from "./forwarder.ts";
+import type { IdentityHeaders } from "./identity-headers.ts";
+
+export interface UpstreamHeaderParts {
+  headers: ProxyHeaders;
+  cookies: ProxyCookies;
+  identity: IdentityHeaders;
+  /** server.trust_proxy is set: the X-Forwarded-For chain of the proxies in front is kept. */
+  keepForwardedChain: boolean;
+  /** The public URL's host, sent as X-Forwarded-Host; without a public URL, the (checked) Host. */
+  publicHost: string | undefined;
+}
+
+/** Folded names the Connection header lists (RFC 9110 §7.6.1), beyond keep-alive/close. */
+function connectionOptions(raw: string[]): Set<string> | undefined {
+  const options = new Set<string>();
+  for (let i = 0; i < raw.length; i += 2) {
+    if ((raw[i] as string).toLowerCase() !== "connection") continue;
+    for (const token of (raw[i + 1] as string).split(",")) {
+      const name = foldHeaderName(token.trim());
+      if (name && name !== "keep-alive" && name !== "close") options.add(name);
+    }
+  }
+  return options.size > 0 ? options : undefined;
+}
+
+/** The headers for the upstream request, as a flat [name, value, name, value, …] list. */
+export function upstreamHeaders(req: IncomingMessage, who: Who, parts: UpstreamHeaderParts): string[] {
+  const raw = req.rawHeaders;
+  const options = connectionOptions(raw);
+  const out: string[] = [];
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i] as string;
+    const value = raw[i + 1] as string;
+    if (parts.headers.isStripped(name) || options?.has(foldHeaderName(name))) continue;
+    if (name.length === 6 && name.toLowerCase() === "cookie") {
+      const kept = parts.cookies.withoutProxyCookies(value);
+      if (kept !== undefined) out.push(name, kept);
+      continue;
+    }
+    out.push(name, value);
+  }
+  const remote = req.socket.remoteAddress ?? "";
+  const prior = parts.keepForwardedChain ? req.headers["x-forwarded-for"] : undefined;
+  out.push("x-forwarded-for", prior ? `${prior}, ${remote}` : remote);
+  out.push("x-forwarded-proto", who.forwardedProto);
+  const host = parts.publicHost ?? req.headers.host;
+  if (host) out.push("x-forwarded-host", host);
+  out.push(parts.headers.requestIdKey, who.requestId);
+  if (who.user) for (const [name, value] of parts.identity.valuesFor(who.user)) out.push(name, value);
+  return out;
+}

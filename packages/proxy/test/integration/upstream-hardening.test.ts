@@ -1,0 +1,355 @@
+// What reaches the MCP server, pinned against a real upstream that records every header line:
+// no cookie, credential, identity look-alike or forwarding header of the client's; repeated
+// headers stay repeated; the path decided on is the path forwarded; a foreign Host is refused
+// before the MCP server's own DNS-rebinding guard is bypassed; CORS lets the MCP header
+// families through. Regression tests of issue 9 (items 7, 8, 9, 21, 22, 23) and issue 11 (2).
+import assert from "node:assert/strict";
+import { randomUUID } from "node:crypto";
+import http, { type IncomingHttpHeaders, type OutgoingHttpHeaders } from "node:http";
+import type { AddressInfo, Socket } from "node:net";
+import { after, before, describe, it } from "node:test";
+import { loadConfig } from "../../src/config/load.ts";
+import type { Config } from "../../src/config/schema.ts";
+import { type RunningProxy, startProxy } from "../../src/proxy-server.ts";
+import { type RecordingUpstream, startRecordingUpstream } from "../support/recording-upstream.ts";
+import { freePort } from "../support/redis-server.ts";
+import { type Stack, startStack } from "../support/stack.ts";
+
+interface Answer {
+  status: number;
+  headers: IncomingHttpHeaders;
+  body: string;
+}
+
+/** One request exactly as written (no URL normalization, any Host), like curl --path-as-is. */
+function send(
+  base: string,
+  path: string,
+  options: { method?: string; headers?: OutgoingHttpHeaders; body?: string } = {},
+): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    const url = new URL(base);
+    const req = http.request(
+      { host: url.hostname, port: url.port, path, method: options.method ?? "GET", headers: options.headers ?? {} },
+      (res) => {
+        let body = "";
+        res.setEncoding("utf8");
+        res.on("data", (chunk: string) => {
+          body += chunk;
+        });
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+      },
+    );
+    req.on("error", reject);
+    req.end(options.body);
+  });
+}
+
+/** A WebSocket handshake as a browser sends it; resolves with the upgraded socket or the refusal. */
+function upgrade(base: string, headers: OutgoingHttpHeaders): Promise<{ socket?: Socket; status: number }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(`${base}/ws`, {
+      headers: {
+        connection: "Upgrade",
+        upgrade: "websocket",
+        "sec-websocket-version": "13",
+        "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ==",
+        ...headers,
+      },
+    });
+    req.on("upgrade", (_res, socket) => resolve({ socket, status: 101 }));
+    req.on("response", (res) => {
+      res.resume();
+      resolve({ status: res.statusCode ?? 0 });
+    });
+    req.on("error", reject);
+    req.end();
+  });
+}
+
+/** A proxy without sign-in in front of `target`; `changes` adjust settings that have no environment variable. */
+async function bypassProxy(
+  target: string,
+  env: Record<string, string | undefined> = {},
+  changes: (config: Config) => void = () => {},
+): Promise<RunningProxy> {
+  const port = await freePort();
+  const all: Record<string, string | undefined> = {
+    MCP_HOST: "127.0.0.1",
+    MCP_PORT: String(port),
+    MCP_PUBLIC_URL: `http://127.0.0.1:${port}`,
+    MCP_TARGET_URL: target,
+    AUTH_MODE: "bypass",
+    LOG_LEVEL: "error",
+    ...env,
+  };
+  const defined = Object.fromEntries(Object.entries(all).filter((entry): entry is [string, string] => !!entry[1]));
+  const { config } = loadConfig({ env: defined });
+  changes(config);
+  return startProxy(config);
+}
+
+describe("headers and cookies toward the MCP server", () => {
+  let upstream: RecordingUpstream;
+  let proxy: RunningProxy;
+  before(async () => {
+    upstream = await startRecordingUpstream();
+    proxy = await bypassProxy(upstream.url);
+  });
+  after(async () => {
+    await proxy.shutdown();
+    await upstream.close();
+  });
+
+  it("sends none of the authorization server's cookies (mcp_oauth, .sig, interaction, resume) upstream", async () => {
+    const cookie = [
+      "theirs=1",
+      "mcp_oauth=a",
+      "mcp_oauth.sig=b",
+      "__Host-mcp_oauth=c",
+      "__Host-mcp_oauth.sig=d",
+      "mcp_oauth_interaction=e",
+      "mcp_oauth_interaction.sig=f",
+      "mcp_oauth_resume=g",
+      "mcp_oauth_resume.sig=h",
+      "mcp_session=s%3Ax.y",
+      "__Host-mcp_session=s%3Ax.y",
+      "mcp_login_abcdef=t",
+      "other=%22quoted%22",
+    ].join("; ");
+    const answer = await send(proxy.url, "/mcp", { headers: { cookie } });
+    assert.equal(answer.status, 200);
+    assert.deepEqual(upstream.values(upstream.requests.at(-1), "cookie"), ["theirs=1; other=%22quoted%22"]);
+  });
+
+  it("passes a Cookie header without the proxy's cookies byte for byte", async () => {
+    await send(proxy.url, "/mcp", { headers: { cookie: 'a=1;b="two" ;  c=3' } });
+    assert.deepEqual(upstream.values(upstream.requests.at(-1), "cookie"), ['a=1;b="two" ;  c=3']);
+  });
+
+  const spoofed = {
+    X_User_ID: "mallory",
+    X_User_Groups: "admins",
+    "x-user_email": "mallory@evil.example",
+    Forwarded: "for=6.6.6.6;host=evil.example;proto=https",
+    "X-Real-IP": "6.6.6.6",
+    "X-Forwarded-Host": "evil.example",
+    "X-Forwarded-Proto": "gopher",
+    "X-Forwarded-For": "6.6.6.6",
+    "X-Forwarded-Port": "1",
+    X_Forwarded_Host: "evil.example",
+  };
+  const assertNoSpoofing = (request: RecordingUpstream["requests"][number] | undefined) => {
+    for (const name of ["x_user_id", "x_user_groups", "x-user_email", "forwarded", "x-real-ip", "x-forwarded-port"]) {
+      assert.deepEqual(upstream.values(request, name), [], name);
+    }
+    assert.deepEqual(upstream.values(request, "x-user-id"), ["developer"]);
+    assert.deepEqual(upstream.values(request, "x-user-groups"), []);
+    assert.deepEqual(upstream.values(request, "x_forwarded_host"), []);
+    assert.deepEqual(upstream.values(request, "x-forwarded-host"), [new URL(proxy.url).host]);
+    assert.deepEqual(upstream.values(request, "x-forwarded-proto"), ["http"]);
+    assert.deepEqual(upstream.values(request, "x-forwarded-for"), ["127.0.0.1"]);
+  };
+
+  it("strips identity look-alikes (X_User_ID) and client forwarding headers on HTTP requests", async () => {
+    const answer = await send(proxy.url, "/mcp", { method: "POST", headers: spoofed, body: "{}" });
+    assert.equal(answer.status, 200);
+    assertNoSpoofing(upstream.requests.at(-1));
+  });
+
+  it("strips them alike on WebSocket upgrades, where X-Forwarded-* used to pass verbatim", async () => {
+    const { socket, status } = await upgrade(proxy.url, { ...spoofed, cookie: "mcp_oauth=a; theirs=1" });
+    assert.equal(status, 101);
+    socket?.destroy();
+    const seen = upstream.requests.findLast((r) => r.method === "UPGRADE");
+    assertNoSpoofing(seen);
+    assert.deepEqual(upstream.values(seen, "cookie"), ["theirs=1"]);
+    assert.deepEqual(upstream.values(seen, "upgrade"), ["websocket"]);
+  });
+
+  it("sends the public URL's host as X-Forwarded-Host, whichever accepted Host the client used", async () => {
+    await send(proxy.url, "/mcp", { headers: { host: "127.0.0.1:1" } });
+    assert.deepEqual(upstream.values(upstream.requests.at(-1), "x-forwarded-host"), [new URL(proxy.url).host]);
+  });
+
+  it("forwards repeated Mcp-Method and Mcp-Param-* headers as separate lines, not merged", async () => {
+    await send(proxy.url, "/mcp", {
+      method: "POST",
+      headers: {
+        "content-type": "application/json",
+        "Mcp-Method": ["tools/list", "tools/list"],
+        "Mcp-Param-Region": ["eu", "us"],
+      },
+      body: '{"jsonrpc":"2.0","id":1,"method":"tools/list"}',
+    });
+    const seen = upstream.requests.at(-1);
+    assert.deepEqual(upstream.values(seen, "mcp-method"), ["tools/list", "tools/list"]);
+    assert.deepEqual(upstream.values(seen, "mcp-param-region"), ["eu", "us"]);
+  });
+});
+
+describe("public paths decide on the path that is forwarded", () => {
+  let stack: Stack;
+  let upstream: RecordingUpstream;
+  let url: string;
+  before(async () => {
+    upstream = await startRecordingUpstream();
+    stack = await startStack({ env: { MCP_TARGET_URL: upstream.url, ACCESS_PUBLIC_PATHS: "/public/*" } });
+    url = `http://127.0.0.1:${stack.ports[0]}`;
+  });
+  after(async () => {
+    await stack.close();
+    await upstream.close();
+  });
+
+  it("forwards a public path unauthenticated, exactly as asked", async () => {
+    const answer = await send(url, "/public/a%2Fb;v=1?q=1");
+    assert.equal(answer.status, 200);
+    assert.equal(upstream.requests.at(-1)?.url, "/public/a%2Fb;v=1?q=1");
+  });
+
+  for (const path of [
+    "/public/../mcp",
+    "/public/%2e%2e/mcp",
+    "/public/.%2e/mcp",
+    "/public/%2E./mcp",
+    "/public/..%2fmcp",
+    "/public/..%5Cmcp",
+    "/public/..\\mcp",
+    "/public/..;x=1/mcp",
+    "/public/./x",
+  ]) {
+    it(`refuses ${path} with 400 instead of forwarding it unauthenticated`, async () => {
+      const before = upstream.requests.length;
+      const answer = await send(url, path, { headers: { accept: "application/json" } });
+      assert.equal(answer.status, 400);
+      assert.equal((JSON.parse(answer.body) as { error: { code: string } }).error.code, "BAD_REQUEST");
+      assert.equal(upstream.requests.length, before, "nothing reached the MCP server");
+    });
+  }
+
+  it("still asks for sign-in on a protected path", async () => {
+    const answer = await send(url, "/mcp", { headers: { accept: "application/json" } });
+    assert.equal(answer.status, 401);
+  });
+});
+
+describe("Host check (DNS rebinding of the MCP server's own guard)", () => {
+  let reference: http.Server;
+  let referenceUrl: string;
+  let proxy: RunningProxy;
+  let aliased: RunningProxy;
+  before(async () => {
+    // The TS SDK's reference setup: createMcpExpressApp on 127.0.0.1 validates Host itself.
+    const { createMcpExpressApp } = await import("@modelcontextprotocol/sdk/server/express.js");
+    const { McpServer } = await import("@modelcontextprotocol/sdk/server/mcp.js");
+    const { StreamableHTTPServerTransport } = await import("@modelcontextprotocol/sdk/server/streamableHttp.js");
+    const app = createMcpExpressApp();
+    app.post("/mcp", async (req, res) => {
+      const server = new McpServer({ name: "reference", version: "1.0.0" });
+      const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: () => randomUUID() });
+      res.on("close", () => void server.close());
+      await server.connect(transport);
+      await transport.handleRequest(req, res, req.body);
+    });
+    reference = app.listen(0, "127.0.0.1");
+    await new Promise((resolve) => reference.once("listening", resolve));
+    referenceUrl = `http://127.0.0.1:${(reference.address() as AddressInfo).port}`;
+    proxy = await bypassProxy(referenceUrl);
+    aliased = await bypassProxy(referenceUrl, { MCP_ALLOWED_HOSTS: "mcp.internal, mcp.ns.svc" });
+  });
+  after(async () => {
+    await proxy.shutdown();
+    await aliased.shutdown();
+    reference.closeAllConnections();
+    await new Promise((resolve) => reference.close(resolve));
+  });
+
+  const initialize = {
+    method: "POST",
+    headers: { "content-type": "application/json", accept: "application/json, text/event-stream" },
+    body: JSON.stringify({
+      jsonrpc: "2.0",
+      id: 1,
+      method: "initialize",
+      params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "t", version: "1" } },
+    }),
+  };
+  const withHost = (host: string) => ({ ...initialize, headers: { ...initialize.headers, host } });
+
+  it("the reference server refuses a foreign Host by itself", async () => {
+    assert.equal((await send(referenceUrl, "/mcp", withHost("evil.example"))).status, 403);
+  });
+
+  it("answers a foreign Host with 421 JSON instead of passing it on with the target's Host", async () => {
+    const answer = await send(proxy.url, "/mcp", withHost("evil.example"));
+    assert.equal(answer.status, 421);
+    assert.equal((JSON.parse(answer.body) as { error: { code: string } }).error.code, "BAD_REQUEST");
+    const refused = await upgrade(proxy.url, { host: "evil.example" });
+    assert.equal(refused.status, 421);
+  });
+
+  it("serves the public URL's host, configured aliases and health probes by pod IP", async () => {
+    assert.equal((await send(proxy.url, "/mcp", initialize)).status, 200);
+    assert.equal((await send(proxy.url, "/mcp", withHost("127.0.0.1"))).status, 200, "any port");
+    assert.equal((await send(aliased.url, "/mcp", withHost("MCP.internal:8080"))).status, 200);
+    assert.equal((await send(aliased.url, "/mcp", withHost("mcp.ns.svc"))).status, 200);
+    assert.equal((await send(aliased.url, "/mcp", withHost("mcp.ns.svc.evil.example"))).status, 421);
+    for (const path of ["/healthz", "/readyz", "/health"]) {
+      assert.equal((await send(proxy.url, path, { headers: { host: "10.1.2.3:8080" } })).status, 200, path);
+    }
+  });
+
+  it("accepts any Host when neither a public URL nor allowed hosts are configured", async () => {
+    const open = await bypassProxy(referenceUrl, { MCP_PUBLIC_URL: undefined });
+    try {
+      assert.equal((await send(open.url, "/mcp", withHost("anything.example"))).status, 200);
+    } finally {
+      await open.shutdown();
+    }
+  });
+});
+
+describe("CORS for browser MCP clients", () => {
+  let upstream: RecordingUpstream;
+  let proxy: RunningProxy;
+  before(async () => {
+    upstream = await startRecordingUpstream();
+    proxy = await bypassProxy(upstream.url, {}, (config) => {
+      config.headers.request_id = "X-Correlation-ID";
+    });
+  });
+  after(async () => {
+    await proxy.shutdown();
+    await upstream.close();
+  });
+
+  it("allows Mcp-Param-* and the other MCP headers in preflights, and the configured request id", async () => {
+    const answer = await send(proxy.url, "/mcp", {
+      method: "OPTIONS",
+      headers: {
+        origin: proxy.url,
+        "access-control-request-method": "POST",
+        "access-control-request-headers":
+          "content-type,mcp-method,mcp-name,mcp-param-region,mcp-protocol-version,mcp-session-id,x-correlation-id,x-user-id",
+      },
+    });
+    assert.equal(answer.status, 204);
+    const allowed = String(answer.headers["access-control-allow-headers"]).toLowerCase().split(",");
+    for (const name of ["content-type", "mcp-method", "mcp-name", "mcp-param-region", "mcp-protocol-version"]) {
+      assert.ok(allowed.includes(name), `${name} in ${allowed}`);
+    }
+    assert.ok(allowed.includes("x-correlation-id"));
+    assert.ok(!allowed.includes("x-user-id"), "identity headers are not the client's to send");
+    assert.match(String(answer.headers.vary), /Access-Control-Request-Headers/i);
+  });
+
+  it("exposes the configured request id header, not a hard-coded X-Request-ID", async () => {
+    const answer = await send(proxy.url, "/mcp", { headers: { origin: proxy.url } });
+    assert.equal(answer.status, 200);
+    const exposed = String(answer.headers["access-control-expose-headers"]);
+    assert.match(exposed, /X-Correlation-ID/);
+    assert.match(exposed, /Mcp-Session-Id/);
+    assert.ok(answer.headers["x-correlation-id"]);
+  });
+});
