@@ -27,6 +27,7 @@ import { metricsHandler } from "./middleware/operations.ts";
 import { requestIdOf } from "./middleware/request-scope.ts";
 import { createLogger, type Logger, type LogLevel } from "./observability/logger.ts";
 import { createMetrics } from "./observability/metrics.ts";
+import { redactUrl } from "./observability/redact.ts";
 import { requestScope } from "./observability/request-scope.ts";
 import { ProxyCookies } from "./proxy-cookies.ts";
 import { ProxyHeaders } from "./proxy-headers.ts";
@@ -318,7 +319,7 @@ export async function startProxy(config: Config, options: { logger?: Logger } = 
   logger.info("mcp-oidc-proxy listening", {
     url,
     public_url: config.server.public_url ?? listenUrl(config.server),
-    target: target.href,
+    target: redactUrl(target),
     auth_mode: config.auth.mode,
     mcp_auth_mode: config.mcp_auth.mode,
     session_store: sessions?.kind ?? "none",

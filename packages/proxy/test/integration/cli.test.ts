@@ -48,6 +48,23 @@ describe("mcp-oidc-proxy command", () => {
     assert.match(result.stdout, /configuration OK/);
   });
 
+  it("never prints the credentials of target.url at startup (user, password, query values)", async () => {
+    const port = await freePort();
+    const target = "http://mcp-user:target-password-123@127.0.0.1:1/mcp?api_key=target-key-456";
+    const child = run(["--host", "127.0.0.1", "--port", String(port), "--target-url", target], {
+      AUTH_MODE: "bypass",
+      LOG_LEVEL: "info",
+    });
+    const exit = finished(child);
+    const listening = await logLine(child, "mcp-oidc-proxy listening");
+    child.kill("SIGTERM");
+    const { stdout, stderr } = await exit;
+    assert.equal(listening.target, "http://redacted:redacted@127.0.0.1:1/mcp?api_key=redacted");
+    for (const secret of ["mcp-user", "target-password-123", "target-key-456"]) {
+      assert.ok(!stdout.includes(secret) && !stderr.includes(secret), `${secret} is not in the output`);
+    }
+  });
+
   it("serves, reloads on SIGHUP and drains on SIGTERM", async () => {
     const dir = mkdtempSync(path.join(tmpdir(), "mcp-proxy-cli-"));
     const file = path.join(dir, "config.yaml");

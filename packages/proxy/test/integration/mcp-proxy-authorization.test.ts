@@ -11,6 +11,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { OAuthTokens } from "@modelcontextprotocol/sdk/shared/auth.js";
+import { createClient } from "redis";
 import { loadConfig } from "../../src/config/load.ts";
 import { startProxy } from "../../src/proxy-server.ts";
 import { TestBrowser } from "../support/browser.ts";
@@ -415,6 +416,51 @@ describe("the authorization server on two instances sharing Redis", () => {
       assert.equal((await initialize(balancer.url, next.access_token as string)).status, 401);
     }
   });
+
+  it("keeps no usable token in Redis: neither KEYS nor the values show a code, token or session id", async () => {
+    const hand = new HandClient(balancer.url);
+    assert.equal((await hand.register()).status, 201);
+    const { code, verifier } = await hand.authorize("alice");
+    assert.ok(code);
+    const tokens = (await (await hand.exchange(code, verifier)).json()) as Record<string, string>;
+    const refreshed = (await (
+      await hand.token({ grant_type: "refresh_token", refresh_token: tokens.refresh_token as string })
+    ).json()) as Record<string, string>;
+    const cookies = (await hand.browser.jar.getCookies(balancer.url)).filter(
+      (c) => c.key.startsWith("mcp_oauth") && !c.key.endsWith(".sig"),
+    );
+    assert.ok(cookies.length > 0, "the authorization server's session cookie");
+    const secrets = [
+      code,
+      tokens.access_token,
+      tokens.refresh_token,
+      refreshed.access_token,
+      refreshed.refresh_token,
+      ...cookies.map((c) => c.value),
+    ] as string[];
+    const redisClient = createClient({ url: redis.url });
+    await redisClient.connect();
+    try {
+      const keys = await redisClient.keys("*");
+      assert.ok(
+        keys.some((k) => k.includes("AccessToken:")),
+        "the tokens are in Redis, under other names",
+      );
+      const dump: string[] = [];
+      for (const key of keys) {
+        const type = await redisClient.type(key);
+        dump.push(key, ...(type === "set" ? await redisClient.sMembers(key) : [(await redisClient.get(key)) ?? ""]));
+      }
+      for (const secret of secrets) {
+        assert.ok(secret.length >= 20, "a real credential");
+        const found = dump.find((entry) => entry.includes(secret));
+        assert.equal(found, undefined, `a credential is readable in Redis: ${found?.slice(0, 80)}`);
+      }
+    } finally {
+      await redisClient.quit();
+    }
+    assert.equal((await initialize(balancer.url, refreshed.access_token as string)).status, 200, "and still works");
+  });
 });
 
 describe("the provider's tokens behind an MCP client's grant", () => {
@@ -512,9 +558,12 @@ describe("clients identified by a client ID metadata document", () => {
   let documents: https.Server;
   let documentsUrl: string;
   const served: string[] = [];
+  /** Every TCP connection the documents' servers accepted, TLS completed or not. */
+  const connections: string[] = [];
+  let certificates: ReturnType<typeof makeLocalhostCertificates>;
 
   before(async () => {
-    const certificates = makeLocalhostCertificates();
+    certificates = makeLocalhostCertificates();
     // The client's own web site, publishing its metadata (here on loopback, over https).
     documents = https.createServer({ key: certificates.key, cert: certificates.cert }, (req, res) => {
       served.push(req.url ?? "");
@@ -535,6 +584,7 @@ describe("clients identified by a client ID metadata document", () => {
       }
       res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(body));
     });
+    documents.on("connection", () => connections.push("127.0.0.1"));
     await new Promise<void>((resolve) => documents.listen(0, "127.0.0.1", resolve));
     documentsUrl = `https://localhost:${(documents.address() as AddressInfo).port}`;
     stack = await startStack({
@@ -594,6 +644,46 @@ describe("clients identified by a client ID metadata document", () => {
       assert.equal(served.length, before, "the document server was never contacted");
     } finally {
       await strict.shutdown();
+    }
+  });
+
+  it("refuses a client_id whose host is a private IP literal in any spelling, before connecting", async () => {
+    const env = { ...stack.envFor(0), MCP_CLIENT_METADATA_PRIVATE_ADDRESSES: "false", MCP_PORT: "0" };
+    const strict = await startProxy(loadConfig({ env }).config);
+    // The documents also answer on ::1, so an IPv6 literal that got through would connect.
+    const v6 = https.createServer({ key: certificates.key, cert: certificates.cert }, (_req, res) => {
+      res.writeHead(404).end();
+    });
+    v6.on("connection", () => connections.push("::1"));
+    await new Promise<void>((resolve) => v6.listen(0, "::1", resolve));
+    const port = (documents.address() as AddressInfo).port;
+    const v6Port = (v6.address() as AddressInfo).port;
+    try {
+      const forms = [
+        `https://127.0.0.1:${port}`,
+        `https://2130706433:${port}`,
+        `https://0x7f.1:${port}`,
+        `https://0177.0.0.1:${port}`,
+        `https://127.1:${port}`,
+        `https://[::ffff:127.0.0.1]:${port}`,
+        `https://[::ffff:7f00:1]:${port}`,
+        `https://[::1]:${v6Port}`,
+        `https://[0:0:0:0:0:0:0:1]:${v6Port}`,
+      ];
+      for (const origin of forms) {
+        const before = connections.length;
+        const response = await fetch(
+          `${strict.url}/oauth/authorize?response_type=code&client_id=${encodeURIComponent(`${origin}/client.json`)}`,
+          { redirect: "manual" },
+        );
+        assert.equal(response.status, 400, origin);
+        assert.equal(await oauthError(response), "invalid_client", origin);
+        assert.equal(connections.length, before, `${origin}: no connection was made`);
+      }
+    } finally {
+      await strict.shutdown();
+      v6.closeAllConnections();
+      await new Promise((resolve) => v6.close(resolve));
     }
   });
 });

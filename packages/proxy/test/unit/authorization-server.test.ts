@@ -6,6 +6,7 @@ import { describe, it } from "node:test";
 import { importJWK, jwtVerify, SignJWT } from "jose";
 import { AccessPolicy } from "../../src/auth/access-policy.ts";
 import { Authenticator } from "../../src/auth/authenticator.ts";
+import { isPrivateAddress, literalAddress } from "../../src/auth/authorization-server/client-metadata-documents.ts";
 import { redirectTargetOf, renderConsentPage } from "../../src/auth/authorization-server/consent-page.ts";
 import { deriveSigningKey } from "../../src/auth/authorization-server/signing-key.ts";
 import { storageAdapterFactory } from "../../src/auth/authorization-server/storage-adapter.ts";
@@ -34,6 +35,48 @@ describe("memory key-value store", () => {
   });
 });
 
+describe("client metadata documents: which addresses are never fetched", () => {
+  it("refuses every private, loopback, link-local, unique-local and IPv4-carrying IPv6 address", () => {
+    for (const address of [
+      "127.0.0.1",
+      "10.1.2.3",
+      "172.16.0.1",
+      "192.168.1.1",
+      "169.254.169.254",
+      "100.64.0.1",
+      "0.0.0.0",
+      "224.0.0.1",
+      "::",
+      "::1",
+      "::ffff:127.0.0.1",
+      "::ffff:7f00:1",
+      "::ffff:a9fe:a9fe",
+      "::7f00:1",
+      "64:ff9b::7f00:1",
+      "2002:7f00:1::",
+      "2001:0:4136:e378::1",
+      "fd00::1",
+      "fe80::1",
+      "ff02::1",
+      "not-an-address",
+    ]) {
+      assert.equal(isPrivateAddress(address), true, address);
+    }
+    for (const address of ["93.184.215.14", "2606:4700::6810:84e5", "::ffff:93.184.215.14"]) {
+      assert.equal(isPrivateAddress(address), false, address);
+    }
+  });
+
+  it("reads the address of an IP-literal host in every spelling URL parsing accepts", () => {
+    for (const host of ["127.0.0.1", "2130706433", "0x7f.1", "0177.0.0.1", "127.1", "0x7f000001"]) {
+      assert.equal(literalAddress(new URL(`https://${host}:8443/c.json`)), "127.0.0.1", host);
+    }
+    assert.equal(literalAddress(new URL("https://[::ffff:127.0.0.1]/c.json")), "::ffff:7f00:1");
+    assert.equal(literalAddress(new URL("https://[0:0::1]/c.json")), "::1");
+    assert.equal(literalAddress(new URL("https://client.example.com/c.json")), undefined);
+  });
+});
+
 describe("authorization server storage", () => {
   const adapters = () => {
     const store = memoryKeyValue();
@@ -58,6 +101,21 @@ describe("authorization server storage", () => {
     assert.equal(await code.find("c1"), undefined);
     assert.equal(await token.find("t1"), undefined);
     assert.ok(await token.find("t2"));
+  });
+
+  it("stores tokens under the hash of their id, sealed: the store's keys and values hold no token", async () => {
+    const { store, token, session } = adapters();
+    const raw = store as unknown as { get(key: string): Promise<string | undefined> };
+    await token.upsert("access-token-value-1", { grantId: "g1", jti: "access-token-value-1", accountId: "alice" }, 60);
+    await session.upsert("session-cookie-value", { uid: "session-uid-1", jti: "session-cookie-value" }, 60);
+    assert.equal(await raw.get("AccessToken:access-token-value-1"), undefined);
+    const [key] = await store.members("grant:g1");
+    assert.ok(key && !key.includes("access-token-value-1"));
+    const value = (await raw.get(key)) ?? "";
+    assert.ok(value.length > 0 && !value.includes("access-token-value-1") && !value.includes("alice"));
+    assert.equal((await token.find("access-token-value-1"))?.accountId, "alice");
+    assert.equal(await token.find("access-token-value-2"), undefined);
+    assert.equal((await session.findByUid("session-uid-1"))?.jti, "session-cookie-value");
   });
 
   it("finds sessions by their uid", async () => {

@@ -1,8 +1,10 @@
 // Client ID metadata documents (MCP authorization 2025-11-25): a client may use an https URL
 // as its client_id, where its metadata is published, instead of registering. The proxy
 // fetches the document carefully: https only, no redirects, a size and time limit, and never
-// from private or loopback addresses (checked at connect time, so DNS rebinding cannot
-// sneak one in) unless the configuration allows them. Documents are cached in the store.
+// from private or loopback addresses unless the configuration allows them: a host name is
+// checked where the connection is made (so DNS rebinding cannot sneak one in), an IP literal
+// in any spelling (2130706433, 0x7f.1, [::ffff:127.0.0.1]) before any connection, since Node
+// resolves literals without the lookup hook. Documents are cached in the store.
 import { lookup as dnsLookup, type LookupAddress, type LookupOptions } from "node:dns";
 import { readFileSync } from "node:fs";
 import { BlockList, isIP } from "node:net";
@@ -17,7 +19,11 @@ const FETCH_TIMEOUT_MS = 5000;
 const CACHE_SECONDS = 300;
 const ALLOWED_GRANTS = new Set(["authorization_code", "refresh_token"]);
 
-/** Addresses a fetch on a client's behalf must never reach (RFC 1918, loopback, link-local, ...). */
+/**
+ * Addresses a fetch on a client's behalf must never reach: this host, private networks,
+ * link-local (cloud metadata at 169.254.169.254), shared, reserved and multicast ranges, and
+ * the IPv6 forms that carry an IPv4 address (IPv4-mapped ones BlockList matches itself).
+ */
 const PRIVATE = new BlockList();
 for (const [network, prefix] of [
   ["0.0.0.0", 8],
@@ -26,29 +32,49 @@ for (const [network, prefix] of [
   ["127.0.0.0", 8],
   ["169.254.0.0", 16],
   ["172.16.0.0", 12],
+  ["192.0.0.0", 24],
+  ["192.0.2.0", 24],
   ["192.168.0.0", 16],
   ["198.18.0.0", 15],
+  ["198.51.100.0", 24],
+  ["203.0.113.0", 24],
   ["224.0.0.0", 4],
   ["240.0.0.0", 4],
 ] as const) {
   PRIVATE.addSubnet(network, prefix, "ipv4");
 }
 for (const [network, prefix] of [
-  ["::", 128],
-  ["::1", 128],
-  ["fc00::", 7],
-  ["fe80::", 10],
-  ["ff00::", 8],
+  // Unspecified, loopback and the deprecated IPv4-compatible ::a.b.c.d.
+  ["::", 96],
+  ["64:ff9b::", 96], // NAT64
+  ["64:ff9b:1::", 48], // local NAT64
+  ["100::", 64], // discard
+  ["2001::", 32], // Teredo
+  ["2001:db8::", 32], // documentation
+  ["2002::", 16], // 6to4
+  ["fc00::", 7], // unique local
+  ["fe80::", 10], // link-local
+  ["fec0::", 10], // site-local (deprecated)
+  ["ff00::", 8], // multicast
 ] as const) {
   PRIVATE.addSubnet(network, prefix, "ipv6");
 }
 
+/** Whether `address` (an IP address as a resolver returns it) is one a fetch must not reach; not an address → true. */
 export function isPrivateAddress(address: string): boolean {
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address)?.[1];
-  if (mapped) return PRIVATE.check(mapped, "ipv4");
   const family = isIP(address);
   if (family === 0) return true;
   return PRIVATE.check(address, family === 4 ? "ipv4" : "ipv6");
+}
+
+/**
+ * The IP address a URL's host names literally, in its normalized form: WHATWG URL turns
+ * 2130706433, 0x7f.1, 0177.0.0.1 and 127.1 into 127.0.0.1 and [::ffff:127.0.0.1] into
+ * [::ffff:7f00:1]. Undefined for a host name.
+ */
+export function literalAddress(url: URL): string | undefined {
+  const host = url.hostname.startsWith("[") ? url.hostname.slice(1, -1) : url.hostname;
+  return isIP(host) === 0 ? undefined : host;
 }
 
 /** A client_id that names a metadata document: an https URL with a path. */
@@ -66,10 +92,13 @@ export class ClientMetadataDocuments {
   readonly #logger: Logger;
   readonly #dispatcher: Agent;
 
+  readonly #allowPrivate: boolean;
+
   constructor(options: { store: KeyValueStore; logger: Logger; caFile?: string; allowPrivateAddresses: boolean }) {
     this.#store = options.store;
     this.#logger = options.logger;
     const allowPrivate = options.allowPrivateAddresses;
+    this.#allowPrivate = allowPrivate;
     // Every address the host resolves to is checked where the connection is made.
     const lookup = (hostname: string, lookupOptions: LookupOptions, callback: LookupCallback) => {
       dnsLookup(hostname, { ...lookupOptions, all: true }, (error, addresses) => {
@@ -109,6 +138,10 @@ export class ClientMetadataDocuments {
   }
 
   async #fetch(url: string): Promise<unknown> {
+    const literal = literalAddress(new URL(url));
+    if (literal !== undefined && !this.#allowPrivate && isPrivateAddress(literal)) {
+      throw new DocumentError(`${literal} is a private address`);
+    }
     const response = await undiciFetch(url, {
       dispatcher: this.#dispatcher,
       redirect: "error",

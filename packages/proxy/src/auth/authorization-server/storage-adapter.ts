@@ -2,6 +2,14 @@
 // registered clients, interactions, sessions, grants, codes and tokens. A grant keeps an
 // index of what was issued under it, so revoking the grant (a reused refresh token, a
 // revoked one) removes every token of it at once.
+//
+// The id of most records is a bearer credential (an access or refresh token, a code, a
+// session cookie, an interaction uid), so a record is stored sealed: its key names the
+// SHA-256 of the id and its value is encrypted with a key derived from the id. A Redis dump
+// or KEYS shows no usable token, and only a caller holding the id can read its record.
+// Registered clients (public ids) stay readable. See docs/decisions/011p.
+import { createHash } from "node:crypto";
+import { CompactEncrypt, compactDecrypt } from "jose";
 import type { Adapter, AdapterPayload } from "oidc-provider";
 import type { KeyValueStore } from "../../session/key-value.ts";
 import { isDocumentClientId } from "./client-metadata-documents.ts";
@@ -14,6 +22,32 @@ const GRANTABLE = new Set([
   "DeviceCode",
   "BackchannelAuthenticationRequest",
 ]);
+
+/** Models stored as they are: their ids are public (a client_id), not credentials. */
+const OPEN_MODELS = new Set(["Client"]);
+
+const digest = (label: string, id: string) => createHash("sha256").update(label).update("\0").update(id).digest();
+
+/** The name a sealed record is stored under: no one learns the id from it. */
+export function sealedName(id: string): string {
+  return digest("mcp-oidc-proxy record name", id).toString("base64url");
+}
+
+/** Encrypts `value` so that only a caller that knows `id` can read it. */
+async function seal(id: string, value: string): Promise<string> {
+  return new CompactEncrypt(new TextEncoder().encode(value))
+    .setProtectedHeader({ alg: "dir", enc: "A256GCM" })
+    .encrypt(digest("mcp-oidc-proxy record key", id));
+}
+
+async function unseal(id: string, sealed: string): Promise<string | undefined> {
+  try {
+    const { plaintext } = await compactDecrypt(sealed, digest("mcp-oidc-proxy record key", id));
+    return new TextDecoder().decode(plaintext);
+  } catch {
+    return undefined;
+  }
+}
 
 interface StoredRecord {
   payload: AdapterPayload;
@@ -38,16 +72,34 @@ class StorageAdapter implements Adapter {
   readonly #store: KeyValueStore;
   readonly #clientTtl: number | undefined;
   readonly #documents: StorageAdapterOptions["clientDocuments"];
+  readonly #sealed: boolean;
 
   constructor(name: string, options: StorageAdapterOptions) {
     this.#name = name;
     this.#store = options.store;
     this.#clientTtl = options.clientTtlSeconds;
     this.#documents = name === "Client" ? options.clientDocuments : undefined;
+    this.#sealed = !OPEN_MODELS.has(name);
   }
 
   #key(id: string): string {
-    return `${this.#name}:${id}`;
+    return `${this.#name}:${this.#sealed ? sealedName(id) : id}`;
+  }
+
+  /** Writes `value` under `key`, sealed with `id` when this model's ids are credentials. */
+  async #write(key: string, id: string, value: string, ttl: number | undefined): Promise<void> {
+    await this.#store.set(key, this.#sealed ? await seal(id, value) : value, ttl);
+  }
+
+  async #readValue(key: string, id: string): Promise<string | undefined> {
+    const raw = await this.#store.get(key);
+    if (raw === undefined || !this.#sealed) return raw;
+    return unseal(id, raw);
+  }
+
+  /** An index from a second credential (a session uid, a device user code) to the record's id. */
+  #indexKey(kind: string, value: string): string {
+    return `${kind}:${this.#name}:${this.#sealed ? sealedName(value) : value}`;
   }
 
   async upsert(id: string, payload: AdapterPayload, expiresIn?: number): Promise<void> {
@@ -57,16 +109,16 @@ class StorageAdapter implements Adapter {
       ...(ttl ? { expiresAt: Math.floor(Date.now() / 1000) + ttl } : {}),
     };
     const key = this.#key(id);
-    await this.#store.set(key, JSON.stringify(record), ttl);
+    await this.#write(key, id, JSON.stringify(record), ttl);
     if (GRANTABLE.has(this.#name) && payload.grantId) {
       await this.#store.addToSet(`grant:${payload.grantId}`, key, ttl);
     }
-    if (payload.userCode) await this.#store.set(`userCode:${payload.userCode}`, id, ttl);
-    if (payload.uid) await this.#store.set(`uid:${this.#name}:${payload.uid}`, id, ttl);
+    if (payload.userCode) await this.#write(this.#indexKey("userCode", payload.userCode), payload.userCode, id, ttl);
+    if (payload.uid) await this.#write(this.#indexKey("uid", payload.uid), payload.uid, id, ttl);
   }
 
   async #read(id: string): Promise<StoredRecord | undefined> {
-    const raw = await this.#store.get(this.#key(id));
+    const raw = await this.#readValue(this.#key(id), id);
     return raw === undefined ? undefined : (JSON.parse(raw) as StoredRecord);
   }
 
@@ -76,12 +128,12 @@ class StorageAdapter implements Adapter {
   }
 
   async findByUid(uid: string): Promise<AdapterPayload | undefined> {
-    const id = await this.#store.get(`uid:${this.#name}:${uid}`);
+    const id = await this.#readValue(this.#indexKey("uid", uid), uid);
     return id === undefined ? undefined : this.find(id);
   }
 
   async findByUserCode(userCode: string): Promise<AdapterPayload | undefined> {
-    const id = await this.#store.get(`userCode:${userCode}`);
+    const id = await this.#readValue(this.#indexKey("userCode", userCode), userCode);
     return id === undefined ? undefined : this.find(id);
   }
 
@@ -92,7 +144,7 @@ class StorageAdapter implements Adapter {
     record.payload.consumed = Math.floor(Date.now() / 1000);
     const remaining = record.expiresAt ? record.expiresAt - Math.floor(Date.now() / 1000) : undefined;
     if (remaining !== undefined && remaining <= 0) return;
-    await this.#store.set(this.#key(id), JSON.stringify(record), remaining);
+    await this.#write(this.#key(id), id, JSON.stringify(record), remaining);
   }
 
   async destroy(id: string): Promise<void> {
