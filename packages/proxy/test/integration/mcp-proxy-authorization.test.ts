@@ -105,12 +105,53 @@ describe("MCP clients with the proxy's own authorization server", () => {
     const registration = await fetch(`${base}/oauth/register`, {
       method: "POST",
       headers: { origin, "content-type": "application/json" },
-      body: JSON.stringify({ client_name: "MCP Inspector", redirect_uris: [`${origin}/oauth/callback`] }),
+      body: JSON.stringify({
+        client_name: "MCP Inspector",
+        redirect_uris: [`${origin}/oauth/callback`],
+        token_endpoint_auth_method: "none",
+      }),
     });
     assert.equal(registration.status, 201);
     assert.equal(registration.headers.get("access-control-allow-origin"), origin);
     const registered = (await registration.json()) as Json;
-    assert.equal(registered.token_endpoint_auth_method, "none", "a public client by default");
+    assert.equal(registered.token_endpoint_auth_method, "none", "a public client");
+    assert.equal(registered.client_secret, undefined, "a public client gets no secret");
+  });
+
+  it("registration without token_endpoint_auth_method: RFC 7591's client_secret_basic, with a secret that works", async () => {
+    const hand = new HandClient(base);
+    const registration = await hand.register({ token_endpoint_auth_method: undefined });
+    assert.equal(registration.status, 201);
+    const registered = (await registration.json()) as Json;
+    assert.equal(registered.token_endpoint_auth_method, "client_secret_basic");
+    assert.equal(typeof registered.client_secret, "string", "the method needs a secret, so one is issued");
+    const { code, verifier } = await hand.authorize("alice");
+    assert.ok(code);
+    const body = new URLSearchParams({
+      grant_type: "authorization_code",
+      code,
+      code_verifier: verifier,
+      redirect_uri: CLIENT_REDIRECT,
+      resource: base,
+    });
+    const basic = (secret: string) =>
+      `Basic ${Buffer.from(`${encodeURIComponent(hand.clientId)}:${encodeURIComponent(secret)}`).toString("base64")}`;
+    const exchange = (secret: string) =>
+      fetch(`${base}/oauth/token`, {
+        method: "POST",
+        headers: { "content-type": "application/x-www-form-urlencoded", authorization: basic(secret) },
+        body,
+      });
+    const wrong = await exchange("not-the-secret");
+    assert.equal(wrong.status, 401);
+    assert.equal(await oauthError(wrong), "invalid_client");
+    const right = await exchange(registered.client_secret as string);
+    assert.equal(right.status, 200, "the issued secret authenticates the client");
+    const tokens = (await right.json()) as Record<string, string>;
+    assert.equal((await initialize(base, tokens.access_token as string)).status, 200);
+    // Without its secret the client is refused: it is not a public client.
+    const { code: second, verifier: secondVerifier } = await hand.authorize("alice");
+    assert.equal(await oauthError(await hand.exchange(second as string, secondVerifier)), "invalid_client");
   });
 
   it("lets the official SDK client register, sign in upstream, approve, call tools and stream", async () => {

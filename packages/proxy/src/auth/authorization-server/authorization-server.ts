@@ -157,13 +157,16 @@ export class AuthorizationServer {
         email: ["email", "email_verified"],
         profile: ["name", "groups"],
       },
-      // MCP clients are public apps (desktop, IDE, CLI, browser): loopback redirects on any
-      // port (RFC 8252) and custom schemes such as cursor:// are what "native" allows.
+      // MCP clients are apps (desktop, IDE, CLI, browser): loopback redirects on any port
+      // (RFC 8252) and custom schemes such as cursor:// are what "native" allows. A client that
+      // names no token_endpoint_auth_method gets RFC 7591's default, client_secret_basic, and
+      // the secret issued with it (the Python SDK registers so); public clients say "none" and
+      // get no secret.
       clientDefaults: {
         application_type: "native",
         grant_types: ["authorization_code", "refresh_token"],
         response_types: ["code"],
-        token_endpoint_auth_method: "none",
+        token_endpoint_auth_method: "client_secret_basic",
         id_token_signed_response_alg: "ES256",
       },
       responseTypes: ["code"],
