@@ -9,10 +9,13 @@ import https from "node:https";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { Writable } from "node:stream";
 import { after, before, describe, it } from "node:test";
 import type { OAuthTokens } from "@modelcontextprotocol/sdk/shared/auth.js";
 import { createClient } from "redis";
+import winston from "winston";
 import { loadConfig } from "../../src/config/load.ts";
+import { createLogger } from "../../src/observability/logger.ts";
 import { startProxy } from "../../src/proxy-server.ts";
 import { TestBrowser } from "../support/browser.ts";
 import { makeLocalhostCertificates } from "../support/certificates.ts";
@@ -725,6 +728,71 @@ describe("clients identified by a client ID metadata document", () => {
       await strict.shutdown();
       v6.closeAllConnections();
       await new Promise((resolve) => v6.close(resolve));
+    }
+  });
+});
+
+describe("what the authorization server logs during whole flows", () => {
+  const lines: string[] = [];
+  let stack: Stack;
+  let base: string;
+
+  before(async () => {
+    const logger = createLogger("debug");
+    logger.clear().add(
+      new winston.transports.Stream({
+        stream: new Writable({
+          write(chunk: Buffer, _encoding, done) {
+            lines.push(chunk.toString());
+            done();
+          },
+        }),
+      }),
+    );
+    stack = await startStack({ env: { MCP_AUTH_MODE: "proxy", LOG_LEVEL: "debug" }, logger });
+    base = `http://127.0.0.1:${stack.ports[0]}`;
+  });
+  after(() => stack.close());
+
+  it("logs no code, token, client secret or cookie, not even for refused requests (debug level)", async () => {
+    const hand = new HandClient(base);
+    const registered = (await (
+      await hand.register({ token_endpoint_auth_method: "client_secret_post" })
+    ).json()) as Json;
+    const secret = registered.client_secret as string;
+    const { code, verifier } = await hand.authorize("alice");
+    assert.ok(code);
+    const refused = await hand.exchange(code, verifier, { client_secret: "wrong-secret-value-0123456789" });
+    assert.equal(await oauthError(refused), "invalid_client");
+    const tokens = (await (await hand.exchange(code, verifier, { client_secret: secret })).json()) as Json;
+    assert.equal(typeof tokens.access_token, "string", JSON.stringify(tokens));
+    assert.equal((await initialize(base, tokens.access_token as string)).status, 200);
+    assert.equal((await initialize(base, `${tokens.access_token as string}x`)).status, 401);
+    const refreshed = await hand.token({
+      grant_type: "refresh_token",
+      refresh_token: tokens.refresh_token as string,
+      client_secret: secret,
+    });
+    assert.equal(refreshed.status, 200);
+    // A replayed code is refused (and revokes the grant).
+    const replay = await hand.exchange(code, verifier, { client_secret: secret });
+    assert.equal(await oauthError(replay), "invalid_grant");
+    const cookies = (await hand.browser.jar.getCookies(base)).map((c) => c.value).filter((v) => v.length >= 20);
+    const secrets = [
+      secret,
+      "wrong-secret-value-0123456789",
+      code,
+      tokens.access_token,
+      tokens.refresh_token,
+      ...cookies,
+    ];
+    assert.ok(
+      lines.some((line) => line.includes("oauth request refused")),
+      "refusals are logged",
+    );
+    for (const value of secrets as string[]) {
+      const leaked = lines.find((line) => line.includes(value));
+      assert.equal(leaked, undefined, `a credential is in the log: ${leaked?.slice(0, 200)}`);
     }
   });
 });

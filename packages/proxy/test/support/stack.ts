@@ -7,6 +7,7 @@ import {
 } from "../../dev/identity-provider.ts";
 import { type DemoMcpServer, type DemoMcpServerOptions, startDemoMcpServer } from "../../dev/mcp-server.ts";
 import { loadConfig } from "../../src/config/load.ts";
+import type { Logger } from "../../src/observability/logger.ts";
 import { type RunningProxy, startProxy } from "../../src/proxy-server.ts";
 import { freePort } from "./redis-server.ts";
 
@@ -45,6 +46,8 @@ export interface StackOptions {
   publicUrl?: string;
   /** A YAML config file under the environment (for settings without an environment variable). */
   configFile?: string;
+  /** The proxies' logger (to capture what they log); default: their own, on stdout. */
+  logger?: Logger;
 }
 
 export async function startStack(options: StackOptions = {}): Promise<Stack> {
@@ -94,7 +97,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
         env: { ...envFor(index), ...extra },
         ...(options.configFile ? { file: options.configFile } : {}),
       });
-      const proxy = await startProxy(config);
+      const proxy = await startProxy(config, options.logger ? { logger: options.logger } : {});
       proxies[index] = proxy;
       return proxy;
     },

@@ -6,6 +6,7 @@ import { describe, it } from "node:test";
 import { importJWK, jwtVerify, SignJWT } from "jose";
 import { AccessPolicy } from "../../src/auth/access-policy.ts";
 import { Authenticator } from "../../src/auth/authenticator.ts";
+import { AccountDirectory, type AccountRecord } from "../../src/auth/authorization-server/accounts.ts";
 import { isPrivateAddress, literalAddress } from "../../src/auth/authorization-server/client-metadata-documents.ts";
 import { redirectTargetOf, renderConsentPage } from "../../src/auth/authorization-server/consent-page.ts";
 import { deriveSigningKey } from "../../src/auth/authorization-server/signing-key.ts";
@@ -116,6 +117,20 @@ describe("authorization server storage", () => {
     assert.equal((await token.find("access-token-value-1"))?.accountId, "alice");
     assert.equal(await token.find("access-token-value-2"), undefined);
     assert.equal((await session.findByUid("session-uid-1"))?.jti, "session-cookie-value");
+  });
+
+  it("keeps the provider's tokens of an account encrypted, readable after a secret rotation", async () => {
+    const store = memoryKeyValue();
+    const account: AccountRecord = {
+      user: { id: "alice", emailVerified: true, groups: [], provider: "https://idp.example.com" },
+      upstream: { idToken: "upstream-id-token-1", refreshToken: "upstream-refresh-token-1" },
+    };
+    await new AccountDirectory(store, 60, ["old-secret"]).save(account);
+    const raw = (await store.get("account:alice")) ?? "";
+    assert.ok(raw.length > 0 && !raw.includes("upstream-refresh-token-1") && !raw.includes("alice"));
+    const rotated = new AccountDirectory(store, 60, ["new-secret", "old-secret"]);
+    assert.equal((await rotated.find("alice"))?.upstream?.refreshToken, "upstream-refresh-token-1");
+    assert.equal(await new AccountDirectory(store, 60, ["another-secret"]).find("alice"), undefined);
   });
 
   it("finds sessions by their uid", async () => {

@@ -1,9 +1,12 @@
 // Who signed in for MCP clients, and what they approved. An account record holds the user
-// (as the browser sign-in saw them) and the provider's tokens, which stay server-side; a
-// consent record remembers that a user approved a client for one exact redirect URI and the
-// scopes shown: a client with several redirect URIs (one of them an attacker's) approved for
-// one gets no code sent to another without the page being shown again.
-import { createHash } from "node:crypto";
+// (as the browser sign-in saw them) and the provider's tokens, which stay server-side; it is
+// stored encrypted (A256GCM, a key derived from the session secret; older secrets still
+// open it after a rotation), since the provider's refresh token acts for the user at the
+// provider. A consent record remembers that a user approved a client for one exact redirect
+// URI and the scopes shown: a client with several redirect URIs (one of them an attacker's)
+// approved for one gets no code sent to another without the page being shown again.
+import { createHash, hkdfSync } from "node:crypto";
+import { CompactEncrypt, compactDecrypt } from "jose";
 import type { KeyValueStore } from "../../session/key-value.ts";
 import type { SessionUser, UpstreamTokens } from "../session-user.ts";
 
@@ -22,20 +25,39 @@ interface ConsentRecord {
 export class AccountDirectory {
   readonly #store: KeyValueStore;
   readonly #ttlSeconds: number;
+  /** One key per session secret, the current one first. */
+  readonly #keys: Uint8Array[];
 
-  /** ttlSeconds: how long an account outlives its last sign-in or refresh (the refresh token's life). */
-  constructor(store: KeyValueStore, ttlSeconds: number) {
+  /**
+   * ttlSeconds: how long an account outlives its last sign-in or refresh (the refresh token's
+   * life); secrets: the session secrets, the current one first.
+   */
+  constructor(store: KeyValueStore, ttlSeconds: number, secrets: string[]) {
     this.#store = store;
     this.#ttlSeconds = ttlSeconds;
+    this.#keys = secrets.map((secret) => new Uint8Array(hkdfSync("sha256", secret, "mcp-oidc-proxy", "account", 32)));
   }
 
   async save(account: AccountRecord): Promise<void> {
-    await this.#store.set(`account:${account.user.id}`, JSON.stringify(account), this.#ttlSeconds);
+    const sealed = await new CompactEncrypt(new TextEncoder().encode(JSON.stringify(account)))
+      .setProtectedHeader({ alg: "dir", enc: "A256GCM" })
+      .encrypt(this.#keys[0] as Uint8Array);
+    await this.#store.set(`account:${account.user.id}`, sealed, this.#ttlSeconds);
   }
 
+  /** The account, or undefined when there is none or no session secret opens it. */
   async find(accountId: string): Promise<AccountRecord | undefined> {
-    const raw = await this.#store.get(`account:${accountId}`);
-    return raw === undefined ? undefined : (JSON.parse(raw) as AccountRecord);
+    const sealed = await this.#store.get(`account:${accountId}`);
+    if (sealed === undefined) return undefined;
+    for (const key of this.#keys) {
+      try {
+        const { plaintext } = await compactDecrypt(sealed, key);
+        return JSON.parse(new TextDecoder().decode(plaintext)) as AccountRecord;
+      } catch {
+        // another secret may have sealed it
+      }
+    }
+    return undefined;
   }
 
   async forget(accountId: string): Promise<void> {

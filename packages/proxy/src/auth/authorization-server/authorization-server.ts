@@ -124,7 +124,7 @@ export class AuthorizationServer {
   static async create(options: AuthorizationServerOptions): Promise<AuthorizationServer> {
     const { config } = options;
     const server = config.mcp_auth.server;
-    const accounts = new AccountDirectory(options.store, Math.ceil(server.refresh_token_ttl / 1000));
+    const accounts = new AccountDirectory(options.store, Math.ceil(server.refresh_token_ttl / 1000), options.secrets);
     const signingKey = await deriveSigningKey(options.secrets[0] as string);
     const resourceOrigin = new URL(options.resource).origin;
     const cookieOptions = { httpOnly: true, sameSite: "lax" as const, secure: options.secureCookies };
