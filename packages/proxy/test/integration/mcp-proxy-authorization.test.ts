@@ -461,20 +461,30 @@ describe("the authorization server on two instances sharing Redis", () => {
     }
   });
 
-  it("keeps no usable token in Redis: neither KEYS nor the values show a code, token or session id", async () => {
+  it("keeps no usable credential in Redis: neither KEYS nor the values show a code, token, secret or session id", async () => {
     const hand = new HandClient(balancer.url);
-    assert.equal((await hand.register()).status, 201);
+    const registration = await hand.register({ token_endpoint_auth_method: "client_secret_post" });
+    assert.equal(registration.status, 201);
+    const clientSecret = ((await registration.json()) as Json).client_secret as string;
     const { code, verifier } = await hand.authorize("alice");
     assert.ok(code);
-    const tokens = (await (await hand.exchange(code, verifier)).json()) as Record<string, string>;
+    const tokens = (await (await hand.exchange(code, verifier, { client_secret: clientSecret })).json()) as Record<
+      string,
+      string
+    >;
     const refreshed = (await (
-      await hand.token({ grant_type: "refresh_token", refresh_token: tokens.refresh_token as string })
+      await hand.token({
+        grant_type: "refresh_token",
+        refresh_token: tokens.refresh_token as string,
+        client_secret: clientSecret,
+      })
     ).json()) as Record<string, string>;
     const cookies = (await hand.browser.jar.getCookies(balancer.url)).filter(
       (c) => c.key.startsWith("mcp_oauth") && !c.key.endsWith(".sig"),
     );
     assert.ok(cookies.length > 0, "the authorization server's session cookie");
     const secrets = [
+      clientSecret,
       code,
       tokens.access_token,
       tokens.refresh_token,

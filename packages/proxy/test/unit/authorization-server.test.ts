@@ -81,7 +81,7 @@ describe("client metadata documents: which addresses are never fetched", () => {
 describe("authorization server storage", () => {
   const adapters = () => {
     const store = memoryKeyValue();
-    const factory = storageAdapterFactory({ store });
+    const factory = storageAdapterFactory({ store, secrets: ["test-secret"] });
     return { store, code: factory("AuthorizationCode"), token: factory("AccessToken"), session: factory("Session") };
   };
 
@@ -133,6 +133,18 @@ describe("authorization server storage", () => {
     assert.equal(await new AccountDirectory(store, 60, ["another-secret"]).find("alice"), undefined);
   });
 
+  it("keeps a registered client's secret encrypted, readable after a secret rotation", async () => {
+    const store = memoryKeyValue();
+    const client = { client_id: "app", client_secret: "registered-client-secret-1", client_name: "App" };
+    await storageAdapterFactory({ store, secrets: ["old-secret"] })("Client").upsert("app", client);
+    const raw = (await store.get("Client:app")) ?? "";
+    assert.ok(raw.includes('"client_name":"App"') && !raw.includes("registered-client-secret-1"));
+    const rotated = storageAdapterFactory({ store, secrets: ["new-secret", "old-secret"] })("Client");
+    assert.deepEqual(await rotated.find("app"), client);
+    const other = storageAdapterFactory({ store, secrets: ["another-secret"] })("Client");
+    assert.equal(await other.find("app"), undefined, "a secret no key opens: no client (fail closed)");
+  });
+
   it("finds sessions by their uid", async () => {
     const { session } = adapters();
     await session.upsert("cookie-id", { uid: "u-1", accountId: "alice" }, 600);
@@ -143,7 +155,7 @@ describe("authorization server storage", () => {
   it("forgets registered clients after client_ttl when one is set", async () => {
     let now = 0;
     const store = memoryKeyValue(() => now);
-    const clients = storageAdapterFactory({ store, clientTtlSeconds: 60 })("Client");
+    const clients = storageAdapterFactory({ store, secrets: ["test-secret"], clientTtlSeconds: 60 })("Client");
     await clients.upsert("app", { client_id: "app" });
     now = 59_000;
     assert.ok(await clients.find("app"));

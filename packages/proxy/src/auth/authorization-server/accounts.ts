@@ -5,10 +5,10 @@
 // provider. A consent record remembers that a user approved a client for one exact redirect
 // URI and the scopes shown: a client with several redirect URIs (one of them an attacker's)
 // approved for one gets no code sent to another without the page being shown again.
-import { createHash, hkdfSync } from "node:crypto";
-import { CompactEncrypt, compactDecrypt } from "jose";
+import { createHash } from "node:crypto";
 import type { KeyValueStore } from "../../session/key-value.ts";
 import type { SessionUser, UpstreamTokens } from "../session-user.ts";
+import { SecretBox } from "./secret-box.ts";
 
 export interface AccountRecord {
   user: SessionUser;
@@ -25,8 +25,7 @@ interface ConsentRecord {
 export class AccountDirectory {
   readonly #store: KeyValueStore;
   readonly #ttlSeconds: number;
-  /** One key per session secret, the current one first. */
-  readonly #keys: Uint8Array[];
+  readonly #box: SecretBox;
 
   /**
    * ttlSeconds: how long an account outlives its last sign-in or refresh (the refresh token's
@@ -35,29 +34,19 @@ export class AccountDirectory {
   constructor(store: KeyValueStore, ttlSeconds: number, secrets: string[]) {
     this.#store = store;
     this.#ttlSeconds = ttlSeconds;
-    this.#keys = secrets.map((secret) => new Uint8Array(hkdfSync("sha256", secret, "mcp-oidc-proxy", "account", 32)));
+    this.#box = new SecretBox(secrets, "account");
   }
 
   async save(account: AccountRecord): Promise<void> {
-    const sealed = await new CompactEncrypt(new TextEncoder().encode(JSON.stringify(account)))
-      .setProtectedHeader({ alg: "dir", enc: "A256GCM" })
-      .encrypt(this.#keys[0] as Uint8Array);
+    const sealed = await this.#box.seal(JSON.stringify(account));
     await this.#store.set(`account:${account.user.id}`, sealed, this.#ttlSeconds);
   }
 
   /** The account, or undefined when there is none or no session secret opens it. */
   async find(accountId: string): Promise<AccountRecord | undefined> {
     const sealed = await this.#store.get(`account:${accountId}`);
-    if (sealed === undefined) return undefined;
-    for (const key of this.#keys) {
-      try {
-        const { plaintext } = await compactDecrypt(sealed, key);
-        return JSON.parse(new TextDecoder().decode(plaintext)) as AccountRecord;
-      } catch {
-        // another secret may have sealed it
-      }
-    }
-    return undefined;
+    const text = sealed === undefined ? undefined : await this.#box.open(sealed);
+    return text === undefined ? undefined : (JSON.parse(text) as AccountRecord);
   }
 
   async forget(accountId: string): Promise<void> {

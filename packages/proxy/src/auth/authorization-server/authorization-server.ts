@@ -144,6 +144,7 @@ export class AuthorizationServer {
     const configuration: Configuration = {
       adapter: storageAdapterFactory({
         store: options.store,
+        secrets: options.secrets,
         ...(server.client_ttl > 0 ? { clientTtlSeconds: seconds(server.client_ttl) } : {}),
         ...(documents ? { clientDocuments: documents } : {}),
       }),

@@ -7,12 +7,14 @@
 // session cookie, an interaction uid), so a record is stored sealed: its key names the
 // SHA-256 of the id and its value is encrypted with a key derived from the id. A Redis dump
 // or KEYS shows no usable token, and only a caller holding the id can read its record.
-// Registered clients (public ids) stay readable. See docs/decisions/011p.
+// Registered clients (public ids) stay readable, but for their client_secret, which is
+// encrypted with a key from the session secret. See docs/decisions/011p.
 import { createHash } from "node:crypto";
 import { CompactEncrypt, compactDecrypt } from "jose";
 import type { Adapter, AdapterPayload } from "oidc-provider";
 import type { KeyValueStore } from "../../session/key-value.ts";
 import { isDocumentClientId } from "./client-metadata-documents.ts";
+import { SecretBox } from "./secret-box.ts";
 
 /** Models whose records belong to a grant and die with it. */
 const GRANTABLE = new Set([
@@ -22,6 +24,9 @@ const GRANTABLE = new Set([
   "DeviceCode",
   "BackchannelAuthenticationRequest",
 ]);
+
+/** Where a registered client's encrypted client_secret is kept in its stored record. */
+const SEALED_SECRET = "client_secret_sealed";
 
 /** Models stored as they are: their ids are public (a client_id), not credentials. */
 const OPEN_MODELS = new Set(["Client"]);
@@ -57,6 +62,8 @@ interface StoredRecord {
 
 export interface StorageAdapterOptions {
   store: KeyValueStore;
+  /** The session secrets (current first): registered clients' secrets are encrypted with them. */
+  secrets: string[];
   /** Registered clients are forgotten after this many seconds; undefined keeps them. */
   clientTtlSeconds?: number;
   /** Clients whose client_id is the URL of their metadata document (when enabled). */
@@ -73,6 +80,7 @@ class StorageAdapter implements Adapter {
   readonly #clientTtl: number | undefined;
   readonly #documents: StorageAdapterOptions["clientDocuments"];
   readonly #sealed: boolean;
+  readonly #clientSecrets: SecretBox | undefined;
 
   constructor(name: string, options: StorageAdapterOptions) {
     this.#name = name;
@@ -80,6 +88,7 @@ class StorageAdapter implements Adapter {
     this.#clientTtl = options.clientTtlSeconds;
     this.#documents = name === "Client" ? options.clientDocuments : undefined;
     this.#sealed = !OPEN_MODELS.has(name);
+    this.#clientSecrets = name === "Client" ? new SecretBox(options.secrets, "client-secret") : undefined;
   }
 
   #key(id: string): string {
@@ -105,7 +114,7 @@ class StorageAdapter implements Adapter {
   async upsert(id: string, payload: AdapterPayload, expiresIn?: number): Promise<void> {
     const ttl = expiresIn ?? (this.#name === "Client" ? this.#clientTtl : undefined);
     const record: StoredRecord = {
-      payload,
+      payload: await this.#sealClientSecret(payload),
       ...(ttl ? { expiresAt: Math.floor(Date.now() / 1000) + ttl } : {}),
     };
     const key = this.#key(id);
@@ -124,7 +133,24 @@ class StorageAdapter implements Adapter {
 
   async find(id: string): Promise<AdapterPayload | undefined> {
     if (this.#documents && isDocumentClientId(id)) return this.#documents.find(id);
-    return (await this.#read(id))?.payload;
+    const payload = (await this.#read(id))?.payload;
+    return payload === undefined ? undefined : this.#openClientSecret(payload);
+  }
+
+  async #sealClientSecret(payload: AdapterPayload): Promise<AdapterPayload> {
+    if (!this.#clientSecrets || typeof payload.client_secret !== "string") return payload;
+    const { client_secret: secret, ...rest } = payload;
+    return { ...rest, [SEALED_SECRET]: await this.#clientSecrets.seal(secret) };
+  }
+
+  /** A client whose secret no configured session secret opens is not found (fail closed). */
+  async #openClientSecret(payload: AdapterPayload): Promise<AdapterPayload | undefined> {
+    const sealed = payload[SEALED_SECRET];
+    if (!this.#clientSecrets || typeof sealed !== "string") return payload;
+    const secret = await this.#clientSecrets.open(sealed);
+    if (secret === undefined) return undefined;
+    const { [SEALED_SECRET]: _, ...rest } = payload;
+    return { ...rest, client_secret: secret };
   }
 
   async findByUid(uid: string): Promise<AdapterPayload | undefined> {
