@@ -4,9 +4,21 @@
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { parseDocument } from "yaml";
+import { redactUrl } from "../observability/redact.ts";
 import { type Config, configSchema, environments } from "./schema.ts";
 import { environmentLayer, flagLayer, type RawTree, type SourceLayer } from "./sources.ts";
 import { secretSourceProblems, validateConfig } from "./validate.ts";
+
+/** Fields whose value is a credential: an error names the field, never the value. */
+const SECRET_FIELD = /(^|[._])(secret|password|token)$/;
+
+/** A value as an error message may show it: secrets hidden, URLs without their credentials. */
+function shownValue(field: string, value: unknown): string {
+  if (SECRET_FIELD.test(field)) return "redacted";
+  // Anything that looks like a URL, parsable or not (an unparsable one shows as "redacted").
+  if (typeof value === "string" && /^[a-z][a-z0-9+.-]*:\/\//i.test(value)) return JSON.stringify(redactUrl(value));
+  return JSON.stringify(value);
+}
 
 export class ConfigError extends Error {
   readonly problems: readonly string[];
@@ -164,7 +176,7 @@ export function loadConfig(options: LoadOptions = {}): LoadedConfig {
         const origin = originOf(layers, field);
         const value = valueAt(merged, field);
         const shown = unknownKeys.length > 0 ? "unknown field (check the spelling)" : issue.message;
-        const quoted = value === undefined || unknownKeys.length > 0 ? "" : ` (got ${JSON.stringify(value)})`;
+        const quoted = value === undefined || unknownKeys.length > 0 ? "" : ` (got ${shownValue(field, value)})`;
         problems.push(`${field || "(top level)"}: ${shown}${quoted}${origin ? ` [from ${origin}]` : ""}`);
       }
     }

@@ -37,6 +37,26 @@ describe("configuration", () => {
     assert.equal(config.target.sse_keepalive_interval, 25_000);
   });
 
+  it("never echoes a secret or a URL's credentials in its error messages", () => {
+    const problems = problemsOf(() =>
+      loadConfig({
+        env: {
+          ...OIDC,
+          MCP_TARGET_URL: "ftp://mcp-user:target-password-1@mcp.internal/mcp?key=target-key-1",
+          REDIS_URL: "http://:redis-password-1@redis.internal:6379",
+        },
+        file: path.join(tempDir({ "c.yaml": "redis:\n  password: [redis-password-2]\n" }), "c.yaml"),
+      }),
+    );
+    const text = problems.join("\n");
+    assert.match(text, /target\.url: .*ftp:\/\/redacted:redacted@mcp\.internal\/mcp\?key=redacted/);
+    assert.match(text, /redis\.url: .*http:\/\/:redacted@redis\.internal:6379/);
+    assert.match(text, /redis\.password: .*\(got redacted\)/);
+    for (const secret of ["mcp-user", "target-password-1", "target-key-1", "redis-password-1", "redis-password-2"]) {
+      assert.ok(!text.includes(secret), `${secret} is not in: ${text}`);
+    }
+  });
+
   it("applies flags over environment over file over defaults", () => {
     const dir = tempDir({
       "config.yaml": "server:\n  port: 7000\n  host: 10.0.0.1\ntarget:\n  port: 4000\n  host: mcp.internal\n",
