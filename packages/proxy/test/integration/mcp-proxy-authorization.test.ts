@@ -157,6 +157,30 @@ describe("MCP clients with the proxy's own authorization server", () => {
     assert.equal(await oauthError(await hand.exchange(second as string, secondVerifier)), "invalid_client");
   });
 
+  it("lets the official SDK client that names no token_endpoint_auth_method sign in with its secret and refresh", async () => {
+    const oauth = new (class extends InMemoryOAuthClient {
+      override get clientMetadata() {
+        const { token_endpoint_auth_method: _, ...metadata } = super.clientMetadata;
+        return metadata;
+      }
+    })();
+    const { client } = await connectWithOAuth(`${base}/mcp`, "alice", oauth);
+    try {
+      assert.equal(
+        (oauth.client as { token_endpoint_auth_method?: string }).token_endpoint_auth_method,
+        "client_secret_basic",
+      );
+      assert.ok(oauth.client?.client_secret, "the SDK was given a secret and used it for the code");
+      const tokens = oauth.savedTokens as OAuthTokens;
+      oauth.savedTokens = { ...tokens, access_token: "an-expired-access-token-0123456789" };
+      await client.callTool({ name: "whoami", arguments: {} });
+      assert.notEqual(oauth.savedTokens?.access_token, tokens.access_token, "and to refresh");
+      assert.notEqual(oauth.savedTokens?.refresh_token, tokens.refresh_token, "its refresh token rotates too");
+    } finally {
+      await client.close();
+    }
+  });
+
   it("lets the official SDK client register, sign in upstream, approve, call tools and stream", async () => {
     const { client, oauth } = await connectWithOAuth(`${base}/mcp`, "alice");
     try {

@@ -211,6 +211,9 @@ export class AuthorizationServer {
       // Refresh tokens for every client allowed the grant (MCP clients do not ask for
       // offline_access), living on their own rather than with the provider's browser session.
       issueRefreshToken: async (_ctx, client) => client.grantTypeAllowed("refresh_token"),
+      // Every use rotates the refresh token, for clients with a secret too (oidc-provider's
+      // default rotates public clients' only), so a stolen one is detected on reuse.
+      rotateRefreshToken: () => true,
       expiresWithSession: async () => false,
       // Every authorization passes the consent step (remembered consents pass it without a
       // page), so the proxy checks the browser session and the access rules each time.
