@@ -56,7 +56,7 @@ describe("remembered consent", () => {
   const attacker = "https://attacker.example/steal";
 
   it("covers one client, its exact redirect URI and at most the scopes shown", async () => {
-    const accounts = new AccountDirectory(memoryKeyValue(), 3600);
+    const accounts = new AccountDirectory(memoryKeyValue(), 3600, ["test-secret"]);
     await accounts.rememberConsent("alice", "c1", loopback, ["openid", "mcp:tools"]);
     assert.equal(await accounts.hasConsented("alice", "c1", loopback, ["mcp:tools"]), true);
     assert.equal(await accounts.hasConsented("alice", "c1", loopback, ["mcp:tools", "mcp:admin"]), false);
@@ -67,7 +67,7 @@ describe("remembered consent", () => {
   });
 
   it("replaces an approval of the same redirect URI: what was shown last counts", async () => {
-    const accounts = new AccountDirectory(memoryKeyValue(), 3600);
+    const accounts = new AccountDirectory(memoryKeyValue(), 3600, ["test-secret"]);
     await accounts.rememberConsent("alice", "c1", loopback, ["mcp:tools", "mcp:admin"]);
     await accounts.rememberConsent("alice", "c1", loopback, ["mcp:tools"]);
     assert.equal(await accounts.hasConsented("alice", "c1", loopback, ["mcp:admin"]), false);
