@@ -1,9 +1,10 @@
 // The MCP conformance suite (npm @modelcontextprotocol/conformance) against the proxy:
 // - its authorization-server scenarios against the proxy's own authorization server
 //   (mcp_auth.mode proxy), the person's sign-in done by the scripted browser;
-// - its server scenarios against the SDK's "everything" server, once directly and once
-//   through the proxy: whatever the server passes directly it must pass through the proxy,
-//   and the proxy adds what it promises on its own (DNS rebinding protection).
+// - its server scenarios (current revisions and the draft) against the SDK's "everything"
+//   server, once directly and once through the proxy: whatever the server passes directly it
+//   must pass through the proxy, and the proxy adds what it promises on its own (DNS
+//   rebinding protection). Scenarios the server does not implement fail alike both ways.
 // A check that fails for a known reason is listed below with that reason; a listed check
 // that passes fails the test, so the list never goes stale (the suite's own baseline rule).
 import assert from "node:assert/strict";
@@ -181,8 +182,14 @@ describe("MCP conformance: server scenarios, directly and through the proxy", ()
   });
 
   it("passes through the proxy every check the server passes directly, and the proxy's own protections", async () => {
-    const direct = await conformance(["server", "--url", upstream]).results();
-    const through = await conformance(["server", "--url", proxied]).results();
+    // The current revisions' scenarios and the draft's (2026-07-28: stateless requests).
+    const run = async (url: string) => {
+      const active = await conformance(["server", "--url", url]).results();
+      const draft = await conformance(["server", "--url", url, "--suite", "draft"]).results();
+      return new Map([...active, ...draft]);
+    };
+    const direct = await run(upstream);
+    const through = await run(proxied);
     const lost: string[] = [];
     const unexpectedlyKept: string[] = [];
     for (const [key, check] of direct) {
@@ -198,7 +205,7 @@ describe("MCP conformance: server scenarios, directly and through the proxy", ()
       assert.equal(through.get(key)?.status, "SUCCESS", `${key}: ${through.get(key)?.errorMessage ?? "missing"}`);
     }
     // Scenarios the suite has and the server does not implement fail alike both ways.
-    assert.ok(direct.size > 40 && through.size === direct.size, "every scenario ran both ways");
+    assert.ok(direct.size > 100 && through.size === direct.size, "every scenario ran both ways");
   });
 });
 
