@@ -38,7 +38,7 @@ crds: setup ## regenerate crds/, the install manifest and the charts' generated 
 	node packages/operator/scripts/generate-install.ts
 	node packages/proxy/scripts/generate-helm-schema.ts
 
-kube-binaries: ## build kube-apiserver + etcd for the operator tests (cached outside the repo)
+kube-binaries: ## build kube-apiserver, etcd and kubectl for the operator tests (cached outside the repo)
 	@./scripts/ensure-kube-binaries.sh >/dev/null
 
 binary: setup ## the proxy as one executable file: dist/mcp-oidc-proxy (Node single executable application)

@@ -1,6 +1,6 @@
-// The Kubernetes manifests under deployments/kubernetes apply to a real API server with
-// server-side apply (dry-run first, then for real), and applying them again changes nothing
-// (no perpetual diff for GitOps tools).
+// The Kubernetes manifests under deployments/kubernetes go through the real kubectl to a real
+// API server as the README says to apply them: server-side (dry-run first, then for real),
+// and applying them again changes nothing (no perpetual diff for GitOps tools).
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import path from "node:path";
@@ -8,9 +8,11 @@ import { after, before, describe, it } from "node:test";
 import { loadConfig } from "../../../proxy/src/config/load.ts";
 import { INSTALL_FILE, renderInstall } from "../../scripts/generate-install.ts";
 import { startTestApiServer, type TestApiServer } from "../support/kube-api-server.ts";
-import { applyAndConverge, readManifests } from "../support/manifests.ts";
+import { applyAndConverge, kubectl } from "../support/kubectl.ts";
+import { readManifests } from "../support/manifests.ts";
 
-const KUBE = path.resolve(import.meta.dirname, "../../../../deployments/kubernetes");
+const ROOT = path.resolve(import.meta.dirname, "../../../..");
+const KUBE = path.join(ROOT, "deployments/kubernetes");
 const documents = readManifests;
 
 describe("Kubernetes manifests", () => {
@@ -24,11 +26,31 @@ describe("Kubernetes manifests", () => {
     assert.equal(readFileSync(INSTALL_FILE, "utf8"), renderInstall());
   });
 
+  // Runs first, on a cluster without the mcp-system namespace.
+  it("installs with the README's two files on a fresh cluster: kubectl apply -f crds/ -f rbac.yaml (rbac.yaml lacked the mcp-system Namespace)", async () => {
+    const result = await kubectl(server, [
+      "apply",
+      "-f",
+      path.join(ROOT, "crds"),
+      "-f",
+      path.join(KUBE, "operator/rbac.yaml"),
+    ]);
+    assert.equal(result.status, 0, result.stderr);
+    assert.match(result.stdout, /namespace\/mcp-system created/);
+    assert.match(
+      result.stdout,
+      /customresourcedefinition.apiextensions.k8s.io\/mcpoidcproxies.mcp-oidc-proxy.dev created/,
+    );
+  });
+
   for (const file of ["operator/install.yaml", "proxy/mcp-oidc-proxy.yaml"]) {
-    it(`applies ${file} server-side, dry-run and real, and re-applying converges (no perpetual diff)`, async () => {
-      const objects = documents(path.join(KUBE, file));
-      assert.ok(objects.length >= 4);
-      const { stored, converged } = await applyAndConverge(server.kubeConfig(), objects, "manifests-test");
+    it(`kubectl applies ${file} server-side, dry-run and real, and re-applying converges (no perpetual diff)`, async () => {
+      const { stored, converged } = await applyAndConverge(
+        server,
+        { file: path.join(KUBE, file) },
+        { fieldManager: "manifests-test" },
+      );
+      assert.ok(stored.length >= 4);
       assert.ok(stored.every((object) => object.metadata.resourceVersion));
       assert.ok(converged, "re-applying changed objects: a perpetual diff");
     });

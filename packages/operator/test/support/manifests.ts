@@ -1,6 +1,6 @@
-// Manifests as a user applies them: parsed from YAML (several documents), created the way
-// kubectl create does, or applied server-side (optionally as a dry run) the way
-// kubectl apply --server-side and GitOps tools do.
+// Manifests parsed from YAML (several documents) with the yaml package, created the way
+// kubectl create does, or applied server-side (optionally as a dry run) the way GitOps tools
+// do. Files a user applies go through the real kubectl instead (kubectl.ts).
 import { readFileSync } from "node:fs";
 import { type KubeConfig, type KubernetesObject, KubernetesObjectApi } from "@kubernetes/client-node";
 import { parseAllDocuments } from "yaml";
@@ -55,34 +55,6 @@ export function applyServerSide(
     object,
     "application/apply-patch+yaml",
   );
-}
-
-/**
- * Applies every object (dry run first, then for real), then twice more: the API server
- * settles some objects once (a CRD's conditions), but a perpetual diff — what makes GitOps
- * tools report OutOfSync forever — would change the third apply too. Returns the objects as
- * the API server stored them.
- */
-export async function applyAndConverge(
-  kubeConfig: KubeConfig,
-  objects: Manifest[],
-  fieldManager: string,
-): Promise<{ stored: Manifest[]; converged: boolean }> {
-  const stored: Manifest[] = [];
-  for (const object of objects) {
-    await applyServerSide(kubeConfig, object, { fieldManager, dryRun: true });
-    stored.push(await applyServerSide(kubeConfig, object, { fieldManager }));
-  }
-  const applyAll = async () => {
-    const versions: string[] = [];
-    for (const object of objects) {
-      versions.push((await applyServerSide(kubeConfig, object, { fieldManager })).metadata.resourceVersion ?? "");
-    }
-    return versions;
-  };
-  const second = await applyAll();
-  const third = await applyAll();
-  return { stored, converged: JSON.stringify(second) === JSON.stringify(third) };
 }
 
 export async function createManifests(kubeConfig: KubeConfig, file: string): Promise<KubernetesObject[]> {

@@ -1,7 +1,7 @@
 // The CustomResourceDefinition of McpOidcProxy, generated from the zod schema so the CRD
 // and the TypeScript types cannot drift. `make crds` writes it to crds/; a test compares.
 import { z } from "zod";
-import { GROUP, KIND, PLURAL, specSchema, statusSchema, VERSION } from "./mcp-oidc-proxy.ts";
+import { GROUP, KIND, nameRules, PLURAL, specSchema, statusSchema, VERSION } from "./mcp-oidc-proxy.ts";
 
 type Schema = { [key: string]: unknown };
 
@@ -46,6 +46,7 @@ export function buildCrd(): Schema {
               type: "object",
               description: "McpOidcProxy puts OpenID Connect sign-in and MCP authorization in front of one MCP server.",
               required: ["spec"],
+              "x-kubernetes-validations": nameRules,
               properties: {
                 apiVersion: { type: "string" },
                 kind: { type: "string" },

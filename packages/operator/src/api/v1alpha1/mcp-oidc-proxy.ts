@@ -20,6 +20,27 @@ const secretKeyRef = z
   })
   .meta(d("A key of a Secret in the same namespace."));
 
+/** Replica counts end up in int32 fields (Deployment, HorizontalPodAutoscaler). */
+const INT32_MAX = 2_147_483_647;
+
+/**
+ * An absolute URL with a host, as the proxy's --config-test accepts it: checked here by zod
+ * (the operator) and by the API server (CEL isURL, Go's url.ParseRequestURI), so a value
+ * such as "http://" or one with a space in it is refused at kubectl apply, not in a pod.
+ */
+const absoluteUrl = (schemes: RegExp, example: string, description: string) =>
+  z
+    .string()
+    .max(2048)
+    .regex(new RegExp(`^${schemes.source}://\\S+$`))
+    .refine((value) => URL.canParse(value) && new URL(value).hostname !== "", `must be a URL such as ${example}`)
+    .meta({
+      ...d(description),
+      "x-kubernetes-validations": [
+        cel("isURL(self) && url(self).getHostname() != ''", `must be a URL with a host, such as ${example}`),
+      ],
+    });
+
 const duration = z
   .string()
   .regex(/^[0-9]+(ms|s|m|h|d)$/)
@@ -27,11 +48,11 @@ const duration = z
 
 const upstream = z
   .object({
-    url: z
-      .string()
-      .regex(/^https?:\/\//)
-      .optional()
-      .meta(d("URL of the MCP server, e.g. http://mcp-server.tools.svc:3000.")),
+    url: absoluteUrl(
+      /https?/,
+      "http://mcp-server.tools.svc:3000",
+      "URL of the MCP server, e.g. http://mcp-server.tools.svc:3000.",
+    ).optional(),
     service: z
       .object({
         name: z.string().min(1).meta(d("Name of a Service in the resource's namespace.")),
@@ -54,10 +75,11 @@ const upstream = z
 
 const provider = z
   .object({
-    issuer: z
-      .string()
-      .regex(/^https?:\/\//)
-      .meta(d("Issuer URL of the OpenID provider (or its discovery document URL).")),
+    issuer: absoluteUrl(
+      /https?/,
+      "https://login.example.com/realms/company",
+      "Issuer URL of the OpenID provider (or its discovery document URL).",
+    ),
     clientId: z.string().min(1).meta(d("Client id registered at the provider for this proxy.")),
     clientSecretRef: secretKeyRef.optional().meta(d("Secret key holding the client secret (confidential clients).")),
     caConfigMapRef: z
@@ -93,11 +115,11 @@ const session = z
     ttl: duration.default("24h").meta(d("Session lifetime.")),
     redis: z
       .object({
-        url: z
-          .string()
-          .regex(/^rediss?:\/\//)
-          .optional()
-          .meta(d("Redis URL, e.g. redis://redis.tools.svc:6379.")),
+        url: absoluteUrl(
+          /rediss?/,
+          "redis://redis.tools.svc:6379",
+          "Redis URL, e.g. redis://redis.tools.svc:6379.",
+        ).optional(),
         urlSecretRef: secretKeyRef.optional().meta(d("Secret key holding the Redis URL (when it carries a password).")),
         passwordSecretRef: secretKeyRef.optional().meta(d("Secret key holding the Redis password.")),
       })
@@ -122,8 +144,8 @@ const autoscaling = z
       .boolean()
       .default(false)
       .meta(d("Scale with a HorizontalPodAutoscaler instead of a fixed replica count.")),
-    minReplicas: z.number().int().min(1).default(2).meta(d("Lower bound of the autoscaler.")),
-    maxReplicas: z.number().int().min(1).default(10).meta(d("Upper bound of the autoscaler.")),
+    minReplicas: z.number().int().min(1).max(INT32_MAX).default(2).meta(d("Lower bound of the autoscaler.")),
+    maxReplicas: z.number().int().min(1).max(INT32_MAX).default(10).meta(d("Upper bound of the autoscaler.")),
     targetCPUUtilizationPercentage: z
       .number()
       .int()
@@ -150,13 +172,11 @@ const resources = z
 export const specSchema = z
   .object({
     upstream,
-    publicUrl: z
-      .string()
-      .regex(/^https?:\/\//)
-      .optional()
-      .meta(
-        d("URL clients use to reach the proxy (behind your Ingress or Gateway); advertised to clients and providers."),
-      ),
+    publicUrl: absoluteUrl(
+      /https?/,
+      "https://tools.mcp.example.com",
+      "URL clients use to reach the proxy (behind your Ingress or Gateway); advertised to clients and providers.",
+    ).optional(),
     authMode: z
       .enum(["oidc", "bypass"])
       .default("oidc")
@@ -204,9 +224,20 @@ export const specSchema = z
       }),
     access: access.optional(),
     session: session.default({ store: "memory", ttl: "24h" }),
-    replicas: z.number().int().min(0).default(1).meta(d("Fixed replica count (ignored while autoscaling is enabled).")),
+    replicas: z
+      .number()
+      .int()
+      .min(0)
+      .max(INT32_MAX)
+      .default(1)
+      .meta(d("Fixed replica count; it cannot change while autoscaling is enabled.")),
     autoscaling: autoscaling.optional(),
-    image: z.string().min(1).optional().meta(d("Proxy image; default: the operator's own version of mcp-oidc-proxy.")),
+    image: z
+      .string()
+      .max(1024)
+      .regex(/^\S+$/, "must be an image reference without spaces")
+      .optional()
+      .meta(d("Proxy image; default: the operator's own version of mcp-oidc-proxy.")),
     imagePullPolicy: z.enum(["Always", "IfNotPresent", "Never"]).optional().meta(d("Image pull policy.")),
     resources: resources.optional(),
     logLevel: z.enum(["error", "warn", "info", "debug"]).default("info").meta(d("Log level of the proxy.")),
@@ -227,8 +258,30 @@ export const specSchema = z
         "self.session.store == 'redis' || (self.replicas <= 1 && !(has(self.autoscaling) && self.autoscaling.enabled))",
         "more than one replica needs session.store redis: a memory store is not shared",
       ),
+      // kubectl scale writes spec.replicas through the scale subresource; while the
+      // HorizontalPodAutoscaler owns the count that write would be silently ignored.
+      cel(
+        "!(has(self.autoscaling) && self.autoscaling.enabled && has(oldSelf.autoscaling) && oldSelf.autoscaling.enabled) || self.replicas == oldSelf.replicas",
+        "spec.replicas cannot change while autoscaling is enabled (the HorizontalPodAutoscaler sets the count): change autoscaling.minReplicas and maxReplicas, or disable autoscaling",
+      ),
     ],
   });
+
+/**
+ * metadata.name names the children: the Service (a DNS-1035 label) and the
+ * app.kubernetes.io/instance label (at most 63 characters) take it as is.
+ */
+export const NAME_MAX_LENGTH = 63;
+export const nameRules = [
+  cel(
+    `self.metadata.name.size() <= ${NAME_MAX_LENGTH}`,
+    `metadata.name must be at most ${NAME_MAX_LENGTH} characters: it names the proxy's Service and labels its pods`,
+  ),
+  cel(
+    "self.metadata.name.matches('^[a-z]([-a-z0-9]*[a-z0-9])?$')",
+    "metadata.name must be lower-case letters, digits and '-', starting with a letter: it names the proxy's Service",
+  ),
+];
 
 export const conditionSchema = z.object({
   type: z.string().meta(d("Ready, Progressing or Degraded.")),
