@@ -1,14 +1,18 @@
 // The generated CRD in a real API server: structural, with defaults, and with CEL rules
-// that refuse what the schema alone cannot.
+// that refuse what the schema alone cannot — among them every value the proxy itself would
+// refuse, so such a resource never rolls out. Samples and a user's own YAML go through kubectl.
 import assert from "node:assert/strict";
-import { readdirSync, readFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { CoreV1Api, CustomObjectsApi } from "@kubernetes/client-node";
 import { parse } from "yaml";
+import { loadConfig } from "../../../proxy/src/config/load.ts";
 import { renderCrd } from "../../scripts/generate-crd.ts";
 import { CRD_PATH, installCrd } from "../support/crd.ts";
 import { startTestApiServer, type TestApiServer } from "../support/kube-api-server.ts";
+import { applyAndConverge, kubectl } from "../support/kubectl.ts";
 
 const target = { group: "mcp-oidc-proxy.dev", version: "v1alpha1", namespace: "crd-test", plural: "mcpoidcproxies" };
 
@@ -60,17 +64,125 @@ describe("McpOidcProxy CRD", () => {
     assert.deepEqual(created.spec.provider.scopes, ["openid", "profile", "email"]);
   });
 
-  it("accepts every sample under deployments/kubernetes/samples", async () => {
+  it("accepts every sample under deployments/kubernetes/samples through kubectl apply", async () => {
     const dir = path.resolve(import.meta.dirname, "../../../../deployments/kubernetes/samples");
     const samples = readdirSync(dir).filter((f) => f.endsWith(".yaml"));
     assert.ok(samples.length >= 3);
     for (const file of samples) {
-      const sample = parse(readFileSync(path.join(dir, file), "utf8")) as {
-        metadata: { name: string; namespace: string };
-      };
+      const sample = parse(readFileSync(path.join(dir, file), "utf8")) as { metadata: { namespace: string } };
       await ensureNamespace(sample.metadata.namespace);
-      await objects.createNamespacedCustomObject({ ...target, namespace: sample.metadata.namespace, body: sample });
+      const { converged } = await applyAndConverge(
+        server,
+        { file: path.join(dir, file) },
+        { fieldManager: "samples-test" },
+      );
+      assert.ok(converged, `${file}: re-applying changed it`);
     }
+  });
+
+  // kubectl reads a plain `off` as the boolean false; the API server cannot take a boolean
+  // for a string field, so the README says to quote it.
+  const userYaml = (mode: string) =>
+    [
+      "apiVersion: mcp-oidc-proxy.dev/v1alpha1",
+      "kind: McpOidcProxy",
+      "metadata: {name: user-yaml, namespace: crd-test}",
+      "spec:",
+      "  upstream: {url: http://mcp-server:3000}",
+      "  provider: {issuer: https://login.example.com, clientId: mcp}",
+      `  mcpAuth: {mode: ${mode}}`,
+      "",
+    ].join("\n");
+  it('takes a user\'s mcpAuth mode "off" quoted, and refuses it plain (YAML 1.1 false), as the README says', async () => {
+    const quoted = await kubectl(server, ["apply", "--dry-run=server", "-f", "-"], userYaml('"off"'));
+    assert.equal(quoted.status, 0, quoted.stderr);
+    const plain = await kubectl(server, ["apply", "--dry-run=server", "-f", "-"], userYaml("off"));
+    assert.notEqual(plain.status, 0);
+    assert.match(plain.stderr, /spec.mcpAuth.mode: Invalid value: "boolean"/);
+  });
+
+  /** The API server's verdict on a resource, without storing it. */
+  const accepted = async (spec: Record<string, unknown>, name = "verdict") => {
+    const response = await server.request(
+      "POST",
+      `/apis/${target.group}/${target.version}/namespaces/crd-test/${target.plural}?dryRun=All`,
+      {
+        apiVersion: "mcp-oidc-proxy.dev/v1alpha1",
+        kind: "McpOidcProxy",
+        metadata: { name },
+        spec,
+      },
+    );
+    return response.status === 201;
+  };
+  /** The proxy's own verdict (what --config-test says) on the same upstream URL. */
+  const proxyAccepts = (url: string) => {
+    try {
+      loadConfig({ env: { AUTH_MODE: "bypass", MCP_TARGET_URL: url } });
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  it("refuses exactly the upstream URLs the proxy's --config-test refuses (http://, a space in the host)", async () => {
+    const urls = [
+      "http://mcp-server:3000",
+      "https://mcp.example.com/mcp",
+      "http://[::1]:3000/mcp",
+      "http://10.0.0.1",
+      "http://",
+      "http://:3000",
+      "http://exa mple.com:3000/x y",
+      "http:// mcp-server",
+      "http://mcp-server:99999",
+      "ftp://mcp-server",
+      "mcp-server:3000",
+    ];
+    for (const url of urls) {
+      const verdicts = {
+        apiServer: await accepted({ upstream: { url }, authMode: "bypass" }),
+        proxy: proxyAccepts(url),
+      };
+      assert.equal(verdicts.apiServer, verdicts.proxy, `${url}: ${JSON.stringify(verdicts)}`);
+    }
+    assert.equal(proxyAccepts("http://"), false, "the proxy refuses some of them");
+  });
+
+  it("refuses names whose children would carry a label over 63 characters or a Service name Kubernetes refuses", async () => {
+    const spec = { upstream: { url: "http://mcp-server:3000" }, authMode: "bypass" };
+    assert.equal(await accepted(spec, "a".repeat(63)), true);
+    for (const name of ["a".repeat(64), "tools.team-a", "1tools"]) {
+      assert.equal(await accepted(spec, name), false, name);
+    }
+  });
+
+  it("refuses kubectl scale while autoscaling is enabled (it would be silently ignored), and allows it otherwise", async () => {
+    const autoscaled = [
+      "apiVersion: mcp-oidc-proxy.dev/v1alpha1",
+      "kind: McpOidcProxy",
+      "metadata: {name: autoscaled, namespace: crd-test}",
+      "spec:",
+      "  upstream: {url: http://mcp-server:3000}",
+      "  authMode: bypass",
+      "  session: {store: redis, redis: {url: redis://redis:6379}}",
+      "  autoscaling: {enabled: true, minReplicas: 2, maxReplicas: 5}",
+      "",
+    ].join("\n");
+    const dir = mkdtempSync(path.join(tmpdir(), "crd-scale-"));
+    writeFileSync(path.join(dir, "autoscaled.yaml"), autoscaled);
+    const applied = await kubectl(server, ["apply", "--server-side", "-f", path.join(dir, "autoscaled.yaml")]);
+    assert.equal(applied.status, 0, applied.stderr);
+    const scaled = await kubectl(server, ["scale", "-n", "crd-test", "mop/autoscaled", "--replicas=4"]);
+    assert.notEqual(scaled.status, 0, "kubectl scale was accepted and would be ignored");
+    assert.match(scaled.stderr, /spec.replicas cannot change while autoscaling is enabled/);
+    const fixed = await kubectl(
+      server,
+      ["apply", "--server-side", "-f", "-"],
+      autoscaled.replace("enabled: true", "enabled: false"),
+    );
+    assert.equal(fixed.status, 0, fixed.stderr);
+    const rescaled = await kubectl(server, ["scale", "-n", "crd-test", "mop/autoscaled", "--replicas=1"]);
+    assert.equal(rescaled.status, 0, rescaled.stderr);
   });
 
   const invalid: [string, Record<string, unknown>, RegExp][] = [
@@ -121,6 +233,52 @@ describe("McpOidcProxy CRD", () => {
         mcpAuth: { mode: "proxy" },
       },
       /must have no path/,
+    ],
+    ["an upstream URL without a host", { upstream: { url: "http://" }, authMode: "bypass" }, /spec.upstream.url/],
+    [
+      "an upstream URL with spaces",
+      { upstream: { url: "http://exa mple.com:3000/x y" }, authMode: "bypass" },
+      /spec.upstream.url/,
+    ],
+    [
+      "an issuer without a host",
+      { upstream: { url: "http://a" }, provider: { issuer: "https://", clientId: "mcp" } },
+      /spec.provider.issuer/,
+    ],
+    [
+      "a public URL with a space",
+      { upstream: { url: "http://a" }, authMode: "bypass", publicUrl: "https://tools .example.com" },
+      /spec.publicUrl/,
+    ],
+    [
+      "a Redis URL without a host",
+      { upstream: { url: "http://a" }, authMode: "bypass", session: { store: "redis", redis: { url: "redis://" } } },
+      /spec.session.redis.url/,
+    ],
+    [
+      "an image with a leading space",
+      { upstream: { url: "http://a" }, authMode: "bypass", image: " ghcr.io/mcp-oidc-proxy/mcp-oidc-proxy:0.1.0" },
+      /spec.image/,
+    ],
+    [
+      "maxReplicas past int32 (shown as -1294967296)",
+      {
+        upstream: { url: "http://a" },
+        authMode: "bypass",
+        session: { store: "redis", redis: { url: "redis://r" } },
+        autoscaling: { enabled: true, maxReplicas: 3_000_000_000 },
+      },
+      /spec.autoscaling.maxReplicas/,
+    ],
+    [
+      "replicas past int32",
+      {
+        upstream: { url: "http://a" },
+        authMode: "bypass",
+        session: { store: "redis", redis: { url: "redis://r" } },
+        replicas: 3_000_000_000,
+      },
+      /spec.replicas/,
     ],
   ];
   for (const [name, spec, message] of invalid) {

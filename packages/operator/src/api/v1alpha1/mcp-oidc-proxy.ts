@@ -37,7 +37,10 @@ const absoluteUrl = (schemes: RegExp, example: string, description: string) =>
     .meta({
       ...d(description),
       "x-kubernetes-validations": [
-        cel("isURL(self) && url(self).getHostname() != ''", `must be a URL with a host, such as ${example}`),
+        cel(
+          "isURL(self) && url(self).getHostname() != '' && (url(self).getPort() == '' || int(url(self).getPort()) <= 65535)",
+          `must be a URL with a host (and a port up to 65535), such as ${example}`,
+        ),
       ],
     });
 
