@@ -1,5 +1,7 @@
 // deployments/kubernetes/operator/rbac.yaml grants the operator enough to do its work and
-// no more: the controller and leader election run here under exactly that identity.
+// no more: the controller and leader election run here under exactly that identity, with
+// the OwnerReferencesPermissionEnforcement admission plugin on, as in OpenShift (an owner
+// reference with blockOwnerDeletion needs update on the owner's finalizers).
 import assert from "node:assert/strict";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -10,7 +12,7 @@ import { requestJson } from "../../src/runtime/raw-client.ts";
 import { installCrd } from "../support/crd.ts";
 import { eventually } from "../support/eventually.ts";
 import { startTestApiServer, type TestApiServer } from "../support/kube-api-server.ts";
-import { createManifests } from "../support/manifests.ts";
+import { kubectlOk } from "../support/kubectl.ts";
 
 const RBAC = path.resolve(import.meta.dirname, "../../../../deployments/kubernetes/operator/rbac.yaml");
 const quiet = { info() {}, warn() {} };
@@ -20,12 +22,12 @@ describe("operator RBAC (least privilege)", () => {
   let controller: RunningController | undefined;
 
   before(async () => {
-    server = await startTestApiServer();
+    server = await startTestApiServer({ admissionPlugins: ["OwnerReferencesPermissionEnforcement"] });
     const admin = server.kubeConfig();
     await installCrd(server);
     const core = admin.makeApiClient(CoreV1Api);
-    for (const name of ["mcp-system", "apps"]) await core.createNamespace({ body: { metadata: { name } } });
-    await createManifests(admin, RBAC);
+    await core.createNamespace({ body: { metadata: { name: "apps" } } });
+    await kubectlOk(server, ["apply", "-f", RBAC]);
     await core.createNamespacedSecret({
       namespace: "apps",
       body: { metadata: { name: "oidc" }, stringData: { secret: "s" } },
@@ -36,7 +38,7 @@ describe("operator RBAC (least privilege)", () => {
     await server?.close();
   });
 
-  it("lets the operator's ServiceAccount reconcile a resource end to end", async () => {
+  it("lets the operator's ServiceAccount reconcile a resource end to end, under OwnerReferencesPermissionEnforcement (OpenShift refused every child: cannot set blockOwnerDeletion)", async () => {
     const operator = server.operatorKubeConfig();
     controller = await startController({ kubeConfig: operator, logger: quiet });
     await server

@@ -78,7 +78,12 @@ async function waitHealthy(
   throw new Error(`${what} did not become healthy at ${url}`);
 }
 
-export async function startTestApiServer(): Promise<TestApiServer> {
+export interface TestApiServerOptions {
+  /** Admission plugins to enable besides the defaults, e.g. OwnerReferencesPermissionEnforcement (OpenShift's). */
+  admissionPlugins?: string[];
+}
+
+export async function startTestApiServer(options: TestApiServerOptions = {}): Promise<TestApiServer> {
   const binaries = kubeBinariesDir();
   const dir = mkdtempSync(path.join(tmpdir(), "mcp-operator-apiserver-"));
   const [etcdPort, peerPort, apiPort] = [await freePort(), await freePort(), await freePort()];
@@ -134,6 +139,9 @@ export async function startTestApiServer(): Promise<TestApiServer> {
         `--service-account-signing-key-file=${path.join(dir, "sa.key")}`,
         // No controllers run here to create service account tokens.
         "--disable-admission-plugins=ServiceAccount",
+        ...(options.admissionPlugins?.length
+          ? [`--enable-admission-plugins=${options.admissionPlugins.join(",")}`]
+          : []),
         "--enable-priority-and-fairness=false",
         "--v=0",
       ],
