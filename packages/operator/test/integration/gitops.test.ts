@@ -1,6 +1,7 @@
 // The GitOps examples (Argo CD Applications, Flux sources, HelmRelease and Kustomizations)
-// checked by a real API server against the real CRDs of Argo CD and Flux (fetched from their
-// Go modules at pinned versions), and every path they point at exists in this repository.
+// and the Flagger canary, applied with the real kubectl (server dry run) to a real API
+// server holding the real CRDs of Argo CD, Flux and Flagger (fetched from their Go modules
+// at pinned versions); every path they point at exists in this repository.
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { existsSync, readdirSync } from "node:fs";
@@ -9,6 +10,7 @@ import { after, before, describe, it } from "node:test";
 import { requestJson } from "../../src/runtime/raw-client.ts";
 import { eventually } from "../support/eventually.ts";
 import { startTestApiServer, type TestApiServer } from "../support/kube-api-server.ts";
+import { kubectlOk } from "../support/kubectl.ts";
 import { applyServerSide, type Manifest, readManifests } from "../support/manifests.ts";
 
 const ROOT = path.resolve(import.meta.dirname, "../../../..");
@@ -20,7 +22,7 @@ function examples(): { file: string; objects: Manifest[] }[] {
     for (const entry of readdirSync(dir, { withFileTypes: true })) {
       const full = path.join(dir, entry.name);
       if (entry.isDirectory()) walk(full);
-      else if (entry.name.endsWith(".yaml") && entry.name !== "argocd-cm-patch.yaml") files.push(full);
+      else if (entry.name.endsWith(".yaml")) files.push(full);
     }
   };
   walk(GITOPS);
@@ -46,11 +48,8 @@ describe("GitOps examples", () => {
     const crds = execFileSync(path.join(ROOT, "scripts/ensure-gitops-crds.sh"), { encoding: "utf8" })
       .trim()
       .split("\n");
-    for (const file of crds) {
-      for (const crd of readManifests(file))
-        await applyServerSide(server.kubeConfig(), crd, { fieldManager: "gitops-test" });
-    }
-    for (const name of ["argocd", "flux-system"]) {
+    for (const file of crds) await kubectlOk(server, ["apply", "--server-side", "-f", file]);
+    for (const name of ["argocd", "flux-system", "mcp-system"]) {
       await applyServerSide(
         server.kubeConfig(),
         { apiVersion: "v1", kind: "Namespace", metadata: { name } },
@@ -58,7 +57,12 @@ describe("GitOps examples", () => {
       );
     }
     // A CRD serves its kinds once established.
-    for (const group of ["argoproj.io/v1alpha1", "helm.toolkit.fluxcd.io/v2", "kustomize.toolkit.fluxcd.io/v1"]) {
+    for (const group of [
+      "argoproj.io/v1alpha1",
+      "helm.toolkit.fluxcd.io/v2",
+      "kustomize.toolkit.fluxcd.io/v1",
+      "flagger.app/v1beta1",
+    ]) {
       await eventually(() => requestJson(server.kubeConfig(), "GET", `/apis/${group}`), `${group} served`);
     }
   });
@@ -77,9 +81,9 @@ describe("GitOps examples", () => {
   });
 
   for (const { file, objects } of examples()) {
-    it(`${file}: accepted by the real CRDs' schemas, pointing at paths that exist`, async () => {
+    it(`${file}: kubectl apply accepted by the real CRDs' schemas, pointing at paths that exist`, async () => {
+      await kubectlOk(server, ["apply", "--server-side", "--dry-run=server", "-f", path.join(ROOT, file)]);
       for (const object of objects) {
-        await applyServerSide(server.kubeConfig(), object, { fieldManager: "gitops-test", dryRun: true });
         for (const repoPath of pathsOf(object)) {
           assert.ok(
             existsSync(path.join(ROOT, repoPath)),
@@ -89,6 +93,17 @@ describe("GitOps examples", () => {
       }
     });
   }
+
+  it("deployments/kubernetes/canary/flagger-canary.yaml: kubectl apply accepted by Flagger's Canary CRD", async () => {
+    const output = await kubectlOk(server, [
+      "apply",
+      "--server-side",
+      "--dry-run=server",
+      "-f",
+      path.join(ROOT, "deployments/kubernetes/canary/flagger-canary.yaml"),
+    ]);
+    assert.match(output, /canary.flagger.app\/mcp-oidc-proxy serverside-applied \(server dry run\)/);
+  });
 
   it("refuses a malformed example (the check can fail)", async () => {
     const [application] = readManifests(path.join(GITOPS, "argocd/operator-application.yaml"));
