@@ -123,6 +123,20 @@ describe("Helm charts", () => {
     }
   });
 
+  // Helm reads values files as YAML 1.1: a plain `off` is the boolean false.
+  it('take mcp_auth mode "off" quoted in a values file, and refuse it plain, as the README says', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "chart-values-"));
+    const valuesWith = (mode: string) => {
+      const file = path.join(dir, `mode-${mode.length}.yaml`);
+      writeFileSync(file, `config:\n  mcp_auth:\n    mode: ${mode}\n`);
+      return ["template", "release", "helm/mcp-oidc-proxy", "-f", file];
+    };
+    assert.equal(helm(valuesWith('"off"')).status, 0);
+    const plain = helm(valuesWith("off"));
+    assert.notEqual(plain.status, 0);
+    assert.match(plain.stderr, /\/config\/mcp_auth\/mode': got boolean, want string/);
+  });
+
   it("give the proxy a configuration it accepts, with its secrets from the Secret", () => {
     const objects = template("mcp-oidc-proxy", [path.join(ROOT, "helm/mcp-oidc-proxy/ci/production-values.yaml")]);
     const configMap = objects.find((o) => o.kind === "ConfigMap");
