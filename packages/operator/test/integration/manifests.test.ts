@@ -2,7 +2,7 @@
 // API server as the README says to apply them: server-side (dry-run first, then for real),
 // and applying them again changes nothing (no perpetual diff for GitOps tools).
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { loadConfig } from "../../../proxy/src/config/load.ts";
@@ -55,6 +55,21 @@ describe("Kubernetes manifests", () => {
       assert.ok(converged, "re-applying changed objects: a perpetual diff");
     });
   }
+
+  it("leaves no YAML file under deployments/kubernetes out of a kubectl apply test", () => {
+    const applied = new Set([
+      "operator/install.yaml", // here
+      "operator/rbac.yaml", // here, and in rbac.test.ts
+      "proxy/mcp-oidc-proxy.yaml", // here
+      "canary/flagger-canary.yaml", // gitops.test.ts, against Flagger's CRD
+    ]);
+    const files = readdirSync(KUBE, { recursive: true, encoding: "utf8" }).filter((f) => /\.ya?ml$/.test(f));
+    // samples/ is applied file by file in crd.test.ts.
+    assert.deepEqual(
+      files.filter((f) => !applied.has(f) && !f.startsWith("samples/")),
+      [],
+    );
+  });
 
   it("has a Flagger canary for the plain proxy Deployment, with the seed's analysis", () => {
     const [canary] = documents(path.join(KUBE, "canary/flagger-canary.yaml")) as unknown as {

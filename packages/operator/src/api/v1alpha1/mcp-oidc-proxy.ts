@@ -172,6 +172,22 @@ const resources = z
   })
   .meta(d("Compute resources of the proxy container."));
 
+/**
+ * metadata.name names the children: the Service (a DNS-1035 label) and the
+ * app.kubernetes.io/instance label (at most 63 characters) take it as is.
+ */
+export const NAME_MAX_LENGTH = 63;
+export const nameRules = [
+  cel(
+    `self.metadata.name.size() <= ${NAME_MAX_LENGTH}`,
+    `metadata.name must be at most ${NAME_MAX_LENGTH} characters: it names the proxy's Service and labels its pods`,
+  ),
+  cel(
+    "self.metadata.name.matches('^[a-z]([-a-z0-9]*[a-z0-9])?$')",
+    "metadata.name must be lower-case letters, digits and '-', starting with a letter: it names the proxy's Service",
+  ),
+];
+
 export const specSchema = z
   .object({
     upstream,
@@ -269,22 +285,6 @@ export const specSchema = z
       ),
     ],
   });
-
-/**
- * metadata.name names the children: the Service (a DNS-1035 label) and the
- * app.kubernetes.io/instance label (at most 63 characters) take it as is.
- */
-export const NAME_MAX_LENGTH = 63;
-export const nameRules = [
-  cel(
-    `self.metadata.name.size() <= ${NAME_MAX_LENGTH}`,
-    `metadata.name must be at most ${NAME_MAX_LENGTH} characters: it names the proxy's Service and labels its pods`,
-  ),
-  cel(
-    "self.metadata.name.matches('^[a-z]([-a-z0-9]*[a-z0-9])?$')",
-    "metadata.name must be lower-case letters, digits and '-', starting with a letter: it names the proxy's Service",
-  ),
-];
 
 export const conditionSchema = z.object({
   type: z.string().meta(d("Ready, Progressing or Degraded.")),
