@@ -26,6 +26,17 @@ function parseSeconds(value: string): number {
   return seconds;
 }
 
+/** Resolves once listening; rejects with one sentence naming the address (EADDRINUSE …). */
+function listen(server: http.Server, what: string, address: string, port: number): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    server.once("error", (error: NodeJS.ErrnoException) => {
+      const why = error.code === "EADDRINUSE" ? "the port is already in use" : error.message;
+      reject(new Error(`cannot serve ${what} on ${address}:${port}: ${why}`));
+    });
+    server.listen(port, address, resolve);
+  });
+}
+
 interface Options {
   kubeconfig?: string;
   namespace?: string;
@@ -100,10 +111,19 @@ export async function main(argv: string[] = process.argv): Promise<void> {
     if (req.url !== "/metrics") return void res.writeHead(404).end();
     res.writeHead(200, { "content-type": metrics.registry.contentType }).end(await metrics.registry.metrics());
   });
-  await Promise.all([
-    new Promise<void>((resolve) => health.listen(options.healthPort, options.bindAddress, resolve)),
-    new Promise<void>((resolve) => metricsServer.listen(options.metricsPort, options.bindAddress, resolve)),
-  ]);
+  try {
+    await Promise.all([
+      listen(health, "/healthz and /readyz", options.bindAddress, options.healthPort),
+      listen(metricsServer, "/metrics", options.bindAddress, options.metricsPort),
+    ]);
+  } catch (error) {
+    // A busy port is a setup problem: one clear line, not a stack trace.
+    logger.error((error as Error).message);
+    health.close();
+    metricsServer.close();
+    process.exitCode = 1;
+    return;
+  }
 
   const run = async () => {
     controller = await startController({

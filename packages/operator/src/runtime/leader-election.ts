@@ -3,7 +3,15 @@
 // `retryPeriod`, and a leader that cannot renew within `renewDeadline` steps down (the
 // process then exits, as controller-runtime's do, and restarts as a candidate). Writes use
 // the Lease's resourceVersion, so two candidates never both win.
+//
+// The renew deadline is kept by the leader's own clock, not by the outcome of a request: a
+// request to a frozen API server may hang for any time and then succeed with a renewTime
+// long past, after a standby has already taken over. So a timer armed at each successful
+// renew ends the leadership when it fires, whatever the request in flight is doing (and
+// aborts it). Counted from when the successful request was sent, the deadline ends before
+// any standby, which waits a whole leaseDuration from the renew it saw, can take over.
 import type { KubeConfig } from "@kubernetes/client-node";
+import { FIELD_MANAGER } from "../desired/children.ts";
 import { microTime, requestJson } from "./raw-client.ts";
 import { type Clock, systemClock } from "./work-queue.ts";
 
@@ -46,8 +54,10 @@ export class LeaderElector {
   readonly #retryPeriod: number;
   readonly #clock: Clock;
   #leading = false;
-  #lastRenew = 0;
   #timer: { cancel(): void } | undefined;
+  #deadline: { cancel(): void } | undefined;
+  #inFlight: AbortController | undefined;
+  #observed: { record: string; at: number } | undefined;
   #stopped = false;
 
   constructor(options: LeaderElectionOptions) {
@@ -71,6 +81,8 @@ export class LeaderElector {
   async stop(): Promise<void> {
     this.#stopped = true;
     this.#timer?.cancel();
+    this.#deadline?.cancel();
+    this.#inFlight?.abort();
     if (!this.#leading) return;
     this.#leading = false;
     try {
@@ -88,11 +100,14 @@ export class LeaderElector {
 
   async #tick(): Promise<void> {
     if (this.#stopped) return;
+    const sentAt = this.#clock.now();
+    this.#inFlight = new AbortController();
     try {
-      const acquired = await this.#tryAcquireOrRenew();
-      const now = this.#clock.now();
+      const acquired = await this.#tryAcquireOrRenew(sentAt, this.#inFlight.signal);
+      // The deadline may have ended the leadership while the request was in flight.
+      if (this.#stopped) return;
       if (acquired) {
-        this.#lastRenew = now;
+        this.#armDeadline(sentAt);
         if (!this.#leading) {
           this.#leading = true;
           this.#options.logger.info("became the leader", {
@@ -106,63 +121,96 @@ export class LeaderElector {
         return;
       }
     } catch (error) {
+      if (this.#stopped) return;
       this.#options.logger.warn("lease update failed", { error: (error as Error).message });
-      if (this.#leading && this.#clock.now() - this.#lastRenew > this.#renewDeadline) {
-        this.#lose("could not renew the lease in time");
-        return;
-      }
     }
     this.#timer = this.#clock.setTimeout(() => void this.#tick(), this.#retryPeriod);
   }
 
+  /** Leadership ends `renewDeadline` after the last successful renew was sent, unless renewed again. */
+  #armDeadline(sentAt: number): void {
+    this.#deadline?.cancel();
+    const remaining = sentAt + this.#renewDeadline - this.#clock.now();
+    this.#deadline = this.#clock.setTimeout(
+      () => this.#lose("could not renew the lease within the renew deadline"),
+      Math.max(remaining, 0),
+    );
+  }
+
   #lose(reason: string): void {
-    this.#leading = false;
+    if (this.#stopped) return;
     this.#stopped = true;
+    this.#timer?.cancel();
+    this.#deadline?.cancel();
+    this.#inFlight?.abort();
+    if (!this.#leading) return;
+    this.#leading = false;
     this.#options.logger.warn("lost leadership", { reason });
     this.#options.onStoppedLeading();
   }
 
-  async #tryAcquireOrRenew(): Promise<boolean> {
-    const now = new Date(this.#clock.now());
+  async #tryAcquireOrRenew(sentAt: number, signal: AbortSignal): Promise<boolean> {
+    const now = new Date(sentAt);
     const identity = this.#options.identity;
-    const lease = await this.#read();
+    const lease = await this.#read(signal);
     const spec = {
       holderIdentity: identity,
       leaseDurationSeconds: Math.ceil(this.#leaseDuration / 1000),
       renewTime: microTime(now),
     };
     if (!lease) {
-      await requestJson(this.#kubeConfig, "POST", `${this.#collection()}`, {
-        apiVersion: "coordination.k8s.io/v1",
-        kind: "Lease",
-        metadata: { name: this.#options.name, namespace: this.#options.namespace },
-        spec: { ...spec, acquireTime: microTime(now), leaseTransitions: 0 },
-      });
+      await requestJson(
+        this.#kubeConfig,
+        "POST",
+        `${this.#collection()}?fieldManager=${FIELD_MANAGER}`,
+        {
+          apiVersion: "coordination.k8s.io/v1",
+          kind: "Lease",
+          metadata: { name: this.#options.name, namespace: this.#options.namespace },
+          spec: { ...spec, acquireTime: microTime(now), leaseTransitions: 0 },
+        },
+        undefined,
+        signal,
+      );
       return true;
     }
     const holder = lease.spec?.holderIdentity;
-    const renewed = lease.spec?.renewTime ? Date.parse(lease.spec.renewTime) : 0;
-    const expired = renewed + (lease.spec?.leaseDurationSeconds ?? 0) * 1000 < now.getTime();
+    const expired = this.#observe(lease) + (lease.spec?.leaseDurationSeconds ?? 0) * 1000 < sentAt;
     if (holder && holder !== identity && !expired) return false;
-    await this.#write({
-      ...lease,
-      spec: {
-        ...lease.spec,
-        ...spec,
-        acquireTime: holder === identity && lease.spec?.acquireTime ? lease.spec.acquireTime : microTime(now),
-        leaseTransitions: (lease.spec?.leaseTransitions ?? 0) + (holder === identity ? 0 : 1),
+    await this.#write(
+      {
+        ...lease,
+        spec: {
+          ...lease.spec,
+          ...spec,
+          acquireTime: holder === identity && lease.spec?.acquireTime ? lease.spec.acquireTime : microTime(now),
+          leaseTransitions: (lease.spec?.leaseTransitions ?? 0) + (holder === identity ? 0 : 1),
+        },
       },
-    });
+      signal,
+    );
     return true;
+  }
+
+  /**
+   * When this candidate first saw the Lease as it is now, by its own clock (client-go's
+   * observedTime): expiry is judged from that, not from the holder's renewTime, so clocks
+   * that disagree between nodes cannot make a live leader look expired.
+   */
+  #observe(lease: Lease): number {
+    const record = `${lease.spec?.holderIdentity ?? ""} ${lease.spec?.renewTime ?? ""}`;
+    if (this.#observed?.record !== record) this.#observed = { record, at: this.#clock.now() };
+    return this.#observed.at;
   }
 
   #collection(): string {
     return `/apis/coordination.k8s.io/v1/namespaces/${this.#options.namespace}/leases`;
   }
 
-  async #read(): Promise<Lease | undefined> {
+  async #read(signal?: AbortSignal): Promise<Lease | undefined> {
     try {
-      return await requestJson<Lease>(this.#kubeConfig, "GET", `${this.#collection()}/${this.#options.name}`);
+      const path = `${this.#collection()}/${this.#options.name}`;
+      return await requestJson<Lease>(this.#kubeConfig, "GET", path, undefined, undefined, signal);
     } catch (error) {
       if ((error as { code?: number }).code === 404) return undefined;
       throw error;
@@ -170,7 +218,8 @@ export class LeaderElector {
   }
 
   /** A replace with the read resourceVersion: a concurrent writer makes this fail (409). */
-  #write(lease: Lease): Promise<Lease> {
-    return requestJson<Lease>(this.#kubeConfig, "PUT", `${this.#collection()}/${this.#options.name}`, lease);
+  #write(lease: Lease, signal?: AbortSignal): Promise<Lease> {
+    const path = `${this.#collection()}/${this.#options.name}?fieldManager=${FIELD_MANAGER}`;
+    return requestJson<Lease>(this.#kubeConfig, "PUT", path, lease, undefined, signal);
   }
 }

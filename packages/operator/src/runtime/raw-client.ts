@@ -25,6 +25,7 @@ export async function requestJson<T>(
   path: string,
   body?: unknown,
   contentType = "application/json",
+  signal?: AbortSignal,
 ): Promise<T> {
   const cluster = kubeConfig.getCurrentCluster();
   if (!cluster) throw new Error("the kubeconfig names no current cluster");
@@ -35,6 +36,7 @@ export async function requestJson<T>(
     port: url.port,
     path: `${url.pathname}${url.search}`,
     headers: { accept: "application/json", "content-type": contentType },
+    ...(signal ? { signal } : {}),
   };
   await kubeConfig.applyToHTTPSOptions(options);
   return new Promise<T>((resolve, reject) => {

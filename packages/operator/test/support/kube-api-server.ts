@@ -26,6 +26,10 @@ export interface TestApiServer {
   request(method: string, path: string, body?: unknown): Promise<{ status: number; body: unknown }>;
   /** Kills kube-apiserver and starts it again (etcd, and so all objects, stay). */
   restart(): Promise<void>;
+  /** Freezes kube-apiserver (SIGSTOP): connections stay open, nothing is answered. */
+  freeze(): void;
+  /** Lets a frozen kube-apiserver run on (SIGCONT). */
+  thaw(): void;
   close(): Promise<void>;
 }
 
@@ -196,7 +200,14 @@ export async function startTestApiServer(options: TestApiServerOptions = {}): Pr
       await stopProcess(apiServer, "SIGKILL");
       await startApiServer();
     },
+    freeze() {
+      apiServer?.kill("SIGSTOP");
+    },
+    thaw() {
+      apiServer?.kill("SIGCONT");
+    },
     async close() {
+      apiServer?.kill("SIGCONT");
       await stopProcess(apiServer);
       await stopProcess(etcd);
       rmSync(dir, { recursive: true, force: true });

@@ -1,0 +1,59 @@
+// How node_modules/.bin/mcp-oidc-operator fails at start: a setup problem is one clear log
+// line and exit code 1, not an uncaught exception's stack trace.
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import net from "node:net";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { after, before, describe, it } from "node:test";
+
+const BIN = path.resolve(import.meta.dirname, "../../../../node_modules/.bin/mcp-oidc-operator");
+
+describe("mcp-oidc-operator start-up", () => {
+  let busy: net.Server;
+  let dir: string;
+
+  before(async () => {
+    busy = net.createServer();
+    await new Promise<void>((resolve) => busy.listen(0, "127.0.0.1", resolve));
+    dir = mkdtempSync(path.join(tmpdir(), "operator-startup-"));
+    // Never contacted: the ports are bound before the API server is.
+    writeFileSync(
+      path.join(dir, "kubeconfig"),
+      "apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: 'https://127.0.0.1:1'}}]\n" +
+        "users: [{name: u, user: {token: t}}]\ncontexts: [{name: c, context: {cluster: c, user: u}}]\ncurrent-context: c\n",
+    );
+  });
+  after(() => {
+    busy.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("a busy port ends the operator with one clear line (was an uncaught stack trace)", async () => {
+    const { port } = busy.address() as net.AddressInfo;
+    const child = spawn(
+      BIN,
+      ["--kubeconfig", path.join(dir, "kubeconfig"), "--bind-address", "127.0.0.1", "--health-port", String(port)],
+      { stdio: ["ignore", "pipe", "pipe"], env: { PATH: process.env.PATH ?? "" } },
+    );
+    let output = "";
+    child.stdout.on("data", (chunk: Buffer) => {
+      output += chunk.toString();
+    });
+    child.stderr.on("data", (chunk: Buffer) => {
+      output += chunk.toString();
+    });
+    const code = await new Promise<number | null>((resolve) => child.once("exit", resolve));
+    assert.equal(code, 1);
+    const errors = output
+      .trim()
+      .split("\n")
+      .filter((line) => !line.includes('"level":"info"'));
+    assert.equal(errors.length, 1, output);
+    const line = JSON.parse(errors[0] ?? "") as { level: string; message: string };
+    assert.equal(line.level, "error");
+    assert.equal(line.message, `cannot serve /healthz and /readyz on 127.0.0.1:${port}: the port is already in use`);
+    assert.doesNotMatch(output, /\n\s+at /);
+  });
+});
