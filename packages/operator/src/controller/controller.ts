@@ -1,7 +1,9 @@
 // How events become keys: watches of McpOidcProxy resources and of the objects the operator
 // owns (selected by its managed-by label) feed one work queue; owned objects map to their
-// owner's key. One worker reconciles keys one at a time; every key is requeued
-// periodically so drift is corrected even if an event was missed.
+// owner's key. The generated session Secrets are watched the same way (by the label, so no
+// other Secret is ever sent to the operator): a deleted one is recreated at once. Workers
+// reconcile keys (never one key twice at once); every key is requeued periodically so drift
+// is corrected even if an event was missed.
 import {
   AppsV1Api,
   AutoscalingV2Api,
@@ -14,10 +16,11 @@ import {
 } from "@kubernetes/client-node";
 import { GROUP, KIND, PLURAL, VERSION } from "../api/v1alpha1/mcp-oidc-proxy.ts";
 import { FIELD_MANAGER } from "../desired/children.ts";
+import { summarizeApiError } from "../runtime/api-error.ts";
 import { Applier } from "../runtime/apply.ts";
 import { RestartingInformer } from "../runtime/informer.ts";
 import { WorkQueue } from "../runtime/work-queue.ts";
-import { Reconciler, type ReconcilerLogger, TerminalError } from "./reconciler.ts";
+import { MissingReferenceError, Reconciler, type ReconcilerLogger, TerminalError } from "./reconciler.ts";
 
 export interface ControllerObserver {
   reconciled(result: "success" | "error" | "requeue_after" | "terminal", seconds: number): void;
@@ -125,6 +128,9 @@ export async function startController(options: ControllerOptions): Promise<Runni
         ? apps.listNamespacedDeployment({ namespace, ...selector })
         : apps.listDeploymentForAllNamespaces(selector),
     ),
+    owned(`secrets`, `/api/v1${scope}/secrets`, () =>
+      namespace ? core.listNamespacedSecret({ namespace, ...selector }) : core.listSecretForAllNamespaces(selector),
+    ),
     owned(`configmaps`, `/api/v1${scope}/configmaps`, () =>
       namespace
         ? core.listNamespacedConfigMap({ namespace, ...selector })
@@ -165,7 +171,13 @@ export async function startController(options: ControllerOptions): Promise<Runni
           queue.addAfter(key, outcome.requeueAfterMs);
         }
       } catch (error) {
-        if (error instanceof TerminalError) {
+        if (error instanceof MissingReferenceError) {
+          // Not retried as a failure of ours, but looked at again soon: the user is likely
+          // creating the Secret right now. Backoff from 100 ms up to the queue's 5 min.
+          result = "requeue_after";
+          const delay = queue.retry(key);
+          logger.warn("waiting for a referenced object", { key, error: error.message, recheck_in_ms: delay });
+        } else if (error instanceof TerminalError) {
           result = "terminal";
           queue.forget(key);
           logger.warn("reconcile stopped: the resource must change", {
@@ -176,7 +188,9 @@ export async function startController(options: ControllerOptions): Promise<Runni
         } else {
           result = "error";
           const delay = queue.retry(key);
-          logger.warn("reconcile failed; retrying", { key, error: (error as Error).message, retry_in_ms: delay });
+          // The status and the API server's message, not client-node's dump of every header.
+          const { status, message } = summarizeApiError(error);
+          logger.warn("reconcile failed; retrying", { key, status, error: message, retry_in_ms: delay });
         }
       } finally {
         queue.done(key);

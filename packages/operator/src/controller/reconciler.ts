@@ -1,11 +1,12 @@
 // reconcile(key): level-based. It reads the McpOidcProxy afresh, builds every child from
 // the spec, applies them server-side, removes what the spec no longer asks for, and writes
-// the status only when it changed. Three outcomes: done (maybe requeue after a delay),
-// an error (retried with backoff), or a TerminalError (reported in the status, not retried).
+// the status only when it changed. Outcomes: done (maybe requeue after a delay), an error
+// (retried with backoff), a TerminalError (reported in the status, not retried), or a
+// MissingReferenceError (reported like a terminal one, but looked at again with backoff:
+// the Secret may be created any moment).
 import { createHash, randomBytes } from "node:crypto";
 import { AppsV1Api, CoreV1Api, CustomObjectsApi, type KubeConfig, type V1Deployment } from "@kubernetes/client-node";
 import {
-  type Condition,
   ConditionType,
   GROUP,
   KIND,
@@ -30,9 +31,13 @@ import {
   serviceFor,
 } from "../desired/children.ts";
 import { proxyUrl } from "../desired/proxy-config.ts";
+import { summarizeApiError } from "../runtime/api-error.ts";
 import type { Applier } from "../runtime/apply.ts";
 import { setCondition } from "./conditions.ts";
 import { EventRecorder } from "./events.ts";
+import { envReclaimPatch } from "./reclaim-env.ts";
+import { stableJson } from "./stable-json.ts";
+import { type ConditionInput, retryingConditions, rolloutConditions, stalledConditions } from "./status.ts";
 
 const REPLICAS_HANDOFF_MANAGER = "mcp-oidc-operator-replicas-handoff";
 
@@ -49,21 +54,12 @@ export class TerminalError extends Error {
   }
 }
 
+/** A referenced Secret or ConfigMap (or its key) is missing: terminal until it appears. */
+export class MissingReferenceError extends TerminalError {}
+
 export interface ReconcilerLogger {
   info(message: string, meta?: Record<string, unknown>): void;
   warn(message: string, meta?: Record<string, unknown>): void;
-}
-
-/** JSON with sorted keys: statuses read back from the API compare equal to built ones. */
-function stableJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(stableJson).join(",")}]`;
-  if (value && typeof value === "object") {
-    const entries = Object.entries(value as Record<string, unknown>)
-      .filter(([, v]) => v !== undefined)
-      .sort(([a], [b]) => a.localeCompare(b));
-    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${stableJson(v)}`).join(",")}}`;
-  }
-  return JSON.stringify(value);
 }
 
 function isNotFound(error: unknown): boolean {
@@ -124,11 +120,7 @@ export class Reconciler {
       }
       await this.#writeStatus(cr, {
         ...this.#baseStatus(cr),
-        conditions: this.#conditions(cr, [
-          { type: ConditionType.Ready, status: "False", reason: error.reason, message: error.message },
-          { type: ConditionType.Progressing, status: "False", reason: error.reason, message: error.message },
-          { type: ConditionType.Degraded, status: "True", reason: error.reason, message: error.message },
-        ]),
+        conditions: this.#conditions(cr, stalledConditions(error.reason, error.message)),
       });
       throw error;
     }
@@ -143,14 +135,15 @@ export class Reconciler {
       );
     }
     cr = { ...cr, spec: parsed.data };
-    const fingerprint = await this.#secretsFingerprint(cr);
-    await this.#ensureKeys(cr);
+    // The generated session key is part of what the pods read: a recreated one rolls them.
+    const sessionKey = await this.#ensureKeys(cr);
+    const fingerprint = await this.#secretsFingerprint(cr, sessionKey);
 
     await this.#applier.apply(serviceAccountFor(cr));
     await this.#applier.apply(configMapFor(cr));
     await this.#applier.apply(serviceFor(cr));
     if (cr.spec.autoscaling?.enabled) await this.#handReplicasOver(cr);
-    const deployment = await this.#applier.apply(deploymentFor(cr, fingerprint));
+    const deployment = await this.#applyDeployment(deploymentFor(cr, fingerprint));
     const header = { namespace: cr.metadata.namespace, name: names(cr).workload };
     const pdb = podDisruptionBudgetFor(cr);
     if (pdb) await this.#applier.apply(pdb);
@@ -161,9 +154,9 @@ export class Reconciler {
       await this.#applier.remove({ apiVersion: "autoscaling/v2", kind: "HorizontalPodAutoscaler", metadata: header });
 
     await this.#writeStatus(cr, this.#rolloutStatus(cr, deployment));
-    // Secrets are not watched (that would need list/watch on every Secret): a resource that
-    // references one (or a CA ConfigMap) is looked at again now and then, so a rotation
-    // rolls the pods.
+    // Referenced Secrets are not watched (that would mean watching every Secret; see
+    // docs/decisions): a resource that references one (or a CA ConfigMap) is looked at
+    // again now and then, so a rotation rolls the pods.
     return this.#referencesSecrets(cr) ? { requeueAfterMs: this.#secretRecheckMs } : {};
   }
 
@@ -174,6 +167,26 @@ export class Reconciler {
         cr.spec.session.redis?.urlSecretRef ||
         cr.spec.session.redis?.passwordSecretRef,
     );
+  }
+
+  /** Server-side apply; a 422 caused by fields another manager put on our env vars is undone once. */
+  async #applyDeployment(desired: V1Deployment): Promise<V1Deployment> {
+    try {
+      return await this.#applier.apply(desired);
+    } catch (error) {
+      if ((error as { code?: number }).code !== 422) throw error;
+      const header = { name: desired.metadata?.name ?? "", namespace: desired.metadata?.namespace ?? "" };
+      const live = await this.#apps.readNamespacedDeployment(header);
+      const patch = envReclaimPatch(live, desired);
+      if (!patch) throw error;
+      await this.#applier.patchDeployment(header, patch);
+      this.#logger.warn("took back hand-edited environment variables", {
+        namespace: header.namespace,
+        deployment: header.name,
+        variables: patch.flatMap((op) => (op.op === "test" && op.path.endsWith("/name") ? [op.value] : [])),
+      });
+      return await this.#applier.apply(desired);
+    }
   }
 
   /**
@@ -212,7 +225,7 @@ export class Reconciler {
   }
 
   /** Hash of the referenced Secrets' data; a missing Secret or key is for the user to fix. */
-  async #secretsFingerprint(cr: McpOidcProxy): Promise<string> {
+  async #secretsFingerprint(cr: McpOidcProxy, sessionKey: string): Promise<string> {
     const refs = [
       cr.spec.provider?.clientSecretRef,
       cr.spec.session.redis?.urlSecretRef,
@@ -221,17 +234,19 @@ export class Reconciler {
       .filter((ref): ref is { name: string; key: string } => ref !== undefined)
       .sort((a, b) => `${a.name}/${a.key}`.localeCompare(`${b.name}/${b.key}`));
     const hash = createHash("sha256");
+    hash.update(`generated:${names(cr).keys}/${SESSION_SECRET_KEY}=${sessionKey}\n`);
     for (const ref of refs) {
       let data: Record<string, string> | undefined;
       try {
         data = (await this.#core.readNamespacedSecret({ name: ref.name, namespace: cr.metadata.namespace })).data;
       } catch (error) {
-        if (isNotFound(error)) throw new TerminalError(Reason.SecretMissing, `Secret ${ref.name} does not exist`);
+        if (isNotFound(error))
+          throw new MissingReferenceError(Reason.SecretMissing, `Secret ${ref.name} does not exist`);
         throw error;
       }
       const value = data?.[ref.key];
       if (value === undefined)
-        throw new TerminalError(Reason.SecretMissing, `Secret ${ref.name} has no key ${ref.key}`);
+        throw new MissingReferenceError(Reason.SecretMissing, `Secret ${ref.name} has no key ${ref.key}`);
       hash.update(`${ref.name}/${ref.key}=${value}\n`);
     }
     const ca = cr.spec.provider?.caConfigMapRef;
@@ -240,26 +255,31 @@ export class Reconciler {
       try {
         data = (await this.#core.readNamespacedConfigMap({ name: ca.name, namespace: cr.metadata.namespace })).data;
       } catch (error) {
-        if (isNotFound(error)) throw new TerminalError(Reason.ConfigMapMissing, `ConfigMap ${ca.name} does not exist`);
+        if (isNotFound(error))
+          throw new MissingReferenceError(Reason.ConfigMapMissing, `ConfigMap ${ca.name} does not exist`);
         throw error;
       }
       const pem = data?.[ca.key];
       if (pem === undefined)
-        throw new TerminalError(Reason.ConfigMapMissing, `ConfigMap ${ca.name} has no key ${ca.key}`);
+        throw new MissingReferenceError(Reason.ConfigMapMissing, `ConfigMap ${ca.name} has no key ${ca.key}`);
       hash.update(`configmap:${ca.name}/${ca.key}=${pem}\n`);
     }
     return hash.digest("hex");
   }
 
-  /** The generated session secret: created once, never rotated by a reconcile. */
-  async #ensureKeys(cr: McpOidcProxy): Promise<void> {
+  /** The generated session secret: created once, never rotated by a reconcile. Returns its value. */
+  async #ensureKeys(cr: McpOidcProxy): Promise<string> {
     const name = names(cr).keys;
+    const read = async () => {
+      const secret = await this.#core.readNamespacedSecret({ name, namespace: cr.metadata.namespace });
+      return secret.data?.[SESSION_SECRET_KEY] ?? "";
+    };
     try {
-      await this.#core.readNamespacedSecret({ name, namespace: cr.metadata.namespace });
-      return;
+      return await read();
     } catch (error) {
       if (!isNotFound(error)) throw error;
     }
+    const value = randomBytes(36).toString("base64url");
     try {
       await this.#core.createNamespacedSecret({
         namespace: cr.metadata.namespace,
@@ -271,12 +291,14 @@ export class Reconciler {
             ownerReferences: [ownerReference(cr)],
           },
           type: "Opaque",
-          stringData: { [SESSION_SECRET_KEY]: randomBytes(36).toString("base64url") },
+          stringData: { [SESSION_SECRET_KEY]: value },
         },
       });
       this.#logger.info("generated session secret", { namespace: cr.metadata.namespace, name });
+      return Buffer.from(value).toString("base64");
     } catch (error) {
-      if ((error as { code?: number }).code !== 409) throw error; // created meanwhile: keep theirs
+      if ((error as { code?: number }).code !== 409) throw error;
+      return await read(); // created meanwhile: keep theirs
     }
   }
 
@@ -292,7 +314,7 @@ export class Reconciler {
     };
   }
 
-  #conditions(cr: McpOidcProxy, next: Omit<Condition, "lastTransitionTime">[]): Condition[] {
+  #conditions(cr: McpOidcProxy, next: ConditionInput[]): NonNullable<McpOidcProxyStatus["conditions"]> {
     let conditions = cr.status?.conditions ?? [];
     for (const condition of next) {
       conditions = setCondition(conditions, { ...condition, observedGeneration: cr.metadata.generation }, this.#now());
@@ -301,27 +323,11 @@ export class Reconciler {
   }
 
   #rolloutStatus(cr: McpOidcProxy, deployment: V1Deployment): McpOidcProxyStatus {
-    const status = deployment.status ?? {};
-    const desired = deployment.spec?.replicas ?? 0;
-    const current = (status.observedGeneration ?? 0) >= (deployment.metadata?.generation ?? 1);
-    const available =
-      current && (status.updatedReplicas ?? 0) >= desired && (status.availableReplicas ?? 0) >= desired && desired > 0;
-    const message = available
-      ? `${status.availableReplicas} of ${desired} replicas available`
-      : `waiting for the rollout: ${status.updatedReplicas ?? 0} of ${desired} replicas updated, ${status.availableReplicas ?? 0} available`;
     return {
       ...this.#baseStatus(cr),
-      replicas: status.replicas ?? 0,
-      readyReplicas: status.readyReplicas ?? 0,
-      conditions: this.#conditions(cr, [
-        available
-          ? { type: ConditionType.Ready, status: "True", reason: Reason.Available, message }
-          : { type: ConditionType.Ready, status: "False", reason: Reason.RolloutInProgress, message },
-        available
-          ? { type: ConditionType.Progressing, status: "False", reason: Reason.AsExpected, message }
-          : { type: ConditionType.Progressing, status: "True", reason: Reason.RolloutInProgress, message },
-        { type: ConditionType.Degraded, status: "False", reason: Reason.AsExpected, message: "" },
-      ]),
+      replicas: deployment.status?.replicas ?? 0,
+      readyReplicas: deployment.status?.readyReplicas ?? 0,
+      conditions: this.#conditions(cr, rolloutConditions(deployment)),
     };
   }
 
@@ -345,22 +351,14 @@ export class Reconciler {
   }
 
   async #reportRetrying(cr: McpOidcProxy, error: unknown): Promise<void> {
-    const status = (error as { code?: number }).code;
-    const body = (error as { body?: unknown }).body;
-    const apiMessage = typeof body === "string" ? /"message":"((?:[^"\\]|\\.)*)"/.exec(body)?.[1] : undefined;
-    const message = `retrying: ${apiMessage ?? (error as Error).message}`.slice(0, 500);
+    const { status, message: apiMessage } = summarizeApiError(error);
+    const message = `retrying: ${apiMessage}`;
     await this.#writeStatus(cr, {
       ...this.#baseStatus(cr),
-      conditions: this.#conditions(cr, [
-        { type: ConditionType.Ready, status: "False", reason: Reason.ApplyFailed, message },
-        { type: ConditionType.Progressing, status: "True", reason: Reason.ApplyFailed, message },
-        {
-          type: ConditionType.Degraded,
-          status: "True",
-          reason: Reason.ApplyFailed,
-          message: `${status ?? ""} ${message}`.trim(),
-        },
-      ]),
+      conditions: this.#conditions(
+        cr,
+        retryingConditions(Reason.ApplyFailed, message, `${status ?? ""} ${message}`.trim()),
+      ),
     });
   }
 

@@ -9,6 +9,7 @@ import {
   type ListPromise,
   makeInformer,
 } from "@kubernetes/client-node";
+import { summarizeApiError } from "./api-error.ts";
 import { systemClock } from "./work-queue.ts";
 
 export interface WatchLogger {
@@ -46,7 +47,8 @@ export class RestartingInformer<T extends KubernetesObject> {
       this.#synced = false;
       const delay = Math.min(500 * 2 ** this.#failures, 30_000);
       this.#failures += 1;
-      this.#logger.warn("watch failed; restarting", { watch: this.#name, error: String(error), retry_in_ms: delay });
+      const { status, message } = summarizeApiError(error);
+      this.#logger.warn("watch failed; restarting", { watch: this.#name, status, error: message, retry_in_ms: delay });
       systemClock.setTimeout(() => void this.#start(), delay);
     });
   }
@@ -72,7 +74,8 @@ export class RestartingInformer<T extends KubernetesObject> {
       this.#synced = true;
     } catch (error) {
       // start() rejects when the initial list fails; the ERROR handler schedules the retry.
-      this.#logger.warn("initial list failed", { watch: this.#name, error: String(error) });
+      const { status, message } = summarizeApiError(error);
+      this.#logger.warn("initial list failed", { watch: this.#name, status, error: message });
     }
   }
 }

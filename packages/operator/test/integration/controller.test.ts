@@ -1,7 +1,8 @@
 // The controller against a real kube-apiserver: a McpOidcProxy becomes its children and a
 // status; changes roll out; deleted or hand-edited children are put back. No
 // kube-controller-manager runs here, so Deployments never roll out by themselves: the test
-// writes their status the way the Deployment controller would.
+// writes their status the way the Deployment controller would, and a hand-edit the way
+// kubectl does (a strategic-merge patch under its own field manager).
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import {
@@ -16,13 +17,20 @@ import {
 import type { McpOidcProxy } from "../../src/api/v1alpha1/mcp-oidc-proxy.ts";
 import { type RunningController, startController } from "../../src/controller/controller.ts";
 import { CONFIG_HASH_ANNOTATION } from "../../src/desired/children.ts";
+import { requestJson } from "../../src/runtime/raw-client.ts";
 import { installCrd } from "../support/crd.ts";
 import { eventually } from "../support/eventually.ts";
 import { startTestApiServer, type TestApiServer } from "../support/kube-api-server.ts";
 
 const NS = "tools";
 const crApi = { group: "mcp-oidc-proxy.dev", version: "v1alpha1", namespace: NS, plural: "mcpoidcproxies" };
-const quiet = { info() {}, warn() {} };
+const warnings: { message: string; meta?: Record<string, unknown> }[] = [];
+const recording = {
+  info() {},
+  warn(message: string, meta?: Record<string, unknown>) {
+    warnings.push({ message, ...(meta ? { meta } : {}) });
+  },
+};
 
 const notFound = async (read: () => Promise<unknown>) => {
   try {
@@ -44,6 +52,19 @@ describe("McpOidcProxy controller", () => {
 
   const readCr = () => custom.getNamespacedCustomObject({ ...crApi, name: "tools" }) as Promise<McpOidcProxy>;
   const readyCondition = async () => (await readCr()).status?.conditions?.find((c) => c.type === "Ready");
+  const conditionOf = async (type: string, name = "tools") =>
+    ((await custom.getNamespacedCustomObject({ ...crApi, name })) as McpOidcProxy).status?.conditions?.find(
+      (c) => c.type === type,
+    );
+  /** The Deployment's status as kube-controller-manager (not running here) would write it. */
+  const writeDeploymentStatus = async (status: NonNullable<V1Deployment["status"]>) => {
+    const deployment = await readDeployment();
+    await apps.replaceNamespacedDeploymentStatus({
+      name: "tools",
+      namespace: NS,
+      body: { ...deployment, status: { observedGeneration: deployment.metadata?.generation ?? 1, ...status } },
+    });
+  };
   const readDeployment = () => apps.readNamespacedDeployment({ name: "tools", namespace: NS });
   const templateHash = (d: V1Deployment) => d.spec?.template.metadata?.annotations?.[CONFIG_HASH_ANNOTATION];
 
@@ -65,7 +86,7 @@ describe("McpOidcProxy controller", () => {
     controller = await startController({
       kubeConfig: kc,
       namespace: NS,
-      logger: quiet,
+      logger: recording,
       secretRecheckMs: 200,
       observer: {
         reconciled: () => {
@@ -301,6 +322,13 @@ describe("McpOidcProxy controller", () => {
     }, "Degraded=True");
     assert.equal(degraded.reason, "ApplyFailed");
     assert.match(degraded.message, /quantities must match|lots/);
+    // Retry log lines carried client-node's whole HTTP error, headers included (~1 KB each).
+    const retry = warnings.find(
+      (w) => w.message === "reconcile failed; retrying" && /lots|quantit/.test(String(w.meta?.error)),
+    );
+    assert.equal(retry?.meta?.status, 500); // what kube-apiserver answers to a bad quantity
+    assert.match(String(retry?.meta?.error), /quantities must match|lots/);
+    assert.doesNotMatch(String(retry?.meta?.error), /Headers|content-type/i);
     await custom.patchNamespacedCustomObject({
       ...crApi,
       name: "tools",
@@ -324,10 +352,147 @@ describe("McpOidcProxy controller", () => {
     }, "Degraded=True");
     assert.equal(degraded.reason, "SecretMissing");
     assert.match(degraded.message, /does-not-exist/);
+    const stalled = await conditionOf("Stalled");
+    assert.equal(stalled?.status, "True");
+    assert.equal(stalled?.reason, "SecretMissing");
     const warning = await eventually(async () => {
       const list = await core.listNamespacedEvent({ namespace: NS, fieldSelector: "involvedObject.name=tools" });
       return list.items.find((e) => e.reason === "SecretMissing");
     }, "a SecretMissing event");
     assert.equal(warning.type, "Warning");
+  });
+
+  it("notices a missing Secret once it is created, without waiting for the 10-minute resync", async () => {
+    await core.createNamespacedSecret({
+      namespace: NS,
+      body: { metadata: { name: "does-not-exist" }, stringData: { "client-secret": "late" } },
+    });
+    await eventually(async () => {
+      const condition = await conditionOf("Degraded");
+      return condition?.status === "False" ? condition : undefined;
+    }, "Degraded=False once the Secret exists");
+    assert.equal((await conditionOf("Stalled"))?.status, "False");
+  });
+
+  it("takes back an env var set by hand (kubectl set env made every apply fail with 422)", async () => {
+    const path = `/apis/apps/v1/namespaces/${NS}/deployments/tools?fieldManager=kubectl-set`;
+    // What `kubectl set env deploy/tools OIDC_CLIENT_SECRET=plaintext` sends.
+    await requestJson(
+      kc,
+      "PATCH",
+      path,
+      {
+        spec: {
+          template: {
+            spec: {
+              containers: [
+                { name: "proxy", env: [{ name: "OIDC_CLIENT_SECRET", value: "plaintext", valueFrom: null }] },
+              ],
+            },
+          },
+        },
+      },
+      "application/strategic-merge-patch+json",
+    );
+    const env = await eventually(async () => {
+      const entry = (await readDeployment()).spec?.template.spec?.containers[0]?.env?.find(
+        (e) => e.name === "OIDC_CLIENT_SECRET",
+      );
+      return entry?.valueFrom ? entry : undefined;
+    }, "OIDC_CLIENT_SECRET from the Secret again");
+    assert.equal(env.value, undefined);
+    assert.equal(env.valueFrom?.secretKeyRef?.name, "does-not-exist");
+    assert.equal(env.valueFrom?.secretKeyRef?.key, "client-secret");
+    assert.doesNotMatch(JSON.stringify(await readDeployment()), /plaintext/);
+    // The reconcile that took it back went on to the status: no failure left behind.
+    await eventually(async () => {
+      const condition = await conditionOf("Degraded");
+      return condition?.status === "False" ? condition : undefined;
+    }, "Degraded=False");
+  });
+
+  it("reports a rollout past its progress deadline, or whose pods cannot be created, as Degraded and Stalled", async () => {
+    await writeDeploymentStatus({
+      replicas: 2,
+      updatedReplicas: 1,
+      readyReplicas: 1,
+      availableReplicas: 1,
+      conditions: [
+        {
+          type: "Progressing",
+          status: "False",
+          reason: "ProgressDeadlineExceeded",
+          message: 'ReplicaSet "tools-5d4f8" has timed out progressing.',
+        },
+      ],
+    });
+    const stalled = await eventually(async () => {
+      const condition = await conditionOf("Stalled");
+      return condition?.status === "True" && condition.reason === "ProgressDeadlineExceeded" ? condition : undefined;
+    }, "Stalled=True (ProgressDeadlineExceeded)");
+    assert.match(stalled.message, /timed out progressing/);
+    const degraded = await conditionOf("Degraded");
+    assert.equal(degraded?.status, "True");
+    assert.equal(degraded?.reason, "ProgressDeadlineExceeded");
+    assert.match(degraded?.message ?? "", /^Deployment tools: ReplicaSet "tools-5d4f8" has timed out progressing/);
+    assert.equal((await conditionOf("Progressing"))?.status, "False");
+
+    // The ReplicaSet's FailedCreate, as the Deployment controller mirrors it (ReplicaFailure).
+    await writeDeploymentStatus({
+      replicas: 1,
+      updatedReplicas: 0,
+      readyReplicas: 1,
+      availableReplicas: 1,
+      conditions: [
+        { type: "Progressing", status: "True", reason: "ReplicaSetUpdated", message: "progressing" },
+        {
+          type: "ReplicaFailure",
+          status: "True",
+          reason: "FailedCreate",
+          message: 'pods "tools-5d4f8-" is forbidden: exceeded quota: compute',
+        },
+      ],
+    });
+    const failed = await eventually(async () => {
+      const condition = await conditionOf("Degraded");
+      return condition?.status === "True" && condition.reason === "FailedCreate" ? condition : undefined;
+    }, "Degraded=True (FailedCreate)");
+    assert.match(failed.message, /exceeded quota/);
+    assert.equal((await conditionOf("Stalled"))?.reason, "FailedCreate");
+
+    await writeDeploymentStatus({ replicas: 2, updatedReplicas: 2, readyReplicas: 2, availableReplicas: 2 });
+    await eventually(async () => {
+      const condition = await conditionOf("Stalled");
+      return condition?.status === "False" ? condition : undefined;
+    }, "Stalled=False once the rollout completes");
+    assert.equal((await readyCondition())?.status, "True");
+    assert.equal((await conditionOf("Degraded"))?.status, "False");
+  });
+
+  it("recreates a deleted generated Secret at once and rolls the pods (they would disagree on the key)", async () => {
+    // No Secret referenced: nothing but the watch of the generated Secret can notice.
+    await custom.createNamespacedCustomObject({
+      ...crApi,
+      body: {
+        apiVersion: "mcp-oidc-proxy.dev/v1alpha1",
+        kind: "McpOidcProxy",
+        metadata: { name: "plain" },
+        spec: { upstream: { url: "http://mcp-server:3000" }, authMode: "bypass" },
+      },
+    });
+    const readPlain = () => apps.readNamespacedDeployment({ name: "plain", namespace: NS });
+    await eventually(readPlain, "the Deployment of plain");
+    const keys = await core.readNamespacedSecret({ name: "plain-keys", namespace: NS });
+    const before = templateHash(await readPlain());
+    await core.deleteNamespacedSecret({ name: "plain-keys", namespace: NS });
+    const recreated = await eventually(async () => {
+      const secret = await core.readNamespacedSecret({ name: "plain-keys", namespace: NS });
+      return secret.metadata?.uid !== keys.metadata?.uid ? secret : undefined;
+    }, "plain-keys recreated");
+    assert.notEqual(recreated.data?.["session-secret"], keys.data?.["session-secret"]);
+    await eventually(async () => {
+      const hash = templateHash(await readPlain());
+      return hash !== before ? hash : undefined;
+    }, "a new pod template hash for the new session key");
   });
 });

@@ -97,11 +97,17 @@ describe("operator RBAC (least privilege)", () => {
     await elector.stop();
   });
 
-  it("does not let it read every Secret or touch Leases elsewhere", async () => {
+  it("does not let it change a Secret it did not create or touch Leases elsewhere", async () => {
     const core = server.operatorKubeConfig().makeApiClient(CoreV1Api);
-    await assert.rejects(core.listSecretForAllNamespaces(), (error: { code?: number }) => error.code === 403);
+    // It lists and watches Secrets (only ever by its label: the generated keys), but a
+    // user's Secret cannot be changed or deleted under its identity.
+    const oidc = await core.readNamespacedSecret({ name: "oidc", namespace: "apps" });
     await assert.rejects(
-      core.listNamespacedSecret({ namespace: "apps" }),
+      core.replaceNamespacedSecret({ name: "oidc", namespace: "apps", body: { ...oidc, stringData: { secret: "x" } } }),
+      (error: { code?: number }) => error.code === 403,
+    );
+    await assert.rejects(
+      core.deleteNamespacedSecret({ name: "oidc", namespace: "apps" }),
       (error: { code?: number }) => error.code === 403,
     );
     await assert.rejects(

@@ -287,7 +287,7 @@ export const specSchema = z
   });
 
 export const conditionSchema = z.object({
-  type: z.string().meta(d("Ready, Progressing or Degraded.")),
+  type: z.string().meta(d("Ready, Progressing, Degraded or Stalled.")),
   status: z.enum(["True", "False", "Unknown"]).meta(d("True, False or Unknown.")),
   observedGeneration: z.number().int().optional().meta(d("The generation this condition was computed for.")),
   lastTransitionTime: z.string().meta(d("When the status last changed (RFC 3339).")),
@@ -298,7 +298,10 @@ export const conditionSchema = z.object({
 export const statusSchema = z
   .object({
     observedGeneration: z.number().int().optional().meta(d("The generation the status describes.")),
-    conditions: z.array(conditionSchema).optional().meta(d("Ready, Progressing and Degraded, as metav1.Condition.")),
+    conditions: z
+      .array(conditionSchema)
+      .optional()
+      .meta(d("Ready, Progressing, Degraded and Stalled, as metav1.Condition.")),
     replicas: z.number().int().optional().meta(d("Pods of the proxy.")),
     readyReplicas: z.number().int().optional().meta(d("Ready pods of the proxy.")),
     url: z.string().optional().meta(d("Where clients reach the proxy.")),
@@ -327,10 +330,19 @@ export interface McpOidcProxy {
   status?: McpOidcProxyStatus;
 }
 
-export const ConditionType = { Ready: "Ready", Progressing: "Progressing", Degraded: "Degraded" } as const;
+/** Stalled=True is what kstatus (Flux, `kubectl wait`, cli-utils) reads as Failed. */
+export const ConditionType = {
+  Ready: "Ready",
+  Progressing: "Progressing",
+  Degraded: "Degraded",
+  Stalled: "Stalled",
+} as const;
 export const Reason = {
   Available: "Available",
   RolloutInProgress: "RolloutInProgress",
+  /** The Deployment's own reasons, passed on: its Progressing=False and ReplicaFailure=True. */
+  ProgressDeadlineExceeded: "ProgressDeadlineExceeded",
+  FailedCreate: "FailedCreate",
   InvalidSpec: "InvalidSpec",
   ApplyFailed: "ApplyFailed",
   SecretMissing: "SecretMissing",
