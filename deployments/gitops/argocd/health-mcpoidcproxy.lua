@@ -11,8 +11,9 @@ if obj.status.observedGeneration == nil or obj.status.observedGeneration < gener
   hs.message = "Waiting for the operator to observe the latest spec"
   return hs
 end
+-- Stalled (kstatus: Failed) means nothing changes until someone acts: Degraded too.
 for _, condition in ipairs(obj.status.conditions) do
-  if condition.type == "Degraded" and condition.status == "True" then
+  if (condition.type == "Degraded" or condition.type == "Stalled") and condition.status == "True" then
     hs.status = "Degraded"
     hs.message = condition.message
     return hs

@@ -74,6 +74,23 @@ describe("Argo CD health check", () => {
     assert.deepEqual(degraded, { status: "Degraded", message: "Secret oidc does not exist" });
   });
 
+  it("is Degraded when Stalled (a broken rollout), with the operator's message", () => {
+    const stalled = health(
+      resource(4, {
+        observedGeneration: 4,
+        conditions: [
+          condition("Ready", "False"),
+          condition("Progressing", "False"),
+          condition("Stalled", "True", "Deployment tools: ReplicaSet has timed out progressing."),
+        ],
+      }),
+    );
+    assert.deepEqual(stalled, {
+      status: "Degraded",
+      message: "Deployment tools: ReplicaSet has timed out progressing.",
+    });
+  });
+
   it("is the same script as the one in the argocd-cm patch", () => {
     const patch = parse(readFileSync(path.join(DIR, "argocd-cm-patch.yaml"), "utf8")) as {
       data: Record<string, string>;
