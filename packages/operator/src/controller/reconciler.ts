@@ -345,7 +345,8 @@ export class Reconciler {
       await this.#events
         .emit(cr, warning ? "Warning" : "Normal", condition.reason, condition.message)
         .catch((error: unknown) => {
-          this.#logger.warn("could not record an event", { error: (error as Error).message });
+          const { status, message } = summarizeApiError(error);
+          this.#logger.warn("could not record an event", { status, error: message });
         });
     }
   }

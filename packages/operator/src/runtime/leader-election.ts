@@ -12,6 +12,7 @@
 // any standby, which waits a whole leaseDuration from the renew it saw, can take over.
 import type { KubeConfig } from "@kubernetes/client-node";
 import { FIELD_MANAGER } from "../desired/children.ts";
+import { summarizeApiError } from "./api-error.ts";
 import { microTime, requestJson } from "./raw-client.ts";
 import { type Clock, systemClock } from "./work-queue.ts";
 
@@ -122,7 +123,8 @@ export class LeaderElector {
       }
     } catch (error) {
       if (this.#stopped) return;
-      this.#options.logger.warn("lease update failed", { error: (error as Error).message });
+      const { status, message } = summarizeApiError(error);
+      this.#options.logger.warn("lease update failed", { status, error: message });
     }
     this.#timer = this.#clock.setTimeout(() => void this.#tick(), this.#retryPeriod);
   }
