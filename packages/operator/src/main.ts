@@ -157,8 +157,13 @@ export async function main(argv: string[] = process.argv): Promise<void> {
     identity: `${hostname()}_${process.pid}`,
     logger,
     onStartedLeading: () => void run(),
-    // Another replica leads now: stop at once, the Deployment restarts this one as a candidate.
-    onStoppedLeading: () => void stop(1),
+    // Another replica may lead now: exit at once, as controller-runtime does, without waiting
+    // for a reconcile in flight (against a stalled API server it could still write after
+    // the successor started). The Deployment restarts this one as a candidate.
+    onStoppedLeading: () => {
+      logger.error("lost leadership; exiting");
+      process.exit(1);
+    },
   });
   elector.start();
 }

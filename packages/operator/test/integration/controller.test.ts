@@ -401,7 +401,7 @@ describe("McpOidcProxy controller", () => {
       return entry?.valueFrom ? entry : undefined;
     }, "OIDC_CLIENT_SECRET from the Secret again");
     assert.equal(env.value, undefined);
-    assert.equal(env.valueFrom?.secretKeyRef?.name, "does-not-exist");
+    assert.equal(env.valueFrom?.secretKeyRef?.name, (await readCr()).spec.provider?.clientSecretRef?.name);
     assert.equal(env.valueFrom?.secretKeyRef?.key, "client-secret");
     assert.doesNotMatch(JSON.stringify(await readDeployment()), /plaintext/);
     // The reconcile that took it back went on to the status: no failure left behind.
