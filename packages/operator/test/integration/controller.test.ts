@@ -20,6 +20,7 @@ import { CONFIG_HASH_ANNOTATION } from "../../src/desired/children.ts";
 import { requestJson } from "../../src/runtime/raw-client.ts";
 import { installCrd } from "../support/crd.ts";
 import { eventually } from "../support/eventually.ts";
+import { kstatus } from "../support/kstatus.ts";
 import { startTestApiServer, type TestApiServer } from "../support/kube-api-server.ts";
 
 const NS = "tools";
@@ -147,6 +148,7 @@ describe("McpOidcProxy controller", () => {
     const ready = await eventually(readyCondition, "the Ready condition");
     assert.equal(ready.status, "False");
     assert.equal(ready.reason, "RolloutInProgress");
+    assert.equal(kstatus(await readCr()).status, "InProgress", "Flux/cli-utils wait while it rolls out");
     // Read again: the status is written after the children (the read above may precede it).
     const withStatus = await readCr();
     assert.equal(withStatus.status?.observedGeneration, withStatus.metadata.generation);
@@ -436,6 +438,11 @@ describe("McpOidcProxy controller", () => {
     assert.equal(degraded?.reason, "ProgressDeadlineExceeded");
     assert.match(degraded?.message ?? "", /^Deployment tools: ReplicaSet "tools-5d4f8" has timed out progressing/);
     assert.equal((await conditionOf("Progressing"))?.status, "False");
+    // What Flux and cli-utils conclude: Failed (they waited for their timeout before).
+    assert.deepEqual(kstatus(await readCr()), {
+      status: "Failed",
+      message: 'Deployment tools: ReplicaSet "tools-5d4f8" has timed out progressing.',
+    });
 
     // The ReplicaSet's FailedCreate, as the Deployment controller mirrors it (ReplicaFailure).
     await writeDeploymentStatus({
@@ -467,6 +474,7 @@ describe("McpOidcProxy controller", () => {
     }, "Stalled=False once the rollout completes");
     assert.equal((await readyCondition())?.status, "True");
     assert.equal((await conditionOf("Degraded"))?.status, "False");
+    assert.equal(kstatus(await readCr()).status, "Current");
   });
 
   it("recreates a deleted generated Secret at once and rolls the pods (they would disagree on the key)", async () => {
