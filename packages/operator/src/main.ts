@@ -37,12 +37,23 @@ function listen(server: http.Server, what: string, address: string, port: number
   });
 }
 
+/** client-go's rule: renews fit in the deadline, and the deadline ends before a standby may take over. */
+function leaseTermsProblem(options: Options): string | undefined {
+  const { leaderElectLeaseDuration: lease, leaderElectRenewDeadline: renew, leaderElectRetryPeriod: retry } = options;
+  if (renew >= lease) return "--leader-elect-renew-deadline must be less than --leader-elect-lease-duration";
+  if (retry >= renew) return "--leader-elect-retry-period must be less than --leader-elect-renew-deadline";
+  return undefined;
+}
+
 interface Options {
   kubeconfig?: string;
   namespace?: string;
   leaderElect: boolean;
   leaseNamespace: string;
   leaseName: string;
+  leaderElectLeaseDuration: number;
+  leaderElectRenewDeadline: number;
+  leaderElectRetryPeriod: number;
   healthPort: number;
   metricsPort: number;
   bindAddress: string;
@@ -67,6 +78,19 @@ export async function main(argv: string[] = process.argv): Promise<void> {
       process.env.POD_NAMESPACE ?? "default",
     )
     .option("--lease-name <name>", "name of the leader election Lease", "mcp-oidc-operator")
+    .option(
+      "--leader-elect-lease-duration <seconds>",
+      "how long a standby waits after the last renew it saw before taking over",
+      parseSeconds,
+      15,
+    )
+    .option(
+      "--leader-elect-renew-deadline <seconds>",
+      "how long the leader keeps leading without a successful renew (less than the lease duration)",
+      parseSeconds,
+      10,
+    )
+    .option("--leader-elect-retry-period <seconds>", "how often the Lease is renewed or tried", parseSeconds, 2)
     .option("--health-port <port>", "port of /healthz and /readyz", parsePort, 8081)
     .option("--metrics-port <port>", "port of /metrics", parsePort, 8080)
     .option("--bind-address <address>", "address of the health and metrics servers", "0.0.0.0")
@@ -81,6 +105,12 @@ export async function main(argv: string[] = process.argv): Promise<void> {
     )
     .parse(argv)
     .opts<Options>();
+  const leaseProblem = leaseTermsProblem(options);
+  if (leaseProblem) {
+    process.stderr.write(`error: ${leaseProblem}\n`);
+    process.exitCode = 1;
+    return;
+  }
 
   const logger = winston.createLogger({
     level: options.logLevel,
@@ -155,6 +185,9 @@ export async function main(argv: string[] = process.argv): Promise<void> {
     namespace: options.leaseNamespace,
     name: options.leaseName,
     identity: `${hostname()}_${process.pid}`,
+    leaseDurationMs: options.leaderElectLeaseDuration * 1000,
+    renewDeadlineMs: options.leaderElectRenewDeadline * 1000,
+    retryPeriodMs: options.leaderElectRetryPeriod * 1000,
     logger,
     onStartedLeading: () => void run(),
     // Another replica may lead now: exit at once, as controller-runtime does, without waiting

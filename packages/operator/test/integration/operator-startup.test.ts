@@ -1,7 +1,7 @@
 // How node_modules/.bin/mcp-oidc-operator fails at start: a setup problem is one clear log
 // line and exit code 1, not an uncaught exception's stack trace.
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import { tmpdir } from "node:os";
@@ -55,5 +55,20 @@ describe("mcp-oidc-operator start-up", () => {
     assert.equal(line.level, "error");
     assert.equal(line.message, `cannot serve /healthz and /readyz on 127.0.0.1:${port}: the port is already in use`);
     assert.doesNotMatch(output, /\n\s+at /);
+  });
+
+  it("refuses lease terms in which a standby could take over before the leader gives up", () => {
+    const cases: [string[], RegExp][] = [
+      [["--leader-elect-renew-deadline", "20"], /--leader-elect-renew-deadline must be less than/],
+      [["--leader-elect-retry-period", "10"], /--leader-elect-retry-period must be less than/],
+    ];
+    for (const [args, message] of cases) {
+      const result = spawnSync(BIN, ["--kubeconfig", path.join(dir, "kubeconfig"), ...args], {
+        encoding: "utf8",
+        env: { PATH: process.env.PATH ?? "" },
+      });
+      assert.equal(result.status, 1, args.join(" "));
+      assert.match(result.stderr, message);
+    }
   });
 });
