@@ -156,6 +156,28 @@ export async function startController(options: ControllerOptions): Promise<Runni
     ),
   ];
 
+  /** The named outcome of a failed reconcile: retried with backoff, or terminal. */
+  const onFailure = (key: string, error: unknown): "error" | "terminal" => {
+    if (error instanceof MissingReferenceError) {
+      // Looked at again soon (the user may be creating the Secret right now), with the
+      // queue's backoff from 100 ms up to 5 min; counted as an error, as it is one while it
+      // lasts (the failing-reconciles alert points at the Degraded condition).
+      const delay = queue.retry(key);
+      logger.warn("waiting for a referenced object", { key, error: error.message, recheck_in_ms: delay });
+      return "error";
+    }
+    if (error instanceof TerminalError) {
+      queue.forget(key);
+      logger.warn("reconcile stopped: the resource must change", { key, reason: error.reason, error: error.message });
+      return "terminal";
+    }
+    const delay = queue.retry(key);
+    // The status and the API server's message, not client-node's dump of every header.
+    const { status, message } = summarizeApiError(error);
+    logger.warn("reconcile failed; retrying", { key, status, error: message, retry_in_ms: delay });
+    return "error";
+  };
+
   let running = true;
   const work = async () => {
     for (;;) {
@@ -171,27 +193,7 @@ export async function startController(options: ControllerOptions): Promise<Runni
           queue.addAfter(key, outcome.requeueAfterMs);
         }
       } catch (error) {
-        if (error instanceof MissingReferenceError) {
-          // Not retried as a failure of ours, but looked at again soon: the user is likely
-          // creating the Secret right now. Backoff from 100 ms up to the queue's 5 min.
-          result = "requeue_after";
-          const delay = queue.retry(key);
-          logger.warn("waiting for a referenced object", { key, error: error.message, recheck_in_ms: delay });
-        } else if (error instanceof TerminalError) {
-          result = "terminal";
-          queue.forget(key);
-          logger.warn("reconcile stopped: the resource must change", {
-            key,
-            reason: error.reason,
-            error: error.message,
-          });
-        } else {
-          result = "error";
-          const delay = queue.retry(key);
-          // The status and the API server's message, not client-node's dump of every header.
-          const { status, message } = summarizeApiError(error);
-          logger.warn("reconcile failed; retrying", { key, status, error: message, retry_in_ms: delay });
-        }
+        result = onFailure(key, error);
       } finally {
         queue.done(key);
         options.observer?.reconciled(result, (performance.now() - started) / 1000);
