@@ -61,7 +61,7 @@ const securityHeaders: RequestHandler = (_req, res, next) => {
   res.setHeader("X-Content-Type-Options", "nosniff");
   // same-origin, not no-referrer: under no-referrer Chromium sends `Origin: null` on the
   // proxy's own form posts (consent, sign-out), which the Origin guard must refuse. Other
-  // sites still get no referrer, so paths and interaction ids never leak (docs/decisions/016).
+  // sites still get no referrer, so paths and interaction ids never leak (docs/decisions/008).
   res.setHeader("Referrer-Policy", "same-origin");
   res.setHeader("X-Frame-Options", "DENY");
   next();

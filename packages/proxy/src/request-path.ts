@@ -5,7 +5,7 @@
 // ("..%2f", "..\"), also with a ";" parameter ("..;x", which Java servers strip), and any
 // request target that is not a path (absolute-form "http://host/…", "*"). Encoded slashes,
 // backslashes and ";" without dot segments pass: under any reading the path stays under
-// the prefix it was matched against. See docs/decisions/014-request-path-and-host.md.
+// the prefix it was matched against. See docs/decisions/011-request-path-and-host.md.
 import { badRequest } from "./errors.ts";
 
 const SEPARATOR = String.raw`(?:/|\\|%2f|%5c)`;

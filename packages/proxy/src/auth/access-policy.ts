@@ -1,6 +1,6 @@
 // Who may pass once signed in, and which paths need no sign-in at all. Built once from the
 // config (and again on SIGHUP); each check is a few set look-ups per request.
-// Matching (docs/decisions/010i-identity-matching-and-encoding.md): an allowed_users entry
+// Matching (docs/decisions/009-identity-matching-and-encoding.md): an allowed_users entry
 // containing "@" names a verified e-mail address, compared case-insensitively; any other
 // entry names a subject (sub), compared exactly. E-mail domains compare case-insensitively
 // against verified addresses only. Groups compare exactly.

@@ -14,7 +14,7 @@ export function originGuard(allowedOrigins: (req: Request) => Set<string>, heade
   // posts included. The proxy's pages send Referrer-Policy same-origin, so a browser posting
   // their forms sends the real Origin. A null Origin with Sec-Fetch-Site: same-origin is not
   // taken as ours either: under DNS rebinding the attacker's host is "same-origin" too, and
-  // the forms' CSRF tokens are a second lock, not the only one (docs/decisions/016).
+  // the forms' CSRF tokens are a second lock, not the only one (docs/decisions/008).
   const guard: RequestHandler = (req, _res, next) => {
     const origin = req.headers.origin;
     if (origin !== undefined && !isAllowed(req, origin)) {

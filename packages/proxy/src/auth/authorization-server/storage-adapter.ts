@@ -8,7 +8,7 @@
 // SHA-256 of the id and its value is encrypted with a key derived from the id. A Redis dump
 // or KEYS shows no usable token, and only a caller holding the id can read its record.
 // Registered clients (public ids) stay readable, but for their client_secret, which is
-// encrypted with a key from the session secret. See docs/decisions/011p.
+// encrypted with a key from the session secret. See docs/decisions/012.
 import { createHash } from "node:crypto";
 import { CompactEncrypt, compactDecrypt } from "jose";
 import type { Adapter, AdapterPayload } from "oidc-provider";
