@@ -1,7 +1,7 @@
 // node_modules/.bin/mcp-oidc-operator as it runs in a cluster, twice: exactly one process
 // leads (Lease), only the leader reconciles, and when it stops the other takes over.
 import assert from "node:assert/strict";
-import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { type ChildProcess, execFileSync, spawn, spawnSync } from "node:child_process";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { AppsV1Api, CoordinationV1Api, CoreV1Api, CustomObjectsApi } from "@kubernetes/client-node";
@@ -11,6 +11,23 @@ import { startTestApiServer, type TestApiServer } from "../support/kube-api-serv
 
 const BIN = path.resolve(import.meta.dirname, "../../../../node_modules/.bin/mcp-oidc-operator");
 const NS = "team";
+
+/**
+ * A Node older than 24 on this machine, if any: the processes then run through the
+ * launcher's child (Node 24), so stopping and handing over also pin that the launcher passes
+ * SIGTERM on and exits with the child's status.
+ */
+function olderNode(): string | undefined {
+  let found: string[] = [];
+  try {
+    found = execFileSync("which", ["-a", "node"], { encoding: "utf8" }).split("\n").filter(Boolean);
+  } catch {
+    return undefined;
+  }
+  return found.find(
+    (node) => Number(execFileSync(node, ["-p", "process.versions.node"], { encoding: "utf8" }).split(".")[0]) < 24,
+  );
+}
 
 interface Operator {
   process: ChildProcess;
@@ -54,9 +71,11 @@ describe("mcp-oidc-operator processes", () => {
       .createNamespace({ body: { metadata: { name: NS } } });
     for (let i = 0; i < 2; i++) {
       const [healthPort, metricsPort] = [await freePort(), await freePort()];
+      const node = olderNode();
       const child = spawn(
-        BIN,
+        node ?? BIN,
         [
+          ...(node ? [BIN] : []),
           "--kubeconfig",
           server.kubeConfigFile,
           "--lease-namespace",
@@ -80,7 +99,15 @@ describe("mcp-oidc-operator processes", () => {
     }
   });
   after(async () => {
-    for (const op of operators) op.process.kill("SIGKILL");
+    // SIGTERM, not SIGKILL: a launcher passes it on to its child, which would outlive a SIGKILL.
+    await Promise.all(
+      operators.map(async (op) => {
+        if (op.process.exitCode !== null || op.process.signalCode !== null) return;
+        const exited = new Promise((resolve) => op.process.once("exit", resolve));
+        op.process.kill("SIGTERM");
+        await exited;
+      }),
+    );
     await server?.close();
   });
 
@@ -110,7 +137,11 @@ describe("mcp-oidc-operator processes", () => {
       .kubeConfig()
       .makeApiClient(CoordinationV1Api)
       .readNamespacedLease({ name: "mcp-oidc-operator", namespace: "default" });
-    assert.match(lease.spec?.holderIdentity ?? "", new RegExp(`_${leader?.process.pid}$`));
+    // Through the launcher, the operator is the launcher's child (Node 24).
+    const pid = olderNode()
+      ? execFileSync("ps", ["-o", "pid=", "--ppid", String(leader?.process.pid)], { encoding: "utf8" }).trim()
+      : String(leader?.process.pid);
+    assert.match(lease.spec?.holderIdentity ?? "", new RegExp(`_${pid}$`));
     for (const op of operators) {
       assert.equal((await fetch(`${op.health}/healthz`)).status, 200);
       await eventually(async () => ((await fetch(`${op.health}/readyz`)).status === 200 ? true : undefined), "ready");

@@ -1,7 +1,8 @@
 // The mcp-oidc-proxy command as a user runs it: node_modules/.bin/mcp-oidc-proxy.
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
+import net from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { describe, it } from "node:test";
@@ -10,8 +11,35 @@ import { freePort } from "../support/redis-server.ts";
 
 const BIN = path.resolve(import.meta.dirname, "../../../../node_modules/.bin/mcp-oidc-proxy");
 
-function run(args: string[], env: Record<string, string> = {}) {
-  return spawn(BIN, args, { env: { PATH: process.env.PATH ?? "", ...env }, stdio: ["ignore", "pipe", "pipe"] });
+function run(args: string[], env: Record<string, string> = {}, node?: string) {
+  const [command, argv] = node ? [node, [BIN, ...args]] : [BIN, args];
+  return spawn(command, argv, { env: { PATH: process.env.PATH ?? "", ...env }, stdio: ["ignore", "pipe", "pipe"] });
+}
+
+/** A Node older than 24 on this machine (Debian's), which makes the launcher start Node 24 as a child. */
+function olderNode(): string | undefined {
+  let found: string[] = [];
+  try {
+    found = execFileSync("which", ["-a", "node"], { encoding: "utf8" }).split("\n").filter(Boolean);
+  } catch {
+    return undefined;
+  }
+  return found.find((node) => {
+    const version = execFileSync(node, ["-p", "process.versions.node"], { encoding: "utf8" });
+    return Number(version.split(".")[0]) < 24;
+  });
+}
+
+/** Resolves once nothing accepts connections on the port any more. */
+function refused(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect(port, "127.0.0.1");
+    socket.once("connect", () => {
+      socket.destroy();
+      resolve(false);
+    });
+    socket.once("error", () => resolve(true));
+  });
 }
 
 describe("mcp-oidc-proxy command", () => {
@@ -89,5 +117,39 @@ describe("mcp-oidc-proxy command", () => {
     const { code, stdout } = await exit;
     assert.equal(code, 0);
     assert.match(stdout, /shutdown complete/);
+  });
+
+  const node20 = olderNode();
+  it("launcher on an older Node passes SIGHUP and SIGTERM to its Node 24 child, which stops listening", {
+    skip: node20 ? false : "no Node older than 24 on this machine",
+    timeout: 60_000,
+  }, async (t) => {
+    const dir = mkdtempSync(path.join(tmpdir(), "mcp-proxy-cli-"));
+    const file = path.join(dir, "config.yaml");
+    writeFileSync(file, "auth:\n  mode: bypass\nlogging:\n  level: info\n");
+    const port = await freePort();
+    const args = ["--config", file, "--host", "127.0.0.1", "--port", String(port), "--target-port", "1"];
+    const launcher = run(args, {}, node20);
+    const exit = finished(launcher);
+    t.after(() => launcher.kill("SIGKILL"));
+    await logLine(launcher, "mcp-oidc-proxy listening");
+
+    writeFileSync(file, "auth:\n  mode: bypass\nlogging:\n  level: debug\n");
+    const reloaded = logLine(launcher, "configuration reloaded");
+    launcher.kill("SIGHUP");
+    assert.deepEqual((await reloaded).applied, ["logging.level"]);
+
+    launcher.kill("SIGTERM");
+    const { code, stdout } = await exit;
+    assert.equal(code, 0, "the launcher exits with the child's status");
+    assert.match(stdout, /shutdown complete/);
+    assert.equal(await refused(port), true, "the child no longer listens");
+  });
+
+  it("launcher on an older Node exits with its child's status", {
+    skip: node20 ? false : "no Node older than 24 on this machine",
+  }, async () => {
+    const result = await finished(run(["--port", "nope"], { AUTH_MODE: "oidc", OIDC_CLIENT_ID: "x" }, node20));
+    assert.equal(result.code, 2);
   });
 });
