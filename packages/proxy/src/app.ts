@@ -11,7 +11,7 @@ import { type BrowserLogin, isBrowserNavigation } from "./auth/browser-login.ts"
 import type { ProtectedResource } from "./auth/protected-resource.ts";
 import type { SessionUser } from "./auth/session-user.ts";
 import type { Config } from "./config/schema.ts";
-import { forbidden, ProxyError, toProxyError, unauthorized, writeError } from "./errors.ts";
+import { forbidden, ProxyError, storeUnavailable, toProxyError, unauthorized, writeError } from "./errors.ts";
 import { createAccessLog } from "./middleware/access-log.ts";
 import { errorHandler, notFound } from "./middleware/error-handler.ts";
 import { type OperationsState, operationsRouter } from "./middleware/operations.ts";
@@ -98,9 +98,7 @@ export function buildOwnRoutes(parts: AppParts): Express {
     app.use((req, res, next) =>
       sessionMiddleware(req, res, (err?: unknown) => {
         if (err === undefined) return next();
-        next(
-          new ProxyError("INTERNAL_ERROR", 503, "The session store is unavailable; try again shortly", { cause: err }),
-        );
+        next(err instanceof ProxyError ? err : storeUnavailable(err));
       }),
     );
   }
@@ -187,6 +185,7 @@ export function createRequestHandler(parts: AppParts): (req: IncomingMessage, re
       metrics.upstreamErrors.inc({ reason: "circuit_open" });
       throw new ProxyError("PROXY_ERROR", 503, "The MCP server is failing; requests are paused briefly", {
         details: { circuit: "open" },
+        retryAfter: Math.ceil(config.target.circuit_breaker.reset_timeout / 1000),
       });
     }
     const who: Who = { user: auth.user, requestId, forwardedProto: parts.publicProtocol(req) };

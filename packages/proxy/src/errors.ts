@@ -18,19 +18,37 @@ export class ProxyError extends Error {
   readonly code: ErrorCode;
   readonly status: number;
   readonly details: Record<string, unknown> | undefined;
+  /** Seconds a client should wait before trying again (sent as Retry-After with a 503). */
+  readonly retryAfter: number | undefined;
 
   constructor(
     code: ErrorCode,
     status: number,
     message: string,
-    options: { details?: Record<string, unknown>; cause?: unknown } = {},
+    options: { details?: Record<string, unknown>; cause?: unknown; retryAfter?: number } = {},
   ) {
     super(message, { cause: options.cause });
     this.name = "ProxyError";
     this.code = code;
     this.status = status;
     this.details = options.details;
+    this.retryAfter = options.retryAfter ?? (status === 503 ? DEFAULT_RETRY_AFTER_SECONDS : undefined);
   }
+}
+
+/** A dependency that is down or slow (store, provider, MCP server) is worth retrying this soon. */
+const DEFAULT_RETRY_AFTER_SECONDS = 5;
+
+/**
+ * The session store did not answer (down, or slower than session.store_timeout). Fail closed:
+ * nothing that needs the store passes, and the client learns to retry.
+ */
+export const storeUnavailable = (cause: unknown) =>
+  new ProxyError("INTERNAL_ERROR", 503, "The session store is unavailable; try again shortly", { cause });
+
+/** Headers that go with an error answer besides its JSON body. */
+export function errorHeaders(error: ProxyError): Record<string, string> {
+  return error.retryAfter === undefined ? {} : { "retry-after": String(error.retryAfter) };
 }
 
 export const unauthorized = (message = "Authentication required") => new ProxyError("UNAUTHORIZED", 401, message);
@@ -76,10 +94,10 @@ export function renderError(
   requestId: string,
 ): { headers: Record<string, string>; body: string } {
   if (res.req && isPageNavigation(res.req)) {
-    return { headers: { ...PAGE_HEADERS }, body: renderErrorPage(error, requestId) };
+    return { headers: { ...errorHeaders(error), ...PAGE_HEADERS }, body: renderErrorPage(error, requestId) };
   }
   return {
-    headers: { "content-type": "application/json; charset=utf-8" },
+    headers: { ...errorHeaders(error), "content-type": "application/json; charset=utf-8" },
     body: JSON.stringify(errorBody(error, requestId)),
   };
 }

@@ -21,7 +21,7 @@ import { TokenRefresher } from "./auth/token-refresh.ts";
 import { UpstreamOidc } from "./auth/upstream-oidc.ts";
 import type { Config } from "./config/schema.ts";
 import { ConnectionDrain } from "./connection-drain.ts";
-import { errorBody, forbidden, type ProxyError, toProxyError } from "./errors.ts";
+import { errorBody, errorHeaders, forbidden, type ProxyError, toProxyError } from "./errors.ts";
 import { createHostCheck } from "./middleware/host-check.ts";
 import { metricsHandler } from "./middleware/operations.ts";
 import { requestIdOf } from "./middleware/request-scope.ts";
@@ -67,8 +67,9 @@ function listen(server: Server, port: number, host: string): Promise<AddressInfo
 
 function rejectUpgrade(socket: Socket, error: ProxyError, requestId: string): void {
   const body = JSON.stringify(errorBody(error, requestId));
+  const extra = Object.entries(errorHeaders(error)).map(([name, value]) => `${name}: ${value}\r\n`);
   socket.end(
-    `HTTP/1.1 ${error.status} ${http.STATUS_CODES[error.status]}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    `HTTP/1.1 ${error.status} ${http.STATUS_CODES[error.status]}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n${extra.join("")}Connection: close\r\n\r\n${body}`,
   );
 }
 
@@ -252,11 +253,12 @@ export async function startProxy(config: Config, options: { logger?: Logger } = 
     ...(bypassUser ? { bypassUser } : {}),
   });
 
-  const notReadyReasons = () => {
+  const notReadyReasons = async () => {
     const reasons: string[] = [];
     if (shuttingDown) reasons.push("shutting down");
     if (oidcUpstream && !oidcUpstream.isReady()) reasons.push("identity provider not discovered");
-    if (sessions && !sessions.isReady()) reasons.push("session store unavailable");
+    // Asked at each probe: a connected Redis that does not answer (paused, overloaded) is not ready either.
+    if (sessions && !(await sessions.answers())) reasons.push("session store unavailable");
     return reasons;
   };
   const handler = createRequestHandler({

@@ -3,7 +3,7 @@
 // admits. Framework-free, so the hot path and WebSocket upgrades share it. Whatever verified
 // a token (provider JWT or the proxy's own), its audience and scopes are checked here, once.
 import type { IncomingMessage } from "node:http";
-import { forbidden, ProxyError } from "../errors.ts";
+import { forbidden, ProxyError, storeUnavailable } from "../errors.ts";
 import type { ProxyMetrics } from "../observability/metrics.ts";
 import type { SessionReader } from "../session/session-reader.ts";
 import type { AccessPolicy } from "./access-policy.ts";
@@ -137,9 +137,7 @@ export class Authenticator {
       session = await sessions.read(req);
     } catch (error) {
       // Fail closed: without the store no session can be trusted, so nothing passes.
-      throw new ProxyError("INTERNAL_ERROR", 503, "The session store is unavailable; try again shortly", {
-        cause: error,
-      });
+      throw error instanceof ProxyError ? error : storeUnavailable(error);
     }
     if (!session?.data.user) return undefined;
     if (refresher?.needsRefresh(session.data.tokens) && (await refresher.refresh(session)) === "ended")

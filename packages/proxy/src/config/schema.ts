@@ -42,6 +42,13 @@ const serverSchema = z.strictObject({
   allowed_hosts: stringList.default([]),
   /** How long shutdown waits for open requests and streams before closing them. */
   shutdown_timeout: duration.prefault("30s"),
+  /** A client must have sent a request's headers within this time, or the connection is closed. */
+  headers_timeout: duration.prefault("20s"),
+  /**
+   * A client must have sent a whole request (headers and body) within this time (408, connection
+   * closed); 0 never times a body out. Responses and event streams are never limited.
+   */
+  request_timeout: duration.prefault("60s"),
 });
 
 const targetSchema = z.strictObject({
@@ -58,6 +65,8 @@ const targetSchema = z.strictObject({
   connect_timeout: duration.prefault("5s"),
   /** Interval of ": ping" comments on idle event streams; 0 disables them. */
   sse_keepalive_interval: duration.prefault("25s"),
+  /** Event streams one user may hold open at once (429 past it); 0: no limit. */
+  max_streams_per_user: z.coerce.number().int().min(0).default(100),
   circuit_breaker: z
     .strictObject({
       failure_threshold: z.number().int().min(1).default(5),
@@ -116,6 +125,8 @@ const sessionSchema = z.strictObject({
    * the store on every request.
    */
   cache_ttl: duration.prefault("2s"),
+  /** Every call to the session store (Redis) fails after this long: requests answer 503, never hang. */
+  store_timeout: duration.prefault("1s"),
   cookie_secure: z.enum(["auto", "always", "never"]).default("auto"),
   cookie_same_site: z.enum(["lax", "strict", "none"]).default("lax"),
   cookie_domain: z.string().optional(),

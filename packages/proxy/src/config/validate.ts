@@ -43,6 +43,17 @@ export function validateConfig(config: Config): string[] {
     }
   }
 
+  const { headers_timeout: headers, request_timeout: request } = config.server;
+  if (headers === 0) problems.push("server.headers_timeout: must be more than 0 (slow headers would hold connections)");
+  if (request !== 0 && request < headers) {
+    problems.push(
+      `server.request_timeout: must be at least server.headers_timeout (${headers / 1000}s) or 0, since headers are part of the request`,
+    );
+  }
+  if (config.session.store_timeout === 0) {
+    problems.push("session.store_timeout: must be more than 0 (a hung store would hang requests)");
+  }
+
   if (config.mcp_auth.mode === "provider" && config.auth.mode !== "oidc") {
     problems.push('mcp_auth.mode: "provider" validates tokens of the OpenID provider, so auth.mode must be "oidc"');
   }

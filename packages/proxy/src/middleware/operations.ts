@@ -9,7 +9,7 @@ export interface OperationsState {
   startedAt: number;
   backendStatus: () => BackendStatus;
   /** Reasons the proxy cannot serve yet (provider not discovered, store down, shutting down). */
-  notReadyReasons: () => string[];
+  notReadyReasons: () => Promise<string[]>;
 }
 
 export function operationsRouter(
@@ -18,8 +18,8 @@ export function operationsRouter(
   metricsPath: string | undefined,
 ): Router {
   const router = express.Router();
-  router.get("/health", (_req, res) => {
-    const reasons = state.notReadyReasons();
+  router.get("/health", async (_req, res) => {
+    const reasons = await state.notReadyReasons();
     const backend = state.backendStatus();
     res.status(reasons.length === 0 ? 200 : 503).json({
       status: reasons.length > 0 ? "unhealthy" : backend === "unreachable" ? "degraded" : "healthy",
@@ -32,8 +32,8 @@ export function operationsRouter(
   router.get("/healthz", (_req, res) => {
     res.json({ status: "ok" });
   });
-  router.get("/readyz", (_req, res) => {
-    const reasons = state.notReadyReasons();
+  router.get("/readyz", async (_req, res) => {
+    const reasons = await state.notReadyReasons();
     res
       .status(reasons.length === 0 ? 200 : 503)
       .json(reasons.length === 0 ? { status: "ready" } : { status: "not_ready", reasons });

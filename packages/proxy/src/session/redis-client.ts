@@ -1,6 +1,7 @@
 // One Redis connection for the proxy, in the topology the config names. Commands fail
-// fast while disconnected (no offline queue) so requests answer 503 instead of hanging,
-// and the client reconnects on its own with capped backoff.
+// fast while disconnected (no offline queue), so requests answer 503 instead of hanging
+// (the deadline on a connected Redis that does not answer is the session store's, store.ts);
+// the client reconnects on its own with capped backoff.
 import { createClient, createCluster, createSentinel } from "redis";
 import type { Config } from "../config/schema.ts";
 import type { Logger } from "../observability/logger.ts";
@@ -8,11 +9,13 @@ import type { Logger } from "../observability/logger.ts";
 export interface RedisConnection {
   /** The node-redis client handed to connect-redis. */
   client: unknown;
-  isReady(): boolean;
+  /** PING (every master of a cluster). */
+  ping(): Promise<unknown>;
   close(): Promise<void>;
 }
 
 const MAX_RECONNECT_DELAY_MS = 5000;
+const MAX_PENDING_COMMANDS = 10_000;
 const reconnectStrategy = (retries: number) => Math.min(100 * 2 ** retries, MAX_RECONNECT_DELAY_MS);
 
 function parseNode(node: string): { host: string; port: number } {
@@ -32,30 +35,35 @@ export async function connectRedis(config: Config, logger: Logger): Promise<Redi
     }
   };
   const socket = { connectTimeout: redis.connect_timeout, reconnectStrategy };
+  // Commands waiting on a Redis that stopped answering are bounded: past this many, new ones
+  // fail at once ("The queue is full") instead of piling up.
+  const commandsQueueMaxLength = MAX_PENDING_COMMANDS;
   const auth = redis.password ? { password: redis.password } : {};
 
   if (redis.mode === "cluster") {
     const cluster = createCluster({
       rootNodes: redis.nodes.map((node) => ({ socket: parseNode(node) })),
-      defaults: { ...auth, socket, disableOfflineQueue: true },
+      defaults: { ...auth, socket, disableOfflineQueue: true, commandsQueueMaxLength },
     });
     cluster.on("error", onError);
     await cluster.connect();
-    return { client: cluster, isReady: () => cluster.isOpen, close: () => cluster.close() };
+    // Every master must answer: a key on a silent one would hang otherwise.
+    const ping = () => Promise.all(cluster.masters.map(async (m) => (await cluster.nodeClient(m)).ping()));
+    return { client: cluster, ping, close: () => cluster.close() };
   }
   if (redis.mode === "sentinel") {
     const sentinel = createSentinel({
       name: redis.sentinel_name,
       sentinelRootNodes: redis.nodes.map(parseNode),
-      nodeClientOptions: { ...auth, socket, disableOfflineQueue: true },
+      nodeClientOptions: { ...auth, socket, disableOfflineQueue: true, commandsQueueMaxLength },
     });
     sentinel.on("error", onError);
     await sentinel.connect();
-    return { client: sentinel, isReady: () => sentinel.isReady, close: () => sentinel.close() };
+    return { client: sentinel, ping: () => sentinel.ping(), close: () => sentinel.close() };
   }
-  const client = createClient({ url: redis.url, ...auth, socket, disableOfflineQueue: true });
+  const client = createClient({ url: redis.url, ...auth, socket, disableOfflineQueue: true, commandsQueueMaxLength });
   client.on("error", onError);
   client.on("ready", () => logger.info("redis connected", { mode: "standalone" }));
   await client.connect();
-  return { client, isReady: () => client.isReady, close: () => client.close() };
+  return { client, ping: () => client.ping(), close: () => client.close() };
 }

@@ -1,7 +1,10 @@
 // Session stores behind one interface: express-session's memory store for a single
 // instance, Redis (standalone, Sentinel or Cluster) through connect-redis for several.
+// A Redis that fails or does not answer within session.store_timeout fails every call with
+// the one "store unavailable" error (503 + Retry-After), wherever the call came from.
 import session from "express-session";
 import type { Config } from "../config/schema.ts";
+import { storeUnavailable } from "../errors.ts";
 import type { Logger } from "../observability/logger.ts";
 import { type KeyValueStore, memoryKeyValue, type RedisCommands, redisKeyValue } from "./key-value.ts";
 import type { RedisConnection } from "./redis-client.ts";
@@ -11,8 +14,8 @@ export interface SessionBackend {
   readonly store: session.Store;
   /** Records besides sessions (the MCP authorization server's), in the same place. */
   readonly keyValue: KeyValueStore;
-  /** False while the store cannot answer (Redis disconnected): readiness reports it. */
-  isReady(): boolean;
+  /** False while the store cannot answer (Redis down or silent past the timeout): readiness reports it. */
+  answers(): Promise<boolean>;
   countSessions(): Promise<number>;
   close(): Promise<void>;
 }
@@ -37,7 +40,7 @@ function memoryBackend(): SessionBackend {
     kind: "memory",
     store,
     keyValue,
-    isReady: () => true,
+    answers: () => Promise.resolve(true),
     countSessions,
     async close() {
       clearInterval(pruner);
@@ -46,7 +49,62 @@ function memoryBackend(): SessionBackend {
   };
 }
 
+type Callback = (err?: unknown, ...results: unknown[]) => void;
+const STORE_METHODS = ["get", "set", "destroy", "touch", "length", "all", "clear"] as const;
+
+/** Rejects with the "store unavailable" error when `call` fails or has not settled within `timeoutMs`. */
+export function withDeadline<T>(call: Promise<T>, timeoutMs: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+  });
+  return Promise.race([call, deadline])
+    .catch((error: unknown) => {
+      throw storeUnavailable(error);
+    })
+    .finally(() => clearTimeout(timer));
+}
+
+/**
+ * The store with a deadline on every call: its callback gets the "store unavailable" error
+ * when the store fails or does not answer in time (a late answer is then dropped).
+ */
+function failClosed(store: session.Store, timeoutMs: number): session.Store {
+  const methods = store as unknown as Record<string, ((...args: unknown[]) => unknown) | undefined>;
+  for (const name of STORE_METHODS) {
+    const original = methods[name]?.bind(store);
+    if (!original) continue;
+    methods[name] = (...args: unknown[]) => {
+      const last = args.length - 1;
+      const callback = args[last];
+      if (typeof callback !== "function") return original(...args);
+      const answered = new Promise<unknown[]>((resolve, reject) => {
+        args[last] = (err: unknown, ...results: unknown[]) => (err ? reject(err) : resolve(results));
+      });
+      original(...args);
+      withDeadline(answered, timeoutMs).then(
+        (results) => (callback as Callback)(null, ...results),
+        (error: unknown) => (callback as Callback)(error),
+      );
+      return undefined;
+    };
+  }
+  return store;
+}
+
+function failClosedKeyValue(store: KeyValueStore, timeoutMs: number): KeyValueStore {
+  return {
+    get: (key) => withDeadline(store.get(key), timeoutMs),
+    set: (key, value, ttl) => withDeadline(store.set(key, value, ttl), timeoutMs),
+    delete: (key) => withDeadline(store.delete(key), timeoutMs),
+    addToSet: (key, member, ttl) => withDeadline(store.addToSet(key, member, ttl), timeoutMs),
+    members: (key) => withDeadline(store.members(key), timeoutMs),
+    close: () => store.close(),
+  };
+}
+
 async function redisBackend(connection: RedisConnection, config: Config): Promise<SessionBackend> {
+  const timeout = config.session.store_timeout;
   const { RedisStore } = await import("connect-redis");
   const store = new RedisStore({
     client: connection.client,
@@ -58,9 +116,13 @@ async function redisBackend(connection: RedisConnection, config: Config): Promis
   });
   return {
     kind: "redis",
-    store,
-    keyValue: redisKeyValue(connection.client as RedisCommands, config.redis.oauth_prefix),
-    isReady: () => connection.isReady(),
+    store: failClosed(store, timeout),
+    keyValue: failClosedKeyValue(redisKeyValue(connection.client as RedisCommands, config.redis.oauth_prefix), timeout),
+    answers: () =>
+      withDeadline(connection.ping(), timeout).then(
+        () => true,
+        () => false,
+      ),
     countSessions: () => callbackToPromise<number>((cb) => store.length(cb)),
     close: () => connection.close(),
   };

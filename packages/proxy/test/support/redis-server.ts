@@ -45,6 +45,10 @@ export interface TestRedis {
   stop(): Promise<void>;
   /** Stops and starts again on the same port with the same data directory. */
   restart(): Promise<void>;
+  /** SIGSTOP: the server keeps its connections but answers nothing (a hung Redis). */
+  pause(): void;
+  /** SIGCONT after pause(). */
+  resume(): void;
   start(): Promise<void>;
   close(): Promise<void>;
 }
@@ -73,7 +77,10 @@ export async function startRedis(): Promise<TestRedis> {
       await stop();
       await start();
     },
+    pause: () => child?.kill("SIGSTOP"),
+    resume: () => child?.kill("SIGCONT"),
     async close() {
+      child?.kill("SIGCONT");
       await stop();
       rmSync(dir, { recursive: true, force: true });
     },

@@ -11,6 +11,7 @@ import Provider, { type Configuration, type KoaContextWithOIDC, errors as oidcEr
 import type { Config } from "../../config/schema.ts";
 import { isPageNavigation, renderErrorPage } from "../../error-page.ts";
 import { PAGE_HEADERS } from "../../html-page.ts";
+import { errorHeaders, ProxyError } from "../../errors.ts";
 import type { Logger } from "../../observability/logger.ts";
 import { currentScope } from "../../observability/request-scope.ts";
 import type { KeyValueStore } from "../../session/key-value.ts";
@@ -418,9 +419,17 @@ export class AuthorizationServer {
     this.provider.on("grant.error", failure("token"));
     this.provider.on("registration_create.error", failure("registration"));
     this.provider.on("revocation.error", failure("revocation"));
-    this.provider.on("server_error", (_ctx, error) =>
-      logger.error("authorization server error", { error: error.message }),
-    );
+    this.provider.on("server_error", (ctx, error) => {
+      // The store did not answer: 503 + Retry-After in OAuth's words, not oidc-provider's 500.
+      if (error instanceof ProxyError && error.status === 503) {
+        logger.warn("oauth request failed: the session store is unavailable", { endpoint: ctx.oidc?.route });
+        ctx.status = 503;
+        ctx.set(errorHeaders(error));
+        ctx.body = { error: "temporarily_unavailable", error_description: error.message };
+        return;
+      }
+      logger.error("authorization server error", { error: error.message });
+    });
     this.provider.on("grant.revoked", (_ctx, grantId) => this.verifier.forgetGrant(grantId));
     this.provider.on("access_token.destroyed", (token) => this.verifier.forgetToken(token.jti));
     this.provider.on("registration_create.success", (_ctx, client) =>

@@ -1,0 +1,99 @@
+// A session store that stops answering (redis-server paused with SIGSTOP: connections stay
+// open, nothing comes back) or is gone (killed): every request that needs it answers 503 JSON
+// with Retry-After within session.store_timeout instead of hanging, and /readyz says so.
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { TestBrowser } from "../support/browser.ts";
+import { connectWithOAuth } from "../support/mcp-oauth-client.ts";
+import { HandClient } from "../support/oauth-hand-client.ts";
+import { startRedis, type TestRedis } from "../support/redis-server.ts";
+import { type Stack, startStack } from "../support/stack.ts";
+
+interface Answer {
+  status: number;
+  retryAfter: string | null;
+  body: Record<string, unknown>;
+}
+
+async function answer(response: Response): Promise<Answer> {
+  return {
+    status: response.status,
+    retryAfter: response.headers.get("retry-after"),
+    body: (await response.json()) as Record<string, unknown>,
+  };
+}
+
+describe("a session store that hangs or is gone", () => {
+  let redis: TestRedis;
+  let stack: Stack;
+  let url: string;
+  let token: string;
+  const alice = new TestBrowser();
+
+  before(async () => {
+    redis = await startRedis();
+    stack = await startStack({
+      env: {
+        SESSION_STORE: "redis",
+        REDIS_URL: redis.url,
+        MCP_AUTH_MODE: "proxy",
+        // Every request reads the store, so its state is seen at once.
+        SESSION_CACHE_TTL: "0s",
+        SESSION_STORE_TIMEOUT: "300ms",
+      },
+    });
+    url = `http://127.0.0.1:${stack.ports[0]}`;
+    assert.equal((await alice.signIn(`${url}/`, "alice")).status, 200);
+    const { client, oauth } = await connectWithOAuth(`${url}/mcp`, "alice");
+    await client.close();
+    token = oauth.savedTokens?.access_token ?? "";
+    assert.ok(token);
+  });
+  after(async () => {
+    await stack.close();
+    await redis.close();
+  });
+
+  /** Each kind of request that needs the store: a browser session, a bearer token, registration, readiness. */
+  async function everyKind(): Promise<Record<string, Answer>> {
+    const post = { method: "POST", headers: { "content-type": "application/json" }, body: "{}" };
+    return {
+      session: await answer(await alice.fetch(`${url}/mcp`, post)),
+      bearer: await answer(
+        await fetch(`${url}/mcp`, { ...post, headers: { ...post.headers, authorization: `Bearer ${token}` } }),
+      ),
+      registration: await answer(await new HandClient(url).register()),
+      readiness: await answer(await fetch(`${url}/readyz`)),
+    };
+  }
+
+  function assertUnavailable(answers: Record<string, Answer>): void {
+    for (const [kind, { status, retryAfter, body }] of Object.entries(answers)) {
+      assert.equal(status, 503, `${kind}: ${JSON.stringify(body)}`);
+      if (kind !== "readiness") assert.match(retryAfter ?? "", /^\d+$/, `${kind} has Retry-After`);
+    }
+    assert.equal((answers.session?.body.error as { code: string }).code, "INTERNAL_ERROR");
+    assert.equal(answers.registration?.body.error, "temporarily_unavailable");
+    assert.deepEqual(answers.readiness?.body.reasons, ["session store unavailable"]);
+  }
+
+  it("answers 503 with Retry-After, and is not ready, while Redis is paused (SIGSTOP)", async () => {
+    redis.pause();
+    try {
+      assertUnavailable(await everyKind());
+    } finally {
+      redis.resume();
+    }
+    assert.equal((await fetch(`${url}/readyz`)).status, 200);
+    assert.equal((await alice.fetch(`${url}/api/v1/session`)).status, 200);
+  });
+
+  it("answers 503 with Retry-After, and is not ready, while Redis is down", async () => {
+    await redis.stop();
+    try {
+      assertUnavailable(await everyKind());
+    } finally {
+      await redis.start();
+    }
+  });
+});
