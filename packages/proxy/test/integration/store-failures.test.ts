@@ -55,7 +55,7 @@ describe("a session store that hangs or is gone", () => {
   });
 
   /** Each kind of request that needs the store: a browser session, a bearer token, registration, readiness. */
-  async function everyKind(): Promise<Record<string, Answer>> {
+  async function everyKind(): Promise<Record<"session" | "bearer" | "registration" | "readiness", Answer>> {
     const post = { method: "POST", headers: { "content-type": "application/json" }, body: "{}" };
     return {
       session: await answer(await alice.fetch(`${url}/mcp`, post)),
@@ -67,14 +67,14 @@ describe("a session store that hangs or is gone", () => {
     };
   }
 
-  function assertUnavailable(answers: Record<string, Answer>): void {
+  function assertUnavailable(answers: Record<"session" | "bearer" | "registration" | "readiness", Answer>): void {
     for (const [kind, { status, retryAfter, body }] of Object.entries(answers)) {
       assert.equal(status, 503, `${kind}: ${JSON.stringify(body)}`);
       if (kind !== "readiness") assert.match(retryAfter ?? "", /^\d+$/, `${kind} has Retry-After`);
     }
-    assert.equal((answers.session?.body.error as { code: string }).code, "INTERNAL_ERROR");
-    assert.equal(answers.registration?.body.error, "temporarily_unavailable");
-    assert.deepEqual(answers.readiness?.body.reasons, ["session store unavailable"]);
+    assert.equal((answers.session.body.error as { code: string }).code, "INTERNAL_ERROR");
+    assert.equal(answers.registration.body.error, "temporarily_unavailable");
+    assert.deepEqual(answers.readiness.body.reasons, ["session store unavailable"]);
   }
 
   it("answers 503 with Retry-After, and is not ready, while Redis is paused (SIGSTOP)", async () => {
