@@ -23,7 +23,7 @@ import { currentScope, requestScope } from "./observability/request-scope.ts";
 import type { ProxyHeaders } from "./proxy-headers.ts";
 import { requestPath } from "./request-path.ts";
 import type { CircuitBreaker } from "./upstream/circuit-breaker.ts";
-import type { Forwarder, Who } from "./upstream/forwarder.ts";
+import { expectsContinue, type Forwarder, type Who } from "./upstream/forwarder.ts";
 import {
   legacySessionIdOf,
   MCP_SESSION_HEADER,
@@ -239,6 +239,7 @@ export function createRequestHandler(parts: AppParts): (req: IncomingMessage, re
         if (!operationsPaths.has(path)) parts.hostCheck?.(req);
         // The proxy's own routes and CORS preflights are Express' (sessions, cookies, forms).
         if (isOwnPath(path) || (req.method === "OPTIONS" && req.headers.origin !== undefined)) {
+          if (expectsContinue(req)) res.writeContinue();
           ownRoutes(req as Request, res as never);
           return;
         }

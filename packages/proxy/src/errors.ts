@@ -109,6 +109,12 @@ export function writeError(res: ServerResponse, error: ProxyError, requestId: st
     return;
   }
   const { headers, body } = renderError(res, error, requestId);
-  res.writeHead(error.status, { ...headers, "content-length": Buffer.byteLength(body) });
+  res.writeHead(error.status, {
+    ...headers,
+    // A body the client is still sending (refused before it was read) is not drained:
+    // the connection closes after the answer instead.
+    ...(res.req && !res.req.complete ? { connection: "close" } : {}),
+    "content-length": Buffer.byteLength(body),
+  });
   res.end(body);
 }

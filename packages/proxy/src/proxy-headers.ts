@@ -23,6 +23,8 @@ export const HOP_BY_HOP: ReadonlySet<string> = new Set([
   "transfer-encoding",
   "upgrade",
   "host",
+  // The proxy answers "100 Continue" itself, after authentication (undici refuses to send it).
+  "expect",
 ]);
 
 /**

@@ -65,6 +65,22 @@ function listen(server: Server, port: number, host: string): Promise<AddressInfo
   });
 }
 
+/**
+ * Slow clients are cut: headers must arrive within headers_timeout, the whole request (body
+ * included) within request_timeout (408). Once a request is in, its response (an event
+ * stream) may last as long as it likes. Node checks at connectionsCheckingInterval, so that
+ * follows the smallest timeout.
+ */
+function serverTimeouts(server: Config["server"]): http.ServerOptions {
+  const smallest = Math.min(server.headers_timeout, server.request_timeout || server.headers_timeout);
+  return {
+    headersTimeout: server.headers_timeout,
+    requestTimeout: server.request_timeout,
+    keepAliveTimeout: 65_000,
+    connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(smallest / 4))),
+  };
+}
+
 function rejectUpgrade(socket: Socket, error: ProxyError, requestId: string): void {
   const body = JSON.stringify(errorBody(error, requestId));
   const extra = Object.entries(errorHeaders(error)).map(([name, value]) => `${name}: ${value}\r\n`);
@@ -287,7 +303,10 @@ export async function startProxy(config: Config, options: { logger?: Logger } = 
     authorizationServer,
   });
 
-  const server = http.createServer({ requestTimeout: 0, headersTimeout: 30_000, keepAliveTimeout: 65_000 }, handler);
+  const server = http.createServer(serverTimeouts(config.server), handler);
+  // With a listener, Node leaves "Expect: 100-continue" to the handler: the proxy answers
+  // 100 Continue only once the request is authenticated (a refused client never uploads).
+  server.on("checkContinue", handler);
   const drain = new ConnectionDrain(server);
   server.on("upgrade", (req: IncomingMessage, socket: Socket, head: Buffer) => {
     const requestId = requestIdOf(req, headers.requestIdKey);

@@ -56,6 +56,11 @@ async function requestBody(req: IncomingMessage): Promise<Buffer | IncomingMessa
   return chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks);
 }
 
+/** Whether the client waits for "100 Continue" before it sends the body. */
+export function expectsContinue(req: IncomingMessage): boolean {
+  return req.headers.expect?.toLowerCase() === "100-continue";
+}
+
 /** Who a request is for, and what the proxy says about it upstream. */
 export interface Who {
   user: SessionUser | undefined;
@@ -156,6 +161,8 @@ export class Forwarder {
     };
     res.once("close", onClose);
     const basePath = this.#target.pathname === "/" ? "" : this.#target.pathname.replace(/\/$/, "");
+    // The client waits for this before sending its body (Node leaves it to us, see proxy-server.ts).
+    if (expectsContinue(req)) res.writeContinue();
     let body: Awaited<ReturnType<typeof requestBody>>;
     try {
       body = await requestBody(req);
