@@ -12,6 +12,7 @@ export type ErrorCode =
   | "INVALID_SESSION"
   | "OIDC_ERROR"
   | "PROXY_ERROR"
+  | "RATE_LIMITED"
   | "INTERNAL_ERROR";
 
 export class ProxyError extends Error {

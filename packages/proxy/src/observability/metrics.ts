@@ -8,6 +8,7 @@ export interface ProxyMetrics {
   requestDuration: Histogram<"method">;
   activeSessions: Gauge;
   activeStreams: Gauge;
+  streamsRefused: Counter;
   backendUp: Gauge;
   authAttempts: Counter<"result">;
   sessionEvents: Counter<"event">;
@@ -48,6 +49,11 @@ export function createMetrics(options: { countSessions: () => Promise<number> })
     activeStreams: new Gauge({
       name: "mcp_proxy_active_streams",
       help: "Event streams (SSE) currently relayed to clients",
+      registers: [registry],
+    }),
+    streamsRefused: new Counter({
+      name: "mcp_proxy_streams_refused_total",
+      help: "Event streams refused (429) because the user already held target.max_streams_per_user",
       registers: [registry],
     }),
     backendUp: new Gauge({

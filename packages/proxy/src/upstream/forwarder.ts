@@ -2,6 +2,9 @@
 // backpressure (pipeline), nothing is buffered or compressed, a client that goes away aborts
 // the upstream request, and failures become the proxy's JSON errors. Nothing is retried: an
 // MCP POST is not idempotent and its body is already on its way.
+// The pool has no connection cap: an open event stream holds its connection for its whole
+// life, so any cap is a number of streams after which every request waits (see
+// docs/decisions/010p-upstream-connections.md). What bounds streams is a per-user limit.
 import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders, ServerResponse } from "node:http";
 import type { Readable } from "node:stream";
 import { Pool } from "undici";
@@ -14,6 +17,7 @@ import { HOP_BY_HOP } from "../proxy-headers.ts";
 import type { CircuitBreaker } from "./circuit-breaker.ts";
 import { isEventStream, keepStreamAlive, markUnbuffered, type StreamKeepAlive } from "./event-stream.ts";
 import { type UpstreamHeaderParts, upstreamHeaders } from "./request-headers.ts";
+import { StreamLimit } from "./stream-limit.ts";
 
 const CONNECT_FAILURES = new Set([
   "ECONNREFUSED",
@@ -59,6 +63,22 @@ async function requestBody(req: IncomingMessage): Promise<Buffer | IncomingMessa
 /** Whether the client waits for "100 Continue" before it sends the body. */
 export function expectsContinue(req: IncomingMessage): boolean {
   return req.headers.expect?.toLowerCase() === "100-continue";
+}
+
+/** A request the answer to which may be an event stream (MCP clients' GETs and POSTs accept one). */
+function acceptsStream(req: IncomingMessage): boolean {
+  return req.headers.accept?.includes("text/event-stream") ?? false;
+}
+
+/** Whose streams a request counts against: its user, else (public paths) its client address. */
+function streamOwner(req: IncomingMessage, who: Who): string {
+  return who.user ? `user:${who.user.id}` : `address:${req.socket.remoteAddress ?? ""}`;
+}
+
+function tooManyStreams(max: number): ProxyError {
+  return new ProxyError("RATE_LIMITED", 429, "Too many open event streams for this user; close one first", {
+    details: { max_streams_per_user: max },
+  });
 }
 
 /** Who a request is for, and what the proxy says about it upstream. */
@@ -126,6 +146,7 @@ export class Forwarder {
   readonly #logger: Logger;
 
   readonly #headerParts: UpstreamHeaderParts;
+  readonly #streams: StreamLimit;
 
   constructor(options: {
     config: Config;
@@ -140,8 +161,10 @@ export class Forwarder {
     this.#breaker = options.breaker;
     this.#metrics = options.metrics;
     this.#logger = options.logger;
+    this.#streams = new StreamLimit(this.#config.max_streams_per_user);
     this.#pool = new Pool(this.#target.origin, {
-      connections: 256,
+      // No cap: a cap is reached by open streams, and then every request waits (see above).
+      connections: null,
       connect: { timeout: this.#config.connect_timeout },
       keepAliveTimeout: 30_000,
       // Time for the MCP server to start answering; a live stream may then stay quiet.
@@ -160,6 +183,25 @@ export class Forwarder {
       if (!complete) abort.abort();
     };
     res.once("close", onClose);
+    // Refused only before anything is sent upstream: a request that may open one more stream
+    // (it accepts one) while its user holds the maximum. A GET stream takes its slot now, so a
+    // burst cannot pass the limit; a POST answered with a stream takes one when it is answered
+    // (never refused then: the MCP server has already acted on it).
+    const owner = streamOwner(req, who);
+    let holdsSlot = false;
+    if (acceptsStream(req)) {
+      holdsSlot = req.method === "GET";
+      if (!(holdsSlot ? this.#streams.acquire(owner) : this.#streams.hasRoom(owner))) {
+        res.off("close", onClose);
+        this.#metrics.streamsRefused.inc();
+        throw tooManyStreams(this.#config.max_streams_per_user);
+      }
+    }
+    const releaseSlot = () => {
+      if (holdsSlot) this.#streams.release(owner);
+      holdsSlot = false;
+    };
+    res.once("close", releaseSlot);
     const basePath = this.#target.pathname === "/" ? "" : this.#target.pathname.replace(/\/$/, "");
     // The client waits for this before sending its body (Node leaves it to us, see proxy-server.ts).
     if (expectsContinue(req)) res.writeContinue();
@@ -181,6 +223,7 @@ export class Forwarder {
       });
     } catch (error) {
       res.off("close", onClose);
+      releaseSlot();
       if (abort.signal.aborted) return; // the client left first: nobody to answer
       throw this.#failure(error as NodeJS.ErrnoException);
     }
@@ -196,6 +239,11 @@ export class Forwarder {
     }
     const headers = responseHeaders(upstream.headers);
     const stream = isEventStream(upstream.headers);
+    if (!stream) releaseSlot();
+    else if (!holdsSlot) {
+      this.#streams.add(owner);
+      holdsSlot = true;
+    }
     let keepAlive: StreamKeepAlive | undefined;
     if (stream) {
       markUnbuffered(headers);
