@@ -4,8 +4,11 @@
 // up in Redis); 50 connections each, in
 // one run, on this machine. Prints req/s, p50, p99 and each ratio to the bare baseline, the
 // added p99 latency at half of the proxy's saturation, and the proxy's RSS and startup time.
+// Then BENCH_STREAMS (10,000) event streams held open through the proxy at once, with the
+// POST run repeated meanwhile: open streams must not slow requests down or stop them.
 import { type ChildProcess, spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
+import http from "node:http";
 import path from "node:path";
 import autocannon from "autocannon";
 import { exportJWK, generateKeyPair, SignJWT } from "jose";
@@ -16,11 +19,16 @@ import { freePort, startRedis } from "../test/support/redis-server.ts";
 
 const DURATION = Number(process.env.BENCH_DURATION ?? 10);
 const CONNECTIONS = 50;
+const STREAMS = Number(process.env.BENCH_STREAMS ?? 10_000);
 const here = import.meta.dirname;
 const children: ChildProcess[] = [];
 
+// Each stream takes two descriptors in the proxy (client and upstream side): its processes may
+// open more files than a shell's usual limit where the machine allows (exec keeps the pid).
+const RAISE_FILE_LIMIT = 'ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"; exec "$0" "$@"';
+
 function startProcess(args: string[], env: Record<string, string> = {}, readyText?: string): Promise<ChildProcess> {
-  const child = spawn(process.execPath, args, {
+  const child = spawn("sh", ["-c", RAISE_FILE_LIMIT, process.execPath, ...args], {
     env: { ...process.env, ...env },
     stdio: ["ignore", "pipe", "inherit"],
   });
@@ -43,6 +51,34 @@ function cpuSeconds(pid: number | undefined): number {
 function rssMiB(pid: number | undefined): number {
   const status = readFileSync(`/proc/${pid}/status`, "utf8");
   return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024;
+}
+
+/** Opens `count` event streams (each its own connection), in batches; resolves when each has its first event. */
+async function holdStreams(
+  url: string,
+  cookie: string,
+  count: number,
+): Promise<{ open: http.ClientRequest[]; failed: number }> {
+  const open: http.ClientRequest[] = [];
+  let failed = 0;
+  const one = () =>
+    new Promise<void>((resolve) => {
+      const req = http.get(url, { agent: false, headers: { cookie, accept: "text/event-stream" } });
+      req.once("error", () => {
+        failed++;
+        resolve();
+      });
+      req.once("response", (res) => {
+        if (res.statusCode !== 200) failed++;
+        else open.push(req);
+        res.once("data", () => resolve());
+        res.once("end", () => resolve());
+      });
+    });
+  for (let started = 0; started < count; started += 500) {
+    await Promise.all(Array.from({ length: Math.min(500, count - started) }, one));
+  }
+  return { open, failed };
 }
 
 interface Figures {
@@ -121,6 +157,8 @@ try {
       REDIS_URL: redis.url,
       SESSION_SECRET: "bench-session-secret-0123456789abcdef",
       MCP_AUTH_MODE: mcpAuthMode,
+      // One signed-in user holds all the streams of the streams row.
+      MCP_MAX_STREAMS_PER_USER: "0",
       LOG_LEVEL: "warn",
     });
     // Ready = answers /readyz (provider discovered, Redis connected).
@@ -181,6 +219,15 @@ try {
   const directHalf = await load("upstream direct @ half", `http://127.0.0.1:${upstreamPort}/mcp`, {}, halfRate);
   const sessionHalf = await load("mcp-oidc-proxy @ half", `${proxyUrl}/mcp`, { cookie }, halfRate);
 
+  const streamsStarted = performance.now();
+  const streams = await holdStreams(`${proxyUrl}/sse?quiet`, cookie, STREAMS);
+  const streamsOpenMs = performance.now() - streamsStarted;
+  const duringStreams = await load(`mcp-oidc-proxy, ${streams.open.length} streams open`, `${proxyUrl}/mcp`, {
+    cookie,
+  });
+  const streamsRss = rssMiB(proxy.pid);
+  for (const req of streams.open) req.destroy();
+
   const row = (f: Figures) =>
     `${f.name.padEnd(34)} ${f.rps.toFixed(0).padStart(8)} req/s  p50 ${f.p50.toFixed(2).padStart(6)} ms  p99 ${f.p99
       .toFixed(2)
@@ -194,6 +241,8 @@ try {
       row(session),
       row(bearer),
       row(ownToken),
+      row(duringStreams),
+      `streams: ${streams.open.length} of ${STREAMS} event streams open at once (${streams.failed} failed), opened in ${(streamsOpenMs / 1000).toFixed(1)} s; proxy RSS with them ${streamsRss.toFixed(0)} MiB`,
       `CPU per request: bare proxy ${bareCpuPerRequest.toFixed(0)} µs, mcp-oidc-proxy ${proxyCpuPerRequest.toFixed(0)} µs (${((proxyCpuPerRequest / bareCpuPerRequest) * 100).toFixed(0)} %)`,
       `added p99 latency at half saturation (${halfRate} req/s): ${(sessionHalf.p99 - directHalf.p99).toFixed(2)} ms`,
       `proxy RSS: idle ${idleRss.toFixed(0)} MiB, after load ${loadedRss.toFixed(0)} MiB; startup to ready ${startupMs.toFixed(0)} ms`,

@@ -1,5 +1,6 @@
 // The trivial upstream of the benchmark: answers an MCP tools/list POST with a fixed JSON-RPC
-// result, and GET /sse with a stream of timestamped events. Run as its own process.
+// result, GET /sse with a stream of timestamped events and GET /sse?quiet with one event then
+// silence (the held streams of the streams row). Run as its own process.
 import http from "node:http";
 
 const body = JSON.stringify({
@@ -12,6 +13,12 @@ const server = http.createServer((req, res) => {
     res.writeHead(200, { "content-type": "text/event-stream" });
     const timer = setInterval(() => res.write(`data: ${process.hrtime.bigint()}\n\n`), 20);
     res.on("close", () => clearInterval(timer));
+    return;
+  }
+  // A stream that says hello and then stays quiet, as most MCP GET streams do.
+  if (req.url === "/sse?quiet") {
+    res.writeHead(200, { "content-type": "text/event-stream" });
+    res.write("data: open\n\n");
     return;
   }
   req.resume();
