@@ -3,7 +3,7 @@
 import { Command, Option } from "commander";
 import { ConfigError, type LoadedConfig, type LoadOptions, loadConfig } from "./config/load.ts";
 import { createLogger } from "./observability/logger.ts";
-import { startProxy } from "./proxy-server.ts";
+import { type RunningProxy, startProxy } from "./proxy-server.ts";
 import { loadConfigWithSecrets, SecretSourceError } from "./secrets/resolve.ts";
 import { VERSION } from "./version.ts";
 
@@ -71,9 +71,11 @@ export async function main(argv: string[] = process.argv): Promise<void> {
     return;
   }
   const logger = createLogger(loaded.config.logging.level, loaded.config.logging.format);
-  const proxy = await startProxy(loaded.config, { logger });
-
+  // Handlers first: a signal sent as soon as "listening" is logged must not meet Node's
+  // default action (SIGHUP would kill the process instead of reloading it).
+  let proxy: RunningProxy | undefined;
   process.on("SIGHUP", () => {
+    if (!proxy) return; // still starting: the configuration being started is the current one
     try {
       const { applied, needRestart } = proxy.reload(loadConfig(options).config);
       logger.info("configuration reloaded", { applied, ignored_until_restart: needRestart });
@@ -91,6 +93,7 @@ export async function main(argv: string[] = process.argv): Promise<void> {
     }
     stopping = true;
     logger.info("signal received", { signal });
+    if (!proxy) process.exit(0); // nothing is served yet, so nothing to drain
     void proxy.shutdown().then(
       () => process.exit(0),
       (error: unknown) => {
@@ -101,6 +104,7 @@ export async function main(argv: string[] = process.argv): Promise<void> {
   };
   process.on("SIGTERM", () => stop("SIGTERM"));
   process.on("SIGINT", () => stop("SIGINT"));
+  proxy = await startProxy(loaded.config, { logger });
 }
 
 // `node src/main.ts` runs the proxy too (the bin launcher and the single binary call main).
