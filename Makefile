@@ -22,6 +22,8 @@ run: setup ## local demo: identity provider + MCP server + proxy on http://local
 	node packages/proxy/dev/demo.ts
 
 test: setup lint typecheck kube-binaries helm-binary binary ## every test: lint, type check, unit and integration tests
+	@# The many-streams test holds 300 streams in one process (4 descriptors each): room above the usual 1024.
+	[ "$$(ulimit -n)" = unlimited ] || [ "$$(ulimit -n)" -ge 8192 ] || ulimit -n 8192 2>/dev/null || ulimit -n "$$(ulimit -Hn)"; \
 	node --test --test-concurrency=1 --test-timeout=120000 $(foreach t,$(TESTS),"$(t)")
 
 lint: setup ## formatter and linter (Biome)
