@@ -425,7 +425,9 @@ export class AuthorizationServer {
         logger.warn("oauth request failed: the session store is unavailable", { endpoint: ctx.oidc?.route });
         ctx.status = 503;
         ctx.set(errorHeaders(error));
-        ctx.body = { error: "temporarily_unavailable", error_description: error.message };
+        ctx.body = isPageNavigation(ctx.req)
+          ? renderErrorPage(error, currentScope()?.requestId ?? "")
+          : { error: "temporarily_unavailable", error_description: error.message };
         return;
       }
       logger.error("authorization server error", { error: error.message });
