@@ -332,7 +332,7 @@ export async function startProxy(config: Config, options: { logger?: Logger } = 
   if (config.metrics.enabled && config.metrics.port !== 0) {
     const metricsApp = express();
     metricsApp.get(config.metrics.path, metricsHandler(metrics));
-    metricsServer = http.createServer(metricsApp);
+    metricsServer = http.createServer(serverTimeouts(config.server), metricsApp);
     const metricsAddress = await listen(metricsServer, config.metrics.port, config.server.host);
     metricsUrl = `http://${metricsAddress.address}:${metricsAddress.port}${config.metrics.path}`;
   }
