@@ -4,7 +4,7 @@
 // MCP POST is not idempotent and its body is already on its way.
 // The pool has no connection cap: an open event stream holds its connection for its whole
 // life, so any cap is a number of streams after which every request waits (see
-// docs/decisions/010p-upstream-connections.md). What bounds streams is a per-user limit.
+// docs/decisions/015-upstream-connections.md). What bounds streams is a per-user limit.
 import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders, ServerResponse } from "node:http";
 import type { Readable } from "node:stream";
 import { Pool } from "undici";
