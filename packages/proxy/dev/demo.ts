@@ -26,6 +26,8 @@ const idp = await startDevIdentityProvider({
 const mcp = await startDemoMcpServer({ port: mcpPort });
 // Configured the way a user would: through the documented environment variables.
 const { config } = loadConfig({
+  // The MCP policy: admin_report only for admins (alice), not for bob.
+  file: new URL("./demo-policy.yaml", import.meta.url).pathname,
   env: {
     MCP_HOST: "127.0.0.1",
     MCP_PORT: String(proxyPort),
@@ -48,6 +50,8 @@ process.stdout.write(`
 
   Open ${publicUrl}/ in a browser and sign in with any user name
   (try "alice": groups mcp-users, admins). Any password works.
+  The MCP policy (dev/demo-policy.yaml) lets only admins call admin_report: alice sees
+  and calls it, bob neither sees nor calls it. Each MCP request is audited on stdout.
 
   MCP endpoint (Streamable HTTP): ${publicUrl}/mcp
     Point an MCP client at it (e.g. npx @modelcontextprotocol/inspector): it registers

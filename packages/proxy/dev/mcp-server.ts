@@ -13,6 +13,8 @@ export interface DemoMcpServer {
   url: string;
   /** Headers of every request the server received, oldest first. */
   requests: { method: string; url: string; headers: IncomingHttpHeaders }[];
+  /** How often each tool ran (a call the proxy denied never counts). */
+  toolCalls: Map<string, number>;
   close(): Promise<void>;
 }
 
@@ -43,19 +45,33 @@ function identityOf(
   return identity;
 }
 
-function buildMcpServer(options: DemoMcpServerOptions): McpServer {
+function buildMcpServer(options: DemoMcpServerOptions, toolCalls: Map<string, number>): McpServer {
   const server = new McpServer({ name: "demo-mcp-server", version: "1.0.0" });
+  const counted = (name: string) => toolCalls.set(name, (toolCalls.get(name) ?? 0) + 1);
+  // The demo policy (dev/demo-policy.yaml) lets only the admins group call this one.
+  server.registerTool(
+    "admin_report",
+    { description: "A report only administrators may see (the proxy's policy says who)" },
+    async () => {
+      counted("admin_report");
+      return { content: [{ type: "text", text: "3 servers, 0 incidents" }] };
+    },
+  );
   server.registerTool(
     "whoami",
     { description: "Returns the identity headers the proxy sent with this call" },
-    async (extra) => ({
-      content: [{ type: "text", text: JSON.stringify(identityOf(extra.requestInfo?.headers ?? {})) }],
-    }),
+    async (extra) => {
+      counted("whoami");
+      return { content: [{ type: "text", text: JSON.stringify(identityOf(extra.requestInfo?.headers ?? {})) }] };
+    },
   );
   server.registerTool(
     "echo",
     { description: "Echoes the text back", inputSchema: { text: z.string() } },
-    async ({ text }) => ({ content: [{ type: "text", text }] }),
+    async ({ text }) => {
+      counted("echo");
+      return { content: [{ type: "text", text }] };
+    },
   );
   server.registerTool(
     "count",
@@ -96,6 +112,7 @@ export async function startDemoMcpServer(options: DemoMcpServerOptions = {}): Pr
   const streamable = new Map<string, StreamableHTTPServerTransport>();
   const legacy = new Map<string, SSEServerTransport>();
   const requests: DemoMcpServer["requests"] = [];
+  const toolCalls = new Map<string, number>();
 
   async function handleStreamable(req: IncomingMessage, res: http.ServerResponse): Promise<void> {
     const sessionId = req.headers["mcp-session-id"];
@@ -113,7 +130,7 @@ export async function startDemoMcpServer(options: DemoMcpServerOptions = {}): Pr
     transport.onclose = () => {
       if (transport.sessionId) streamable.delete(transport.sessionId);
     };
-    await buildMcpServer(options).connect(transport);
+    await buildMcpServer(options, toolCalls).connect(transport);
     await transport.handleRequest(req, res);
   }
 
@@ -126,7 +143,7 @@ export async function startDemoMcpServer(options: DemoMcpServerOptions = {}): Pr
         const transport = new SSEServerTransport("/messages", res);
         legacy.set(transport.sessionId, transport);
         res.on("close", () => legacy.delete(transport.sessionId));
-        await buildMcpServer(options).connect(transport);
+        await buildMcpServer(options, toolCalls).connect(transport);
         return;
       }
       if (url.pathname === "/messages" && req.method === "POST") {
@@ -162,6 +179,7 @@ export async function startDemoMcpServer(options: DemoMcpServerOptions = {}): Pr
   return {
     url: `http://${options.host ?? "127.0.0.1"}:${port}`,
     requests,
+    toolCalls,
     close: async () => {
       for (const transport of streamable.values()) await transport.close();
       for (const transport of legacy.values()) await transport.close();

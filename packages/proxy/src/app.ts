@@ -12,6 +12,7 @@ import type { ProtectedResource } from "./auth/protected-resource.ts";
 import type { SessionUser } from "./auth/session-user.ts";
 import type { Config } from "./config/schema.ts";
 import { forbidden, ProxyError, storeUnavailable, toProxyError, unauthorized, writeError } from "./errors.ts";
+import type { McpGuard } from "./mcp/mcp-guard.ts";
 import { createAccessLog } from "./middleware/access-log.ts";
 import { errorHandler, notFound } from "./middleware/error-handler.ts";
 import { type OperationsState, operationsRouter } from "./middleware/operations.ts";
@@ -54,6 +55,8 @@ export interface AppParts {
   protectedResource: ProtectedResource | undefined;
   /** The proxy's own authorization server for MCP clients (mcp_auth.mode proxy). */
   authorizationServer: AuthorizationServer | undefined;
+  /** The MCP policy and audit trail; judges POST bodies only while rules exist or auditing is on. */
+  mcpGuard: McpGuard | undefined;
 }
 
 /** Headers for the proxy's own answers; proxied answers keep what the MCP server sent. */
@@ -209,6 +212,12 @@ export function createRequestHandler(parts: AppParts): (req: IncomingMessage, re
       who.afterUpstream = parts.mcpSessions.afterResponse(owner, req.method, requested);
       if (req.method === "GET" && requested === undefined)
         who.beforeFirstEvent = parts.mcpSessions.beforeFirstEvent(owner);
+    }
+    // What is called, after who calls (and their MCP session) is settled: a denied call
+    // never reaches the MCP server.
+    if (req.method === "POST" && parts.mcpGuard?.enabled) {
+      const caller = { user: auth.user, clientId: auth.clientId, scopes: auth.scopes };
+      if (!(await parts.mcpGuard.admit(req, res, caller, who))) return;
     }
     // Identity goes on last, after every check, and replaces whatever the client sent.
     await parts.forwarder.forward(req, res, who);

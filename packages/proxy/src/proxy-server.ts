@@ -22,6 +22,9 @@ import { UpstreamOidc } from "./auth/upstream-oidc.ts";
 import type { Config } from "./config/schema.ts";
 import { ConnectionDrain } from "./connection-drain.ts";
 import { errorBody, errorHeaders, forbidden, type ProxyError, toProxyError } from "./errors.ts";
+import { AuditLog } from "./mcp/audit-log.ts";
+import { McpGuard } from "./mcp/mcp-guard.ts";
+import { McpPolicy } from "./mcp/policy.ts";
 import { createHostCheck } from "./middleware/host-check.ts";
 import { metricsHandler } from "./middleware/operations.ts";
 import { requestIdOf } from "./middleware/request-scope.ts";
@@ -141,6 +144,10 @@ export async function startProxy(config: Config, options: { logger?: Logger } = 
   const fixedProtocol = config.server.public_url ? new URL(config.server.public_url).protocol.slice(0, -1) : undefined;
   const publicProtocol = (req: IncomingMessage) => fixedProtocol ?? publicUrl(req as Request).protocol.slice(0, -1);
   let policy = new AccessPolicy(config.access);
+  let mcpPolicy = new McpPolicy(config.mcp_policy);
+  const auditLogFor = (audit: Config["mcp_policy"]["audit"]) =>
+    audit.enabled ? new AuditLog({ output: audit.output, argumentsKey: audit.arguments_key }) : undefined;
+  let auditLog = auditLogFor(config.mcp_policy.audit);
 
   let oidcUpstream: UpstreamOidc | undefined;
   let login: BrowserLogin | undefined;
@@ -199,8 +206,13 @@ export async function startProxy(config: Config, options: { logger?: Logger } = 
   const publicBase = (config.server.public_url ?? listenUrl(config.server)).replace(/\/$/, "");
   const resource = (config.mcp_auth.resource ?? publicBase).replace(/\/$/, "");
   const pathScopes = Object.entries(config.mcp_auth.path_scopes).sort(([a], [b]) => b.length - a.length);
+  // The policy's scopes too: a client told to step up to one must be able to get it.
   const scopesSupported = [
-    ...new Set([...config.mcp_auth.required_scopes, ...pathScopes.flatMap(([, scopes]) => scopes)]),
+    ...new Set([
+      ...config.mcp_auth.required_scopes,
+      ...pathScopes.flatMap(([, scopes]) => scopes),
+      ...config.mcp_policy.rules.flatMap((rule) => rule.scopes),
+    ]),
   ];
   if (config.mcp_auth.mode === "provider" && oidcUpstream) {
     const upstreamOidc = oidcUpstream;
@@ -301,6 +313,14 @@ export async function startProxy(config: Config, options: { logger?: Logger } = 
       : undefined,
     protectedResource,
     authorizationServer,
+    mcpGuard: new McpGuard({
+      policy: () => mcpPolicy,
+      audit: () => auditLog,
+      metrics,
+      maxBodyBytes: () => config.mcp_policy.max_body_size,
+      maxListBytes: () => config.mcp_policy.max_list_size,
+      protectedResource,
+    }),
   });
 
   const server = http.createServer(serverTimeouts(config.server), handler);
@@ -362,12 +382,20 @@ export async function startProxy(config: Config, options: { logger?: Logger } = 
         policy = new AccessPolicy(next.access);
         applied.push("access");
       }
-      const reloadable = new Set(["logging", "access"]);
+      if (JSON.stringify(next.mcp_policy) !== JSON.stringify(config.mcp_policy)) {
+        mcpPolicy = new McpPolicy(next.mcp_policy);
+        applied.push("mcp_policy");
+      }
+      // Reopened on every reload, so a rotated audit file is let go (as with SIGHUP in logrotate).
+      const previousAudit = auditLog;
+      auditLog = auditLogFor(next.mcp_policy.audit);
+      void previousAudit?.close();
+      const reloadable = new Set(["logging", "access", "mcp_policy"]);
       for (const section of Object.keys(next) as (keyof Config)[]) {
         if (reloadable.has(section)) continue;
         if (JSON.stringify(next[section]) !== JSON.stringify(config[section])) needRestart.push(section);
       }
-      config = { ...config, logging: next.logging, access: next.access };
+      config = { ...config, logging: next.logging, access: next.access, mcp_policy: next.mcp_policy };
       return { applied, needRestart };
     },
     async shutdown() {
@@ -395,6 +423,7 @@ export async function startProxy(config: Config, options: { logger?: Logger } = 
       await authorizationServer?.close();
       await forwarder.close();
       await sessions?.close();
+      await auditLog?.close();
       logger.info("shutdown complete");
     },
   };

@@ -12,8 +12,8 @@ import type { SessionUser } from "./session-user.ts";
 import type { TokenRefresher } from "./token-refresh.ts";
 
 export type AuthResult =
-  /** clientId: the OAuth client of a bearer token, when the token names one. */
-  | { kind: "allowed"; user: SessionUser | undefined; clientId?: string }
+  /** clientId: the OAuth client of a bearer token, when the token names one; scopes: the token's. */
+  | { kind: "allowed"; user: SessionUser | undefined; clientId?: string; scopes?: string[] }
   | { kind: "anonymous"; error: ProxyError }
   | { kind: "forbidden"; error: ProxyError };
 
@@ -95,7 +95,12 @@ export class Authenticator {
           error: forbidden("You are not allowed to use this MCP server", { reason: decision.reason }),
         };
       }
-      return { kind: "allowed", user, ...(verified.clientId ? { clientId: verified.clientId } : {}) };
+      return {
+        kind: "allowed",
+        user,
+        scopes: verified.scopes,
+        ...(verified.clientId ? { clientId: verified.clientId } : {}),
+      };
     } catch (error) {
       if (!(error instanceof BearerError)) throw error;
       metrics.authAttempts.inc({ result: error.oauthError === "insufficient_scope" ? "forbidden" : "unauthenticated" });

@@ -10,7 +10,7 @@ import { environmentLayer, flagLayer, type RawTree, type SourceLayer } from "./s
 import { secretSourceProblems, validateConfig } from "./validate.ts";
 
 /** Fields whose value is a credential: an error names the field, never the value. */
-const SECRET_FIELD = /(^|[._])(secret|password|token)$/;
+const SECRET_FIELD = /(^|[._])(secret|password|token|arguments_key)$/;
 
 /** A value as an error message may show it: secrets hidden, URLs without their credentials. */
 function shownValue(field: string, value: unknown): string {
@@ -197,6 +197,10 @@ export function loadConfig(options: LoadOptions = {}): LoadedConfig {
   }
   if (config.redis.password_file && !config.redis.password) {
     config.redis.password = readSecretFile(config.redis.password_file, "redis.password_file", problems);
+  }
+  const audit = config.mcp_policy.audit;
+  if (audit.arguments_key_file && !audit.arguments_key) {
+    audit.arguments_key = readSecretFile(audit.arguments_key_file, "mcp_policy.audit.arguments_key_file", problems);
   }
   if (config.oidc.ca_file) readSecretFile(config.oidc.ca_file, "oidc.ca_file", problems);
   problems.push(...(options.fieldsOnly ? secretSourceProblems(config) : validateConfig(config)));

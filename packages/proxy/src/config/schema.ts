@@ -250,6 +250,58 @@ const awsSecretsManagerSchema = z.strictObject({
     .default([]),
 });
 
+/** A size in bytes: a number, or "512kb", "1mb". */
+const byteSize = z.union([z.number().int().min(1), z.string()]).transform((value, ctx) => {
+  if (typeof value === "number") return value;
+  const match = /^\s*(\d+)\s*(b|kb|mb)?\s*$/i.exec(value);
+  if (!match) {
+    ctx.addIssue({ code: "custom", message: `"${value}" is not a size; write e.g. 1048576, 512kb or 1mb` });
+    return z.NEVER;
+  }
+  const unit = (match[2] ?? "b").toLowerCase();
+  return Number(match[1]) * (unit === "mb" ? 1024 * 1024 : unit === "kb" ? 1024 : 1);
+});
+
+const globList = z.array(z.string().min(1, "an empty glob matches nothing")).default([]);
+
+/** One rule: what it covers (globs per kind) and who it grants (every listed condition must hold). */
+const mcpRuleSchema = z.strictObject({
+  /** Named in denials, the audit trail and metrics; default rules[<index>]. */
+  name: z.string().min(1).optional(),
+  tools: globList,
+  /** Resource URI globs ("file:///docs/**"). */
+  resources: globList,
+  prompts: globList,
+  /** Subjects (sub) or, with "@", verified e-mail addresses; any of them. */
+  users: stringList.default([]),
+  groups: stringList.default([]),
+  email_domains: stringList.default([]),
+  /** OAuth client ids (bearer tokens only); any of them. */
+  clients: stringList.default([]),
+  /** Scopes the token must all carry; a token without them is challenged to step up (403 insufficient_scope). */
+  scopes: stringList.default([]),
+});
+
+const mcpPolicySchema = z.strictObject({
+  /** Which caller may use which tool, resource and prompt; a kind any rule names is denied by default. */
+  rules: z.array(mcpRuleSchema).default([]),
+  /** Largest MCP POST body the proxy reads to judge it (413 beyond). */
+  max_body_size: byteSize.prefault("1mb"),
+  /** Largest list answer the proxy buffers to filter it (502 beyond). */
+  max_list_size: byteSize.prefault("8mb"),
+  audit: z
+    .strictObject({
+      /** One JSON line per MCP request (also without rules: then every POST body is read). */
+      enabled: z.boolean().default(false),
+      /** "stdout" or a file path (appended; reopened on SIGHUP for rotation). */
+      output: z.string().min(1).default("stdout"),
+      /** Key of an HMAC-SHA256 of each call's arguments; without it no trace of arguments is kept. */
+      arguments_key: z.string().optional(),
+      arguments_key_file: z.string().optional(),
+    })
+    .prefault({}),
+});
+
 const metricsSchema = z.strictObject({
   enabled: z.boolean().default(true),
   path: z.string().startsWith("/").default("/metrics"),
@@ -278,6 +330,8 @@ export const configSchema = z.strictObject({
   headers: headersSchema.prefault({}),
   access: accessSchema.prefault({}),
   mcp_auth: mcpAuthSchema.prefault({}),
+  /** MCP-aware authorization: per-tool/resource/prompt rules, filtered lists, the audit trail. */
+  mcp_policy: mcpPolicySchema.prefault({}),
   /** Secrets fetched at startup from HashiCorp Vault / OpenBao, set as environment variables. */
   vault: vaultSchema.prefault({}),
   /** Secrets fetched at startup from AWS Secrets Manager, set as environment variables. */

@@ -121,6 +121,33 @@ export function validateConfig(config: Config): string[] {
       );
     }
   }
+  problems.push(...mcpPolicyProblems(config));
+  return problems;
+}
+
+/** Rules of mcp_policy the schema cannot say. */
+function mcpPolicyProblems(config: Config): string[] {
+  const problems: string[] = [];
+  const names = new Set<string>();
+  config.mcp_policy.rules.forEach((rule, index) => {
+    const field = `mcp_policy.rules[${index}]${rule.name ? ` (${rule.name})` : ""}`;
+    if (rule.tools.length + rule.resources.length + rule.prompts.length === 0) {
+      problems.push(`${field}: names no tools, resources or prompts; list the globs the rule covers`);
+    }
+    if (rule.name !== undefined) {
+      if (names.has(rule.name)) problems.push(`${field}: the name "${rule.name}" is used by another rule`);
+      names.add(rule.name);
+    }
+    if ((rule.clients.length > 0 || rule.scopes.length > 0) && config.mcp_auth.mode === "off") {
+      problems.push(
+        `${field}: clients and scopes are properties of bearer tokens, so mcp_auth.mode must be "proxy" or "provider"`,
+      );
+    }
+  });
+  const audit = config.mcp_policy.audit;
+  if (audit.arguments_key !== undefined && audit.arguments_key.length < MIN_SECRET_LENGTH) {
+    problems.push(`mcp_policy.audit.arguments_key: needs at least ${MIN_SECRET_LENGTH} characters`);
+  }
   return problems;
 }
 

@@ -14,6 +14,7 @@ export interface ProxyMetrics {
   sessionEvents: Counter<"event">;
   upstreamErrors: Counter<"reason">;
   circuitState: Gauge;
+  mcpRequests: Counter<"method" | "name" | "decision">;
 }
 
 export function createMetrics(options: { countSessions: () => Promise<number> }): ProxyMetrics {
@@ -82,6 +83,12 @@ export function createMetrics(options: { countSessions: () => Promise<number> })
     circuitState: new Gauge({
       name: "mcp_proxy_circuit_breaker_open",
       help: "1 while the circuit breaker to the MCP server is open",
+      registers: [registry],
+    }),
+    mcpRequests: new Counter({
+      name: "mcp_proxy_mcp_requests_total",
+      help: "JSON-RPC requests judged by the MCP policy, by method, tool/resource/prompt name (bounded: others are _other) and decision",
+      labelNames: ["method", "name", "decision"],
       registers: [registry],
     }),
   };

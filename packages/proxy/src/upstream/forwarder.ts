@@ -81,6 +81,15 @@ function tooManyStreams(max: number): ProxyError {
   });
 }
 
+function withoutAcceptEncoding(headers: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < headers.length; i += 2) {
+    if ((headers[i] as string).toLowerCase() !== "accept-encoding")
+      out.push(headers[i] as string, headers[i + 1] as string);
+  }
+  return out;
+}
+
 /** Who a request is for, and what the proxy says about it upstream. */
 export interface Who {
   user: SessionUser | undefined;
@@ -93,6 +102,30 @@ export interface Who {
   afterUpstream?: (status: number, headers: IncomingHttpHeaders) => Promise<void>;
   /** Awaited with an event stream's first chunk before it is relayed (HTTP+SSE session binding). */
   beforeFirstEvent?: (chunk: Buffer) => Promise<void>;
+  /** The request body, already read (and judged) by the MCP policy: sent as it came. */
+  body?: Buffer;
+  /** A successful answer is read whole (up to `limit` bytes) and replaced (lists filtered per caller). */
+  rewriteAnswer?: AnswerRewrite;
+}
+
+export interface AnswerRewrite {
+  limit: number;
+  rewrite: (body: Buffer, contentType: string) => Buffer;
+}
+
+/** The whole upstream body, or undefined once it passes `limit` bytes. */
+async function readAnswer(body: Readable, limit: number): Promise<Buffer | undefined> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body) {
+    size += (chunk as Buffer).length;
+    if (size > limit) {
+      body.destroy();
+      return undefined;
+    }
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks, size);
 }
 
 /** Resolves on 'drain', or on 'close' when the client went away meanwhile. */
@@ -204,20 +237,24 @@ export class Forwarder {
     res.once("close", releaseSlot);
     const basePath = this.#target.pathname === "/" ? "" : this.#target.pathname.replace(/\/$/, "");
     // The client waits for this before sending its body (Node leaves it to us, see proxy-server.ts).
-    if (expectsContinue(req)) res.writeContinue();
+    // (A body the MCP policy read was asked for there already.)
+    if (who.body === undefined && expectsContinue(req)) res.writeContinue();
     let body: Awaited<ReturnType<typeof requestBody>>;
     try {
-      body = await requestBody(req);
+      body = who.body ?? (await requestBody(req));
     } catch {
       res.off("close", onClose);
       return; // the client went away while sending its body
     }
+    const rewrite = who.rewriteAnswer;
+    const headerList = upstreamHeaders(req, who, this.#headerParts);
     let upstream: Awaited<ReturnType<Pool["request"]>>;
     try {
       upstream = await this.#pool.request({
         path: `${basePath}${req.url ?? "/"}`,
         method: (req.method ?? "GET") as "GET",
-        headers: upstreamHeaders(req, who, this.#headerParts),
+        // An answer to rewrite must come uncompressed.
+        headers: rewrite ? withoutAcceptEncoding(headerList) : headerList,
         body,
         signal: abort.signal,
       });
@@ -236,6 +273,12 @@ export class Forwarder {
         upstream.body.destroy();
         throw error;
       }
+    }
+    if (rewrite && upstream.statusCode === 200) {
+      releaseSlot();
+      await this.#relayRewritten(upstream, res, rewrite);
+      complete = true;
+      return;
     }
     const headers = responseHeaders(upstream.headers);
     const stream = isEventStream(upstream.headers);
@@ -263,6 +306,35 @@ export class Forwarder {
       // The upstream cut the body short: the client must not take a partial body for whole.
       res.destroy();
     }
+  }
+
+  /** Reads a whole answer, rewrites it and sends it; fails closed (502) when it cannot. */
+  async #relayRewritten(
+    upstream: Awaited<ReturnType<Pool["request"]>>,
+    res: ServerResponse,
+    rewrite: AnswerRewrite,
+  ): Promise<void> {
+    const encoding = upstream.headers["content-encoding"];
+    const answer =
+      encoding === undefined || encoding === "identity" ? await readAnswer(upstream.body, rewrite.limit) : undefined;
+    const contentType = String(upstream.headers["content-type"] ?? "");
+    let rewritten: Buffer | undefined;
+    try {
+      rewritten = answer && rewrite.rewrite(answer, contentType);
+    } catch {
+      rewritten = undefined;
+    }
+    if (!rewritten) {
+      upstream.body.destroy();
+      this.#logger.warn("an MCP list answer could not be filtered", { encoding, content_type: contentType });
+      throw new ProxyError("PROXY_ERROR", 502, "The MCP server's list answer could not be filtered for the caller");
+    }
+    const headers = responseHeaders(upstream.headers);
+    delete headers["content-length"];
+    delete headers["transfer-encoding"];
+    headers["content-length"] = rewritten.length;
+    res.writeHead(upstream.statusCode, headers);
+    res.end(rewritten);
   }
 
   /** Closes upstream connections; requests still open are cut (shutdown has drained already). */

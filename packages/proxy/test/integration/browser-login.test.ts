@@ -37,7 +37,7 @@ describe("browser sign-in with the memory store", () => {
     const { client } = await connectMcpClient(`${proxyUrl}/mcp`, alice.fetch);
     try {
       const tools = await client.listTools();
-      assert.deepEqual(tools.tools.map((t) => t.name).sort(), ["count", "echo", "whoami"]);
+      assert.deepEqual(tools.tools.map((t) => t.name).sort(), ["admin_report", "count", "echo", "whoami"]);
       const progress: number[] = [];
       const result = await client.callTool({ name: "count", arguments: { n: 3 } }, undefined, {
         onprogress: (p) => progress.push(p.progress),

@@ -1,0 +1,229 @@
+// The MCP policy on the request path: reads an MCP POST's JSON-RPC body (bounded), refuses
+// what is malformed or whose 2026-07-28 routing headers disagree with it, decides every
+// request of it (McpPolicy.decide), answers denials itself (nothing reaches the MCP server),
+// arranges list answers to be filtered, and records each request in the audit trail and the
+// per-method metrics. Used only while rules exist or the audit trail is on; otherwise POSTs
+// stay on the zero-copy path (docs/decisions/017m-mcp-policy.md).
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { performance } from "node:perf_hooks";
+import type { ProtectedResource } from "../auth/protected-resource.ts";
+import type { ProxyMetrics } from "../observability/metrics.ts";
+import { expectsContinue, type Who } from "../upstream/forwarder.ts";
+import type { AuditDecision, AuditLog } from "./audit-log.ts";
+import {
+  ClientGone,
+  type JsonRpcId,
+  JsonRpcRejection,
+  jsonRpcError,
+  type McpBody,
+  type McpMessage,
+  readMcpBody,
+} from "./jsonrpc-reader.ts";
+import { filteredList, filterListAnswer } from "./list-filter.ts";
+import type { McpCaller, McpDecision, McpPolicy } from "./policy.ts";
+
+/** The JSON-RPC error code of a call the policy denies. */
+export const JSONRPC_POLICY_DENIED = -32003;
+
+const KNOWN_METHODS = new Set([
+  "initialize",
+  "ping",
+  "server/discover",
+  "subscriptions/listen",
+  "tools/list",
+  "tools/call",
+  "resources/list",
+  "resources/templates/list",
+  "resources/read",
+  "resources/subscribe",
+  "resources/unsubscribe",
+  "prompts/list",
+  "prompts/get",
+  "completion/complete",
+  "logging/setLevel",
+  "tasks/get",
+  "tasks/result",
+  "tasks/list",
+  "tasks/cancel",
+  "notifications/initialized",
+  "notifications/cancelled",
+  "notifications/progress",
+  "notifications/roots/list_changed",
+]);
+/** Distinct names a replica reports before folding further ones into "_other". */
+const NAME_LABEL_LIMIT = 200;
+const NAME_LABEL_LENGTH = 80;
+
+export interface McpGuardDeps {
+  policy: () => McpPolicy;
+  audit: () => AuditLog | undefined;
+  metrics: ProxyMetrics;
+  maxBodyBytes: () => number;
+  maxListBytes: () => number;
+  /** For step-up challenges (bearer tokens): WWW-Authenticate as the 401s have it. */
+  protectedResource: ProtectedResource | undefined;
+}
+
+interface Judged {
+  message: McpMessage;
+  decision: McpDecision;
+}
+
+function writeJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(text), ...headers });
+  res.end(text);
+}
+
+export class McpGuard {
+  readonly #deps: McpGuardDeps;
+  readonly #names = new Set<string>();
+
+  constructor(deps: McpGuardDeps) {
+    this.#deps = deps;
+  }
+
+  /** True when POST bodies must be read: rules exist or the audit trail is on. */
+  get enabled(): boolean {
+    return this.#deps.policy().active || this.#deps.audit() !== undefined;
+  }
+
+  /**
+   * Judges an MCP POST. Returns true when it may be forwarded (who then carries the read body
+   * and, for lists, their filter); false when the proxy answered it itself.
+   */
+  async admit(req: IncomingMessage, res: ServerResponse, caller: McpCaller, who: Who): Promise<boolean> {
+    const started = performance.now();
+    const policy = this.#deps.policy();
+    let body: McpBody;
+    // The request is authenticated by now: a client waiting for 100 Continue may send its body.
+    if (expectsContinue(req)) res.writeContinue();
+    try {
+      body = await readMcpBody(req, this.#deps.maxBodyBytes());
+    } catch (error) {
+      if (error instanceof ClientGone) return false;
+      if (!(error instanceof JsonRpcRejection)) throw error;
+      this.#record(who, caller, started, [], error.decision, error.message, null);
+      // 413: the rest of the body is never read, so the connection cannot be reused.
+      writeJson(res, error.status, jsonRpcError(error.id, error.code, error.message), {
+        ...(error.status === 413 ? { connection: "close" } : {}),
+      });
+      return false;
+    }
+    const judged: Judged[] = body.messages.map((message) => ({
+      message,
+      decision: policy.decide(message.call, caller),
+    }));
+    if (judged.some((j) => !j.decision.allowed)) {
+      this.#deny(res, body, judged, caller);
+      this.#recordJudged(who, caller, started, judged, null);
+      return false;
+    }
+    who.body = body.bytes;
+    const lists = new Map<JsonRpcId, string>();
+    for (const { message } of judged) {
+      const list = filteredList(message.method, policy);
+      if (list !== undefined && message.id !== undefined) lists.set(message.id, list);
+    }
+    if (lists.size > 0) {
+      const input = { policy, caller, lists, modern: body.modern };
+      who.rewriteAnswer = {
+        limit: this.#deps.maxListBytes(),
+        rewrite: (answer, contentType) => filterListAnswer(answer, contentType, input),
+      };
+    }
+    res.once("close", () => this.#recordJudged(who, caller, started, judged, res.headersSent ? res.statusCode : null));
+    return true;
+  }
+
+  /** Answers a denied body: a step-up challenge where a scope would grant it, else JSON-RPC errors. */
+  #deny(res: ServerResponse, body: McpBody, judged: Judged[], caller: McpCaller): void {
+    const denied = judged.filter((j) => !j.decision.allowed);
+    const stepUp = [...new Set(denied.flatMap((j) => j.decision.stepUpScopes ?? []))];
+    const challengeable =
+      this.#deps.protectedResource !== undefined &&
+      caller.scopes !== undefined &&
+      stepUp.length > 0 &&
+      denied.every((j) => j.decision.stepUpScopes !== undefined);
+    const errorOf = (j: Judged) =>
+      j.decision.allowed
+        ? jsonRpcError(j.message.id ?? null, JSONRPC_POLICY_DENIED, "Not run: another request of the batch was denied")
+        : jsonRpcError(j.message.id ?? null, JSONRPC_POLICY_DENIED, `Forbidden: ${j.decision.reason}`, {
+            reason: j.decision.reason,
+            ...(j.decision.rule ? { rule: j.decision.rule } : {}),
+            ...(j.decision.stepUpScopes ? { required_scopes: j.decision.stepUpScopes } : {}),
+          });
+    // Notifications and responses get no answer (JSON-RPC); a batch answers every request in it.
+    const answers = judged.filter((j) => j.message.method !== undefined && j.message.id !== undefined).map(errorOf);
+    const payload = body.batch ? answers : (answers[0] ?? errorOf(denied[0] as Judged));
+    if (challengeable && this.#deps.protectedResource) {
+      const challenge = this.#deps.protectedResource.challenge(
+        "insufficient_scope",
+        "This call needs more scope",
+        stepUp,
+      );
+      writeJson(res, 403, payload, { "www-authenticate": challenge });
+      return;
+    }
+    writeJson(res, 200, payload);
+  }
+
+  #recordJudged(who: Who, caller: McpCaller, started: number, judged: Judged[], status: number | null): void {
+    const anyDenied = judged.some((j) => !j.decision.allowed);
+    for (const j of judged) {
+      if (j.message.method === undefined) continue;
+      const decision: AuditDecision = j.decision.allowed && !anyDenied ? "allow" : "deny";
+      const reason = j.decision.allowed && anyDenied ? "another request of the batch was denied" : j.decision.reason;
+      this.#record(who, caller, started, [j.message], decision, reason, status, j.decision.rule);
+    }
+  }
+
+  #record(
+    who: Who,
+    caller: McpCaller,
+    started: number,
+    messages: McpMessage[],
+    decision: AuditDecision,
+    reason: string,
+    status: number | null,
+    rule?: string,
+  ): void {
+    const message = messages[0];
+    const method = message?.method;
+    const name = message?.call.name;
+    this.#deps.metrics.mcpRequests.inc({
+      method: method === undefined ? "_invalid" : KNOWN_METHODS.has(method) ? method : "_other",
+      name: this.#nameLabel(message),
+      decision,
+    });
+    const audit = this.#deps.audit();
+    if (!audit) return;
+    const hash = message ? audit.argumentsHash(message.params) : undefined;
+    audit.write({
+      time: new Date().toISOString(),
+      request_id: who.requestId,
+      user: caller.user?.id ?? null,
+      provider: caller.user?.provider ?? null,
+      client_id: caller.clientId ?? null,
+      method: method ?? null,
+      name: name ?? null,
+      jsonrpc_id: message?.id ?? null,
+      decision,
+      rule: rule ?? null,
+      reason,
+      upstream_status: status,
+      duration_ms: Math.round((performance.now() - started) * 10) / 10,
+      ...(hash ? { arguments_hmac: hash } : {}),
+    });
+  }
+
+  /** A bounded label: the first names seen (up to a limit), later and overlong ones "_other". */
+  #nameLabel(message: McpMessage | undefined): string {
+    const name = message?.call.kind ? message.call.name : undefined;
+    if (name === undefined) return "";
+    if (this.#names.has(name)) return name;
+    if (name.length > NAME_LABEL_LENGTH || this.#names.size >= NAME_LABEL_LIMIT) return "_other";
+    this.#names.add(name);
+    return name;
+  }
+}

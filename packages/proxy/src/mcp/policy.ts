@@ -1,0 +1,177 @@
+// Which caller may use which tool, resource and prompt (mcp_policy.rules). Built once from
+// the config (and again on SIGHUP); `decide` is synchronous and does no I/O, so the call site
+// can wrap it (tracing) and it costs a few glob tests per request. Semantics
+// (docs/decisions/017m-mcp-policy.md): a rule applies to a call when one of its globs for the
+// call's kind matches the name; it grants the call when the caller meets every condition the
+// rule lists (users, groups, e-mail domains, clients, scopes), any value within one
+// condition. Any applying rule that grants allows the call. Once any rule names a kind,
+// that kind is denied by default; kinds no rule names stay open. Identities match as in the
+// access section (docs/decisions/010i): "@" entries are verified e-mail addresses.
+import picomatch from "picomatch";
+import type { SessionUser } from "../auth/session-user.ts";
+import type { Config } from "../config/schema.ts";
+
+export type McpKind = "tool" | "resource" | "prompt";
+
+/** What one JSON-RPC request asks for, as far as the policy cares. */
+export interface McpCall {
+  method: string;
+  /** What the method concerns (tools/call: tool; completion/complete: its ref's kind). */
+  kind?: McpKind | undefined;
+  /** Tool or prompt name, or resource URI; undefined when the body names none. */
+  name?: string | undefined;
+}
+
+/** Who calls: the signed-in user, and for bearer tokens the OAuth client and its scopes. */
+export interface McpCaller {
+  user: SessionUser | undefined;
+  clientId?: string | undefined;
+  /** The token's scopes; undefined for browser sessions (no token, nothing to step up). */
+  scopes?: readonly string[] | undefined;
+}
+
+export interface McpDecision {
+  allowed: boolean;
+  /** The rule that granted the call; absent when no rule was involved or none granted. */
+  rule?: string;
+  reason: string;
+  /** Scopes that would grant the denied call (a step-up challenge, SEP-835). */
+  stepUpScopes?: string[];
+}
+
+type RuleConfig = Config["mcp_policy"]["rules"][number];
+
+/** Which kind a method concerns and where its name is in the params. */
+const NAMED_METHODS: Readonly<Record<string, { kind: McpKind; field: "name" | "uri" }>> = {
+  "tools/call": { kind: "tool", field: "name" },
+  "prompts/get": { kind: "prompt", field: "name" },
+  "resources/read": { kind: "resource", field: "uri" },
+  "resources/subscribe": { kind: "resource", field: "uri" },
+  "resources/unsubscribe": { kind: "resource", field: "uri" },
+};
+
+/** The kind and name a request's body names, if any (completion/complete: its ref). */
+export function callOf(method: string, params: unknown): McpCall {
+  const record = typeof params === "object" && params !== null ? (params as Record<string, unknown>) : {};
+  const named = NAMED_METHODS[method];
+  if (named) {
+    const value = record[named.field];
+    return { method, kind: named.kind, name: typeof value === "string" ? value : undefined };
+  }
+  if (method === "completion/complete") {
+    const ref = typeof record.ref === "object" && record.ref !== null ? (record.ref as Record<string, unknown>) : {};
+    if (ref.type === "ref/prompt")
+      return { method, kind: "prompt", name: typeof ref.name === "string" ? ref.name : undefined };
+    if (ref.type === "ref/resource")
+      return { method, kind: "resource", name: typeof ref.uri === "string" ? ref.uri : undefined };
+  }
+  return { method };
+}
+
+/** The params field the Mcp-Name header mirrors, for the methods that have one (2026-07-28). */
+export const MCP_NAME_FIELDS: Readonly<Record<string, "name" | "uri">> = {
+  "tools/call": "name",
+  "prompts/get": "name",
+  "resources/read": "uri",
+};
+
+interface CompiledRule {
+  name: string;
+  matchers: Partial<Record<McpKind, (name: string) => boolean>>;
+  subjects: Set<string>;
+  emails: Set<string>;
+  groups: Set<string>;
+  domains: Set<string>;
+  clients: Set<string>;
+  scopes: string[];
+}
+
+const GLOB_OPTIONS = { dot: true, noextglob: true, nonegate: true } as const;
+
+/** A glob over names; "*" stays within a "/" segment, "**" crosses segments. */
+export function compileGlobs(globs: readonly string[]): (name: string) => boolean {
+  return picomatch([...globs], GLOB_OPTIONS);
+}
+
+function compile(rule: RuleConfig, index: number): CompiledRule {
+  const matchers: CompiledRule["matchers"] = {};
+  if (rule.tools.length > 0) matchers.tool = compileGlobs(rule.tools);
+  if (rule.resources.length > 0) matchers.resource = compileGlobs(rule.resources);
+  if (rule.prompts.length > 0) matchers.prompt = compileGlobs(rule.prompts);
+  return {
+    name: rule.name ?? `rules[${index}]`,
+    matchers,
+    subjects: new Set(rule.users.filter((u) => !u.includes("@"))),
+    emails: new Set(rule.users.filter((u) => u.includes("@")).map((u) => u.toLowerCase())),
+    groups: new Set(rule.groups),
+    domains: new Set(rule.email_domains.map((d) => d.toLowerCase())),
+    clients: new Set(rule.clients),
+    scopes: rule.scopes,
+  };
+}
+
+/** Which condition of the rule the caller fails, "" when it meets them all. */
+function unmet(rule: CompiledRule, caller: McpCaller, ignoreScopes: boolean): string {
+  const user = caller.user;
+  const email = user?.email && user.emailVerified ? user.email.toLowerCase() : undefined;
+  if (rule.subjects.size + rule.emails.size > 0) {
+    const listed = (user && rule.subjects.has(user.id)) || (email !== undefined && rule.emails.has(email));
+    if (!listed) return "user";
+  }
+  if (rule.groups.size > 0 && !user?.groups.some((g) => rule.groups.has(g))) return "group";
+  if (rule.domains.size > 0) {
+    const domain = email?.slice(email.lastIndexOf("@") + 1);
+    if (domain === undefined || !rule.domains.has(domain)) return "e-mail domain";
+  }
+  if (rule.clients.size > 0 && (caller.clientId === undefined || !rule.clients.has(caller.clientId))) return "client";
+  if (!ignoreScopes && rule.scopes.some((scope) => !caller.scopes?.includes(scope))) return "scope";
+  return "";
+}
+
+export class McpPolicy {
+  readonly #rules: CompiledRule[];
+  /** Kinds some rule names: denied unless a rule grants. */
+  readonly #governed: Set<McpKind>;
+
+  constructor(policy: Config["mcp_policy"]) {
+    this.#rules = policy.rules.map(compile);
+    this.#governed = new Set(this.#rules.flatMap((rule) => Object.keys(rule.matchers) as McpKind[]));
+  }
+
+  /** True when some rule exists: the proxy then reads and judges every MCP POST. */
+  get active(): boolean {
+    return this.#rules.length > 0;
+  }
+
+  /** True when lists of this kind must be filtered for each caller. */
+  governs(kind: McpKind): boolean {
+    return this.#governed.has(kind);
+  }
+
+  /** The decision on one call; methods that name nothing are always allowed. */
+  decide(call: McpCall, caller: McpCaller): McpDecision {
+    if (!call.kind) return { allowed: true, reason: "the method names no tool, resource or prompt" };
+    return this.decideOn(call.kind, call.name, caller);
+  }
+
+  /** The decision on using the `kind` called `name` (also how lists are filtered). */
+  decideOn(kind: McpKind, name: string | undefined, caller: McpCaller): McpDecision {
+    if (!this.#governed.has(kind)) return { allowed: true, reason: `no rule governs ${kind}s` };
+    if (name === undefined) return { allowed: false, reason: `the request names no ${kind}` };
+    let stepUp: CompiledRule | undefined;
+    let applied = false;
+    for (const rule of this.#rules) {
+      const matches = rule.matchers[kind];
+      if (!matches?.(name)) continue;
+      applied = true;
+      const failed = unmet(rule, caller, false);
+      if (failed === "") return { allowed: true, rule: rule.name, reason: `granted by ${rule.name}` };
+      // A rule the caller meets but for its scopes: a token with them would be granted.
+      if (failed === "scope" && caller.scopes !== undefined && !stepUp) stepUp = rule;
+    }
+    const reason = applied
+      ? `no rule grants the ${kind} "${name}" to this caller`
+      : `no rule names the ${kind} "${name}" (denied by default)`;
+    return { allowed: false, reason, ...(stepUp ? { rule: stepUp.name, stepUpScopes: stepUp.scopes } : {}) };
+  }
+}
