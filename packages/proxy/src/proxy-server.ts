@@ -389,7 +389,7 @@ export async function startProxy(config: Config, options: { logger?: Logger } = 
       // Reopened on every reload, so a rotated audit file is let go (as with SIGHUP in logrotate).
       const previousAudit = auditLog;
       auditLog = auditLogFor(next.mcp_policy.audit);
-      void previousAudit?.close();
+      previousAudit?.close();
       const reloadable = new Set(["logging", "access", "mcp_policy"]);
       for (const section of Object.keys(next) as (keyof Config)[]) {
         if (reloadable.has(section)) continue;
@@ -423,7 +423,7 @@ export async function startProxy(config: Config, options: { logger?: Logger } = 
       await authorizationServer?.close();
       await forwarder.close();
       await sessions?.close();
-      await auditLog?.close();
+      auditLog?.close();
       logger.info("shutdown complete");
     },
   };

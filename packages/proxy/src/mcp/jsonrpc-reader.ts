@@ -40,12 +40,15 @@ export class JsonRpcRejection extends Error {
   readonly code: number;
   readonly id: JsonRpcId;
   readonly decision: "invalid" | "mismatch";
+  /** The message refused, when it could be read (for the audit trail). */
+  readonly subject: McpMessage | undefined;
 
-  constructor(status: number, code: number, message: string, id: JsonRpcId = null) {
+  constructor(status: number, code: number, message: string, subject?: McpMessage, id?: JsonRpcId) {
     super(message);
     this.status = status;
     this.code = code;
-    this.id = id;
+    this.subject = subject;
+    this.id = subject?.id ?? id ?? null;
     this.decision = code === JSONRPC_HEADER_MISMATCH ? "mismatch" : "invalid";
   }
 }
@@ -99,7 +102,7 @@ function messageOf(value: unknown): McpMessage {
   }
   if ("result" in record || "error" in record)
     return { id, method: undefined, call: { method: "" }, params: undefined };
-  throw new JsonRpcRejection(400, JSONRPC_INVALID_REQUEST, "Invalid request: a message has no method", id ?? null);
+  throw new JsonRpcRejection(400, JSONRPC_INVALID_REQUEST, "Invalid request: a message has no method", undefined, id);
 }
 
 /** A header's value, decoded from the `=?base64?…?=` form MCP uses for non-ASCII names. */
@@ -129,32 +132,32 @@ function checkHeaders(req: IncomingMessage, body: McpBody): void {
   const headerMethod = req.headers["mcp-method"];
   const headerName = req.headers["mcp-name"];
   const headerVersion = req.headers["mcp-protocol-version"];
-  const mismatch = (what: string, id: JsonRpcId | undefined) =>
-    new JsonRpcRejection(400, JSONRPC_HEADER_MISMATCH, `Header mismatch: ${what}`, id ?? null);
+  const mismatch = (what: string, subject: McpMessage | undefined) =>
+    new JsonRpcRejection(400, JSONRPC_HEADER_MISMATCH, `Header mismatch: ${what}`, subject);
   if (headerMethod === undefined && headerName === undefined) {
     if (typeof headerVersion === "string" && !body.batch) {
       const bodyVersion = versionOf(body.messages[0]?.params);
       if (bodyVersion !== undefined && bodyVersion !== headerVersion)
-        throw mismatch("MCP-Protocol-Version differs from the body's protocol version", body.messages[0]?.id);
+        throw mismatch("MCP-Protocol-Version differs from the body's protocol version", body.messages[0]);
     }
     return;
   }
   // Routing headers describe one message; a batch cannot agree with them.
-  if (body.batch) throw mismatch("routing headers on a batch", null);
+  if (body.batch) throw mismatch("routing headers on a batch", undefined);
   const message = body.messages[0] as McpMessage;
   if (typeof headerVersion === "string") {
     const bodyVersion = versionOf(message.params);
     if (bodyVersion !== undefined && bodyVersion !== headerVersion)
-      throw mismatch("MCP-Protocol-Version differs from the body's protocol version", message.id);
+      throw mismatch("MCP-Protocol-Version differs from the body's protocol version", message);
   }
   if (headerMethod !== undefined && headerMethod !== message.method)
-    throw mismatch("Mcp-Method differs from the body's method", message.id);
+    throw mismatch("Mcp-Method differs from the body's method", message);
   const field = message.method === undefined ? undefined : MCP_NAME_FIELDS[message.method];
   if (headerName !== undefined && field !== undefined) {
     const bodyName = (message.params as Record<string, unknown> | undefined)?.[field];
     const decoded = typeof headerName === "string" ? decodeHeaderValue(headerName) : undefined;
     if (decoded === undefined || decoded !== bodyName)
-      throw mismatch(`Mcp-Name differs from the body's ${field}`, message.id);
+      throw mismatch(`Mcp-Name differs from the body's ${field}`, message);
   }
 }
 

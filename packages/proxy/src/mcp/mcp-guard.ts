@@ -103,7 +103,7 @@ export class McpGuard {
     } catch (error) {
       if (error instanceof ClientGone) return false;
       if (!(error instanceof JsonRpcRejection)) throw error;
-      this.#record(who, caller, started, [], error.decision, error.message, null);
+      this.#record(who, caller, started, error.subject ? [error.subject] : [], error.decision, error.message, null);
       // 413: the rest of the body is never read, so the connection cannot be reused.
       writeJson(res, error.status, jsonRpcError(error.id, error.code, error.message), {
         ...(error.status === 413 ? { connection: "close" } : {}),
