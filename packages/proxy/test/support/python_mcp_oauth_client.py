@@ -8,8 +8,10 @@ consent, the proxy's consent page) is submitted as a browser submits it, with Or
 The client's metadata leaves token_endpoint_auth_method out, as the SDK does by default, so the
 authorization server applies RFC 7591's default (client_secret_basic).
 
-Usage: python python_mcp_oauth_client.py MCP_URL USER
-Prints one JSON object: the registration the SDK kept, the tools listed and whoami's answer.
+Usage: python python_mcp_oauth_client.py MCP_URL USER [--modern] [--call TOOL]...
+--modern speaks the 2026-07-28 revision (server/discover, no session) instead of initialize.
+Prints one JSON object: the registration the SDK kept, the tools listed, whoami's answer (legacy)
+and, for each --call, the tool's text or {"error": message}.
 """
 
 import asyncio
@@ -120,7 +122,17 @@ class Person:
         return AuthorizationCodeResult(code=query["code"][0], state=query.get("state", [None])[0], iss=query.get("iss", [None])[0])
 
 
-async def main(mcp_url: str, user: str) -> None:
+async def call(session: ClientSession, name: str) -> object:
+    try:
+        result = await session.call_tool(name, {})
+    except Exception as error:  # the SDK raises MCPError for a JSON-RPC error answer
+        return {"error": str(error)}
+    if result.is_error:
+        return {"error": result.content[0].text if result.content else "tool error"}
+    return result.content[0].text if result.content else None
+
+
+async def main(mcp_url: str, user: str, modern: bool, calls: list[str]) -> None:
     person = Person(user)
     storage = MemoryStorage()
     oauth = OAuthClientProvider(
@@ -138,9 +150,13 @@ async def main(mcp_url: str, user: str) -> None:
     async with httpx2.AsyncClient(auth=oauth, timeout=30) as http:
         async with streamable_http_client(mcp_url, http_client=http) as (read, write):
             async with ClientSession(read, write) as session:
-                await session.initialize()
+                if modern:
+                    await session.discover()
+                else:
+                    await session.initialize()
                 tools = await session.list_tools()
-                who = await session.call_tool("whoami", {})
+                who = None if modern else await session.call_tool("whoami", {})
+                answers = {name: await call(session, name) for name in calls}
     await person.browser.aclose()
     info = storage.client_info
     print(
@@ -150,11 +166,15 @@ async def main(mcp_url: str, user: str) -> None:
                 "token_endpoint_auth_method": info.token_endpoint_auth_method if info else None,
                 "has_client_secret": bool(info and info.client_secret),
                 "tools": [tool.name for tool in tools.tools],
-                "whoami": who.content[0].text if who.content else None,
+                "whoami": who.content[0].text if who and who.content else None,
+                "protocol_version": session.protocol_version,
+                "calls": answers,
             }
         )
     )
 
 
 if __name__ == "__main__":
-    asyncio.run(main(sys.argv[1], sys.argv[2]))
+    args = sys.argv[3:]
+    tools_to_call = [args[i + 1] for i, arg in enumerate(args) if arg == "--call"]
+    asyncio.run(main(sys.argv[1], sys.argv[2], "--modern" in args, tools_to_call))
