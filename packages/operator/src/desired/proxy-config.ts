@@ -66,6 +66,7 @@ export function proxyConfig(cr: McpOidcProxy): Record<string, unknown> {
           },
         }
       : {}),
+    ...(spec.mcpPolicy ? { mcp_policy: mcpPolicyConfig(spec.mcpPolicy) } : {}),
     metrics: { enabled: true, port: METRICS_PORT },
     logging: { level: spec.logLevel, format: "json" },
   };
@@ -82,6 +83,24 @@ function mcpAuthConfig(mcpAuth: NonNullable<McpOidcProxy["spec"]["mcpAuth"]>): R
     required_scopes: mcpAuth.requiredScopes,
     ...(mcpAuth.pathScopes ? { path_scopes: mcpAuth.pathScopes } : {}),
     ...(mcpAuth.mode === "proxy" && Object.keys(server).length > 0 ? { server } : {}),
+  };
+}
+
+function mcpPolicyConfig(policy: NonNullable<McpOidcProxy["spec"]["mcpPolicy"]>): Record<string, unknown> {
+  return {
+    rules: policy.rules.map((rule) => ({
+      ...(rule.name ? { name: rule.name } : {}),
+      tools: rule.tools,
+      resources: rule.resources,
+      prompts: rule.prompts,
+      users: rule.users,
+      groups: rule.groups,
+      email_domains: rule.emailDomains,
+      clients: rule.clients,
+      scopes: rule.scopes,
+    })),
+    ...(policy.maxBodySize ? { max_body_size: policy.maxBodySize } : {}),
+    ...(policy.audit ? { audit: { enabled: policy.audit.enabled, output: "stdout" } } : {}),
   };
 }
 

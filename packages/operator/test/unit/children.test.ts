@@ -79,6 +79,29 @@ describe("desired children", () => {
     assert.equal(config.mcp_auth.server.access_token_ttl, 5 * 60_000);
   });
 
+  it("renders spec.mcpPolicy as the proxy's mcp_policy, which the proxy accepts", () => {
+    const cr = resource({
+      ...oidcSpec,
+      mcpAuth: { mode: "proxy", requiredScopes: ["mcp:tools"] },
+      mcpPolicy: {
+        rules: [
+          { name: "admins", tools: ["admin_*"], groups: ["admins"] },
+          { tools: ["deploy"], emailDomains: ["example.com"], scopes: ["mcp:deploy"] },
+        ],
+        maxBodySize: "2mb",
+        audit: { enabled: true },
+      },
+    });
+    const policy = proxyConfigOf(cr).mcp_policy;
+    assert.equal(policy.max_body_size, 2 * 1024 * 1024);
+    assert.equal(policy.audit.enabled, true);
+    assert.equal(policy.audit.output, "stdout");
+    assert.deepEqual(policy.rules[0]?.groups, ["admins"]);
+    assert.equal(policy.rules[0]?.name, "admins");
+    assert.deepEqual(policy.rules[1]?.email_domains, ["example.com"]);
+    assert.deepEqual(policy.rules[1]?.scopes, ["mcp:deploy"]);
+  });
+
   it("builds a Deployment with restricted security, probes, secrets by reference and a config hash", () => {
     const deployment = deploymentFor(resource(oidcSpec), "fingerprint-1");
     const pod = deployment.spec?.template.spec;

@@ -2,14 +2,16 @@
 // - its authorization-server scenarios against the proxy's own authorization server
 //   (mcp_auth.mode proxy), the person's sign-in done by the scripted browser;
 // - its server scenarios (current revisions and the draft) against the SDK's "everything"
-//   server, once directly and once through the proxy: whatever the server passes directly it
-//   must pass through the proxy, and the proxy adds what it promises on its own (DNS
-//   rebinding protection). Scenarios the server does not implement fail alike both ways.
+//   server, directly, through the proxy, and through the proxy with an MCP policy on (rules
+//   that grant everything, so every body is read and judged and every list filtered):
+//   whatever the server passes directly it must pass through the proxy in both modes, and the
+//   proxy adds what it promises on its own (DNS rebinding protection). Scenarios the server
+//   does not implement fail alike every way.
 // A check that fails for a known reason is listed below with that reason; a listed check
 // that passes fails the test, so the list never goes stale (the suite's own baseline rule).
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { createInterface } from "node:readline";
@@ -150,6 +152,9 @@ describe("MCP conformance: server scenarios, directly and through the proxy", ()
   let upstream: string;
   let proxy: RunningProxy;
   let proxied: string;
+  let policyProxy: RunningProxy;
+  let policyProxied: string;
+  let policyDir: string;
 
   before(async () => {
     everything = spawn(process.execPath, [EVERYTHING], { stdio: ["ignore", "pipe", "inherit"] });
@@ -173,9 +178,37 @@ describe("MCP conformance: server scenarios, directly and through the proxy", ()
     });
     proxy = await startProxy(config);
     proxied = `http://127.0.0.1:${port}/mcp`;
+    // The same with a policy: rules for every kind (so bodies are read and lists filtered)
+    // that grant the bypass user everything, and the audit trail on.
+    policyDir = mkdtempSync(path.join(tmpdir(), "mcp-conformance-policy-"));
+    const policyFile = path.join(policyDir, "config.yaml");
+    writeFileSync(
+      policyFile,
+      `mcp_policy:
+  rules:
+    - { name: everything, tools: ["**"], resources: ["**"], prompts: ["**"], users: [developer] }
+  audit: { enabled: true, output: ${path.join(policyDir, "audit.jsonl")} }
+`,
+    );
+    const policyPort = await freePort();
+    const policyConfig = loadConfig({
+      file: policyFile,
+      env: {
+        AUTH_MODE: "bypass",
+        MCP_HOST: "127.0.0.1",
+        MCP_PORT: String(policyPort),
+        MCP_PUBLIC_URL: `http://127.0.0.1:${policyPort}`,
+        MCP_TARGET_URL: new URL(upstream).origin,
+        LOG_LEVEL: "error",
+      },
+    }).config;
+    policyProxy = await startProxy(policyConfig);
+    policyProxied = `http://127.0.0.1:${policyPort}/mcp`;
   });
   after(async () => {
     await proxy?.shutdown();
+    await policyProxy?.shutdown();
+    rmSync(policyDir, { recursive: true, force: true });
     const exited = new Promise((resolve) => everything.once("exit", resolve));
     everything.kill("SIGTERM");
     await exited;
@@ -189,23 +222,35 @@ describe("MCP conformance: server scenarios, directly and through the proxy", ()
       return new Map([...active, ...draft]);
     };
     const direct = await run(upstream);
-    const through = await run(proxied);
-    const lost: string[] = [];
-    const unexpectedlyKept: string[] = [];
-    for (const [key, check] of direct) {
-      if (check.status !== "SUCCESS") continue;
-      const other = through.get(key);
-      const passes = other?.status === "SUCCESS";
-      if (!passes && !(key in EXPECTED_PROXY_REGRESSIONS)) lost.push(`${key}: ${other?.errorMessage ?? "missing"}`);
-      if (passes && key in EXPECTED_PROXY_REGRESSIONS) unexpectedlyKept.push(key);
+    for (const [mode, url] of [
+      ["proxy", proxied],
+      ["proxy with a policy", policyProxied],
+    ] as const) {
+      const through = await run(url);
+      const lost: string[] = [];
+      const unexpectedlyKept: string[] = [];
+      for (const [key, check] of direct) {
+        if (check.status !== "SUCCESS") continue;
+        const other = through.get(key);
+        const passes = other?.status === "SUCCESS";
+        if (!passes && !(key in EXPECTED_PROXY_REGRESSIONS)) lost.push(`${key}: ${other?.errorMessage ?? "missing"}`);
+        if (passes && key in EXPECTED_PROXY_REGRESSIONS) unexpectedlyKept.push(key);
+      }
+      assert.deepEqual(lost, [], `checks the server passes but the ${mode} breaks`);
+      assert.deepEqual(unexpectedlyKept, [], "listed as expected regressions but passing: remove them from the list");
+      for (const key of PROXY_PROVIDES) {
+        assert.equal(
+          through.get(key)?.status,
+          "SUCCESS",
+          `${mode}: ${key}: ${through.get(key)?.errorMessage ?? "missing"}`,
+        );
+      }
+      // Scenarios the suite has and the server does not implement fail alike every way.
+      assert.ok(
+        direct.size > 100 && through.size === direct.size,
+        `every scenario ran directly and through the ${mode}`,
+      );
     }
-    assert.deepEqual(lost, [], "checks the server passes but the proxy breaks");
-    assert.deepEqual(unexpectedlyKept, [], "listed as expected regressions but passing: remove them from the list");
-    for (const key of PROXY_PROVIDES) {
-      assert.equal(through.get(key)?.status, "SUCCESS", `${key}: ${through.get(key)?.errorMessage ?? "missing"}`);
-    }
-    // Scenarios the suite has and the server does not implement fail alike both ways.
-    assert.ok(direct.size > 100 && through.size === direct.size, "every scenario ran both ways");
   });
 });
 

@@ -112,6 +112,50 @@ const access = z
   })
   .meta(d("Who may use the MCP server once signed in."));
 
+/** Bounded lists: the API server's CEL cost estimate needs a size for every list a rule walks. */
+const names = (description: string) => z.array(z.string().min(1).max(512)).max(100).default([]).meta(d(description));
+
+const mcpPolicyRule = z
+  .object({
+    name: z.string().min(1).max(128).optional().meta(d("Named in denials, the audit trail and metrics.")),
+    tools: names('Tool name globs ("*" within a "/" segment, "**" across).'),
+    resources: names('Resource URI globs, e.g. "file:///docs/**".'),
+    prompts: names("Prompt name globs."),
+    users: names('Subjects (sub), or verified e-mail addresses (with "@"); any of them.'),
+    groups: names("Groups; any of them."),
+    emailDomains: names("Domains of verified e-mail addresses; any of them."),
+    clients: names("OAuth client ids (bearer tokens); any of them."),
+    scopes: names("Scopes the token must all carry; without them a client is asked to step up."),
+  })
+  .meta({
+    ...d("Grants the names its globs cover to callers who meet every condition it lists."),
+    "x-kubernetes-validations": [
+      cel(
+        "size(self.tools) + size(self.resources) + size(self.prompts) > 0",
+        "a rule must name tools, resources or prompts",
+      ),
+    ],
+  });
+
+const mcpPolicy = z
+  .object({
+    rules: z
+      .array(mcpPolicyRule)
+      .max(200)
+      .default([])
+      .meta(d("Which caller may use which tool, resource and prompt; a kind a rule names is denied by default.")),
+    maxBodySize: z
+      .string()
+      .regex(/^\d+(b|kb|mb)?$/)
+      .optional()
+      .meta(d("Largest MCP request body read to judge it, e.g. 1mb.")),
+    audit: z
+      .object({ enabled: z.boolean().default(false).meta(d("One JSON line per MCP request on stdout.")) })
+      .optional()
+      .meta(d("The audit trail of MCP requests (the proxy's stdout, apart from its log by its fields).")),
+  })
+  .meta(d("MCP-aware authorization: per tool, resource and prompt; lists filtered per caller."));
+
 const session = z
   .object({
     store: z.enum(["memory", "redis"]).default("memory").meta(d("memory (one replica) or redis (shared by replicas).")),
@@ -242,6 +286,7 @@ export const specSchema = z
         ],
       }),
     access: access.optional(),
+    mcpPolicy: mcpPolicy.optional(),
     session: session.default({ store: "memory", ttl: "24h" }),
     replicas: z
       .number()
@@ -268,6 +313,10 @@ export const specSchema = z
       cel(
         "!has(self.mcpAuth) || self.mcpAuth.mode == 'off' || self.authMode == 'oidc'",
         "mcpAuth.mode provider or proxy needs authMode oidc",
+      ),
+      cel(
+        "!has(self.mcpPolicy) || self.mcpPolicy.rules.all(r, size(r.clients) + size(r.scopes) == 0) || (has(self.mcpAuth) && self.mcpAuth.mode != 'off')",
+        "mcpPolicy rules with clients or scopes need mcpAuth.mode provider or proxy (bearer tokens)",
       ),
       cel(
         "!has(self.mcpAuth) || self.mcpAuth.mode != 'proxy' || !has(self.publicUrl) || self.publicUrl.matches('^https?://[^/]+/?$')",
