@@ -225,6 +225,16 @@ describe("McpOidcProxy CRD", () => {
       /mcpAuth.mode provider or proxy needs authMode oidc/,
     ],
     [
+      "an MCP policy rule that names no tools, resources or prompts",
+      { upstream: { url: "http://a" }, authMode: "bypass", mcpPolicy: { rules: [{ groups: ["admins"] }] } },
+      /a rule must name tools, resources or prompts/,
+    ],
+    [
+      "an MCP policy rule on scopes without bearer tokens",
+      { upstream: { url: "http://a" }, authMode: "bypass", mcpPolicy: { rules: [{ tools: ["x"], scopes: ["s"] }] } },
+      /mcpPolicy rules with clients or scopes need mcpAuth.mode provider or proxy/,
+    ],
+    [
       "an authorization server issuer with a path",
       {
         upstream: { url: "http://a" },
