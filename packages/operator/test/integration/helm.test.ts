@@ -114,6 +114,11 @@ describe("Helm charts", () => {
       ["mcp-oidc-proxy", "replicaCont=2", /additional properties 'replicaCont' not allowed/],
       ["mcp-oidc-proxy", "config.oidc.clinet_id=x", /\/config\/oidc.*'clinet_id' not allowed/],
       ["mcp-oidc-proxy", "config.session.store=postgres", /\/config\/session\/store/],
+      [
+        "mcp-oidc-proxy",
+        "config.mcp_policy.rules[0].tolls[0]=x",
+        /\/config\/mcp_policy\/rules\/0.*'tolls' not allowed/,
+      ],
       ["mcp-oidc-operator", "watchNamespace=Team_A", /watchNamespace/],
       ["mcp-oidc-operator", "crds.instal=false", /'instal' not allowed/],
     ] as const) {
@@ -148,6 +153,8 @@ describe("Helm charts", () => {
     const { config } = loadConfig({ file, env });
     assert.equal(config.environment, "production");
     assert.equal(config.mcp_auth.mode, "proxy");
+    assert.deepEqual(config.mcp_policy.rules[1]?.groups, ["tools-admins"]);
+    assert.equal(config.mcp_policy.audit.enabled, true);
     assert.equal(config.server.port, 8080);
     assert.equal(config.metrics.port, 9090);
     assert.equal(config.server.shutdown_timeout, 30_000, "below the pod's termination grace period");
