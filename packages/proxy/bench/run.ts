@@ -1,14 +1,15 @@
 // make bench: the same MCP request (POST tools/list) against the upstream directly, a bare
 // Node proxy, and mcp-oidc-proxy with a signed-in session in Redis, with a bearer JWT
 // issued for it by the provider, and with a token of its own authorization server (looked
-// up in Redis); 50 connections each, in
-// one run, on this machine. Prints req/s, p50, p99 and each ratio to the bare baseline, the
+// up in Redis); an allowed tools/call with a bearer JWT without and with an MCP policy;
+// 50 connections each, in one run, on this machine. Prints req/s, p50, p99 and each ratio to the bare baseline, the
 // added p99 latency at half of the proxy's saturation, and the proxy's RSS and startup time.
 // Then BENCH_STREAMS (10,000) event streams held open through the proxy at once, with the
 // POST run repeated meanwhile: open streams must not slow requests down or stop them.
 import { type ChildProcess, spawn } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import http from "node:http";
+import { tmpdir } from "node:os";
 import path from "node:path";
 import autocannon from "autocannon";
 import { exportJWK, generateKeyPair, SignJWT } from "jose";
@@ -88,19 +89,30 @@ interface Figures {
   p99: number;
 }
 
+/** The request of every run but the tool-call rows: a list the MCP policy would not filter (none is on). */
+const TOOLS_LIST = JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/list" });
+/** The policy rows' request: a tools/call the policy allows (it reads and judges the body). */
+const TOOLS_CALL = JSON.stringify({
+  jsonrpc: "2.0",
+  id: 1,
+  method: "tools/call",
+  params: { name: "echo", arguments: { text: "hello" } },
+});
+
 async function load(
   name: string,
   url: string,
   headers: Record<string, string> = {},
-  overallRate?: number,
+  options: { overallRate?: number; body?: string } = {},
 ): Promise<Figures> {
+  const { overallRate, body = TOOLS_LIST } = options;
   const result = await autocannon({
     url,
     method: "POST",
     connections: CONNECTIONS,
     duration: DURATION,
     headers: { "content-type": "application/json", accept: "application/json, text/event-stream", ...headers },
-    body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/list" }),
+    body,
     ...(overallRate ? { overallRate } : {}),
   });
   if (result.non2xx > 0 || result.errors > 0)
@@ -143,9 +155,14 @@ try {
   // BENCH_PROFILE=DIR writes a CPU profile of the proxy into DIR.
   const profile = process.env.BENCH_PROFILE ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [];
   /** The proxy as its own process, with Redis sessions, in one MCP authorization mode; resolves once ready. */
-  const startMcpOidcProxy = async (port: number, mcpAuthMode: "provider" | "proxy", args: string[] = []) => {
+  const startMcpOidcProxy = async (
+    port: number,
+    mcpAuthMode: "provider" | "proxy",
+    args: string[] = [],
+    proxyArgs: string[] = [],
+  ) => {
     const url = `http://127.0.0.1:${port}`;
-    const child = await startProcess([...args, path.join(here, "../src/main.ts")], {
+    const child = await startProcess([...args, path.join(here, "../src/main.ts"), ...proxyArgs], {
       MCP_HOST: "127.0.0.1",
       MCP_PORT: String(port),
       MCP_PUBLIC_URL: url,
@@ -216,8 +233,52 @@ try {
   });
   asProxy.kill("SIGTERM");
   const halfRate = Math.round(session.rps / 2);
-  const directHalf = await load("upstream direct @ half", `http://127.0.0.1:${upstreamPort}/mcp`, {}, halfRate);
-  const sessionHalf = await load("mcp-oidc-proxy @ half", `${proxyUrl}/mcp`, { cookie }, halfRate);
+  const directHalf = await load(
+    "upstream direct @ half",
+    `http://127.0.0.1:${upstreamPort}/mcp`,
+    {},
+    {
+      overallRate: halfRate,
+    },
+  );
+  const sessionHalf = await load("mcp-oidc-proxy @ half", `${proxyUrl}/mcp`, { cookie }, { overallRate: halfRate });
+
+  // An allowed tools/call with and without an MCP policy (every POST body read and judged).
+  const policyOff = await load(
+    "mcp-oidc-proxy, tools/call",
+    `${proxyUrl}/mcp`,
+    { authorization: `Bearer ${token}` },
+    { body: TOOLS_CALL },
+  );
+  const policyDir = mkdtempSync(path.join(tmpdir(), "bench-policy-"));
+  const policyFile = path.join(policyDir, "config.yaml");
+  writeFileSync(
+    policyFile,
+    "mcp_policy:\n  rules:\n    - { name: bench, tools: [echo], users: [alice] }\n    - { name: admins, tools: ['admin_*'], groups: [admins] }\n",
+  );
+  const policyPort = await freePort();
+  const policyUrl = `http://127.0.0.1:${policyPort}`;
+  const policyProxy = await startMcpOidcProxy(policyPort, "provider", [], ["--config", policyFile]);
+  const policyToken = await new SignJWT({ iss: idp.issuer, sub: "alice", aud: policyUrl, iat: now, exp: now + 3600 })
+    .setProtectedHeader({ alg: "RS256", kid: "bench" })
+    .sign(privateKey);
+  // Warmed up like the first proxy, so both rows compare warm processes.
+  await autocannon({
+    url: `${policyUrl}/mcp`,
+    connections: 10,
+    duration: 2,
+    headers: { authorization: `Bearer ${policyToken}`, "content-type": "application/json" },
+    method: "POST",
+    body: TOOLS_CALL,
+  });
+  const policyOn = await load(
+    "mcp-oidc-proxy, tools/call + policy",
+    `${policyUrl}/mcp`,
+    { authorization: `Bearer ${policyToken}` },
+    { body: TOOLS_CALL },
+  );
+  policyProxy.kill("SIGTERM");
+  rmSync(policyDir, { recursive: true, force: true });
 
   const streamsStarted = performance.now();
   const streams = await holdStreams(`${proxyUrl}/sse?quiet`, cookie, STREAMS);
@@ -241,6 +302,8 @@ try {
       row(session),
       row(bearer),
       row(ownToken),
+      row(policyOff),
+      `${row(policyOn)}  (${((policyOn.rps / policyOff.rps) * 100).toFixed(0)} % of the same call without a policy)`,
       row(duringStreams),
       `streams: ${streams.open.length} of ${STREAMS} event streams open at once (${streams.failed} failed), opened in ${(streamsOpenMs / 1000).toFixed(1)} s; proxy RSS with them ${streamsRss.toFixed(0)} MiB`,
       `CPU per request: bare proxy ${bareCpuPerRequest.toFixed(0)} µs, mcp-oidc-proxy ${proxyCpuPerRequest.toFixed(0)} µs (${((proxyCpuPerRequest / bareCpuPerRequest) * 100).toFixed(0)} %)`,
