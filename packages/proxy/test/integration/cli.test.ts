@@ -76,6 +76,21 @@ describe("mcp-oidc-proxy command", () => {
     assert.match(result.stdout, /configuration OK/);
   });
 
+  it("names every problem of an MCP policy with --config-test, and exits 2", async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "mcp-proxy-cli-"));
+    const file = path.join(dir, "config.yaml");
+    writeFileSync(
+      file,
+      "auth:\n  mode: bypass\nmcp_policy:\n  rules:\n    - { name: a, groups: [admins] }\n    - { name: a, tools: [x], scopes: [s] }\n",
+    );
+    const result = await finished(run(["--config", file, "--config-test"]));
+    assert.equal(result.code, 2);
+    const output = result.stdout + result.stderr;
+    assert.match(output, /mcp_policy\.rules\[0\] \(a\): names no tools, resources or prompts/);
+    assert.match(output, /mcp_policy\.rules\[1\] \(a\): the name "a" is used by another rule/);
+    assert.match(output, /mcp_policy\.rules\[1\] \(a\): clients and scopes are properties of bearer tokens/);
+  });
+
   it("never prints the credentials of target.url at startup (user, password, query values)", async () => {
     const port = await freePort();
     const target = "http://mcp-user:target-password-123@127.0.0.1:1/mcp?api_key=target-key-456";
@@ -107,11 +122,25 @@ describe("mcp-oidc-proxy command", () => {
     };
     assert.ok(["healthy", "degraded"].includes(health.status));
 
-    writeFileSync(file, "auth:\n  mode: bypass\nlogging:\n  level: debug\naccess:\n  public_paths: [/open]\n");
+    // Before the reload a tools/call goes to the (unreachable) MCP server: 502.
+    const toolCall = () =>
+      fetch(`http://127.0.0.1:${port}/mcp`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "admin_reset" } }),
+      });
+    assert.equal((await toolCall()).status, 502);
+    writeFileSync(
+      file,
+      "auth:\n  mode: bypass\nlogging:\n  level: debug\naccess:\n  public_paths: [/open]\nmcp_policy:\n  rules:\n    - { tools: [search] }\n",
+    );
     const reloaded = logLine(child, "configuration reloaded");
     child.kill("SIGHUP");
     const entry = await reloaded;
-    assert.deepEqual(entry.applied, ["logging.level", "access"]);
+    assert.deepEqual(entry.applied, ["logging.level", "access", "mcp_policy"]);
+    // After it the MCP policy denies the call without asking the MCP server.
+    const denied = await toolCall();
+    assert.equal(((await denied.json()) as { error: { code: number } }).error.code, -32003);
 
     child.kill("SIGTERM");
     const { code, stdout } = await exit;

@@ -8,6 +8,8 @@ export interface RecordedRequest {
   url: string;
   /** [name, value, name, value, …] as received: repeated headers stay separate lines. */
   rawHeaders: string[];
+  /** The body's bytes as received (filled in once it ended). */
+  body: Buffer;
 }
 
 export interface RecordingUpstream {
@@ -22,14 +24,18 @@ const record = (req: IncomingMessage, method = req.method ?? ""): RecordedReques
   method,
   url: req.url ?? "",
   rawHeaders: [...req.rawHeaders],
+  body: Buffer.alloc(0),
 });
 
 export async function startRecordingUpstream(): Promise<RecordingUpstream> {
   const requests: RecordedRequest[] = [];
   const server = http.createServer((req, res) => {
-    requests.push(record(req));
-    req.resume();
+    const recorded = record(req);
+    requests.push(recorded);
+    const chunks: Buffer[] = [];
+    req.on("data", (chunk: Buffer) => chunks.push(chunk));
     req.on("end", () => {
+      recorded.body = Buffer.concat(chunks);
       res.writeHead(200, { "content-type": "application/json" });
       res.end('{"ok":true}');
     });

@@ -1,0 +1,107 @@
+// What the MCP policy forwards and counts, against an upstream that records exactly what
+// reached it: an allowed body goes upstream byte for byte with the 2026-07-28 routing and
+// Mcp-Param-* headers untouched, a denied one not at all; the metrics' name label stays
+// bounded whatever names clients send.
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { after, before, describe, it } from "node:test";
+import { loadConfig } from "../../src/config/load.ts";
+import { type RunningProxy, startProxy } from "../../src/proxy-server.ts";
+import { type RecordingUpstream, startRecordingUpstream } from "../support/recording-upstream.ts";
+import { freePort } from "../support/redis-server.ts";
+
+describe("MCP policy: what reaches the MCP server", () => {
+  let upstream: RecordingUpstream;
+  let proxy: RunningProxy;
+  let dir: string;
+  let mcpUrl: string;
+
+  before(async () => {
+    upstream = await startRecordingUpstream();
+    dir = mkdtempSync(path.join(tmpdir(), "mcp-policy-forwarding-"));
+    const file = path.join(dir, "config.yaml");
+    writeFileSync(file, "mcp_policy:\n  rules:\n    - { name: search-only, tools: [search] }\n");
+    const port = await freePort();
+    const { config } = loadConfig({
+      file,
+      env: {
+        AUTH_MODE: "bypass",
+        MCP_HOST: "127.0.0.1",
+        MCP_PORT: String(port),
+        MCP_TARGET_URL: upstream.url,
+        LOG_LEVEL: "error",
+      },
+    });
+    proxy = await startProxy(config);
+    mcpUrl = `${proxy.url}/mcp`;
+  });
+  after(async () => {
+    await proxy?.shutdown();
+    await upstream?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const post = (body: string | Buffer, headers: Record<string, string> = {}) =>
+    fetch(mcpUrl, {
+      method: "POST",
+      headers: { "content-type": "application/json", accept: "application/json, text/event-stream", ...headers },
+      body,
+    });
+
+  it("forwards an allowed call's body byte for byte, with its routing and Mcp-Param-* headers", async () => {
+    // Odd spacing, key order, an escaped character and a non-ASCII name: re-serializing would change them.
+    const body = Buffer.from(
+      '{ "params" : {"arguments":{"q":"caf\\u00e9 Zürich"},"name":"search"},"method":"tools/call","id":41,  "jsonrpc":"2.0"}\n',
+    );
+    const response = await post(body, {
+      "mcp-protocol-version": "2026-07-28",
+      "mcp-method": "tools/call",
+      "mcp-name": "search",
+      "mcp-param-region": "eu-west",
+    });
+    assert.equal(response.status, 200);
+    const seen = upstream.requests.at(-1);
+    assert.ok(seen && Buffer.compare(seen.body, body) === 0, "the same bytes reached the MCP server");
+    assert.deepEqual(upstream.values(seen, "mcp-param-region"), ["eu-west"]);
+    assert.deepEqual(upstream.values(seen, "mcp-name"), ["search"]);
+  });
+
+  it("forwards nothing of a denied call", async () => {
+    const count = upstream.requests.length;
+    const response = await post(
+      JSON.stringify({ jsonrpc: "2.0", id: 42, method: "tools/call", params: { name: "drop" } }),
+    );
+    const answer = (await response.json()) as { id: number; error: { code: number; data: { reason: string } } };
+    assert.equal(answer.id, 42);
+    assert.equal(answer.error.code, -32003);
+    assert.match(answer.error.data.reason, /no rule names the tool "drop"/);
+    assert.equal(upstream.requests.length, count);
+  });
+
+  it("refuses a body that is not UTF-8 as a parse error (the server could read it otherwise)", async () => {
+    const count = upstream.requests.length;
+    const body = Buffer.concat([
+      Buffer.from('{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"search'),
+      Buffer.from([0xff]),
+      Buffer.from('"}}'),
+    ]);
+    const response = await post(body);
+    assert.equal(response.status, 400);
+    assert.equal(((await response.json()) as { error: { code: number } }).error.code, -32700);
+    assert.equal(upstream.requests.length, count);
+  });
+
+  it("folds names past the label limit into _other, so clients cannot grow the metrics", async () => {
+    for (let i = 0; i < 210; i++) {
+      await post(JSON.stringify({ jsonrpc: "2.0", id: i, method: "tools/call", params: { name: `made-up-${i}` } }));
+    }
+    const metrics = await (await fetch(`${proxy.url}/metrics`)).text();
+    const names = new Set(
+      [...metrics.matchAll(/mcp_proxy_mcp_requests_total\{method="tools\/call",name="([^"]*)"/g)].map((m) => m[1]),
+    );
+    assert.ok(names.has("_other"));
+    assert.ok(names.size <= 201, `${names.size} name labels`);
+  });
+});
