@@ -338,6 +338,12 @@ export async function startProxy(config: Config, options: { logger?: Logger } = 
         if (origin !== undefined && !allowedOrigins(req).has(origin)) throw forbidden("Origin not allowed");
         const auth = await authenticator.authenticate(req, requestPath(req.url ?? "/"));
         if (auth.kind !== "allowed") throw auth.error;
+        // Fail closed: the MCP policy judges HTTP bodies; messages over a WebSocket would pass unjudged.
+        if (mcpPolicy.active) {
+          throw forbidden("WebSocket upgrades are refused while an MCP policy is configured", {
+            reason: "mcp_policy",
+          });
+        }
         relayUpgrade(req, socket, head, { user: auth.user, requestId, forwardedProto: publicProtocol(req) });
       } catch (error) {
         rejectUpgrade(socket, toProxyError(error), requestId);

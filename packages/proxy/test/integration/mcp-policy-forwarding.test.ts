@@ -4,6 +4,7 @@
 // bounded whatever names clients send.
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import http from "node:http";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -90,6 +91,29 @@ describe("MCP policy: what reaches the MCP server", () => {
     const response = await post(body);
     assert.equal(response.status, 400);
     assert.equal(((await response.json()) as { error: { code: number } }).error.code, -32700);
+    assert.equal(upstream.requests.length, count);
+  });
+
+  it("refuses WebSocket upgrades, whose messages it could not judge (fail closed)", async () => {
+    const count = upstream.requests.length;
+    const status = await new Promise<number>((resolve, reject) => {
+      const req = http.request(mcpUrl, {
+        headers: {
+          connection: "Upgrade",
+          upgrade: "websocket",
+          "sec-websocket-version": "13",
+          "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ==",
+        },
+      });
+      req.on("response", (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      });
+      req.on("upgrade", () => resolve(101));
+      req.on("error", reject);
+      req.end();
+    });
+    assert.equal(status, 403);
     assert.equal(upstream.requests.length, count);
   });
 
