@@ -139,11 +139,14 @@ export class McpGuard {
   /** Answers a denied body: a step-up challenge where a scope would grant it, else JSON-RPC errors. */
   #deny(res: ServerResponse, body: McpBody, judged: Judged[], caller: McpCaller): void {
     const denied = judged.filter((j) => !j.decision.allowed);
-    const stepUp = [...new Set(denied.flatMap((j) => j.decision.stepUpScopes ?? []))];
+    const needed = denied.flatMap((j) => j.decision.stepUpScopes ?? []);
+    // The scopes the token has plus those it lacks: a client that asks for just the missing
+    // ones would lose the others (SEP-835 lets the challenge name the whole set).
+    const stepUp = [...new Set([...(caller.scopes ?? []), ...needed])];
     const challengeable =
       this.#deps.protectedResource !== undefined &&
       caller.scopes !== undefined &&
-      stepUp.length > 0 &&
+      needed.length > 0 &&
       denied.every((j) => j.decision.stepUpScopes !== undefined);
     const errorOf = (j: Judged) =>
       j.decision.allowed
