@@ -178,3 +178,17 @@ describe("mcp_policy configuration", () => {
     assert.equal(config.mcp_policy.max_list_size, 8 * 1024 * 1024);
   });
 });
+
+describe("the demo's policy (make run)", () => {
+  it("lets alice (admins) use admin_report and not bob; the other demo tools are everyone's", () => {
+    const file = path.resolve(import.meta.dirname, "../../dev/demo-policy.yaml");
+    const { config } = loadConfig({ file, env: OIDC });
+    const policy = new McpPolicy(config.mcp_policy);
+    const alice = { user: user("alice", ["mcp-users", "admins"], "alice@example.com") };
+    const bob = { user: user("bob", [], "bob@other.example") };
+    assert.equal(policy.decide(tool("admin_report"), alice).allowed, true);
+    assert.equal(policy.decide(tool("admin_report"), bob).allowed, false);
+    for (const name of ["whoami", "echo", "count"]) assert.equal(policy.decide(tool(name), bob).allowed, true);
+    assert.equal(config.mcp_policy.audit.enabled, true);
+  });
+});
