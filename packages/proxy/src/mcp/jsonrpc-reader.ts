@@ -1,7 +1,7 @@
 // Reads the JSON-RPC body of an MCP POST, bounded, so the policy can judge it: the bytes are
 // kept and sent upstream unchanged. What is judged always comes from the body; on 2026-07-28
 // requests the routing headers (Mcp-Method, Mcp-Name, MCP-Protocol-Version) must agree with
-// it, and a request without them is judged by its body alone (docs/decisions/017m).
+// it, and a request without them is judged by its body alone (docs/decisions/016).
 import type { IncomingMessage } from "node:http";
 import { callOf, MCP_NAME_FIELDS, type McpCall } from "./policy.ts";
 

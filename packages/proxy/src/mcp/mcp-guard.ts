@@ -3,7 +3,7 @@
 // request of it (McpPolicy.decide), answers denials itself (nothing reaches the MCP server),
 // arranges list answers to be filtered, and records each request in the audit trail and the
 // per-method metrics. Used only while rules exist or the audit trail is on; otherwise POSTs
-// stay on the zero-copy path (docs/decisions/017m-mcp-policy.md).
+// stay on the zero-copy path (docs/decisions/016-mcp-policy.md).
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { performance } from "node:perf_hooks";
 import type { ProtectedResource } from "../auth/protected-resource.ts";

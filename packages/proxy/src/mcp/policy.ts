@@ -1,7 +1,7 @@
 // Which caller may use which tool, resource and prompt (mcp_policy.rules). Built once from
 // the config (and again on SIGHUP); `decide` is synchronous and does no I/O, so the call site
 // can wrap it (tracing) and it costs a few glob tests per request. Semantics
-// (docs/decisions/017m-mcp-policy.md): a rule applies to a call when one of its globs for the
+// (docs/decisions/016-mcp-policy.md): a rule applies to a call when one of its globs for the
 // call's kind matches the name; it grants the call when the caller meets every condition the
 // rule lists (users, groups, e-mail domains, clients, scopes), any value within one
 // condition. Any applying rule that grants allows the call. Once any rule names a kind,
