@@ -25,12 +25,7 @@ import type { ProxyHeaders } from "./proxy-headers.ts";
 import { requestPath } from "./request-path.ts";
 import type { CircuitBreaker } from "./upstream/circuit-breaker.ts";
 import { expectsContinue, type Forwarder, type Who } from "./upstream/forwarder.ts";
-import {
-  legacySessionIdOf,
-  MCP_SESSION_HEADER,
-  type McpSessionBinding,
-  writeSessionNotFound,
-} from "./upstream/mcp-session-binding.ts";
+import { MCP_SESSION_HEADER, type McpSessionBinding, writeSessionNotFound } from "./upstream/mcp-session-binding.ts";
 
 export interface AppParts {
   config: Config;
@@ -201,10 +196,10 @@ export function createRequestHandler(parts: AppParts): (req: IncomingMessage, re
       };
       const header = req.headers[MCP_SESSION_HEADER];
       const requested = typeof header === "string" ? header : undefined;
-      const legacy = requested === undefined ? legacySessionIdOf(req.url ?? "/") : undefined;
       if (
-        (requested !== undefined && !(await parts.mcpSessions.admits(requested, owner))) ||
-        (legacy !== undefined && !(await parts.mcpSessions.admitsLegacy(legacy, owner)))
+        requested !== undefined
+          ? !(await parts.mcpSessions.admits(requested, owner))
+          : !(await parts.mcpSessions.admitsLegacy(req.url ?? "/", owner))
       ) {
         writeSessionNotFound(res);
         return;

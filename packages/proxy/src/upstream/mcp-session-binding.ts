@@ -6,7 +6,11 @@
 // is extended while in use. Anyone but the owner gets the 404 an MCP server gives for an
 // unknown session, which tells MCP clients to initialize again (MCP spec, "Session Management").
 // The older HTTP+SSE transport names its session in the stream's first event (`endpoint`,
-// `/messages?sessionId=…`) and in the query of every POST: those ids are bound the same way.
+// `/messages?sessionId=…` from the TypeScript SDK, `/messages/?session_id=…` from Python's):
+// the proxy binds the whole address that event hands out (its path and every decoded query
+// parameter), not one parameter name it guesses, and remembers the path as a message path.
+// A request to a message path must carry an address handed to its sender; any other
+// (another user's, one never handed out, one spelled differently) gets the 404.
 import { createHash } from "node:crypto";
 import type { IncomingHttpHeaders, ServerResponse } from "node:http";
 import { createParser } from "eventsource-parser";
@@ -29,6 +33,7 @@ export interface McpSessionRecord extends McpSessionOwner {
 
 export const MCP_SESSION_HEADER = "mcp-session-id";
 const CACHE_LIMIT = 10_000;
+const PATH_LIMIT = 1_000;
 
 function sameOwner(record: McpSessionOwner, owner: McpSessionOwner): boolean {
   return record.provider === owner.provider && record.user === owner.user && record.client === owner.client;
@@ -41,22 +46,43 @@ export function writeSessionNotFound(res: ServerResponse): void {
   res.end(body);
 }
 
-/** The `sessionId` query parameter of an HTTP+SSE transport POST (`/messages?sessionId=…`). */
-export function legacySessionIdOf(url: string): string | undefined {
-  if (!url.includes("sessionId=")) return undefined;
-  return new URL(url, "http://request").searchParams.get("sessionId") ?? undefined;
+/**
+ * An HTTP+SSE message address as an MCP server reads it: the path decoded (percent-encoding,
+ * case, repeated and trailing slashes do not make another path: Express routes ignore case
+ * and a trailing slash, Starlette decodes) and the decoded query parameters as a set (a
+ * name spelled `%73essionId` is `sessionId`; order does not matter, a repeated or added
+ * parameter makes another address). `key` names the address; `path` the message path.
+ */
+export function legacyAddressOf(url: string): { path: string; key: string } {
+  const parsed = new URL(url, "http://request");
+  let path = parsed.pathname;
+  try {
+    path = decodeURIComponent(path);
+  } catch {
+    // Not valid percent-encoding: no server decodes it either; the raw text is the path.
+  }
+  path = path
+    .toLowerCase()
+    .replace(/\/+/g, "/")
+    .replace(/(.)\/$/, "$1");
+  const parameters = [...parsed.searchParams].sort(([a, x], [b, y]) => (a === b ? compare(x, y) : compare(a, b)));
+  return { path, key: `legacy ${JSON.stringify([path, parameters])}` };
 }
 
-/** The session id of the `endpoint` event the HTTP+SSE transport opens its stream with. */
-export function endpointSessionId(chunk: Buffer): string | undefined {
+function compare(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** The address (`data`) of the `endpoint` event the HTTP+SSE transport opens its stream with. */
+export function endpointOf(chunk: Buffer): string | undefined {
   let endpoint: string | undefined;
   const parser = createParser({
     onEvent: (event) => {
-      if (endpoint === undefined && event.event === "endpoint") endpoint = event.data;
+      if (endpoint === undefined && event.event === "endpoint") endpoint = event.data.trim();
     },
   });
   parser.feed(chunk.toString("utf8"));
-  return endpoint === undefined ? undefined : legacySessionIdOf(endpoint.trim());
+  return endpoint;
 }
 
 export class McpSessionBinding {
@@ -66,6 +92,8 @@ export class McpSessionBinding {
   readonly #now: () => number;
   /** Records read lately on this replica: a busy session costs no store round trip per request. */
   readonly #cache = new Map<string, { record: McpSessionRecord; cachedUntil: number }>();
+  /** HTTP+SSE message paths seen in `endpoint` events (here or, via the store, elsewhere). */
+  readonly #messagePaths = new Set<string>();
 
   constructor(options: { store: KeyValueStore; ttlMs: number; cacheTtlMs: number; now?: () => number }) {
     this.#store = options.store;
@@ -76,23 +104,28 @@ export class McpSessionBinding {
 
   /** True when `sessionId` was created by `owner`; extends the record when it is half used up. */
   admits(sessionId: string, owner: McpSessionOwner): Promise<boolean> {
-    return this.#check(sessionId, owner, false);
+    return this.#check(sessionId, owner);
   }
 
   /**
-   * For an HTTP+SSE transport id: false only when it is bound to someone else. An id the
-   * proxy never saw handed out is not a session it knows (the query parameter may mean
-   * something else to the MCP server), and the MCP server decides about it.
+   * For a request without Mcp-Session-Id: true unless it goes to an HTTP+SSE message path
+   * (one an `endpoint` event announced, on any replica) with an address not handed to `owner`.
    */
-  admitsLegacy(sessionId: string, owner: McpSessionOwner): Promise<boolean> {
-    return this.#check(sessionId, owner, true);
+  async admitsLegacy(url: string, owner: McpSessionOwner): Promise<boolean> {
+    const address = legacyAddressOf(url);
+    if (!(await this.#isMessagePath(address.path))) return true;
+    return this.#check(address.key, owner);
   }
 
-  /** Binds the id of an HTTP+SSE stream's `endpoint` event, before the client sees it. */
+  /** Binds the address of an HTTP+SSE stream's `endpoint` event, before the client sees it. */
   beforeFirstEvent(owner: McpSessionOwner): (chunk: Buffer) => Promise<void> {
     return async (chunk) => {
-      const sessionId = endpointSessionId(chunk);
-      if (sessionId !== undefined) await this.bind(sessionId, owner);
+      const endpoint = endpointOf(chunk);
+      if (endpoint === undefined) return;
+      const address = legacyAddressOf(endpoint);
+      await this.#guard(() => this.#store.set(this.#pathKey(address.path), "1", Math.ceil(this.#ttlMs / 1000)));
+      this.#rememberPath(address.path);
+      await this.bind(address.key, owner);
     };
   }
 
@@ -129,17 +162,38 @@ export class McpSessionBinding {
     };
   }
 
-  async #check(sessionId: string, owner: McpSessionOwner, unknownPasses: boolean): Promise<boolean> {
+  async #check(sessionId: string, owner: McpSessionOwner): Promise<boolean> {
     const key = this.#key(sessionId);
     const now = this.#now();
     const cached = this.#cache.get(key);
     const fresh = cached !== undefined && cached.cachedUntil > now;
     const record = fresh ? cached.record : await this.#read(key);
-    if (!record || record.until <= now) return unknownPasses;
+    if (!record || record.until <= now) return false;
     if (!sameOwner(record, owner)) return false;
     if (record.until - now < this.#ttlMs / 2) await this.#write(key, { ...record, until: now + this.#ttlMs });
     else if (!fresh) this.#remember(key, record, now);
     return true;
+  }
+
+  /**
+   * Paths are remembered for good on the replica (a handful per MCP server); the store's
+   * record, renewed with every stream, tells the other replicas. No negative cache: a path
+   * announced a moment ago on another replica must hold here at once.
+   */
+  async #isMessagePath(path: string): Promise<boolean> {
+    if (this.#messagePaths.has(path)) return true;
+    if ((await this.#guard(() => this.#store.get(this.#pathKey(path)))) === undefined) return false;
+    this.#rememberPath(path);
+    return true;
+  }
+
+  #rememberPath(path: string): void {
+    if (this.#messagePaths.size >= PATH_LIMIT) this.#messagePaths.clear();
+    this.#messagePaths.add(path);
+  }
+
+  #pathKey(path: string): string {
+    return `mcp-legacy-path:${createHash("sha256").update(path).digest("base64url")}`;
   }
 
   #key(sessionId: string): string {

@@ -2,13 +2,21 @@
 // learns the Mcp-Session-Id (a log, a shared screen) gets the 404 of an unknown session for
 // tools/call and DELETE, on every replica, with the memory store and with Redis.
 import assert from "node:assert/strict";
+import { type ChildProcess, spawn } from "node:child_process";
+import { once } from "node:events";
+import path from "node:path";
+import { createInterface } from "node:readline";
+import type { Readable } from "node:stream";
 import { after, before, describe, it } from "node:test";
+import { createParser, type EventSourceMessage } from "eventsource-parser";
 import { createClient } from "redis";
 import { TestBrowser } from "../support/browser.ts";
 import { startRedis, type TestRedis } from "../support/redis-server.ts";
 import { connectMcpClient, type Stack, startStack } from "../support/stack.ts";
 
 /** An SDK client resuming an existing session (it sends no initialize), as a reconnecting client does. */
+const PYTHON = path.resolve(import.meta.dirname, "../../../../.tools/python/bin/python");
+
 async function resumeSession(url: string, fetchWithCookies: typeof fetch, sessionId: string) {
   const { Client } = await import("@modelcontextprotocol/sdk/client/index.js");
   const { StreamableHTTPClientTransport } = await import("@modelcontextprotocol/sdk/client/streamableHttp.js");
@@ -130,6 +138,45 @@ function describeBinding(
       }
     });
 
+    it("HTTP+SSE binding bypassed by an encoded parameter name (%73essionId, session%49d): now 404, also for ids never handed out", async () => {
+      const { Client } = await import("@modelcontextprotocol/sdk/client/index.js");
+      const { SSEClientTransport } = await import("@modelcontextprotocol/sdk/client/sse.js");
+      const client = new Client({ name: "legacy-test", version: "1.0.0" });
+      await client.connect(new SSEClientTransport(new URL(`${urls[0]}/sse`), { fetch: alice.fetch }));
+      try {
+        await client.callTool({ name: "echo", arguments: { text: "legacy" } });
+        const posted = stack.mcp.requests.findLast((r) => r.url.startsWith("/messages?sessionId="));
+        assert.ok(posted, "the client posted to its session's endpoint");
+        const id = new URL(posted.url, "http://x").searchParams.get("sessionId") as string;
+        const before = stack.mcp.requests.length;
+        for (const query of [
+          `%73essionId=${id}`,
+          `session%49d=${id}`,
+          `sessionId=${id}&x=1`,
+          `sessionId=never-handed-out&sessionId=${id}`,
+          "sessionId=never-handed-out",
+        ]) {
+          for (const path of ["/messages", "/messages/", "/MESSAGES", "/m%65ssages"]) {
+            const response = await bob.fetch(`${urls.at(-1)}${path}?${query}`, {
+              method: "POST",
+              headers: { "content-type": "application/json" },
+              body: JSON.stringify({
+                jsonrpc: "2.0",
+                id: 9,
+                method: "tools/call",
+                params: { name: "whoami", arguments: {} },
+              }),
+            });
+            assert.equal(response.status, 404, `${path}?${query}`);
+            await response.body?.cancel();
+          }
+        }
+        assert.equal(stack.mcp.requests.length, before, "none of them reached the MCP server");
+      } finally {
+        await client.close();
+      }
+    });
+
     it("lets the owner end the session with DELETE; afterwards it is unknown to everyone", async () => {
       const { client, transport } = await connectMcpClient(`${urls[0]}/mcp`, alice.fetch);
       const sessionId = transport.sessionId as string;
@@ -187,6 +234,94 @@ describe("MCP session bindings in Redis", () => {
     } finally {
       await redisClient.close();
       await client.close();
+    }
+  });
+});
+
+describe("HTTP+SSE sessions of the Python SDK's server (session_id, /messages/) are bound too", () => {
+  let stack: Stack;
+  let python: ChildProcess;
+  let base: string;
+  const alice = new TestBrowser();
+  const carol = new TestBrowser();
+
+  before(async () => {
+    python = spawn(PYTHON, [path.resolve(import.meta.dirname, "../support/python_sse_server.py")], {
+      stdio: ["ignore", "pipe", "inherit"],
+      env: { PATH: "" },
+    });
+    const [port] = (await once(createInterface({ input: python.stdout as Readable }), "line")) as [string];
+    stack = await startStack({ env: { MCP_TARGET_URL: `http://127.0.0.1:${port}` } });
+    base = `http://127.0.0.1:${stack.ports[0]}`;
+    // The signed-in browser lands on the server's "/", which this server does not have.
+    for (const [browser, user] of [
+      [alice, "alice"],
+      [carol, "carol"],
+    ] as const) {
+      await browser.signIn(`${base}/`, user);
+      const session = (await (await browser.fetch(`${base}/api/v1/session`)).json()) as { user?: { id?: string } };
+      assert.equal(session.user?.id, user);
+    }
+  });
+  after(async () => {
+    await stack.close();
+    python.kill();
+    await once(python, "exit");
+  });
+
+  it("Python SSE session_id not bound: another user's tools/call to the owner's endpoint gets 404", async () => {
+    const stream = new AbortController();
+    const sse = await alice.fetch(`${base}/sse`, { headers: { accept: "text/event-stream" }, signal: stream.signal });
+    assert.equal(sse.status, 200);
+    const events: EventSourceMessage[] = [];
+    const arrived = new EventTarget();
+    const parser = createParser({
+      onEvent: (event) => {
+        events.push(event);
+        arrived.dispatchEvent(new Event("event"));
+      },
+    });
+    const next = async (match: (event: EventSourceMessage) => boolean) => {
+      for (;;) {
+        const found = events.find(match);
+        if (found) return found;
+        await once(arrived, "event");
+      }
+    };
+    const reading = (async () => {
+      const decoder = new TextDecoder();
+      for await (const chunk of sse.body as ReadableStream<Uint8Array>) parser.feed(decoder.decode(chunk));
+    })().catch(() => undefined);
+    try {
+      const endpoint = (await next((e) => e.event === "endpoint")).data;
+      assert.match(endpoint, /^\/messages\/\?session_id=/);
+      const post = (who: TestBrowser, message: unknown) =>
+        who.fetch(new URL(endpoint, base), {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify(message),
+        });
+      const init = await post(alice, {
+        jsonrpc: "2.0",
+        id: 0,
+        method: "initialize",
+        params: { protocolVersion: "2024-11-05", capabilities: {}, clientInfo: { name: "a", version: "1" } },
+      });
+      assert.equal(init.status, 202);
+      await init.body?.cancel();
+      await (await post(alice, { jsonrpc: "2.0", method: "notifications/initialized" })).body?.cancel();
+      const call = { jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "secret", arguments: {} } };
+      const stolen = await post(carol, call);
+      assert.equal(stolen.status, 404);
+      await stolen.body?.cancel();
+      const own = await post(alice, call);
+      assert.equal(own.status, 202);
+      await own.body?.cancel();
+      const result = await next((e) => e.data.includes('"id":1'));
+      assert.match(result.data, /alice-private-data/);
+    } finally {
+      stream.abort();
+      await reading;
     }
   });
 });

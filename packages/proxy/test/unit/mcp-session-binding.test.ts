@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { memoryKeyValue } from "../../src/session/key-value.ts";
-import { endpointSessionId, legacySessionIdOf, McpSessionBinding } from "../../src/upstream/mcp-session-binding.ts";
+import { endpointOf, McpSessionBinding } from "../../src/upstream/mcp-session-binding.ts";
 
 const alice = { provider: "https://id.example", user: "alice" };
 const HOUR = 3_600_000;
@@ -55,18 +55,28 @@ describe("MCP session binding", () => {
     assert.equal(await sessions.admits("s3", alice), false);
   });
 
-  it("HTTP+SSE transport: binds the endpoint event's sessionId; an id it never handed out is the server's to judge", async () => {
+  it("HTTP+SSE transport: binds the endpoint event's whole address; on a message path every other address is refused", async () => {
     const { sessions } = binding();
     const chunk = Buffer.from("event: endpoint\ndata: /messages?sessionId=abc-123\n\n");
-    assert.equal(endpointSessionId(chunk), "abc-123");
-    assert.equal(endpointSessionId(Buffer.from(": ping\n\n")), undefined);
-    assert.equal(legacySessionIdOf("/messages?sessionId=abc-123"), "abc-123");
-    assert.equal(legacySessionIdOf("/messages"), undefined);
+    assert.equal(endpointOf(chunk), "/messages?sessionId=abc-123");
+    assert.equal(endpointOf(Buffer.from(": ping\n\n")), undefined);
+    const bob = { ...alice, user: "bob" };
+    assert.equal(await sessions.admitsLegacy("/messages?sessionId=abc-123", bob), true); // no message path yet
     await sessions.beforeFirstEvent(alice)(chunk);
-    assert.equal(await sessions.admitsLegacy("abc-123", alice), true);
-    assert.equal(await sessions.admitsLegacy("abc-123", { ...alice, user: "bob" }), false);
-    assert.equal(await sessions.admitsLegacy("never-seen", alice), true);
-    assert.equal(await sessions.admits("never-seen", alice), false);
+    assert.equal(await sessions.admitsLegacy("/messages?sessionId=abc-123", alice), true);
+    for (const url of [
+      "/messages?sessionId=abc-123",
+      "/messages?%73essionId=abc-123",
+      "/messages?session%49d=abc-123",
+      "/MESSAGES/?sessionId=abc-123",
+      "/m%65ssages?sessionId=abc-123",
+    ]) {
+      assert.equal(await sessions.admitsLegacy(url, alice), true, url);
+      assert.equal(await sessions.admitsLegacy(url, bob), false, url);
+    }
+    for (const url of ["/messages?sessionId=never-seen", "/messages", "/messages?sessionId=abc-123&x=1"])
+      assert.equal(await sessions.admitsLegacy(url, alice), false, url);
+    assert.equal(await sessions.admitsLegacy("/mcp", bob), true);
   });
 
   it("answers 503 when the store fails, never a pass", async () => {
