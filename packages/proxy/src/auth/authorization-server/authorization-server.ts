@@ -171,6 +171,18 @@ export class AuthorizationServer {
         token_endpoint_auth_method: "client_secret_basic",
         id_token_signed_response_alg: "ES256",
       },
+      // Nothing a client registers makes this server connect anywhere (registration is open
+      // to anyone, so a fetch would be server-side request forgery): sector_identifier_uri
+      // (fetched while registering) is refused, only public subjects exist anyway; and every
+      // fetch oidc-provider would make itself (a jwks_uri, should a feature ever need one)
+      // fails without a connection. Client ID metadata documents have their own guarded fetch.
+      sectorIdentifierUriValidate: () => {
+        throw new oidcErrors.InvalidClientMetadata("sector_identifier_uri is not supported (subjects are public)");
+      },
+      fetch: async (url) => {
+        options.logger.warn("authorization server fetch refused", { url: URL.parse(String(url))?.origin });
+        throw new Error("this authorization server makes no outgoing requests");
+      },
       responseTypes: ["code"],
       clientAuthMethods: ["none", "client_secret_basic", "client_secret_post"],
       pkce: { required: () => true },
