@@ -21,6 +21,7 @@ const TITLES: Record<number, string> = {
   404: "Page not found",
   405: "Not available this way",
   429: "Too many requests",
+  431: "Request too large",
   503: "Temporarily unavailable",
 };
 

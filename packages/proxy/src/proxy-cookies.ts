@@ -1,5 +1,5 @@
 // Every cookie the proxy sets, in one place: the session cookie (express-session), the login
-// transaction cookies (one per tab that signs in) and the authorization server's cookies
+// transaction cookies (one per tab that signs in, with their index) and the authorization server's cookies
 // (oidc-provider: session, interaction, resume, each with its ".sig" signature). The
 // settings are computed once from the config; the upstream filter asks this module which
 // names are the proxy's, so a cookie added here can never leak to the MCP server.
@@ -25,6 +25,26 @@ const NAME_SUFFIXES = /(?:\.legacy)?(?:\.sig)?$/;
 export function transactionCookieName(state: string): string {
   // The state is random base64url; its first characters are enough to tell tabs apart.
   return `${TRANSACTION_PREFIX}${state.slice(0, 12)}`;
+}
+
+/**
+ * The list of open sign-ins: the names of the live transaction cookies, oldest first. The
+ * transaction cookies go to /callback only, so the start of a sign-in (any path) learns
+ * from this small Path=/ cookie which ones to clear when too many are open.
+ */
+export const TRANSACTION_INDEX_NAME = `${TRANSACTION_PREFIX}index`;
+const TRANSACTION_ID = /^[\w-]{12}$/;
+
+export function openTransactionNames(cookieHeader: string | undefined): string[] {
+  const index = parseCookieHeader(cookieHeader ?? "")[TRANSACTION_INDEX_NAME] ?? "";
+  return index
+    .split(".")
+    .filter((id) => TRANSACTION_ID.test(id))
+    .map((id) => `${TRANSACTION_PREFIX}${id}`);
+}
+
+export function transactionIndexValue(names: readonly string[]): string {
+  return names.map((name) => name.slice(TRANSACTION_PREFIX.length)).join(".");
 }
 
 /** Cookie values are kept byte for byte: the filter must not re-encode what it forwards. */

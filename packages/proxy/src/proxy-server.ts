@@ -19,6 +19,7 @@ import { claimsMappingFor } from "./auth/provider-user.ts";
 import type { SessionUser } from "./auth/session-user.ts";
 import { TokenRefresher } from "./auth/token-refresh.ts";
 import { UpstreamOidc } from "./auth/upstream-oidc.ts";
+import { answerClientErrors } from "./client-errors.ts";
 import type { Config } from "./config/schema.ts";
 import { ConnectionDrain } from "./connection-drain.ts";
 import { errorBody, errorHeaders, forbidden, type ProxyError, toProxyError } from "./errors.ts";
@@ -327,6 +328,7 @@ export async function startProxy(config: Config, options: { logger?: Logger } = 
   // With a listener, Node leaves "Expect: 100-continue" to the handler: the proxy answers
   // 100 Continue only once the request is authenticated (a refused client never uploads).
   server.on("checkContinue", handler);
+  answerClientErrors(server);
   const drain = new ConnectionDrain(server);
   server.on("upgrade", (req: IncomingMessage, socket: Socket, head: Buffer) => {
     const requestId = requestIdOf(req, headers.requestIdKey);

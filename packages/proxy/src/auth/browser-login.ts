@@ -12,10 +12,15 @@ import { badRequest, ProxyError, unauthorized } from "../errors.ts";
 import { PAGE_HEADERS } from "../html-page.ts";
 import type { Logger } from "../observability/logger.ts";
 import type { ProxyMetrics } from "../observability/metrics.ts";
-import { transactionCookieName } from "../proxy-cookies.ts";
+import {
+  openTransactionNames,
+  TRANSACTION_INDEX_NAME,
+  transactionCookieName,
+  transactionIndexValue,
+} from "../proxy-cookies.ts";
 import { safeReturnPath } from "../public-url.ts";
 import { newCsrfToken, sameCsrfToken } from "./csrf.ts";
-import { LOGIN_TRANSACTION_TTL_SECONDS, type TransactionSealer } from "./login-transaction.ts";
+import { LOGIN_TRANSACTION_TTL_SECONDS, MAX_OPEN_SIGN_INS, type TransactionSealer } from "./login-transaction.ts";
 import { claimsMappingFor, userFromTokenResponse } from "./provider-user.ts";
 import { renderSignOutPage } from "./sign-out-page.ts";
 import type { UpstreamOidc } from "./upstream-oidc.ts";
@@ -78,15 +83,35 @@ export class BrowserLogin {
       state: transaction.state,
       nonce: transaction.nonce,
     });
-    res.cookie(transactionCookieName(transaction.state), await sealer.seal(transaction), {
+    const name = transactionCookieName(transaction.state);
+    const open = [...openTransactionNames(req.headers.cookie).filter((other) => other !== name), name];
+    // The oldest sign-ins beyond the bound are forgotten (their tabs get "start again").
+    for (const stale of open.splice(0, Math.max(0, open.length - MAX_OPEN_SIGN_INS))) {
+      res.clearCookie(stale, { ...this.#deps.cookieOptions(req), path: config.oidc.redirect_path });
+    }
+    res.cookie(name, await sealer.seal(transaction), this.#transactionCookie(req, config.oidc.redirect_path));
+    res.cookie(TRANSACTION_INDEX_NAME, transactionIndexValue(open), this.#transactionCookie(req, "/"));
+    metrics.authAttempts.inc({ result: "login_started" });
+    res.redirect(302, url.href);
+  }
+
+  #transactionCookie(req: Request, path: string): CookieOptions {
+    return {
       ...this.#deps.cookieOptions(req),
       // Lax (not Strict): the provider's redirect back is a cross-site top-level navigation.
       sameSite: "lax",
       maxAge: LOGIN_TRANSACTION_TTL_SECONDS * 1000,
-      path: config.oidc.redirect_path,
-    });
-    metrics.authAttempts.inc({ result: "login_started" });
-    res.redirect(302, url.href);
+      path,
+    };
+  }
+
+  /** Takes a finished (or failed) sign-in off the index of open ones. */
+  #closeTransaction(req: Request, res: Response, name: string): void {
+    res.clearCookie(name, { ...this.#deps.cookieOptions(req), path: this.#deps.config.oidc.redirect_path });
+    const open = openTransactionNames(req.headers.cookie).filter((other) => other !== name);
+    if (open.length > 0)
+      res.cookie(TRANSACTION_INDEX_NAME, transactionIndexValue(open), this.#transactionCookie(req, "/"));
+    else res.clearCookie(TRANSACTION_INDEX_NAME, { ...this.#deps.cookieOptions(req), path: "/" });
   }
 
   router(): Router {
@@ -129,7 +154,7 @@ export class BrowserLogin {
     const cookieName = transactionCookieName(state);
     const sealed = parseCookies(req.headers.cookie ?? "")[cookieName];
     const transaction = sealed ? await sealer.open(sealed) : undefined;
-    res.clearCookie(cookieName, { ...this.#deps.cookieOptions(req), path: config.oidc.redirect_path });
+    this.#closeTransaction(req, res, cookieName);
     if (!transaction || transaction.state !== state) {
       metrics.authAttempts.inc({ result: "login_failed" });
       throw new ProxyError(

@@ -13,6 +13,12 @@ export interface LoginTransaction {
 }
 
 export const LOGIN_TRANSACTION_TTL_SECONDS = 600;
+/**
+ * Sign-ins open at once per browser (tabs). Each costs ~450 bytes of /callback's request
+ * headers; without a bound, abandoned ones (an attacker's popup can start 40 in seconds)
+ * grow them past Node's 16 KiB limit and lock the browser out until they expire.
+ */
+export const MAX_OPEN_SIGN_INS = 5;
 export class TransactionSealer {
   readonly #key: Uint8Array;
 

@@ -58,6 +58,36 @@ describe("the pages of the browser sign-in, in Chromium", () => {
     }
   });
 
+  it("abandoned sign-ins locked the browser out with a raw 431: after 50 of them a normal sign-in works", async () => {
+    // Each start of a sign-in left a transaction cookie for /callback; an attacker's popup
+    // navigated to /login 40 times made /callback's request headers too large for 10 minutes.
+    for (let i = 0; i < 50; i++) await page.goto(`${proxyUrl}/login?rd=/${i}`, { waitUntil: "commit" });
+    const transactions = (await context.cookies(`${proxyUrl}/callback`)).filter((c) => /^mcp_login_/.test(c.name));
+    assert.ok(transactions.length <= 6, `transaction cookies kept: ${transactions.length}`);
+    await openSignedIn(page, `${proxyUrl}/deep/page`, "alice", stack.idp.issuer);
+    assert.equal(page.url(), `${proxyUrl}/deep/page`);
+    assert.equal(await sessionStatus(context, proxyUrl), 200);
+  });
+
+  it("request headers too large (431): a page load gets the short HTML error page, a program JSON", async () => {
+    const url = new URL(proxyUrl);
+    await context.addCookies(
+      Array.from({ length: 20 }, (_, i) => ({
+        name: `big${i}`,
+        value: "x".repeat(1000),
+        domain: url.hostname,
+        path: "/",
+      })),
+    );
+    const response = await page.goto(`${proxyUrl}/`);
+    assert.equal(response?.status(), 431);
+    assert.match(response?.headers()["content-type"] ?? "", /^text\/html/);
+    assert.match((await page.locator("h1").textContent()) ?? "", /too large/i);
+    const program = await context.request.get(`${proxyUrl}/api/v1/session`, { failOnStatusCode: false });
+    assert.equal(program.status(), 431);
+    assert.equal(((await program.json()) as { error: { code: string } }).error.code, "BAD_REQUEST");
+  });
+
   it("shows a short HTML page, not JSON, when the access rules refuse a person", async () => {
     await openSignedIn(page, `${proxyUrl}/`, "bob", stack.idp.issuer);
     assert.equal(await page.locator("body").getAttribute("data-error-code"), "FORBIDDEN");
