@@ -103,7 +103,7 @@ export async function startProxy(config: Config, options: { logger?: Logger } = 
     logger.warn("session.secret is not set: using a random one, so sessions end when the proxy restarts");
     secrets.push(randomBytes(32).toString("base64url"));
   }
-  const sessions = config.auth.mode === "oidc" ? await createSessionBackend(config, logger) : undefined;
+  const sessions = config.auth.mode === "oidc" ? await createSessionBackend(config, logger, secrets) : undefined;
   const metrics = createMetrics({ countSessions: () => sessions?.countSessions() ?? Promise.resolve(0) });
   const breaker = new CircuitBreaker({
     failureThreshold: config.target.circuit_breaker.failure_threshold,

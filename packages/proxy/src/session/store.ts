@@ -8,6 +8,7 @@ import { storeUnavailable } from "../errors.ts";
 import type { Logger } from "../observability/logger.ts";
 import { type KeyValueStore, memoryKeyValue, type RedisCommands, redisKeyValue } from "./key-value.ts";
 import type { RedisConnection } from "./redis-client.ts";
+import { sealingTokens } from "./sealed-tokens.ts";
 
 export interface SessionBackend {
   readonly kind: "memory" | "redis";
@@ -103,7 +104,11 @@ function failClosedKeyValue(store: KeyValueStore, timeoutMs: number): KeyValueSt
   };
 }
 
-async function redisBackend(connection: RedisConnection, config: Config): Promise<SessionBackend> {
+async function redisBackend(
+  connection: RedisConnection,
+  config: Config,
+  secrets: readonly string[],
+): Promise<SessionBackend> {
   const timeout = config.session.store_timeout;
   const { RedisStore } = await import("connect-redis");
   const store = new RedisStore({
@@ -116,7 +121,8 @@ async function redisBackend(connection: RedisConnection, config: Config): Promis
   });
   return {
     kind: "redis",
-    store: failClosed(store, timeout),
+    // The provider's tokens are sealed in the record (sealed-tokens.ts).
+    store: failClosed(sealingTokens(store, secrets), timeout),
     keyValue: failClosedKeyValue(redisKeyValue(connection.client as RedisCommands, config.redis.oauth_prefix), timeout),
     answers: () =>
       withDeadline(connection.ping(), timeout).then(
@@ -128,10 +134,15 @@ async function redisBackend(connection: RedisConnection, config: Config): Promis
   };
 }
 
-export async function createSessionBackend(config: Config, logger: Logger): Promise<SessionBackend> {
+/** `secrets`: session.secret (current first), which seals the provider's tokens in Redis. */
+export async function createSessionBackend(
+  config: Config,
+  logger: Logger,
+  secrets: readonly string[],
+): Promise<SessionBackend> {
   if (config.session.store === "memory") return memoryBackend();
   // Loaded only with the Redis store: a single instance on the memory store does not carry them.
   const { connectRedis } = await import("./redis-client.ts");
   const connection = await connectRedis(config, logger);
-  return redisBackend(connection, config);
+  return redisBackend(connection, config, secrets);
 }

@@ -83,6 +83,79 @@ describe("Redis sessions", () => {
   });
 });
 
+describe("provider tokens in Redis sessions", () => {
+  let redis: TestRedis;
+  let stack: Stack;
+  let url: string;
+  /** Every ID and refresh token the provider handed out (sign-in and each refresh). */
+  const issued: string[] = [];
+  // Refresh when less than 2 h are left of a 1 h token: every request refreshes.
+  const env = (secret: string) => ({
+    SESSION_STORE: "redis",
+    REDIS_URL: redis.url,
+    SESSION_CACHE_TTL: "0",
+    OIDC_REFRESH_BEFORE_EXPIRY: "2h",
+    SESSION_SECRET: secret,
+  });
+
+  before(async () => {
+    redis = await startRedis();
+    stack = await startStack({ env: env("old-session-secret-0123456789abcdef") });
+    url = `http://127.0.0.1:${stack.ports[0]}`;
+    stack.idp.provider.on("grant.success", (ctx) => {
+      const body = ctx.body as { id_token?: string; refresh_token?: string };
+      for (const token of [body.id_token, body.refresh_token]) if (token) issued.push(token);
+    });
+  });
+  after(async () => {
+    await stack.close();
+    await redis.close();
+  });
+
+  /** Every key and value in Redis, as text. */
+  async function everything(): Promise<string[]> {
+    const client = createClient({ url: redis.url });
+    await client.connect();
+    try {
+      const texts: string[] = [];
+      for (const key of await client.keys("*")) {
+        texts.push(key);
+        const type = await client.type(key);
+        if (type === "string") texts.push((await client.get(key)) ?? "");
+        else if (type === "set") texts.push(...(await client.sMembers(key)));
+      }
+      return texts;
+    } finally {
+      await client.close();
+    }
+  }
+
+  it("provider tokens stored in the clear in Redis: no ID or refresh token in any key or value; refresh and logout still work", async () => {
+    const alice = new TestBrowser();
+    assert.equal((await alice.signIn(`${url}/`, "alice")).status, 200);
+    assert.equal((await alice.navigate(`${url}/`)).status, 200); // a refresh: it read the refresh token
+    assert.ok(issued.length >= 4, `tokens issued: ${issued.length}`);
+    const stored = (await everything()).join("\n");
+    for (const token of issued) assert.ok(!stored.includes(token), "a provider token is readable in Redis");
+    assert.doesNotMatch(stored, /refreshToken|idToken/);
+    const logout = await alice.fetch(`${url}/logout`, { method: "POST" });
+    const body = (await logout.json()) as { end_session_url: string };
+    assert.equal(new URL(body.end_session_url).searchParams.get("id_token_hint"), issued.at(-2));
+  });
+
+  it("reads a session sealed with the old secret after a rotation (new secret first)", async () => {
+    const bob = new TestBrowser();
+    assert.equal((await bob.signIn(`${url}/`, "bob")).status, 200);
+    await stack.proxies[0]?.shutdown();
+    await stack.startProxy(0, env("new-session-secret-0123456789abcdef,old-session-secret-0123456789abcdef"));
+    const before = issued.length;
+    const page = await bob.navigate(`${url}/`);
+    assert.equal(page.status, 200);
+    assert.match(page.text, /x-user-id<\/th><td>bob</);
+    assert.equal(issued.length, before + 2, "the session's refresh token was read and used");
+  });
+});
+
 describe("Redis Sentinel sessions", () => {
   it("finds the master through Sentinel and keeps sessions there", async () => {
     const master = await startRedis();

@@ -7,8 +7,8 @@
 // approved for one gets no code sent to another without the page being shown again.
 import { createHash } from "node:crypto";
 import type { KeyValueStore } from "../../session/key-value.ts";
+import { SecretBox } from "../../session/secret-box.ts";
 import type { SessionUser, UpstreamTokens } from "../session-user.ts";
-import { SecretBox } from "./secret-box.ts";
 
 export interface AccountRecord {
   user: SessionUser;

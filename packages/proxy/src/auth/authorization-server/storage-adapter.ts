@@ -13,8 +13,8 @@ import { createHash } from "node:crypto";
 import { CompactEncrypt, compactDecrypt } from "jose";
 import type { Adapter, AdapterPayload } from "oidc-provider";
 import type { KeyValueStore } from "../../session/key-value.ts";
+import { SecretBox } from "../../session/secret-box.ts";
 import { isDocumentClientId } from "./client-metadata-documents.ts";
-import { SecretBox } from "./secret-box.ts";
 
 /** Models whose records belong to a grant and die with it. */
 const GRANTABLE = new Set([
