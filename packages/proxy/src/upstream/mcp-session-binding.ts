@@ -53,8 +53,10 @@ export function writeSessionNotFound(res: ServerResponse): void {
  * name spelled `%73essionId` is `sessionId`; order does not matter, a repeated or added
  * parameter makes another address). `key` names the address; `path` the message path.
  */
-export function legacyAddressOf(url: string): { path: string; key: string } {
-  const parsed = new URL(url, "http://request");
+export function legacyAddressOf(url: string): { path: string; key: string } | undefined {
+  // A request target is a path: "//host/x" is that path, never a URL naming another host.
+  const parsed = url.startsWith("/") ? URL.parse(`http://request${url}`) : URL.parse(url, "http://request/");
+  if (!parsed) return undefined;
   let path = parsed.pathname;
   try {
     path = decodeURIComponent(path);
@@ -113,6 +115,7 @@ export class McpSessionBinding {
    */
   async admitsLegacy(url: string, owner: McpSessionOwner): Promise<boolean> {
     const address = legacyAddressOf(url);
+    if (!address) return false;
     if (!(await this.#isMessagePath(address.path))) return true;
     return this.#check(address.key, owner);
   }
@@ -121,8 +124,8 @@ export class McpSessionBinding {
   beforeFirstEvent(owner: McpSessionOwner): (chunk: Buffer) => Promise<void> {
     return async (chunk) => {
       const endpoint = endpointOf(chunk);
-      if (endpoint === undefined) return;
-      const address = legacyAddressOf(endpoint);
+      const address = endpoint === undefined ? undefined : legacyAddressOf(endpoint);
+      if (!address) return;
       await this.#guard(() => this.#store.set(this.#pathKey(address.path), "1", Math.ceil(this.#ttlMs / 1000)));
       this.#rememberPath(address.path);
       await this.bind(address.key, owner);

@@ -70,6 +70,7 @@ describe("MCP session binding", () => {
       "/messages?session%49d=abc-123",
       "/MESSAGES/?sessionId=abc-123",
       "/m%65ssages?sessionId=abc-123",
+      "//messages?sessionId=abc-123",
     ]) {
       assert.equal(await sessions.admitsLegacy(url, alice), true, url);
       assert.equal(await sessions.admitsLegacy(url, bob), false, url);
