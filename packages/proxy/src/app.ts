@@ -20,7 +20,8 @@ import { originGuard } from "./middleware/origin.ts";
 import { requestIdOf } from "./middleware/request-scope.ts";
 import type { Logger } from "./observability/logger.ts";
 import type { ProxyMetrics } from "./observability/metrics.ts";
-import { currentScope, requestScope } from "./observability/request-scope.ts";
+import { currentScope, type RequestScope, requestScope } from "./observability/request-scope.ts";
+import { inSpan, type RequestTracer } from "./observability/tracing.ts";
 import type { ProxyHeaders } from "./proxy-headers.ts";
 import { requestPath } from "./request-path.ts";
 import type { CircuitBreaker } from "./upstream/circuit-breaker.ts";
@@ -52,6 +53,8 @@ export interface AppParts {
   authorizationServer: AuthorizationServer | undefined;
   /** The MCP policy and audit trail; judges POST bodies only while rules exist or auditing is on. */
   mcpGuard: McpGuard | undefined;
+  /** OpenTelemetry tracing; undefined when off (then requests pay one check). */
+  tracer: RequestTracer | undefined;
 }
 
 /** Headers for the proxy's own answers; proxied answers keep what the MCP server sent. */
@@ -151,7 +154,11 @@ export function createRequestHandler(parts: AppParts): (req: IncomingMessage, re
       res.setHeader("Access-Control-Expose-Headers", exposed);
       res.setHeader("Vary", "Origin");
     }
-    const auth = await parts.authenticator.authenticate(req, path);
+    const auth = await inSpan(
+      "mcp_proxy.authenticate",
+      () => parts.authenticator.authenticate(req, path),
+      (result) => ({ "mcp_proxy.auth.result": result.kind }),
+    );
     if (auth.kind === "forbidden") {
       if (auth.error instanceof BearerError && parts.protectedResource) {
         res.setHeader(
@@ -187,6 +194,7 @@ export function createRequestHandler(parts: AppParts): (req: IncomingMessage, re
       });
     }
     const who: Who = { user: auth.user, requestId, forwardedProto: parts.publicProtocol(req) };
+    if (scope?.trace) who.trace = scope.trace;
     if (parts.mcpSessions && auth.user) {
       // An MCP session is only ever used by whoever created it (user and OAuth client).
       const owner = {
@@ -224,9 +232,13 @@ export function createRequestHandler(parts: AppParts): (req: IncomingMessage, re
     const url = req.url ?? "/";
     const queryAt = url.indexOf("?");
     const path = queryAt === -1 ? url : url.slice(0, queryAt);
-    requestScope.run({ requestId }, () => {
+    const probe = operationsPaths.has(path);
+    const scope: RequestScope = { requestId };
+    // Probes and scrapes are not traced; the proxy's own paths are its routes, proxied ones are not.
+    if (parts.tracer && !probe) scope.trace = parts.tracer.start(req, res, path, isOwnPath(path) ? path : undefined);
+    requestScope.run(scope, () => {
       // Probes and scrapes stay out of the access log and the request counters.
-      if (!operationsPaths.has(path)) accessLog(req, res, path);
+      if (!probe) accessLog(req, res, path);
       const failed = (error: unknown) => {
         const failure = toProxyError(error);
         // Upstream failures were logged where they happened (forwarder); others are logged here.
@@ -240,7 +252,7 @@ export function createRequestHandler(parts: AppParts): (req: IncomingMessage, re
       };
       try {
         // Probes reach the pod by its IP (Kubernetes): health paths answer any Host.
-        if (!operationsPaths.has(path)) parts.hostCheck?.(req);
+        if (!probe) parts.hostCheck?.(req);
         // The proxy's own routes and CORS preflights are Express' (sessions, cookies, forms).
         if (isOwnPath(path) || (req.method === "OPTIONS" && req.headers.origin !== undefined)) {
           if (expectsContinue(req)) res.writeContinue();

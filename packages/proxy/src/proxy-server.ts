@@ -33,6 +33,7 @@ import { createLogger, type Logger, type LogLevel } from "./observability/logger
 import { createMetrics } from "./observability/metrics.ts";
 import { redactUrl } from "./observability/redact.ts";
 import { requestScope } from "./observability/request-scope.ts";
+import { startTracing } from "./observability/tracing.ts";
 import { ProxyCookies } from "./proxy-cookies.ts";
 import { ProxyHeaders } from "./proxy-headers.ts";
 import { createPublicUrlResolver, listenUrl } from "./public-url.ts";
@@ -125,7 +126,10 @@ export async function startProxy(config: Config, options: { logger?: Logger } = 
   });
   const cookies = new ProxyCookies(config);
   const headers = new ProxyHeaders(config.headers);
+  // Off unless configured; the SDK is imported only then (observability/tracing.ts).
+  const tracer = await startTracing(config.tracing, logger);
   const headerParts = {
+    ...(tracer ? { traceHeaders: tracer.headerNames } : {}),
     headers,
     cookies,
     identity: new IdentityHeaders(config.headers),
@@ -322,6 +326,7 @@ export async function startProxy(config: Config, options: { logger?: Logger } = 
       maxListBytes: () => config.mcp_policy.max_list_size,
       protectedResource,
     }),
+    tracer,
   });
 
   const server = http.createServer(serverTimeouts(config.server), handler);
@@ -432,6 +437,8 @@ export async function startProxy(config: Config, options: { logger?: Logger } = 
       await forwarder.close();
       await sessions?.close();
       auditLog?.close();
+      // Last: every request has ended, so every span has; the buffered ones are exported now.
+      await tracer?.shutdown();
       logger.info("shutdown complete");
     },
   };

@@ -309,6 +309,14 @@ const metricsSchema = z.strictObject({
   port: port.default(0),
 });
 
+const tracingSchema = z.strictObject({
+  /**
+   * OpenTelemetry tracing. Unset: on when OTEL_TRACES_EXPORTER or an OTLP endpoint variable is
+   * set; OTEL_SDK_DISABLED=true and OTEL_TRACES_EXPORTER=none turn it off (observability/tracing.ts).
+   */
+  enabled: z.boolean().optional(),
+});
+
 const loggingSchema = z.strictObject({
   level: z.enum(["error", "warn", "info", "debug"]).default("info"),
   format: z.enum(["json", "pretty"]).default("json"),
@@ -337,6 +345,8 @@ export const configSchema = z.strictObject({
   /** Secrets fetched at startup from AWS Secrets Manager, set as environment variables. */
   aws_secrets_manager: awsSecretsManagerSchema.prefault({}),
   metrics: metricsSchema.prefault({}),
+  /** Exporter, endpoint, sampling and service name come from the standard OTEL_* variables. */
+  tracing: tracingSchema.prefault({}),
   logging: loggingSchema.prefault({}),
 });
 

@@ -90,6 +90,7 @@ export const environmentBindings: Readonly<Record<string, Binding>> = {
   AWS_SECRETS: { path: "aws_secrets_manager.secrets", kind: "awsSecrets" },
   METRICS_ENABLED: { path: "metrics.enabled", kind: "bool" },
   METRICS_PORT: { path: "metrics.port", kind: "int" },
+  TRACING_ENABLED: { path: "tracing.enabled", kind: "bool" },
   LOG_LEVEL: { path: "logging.level", kind: "string" },
   LOG_FORMAT: { path: "logging.format", kind: "string" },
 };

@@ -13,6 +13,7 @@ import type { Config } from "../config/schema.ts";
 import { ProxyError } from "../errors.ts";
 import type { Logger } from "../observability/logger.ts";
 import type { ProxyMetrics } from "../observability/metrics.ts";
+import type { RequestTrace, UpstreamTrace } from "../observability/tracing.ts";
 import { HOP_BY_HOP } from "../proxy-headers.ts";
 import type { CircuitBreaker } from "./circuit-breaker.ts";
 import { isEventStream, keepStreamAlive, markUnbuffered, type StreamKeepAlive } from "./event-stream.ts";
@@ -102,6 +103,8 @@ export interface Who {
   afterUpstream?: (status: number, headers: IncomingHttpHeaders) => Promise<void>;
   /** Awaited with an event stream's first chunk before it is relayed (HTTP+SSE session binding). */
   beforeFirstEvent?: (chunk: Buffer) => Promise<void>;
+  /** The request's trace, when tracing is on: the upstream call gets its span. */
+  trace?: RequestTrace;
   /** The request body, already read (and judged) by the MCP policy: sent as it came. */
   body?: Buffer;
   /** A successful answer is read whole (up to `limit` bytes) and replaced (lists filtered per caller). */
@@ -247,12 +250,15 @@ export class Forwarder {
       return; // the client went away while sending its body
     }
     const rewrite = who.rewriteAnswer;
-    const headerList = upstreamHeaders(req, who, this.#headerParts);
+    const path = `${basePath}${req.url ?? "/"}`;
+    const method = req.method ?? "GET";
+    const span: UpstreamTrace | undefined = who.trace?.upstream(method, this.#target, path);
+    const headerList = upstreamHeaders(req, who, this.#headerParts, span?.headers);
     let upstream: Awaited<ReturnType<Pool["request"]>>;
     try {
       upstream = await this.#pool.request({
-        path: `${basePath}${req.url ?? "/"}`,
-        method: (req.method ?? "GET") as "GET",
+        path,
+        method: method as "GET",
         // An answer to rewrite must come uncompressed.
         headers: rewrite ? withoutAcceptEncoding(headerList) : headerList,
         body,
@@ -261,9 +267,14 @@ export class Forwarder {
     } catch (error) {
       res.off("close", onClose);
       releaseSlot();
-      if (abort.signal.aborted) return; // the client left first: nobody to answer
-      throw this.#failure(error as NodeJS.ErrnoException);
+      if (abort.signal.aborted) {
+        span?.failed("client_closed");
+        return; // the client left first: nobody to answer
+      }
+      throw this.#failure(error as NodeJS.ErrnoException, span);
     }
+    // The span is the MCP server's answer time: it ends with the headers, streams included.
+    span?.answered(upstream.statusCode);
     this.#breaker.recordSuccess();
     if (who.afterUpstream) {
       try {
@@ -299,7 +310,10 @@ export class Forwarder {
       });
     }
     res.writeHead(upstream.statusCode, headers);
-    if (stream) res.flushHeaders();
+    if (stream) {
+      res.flushHeaders();
+      who.trace?.streamStarted();
+    }
     try {
       complete = await relayBody(upstream.body, res, keepAlive, stream ? who.beforeFirstEvent : undefined);
     } catch {
@@ -342,7 +356,7 @@ export class Forwarder {
     return this.#pool.destroy();
   }
 
-  #failure(error: NodeJS.ErrnoException): ProxyError {
+  #failure(error: NodeJS.ErrnoException, span: UpstreamTrace | undefined): ProxyError {
     const code = error.code ?? (error.cause as NodeJS.ErrnoException | undefined)?.code ?? "";
     let reason: "connect" | "timeout" | "reset";
     let failure: ProxyError;
@@ -361,6 +375,7 @@ export class Forwarder {
     }
     if (reason !== "reset") this.#breaker.recordFailure();
     this.#metrics.upstreamErrors.inc({ reason });
+    span?.failed(code || reason);
     this.#logger.warn("upstream request failed", { error: code || error.message, reason });
     return failure;
   }

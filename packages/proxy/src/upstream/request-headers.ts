@@ -18,6 +18,8 @@ export interface UpstreamHeaderParts {
   keepForwardedChain: boolean;
   /** The public URL's host, sent as X-Forwarded-Host; without a public URL, the (checked) Host. */
   publicHost: string | undefined;
+  /** With tracing on: the trace-context header names, whose client values are replaced. */
+  traceHeaders?: ReadonlySet<string>;
 }
 
 /** Folded names the Connection header lists (RFC 9110 §7.6.1), beyond keep-alive/close. */
@@ -33,15 +35,25 @@ function connectionOptions(raw: string[]): Set<string> | undefined {
   return options.size > 0 ? options : undefined;
 }
 
-/** The headers for the upstream request, as a flat [name, value, name, value, …] list. */
-export function upstreamHeaders(req: IncomingMessage, who: Who, parts: UpstreamHeaderParts): string[] {
+/**
+ * The headers for the upstream request, as a flat [name, value, name, value, …] list;
+ * traceContext (tracing on) replaces the client's traceparent and tracestate.
+ */
+export function upstreamHeaders(
+  req: IncomingMessage,
+  who: Who,
+  parts: UpstreamHeaderParts,
+  traceContext?: readonly string[],
+): string[] {
   const raw = req.rawHeaders;
+  const traced = traceContext ? parts.traceHeaders : undefined;
   const options = connectionOptions(raw);
   const out: string[] = [];
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i] as string;
     const value = raw[i + 1] as string;
     if (parts.headers.isStripped(name) || options?.has(foldHeaderName(name))) continue;
+    if (traced?.has(name.toLowerCase())) continue;
     if (name.length === 6 && name.toLowerCase() === "cookie") {
       const kept = parts.cookies.withoutProxyCookies(value);
       if (kept !== undefined) out.push(name, kept);
@@ -56,6 +68,7 @@ export function upstreamHeaders(req: IncomingMessage, who: Who, parts: UpstreamH
   const host = parts.publicHost ?? req.headers.host;
   if (host) out.push("x-forwarded-host", host);
   out.push(parts.headers.requestIdKey, who.requestId);
+  if (traceContext) out.push(...traceContext);
   if (who.user) for (const [name, value] of parts.identity.valuesFor(who.user)) out.push(name, value);
   return out;
 }

@@ -1,0 +1,284 @@
+// OpenTelemetry tracing (issue 12, item 5), against an in-process OTLP/HTTP receiver: off by
+// default with nothing of the SDK loaded and the client's traceparent passed through; on, a
+// server span per request with authentication and upstream spans under it, the client's trace
+// id kept, the upstream call's span as the MCP server's parent, no secret in any attribute,
+// event streams' spans ended at their headers, failures marked, spans flushed at shutdown.
+import assert from "node:assert/strict";
+import http from "node:http";
+import { registerHooks } from "node:module";
+import type { AddressInfo } from "node:net";
+import { after, before, describe, it } from "node:test";
+import { type OtlpReceiver, type ReceivedSpan, startOtlpReceiver } from "../support/otlp-receiver.ts";
+
+// Every module resolved from here on: the proxy is imported below, after this hook.
+const resolved: string[] = [];
+registerHooks({
+  resolve(specifier, context, nextResolve) {
+    resolved.push(specifier);
+    return nextResolve(specifier, context);
+  },
+});
+const { loadConfig } = await import("../../src/config/load.ts");
+const { startProxy } = await import("../../src/proxy-server.ts");
+const { tracingSettings } = await import("../../src/observability/tracing.ts");
+const { freePort } = await import("../support/redis-server.ts");
+
+const CLIENT_TRACE = "4bf92f3577b34da6a3ce929d0e0e4736";
+const CLIENT_SPAN = "00f067aa0ba902b7";
+const SECRET_TOKEN = "secret-token-0123456789";
+const SECRET_COOKIE = "secret-cookie-abcdef";
+
+interface Upstream {
+  url: string;
+  /** The traceparent / tracestate header lines each request carried. */
+  seen: { path: string; traceparent: string[]; tracestate: string[] }[];
+  close(): Promise<void>;
+}
+
+/** An MCP server stand-in that records trace headers; /stream answers an event stream that stays open. */
+async function startUpstream(): Promise<Upstream> {
+  const seen: Upstream["seen"] = [];
+  const server = http.createServer((req, res) => {
+    const values = (name: string) => {
+      const out: string[] = [];
+      for (let i = 0; i < req.rawHeaders.length; i += 2)
+        if (req.rawHeaders[i]?.toLowerCase() === name) out.push(req.rawHeaders[i + 1] as string);
+      return out;
+    };
+    seen.push({ path: req.url ?? "", traceparent: values("traceparent"), tracestate: values("tracestate") });
+    req.resume();
+    req.on("end", () => {
+      if (req.url === "/stream") {
+        res.writeHead(200, { "content-type": "text/event-stream" });
+        res.write('event: message\ndata: {"jsonrpc":"2.0","method":"notifications/ping"}\n\n');
+        return;
+      }
+      res.writeHead(200, { "content-type": "application/json" });
+      res.end('{"jsonrpc":"2.0","id":1,"result":{"content":[]}}');
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    seen,
+    close() {
+      server.closeAllConnections();
+      return new Promise((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+async function bypassProxy(target: string, env: Record<string, string> = {}) {
+  const port = await freePort();
+  const { config } = loadConfig({
+    env: {
+      MCP_HOST: "127.0.0.1",
+      MCP_PORT: String(port),
+      MCP_PUBLIC_URL: `http://127.0.0.1:${port}`,
+      MCP_TARGET_URL: target,
+      AUTH_MODE: "bypass",
+      LOG_LEVEL: "error",
+      ...env,
+    },
+  });
+  return startProxy(config);
+}
+
+const OTEL_VARIABLES = [
+  "OTEL_EXPORTER_OTLP_ENDPOINT",
+  "OTEL_EXPORTER_OTLP_PROTOCOL",
+  "OTEL_SERVICE_NAME",
+  "OTEL_TRACES_SAMPLER",
+];
+const clearOtel = () => {
+  for (const name of OTEL_VARIABLES) delete process.env[name];
+};
+
+const toolsCall = JSON.stringify({
+  jsonrpc: "2.0",
+  id: 1,
+  method: "tools/call",
+  params: { name: "echo", arguments: { message: "hi" } },
+});
+
+function post(base: string, headers: Record<string, string>) {
+  return fetch(`${base}/mcp`, {
+    method: "POST",
+    headers: { "content-type": "application/json", accept: "application/json, text/event-stream", ...headers },
+    body: toolsCall,
+  });
+}
+
+describe("tracing off (the default)", () => {
+  let upstream: Upstream;
+  before(async () => {
+    clearOtel();
+    upstream = await startUpstream();
+  });
+  after(() => upstream.close());
+
+  it("loads nothing of the OpenTelemetry SDK and passes the client's traceparent through unchanged", async () => {
+    const proxy = await bypassProxy(upstream.url);
+    try {
+      const traceparent = `00-${CLIENT_TRACE}-${CLIENT_SPAN}-01`;
+      const res = await post(proxy.url, { traceparent, tracestate: "vendor=x" });
+      assert.equal(res.status, 200);
+      await res.text();
+      assert.deepEqual(upstream.seen.at(-1)?.traceparent, [traceparent]);
+      assert.deepEqual(upstream.seen.at(-1)?.tracestate, ["vendor=x"]);
+      // @opentelemetry/api alone is prom-client's (exemplars), loaded with or without tracing.
+      assert.deepEqual(
+        resolved.filter(
+          (specifier) =>
+            (specifier.startsWith("@opentelemetry/") && specifier !== "@opentelemetry/api") ||
+            specifier.endsWith("tracing-sdk.ts"),
+        ),
+        [],
+      );
+    } finally {
+      await proxy.shutdown();
+    }
+  });
+});
+
+describe("tracing on (OTLP over HTTP, JSON)", () => {
+  let receiver: OtlpReceiver;
+  let upstream: Upstream;
+  let spans: ReceivedSpan[];
+  const byName = (name: string, traceId = CLIENT_TRACE) =>
+    spans.filter((span) => span.name === name && span.traceId === traceId);
+
+  before(async () => {
+    receiver = await startOtlpReceiver();
+    upstream = await startUpstream();
+    process.env.OTEL_EXPORTER_OTLP_ENDPOINT = receiver.url;
+    process.env.OTEL_EXPORTER_OTLP_PROTOCOL = "http/json";
+    process.env.OTEL_SERVICE_NAME = "proxy-under-test";
+    const proxy = await bypassProxy(upstream.url);
+    clearOtel();
+    // A tool call carrying a trace context and credentials that must never be exported.
+    const res = await post(proxy.url, {
+      traceparent: `00-${CLIENT_TRACE}-${CLIENT_SPAN}-01`,
+      tracestate: "vendor=x",
+      authorization: `Bearer ${SECRET_TOKEN}`,
+      cookie: `theirs=${SECRET_COOKIE}`,
+    });
+    assert.equal(res.status, 200);
+    await res.text();
+    // An event stream: read its first event, then leave.
+    const abort = new AbortController();
+    const stream = await fetch(`${proxy.url}/stream`, {
+      headers: { accept: "text/event-stream", traceparent: `00-${CLIENT_TRACE}-${CLIENT_SPAN}-01` },
+      signal: abort.signal,
+    });
+    const reader = (stream.body as ReadableStream<Uint8Array>).getReader();
+    await reader.read();
+    abort.abort();
+    await reader.closed.catch(() => {});
+    // Shutdown flushes: nothing was exported before it (the batch delay is 5 s).
+    await proxy.shutdown();
+    spans = receiver.spans;
+  });
+  after(async () => {
+    await upstream.close();
+    await receiver.close();
+  });
+
+  it("exports a server span per request, child of the client's span, in the client's trace", () => {
+    const server = byName("POST").find((span) => span.kind === 2);
+    assert.ok(server, `no POST server span in ${JSON.stringify(spans.map((s) => s.name))}`);
+    assert.equal(server.kind, 2);
+    assert.equal(server.parentSpanId, CLIENT_SPAN);
+    assert.equal(server.service, "proxy-under-test");
+    assert.equal(server.attributes["http.request.method"], "POST");
+    assert.equal(server.attributes["url.path"], "/mcp");
+    assert.equal(server.attributes["http.response.status_code"], 200);
+  });
+
+  it("puts the authentication and upstream spans under the server span", () => {
+    const server = byName("POST").find((span) => span.kind === 2) as ReceivedSpan;
+    const [auth] = byName("mcp_proxy.authenticate").filter((span) => span.parentSpanId === server.spanId);
+    assert.ok(auth);
+    assert.equal(auth.attributes["mcp_proxy.auth.result"], "allowed");
+    const [call] = byName("POST").filter((span) => span.kind === 3 && span.parentSpanId === server.spanId);
+    assert.ok(call);
+    assert.equal(call.attributes["http.response.status_code"], 200);
+    assert.equal(call.attributes["url.full"], `${upstream.url}/mcp`);
+  });
+
+  it("sends the MCP server a traceparent of the client's trace whose parent is the upstream span, and the tracestate", () => {
+    const call = byName("POST").find((span) => span.kind === 3) as ReceivedSpan;
+    const forwarded = upstream.seen.find((request) => request.path === "/mcp");
+    assert.deepEqual(forwarded?.traceparent, [`00-${CLIENT_TRACE}-${call.spanId}-01`]);
+    assert.deepEqual(forwarded?.tracestate, ["vendor=x"]);
+  });
+
+  it("ends an event stream's spans when its headers are out (the stream is still open then)", () => {
+    const server = byName("GET").find((span) => span.kind === 2) as ReceivedSpan;
+    assert.ok(server);
+    assert.equal(server.attributes["mcp_proxy.event_stream"], true);
+    assert.equal(server.attributes["http.response.status_code"], 200);
+    const call = byName("GET").find((span) => span.kind === 3 && span.parentSpanId === server.spanId);
+    assert.equal(call?.attributes["http.response.status_code"], 200);
+  });
+
+  it("exports no token, cookie or user id", () => {
+    const all = receiver.bodies.join("\n");
+    assert.ok(all.length > 0);
+    for (const secret of [SECRET_TOKEN, SECRET_COOKIE, "developer"]) assert.ok(!all.includes(secret), secret);
+  });
+});
+
+describe("tracing on, upstream unreachable", () => {
+  it("marks the upstream span failed with the error code and the server span with the 502", async () => {
+    const receiver = await startOtlpReceiver();
+    const closed = await startUpstream();
+    await closed.close();
+    process.env.OTEL_EXPORTER_OTLP_ENDPOINT = receiver.url;
+    process.env.OTEL_EXPORTER_OTLP_PROTOCOL = "http/json";
+    const proxy = await bypassProxy(closed.url);
+    clearOtel();
+    try {
+      const res = await post(proxy.url, {});
+      assert.equal(res.status, 502);
+      await res.text();
+    } finally {
+      await proxy.shutdown();
+      await receiver.close();
+    }
+    const server = receiver.spans.find((span) => span.kind === 2);
+    const call = receiver.spans.find((span) => span.kind === 3);
+    assert.equal(server?.attributes["http.response.status_code"], 502);
+    assert.equal(server?.status, 2);
+    assert.equal(call?.attributes["error.type"], "ECONNREFUSED");
+    assert.equal(call?.status, 2);
+    assert.equal(call?.parentSpanId, server?.spanId);
+  });
+});
+
+describe("tracingSettings", () => {
+  it("is off unless configured, on with tracing.enabled or an OTEL_* exporter variable", () => {
+    assert.equal(tracingSettings({}, {}).enabled, false);
+    assert.deepEqual(tracingSettings({ enabled: true }, {}), {
+      enabled: true,
+      exporter: "otlp",
+      protocol: "http/protobuf",
+    });
+    assert.equal(
+      tracingSettings({}, { OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: "http://127.0.0.1:4318/v1/traces" }).enabled,
+      true,
+    );
+    assert.equal(tracingSettings({}, { OTEL_TRACES_EXPORTER: "console" }).enabled, true);
+  });
+
+  it("is off with OTEL_SDK_DISABLED=true or OTEL_TRACES_EXPORTER=none, whatever the config says", () => {
+    assert.equal(tracingSettings({ enabled: true }, { OTEL_SDK_DISABLED: "true" }).enabled, false);
+    assert.equal(tracingSettings({ enabled: true }, { OTEL_TRACES_EXPORTER: "none" }).enabled, false);
+    assert.equal(tracingSettings({ enabled: false }, { OTEL_EXPORTER_OTLP_ENDPOINT: "http://x" }).enabled, false);
+  });
+
+  it("refuses an exporter or protocol it does not have, naming the variable", () => {
+    assert.throws(() => tracingSettings({}, { OTEL_TRACES_EXPORTER: "zipkin" }), /OTEL_TRACES_EXPORTER/);
+    assert.throws(() => tracingSettings({ enabled: true }, { OTEL_EXPORTER_OTLP_PROTOCOL: "grpc" }), /PROTOCOL/);
+  });
+});
