@@ -1,6 +1,6 @@
-// Logger factory: winston, JSON by default, each line stamped with the request id of the
-// request being served (from the request scope). Secrets never reach it: callers log
-// names and outcomes, never tokens, cookies or client secrets.
+// Logger factory: winston, JSON by default, each line stamped with the request id (and trace
+// id, with tracing on) of the request being served (from the request scope). Secrets never
+// reach it: callers log names and outcomes, never tokens, cookies or client secrets.
 import winston from "winston";
 import { currentScope } from "./request-scope.ts";
 
@@ -12,6 +12,8 @@ const withRequestScope = winston.format((info) => {
   if (scope) {
     info.request_id ??= scope.requestId;
     if (scope.userId) info.user_id ??= scope.userId;
+    // With tracing on, a log line leads to its trace (and back).
+    if (scope.trace) info.trace_id ??= scope.trace.traceId;
   }
   return info;
 });

@@ -86,6 +86,7 @@ async function bypassProxy(target: string, env: Record<string, string> = {}) {
 
 const OTEL_VARIABLES = [
   "OTEL_EXPORTER_OTLP_ENDPOINT",
+  "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
   "OTEL_EXPORTER_OTLP_PROTOCOL",
   "OTEL_SERVICE_NAME",
   "OTEL_TRACES_SAMPLER",
@@ -124,8 +125,9 @@ describe("tracing off (the default)", () => {
       const res = await post(proxy.url, { traceparent, tracestate: "vendor=x" });
       assert.equal(res.status, 200);
       await res.text();
-      assert.deepEqual(upstream.seen.at(-1)?.traceparent, [traceparent]);
-      assert.deepEqual(upstream.seen.at(-1)?.tracestate, ["vendor=x"]);
+      const forwarded = upstream.seen.find((request) => request.path === "/mcp");
+      assert.deepEqual(forwarded?.traceparent, [traceparent]);
+      assert.deepEqual(forwarded?.tracestate, ["vendor=x"]);
       // @opentelemetry/api alone is prom-client's (exemplars), loaded with or without tracing.
       assert.deepEqual(
         resolved.filter(
@@ -253,6 +255,49 @@ describe("tracing on, upstream unreachable", () => {
     assert.equal(call?.attributes["error.type"], "ECONNREFUSED");
     assert.equal(call?.status, 2);
     assert.equal(call?.parentSpanId, server?.spanId);
+  });
+});
+
+describe("tracing on, the OTLP defaults", () => {
+  it("exports protobuf (OTLP's default protocol) to OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, the client's trace in it", async () => {
+    const receiver = await startOtlpReceiver();
+    const upstream = await startUpstream();
+    process.env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT = `${receiver.url}/v1/traces`;
+    const proxy = await bypassProxy(upstream.url);
+    clearOtel();
+    try {
+      const res = await post(proxy.url, { traceparent: `00-${CLIENT_TRACE}-${CLIENT_SPAN}-01` });
+      assert.equal(res.status, 200);
+      await res.text();
+    } finally {
+      await proxy.shutdown();
+      await upstream.close();
+      await receiver.close();
+    }
+    assert.deepEqual(receiver.contentTypes, ["application/x-protobuf"]);
+    // Trace ids are raw bytes in protobuf: the client's is in the export.
+    assert.ok(receiver.raw[0]?.includes(Buffer.from(CLIENT_TRACE, "hex")));
+  });
+
+  it("samples as OTEL_TRACES_SAMPLER says: parentbased_always_off exports nothing and tells the MCP server so", async () => {
+    const receiver = await startOtlpReceiver();
+    const upstream = await startUpstream();
+    process.env.OTEL_EXPORTER_OTLP_ENDPOINT = receiver.url;
+    process.env.OTEL_TRACES_SAMPLER = "parentbased_always_off";
+    const proxy = await bypassProxy(upstream.url);
+    clearOtel();
+    try {
+      const res = await post(proxy.url, {});
+      assert.equal(res.status, 200);
+      await res.text();
+    } finally {
+      await proxy.shutdown();
+      await upstream.close();
+      await receiver.close();
+    }
+    assert.deepEqual(receiver.bodies, []);
+    const [traceparent] = upstream.seen.find((request) => request.path === "/mcp")?.traceparent ?? [];
+    assert.match(traceparent ?? "", /^00-[0-9a-f]{32}-[0-9a-f]{16}-00$/);
   });
 });
 

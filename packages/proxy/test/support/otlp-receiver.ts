@@ -1,6 +1,7 @@
 // An OTLP/HTTP trace receiver for tests: a node:http server on loopback that accepts what an
 // OpenTelemetry exporter posts to /v1/traces with the JSON protocol (http/json) and keeps the
-// raw bodies (to search for what must never be exported) and the spans, flattened.
+// raw bodies (to search for what must never be exported) and the spans, flattened. Protobuf
+// exports (http/protobuf) are kept raw only: the exporter packages ship no decoder.
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 
@@ -28,6 +29,8 @@ export interface OtlpReceiver {
   /** The base URL, for OTEL_EXPORTER_OTLP_ENDPOINT. */
   url: string;
   bodies: string[];
+  /** The same bodies as received (protobuf ones are not decoded). */
+  raw: Buffer[];
   spans: ReceivedSpan[];
   contentTypes: string[];
   close(): Promise<void>;
@@ -64,12 +67,14 @@ function attributesOf(list: { key: string; value: OtlpValue }[] | undefined) {
 
 export async function startOtlpReceiver(): Promise<OtlpReceiver> {
   const bodies: string[] = [];
+  const raw: Buffer[] = [];
   const spans: ReceivedSpan[] = [];
   const contentTypes: string[] = [];
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on("data", (chunk: Buffer) => chunks.push(chunk));
     req.on("end", () => {
+      raw.push(Buffer.concat(chunks));
       const body = Buffer.concat(chunks).toString("utf8");
       contentTypes.push(req.headers["content-type"] ?? "");
       bodies.push(body);
@@ -102,6 +107,7 @@ export async function startOtlpReceiver(): Promise<OtlpReceiver> {
   return {
     url: `http://127.0.0.1:${port}`,
     bodies,
+    raw,
     spans,
     contentTypes,
     close() {
