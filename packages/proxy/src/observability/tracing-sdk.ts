@@ -149,7 +149,7 @@ export async function createRequestTracer(
       traceId: server.spanContext().traceId,
       inSpan: (name, fn, attributesOf) => step(context, name, fn, attributesOf),
       annotate: (more) => server.setAttributes(more),
-      upstream: (upstreamMethod, url) => upstream(context, upstreamMethod, url),
+      upstream: (upstreamMethod, target, upstreamPath) => upstream(context, upstreamMethod, target, upstreamPath),
       streamStarted: () => {
         server.setAttribute("mcp_proxy.event_stream", true);
         end();
@@ -176,16 +176,18 @@ export async function createRequestTracer(
     }
   }
 
-  function upstream(parent: Context, method: string, url: URL): UpstreamTrace {
+  function upstream(parent: Context, method: string, target: URL, path: string): UpstreamTrace {
+    const queryAt = path.indexOf("?");
     const span = tracer.startSpan(
       method,
       {
         kind: SpanKind.CLIENT,
         attributes: {
           "http.request.method": method,
-          "server.address": url.hostname,
-          "server.port": Number(url.port || (url.protocol === "https:" ? 443 : 80)),
-          "url.full": `${url.origin}${url.pathname}`,
+          "server.address": target.hostname,
+          "server.port": Number(target.port || (target.protocol === "https:" ? 443 : 80)),
+          // The origin has no credentials; the query is left out like everywhere else.
+          "url.full": `${target.origin}${queryAt === -1 ? path : path.slice(0, queryAt)}`,
         },
       },
       parent,

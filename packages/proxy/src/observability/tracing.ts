@@ -21,8 +21,8 @@ export interface RequestTrace {
   inSpan<T>(name: string, fn: () => Promise<T>, attributesOf?: (result: T) => SpanAttributes): Promise<T>;
   /** Attributes of the request's server span (the MCP method and name, once known). */
   annotate(attributes: SpanAttributes): void;
-  /** Starts the span of the upstream call; its headers carry this span as the parent. */
-  upstream(method: string, url: URL): UpstreamTrace;
+  /** Starts the span of the upstream call (path: as sent, query dropped); its headers carry it as the parent. */
+  upstream(method: string, target: URL, path: string): UpstreamTrace;
   /** The answer is an event stream and its headers are out: the server span ends now. */
   streamStarted(): void;
 }

@@ -22,6 +22,8 @@ const { loadConfig } = await import("../../src/config/load.ts");
 const { startProxy } = await import("../../src/proxy-server.ts");
 const { tracingSettings } = await import("../../src/observability/tracing.ts");
 const { freePort } = await import("../support/redis-server.ts");
+const { startDemoMcpServer } = await import("../../dev/mcp-server.ts");
+const { connectMcpClient } = await import("../support/stack.ts");
 
 const CLIENT_TRACE = "4bf92f3577b34da6a3ce929d0e0e4736";
 const CLIENT_SPAN = "00f067aa0ba902b7";
@@ -228,6 +230,49 @@ describe("tracing on (OTLP over HTTP, JSON)", () => {
     const all = receiver.bodies.join("\n");
     assert.ok(all.length > 0);
     for (const secret of [SECRET_TOKEN, SECRET_COOKIE, "developer"]) assert.ok(!all.includes(secret), secret);
+  });
+});
+
+describe("tracing on, a real MCP client and server", () => {
+  it("gives every request the MCP server gets a traceparent of an exported upstream span, and exports no MCP session id", async () => {
+    const receiver = await startOtlpReceiver();
+    const mcp = await startDemoMcpServer();
+    process.env.OTEL_EXPORTER_OTLP_ENDPOINT = receiver.url;
+    process.env.OTEL_EXPORTER_OTLP_PROTOCOL = "http/json";
+    const proxy = await bypassProxy(mcp.url);
+    clearOtel();
+    let sessionId: string | undefined;
+    try {
+      // A client instrumented with OpenTelemetry sends its trace context with every request.
+      const traced: typeof fetch = (input, init) => {
+        const headers = new Headers(init?.headers);
+        headers.set("traceparent", `00-${CLIENT_TRACE}-${CLIENT_SPAN}-01`);
+        return fetch(input, { ...init, headers });
+      };
+      const { client, transport } = await connectMcpClient(`${proxy.url}/mcp`, traced);
+      const result = await client.callTool({ name: "echo", arguments: { text: "traced" } });
+      assert.deepEqual(result.content, [{ type: "text", text: "traced" }]);
+      sessionId = transport.sessionId;
+      await client.close();
+    } finally {
+      await proxy.shutdown();
+      await mcp.close();
+      await receiver.close();
+    }
+    const upstreamSpans = new Map(
+      receiver.spans.filter((span) => span.kind === 3).map((span) => [span.spanId, span] as const),
+    );
+    const toMcp = mcp.requests.filter((request) => request.url.startsWith("/mcp"));
+    assert.ok(toMcp.length >= 3, `${toMcp.length} requests`); // initialize, initialized, tools/call (and more)
+    for (const request of toMcp) {
+      const [, traceId, spanId] = String(request.headers.traceparent).split("-");
+      assert.equal(traceId, CLIENT_TRACE);
+      const span = upstreamSpans.get(spanId as string);
+      assert.ok(span, `${request.method} ${request.url}: no exported span ${spanId}`);
+      assert.equal(span.attributes["http.request.method"], request.method);
+    }
+    assert.ok(sessionId);
+    assert.ok(!receiver.bodies.join("\n").includes(sessionId));
   });
 });
 
