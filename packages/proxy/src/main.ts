@@ -3,6 +3,7 @@
 import { Command, Option } from "commander";
 import { ConfigError, type LoadedConfig, type LoadOptions, loadConfig } from "./config/load.ts";
 import { createLogger } from "./observability/logger.ts";
+import { tracingSettings } from "./observability/tracing.ts";
 import { type RunningProxy, startProxy } from "./proxy-server.ts";
 import { loadConfigWithSecrets, SecretSourceError } from "./secrets/resolve.ts";
 import { VERSION } from "./version.ts";
@@ -55,6 +56,8 @@ export async function main(argv: string[] = process.argv): Promise<void> {
   try {
     // Secrets from Vault or AWS Secrets Manager are fetched here, once, if configured.
     ({ loaded, options } = await loadConfigWithSecrets(options));
+    // The OTEL_* variables tracing reads are checked with the rest (and by --config-test).
+    tracingSettings(loaded.config.tracing);
   } catch (error) {
     if (error instanceof ConfigError) {
       process.stderr.write(`mcp-oidc-proxy: ${error.message}\n`);

@@ -4,6 +4,7 @@
 // tracing-sdk.ts and is imported only when tracing is on: a proxy without tracing loads none
 // of it and pays one `undefined` check per request (docs/decisions/015m-tracing.md).
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { ConfigError } from "../config/load.ts";
 import type { Config } from "../config/schema.ts";
 import type { Logger } from "./logger.ts";
 import { currentScope } from "./request-scope.ts";
@@ -68,13 +69,13 @@ export function tracingSettings(config: Config["tracing"], env: NodeJS.ProcessEn
     Boolean(env.OTEL_EXPORTER_OTLP_ENDPOINT || env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT);
   if (!wanted) return { enabled: false, reason: "not configured" };
   if (exporter !== undefined && exporter !== "otlp" && exporter !== "console") {
-    throw new Error(`OTEL_TRACES_EXPORTER: "${exporter}" is not supported (otlp, console or none)`);
+    throw new ConfigError([`OTEL_TRACES_EXPORTER: "${exporter}" is not supported (otlp, console or none)`]);
   }
   const protocol = (env.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL || env.OTEL_EXPORTER_OTLP_PROTOCOL || "http/protobuf")
     .trim()
     .toLowerCase();
   if (protocol !== "http/protobuf" && protocol !== "http/json") {
-    throw new Error(`OTEL_EXPORTER_OTLP_PROTOCOL: "${protocol}" is not supported (http/protobuf or http/json)`);
+    throw new ConfigError([`OTEL_EXPORTER_OTLP_PROTOCOL: "${protocol}" is not supported (http/protobuf or http/json)`]);
   }
   return { enabled: true, exporter: exporter ?? "otlp", protocol };
 }

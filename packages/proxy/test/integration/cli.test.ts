@@ -67,6 +67,17 @@ describe("mcp-oidc-proxy command", () => {
     assert.match(result.stderr, /server\.port: .*"nope".*flag --port/);
   });
 
+  it("stops with exit code 2 naming an OTEL_* tracing value it does not support", async () => {
+    const result = await finished(
+      run(["--auth-mode", "bypass", "--config-test"], {
+        OTEL_TRACES_EXPORTER: "otlp",
+        OTEL_EXPORTER_OTLP_PROTOCOL: "grpc",
+      }),
+    );
+    assert.equal(result.code, 2);
+    assert.match(result.stderr, /OTEL_EXPORTER_OTLP_PROTOCOL: "grpc" is not supported/);
+  });
+
   it("validates a config file with --config-test without starting", async () => {
     const dir = mkdtempSync(path.join(tmpdir(), "mcp-proxy-cli-"));
     const file = path.join(dir, "config.yaml");
