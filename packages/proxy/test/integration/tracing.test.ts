@@ -23,7 +23,9 @@ const { startProxy } = await import("../../src/proxy-server.ts");
 const { tracingSettings } = await import("../../src/observability/tracing.ts");
 const { freePort } = await import("../support/redis-server.ts");
 const { startDemoMcpServer } = await import("../../dev/mcp-server.ts");
-const { connectMcpClient } = await import("../support/stack.ts");
+const { connectMcpClient, startStack } = await import("../support/stack.ts");
+const { initializeWithToken } = await import("../support/mcp-oauth-client.ts");
+const { exportJWK, generateKeyPair, SignJWT } = await import("jose");
 
 const CLIENT_TRACE = "4bf92f3577b34da6a3ce929d0e0e4736";
 const CLIENT_SPAN = "00f067aa0ba902b7";
@@ -273,6 +275,51 @@ describe("tracing on, a real MCP client and server", () => {
     }
     assert.ok(sessionId);
     assert.ok(!receiver.bodies.join("\n").includes(sessionId));
+  });
+});
+
+describe("tracing on, bearer tokens of the provider (mcp_auth.mode provider)", () => {
+  it("records the authentication's outcome, never the token, the user or their e-mail", async () => {
+    const receiver = await startOtlpReceiver();
+    const { privateKey } = await generateKeyPair("RS256", { extractable: true });
+    process.env.OTEL_EXPORTER_OTLP_ENDPOINT = receiver.url;
+    process.env.OTEL_EXPORTER_OTLP_PROTOCOL = "http/json";
+    const stack = await startStack({
+      idp: { signingKeys: [{ ...(await exportJWK(privateKey)), kid: "key-a", alg: "RS256", use: "sig" }] },
+      env: { MCP_AUTH_MODE: "provider", MCP_JWKS_REFRESH_COOLDOWN: "0s" },
+    });
+    clearOtel();
+    const proxyUrl = `http://127.0.0.1:${stack.ports[0]}`;
+    const now = Math.floor(Date.now() / 1000);
+    const mint = (exp: number) =>
+      new SignJWT({ iss: stack.idp.issuer, sub: "alice-sub", aud: proxyUrl, iat: now, exp, email: "alice@example.com" })
+        .setProtectedHeader({ alg: "RS256", kid: "key-a" })
+        .sign(privateKey);
+    const valid = await mint(now + 600);
+    const expired = await mint(now - 60);
+    try {
+      const ok = await initializeWithToken(`${proxyUrl}/mcp`, valid);
+      assert.equal(ok.status, 200);
+      await ok.text();
+      const refused = await initializeWithToken(`${proxyUrl}/mcp`, expired);
+      assert.equal(refused.status, 401);
+      await refused.text();
+    } finally {
+      await stack.close();
+      await receiver.close();
+    }
+    const results = receiver.spans
+      .filter((span) => span.name === "mcp_proxy.authenticate")
+      .map((span) => span.attributes["mcp_proxy.auth.result"]);
+    assert.deepEqual(results.sort(), ["allowed", "anonymous"]);
+    const refusedSpan = receiver.spans.find(
+      (span) => span.kind === 2 && span.attributes["http.response.status_code"] === 401,
+    );
+    assert.ok(refusedSpan);
+    assert.equal(refusedSpan.status, 0); // a 401 is an answer, not a failure of the proxy
+    const all = receiver.bodies.join("\n");
+    for (const secret of [valid, expired, valid.split(".")[2] as string, "alice-sub", "alice@example.com"])
+      assert.ok(!all.includes(secret), secret.slice(0, 20));
   });
 });
 
