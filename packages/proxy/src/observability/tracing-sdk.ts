@@ -219,6 +219,7 @@ export async function createRequestTracer(
     async shutdown() {
       try {
         await provider.shutdown();
+        diag.disable();
       } catch (error) {
         logger.warn("tracing: spans could not be exported at shutdown", { error: (error as Error).message });
       }

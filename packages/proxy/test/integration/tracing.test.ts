@@ -7,7 +7,9 @@ import assert from "node:assert/strict";
 import http from "node:http";
 import { registerHooks } from "node:module";
 import type { AddressInfo } from "node:net";
+import { Writable } from "node:stream";
 import { after, before, describe, it } from "node:test";
+import winston from "winston";
 import { type OtlpReceiver, type ReceivedSpan, startOtlpReceiver } from "../support/otlp-receiver.ts";
 
 // Every module resolved from here on: the proxy is imported below, after this hook.
@@ -20,6 +22,7 @@ registerHooks({
 });
 const { loadConfig } = await import("../../src/config/load.ts");
 const { startProxy } = await import("../../src/proxy-server.ts");
+const { createLogger } = await import("../../src/observability/logger.ts");
 const { tracingSettings } = await import("../../src/observability/tracing.ts");
 const { freePort } = await import("../support/redis-server.ts");
 const { startDemoMcpServer } = await import("../../dev/mcp-server.ts");
@@ -72,7 +75,23 @@ async function startUpstream(): Promise<Upstream> {
   };
 }
 
-async function bypassProxy(target: string, env: Record<string, string> = {}) {
+/** A logger whose JSON lines land in `lines`. */
+function capturingLogger(lines: string[]) {
+  const logger = createLogger("warn");
+  logger.clear().add(
+    new winston.transports.Stream({
+      stream: new Writable({
+        write(chunk: Buffer, _encoding, done) {
+          lines.push(chunk.toString());
+          done();
+        },
+      }),
+    }),
+  );
+  return logger;
+}
+
+async function bypassProxy(target: string, env: Record<string, string> = {}, logger?: ReturnType<typeof createLogger>) {
   const port = await freePort();
   const { config } = loadConfig({
     env: {
@@ -85,7 +104,7 @@ async function bypassProxy(target: string, env: Record<string, string> = {}) {
       ...env,
     },
   });
-  return startProxy(config);
+  return startProxy(config, logger ? { logger } : {});
 }
 
 const OTEL_VARIABLES = [
@@ -324,13 +343,14 @@ describe("tracing on, bearer tokens of the provider (mcp_auth.mode provider)", (
 });
 
 describe("tracing on, upstream unreachable", () => {
-  it("marks the upstream span failed with the error code and the server span with the 502", async () => {
+  it("marks the upstream span failed with the error code and the server span with the 502; the log line names the trace", async () => {
     const receiver = await startOtlpReceiver();
     const closed = await startUpstream();
     await closed.close();
     process.env.OTEL_EXPORTER_OTLP_ENDPOINT = receiver.url;
     process.env.OTEL_EXPORTER_OTLP_PROTOCOL = "http/json";
-    const proxy = await bypassProxy(closed.url);
+    const lines: string[] = [];
+    const proxy = await bypassProxy(closed.url, {}, capturingLogger(lines));
     clearOtel();
     try {
       const res = await post(proxy.url, {});
@@ -347,6 +367,8 @@ describe("tracing on, upstream unreachable", () => {
     assert.equal(call?.attributes["error.type"], "ECONNREFUSED");
     assert.equal(call?.status, 2);
     assert.equal(call?.parentSpanId, server?.spanId);
+    const failed = lines.map((line) => JSON.parse(line)).find((line) => line.message === "upstream request failed");
+    assert.equal(failed?.trace_id, server?.traceId);
   });
 });
 
