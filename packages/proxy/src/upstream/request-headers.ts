@@ -3,7 +3,8 @@
 // repeated headers into one ("tools/list, tools/list"), which would change what the client
 // sent. Dropped: hop-by-hop headers and those the Connection header names, the client's
 // credentials, identity and forwarding headers and their "_" look-alikes, the proxy's own
-// cookies. Added last: forwarding information, the request id and the caller's identity.
+// cookies. Added last: forwarding information, the request id, with tracing on the trace
+// context of the upstream call (in place of the client's), and the caller's identity.
 import type { IncomingMessage } from "node:http";
 import type { ProxyCookies } from "../proxy-cookies.ts";
 import { foldHeaderName, type ProxyHeaders } from "../proxy-headers.ts";
