@@ -218,9 +218,15 @@ export function createRequestHandler(parts: AppParts): (req: IncomingMessage, re
     }
     // What is called, after who calls (and their MCP session) is settled: a denied call
     // never reaches the MCP server.
-    if (req.method === "POST" && parts.mcpGuard?.enabled) {
+    const guard = parts.mcpGuard;
+    if (req.method === "POST" && guard?.enabled) {
       const caller = { user: auth.user, clientId: auth.clientId, scopes: auth.scopes };
-      if (!(await parts.mcpGuard.admit(req, res, caller, who))) return;
+      const admitted = await inSpan(
+        "mcp_proxy.policy",
+        () => guard.admit(req, res, caller, who),
+        (forwarded) => ({ "mcp_proxy.policy.result": forwarded ? "forwarded" : "answered" }),
+      );
+      if (!admitted) return;
     }
     // Identity goes on last, after every check, and replaces whatever the client sent.
     await parts.forwarder.forward(req, res, who);

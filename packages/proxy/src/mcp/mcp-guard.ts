@@ -8,6 +8,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { performance } from "node:perf_hooks";
 import type { ProtectedResource } from "../auth/protected-resource.ts";
 import type { ProxyMetrics } from "../observability/metrics.ts";
+import { mcpAttributes } from "../observability/tracing.ts";
 import { expectsContinue, type Who } from "../upstream/forwarder.ts";
 import type { AuditDecision, AuditLog } from "./audit-log.ts";
 import {
@@ -110,6 +111,7 @@ export class McpGuard {
       });
       return false;
     }
+    who.trace?.annotate(mcpAttributes(body.messages.map((message) => message.call)));
     const judged: Judged[] = body.messages.map((message) => ({
       message,
       decision: policy.decide(message.call, caller),

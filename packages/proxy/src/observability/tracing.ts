@@ -2,7 +2,7 @@
 // import, the decision whether tracing is on (config `tracing.enabled` and the standard OTEL_*
 // variables), and `inSpan`, the one-line wrap for a step of a request. The SDK itself lives in
 // tracing-sdk.ts and is imported only when tracing is on: a proxy without tracing loads none
-// of it and pays one `undefined` check per request (docs/decisions/016m-tracing.md).
+// of it and pays one `undefined` check per request (docs/decisions/017m-tracing.md).
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { ConfigError } from "../config/load.ts";
 import type { Config } from "../config/schema.ts";
@@ -78,6 +78,24 @@ export function tracingSettings(config: Config["tracing"], env: NodeJS.ProcessEn
     throw new ConfigError([`OTEL_EXPORTER_OTLP_PROTOCOL: "${protocol}" is not supported (http/protobuf or http/json)`]);
   }
   return { enabled: true, exporter: exporter ?? "otlp", protocol };
+}
+
+/**
+ * Span attributes of an MCP request body (OpenTelemetry's MCP conventions): the method and
+ * the tool or prompt name or resource URI of a single message; a batch's size only.
+ */
+export function mcpAttributes(
+  calls: readonly { method: string; kind?: string | undefined; name?: string | undefined }[],
+): SpanAttributes {
+  if (calls.length !== 1) return { "mcp_proxy.jsonrpc.batch_size": calls.length };
+  const [call] = calls as [(typeof calls)[number]];
+  if (!call.method) return {}; // a response to the server
+  const attributes: SpanAttributes = { "mcp.method.name": call.method };
+  if (call.name === undefined) return attributes;
+  if (call.kind === "tool") attributes["gen_ai.tool.name"] = call.name;
+  else if (call.kind === "prompt") attributes["gen_ai.prompt.name"] = call.name;
+  else if (call.kind === "resource") attributes["mcp.resource.uri"] = call.name;
+  return attributes;
 }
 
 /** The tracer, or undefined when tracing is off (then nothing of the SDK is loaded). */

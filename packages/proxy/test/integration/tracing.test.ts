@@ -4,9 +4,12 @@
 // id kept, the upstream call's span as the MCP server's parent, no secret in any attribute,
 // event streams' spans ended at their headers, failures marked, spans flushed at shutdown.
 import assert from "node:assert/strict";
+import { mkdtempSync, writeFileSync } from "node:fs";
 import http from "node:http";
 import { registerHooks } from "node:module";
 import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import { Writable } from "node:stream";
 import { after, before, describe, it } from "node:test";
 import winston from "winston";
@@ -91,9 +94,15 @@ function capturingLogger(lines: string[]) {
   return logger;
 }
 
-async function bypassProxy(target: string, env: Record<string, string> = {}, logger?: ReturnType<typeof createLogger>) {
+async function bypassProxy(
+  target: string,
+  env: Record<string, string> = {},
+  logger?: ReturnType<typeof createLogger>,
+  file?: string,
+) {
   const port = await freePort();
   const { config } = loadConfig({
+    ...(file ? { file } : {}),
     env: {
       MCP_HOST: "127.0.0.1",
       MCP_PORT: String(port),
@@ -125,11 +134,11 @@ const toolsCall = JSON.stringify({
   params: { name: "echo", arguments: { message: "hi" } },
 });
 
-function post(base: string, headers: Record<string, string>) {
+function post(base: string, headers: Record<string, string>, body = toolsCall) {
   return fetch(`${base}/mcp`, {
     method: "POST",
     headers: { "content-type": "application/json", accept: "application/json, text/event-stream", ...headers },
-    body: toolsCall,
+    body,
   });
 }
 
@@ -339,6 +348,45 @@ describe("tracing on, bearer tokens of the provider (mcp_auth.mode provider)", (
     const all = receiver.bodies.join("\n");
     for (const secret of [valid, expired, valid.split(".")[2] as string, "alice-sub", "alice@example.com"])
       assert.ok(!all.includes(secret), secret.slice(0, 20));
+  });
+});
+
+describe("tracing on, with an MCP policy", () => {
+  it("adds the policy span and the MCP method and tool name; a denied call has no upstream span", async () => {
+    const receiver = await startOtlpReceiver();
+    const upstream = await startUpstream();
+    const dir = mkdtempSync(path.join(tmpdir(), "mcp-proxy-tracing-"));
+    const file = path.join(dir, "config.yaml");
+    writeFileSync(file, "mcp_policy:\n  rules:\n    - name: echo-for-all\n      tools: [echo]\n");
+    process.env.OTEL_EXPORTER_OTLP_ENDPOINT = receiver.url;
+    process.env.OTEL_EXPORTER_OTLP_PROTOCOL = "http/json";
+    const proxy = await bypassProxy(upstream.url, {}, undefined, file);
+    clearOtel();
+    const call = (tool: string) =>
+      JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: tool, arguments: {} } });
+    try {
+      for (const tool of ["echo", "admin_reset"]) {
+        const res = await post(proxy.url, {}, call(tool));
+        assert.equal(res.status, 200);
+        await res.text();
+      }
+    } finally {
+      await proxy.shutdown();
+      await upstream.close();
+      await receiver.close();
+    }
+    const servers = receiver.spans.filter((span) => span.kind === 2);
+    const serverFor = (tool: string) => servers.find((span) => span.attributes["gen_ai.tool.name"] === tool);
+    const childOf = (parent: ReceivedSpan | undefined, name: string) =>
+      receiver.spans.find((span) => span.parentSpanId === parent?.spanId && span.name === name);
+    const allowed = serverFor("echo");
+    const denied = serverFor("admin_reset");
+    assert.equal(allowed?.attributes["mcp.method.name"], "tools/call");
+    assert.equal(denied?.attributes["mcp.method.name"], "tools/call");
+    assert.equal(childOf(allowed, "mcp_proxy.policy")?.attributes["mcp_proxy.policy.result"], "forwarded");
+    assert.equal(childOf(denied, "mcp_proxy.policy")?.attributes["mcp_proxy.policy.result"], "answered");
+    assert.ok(receiver.spans.some((span) => span.kind === 3 && span.parentSpanId === allowed?.spanId));
+    assert.ok(!receiver.spans.some((span) => span.kind === 3 && span.parentSpanId === denied?.spanId));
   });
 });
 
