@@ -1,7 +1,7 @@
 // The OpenTelemetry SDK behind RequestTracer, imported by tracing.ts only when tracing is on.
 // Spans are made by hand at the steps the proxy knows (server, authentication, policy,
 // upstream) with explicit parent contexts: no global context manager, no instrumentation that
-// patches node:http or undici (docs/decisions/017m-tracing.md). The W3C trace-context propagator
+// patches node:http or undici (docs/decisions/017-tracing.md). The W3C trace-context propagator
 // reads the client's traceparent/tracestate and writes the upstream call's.
 // Attributes are names and outcomes only: never a token, cookie, session id, query or user id.
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from "node:http";

@@ -2,7 +2,7 @@
 // import, the decision whether tracing is on (config `tracing.enabled` and the standard OTEL_*
 // variables), and `inSpan`, the one-line wrap for a step of a request. The SDK itself lives in
 // tracing-sdk.ts and is imported only when tracing is on: a proxy without tracing loads none
-// of it and pays one `undefined` check per request (docs/decisions/017m-tracing.md).
+// of it and pays one `undefined` check per request (docs/decisions/017-tracing.md).
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { ConfigError } from "../config/load.ts";
 import type { Config } from "../config/schema.ts";
