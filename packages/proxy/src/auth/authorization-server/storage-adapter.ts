@@ -70,6 +70,18 @@ export interface StorageAdapterOptions {
   clientDocuments?: { find(clientId: string): Promise<AdapterPayload | undefined> };
 }
 
+/**
+ * A client's registered `scope` would cap what it may ever ask for, so the step-up a 403
+ * `insufficient_scope` asks for (SEP-835) would end in invalid_scope: SDK clients register the
+ * scope of their first challenge. The person approves every scope on the consent page, which
+ * is bound to the scopes shown, so the registration need not limit them as well.
+ */
+function withoutScopeLimit(payload: AdapterPayload): AdapterPayload {
+  if (payload.scope === undefined) return payload;
+  const { scope: _, ...rest } = payload;
+  return rest;
+}
+
 export function storageAdapterFactory(options: StorageAdapterOptions): (name: string) => Adapter {
   return (name) => new StorageAdapter(name, options);
 }
@@ -132,9 +144,10 @@ class StorageAdapter implements Adapter {
   }
 
   async find(id: string): Promise<AdapterPayload | undefined> {
-    if (this.#documents && isDocumentClientId(id)) return this.#documents.find(id);
-    const payload = (await this.#read(id))?.payload;
-    return payload === undefined ? undefined : this.#openClientSecret(payload);
+    const payload =
+      this.#documents && isDocumentClientId(id) ? await this.#documents.find(id) : (await this.#read(id))?.payload;
+    if (payload === undefined) return undefined;
+    return this.#name === "Client" ? this.#openClientSecret(withoutScopeLimit(payload)) : payload;
   }
 
   async #sealClientSecret(payload: AdapterPayload): Promise<AdapterPayload> {
