@@ -24,7 +24,7 @@ import { currentScope, type RequestScope, requestScope } from "./observability/r
 import { inSpan, type RequestTracer } from "./observability/tracing.ts";
 import type { ProxyHeaders } from "./proxy-headers.ts";
 import { requestPath } from "./request-path.ts";
-import type { CircuitBreaker } from "./upstream/circuit-breaker.ts";
+import type { Endpoint, UpstreamEndpoints } from "./upstream/endpoints.ts";
 import { expectsContinue, type Forwarder, type Who } from "./upstream/forwarder.ts";
 import { MCP_SESSION_HEADER, type McpSessionBinding, writeSessionNotFound } from "./upstream/mcp-session-binding.ts";
 
@@ -43,9 +43,13 @@ export interface AppParts {
   login: BrowserLogin | undefined;
   bypassUser: SessionUser | undefined;
   authenticator: Authenticator;
-  breaker: CircuitBreaker;
+  /** The MCP server's endpoints, each with its health and circuit breaker. */
+  upstream: UpstreamEndpoints;
   forwarder: Forwarder;
-  /** Binds each upstream Mcp-Session-Id to its creator; absent in bypass mode (one user). */
+  /**
+   * Binds each upstream Mcp-Session-Id to its creator (and, with several endpoints, to the
+   * endpoint that holds it); absent in bypass mode with one endpoint (one user, nothing to pin).
+   */
   mcpSessions: McpSessionBinding | undefined;
   /** Present when MCP clients are authorized with bearer tokens (mcp_auth.mode). */
   protectedResource: ProtectedResource | undefined;
@@ -186,15 +190,9 @@ export function createRequestHandler(parts: AppParts): (req: IncomingMessage, re
     }
     const scope = currentScope();
     if (scope && auth.user) scope.userId = auth.user.id;
-    if (!parts.breaker.allowRequest()) {
-      metrics.upstreamErrors.inc({ reason: "circuit_open" });
-      throw new ProxyError("PROXY_ERROR", 503, "The MCP server is failing; requests are paused briefly", {
-        details: { circuit: "open" },
-        retryAfter: Math.ceil(config.target.circuit_breaker.reset_timeout / 1000),
-      });
-    }
     const who: Who = { user: auth.user, requestId, forwardedProto: parts.publicProtocol(req) };
     if (scope?.trace) who.trace = scope.trace;
+    let endpoint: Endpoint | undefined;
     if (parts.mcpSessions && auth.user) {
       // An MCP session is only ever used by whoever created it (user and OAuth client).
       const owner = {
@@ -204,18 +202,30 @@ export function createRequestHandler(parts: AppParts): (req: IncomingMessage, re
       };
       const header = req.headers[MCP_SESSION_HEADER];
       const requested = typeof header === "string" ? header : undefined;
-      if (
+      const admission =
         requested !== undefined
-          ? !(await parts.mcpSessions.admits(requested, owner))
-          : !(await parts.mcpSessions.admitsLegacy(req.url ?? "/", owner))
-      ) {
+          ? await parts.mcpSessions.admission(requested, owner)
+          : await parts.mcpSessions.legacyAdmission(req.url ?? "/", owner);
+      if (!admission.admitted) {
         writeSessionNotFound(res);
         return;
       }
-      who.afterUpstream = parts.mcpSessions.afterResponse(owner, req.method, requested);
+      // A pinned session goes to its endpoint or nowhere: any other one does not know it.
+      if (admission.endpoint !== undefined && admission.bound !== undefined && parts.upstream.pinsSessions) {
+        endpoint = parts.upstream.owner(admission.endpoint);
+        if (!endpoint) {
+          await parts.mcpSessions.release(admission.bound);
+          writeSessionNotFound(res);
+          return;
+        }
+      }
+      endpoint ??= pickEndpoint();
+      const pin = parts.upstream.pinsSessions ? endpoint.key : undefined;
+      who.afterUpstream = parts.mcpSessions.afterResponse(owner, req.method, requested, pin);
       if (req.method === "GET" && requested === undefined)
-        who.beforeFirstEvent = parts.mcpSessions.beforeFirstEvent(owner);
+        who.beforeFirstEvent = parts.mcpSessions.beforeFirstEvent(owner, pin);
     }
+    endpoint ??= pickEndpoint();
     // What is called, after who calls (and their MCP session) is settled: a denied call
     // never reaches the MCP server.
     const guard = parts.mcpGuard;
@@ -229,7 +239,18 @@ export function createRequestHandler(parts: AppParts): (req: IncomingMessage, re
       if (!admitted) return;
     }
     // Identity goes on last, after every check, and replaces whatever the client sent.
-    await parts.forwarder.forward(req, res, who);
+    await parts.forwarder.forward(req, res, who, endpoint);
+  }
+
+  /** A healthy endpoint for a request bound to none, or 503 when every one is failing. */
+  function pickEndpoint(): Endpoint {
+    const endpoint = parts.upstream.pick();
+    if (endpoint) return endpoint;
+    metrics.upstreamErrors.inc({ reason: "circuit_open" });
+    throw new ProxyError("PROXY_ERROR", 503, "The MCP server is failing; requests are paused briefly", {
+      details: { circuit: "open" },
+      retryAfter: Math.ceil(config.target.circuit_breaker.reset_timeout / 1000),
+    });
   }
 
   return (req, res) => {

@@ -41,9 +41,8 @@ import { requestPath } from "./request-path.ts";
 import { SessionCache } from "./session/session-cache.ts";
 import { SessionReader } from "./session/session-reader.ts";
 import { createSessionBackend } from "./session/store.ts";
-import { CircuitBreaker } from "./upstream/circuit-breaker.ts";
-import { Forwarder, targetUrl } from "./upstream/forwarder.ts";
-import { HealthProbe } from "./upstream/health-probe.ts";
+import { configuredUrls, type Resolver, UpstreamEndpoints } from "./upstream/endpoints.ts";
+import { Forwarder } from "./upstream/forwarder.ts";
 import { IdentityHeaders } from "./upstream/identity-headers.ts";
 import { McpSessionBinding } from "./upstream/mcp-session-binding.ts";
 import { createUpgradeRelay } from "./upstream/websocket.ts";
@@ -94,7 +93,10 @@ function rejectUpgrade(socket: Socket, error: ProxyError, requestId: string): vo
   );
 }
 
-export async function startProxy(config: Config, options: { logger?: Logger } = {}): Promise<RunningProxy> {
+export async function startProxy(
+  config: Config,
+  options: { logger?: Logger; resolve?: Resolver } = {},
+): Promise<RunningProxy> {
   const logger = options.logger ?? createLogger(config.logging.level, config.logging.format);
   const startedAt = Date.now();
   let shuttingDown = false;
@@ -104,26 +106,22 @@ export async function startProxy(config: Config, options: { logger?: Logger } = 
     logger.warn("session.secret is not set: using a random one, so sessions end when the proxy restarts");
     secrets.push(randomBytes(32).toString("base64url"));
   }
-  const sessions = config.auth.mode === "oidc" ? await createSessionBackend(config, logger, secrets) : undefined;
-  const metrics = createMetrics({ countSessions: () => sessions?.countSessions() ?? Promise.resolve(0) });
-  const breaker = new CircuitBreaker({
-    failureThreshold: config.target.circuit_breaker.failure_threshold,
-    resetTimeoutMs: config.target.circuit_breaker.reset_timeout,
-    onChange: (state) => {
-      metrics.circuitState.set(state === "open" ? 1 : 0);
-      logger.warn("circuit breaker changed state", { state });
-    },
+  // Several endpoints pin MCP sessions in the store in every auth mode, bypass included.
+  const pinsSessions = config.target.discovery === "dns" || config.target.urls.length > 1;
+  const sessions =
+    config.auth.mode === "oidc" || pinsSessions ? await createSessionBackend(config, logger, secrets) : undefined;
+  let mcpSessions: McpSessionBinding | undefined;
+  const metrics = createMetrics({
+    countSessions: () => (config.auth.mode === "oidc" ? sessions?.countSessions() : undefined) ?? Promise.resolve(0),
+    ...(pinsSessions ? { countUpstreamSessions: () => mcpSessions?.pinnedCounts() ?? new Map() } : {}),
   });
-  const target = targetUrl(config.target);
-  const probe = new HealthProbe({
-    url: config.target.health_path ? new URL(config.target.health_path, target) : undefined,
-    intervalMs: config.target.health_interval,
-    timeoutMs: config.target.connect_timeout,
-    onResult: (reachable) => {
-      metrics.backendUp.set(reachable ? 1 : 0);
-      if (reachable && breaker.state !== "closed") breaker.recordSuccess();
-    },
+  const upstream = new UpstreamEndpoints({
+    target: config.target,
+    metrics,
+    logger,
+    ...(options.resolve ? { resolve: options.resolve } : {}),
   });
+  const target = configuredUrls(config.target)[0] as URL;
   const cookies = new ProxyCookies(config);
   const headers = new ProxyHeaders(config.headers);
   // Off unless configured; the SDK is imported only then (observability/tracing.ts).
@@ -137,7 +135,7 @@ export async function startProxy(config: Config, options: { logger?: Logger } = 
     publicHost: config.server.public_url ? new URL(config.server.public_url).host : undefined,
   };
   const hostCheck = createHostCheck(config.server);
-  const forwarder = new Forwarder({ config, breaker, metrics, logger, headerParts });
+  const forwarder = new Forwarder({ config, metrics, logger, headerParts });
   const relayUpgrade = createUpgradeRelay(target, logger, headerParts);
   const publicUrl = createPublicUrlResolver(config.server);
   const extraOrigins = config.server.allowed_origins.map((o) => new URL(o).origin);
@@ -160,6 +158,13 @@ export async function startProxy(config: Config, options: { logger?: Logger } = 
   let sessionReader: SessionReader | undefined;
   let refresher: TokenRefresher | undefined;
   let bypassUser: SessionUser | undefined;
+  if (sessions) {
+    mcpSessions = new McpSessionBinding({
+      store: sessions.keyValue,
+      ttlMs: config.session.ttl,
+      cacheTtlMs: config.session.cache_ttl,
+    });
+  }
   if (config.auth.mode === "oidc" && sessions) {
     oidcUpstream = new UpstreamOidc(config.oidc, logger);
     await oidcUpstream.start();
@@ -298,7 +303,7 @@ export async function startProxy(config: Config, options: { logger?: Logger } = 
     config,
     logger,
     metrics,
-    operations: { version: VERSION, startedAt, backendStatus: () => probe.status, notReadyReasons },
+    operations: { version: VERSION, startedAt, backendStatus: () => upstream.status(), notReadyReasons },
     allowedOrigins,
     hostCheck,
     headers,
@@ -307,15 +312,9 @@ export async function startProxy(config: Config, options: { logger?: Logger } = 
     login,
     bypassUser,
     authenticator,
-    breaker,
+    upstream,
     forwarder,
-    mcpSessions: sessions
-      ? new McpSessionBinding({
-          store: sessions.keyValue,
-          ttlMs: config.session.ttl,
-          cacheTtlMs: config.session.cache_ttl,
-        })
-      : undefined,
+    mcpSessions,
     protectedResource,
     authorizationServer,
     mcpGuard: new McpGuard({
@@ -358,6 +357,8 @@ export async function startProxy(config: Config, options: { logger?: Logger } = 
     });
   });
 
+  // Before listening: with discovery dns the endpoints are known once the name is resolved.
+  await upstream.start();
   const address = await listen(server, config.server.port, config.server.host);
   const url = `http://${address.family === "IPv6" ? `[${address.address}]` : address.address}:${address.port}`;
   let metricsServer: Server | undefined;
@@ -369,11 +370,10 @@ export async function startProxy(config: Config, options: { logger?: Logger } = 
     const metricsAddress = await listen(metricsServer, config.metrics.port, config.server.host);
     metricsUrl = `http://${metricsAddress.address}:${metricsAddress.port}${config.metrics.path}`;
   }
-  probe.start();
   logger.info("mcp-oidc-proxy listening", {
     url,
     public_url: config.server.public_url ?? listenUrl(config.server),
-    target: redactUrl(target),
+    target: upstream.pinsSessions ? upstream.list().map((e) => e.key) : redactUrl(target),
     auth_mode: config.auth.mode,
     mcp_auth_mode: config.mcp_auth.mode,
     session_store: sessions?.kind ?? "none",
@@ -431,10 +431,9 @@ export async function startProxy(config: Config, options: { logger?: Logger } = 
       await closed;
       clearInterval(sweeper);
       clearTimeout(deadline);
-      probe.stop();
       oidcUpstream?.stop();
       await authorizationServer?.close();
-      await forwarder.close();
+      await upstream.close();
       await sessions?.close();
       auditLog?.close();
       // Last: every request has ended, so every span has; the buffered ones are exported now.

@@ -57,6 +57,17 @@ const targetSchema = z.strictObject({
   protocol: z.enum(["http", "https"]).default("http"),
   /** Full upstream URL; overrides host/port/protocol when set. */
   url: absoluteUrl.optional(),
+  /**
+   * Several endpoints of one MCP server (its replicas), instead of url: requests that start no
+   * session go to the least loaded healthy one; a session stays on the one that opened it.
+   */
+  urls: z.array(absoluteUrl).default([]),
+  /**
+   * "dns": the host of url (or host) is a DNS name with one address per replica (a headless
+   * Kubernetes Service): each address is an endpoint, re-resolved every dns_refresh_interval.
+   */
+  discovery: z.enum(["static", "dns"]).default("static"),
+  dns_refresh_interval: duration.prefault("30s"),
   /** Path probed for backend health; an HTTP answer of any status counts as reachable. */
   health_path: z.string().default("/health"),
   health_interval: duration.prefault("10s"),

@@ -50,6 +50,15 @@ export function validateConfig(config: Config): string[] {
       `server.request_timeout: must be at least server.headers_timeout (${headers / 1000}s) or 0, since headers are part of the request`,
     );
   }
+  if (config.target.urls.length > 0 && config.target.url !== undefined) {
+    problems.push("target.urls: set either target.url (one endpoint) or target.urls (several), not both");
+  }
+  if (config.target.discovery === "dns" && config.target.urls.length > 0) {
+    problems.push("target.discovery: dns resolves the host of target.url (or target.host); leave target.urls empty");
+  }
+  if (config.target.discovery === "dns" && config.target.dns_refresh_interval === 0) {
+    problems.push("target.dns_refresh_interval: must be more than 0 with discovery dns (replicas come and go)");
+  }
   if (config.session.store_timeout === 0) {
     problems.push("session.store_timeout: must be more than 0 (a hung store would hang requests)");
   }

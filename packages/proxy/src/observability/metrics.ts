@@ -9,15 +9,21 @@ export interface ProxyMetrics {
   activeSessions: Gauge;
   activeStreams: Gauge;
   streamsRefused: Counter;
-  backendUp: Gauge;
+  /** Unlabeled: any endpoint up; with several endpoints also one series per endpoint. */
+  backendUp: Gauge<"endpoint">;
+  upstreamSessions: Gauge<"endpoint">;
   authAttempts: Counter<"result">;
   sessionEvents: Counter<"event">;
   upstreamErrors: Counter<"reason">;
-  circuitState: Gauge;
+  circuitState: Gauge<"endpoint">;
   mcpRequests: Counter<"method" | "name" | "decision">;
 }
 
-export function createMetrics(options: { countSessions: () => Promise<number> }): ProxyMetrics {
+export function createMetrics(options: {
+  countSessions: () => Promise<number>;
+  /** MCP sessions pinned through this replica, by endpoint (those it knows of: bound here, not yet ended or expired). */
+  countUpstreamSessions?: () => Map<string, number>;
+}): ProxyMetrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   return {
@@ -59,8 +65,21 @@ export function createMetrics(options: { countSessions: () => Promise<number> })
     }),
     backendUp: new Gauge({
       name: "mcp_proxy_backend_up",
-      help: "1 when the MCP server answered the last health probe, 0 when it did not",
+      help: "1 when the MCP server answered the last health probe, 0 when it did not; unlabeled: any endpoint did",
+      labelNames: ["endpoint"],
       registers: [registry],
+    }),
+    upstreamSessions: new Gauge({
+      name: "mcp_proxy_upstream_sessions",
+      help: "MCP sessions pinned to each upstream endpoint by this proxy replica (several endpoints only)",
+      labelNames: ["endpoint"],
+      registers: [registry],
+      collect() {
+        const counts = options.countUpstreamSessions?.();
+        if (!counts) return;
+        this.reset();
+        for (const [endpoint, count] of counts) this.set({ endpoint }, count);
+      },
     }),
     authAttempts: new Counter({
       name: "mcp_proxy_auth_attempts_total",
@@ -82,7 +101,8 @@ export function createMetrics(options: { countSessions: () => Promise<number> })
     }),
     circuitState: new Gauge({
       name: "mcp_proxy_circuit_breaker_open",
-      help: "1 while the circuit breaker to the MCP server is open",
+      help: "1 while the circuit breaker to the MCP server is open; unlabeled: to every endpoint",
+      labelNames: ["endpoint"],
       registers: [registry],
     }),
     mcpRequests: new Counter({

@@ -1,4 +1,4 @@
-// Forwarding to the MCP server over a keep-alive undici Pool. Bodies stream both ways with
+// Forwarding to the MCP server over a keep-alive undici Pool (one per upstream endpoint). Bodies stream both ways with
 // backpressure (pipeline), nothing is buffered or compressed, a client that goes away aborts
 // the upstream request, and failures become the proxy's JSON errors. Nothing is retried: an
 // MCP POST is not idempotent and its body is already on its way.
@@ -7,7 +7,7 @@
 // docs/decisions/015-upstream-connections.md). What bounds streams is a per-user limit.
 import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders, ServerResponse } from "node:http";
 import type { Readable } from "node:stream";
-import { Pool } from "undici";
+import type { Pool } from "undici";
 import type { SessionUser } from "../auth/session-user.ts";
 import type { Config } from "../config/schema.ts";
 import { ProxyError } from "../errors.ts";
@@ -15,7 +15,7 @@ import type { Logger } from "../observability/logger.ts";
 import type { ProxyMetrics } from "../observability/metrics.ts";
 import type { RequestTrace, UpstreamTrace } from "../observability/tracing.ts";
 import { HOP_BY_HOP } from "../proxy-headers.ts";
-import type { CircuitBreaker } from "./circuit-breaker.ts";
+import type { Endpoint } from "./endpoints.ts";
 import { isEventStream, keepStreamAlive, markUnbuffered, type StreamKeepAlive } from "./event-stream.ts";
 import { type UpstreamHeaderParts, upstreamHeaders } from "./request-headers.ts";
 import { StreamLimit } from "./stream-limit.ts";
@@ -28,10 +28,6 @@ const CONNECT_FAILURES = new Set([
   "EAI_AGAIN",
   "UND_ERR_CONNECT_TIMEOUT",
 ]);
-
-export function targetUrl(target: Config["target"]): URL {
-  return new URL(target.url ?? `${target.protocol}://${target.host}:${target.port}`);
-}
 
 function responseHeaders(
   headers: IncomingHttpHeaders | Record<string, string | string[] | undefined>,
@@ -174,10 +170,7 @@ async function relayBody(
 export class Forwarder {
   /** Event streams being relayed, ended cleanly at shutdown. */
   readonly openStreams = new Set<ServerResponse>();
-  readonly #pool: Pool;
-  readonly #target: URL;
   readonly #config: Config["target"];
-  readonly #breaker: CircuitBreaker;
   readonly #metrics: ProxyMetrics;
   readonly #logger: Logger;
 
@@ -186,31 +179,28 @@ export class Forwarder {
 
   constructor(options: {
     config: Config;
-    breaker: CircuitBreaker;
     metrics: ProxyMetrics;
     logger: Logger;
     headerParts: UpstreamHeaderParts;
   }) {
     this.#headerParts = options.headerParts;
     this.#config = options.config.target;
-    this.#target = targetUrl(options.config.target);
-    this.#breaker = options.breaker;
     this.#metrics = options.metrics;
     this.#logger = options.logger;
     this.#streams = new StreamLimit(this.#config.max_streams_per_user);
-    this.#pool = new Pool(this.#target.origin, {
-      // No cap: a cap is reached by open streams, and then every request waits (see above).
-      connections: null,
-      connect: { timeout: this.#config.connect_timeout },
-      keepAliveTimeout: 30_000,
-      // Time for the MCP server to start answering; a live stream may then stay quiet.
-      headersTimeout: this.#config.response_timeout,
-      bodyTimeout: 0,
-    });
   }
 
-  /** Forwards req, answering res; resolves when the exchange is over. Throws ProxyError before any byte was sent. */
-  async forward(req: IncomingMessage, res: ServerResponse, who: Who): Promise<void> {
+  /**
+   * Forwards req to `endpoint`, answering res; resolves when the exchange is over. Throws
+   * ProxyError before any byte was sent.
+   */
+  async forward(req: IncomingMessage, res: ServerResponse, who: Who, endpoint: Endpoint): Promise<void> {
+    endpoint.inFlight++;
+    res.once("close", () => endpoint.inFlight--);
+    return this.#forward(req, res, who, endpoint);
+  }
+
+  async #forward(req: IncomingMessage, res: ServerResponse, who: Who, endpoint: Endpoint): Promise<void> {
     // Whenever the client side closes before the upstream answer is complete (client gone,
     // stream ended at shutdown), the upstream request is aborted too.
     const abort = new AbortController();
@@ -238,7 +228,7 @@ export class Forwarder {
       holdsSlot = false;
     };
     res.once("close", releaseSlot);
-    const basePath = this.#target.pathname === "/" ? "" : this.#target.pathname.replace(/\/$/, "");
+    const basePath = endpoint.url.pathname === "/" ? "" : endpoint.url.pathname.replace(/\/$/, "");
     // The client waits for this before sending its body (Node leaves it to us, see proxy-server.ts).
     // (A body the MCP policy read was asked for there already.)
     if (who.body === undefined && expectsContinue(req)) res.writeContinue();
@@ -252,11 +242,13 @@ export class Forwarder {
     const rewrite = who.rewriteAnswer;
     const path = `${basePath}${req.url ?? "/"}`;
     const method = req.method ?? "GET";
-    const span: UpstreamTrace | undefined = who.trace?.upstream(method, this.#target, path);
+    const span: UpstreamTrace | undefined = who.trace?.upstream(method, endpoint.url, path);
     const headerList = upstreamHeaders(req, who, this.#headerParts, span?.headers);
+    // An address found for a DNS name is still that name's server (virtual hosts, DNS rebinding checks).
+    if (endpoint.host) headerList.push("host", endpoint.host);
     let upstream: Awaited<ReturnType<Pool["request"]>>;
     try {
-      upstream = await this.#pool.request({
+      upstream = await endpoint.pool.request({
         path,
         method: method as "GET",
         // An answer to rewrite must come uncompressed.
@@ -271,11 +263,11 @@ export class Forwarder {
         span?.failed("client_closed");
         return; // the client left first: nobody to answer
       }
-      throw this.#failure(error as NodeJS.ErrnoException, span);
+      throw this.#failure(error as NodeJS.ErrnoException, endpoint, span);
     }
     // The span is the MCP server's answer time: it ends with the headers, streams included.
     span?.answered(upstream.statusCode);
-    this.#breaker.recordSuccess();
+    endpoint.breaker.recordSuccess();
     if (who.afterUpstream) {
       try {
         await who.afterUpstream(upstream.statusCode, upstream.headers);
@@ -351,12 +343,7 @@ export class Forwarder {
     res.end(rewritten);
   }
 
-  /** Closes upstream connections; requests still open are cut (shutdown has drained already). */
-  close(): Promise<void> {
-    return this.#pool.destroy();
-  }
-
-  #failure(error: NodeJS.ErrnoException, span: UpstreamTrace | undefined): ProxyError {
+  #failure(error: NodeJS.ErrnoException, endpoint: Endpoint, span: UpstreamTrace | undefined): ProxyError {
     const code = error.code ?? (error.cause as NodeJS.ErrnoException | undefined)?.code ?? "";
     let reason: "connect" | "timeout" | "reset";
     let failure: ProxyError;
@@ -373,10 +360,10 @@ export class Forwarder {
       reason = "reset";
       failure = new ProxyError("PROXY_ERROR", 502, "The MCP server closed the connection", { cause: error });
     }
-    if (reason !== "reset") this.#breaker.recordFailure();
+    if (reason !== "reset") endpoint.breaker.recordFailure();
     this.#metrics.upstreamErrors.inc({ reason });
     span?.failed(code || reason);
-    this.#logger.warn("upstream request failed", { error: code || error.message, reason });
+    this.#logger.warn("upstream request failed", { error: code || error.message, reason, endpoint: endpoint.key });
     return failure;
   }
 }

@@ -11,6 +11,8 @@
 // parameter), not one parameter name it guesses, and remembers the path as a message path.
 // A request to a message path must carry an address handed to its sender; any other
 // (another user's, one never handed out, one spelled differently) gets the 404.
+// With several upstream endpoints the record also names the endpoint that handed the id out
+// (it alone holds the session in memory): every replica sends the session's requests there.
 import { createHash } from "node:crypto";
 import type { IncomingHttpHeaders, ServerResponse } from "node:http";
 import { createParser } from "eventsource-parser";
@@ -24,7 +26,7 @@ export interface McpSessionOwner {
   client?: string;
 }
 
-/** The stored record; `endpoint` is reserved for pinning the session to an upstream replica. */
+/** The stored record; `endpoint` pins the session to the upstream endpoint that created it. */
 export interface McpSessionRecord extends McpSessionOwner {
   endpoint?: string;
   /** Epoch milliseconds when the record expires unless extended. */
@@ -34,6 +36,17 @@ export interface McpSessionRecord extends McpSessionOwner {
 export const MCP_SESSION_HEADER = "mcp-session-id";
 const CACHE_LIMIT = 10_000;
 const PATH_LIMIT = 1_000;
+/** Sessions this replica counts for mcp_proxy_upstream_sessions (past it, the count restarts). */
+const COUNT_LIMIT = 100_000;
+
+/** Whether a session may be used, and where it lives. */
+export interface SessionAdmission {
+  admitted: boolean;
+  /** The endpoint the session is pinned to, when it is. */
+  endpoint?: string;
+  /** What the record is bound under (the session id, or an HTTP+SSE address): to release it. */
+  bound?: string;
+}
 
 function sameOwner(record: McpSessionOwner, owner: McpSessionOwner): boolean {
   return record.provider === owner.provider && record.user === owner.user && record.client === owner.client;
@@ -96,6 +109,8 @@ export class McpSessionBinding {
   readonly #cache = new Map<string, { record: McpSessionRecord; cachedUntil: number }>();
   /** HTTP+SSE message paths seen in `endpoint` events (here or, via the store, elsewhere). */
   readonly #messagePaths = new Set<string>();
+  /** Sessions pinned through this replica: key → endpoint and expiry (for the metric only). */
+  readonly #pinned = new Map<string, { endpoint: string; until: number }>();
 
   constructor(options: { store: KeyValueStore; ttlMs: number; cacheTtlMs: number; now?: () => number }) {
     this.#store = options.store;
@@ -105,7 +120,12 @@ export class McpSessionBinding {
   }
 
   /** True when `sessionId` was created by `owner`; extends the record when it is half used up. */
-  admits(sessionId: string, owner: McpSessionOwner): Promise<boolean> {
+  async admits(sessionId: string, owner: McpSessionOwner): Promise<boolean> {
+    return (await this.#check(sessionId, owner)).admitted;
+  }
+
+  /** As admits, with the endpoint the session is pinned to. */
+  admission(sessionId: string, owner: McpSessionOwner): Promise<SessionAdmission> {
     return this.#check(sessionId, owner);
   }
 
@@ -114,38 +134,61 @@ export class McpSessionBinding {
    * (one an `endpoint` event announced, on any replica) with an address not handed to `owner`.
    */
   async admitsLegacy(url: string, owner: McpSessionOwner): Promise<boolean> {
+    return (await this.legacyAdmission(url, owner)).admitted;
+  }
+
+  /** As admitsLegacy, with the endpoint the HTTP+SSE session is pinned to. */
+  async legacyAdmission(url: string, owner: McpSessionOwner): Promise<SessionAdmission> {
     const address = legacyAddressOf(url);
-    if (!address) return false;
-    if (!(await this.#isMessagePath(address.path))) return true;
+    if (!address) return { admitted: false };
+    if (!(await this.#isMessagePath(address.path))) return { admitted: true };
     return this.#check(address.key, owner);
   }
 
   /** Binds the address of an HTTP+SSE stream's `endpoint` event, before the client sees it. */
-  beforeFirstEvent(owner: McpSessionOwner): (chunk: Buffer) => Promise<void> {
+  beforeFirstEvent(owner: McpSessionOwner, pinTo?: string): (chunk: Buffer) => Promise<void> {
     return async (chunk) => {
       const endpoint = endpointOf(chunk);
       const address = endpoint === undefined ? undefined : legacyAddressOf(endpoint);
       if (!address) return;
       await this.#guard(() => this.#store.set(this.#pathKey(address.path), "1", Math.ceil(this.#ttlMs / 1000)));
       this.#rememberPath(address.path);
-      await this.bind(address.key, owner);
+      await this.bind(address.key, owner, pinTo);
     };
   }
 
-  async bind(sessionId: string, owner: McpSessionOwner): Promise<void> {
+  async bind(sessionId: string, owner: McpSessionOwner, endpoint?: string): Promise<void> {
     const record: McpSessionRecord = {
       provider: owner.provider,
       user: owner.user,
       ...(owner.client !== undefined ? { client: owner.client } : {}),
+      ...(endpoint !== undefined ? { endpoint } : {}),
       until: this.#now() + this.#ttlMs,
     };
-    await this.#write(this.#key(sessionId), record);
+    const key = this.#key(sessionId);
+    await this.#write(key, record);
+    if (endpoint !== undefined) {
+      if (this.#pinned.size >= COUNT_LIMIT) this.#pinned.clear();
+      this.#pinned.set(key, { endpoint, until: record.until });
+    }
   }
 
   async release(sessionId: string): Promise<void> {
     const key = this.#key(sessionId);
     this.#cache.delete(key);
+    this.#pinned.delete(key);
     await this.#guard(() => this.#store.delete(key));
+  }
+
+  /** Sessions pinned through this replica and not yet ended or expired, by endpoint. */
+  pinnedCounts(): Map<string, number> {
+    const now = this.#now();
+    const counts = new Map<string, number>();
+    for (const [key, { endpoint, until }] of this.#pinned) {
+      if (until <= now) this.#pinned.delete(key);
+      else counts.set(endpoint, (counts.get(endpoint) ?? 0) + 1);
+    }
+    return counts;
   }
 
   /**
@@ -156,26 +199,35 @@ export class McpSessionBinding {
     owner: McpSessionOwner,
     method: string | undefined,
     requested: string | undefined,
+    endpoint?: string,
   ): (status: number, headers: IncomingHttpHeaders) => Promise<void> {
     return async (status, headers) => {
       const issued = headers[MCP_SESSION_HEADER];
-      if (typeof issued === "string" && issued !== requested && status < 300) await this.bind(issued, owner);
+      if (typeof issued === "string" && issued !== requested && status < 300) await this.bind(issued, owner, endpoint);
       else if (requested !== undefined && (status === 404 || (method === "DELETE" && status < 300)))
         await this.release(requested);
     };
   }
 
-  async #check(sessionId: string, owner: McpSessionOwner): Promise<boolean> {
+  async #check(sessionId: string, owner: McpSessionOwner): Promise<SessionAdmission> {
     const key = this.#key(sessionId);
     const now = this.#now();
     const cached = this.#cache.get(key);
     const fresh = cached !== undefined && cached.cachedUntil > now;
     const record = fresh ? cached.record : await this.#read(key);
-    if (!record || record.until <= now) return false;
-    if (!sameOwner(record, owner)) return false;
-    if (record.until - now < this.#ttlMs / 2) await this.#write(key, { ...record, until: now + this.#ttlMs });
-    else if (!fresh) this.#remember(key, record, now);
-    return true;
+    if (!record || record.until <= now) return { admitted: false };
+    if (!sameOwner(record, owner)) return { admitted: false };
+    if (record.until - now < this.#ttlMs / 2) {
+      const until = now + this.#ttlMs;
+      await this.#write(key, { ...record, until });
+      const pinned = this.#pinned.get(key);
+      if (pinned) pinned.until = until;
+    } else if (!fresh) this.#remember(key, record, now);
+    return {
+      admitted: true,
+      bound: sessionId,
+      ...(record.endpoint !== undefined ? { endpoint: record.endpoint } : {}),
+    };
   }
 
   /**
