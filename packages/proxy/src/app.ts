@@ -25,7 +25,7 @@ import { inSpan, type RequestTracer } from "./observability/tracing.ts";
 import type { ProxyHeaders } from "./proxy-headers.ts";
 import { requestPath } from "./request-path.ts";
 import type { Endpoint, UpstreamEndpoints } from "./upstream/endpoints.ts";
-import { expectsContinue, type Forwarder, type Who } from "./upstream/forwarder.ts";
+import { expectsContinue, type Forwarder, isUnreachable, type Who } from "./upstream/forwarder.ts";
 import { MCP_SESSION_HEADER, type McpSessionBinding, writeSessionNotFound } from "./upstream/mcp-session-binding.ts";
 
 export interface AppParts {
@@ -193,6 +193,8 @@ export function createRequestHandler(parts: AppParts): (req: IncomingMessage, re
     const who: Who = { user: auth.user, requestId, forwardedProto: parts.publicProtocol(req) };
     if (scope?.trace) who.trace = scope.trace;
     let endpoint: Endpoint | undefined;
+    /** The session id whose endpoint this request goes to (several endpoints only). */
+    let pinned: string | undefined;
     if (parts.mcpSessions && auth.user) {
       // An MCP session is only ever used by whoever created it (user and OAuth client).
       const owner = {
@@ -212,9 +214,10 @@ export function createRequestHandler(parts: AppParts): (req: IncomingMessage, re
       }
       // A pinned session goes to its endpoint or nowhere: any other one does not know it.
       if (admission.endpoint !== undefined && admission.bound !== undefined && parts.upstream.pinsSessions) {
+        pinned = admission.bound;
         endpoint = parts.upstream.owner(admission.endpoint);
         if (!endpoint) {
-          await parts.mcpSessions.release(admission.bound);
+          await parts.mcpSessions.release(pinned);
           writeSessionNotFound(res);
           return;
         }
@@ -239,7 +242,16 @@ export function createRequestHandler(parts: AppParts): (req: IncomingMessage, re
       if (!admitted) return;
     }
     // Identity goes on last, after every check, and replaces whatever the client sent.
-    await parts.forwarder.forward(req, res, who, endpoint);
+    try {
+      await parts.forwarder.forward(req, res, who, endpoint);
+    } catch (error) {
+      if (pinned === undefined || !parts.mcpSessions || !isUnreachable(error)) throw error;
+      // The pod that held the session is gone: the client must initialize again elsewhere.
+      // Probed now, so the next initialize is not sent to it either.
+      await endpoint.probe.probe();
+      await parts.mcpSessions.release(pinned);
+      writeSessionNotFound(res);
+    }
   }
 
   /** A healthy endpoint for a request bound to none, or 503 when every one is failing. */

@@ -29,6 +29,11 @@ const CONNECT_FAILURES = new Set([
   "UND_ERR_CONNECT_TIMEOUT",
 ]);
 
+/** Whether forwarding failed because the endpoint could not be connected to (nothing reached it). */
+export function isUnreachable(error: unknown): boolean {
+  return error instanceof ProxyError && error.status === 502 && CONNECT_FAILURES.has(String(error.details?.reason));
+}
+
 function responseHeaders(
   headers: IncomingHttpHeaders | Record<string, string | string[] | undefined>,
 ): OutgoingHttpHeaders {

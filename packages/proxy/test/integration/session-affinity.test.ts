@@ -1,0 +1,286 @@
+// Stateful MCP servers with several replicas (issue 13): three real "everything" servers (each
+// keeps its sessions in memory) behind two proxy replicas that share a real redis-server,
+// reached through a round-robin balancer, so consecutive requests of one session land on
+// different proxies. Without pinning, a naive balancer breaks the session at once; with it,
+// every request of a session reaches the endpoint that opened it, a cut stream resumes
+// through the other replica, and a killed endpoint's sessions get 404 and start again.
+import assert from "node:assert/strict";
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { createInterface } from "node:readline";
+import { after, before, describe, it } from "node:test";
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import { createParser, type EventSourceMessage } from "eventsource-parser";
+import { loadConfig } from "../../src/config/load.ts";
+import { type RunningProxy, startProxy } from "../../src/proxy-server.ts";
+import { freePort, startRedis, type TestRedis } from "../support/redis-server.ts";
+import { type RoundRobin, startRoundRobin } from "../support/round-robin.ts";
+
+const EVERYTHING = path.resolve(import.meta.dirname, "../support/everything-server.ts");
+const LONG_RUNNING = "trigger-long-running-operation";
+
+interface Everything {
+  /** Its origin: the proxy and the client both add the path /mcp. */
+  origin: string;
+  child: ChildProcess;
+}
+
+async function startEverything(): Promise<Everything> {
+  const child = spawn(process.execPath, [EVERYTHING], { stdio: ["ignore", "pipe", "inherit"] });
+  const url = await new Promise<string>((resolve, reject) => {
+    const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
+    lines.on("line", (line) => {
+      if (line.startsWith("listening ")) resolve(line.slice("listening ".length));
+    });
+    child.once("exit", (code) => reject(new Error(`everything server exited (${code})`)));
+  });
+  return { origin: new URL(url).origin, child };
+}
+
+async function stopEverything(server: Everything): Promise<void> {
+  if (server.child.exitCode !== null || server.child.signalCode !== null) return;
+  const exited = new Promise((resolve) => server.child.once("exit", resolve));
+  server.child.kill("SIGTERM");
+  await exited;
+}
+
+async function connect(url: string): Promise<Client> {
+  const client = new Client({ name: "affinity-test", version: "1.0.0" });
+  await client.connect(new StreamableHTTPClientTransport(new URL("/mcp", url)));
+  return client;
+}
+
+/** One tools/call with streamed progress; resolves with the progress steps seen. */
+async function longRunning(client: Client, steps = 2): Promise<number> {
+  let progress = 0;
+  const result = await client.callTool({ name: LONG_RUNNING, arguments: { duration: 0.01, steps } }, undefined, {
+    onprogress: () => {
+      progress++;
+    },
+  });
+  assert.equal(result.isError, undefined, JSON.stringify(result));
+  return progress;
+}
+
+/** The value of a metric series on a proxy's /metrics, by its full label text. */
+async function metric(proxy: RunningProxy, series: string): Promise<number | undefined> {
+  const text = await (await fetch(`${proxy.url}/metrics`)).text();
+  const line = text.split("\n").find((l) => l.startsWith(`${series} `));
+  return line === undefined ? undefined : Number(line.slice(series.length + 1));
+}
+
+/** Sessions each endpoint holds, summed over the proxies. */
+async function pinnedSessions(proxies: RunningProxy[], endpoints: string[]): Promise<number[]> {
+  const counts: number[] = [];
+  for (const endpoint of endpoints) {
+    let sum = 0;
+    for (const proxy of proxies)
+      sum += (await metric(proxy, `mcp_proxy_upstream_sessions{endpoint="${endpoint}"}`)) ?? 0;
+    counts.push(sum);
+  }
+  return counts;
+}
+
+const MCP_HEADERS = { "content-type": "application/json", accept: "application/json, text/event-stream" };
+
+/** Reads an event stream until `stop` says so; returns the events read. */
+async function readEvents(
+  response: Response,
+  stop: (event: EventSourceMessage) => boolean,
+): Promise<EventSourceMessage[]> {
+  const events: EventSourceMessage[] = [];
+  let done = false;
+  const parser = createParser({
+    onEvent: (event) => {
+      if (done) return;
+      events.push(event);
+      done = stop(event);
+    },
+  });
+  const reader = (response.body as ReadableStream<Uint8Array>).getReader();
+  const decoder = new TextDecoder();
+  while (!done) {
+    const { value, done: ended } = await reader.read();
+    if (ended) break;
+    parser.feed(decoder.decode(value, { stream: true }));
+  }
+  await reader.cancel();
+  return events;
+}
+
+describe("session affinity: stateful MCP servers with several replicas", () => {
+  let redis: TestRedis;
+  let servers: Everything[];
+  const proxies: RunningProxy[] = [];
+  let balancer: RoundRobin;
+  let dir: string;
+
+  before(async () => {
+    redis = await startRedis();
+    servers = await Promise.all([startEverything(), startEverything(), startEverything()]);
+    dir = mkdtempSync(path.join(tmpdir(), "mcp-affinity-"));
+    const file = path.join(dir, "config.yaml");
+    // Probes often, so a killed endpoint is noticed within the test.
+    writeFileSync(file, "target:\n  health_interval: 100ms\n");
+    const ports = [await freePort(), await freePort()];
+    for (const port of ports) {
+      const { config } = loadConfig({
+        file,
+        env: {
+          MCP_HOST: "127.0.0.1",
+          MCP_PORT: String(port),
+          MCP_TARGET_URLS: servers.map((s) => s.origin).join(","),
+          AUTH_MODE: "bypass",
+          SESSION_STORE: "redis",
+          REDIS_URL: redis.url,
+          SESSION_SECRET: "affinity-test-session-secret-0123456789",
+          LOG_LEVEL: "error",
+        },
+      });
+      proxies.push(await startProxy(config));
+    }
+    balancer = await startRoundRobin(0, () => proxies.map((p) => p.url));
+  });
+
+  after(async () => {
+    await balancer?.close();
+    for (const proxy of proxies) await proxy.shutdown();
+    for (const server of servers ?? []) await stopEverything(server);
+    await redis?.close();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("a naive round robin over the replicas breaks the session (the failure pinning fixes)", async () => {
+    const naive = await startRoundRobin(0, () => servers.map((s) => s.origin));
+    try {
+      await assert.rejects(async () => {
+        const client = await connect(naive.url);
+        try {
+          for (let i = 0; i < 50; i++) await longRunning(client);
+        } finally {
+          await client.close();
+        }
+      });
+    } finally {
+      await naive.close();
+    }
+  });
+
+  it("an SDK client's session of 50 calls with streamed progress succeeds through both proxies", async () => {
+    const client = await connect(balancer.url);
+    try {
+      for (let i = 0; i < 50; i++) assert.equal(await longRunning(client), 2, `call ${i}`);
+    } finally {
+      await client.close();
+    }
+    const used = new Set(balancer.log.map(([index]) => index));
+    assert.deepEqual([...used].sort(), [0, 1], "both proxy replicas carried the session");
+  });
+
+  it("sessions opened without one are spread over the endpoints", async () => {
+    const endpoints = servers.map((s) => `${s.origin}/`);
+    const before = await pinnedSessions(proxies, endpoints);
+    const clients = [];
+    for (let i = 0; i < 6; i++) clients.push(await connect(balancer.url));
+    const now = await pinnedSessions(proxies, endpoints);
+    for (const client of clients) await client.close();
+    const opened = now.map((count, i) => count - (before[i] as number));
+    assert.equal(
+      opened.reduce((a, b) => a + b, 0),
+      6,
+    );
+    assert.ok(
+      opened.every((count) => count > 0),
+      `every endpoint got sessions: ${opened}`,
+    );
+  });
+
+  it("a stream cut on one proxy replica resumes with Last-Event-ID through the other", async () => {
+    const [first, second] = proxies as [RunningProxy, RunningProxy];
+    const initialize = await fetch(`${first.url}/mcp`, {
+      method: "POST",
+      headers: MCP_HEADERS,
+      body: JSON.stringify({
+        jsonrpc: "2.0",
+        id: 1,
+        method: "initialize",
+        params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "resume", version: "1" } },
+      }),
+    });
+    const sessionId = initialize.headers.get("mcp-session-id") as string;
+    await initialize.text();
+    assert.ok(sessionId);
+    const session = { ...MCP_HEADERS, "mcp-session-id": sessionId, "mcp-protocol-version": "2025-06-18" };
+    const initialized = await fetch(`${second.url}/mcp`, {
+      method: "POST",
+      headers: session,
+      body: JSON.stringify({ jsonrpc: "2.0", method: "notifications/initialized" }),
+    });
+    assert.equal(initialized.status, 202);
+    const abort = new AbortController();
+    const call = await fetch(`${first.url}/mcp`, {
+      method: "POST",
+      headers: session,
+      signal: abort.signal,
+      body: JSON.stringify({
+        jsonrpc: "2.0",
+        id: 2,
+        method: "tools/call",
+        params: { name: LONG_RUNNING, arguments: { duration: 0.6, steps: 3 }, _meta: { progressToken: "p" } },
+      }),
+    });
+    assert.equal(call.headers.get("content-type"), "text/event-stream");
+    const [firstEvent] = await readEvents(call, (event) => event.id !== undefined && event.data.includes("progress"));
+    abort.abort();
+    assert.ok(firstEvent?.id, "the stream's events carry ids");
+
+    const resumed = await fetch(`${second.url}/mcp`, {
+      headers: { accept: "text/event-stream", "mcp-session-id": sessionId, "last-event-id": firstEvent.id },
+    });
+    assert.equal(resumed.status, 200);
+    const rest = await readEvents(resumed, (event) => event.data.includes('"id":2'));
+    const messages = rest.filter((e) => e.data !== "").map((e) => JSON.parse(e.data) as Record<string, unknown>);
+    const progress = messages.filter((m) => m.method === "notifications/progress");
+    assert.deepEqual(
+      progress.map((m) => (m.params as { progress: number }).progress),
+      [2, 3],
+      "the steps after the first arrive once",
+    );
+    assert.ok(
+      messages.some((m) => m.id === 2 && m.result !== undefined),
+      "and the result",
+    );
+  });
+
+  it("an endpoint killed: its session gets 404 and the client initializes again on a live one", async () => {
+    const endpoints = servers.map((s) => `${s.origin}/`);
+    const before = await pinnedSessions(proxies, endpoints);
+    const client = await connect(balancer.url);
+    assert.equal(await longRunning(client), 2);
+    const now = await pinnedSessions(proxies, endpoints);
+    const owner = now.findIndex((count, i) => count > (before[i] as number));
+    assert.ok(owner >= 0, "the session is pinned to one endpoint");
+    await stopEverything(servers[owner] as Everything);
+
+    await assert.rejects(longRunning(client), /404|Session not found/);
+    await client.close();
+    // Both replicas learn from their probes that the endpoint is down (event: the gauge turns 0).
+    for (const proxy of proxies) {
+      for (let attempt = 0; ; attempt++) {
+        if ((await metric(proxy, `mcp_proxy_backend_up{endpoint="${endpoints[owner]}"}`)) === 0) break;
+        assert.ok(attempt < 200, "the probe noticed the killed endpoint");
+        await new Promise((resolve) => setTimeout(resolve, 25));
+      }
+    }
+    assert.equal(await metric(proxies[0] as RunningProxy, "mcp_proxy_backend_up"), 1, "the others are up");
+    const again = await connect(balancer.url);
+    try {
+      for (let i = 0; i < 10; i++) assert.equal(await longRunning(again), 2);
+    } finally {
+      await again.close();
+    }
+  });
+});
