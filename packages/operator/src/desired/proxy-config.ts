@@ -40,7 +40,12 @@ export function proxyConfig(cr: McpOidcProxy): Record<string, unknown> {
     // Production refuses bypass mode; a bypass resource is a development setup by definition.
     environment: bypass ? "development" : "production",
     server: { host: "0.0.0.0", port: PROXY_PORT, public_url: proxyUrl(cr), allowed_hosts: serviceHosts(cr) },
-    target: { url: upstreamUrl(cr), health_path: spec.upstream.healthPath },
+    target: {
+      url: upstreamUrl(cr),
+      health_path: spec.upstream.healthPath,
+      // Every pod behind a headless Service is an endpoint; MCP sessions stay on theirs.
+      ...(spec.upstream.service?.headless ? { discovery: "dns" } : {}),
+    },
     auth: { mode: spec.authMode },
     ...(spec.provider
       ? {

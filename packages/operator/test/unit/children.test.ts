@@ -48,6 +48,15 @@ function proxyConfigOf(cr: McpOidcProxy) {
 }
 
 describe("desired children", () => {
+  it("a headless upstream Service renders discovery dns: every pod is an endpoint, sessions pinned", () => {
+    const config = proxyConfigOf(
+      resource({ ...oidcSpec, upstream: { service: { name: "mcp-server", port: 3000, headless: true } } }),
+    );
+    assert.equal(config.target.url, "http://mcp-server.team-a.svc:3000");
+    assert.equal(config.target.discovery, "dns");
+    assert.equal(proxyConfigOf(resource(oidcSpec)).target.discovery, "static");
+  });
+
   it("renders a proxy configuration the proxy itself accepts", () => {
     const cr = resource(oidcSpec);
     const config = proxyConfigOf(cr);

@@ -61,6 +61,14 @@ const upstream = z
         name: z.string().min(1).meta(d("Name of a Service in the resource's namespace.")),
         port: z.number().int().min(1).max(65535).meta(d("The Service port the MCP server listens on.")),
         scheme: z.enum(["http", "https"]).default("http").meta(d("Scheme to use toward the Service.")),
+        headless: z
+          .boolean()
+          .default(false)
+          .meta(
+            d(
+              "The Service is headless (clusterIP: None) in front of a stateful MCP server with several replicas: the proxy resolves its name to every pod, pins each MCP session to the pod that opened it and re-resolves the name periodically (DNS only, no Kubernetes API access). Needs session.store redis with more than one proxy replica.",
+            ),
+          ),
       })
       .optional()
       .meta(d("A Service in the same namespace in front of the MCP server.")),
