@@ -2,7 +2,8 @@
 // Node proxy, and mcp-oidc-proxy with a signed-in session in Redis, with a bearer JWT
 // issued for it by the provider, and with a token of its own authorization server (looked
 // up in Redis); an allowed tools/call with a bearer JWT without and with an MCP policy;
-// 50 connections each, in one run, on this machine. Prints req/s, p50, p99 and each ratio to the bare baseline, the
+// 50 connections each, in one run, on this machine. The same session row with three upstream
+// endpoints (target.urls, least loaded choice) and its ratio to one. Prints req/s, p50, p99 and each ratio to the bare baseline, the
 // added p99 latency at half of the proxy's saturation, and the proxy's RSS and startup time.
 // Then BENCH_STREAMS (10,000) event streams held open through the proxy at once, with the
 // POST run repeated meanwhile: open streams must not slow requests down or stop them.
@@ -160,6 +161,7 @@ try {
     mcpAuthMode: "provider" | "proxy",
     args: string[] = [],
     proxyArgs: string[] = [],
+    env: Record<string, string> = {},
   ) => {
     const url = `http://127.0.0.1:${port}`;
     const child = await startProcess([...args, path.join(here, "../src/main.ts"), ...proxyArgs], {
@@ -177,6 +179,7 @@ try {
       // One signed-in user holds all the streams of the streams row.
       MCP_MAX_STREAMS_PER_USER: "0",
       LOG_LEVEL: "warn",
+      ...env,
     });
     // Ready = answers /readyz (provider discovered, Redis connected).
     while ((await fetch(`${url}/readyz`).catch(() => undefined))?.status !== 200) {
@@ -280,6 +283,26 @@ try {
   policyProxy.kill("SIGTERM");
   rmSync(policyDir, { recursive: true, force: true });
 
+  // Three endpoints: two more upstreams; the session cookie holds (same host, same Redis, same secret).
+  const upstreamPorts = [upstreamPort, await freePort(), await freePort()];
+  for (const port of upstreamPorts.slice(1)) {
+    await startProcess([path.join(here, "upstream.ts"), String(port)], {}, "ready");
+  }
+  const threePort = await freePort();
+  const threeProxy = await startMcpOidcProxy(threePort, "provider", [], [], {
+    MCP_TARGET_URLS: upstreamPorts.map((port) => `http://127.0.0.1:${port}`).join(","),
+  });
+  await autocannon({
+    url: `http://127.0.0.1:${threePort}/mcp`,
+    connections: 10,
+    duration: 2,
+    headers: { cookie },
+    method: "POST",
+    body: "{}",
+  });
+  const threeEndpoints = await load("mcp-oidc-proxy, 3 endpoints", `http://127.0.0.1:${threePort}/mcp`, { cookie });
+  threeProxy.kill("SIGTERM");
+
   const streamsStarted = performance.now();
   const streams = await holdStreams(`${proxyUrl}/sse?quiet`, cookie, STREAMS);
   const streamsOpenMs = performance.now() - streamsStarted;
@@ -300,6 +323,7 @@ try {
       row(direct),
       row(bare),
       row(session),
+      `${row(threeEndpoints)}  (${((threeEndpoints.rps / session.rps) * 100).toFixed(0)} % of one endpoint)`,
       row(bearer),
       row(ownToken),
       row(policyOff),
