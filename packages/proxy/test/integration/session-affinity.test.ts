@@ -3,7 +3,8 @@
 // reached through a round-robin balancer, so consecutive requests of one session land on
 // different proxies. Without pinning, a naive balancer breaks the session at once; with it,
 // every request of a session reaches the endpoint that opened it, a cut stream resumes
-// through the other replica, and a killed endpoint's sessions get 404 and start again.
+// through the other replica, and a killed endpoint's sessions get 404 and start again. Then a
+// DNS name (a headless Service) whose answer changes, through a stand-in resolver.
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -28,8 +29,8 @@ interface Everything {
   child: ChildProcess;
 }
 
-async function startEverything(): Promise<Everything> {
-  const child = spawn(process.execPath, [EVERYTHING], { stdio: ["ignore", "pipe", "inherit"] });
+async function startEverything(address: string[] = []): Promise<Everything> {
+  const child = spawn(process.execPath, [EVERYTHING, ...address], { stdio: ["ignore", "pipe", "inherit"] });
   const url = await new Promise<string>((resolve, reject) => {
     const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
     lines.on("line", (line) => {
@@ -282,5 +283,67 @@ describe("session affinity: stateful MCP servers with several replicas", () => {
     } finally {
       await again.close();
     }
+  });
+});
+
+describe("session affinity with discovery dns: the name resolved again (a stand-in resolver)", () => {
+  let servers: Everything[];
+  let proxy: RunningProxy;
+  let answer = ["127.0.0.1"];
+  let resolved: () => void = () => {};
+  const nextResolution = () => new Promise<void>((resolve) => (resolved = resolve));
+  let port: string;
+
+  before(async () => {
+    // Two "pods" of one name: the same port on two loopback addresses.
+    const first = await startEverything();
+    port = new URL(first.origin).port;
+    servers = [first, await startEverything(["127.0.0.2", port])];
+    const { config } = loadConfig({
+      env: {
+        MCP_HOST: "127.0.0.1",
+        MCP_PORT: "0",
+        MCP_TARGET_URL: `http://mcp.tools.svc:${port}`,
+        MCP_TARGET_DISCOVERY: "dns",
+        MCP_TARGET_DNS_REFRESH_INTERVAL: "50ms",
+        AUTH_MODE: "bypass",
+        LOG_LEVEL: "error",
+      },
+    });
+    proxy = await startProxy(config, {
+      resolve: async (host) => {
+        assert.equal(host, "mcp.tools.svc");
+        const addresses = answer;
+        queueMicrotask(resolved);
+        return addresses;
+      },
+    });
+  });
+
+  after(async () => {
+    await proxy?.shutdown();
+    for (const server of servers ?? []) await stopEverything(server);
+  });
+
+  it("a pod that left the DNS answer: its session gets 404, a new one lands on the pod that joined", async () => {
+    const client = await connect(proxy.url);
+    assert.equal(await longRunning(client), 2);
+    assert.equal(await metric(proxy, `mcp_proxy_upstream_sessions{endpoint="http://127.0.0.1:${port}/"}`), 1);
+
+    answer = ["127.0.0.2"];
+    // Two lookups after the change: the first one's new endpoints are in place by the second.
+    await nextResolution();
+    await nextResolution();
+    await assert.rejects(longRunning(client), /404|Session not found/);
+    await client.close();
+
+    const again = await connect(proxy.url);
+    try {
+      assert.equal(await longRunning(again), 2);
+    } finally {
+      await again.close();
+    }
+    assert.equal(await metric(proxy, `mcp_proxy_upstream_sessions{endpoint="http://127.0.0.2:${port}/"}`), 1);
+    assert.equal(await metric(proxy, `mcp_proxy_backend_up{endpoint="http://127.0.0.1:${port}/"}`), undefined);
   });
 });

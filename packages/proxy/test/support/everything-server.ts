@@ -4,6 +4,8 @@
 // port; this one serves the same server factory the way that launcher does (one transport per
 // session, resumable streams) at 127.0.0.1:0 and prints its URL.
 // Run as its own process: node everything-server.ts → "listening http://127.0.0.1:<port>/mcp".
+// Optional arguments: a loopback address and a port (node everything-server.ts 127.0.0.2 4000),
+// for several "pods" of one DNS name (same port, one address each).
 import { randomUUID } from "node:crypto";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
@@ -47,8 +49,9 @@ const httpServer = http.createServer((req, res) => {
     if (!res.headersSent) jsonError(res, 500, error.message);
   });
 });
-httpServer.listen(0, "127.0.0.1", () => {
-  process.stdout.write(`listening http://127.0.0.1:${(httpServer.address() as AddressInfo).port}/mcp\n`);
+const [host = "127.0.0.1", port = "0"] = process.argv.slice(2);
+httpServer.listen(Number(port), host, () => {
+  process.stdout.write(`listening http://${host}:${(httpServer.address() as AddressInfo).port}/mcp\n`);
 });
 process.on("SIGTERM", () => {
   for (const transport of transports.values()) void transport.close();
