@@ -16,6 +16,7 @@ import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { createParser, type EventSourceMessage } from "eventsource-parser";
 import { loadConfig } from "../../src/config/load.ts";
+import type { Config } from "../../src/config/schema.ts";
 import { type RunningProxy, startProxy } from "../../src/proxy-server.ts";
 import { freePort, startRedis, type TestRedis } from "../support/redis-server.ts";
 import { type RoundRobin, startRoundRobin } from "../support/round-robin.ts";
@@ -87,10 +88,11 @@ async function pinnedSessions(proxies: RunningProxy[], endpoints: string[]): Pro
 
 const MCP_HEADERS = { "content-type": "application/json", accept: "application/json, text/event-stream" };
 
-/** Reads an event stream until `stop` says so; returns the events read. */
+/** Reads an event stream until `stop` says so (then lets go of it, unless `keep`); returns the events read. */
 async function readEvents(
   response: Response,
   stop: (event: EventSourceMessage) => boolean,
+  keep?: (reader: ReadableStreamDefaultReader<Uint8Array>) => void,
 ): Promise<EventSourceMessage[]> {
   const events: EventSourceMessage[] = [];
   let done = false;
@@ -108,14 +110,83 @@ async function readEvents(
     if (ended) break;
     parser.feed(decoder.decode(value, { stream: true }));
   }
-  await reader.cancel();
+  if (keep) keep(reader);
+  else await reader.cancel();
   return events;
+}
+
+/** initialize + notifications/initialized through `url`; the session's request headers. */
+async function openSession(url: string): Promise<Record<string, string>> {
+  const initialize = await fetch(`${url}/mcp`, {
+    method: "POST",
+    headers: MCP_HEADERS,
+    body: JSON.stringify({
+      jsonrpc: "2.0",
+      id: 1,
+      method: "initialize",
+      params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "resume", version: "1" } },
+    }),
+  });
+  const sessionId = initialize.headers.get("mcp-session-id") as string;
+  await initialize.text();
+  assert.ok(sessionId);
+  const session = { ...MCP_HEADERS, "mcp-session-id": sessionId, "mcp-protocol-version": "2025-06-18" };
+  const initialized = await fetch(`${url}/mcp`, {
+    method: "POST",
+    headers: session,
+    body: JSON.stringify({ jsonrpc: "2.0", method: "notifications/initialized" }),
+  });
+  assert.equal(initialized.status, 202);
+  return session;
+}
+
+/** A tools/call with three progress steps, answered as an event stream. */
+function streamedCall(url: string, session: Record<string, string>, signal?: AbortSignal): Promise<Response> {
+  return fetch(`${url}/mcp`, {
+    method: "POST",
+    headers: session,
+    ...(signal ? { signal } : {}),
+    body: JSON.stringify({
+      jsonrpc: "2.0",
+      id: 2,
+      method: "tools/call",
+      params: { name: LONG_RUNNING, arguments: { duration: 0.6, steps: 3 }, _meta: { progressToken: "p" } },
+    }),
+  });
+}
+
+const isProgress = (event: EventSourceMessage) => event.id !== undefined && event.data.includes("progress");
+
+/** GET with Last-Event-ID through `url`: the rest of the call's stream, checked. */
+async function resume(url: string, session: Record<string, string>, lastEventId: string): Promise<void> {
+  const resumed = await fetch(`${url}/mcp`, {
+    headers: {
+      accept: "text/event-stream",
+      "mcp-session-id": session["mcp-session-id"] as string,
+      "mcp-protocol-version": "2025-06-18",
+      "last-event-id": lastEventId,
+    },
+  });
+  assert.equal(resumed.status, 200);
+  const rest = await readEvents(resumed, (event) => event.data.includes('"id":2'));
+  const messages = rest.filter((e) => e.data !== "").map((e) => JSON.parse(e.data) as Record<string, unknown>);
+  const progress = messages.filter((m) => m.method === "notifications/progress");
+  assert.deepEqual(
+    progress.map((m) => (m.params as { progress: number }).progress),
+    [2, 3],
+    "the steps after the first arrive once",
+  );
+  assert.ok(
+    messages.some((m) => m.id === 2 && m.result !== undefined),
+    "and the result",
+  );
 }
 
 describe("session affinity: stateful MCP servers with several replicas", () => {
   let redis: TestRedis;
   let servers: Everything[];
   const proxies: RunningProxy[] = [];
+  const configs: Config[] = [];
   let balancer: RoundRobin;
   let dir: string;
 
@@ -141,6 +212,7 @@ describe("session affinity: stateful MCP servers with several replicas", () => {
           LOG_LEVEL: "error",
         },
       });
+      configs.push(config);
       proxies.push(await startProxy(config));
     }
     balancer = await startRoundRobin(0, () => proxies.map((p) => p.url));
@@ -201,59 +273,29 @@ describe("session affinity: stateful MCP servers with several replicas", () => {
 
   it("a stream cut on one proxy replica resumes with Last-Event-ID through the other", async () => {
     const [first, second] = proxies as [RunningProxy, RunningProxy];
-    const initialize = await fetch(`${first.url}/mcp`, {
-      method: "POST",
-      headers: MCP_HEADERS,
-      body: JSON.stringify({
-        jsonrpc: "2.0",
-        id: 1,
-        method: "initialize",
-        params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "resume", version: "1" } },
-      }),
-    });
-    const sessionId = initialize.headers.get("mcp-session-id") as string;
-    await initialize.text();
-    assert.ok(sessionId);
-    const session = { ...MCP_HEADERS, "mcp-session-id": sessionId, "mcp-protocol-version": "2025-06-18" };
-    const initialized = await fetch(`${second.url}/mcp`, {
-      method: "POST",
-      headers: session,
-      body: JSON.stringify({ jsonrpc: "2.0", method: "notifications/initialized" }),
-    });
-    assert.equal(initialized.status, 202);
+    const session = await openSession(first.url);
     const abort = new AbortController();
-    const call = await fetch(`${first.url}/mcp`, {
-      method: "POST",
-      headers: session,
-      signal: abort.signal,
-      body: JSON.stringify({
-        jsonrpc: "2.0",
-        id: 2,
-        method: "tools/call",
-        params: { name: LONG_RUNNING, arguments: { duration: 0.6, steps: 3 }, _meta: { progressToken: "p" } },
-      }),
-    });
+    const call = await streamedCall(first.url, session, abort.signal);
     assert.equal(call.headers.get("content-type"), "text/event-stream");
-    const [firstEvent] = await readEvents(call, (event) => event.id !== undefined && event.data.includes("progress"));
+    const [firstEvent] = await readEvents(call, isProgress);
     abort.abort();
     assert.ok(firstEvent?.id, "the stream's events carry ids");
+    await resume(second.url, session, firstEvent.id);
+  });
 
-    const resumed = await fetch(`${second.url}/mcp`, {
-      headers: { accept: "text/event-stream", "mcp-session-id": sessionId, "last-event-id": firstEvent.id },
+  it("a stream cut by a proxy restart resumes with Last-Event-ID on the restarted replica", async () => {
+    const session = await openSession((proxies[1] as RunningProxy).url);
+    const call = await streamedCall((proxies[0] as RunningProxy).url, session);
+    let reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
+    const [firstEvent] = await readEvents(call, isProgress, (r) => {
+      reader = r;
     });
-    assert.equal(resumed.status, 200);
-    const rest = await readEvents(resumed, (event) => event.data.includes('"id":2'));
-    const messages = rest.filter((e) => e.data !== "").map((e) => JSON.parse(e.data) as Record<string, unknown>);
-    const progress = messages.filter((m) => m.method === "notifications/progress");
-    assert.deepEqual(
-      progress.map((m) => (m.params as { progress: number }).progress),
-      [2, 3],
-      "the steps after the first arrive once",
-    );
-    assert.ok(
-      messages.some((m) => m.id === 2 && m.result !== undefined),
-      "and the result",
-    );
+    assert.ok(firstEvent?.id);
+    // The restart ends the stream cleanly; nothing of the session is left in the new process.
+    await (proxies[0] as RunningProxy).shutdown();
+    for (;;) if ((await (reader as ReadableStreamDefaultReader<Uint8Array>).read()).done) break;
+    proxies[0] = await startProxy(configs[0] as Config);
+    await resume((proxies[0] as RunningProxy).url, session, firstEvent.id);
   });
 
   it("an endpoint killed: its session gets 404 and the client initializes again on a live one", async () => {
