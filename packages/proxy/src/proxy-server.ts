@@ -136,7 +136,12 @@ export async function startProxy(
   };
   const hostCheck = createHostCheck(config.server);
   const forwarder = new Forwarder({ config, metrics, logger, headerParts });
-  const relayUpgrade = createUpgradeRelay(target, logger, headerParts);
+  const relayUpgrade = createUpgradeRelay(
+    target,
+    logger,
+    headerParts,
+    upstream.pinsSessions ? () => upstream.pick()?.url : undefined,
+  );
   const publicUrl = createPublicUrlResolver(config.server);
   const extraOrigins = config.server.allowed_origins.map((o) => new URL(o).origin);
   const fixedOrigins = config.server.public_url

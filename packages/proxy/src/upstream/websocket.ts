@@ -21,9 +21,19 @@ function headerObject(list: string[]): IncomingHttpHeaders {
   return headers;
 }
 
-export function createUpgradeRelay(target: URL, logger: Logger, parts: UpstreamHeaderParts) {
+/**
+ * `choose` names the endpoint of each upgrade among several (the least loaded healthy one):
+ * a WebSocket is no MCP session the proxy could pin, so it is balanced like any new request.
+ */
+export function createUpgradeRelay(
+  target: URL,
+  logger: Logger,
+  parts: UpstreamHeaderParts,
+  choose?: () => URL | undefined,
+) {
   const relay = createProxyMiddleware({
     target: target.href,
+    ...(choose ? { router: () => (choose() ?? target).href } : {}),
     changeOrigin: true,
     xfwd: false,
     ejectPlugins: true,
