@@ -18,8 +18,10 @@ import { createParser, type EventSourceMessage } from "eventsource-parser";
 import { loadConfig } from "../../src/config/load.ts";
 import type { Config } from "../../src/config/schema.ts";
 import { type RunningProxy, startProxy } from "../../src/proxy-server.ts";
+import { TestBrowser } from "../support/browser.ts";
 import { freePort, startRedis, type TestRedis } from "../support/redis-server.ts";
 import { type RoundRobin, startRoundRobin } from "../support/round-robin.ts";
+import { connectMcpClient, type Stack, startStack } from "../support/stack.ts";
 
 const EVERYTHING = path.resolve(import.meta.dirname, "../support/everything-server.ts");
 const LONG_RUNNING = "trigger-long-running-operation";
@@ -387,5 +389,67 @@ describe("session affinity with discovery dns: the name resolved again (a stand-
     }
     assert.equal(await metric(proxy, `mcp_proxy_upstream_sessions{endpoint="http://127.0.0.2:${port}/"}`), 1);
     assert.equal(await metric(proxy, `mcp_proxy_backend_up{endpoint="http://127.0.0.1:${port}/"}`), undefined);
+  });
+});
+
+describe("session affinity for signed-in users (auth.mode oidc): the pin and the user binding together", () => {
+  let redis: TestRedis;
+  let servers: Everything[];
+  let stack: Stack;
+  let balancer: RoundRobin;
+  const alice = new TestBrowser();
+  const carol = new TestBrowser();
+
+  before(async () => {
+    redis = await startRedis();
+    servers = await Promise.all([startEverything(), startEverything()]);
+    const port = await freePort();
+    stack = await startStack({
+      proxies: 2,
+      publicUrl: `http://127.0.0.1:${port}`,
+      env: {
+        MCP_TARGET_URL: "",
+        MCP_TARGET_URLS: servers.map((s) => s.origin).join(","),
+        SESSION_STORE: "redis",
+        REDIS_URL: redis.url,
+      },
+    });
+    balancer = await startRoundRobin(port, () => stack.ports.map((p) => `http://127.0.0.1:${p}`));
+    // The sign-in ends on the MCP server's "/" (404 from the everything server): what counts is the session.
+    for (const [browser, user] of [
+      [alice, "alice"],
+      [carol, "carol"],
+    ] as const) {
+      await browser.signIn(`${balancer.url}/`, user);
+      assert.equal((await browser.fetch(`${balancer.url}/api/v1/session`)).status, 200, `${user} is signed in`);
+    }
+  });
+
+  after(async () => {
+    await balancer?.close();
+    await stack?.close();
+    for (const server of servers ?? []) await stopEverything(server);
+    await redis?.close();
+  });
+
+  it("alice's session of 20 calls reaches its endpoint through both proxies; carol gets 404 for it", async () => {
+    const { client, transport } = await connectMcpClient(`${balancer.url}/mcp`, alice.fetch);
+    try {
+      for (let i = 0; i < 20; i++) assert.equal(await longRunning(client), 2, `call ${i}`);
+      const stolen = await fetch(`${balancer.url}/mcp`, {
+        method: "POST",
+        headers: {
+          ...MCP_HEADERS,
+          cookie: await carol.jar.getCookieString(balancer.url),
+          "mcp-session-id": transport.sessionId as string,
+          "mcp-protocol-version": "2025-06-18",
+        },
+        body: JSON.stringify({ jsonrpc: "2.0", id: 9, method: "tools/list" }),
+      });
+      assert.equal(stolen.status, 404);
+      assert.equal(await longRunning(client), 2, "alice's session lives on");
+    } finally {
+      await client.close();
+    }
   });
 });
