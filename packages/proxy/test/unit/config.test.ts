@@ -130,6 +130,21 @@ describe("configuration", () => {
     assert.ok(problems.some((p) => p.startsWith("oidc.client_id: required")));
   });
 
+  it("reads several upstream endpoints from MCP_TARGET_URLS, and refuses them together with target.url", () => {
+    const { config } = loadConfig({
+      env: { AUTH_MODE: "bypass", MCP_TARGET_URLS: "http://10.0.0.1:3000, http://10.0.0.2:3000" },
+    });
+    assert.deepEqual(config.target.urls, ["http://10.0.0.1:3000", "http://10.0.0.2:3000"]);
+    const both = problemsOf(() =>
+      loadConfig({ env: { AUTH_MODE: "bypass", MCP_TARGET_URL: "http://a:1", MCP_TARGET_URLS: "http://b:1" } }),
+    );
+    assert.ok(both.some((p) => p.startsWith("target.urls: set either target.url")));
+    const dns = problemsOf(() =>
+      loadConfig({ env: { AUTH_MODE: "bypass", MCP_TARGET_DISCOVERY: "dns", MCP_TARGET_URLS: "http://b:1" } }),
+    );
+    assert.ok(dns.some((p) => p.startsWith("target.discovery: dns resolves")));
+  });
+
   it("refuses bypass mode, a missing public URL and a missing secret in production", () => {
     const problems = problemsOf(() => loadConfig({ env: { MCP_ENV: "production", AUTH_MODE: "bypass" } }));
     assert.ok(problems.some((p) => p.startsWith("auth.mode:")));

@@ -33,6 +33,26 @@ describe("MCP session binding", () => {
     assert.equal(await sessions.admits("unknown", alice), false);
   });
 
+  it("records the endpoint a session is pinned to, keeps it when extended, and counts sessions per endpoint", async () => {
+    const { sessions, clock } = binding();
+    await sessions.bind("s1", alice, "http://10.0.0.1:3000/");
+    await sessions.bind("s2", alice, "http://10.0.0.1:3000/");
+    await sessions.bind("s3", alice);
+    assert.deepEqual(await sessions.admission("s1", alice), {
+      admitted: true,
+      bound: "s1",
+      endpoint: "http://10.0.0.1:3000/",
+    });
+    assert.deepEqual(await sessions.admission("s1", { ...alice, user: "bob" }), { admitted: false });
+    assert.equal((await sessions.admission("s3", alice)).endpoint, undefined);
+    clock.advance(0.6 * HOUR);
+    assert.equal((await sessions.admission("s1", alice)).endpoint, "http://10.0.0.1:3000/", "kept when extended");
+    assert.deepEqual(sessions.pinnedCounts(), new Map([["http://10.0.0.1:3000/", 2]]));
+    await sessions.release("s1");
+    clock.advance(0.6 * HOUR);
+    assert.deepEqual(sessions.pinnedCounts(), new Map(), "released and expired sessions leave the count");
+  });
+
   it("expires after the TTL unless used; use extends it", async () => {
     const { sessions, clock } = binding();
     await sessions.bind("used", alice);
