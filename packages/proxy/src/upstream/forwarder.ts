@@ -366,6 +366,9 @@ export class Forwarder {
       failure = new ProxyError("PROXY_ERROR", 502, "The MCP server closed the connection", { cause: error });
     }
     if (reason !== "reset") endpoint.breaker.recordFailure();
+    // A refused connection may be a pod that is gone: probed now, so new requests avoid it
+    // without waiting for the next probe, and /health says so at once.
+    if (reason === "connect") void endpoint.probe.probe();
     this.#metrics.upstreamErrors.inc({ reason });
     span?.failed(code || reason);
     this.#logger.warn("upstream request failed", { error: code || error.message, reason, endpoint: endpoint.key });
