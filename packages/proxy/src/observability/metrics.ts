@@ -10,12 +10,14 @@ export interface ProxyMetrics {
   activeStreams: Gauge;
   streamsRefused: Counter;
   /** Unlabeled: any endpoint up; with several endpoints also one series per endpoint. */
-  backendUp: Gauge<"endpoint">;
+  backendUp: Gauge;
+  backendEndpointUp: Gauge<"endpoint">;
   upstreamSessions: Gauge<"endpoint">;
   authAttempts: Counter<"result">;
   sessionEvents: Counter<"event">;
   upstreamErrors: Counter<"reason">;
-  circuitState: Gauge<"endpoint">;
+  circuitState: Gauge;
+  circuitEndpointOpen: Gauge<"endpoint">;
   mcpRequests: Counter<"method" | "name" | "decision">;
 }
 
@@ -65,7 +67,14 @@ export function createMetrics(options: {
     }),
     backendUp: new Gauge({
       name: "mcp_proxy_backend_up",
-      help: "1 when the MCP server answered the last health probe, 0 when it did not; unlabeled: any endpoint did",
+      help: "1 when the MCP server answered the last health probe, 0 when it did not (several endpoints: any did)",
+      registers: [registry],
+    }),
+    // Per endpoint under its own name, so the seed's BackendDown (mcp_proxy_backend_up == 0)
+    // keeps meaning "this proxy reaches no MCP server" when one replica of several is down.
+    backendEndpointUp: new Gauge({
+      name: "mcp_proxy_backend_endpoint_up",
+      help: "1 when this upstream endpoint answered the last health probe, 0 when it did not (several endpoints only)",
       labelNames: ["endpoint"],
       registers: [registry],
     }),
@@ -101,7 +110,12 @@ export function createMetrics(options: {
     }),
     circuitState: new Gauge({
       name: "mcp_proxy_circuit_breaker_open",
-      help: "1 while the circuit breaker to the MCP server is open; unlabeled: to every endpoint",
+      help: "1 while the circuit breaker to the MCP server is open (several endpoints: to every one)",
+      registers: [registry],
+    }),
+    circuitEndpointOpen: new Gauge({
+      name: "mcp_proxy_circuit_breaker_endpoint_open",
+      help: "1 while the circuit breaker to this upstream endpoint is open (several endpoints only)",
       labelNames: ["endpoint"],
       registers: [registry],
     }),

@@ -105,11 +105,11 @@ export class UpstreamEndpoints {
     this.pinsSessions = options.target.discovery === "dns" || options.target.urls.length > 1;
     this.#events = {
       health: (endpoint, reachable) => {
-        if (this.pinsSessions) this.#metrics.backendUp.set({ endpoint: endpoint.key }, reachable ? 1 : 0);
+        if (this.pinsSessions) this.#metrics.backendEndpointUp.set({ endpoint: endpoint.key }, reachable ? 1 : 0);
         this.#metrics.backendUp.set(this.status() === "reachable" ? 1 : 0);
       },
       circuit: (endpoint, state) => {
-        if (this.pinsSessions) this.#metrics.circuitState.set({ endpoint: endpoint.key }, state === "open" ? 1 : 0);
+        if (this.pinsSessions) this.#metrics.circuitEndpointOpen.set({ endpoint: endpoint.key }, state === "open" ? 1 : 0);
         // Unlabeled: 1 while no endpoint takes requests.
         const all = [...this.#endpoints.values()];
         this.#metrics.circuitState.set(all.every((e) => e.breaker.state === "open") ? 1 : 0);
@@ -204,8 +204,8 @@ export class UpstreamEndpoints {
     this.#endpoints.delete(endpoint.key);
     endpoint.probe.stop();
     if (this.pinsSessions) {
-      this.#metrics.backendUp.remove({ endpoint: endpoint.key });
-      this.#metrics.circuitState.remove({ endpoint: endpoint.key });
+      this.#metrics.backendEndpointUp.remove({ endpoint: endpoint.key });
+      this.#metrics.circuitEndpointOpen.remove({ endpoint: endpoint.key });
       this.#logger.info("upstream endpoint removed", { endpoint: endpoint.key });
     }
     return endpoint.pool.destroy();

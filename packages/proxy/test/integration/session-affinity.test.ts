@@ -315,7 +315,7 @@ describe("session affinity: stateful MCP servers with several replicas", () => {
     // Both replicas learn from their probes that the endpoint is down (event: the gauge turns 0).
     for (const proxy of proxies) {
       for (let attempt = 0; ; attempt++) {
-        if ((await metric(proxy, `mcp_proxy_backend_up{endpoint="${endpoints[owner]}"}`)) === 0) break;
+        if ((await metric(proxy, `mcp_proxy_backend_endpoint_up{endpoint="${endpoints[owner]}"}`)) === 0) break;
         assert.ok(attempt < 200, "the probe noticed the killed endpoint");
         await new Promise((resolve) => setTimeout(resolve, 25));
       }
@@ -388,7 +388,7 @@ describe("session affinity with discovery dns: the name resolved again (a stand-
       await again.close();
     }
     assert.equal(await metric(proxy, `mcp_proxy_upstream_sessions{endpoint="http://127.0.0.2:${port}/"}`), 1);
-    assert.equal(await metric(proxy, `mcp_proxy_backend_up{endpoint="http://127.0.0.1:${port}/"}`), undefined);
+    assert.equal(await metric(proxy, `mcp_proxy_backend_endpoint_up{endpoint="http://127.0.0.1:${port}/"}`), undefined);
   });
 });
 
