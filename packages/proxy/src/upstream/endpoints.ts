@@ -109,7 +109,8 @@ export class UpstreamEndpoints {
         this.#metrics.backendUp.set(this.status() === "reachable" ? 1 : 0);
       },
       circuit: (endpoint, state) => {
-        if (this.pinsSessions) this.#metrics.circuitEndpointOpen.set({ endpoint: endpoint.key }, state === "open" ? 1 : 0);
+        if (this.pinsSessions)
+          this.#metrics.circuitEndpointOpen.set({ endpoint: endpoint.key }, state === "open" ? 1 : 0);
         // Unlabeled: 1 while no endpoint takes requests.
         const all = [...this.#endpoints.values()];
         this.#metrics.circuitState.set(all.every((e) => e.breaker.state === "open") ? 1 : 0);
