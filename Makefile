@@ -11,12 +11,16 @@ TESTS := packages/proxy/test/**/*.test.ts packages/operator/test/**/*.test.ts
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
-setup: node_modules/.installed ## install Node 24 (if needed), npm packages and redis-server
+setup: node_modules/.installed packages/operator/dist/mcp-oidc-operator.mjs ## install Node 24 (if needed), npm packages and redis-server; build the operator bundle
 	@./scripts/ensure-system-deps.sh
 
 node_modules/.installed: package.json package-lock.json packages/*/package.json
 	npm ci --no-audit --no-fund
 	@touch $@
+
+# The operator's bundled build, which its installed command and container run (decision 015).
+packages/operator/dist/mcp-oidc-operator.mjs: node_modules/.installed packages/operator/scripts/build.ts $(shell find packages/operator/src -name '*.ts')
+	@node packages/operator/scripts/build.ts >/dev/null
 
 run: setup ## local demo: identity provider + MCP server + proxy on http://localhost:8080
 	node packages/proxy/dev/demo.ts
@@ -59,4 +63,4 @@ bench-operator: setup kube-binaries ## N McpOidcProxy resources (BENCH_RESOURCES
 	node packages/operator/bench/run.ts
 
 clean: ## remove installed packages, the local Node and built files
-	rm -rf node_modules .tools dist
+	rm -rf node_modules .tools dist packages/operator/dist

@@ -1,22 +1,26 @@
 # mcp-oidc-operator container image (deployments/kubernetes/operator/install.yaml runs it).
 # Build from the repository root:
 #   docker build -f deployments/docker/operator.Dockerfile -t mcp-oidc-operator:0.1.0 .
+# The image holds the bundled build only (packages/operator/scripts/build.ts, decision 015):
+# one ES module with its dependencies, no node_modules, no type stripping at run time.
 
-FROM node:24-bookworm-slim AS dependencies
+FROM node:24-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 COPY packages/proxy/package.json packages/proxy/package.json
 COPY packages/operator/package.json packages/operator/package.json
-RUN npm ci --omit=dev --workspace @mcp-oidc-proxy/operator --include-workspace-root=false --no-audit --no-fund \
- && npm cache clean --force
+RUN npm ci --workspace @mcp-oidc-proxy/operator --include-workspace-root=false --no-audit --no-fund
+COPY packages/operator/scripts packages/operator/scripts
+COPY packages/operator/src packages/operator/src
+RUN node packages/operator/scripts/build.ts
 
 FROM node:24-bookworm-slim
 ENV NODE_ENV=production
 WORKDIR /app
-COPY --from=dependencies /app/node_modules ./node_modules
-COPY packages/operator/package.json packages/operator/package.json
-COPY packages/operator/bin packages/operator/bin
-COPY packages/operator/src packages/operator/src
+# A small young generation, as the installed command runs it: memory, not speed, is what an
+# operator spends (decision 015).
+ENV NODE_OPTIONS=--max-semi-space-size=1
+COPY --from=build /app/packages/operator/dist/mcp-oidc-operator.mjs packages/operator/dist/mcp-oidc-operator.mjs
 USER 10001:10001
 EXPOSE 8080 8081
-ENTRYPOINT ["node", "/app/packages/operator/bin/mcp-oidc-operator.js"]
+ENTRYPOINT ["node", "/app/packages/operator/dist/mcp-oidc-operator.mjs"]

@@ -1,20 +1,36 @@
-// make bench-operator: N McpOidcProxy resources (BENCH_RESOURCES, default 1000) created at
-// once against a real kube-apiserver; prints the time until the operator has reconciled
-// every one (status.observedGeneration written) and the operator's RSS. Not part of make test.
+// make bench-operator: McpOidcProxy resources created in steps (0, 100, 1,000, or up to
+// BENCH_RESOURCES) against a real kube-apiserver, run through the installed command (the
+// bundled build). Each step prints how long until the operator had reconciled every
+// resource (status.observedGeneration written), and its RSS and V8 heap once settled (no
+// reconcile for a few seconds) and at its peak. Not part of make test.
 import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { CoreV1Api, CustomObjectsApi } from "@kubernetes/client-node";
 import { installCrd } from "../test/support/crd.ts";
-import { freePort } from "../test/support/eventually.ts";
+import { eventually, freePort } from "../test/support/eventually.ts";
 import { startTestApiServer } from "../test/support/kube-api-server.ts";
 
 const COUNT = Number(process.env.BENCH_RESOURCES ?? 1000);
+const STEPS = [...new Set([0, ...[100, 1000].filter((n) => n < COUNT), COUNT])];
 const NS = "bench";
 const BIN = path.resolve(import.meta.dirname, "../../../node_modules/.bin/mcp-oidc-operator");
+const SETTLE_MS = 3000;
 
-const rssMiB = (pid: number | undefined) =>
-  Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? 0) / 1024;
+const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(0)} MiB`;
+const rssBytes = (pid: number | undefined) =>
+  Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? 0) * 1024;
+
+/** Sums of the operator's own metrics (prom-client's defaults and controller-runtime's names). */
+async function scrape(metricsPort: number): Promise<{ reconciles: number; heapUsed: number }> {
+  const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+  const sum = (name: string) =>
+    text
+      .split("\n")
+      .filter((line) => line.startsWith(`${name}{`) || line.startsWith(`${name} `))
+      .reduce((total, line) => total + Number(line.slice(line.lastIndexOf(" ") + 1)), 0);
+  return { reconciles: sum("controller_runtime_reconcile_total"), heapUsed: sum("nodejs_heap_size_used_bytes") };
+}
 
 const server = await startTestApiServer();
 try {
@@ -23,65 +39,88 @@ try {
   await kc.makeApiClient(CoreV1Api).createNamespace({ body: { metadata: { name: NS } } });
   const custom = kc.makeApiClient(CustomObjectsApi);
   const target = { group: "mcp-oidc-proxy.dev", version: "v1alpha1", namespace: NS, plural: "mcpoidcproxies" };
+  const [healthPort, metricsPort] = [await freePort(), await freePort()];
   const operator = spawn(
     BIN,
     [
-      "--kubeconfig",
-      server.kubeConfigFile,
-      "--no-leader-elect",
-      "--log-level",
-      process.env.BENCH_LOG_LEVEL ?? "error",
-      "--health-port",
-      String(await freePort()),
-      "--metrics-port",
-      String(await freePort()),
-      "--bind-address",
-      "127.0.0.1",
+      ...["--kubeconfig", server.kubeConfigFile, "--no-leader-elect", "--bind-address", "127.0.0.1"],
+      ...["--log-level", process.env.BENCH_LOG_LEVEL ?? "error"],
+      ...["--health-port", String(healthPort), "--metrics-port", String(metricsPort)],
     ],
     { stdio: ["ignore", process.env.BENCH_LOG_LEVEL ? "inherit" : "ignore", "inherit"] },
   );
-  const idleRss = await new Promise<number>((resolve) => setTimeout(() => resolve(rssMiB(operator.pid)), 2000));
+  const operatorPid = operator.pid;
+  await eventually(async () => ((await fetch(`http://127.0.0.1:${healthPort}/readyz`)).ok ? true : undefined), "ready");
 
-  const started = performance.now();
-  // Created at once (in parallel batches, as a GitOps sync would), not one after the other.
-  for (let i = 0; i < COUNT; i += 50) {
-    await Promise.all(
-      Array.from({ length: Math.min(50, COUNT - i) }, (_, j) =>
-        custom.createNamespacedCustomObject({
-          ...target,
-          body: {
-            apiVersion: "mcp-oidc-proxy.dev/v1alpha1",
-            kind: "McpOidcProxy",
-            metadata: { name: `proxy-${i + j}` },
-            spec: { upstream: { url: "http://mcp-server:3000" }, authMode: "bypass" },
-          },
-        }),
-      ),
+  /** Waits until no reconcile ran for SETTLE_MS; returns the peak RSS seen meanwhile. */
+  const settle = async (peak: number) => {
+    let last = (await scrape(metricsPort)).reconciles;
+    let quietSince = performance.now();
+    while (performance.now() - quietSince < SETTLE_MS) {
+      await new Promise((resolve) => setTimeout(resolve, 250));
+      peak = Math.max(peak, rssBytes(operatorPid));
+      const now = (await scrape(metricsPort)).reconciles;
+      if (now !== last) [last, quietSince] = [now, performance.now()];
+    }
+    return peak;
+  };
+  const create = async (from: number, to: number) => {
+    // In parallel batches, as a GitOps sync would, not one after the other.
+    for (let i = from; i < to; i += 50) {
+      await Promise.all(
+        Array.from({ length: Math.min(50, to - i) }, (_, j) =>
+          custom.createNamespacedCustomObject({
+            ...target,
+            body: {
+              apiVersion: "mcp-oidc-proxy.dev/v1alpha1",
+              kind: "McpOidcProxy",
+              metadata: { name: `proxy-${i + j}` },
+              spec: { upstream: { url: "http://mcp-server:3000" }, authMode: "bypass" },
+            },
+          }),
+        ),
+      );
+    }
+  };
+  const reconciled = async (count: number, started: number, peak: { rss: number }) => {
+    for (;;) {
+      peak.rss = Math.max(peak.rss, rssBytes(operatorPid));
+      const list = (await custom.listNamespacedCustomObject(target)) as {
+        items: { metadata: { generation: number }; status?: { observedGeneration?: number } }[];
+      };
+      const done = list.items.filter((item) => item.status?.observedGeneration === item.metadata.generation).length;
+      if (done === count) return;
+      if (performance.now() - started > 15 * 60_000)
+        throw new Error(`only ${done} of ${count} reconciled after 15 minutes`);
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+  };
+
+  const lines = [
+    "",
+    `mcp-oidc-operator benchmark — up to ${COUNT} resources against a real kube-apiserver, ${new Date().toISOString()}`,
+  ];
+  let existing = 0;
+  for (const step of STEPS) {
+    const started = performance.now();
+    const peak = { rss: rssBytes(operatorPid) };
+    await create(existing, step);
+    const created = performance.now();
+    await reconciled(step, started, peak);
+    const finished = performance.now();
+    peak.rss = await settle(peak.rss);
+    const { heapUsed } = await scrape(metricsPort);
+    const timing =
+      step === existing
+        ? "nothing created"
+        : `${step - existing} created in ${((created - started) / 1000).toFixed(1)} s, all reconciled ${((finished - started) / 1000).toFixed(1)} s after the first`;
+    lines.push(
+      `${String(step).padStart(5)} resources: settled RSS ${mib(rssBytes(operatorPid))} (heap used ${mib(heapUsed)}), peak RSS ${mib(peak.rss)}; ${timing}`,
     );
+    process.stderr.write(`${lines.at(-1)}\n`);
+    existing = step;
   }
-  const created = performance.now();
-  let peakRss = 0;
-  for (;;) {
-    peakRss = Math.max(peakRss, rssMiB(operator.pid));
-    const list = (await custom.listNamespacedCustomObject(target)) as {
-      items: { metadata: { generation: number }; status?: { observedGeneration?: number } }[];
-    };
-    const done = list.items.filter((item) => item.status?.observedGeneration === item.metadata.generation).length;
-    if (done === COUNT) break;
-    if (performance.now() - started > 15 * 60_000)
-      throw new Error(`only ${done} of ${COUNT} reconciled after 15 minutes`);
-    await new Promise((resolve) => setTimeout(resolve, 500));
-  }
-  const finished = performance.now();
-  process.stdout.write(
-    [
-      "",
-      `mcp-oidc-operator benchmark — ${COUNT} resources against a real kube-apiserver, ${new Date().toISOString()}`,
-      `created in ${((created - started) / 1000).toFixed(1)} s; all reconciled (children applied, status written) ${((finished - started) / 1000).toFixed(1)} s after the first`,
-      `operator RSS: idle ${idleRss.toFixed(0)} MiB, peak ${peakRss.toFixed(0)} MiB`,
-      "",
-    ].join("\n"),
-  );
+  process.stdout.write(`${lines.join("\n")}\n`);
   operator.kill("SIGTERM");
 } finally {
   await server.close();

@@ -1,18 +1,37 @@
-#!/usr/bin/env node
-// Launcher that runs on any Node: the sources are TypeScript run directly by Node 24's type
-// stripping. On an older Node it re-executes itself with the project-local Node 24 that
+#!/usr/bin/env -S node --max-semi-space-size=1
+// Launcher that runs on any Node: Node 24 runs the operator's bundled build with a small
+// young generation (--max-semi-space-size=1: memory, not speed, is what an operator spends;
+// decision 017). On an older Node it re-executes itself with the project-local Node 24 that
 // `make setup` installs as a child, passes it SIGTERM, SIGINT and SIGHUP, and exits with
 // its status; or says how to get one.
-import { spawn } from "node:child_process";
-import { existsSync, realpathSync } from "node:fs";
+import { spawn, spawnSync } from "node:child_process";
+import { existsSync, readdirSync, realpathSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 
 const here = dirname(realpathSync(fileURLToPath(import.meta.url)));
 const major = Number(process.versions.node.split(".")[0]);
 
+/**
+ * The bundled build (scripts/build.ts; decision 017), rebuilt first when a source, the build
+ * script or the lock file is newer; the sources themselves only where it cannot be built.
+ */
+function entryPoint() {
+  const bundle = join(here, "..", "dist", "mcp-oidc-operator.mjs");
+  const sources = join(here, "..", "src");
+  const build = join(here, "..", "scripts", "build.ts");
+  const inputs = [build, join(here, "..", "..", "..", "package-lock.json")].filter(existsSync);
+  for (const entry of readdirSync(sources, { recursive: true })) inputs.push(join(sources, String(entry)));
+  const built = existsSync(bundle) ? statSync(bundle).mtimeMs : 0;
+  if (!existsSync(sources)) return bundle;
+  if (inputs.every((file) => statSync(file).mtimeMs <= built)) return bundle;
+  // In a child, so the build's own memory is not this process's.
+  const result = spawnSync(process.execPath, [build], { stdio: ["ignore", "ignore", "inherit"] });
+  return result.status === 0 ? bundle : join(sources, "main.ts");
+}
+
 if (major >= 24) {
-  const { main } = await import(pathToFileURL(join(here, "..", "src", "main.ts")).href);
+  const { main } = await import(pathToFileURL(entryPoint()).href);
   await main(process.argv);
 } else {
   const local = join(

@@ -3,11 +3,11 @@
 // Lease up so a successor takes over at once.
 import http from "node:http";
 import { hostname } from "node:os";
-import { KubeConfig } from "@kubernetes/client-node";
 import { Command, InvalidArgumentError, Option } from "commander";
 import winston from "winston";
 import { type RunningController, startController } from "./controller/controller.ts";
 import { createOperatorMetrics } from "./observability/metrics.ts";
+import { loadKubeConfig } from "./runtime/kube-config.ts";
 import { LeaderElector } from "./runtime/leader-election.ts";
 
 const VERSION = "0.1.0";
@@ -118,9 +118,7 @@ export async function main(argv: string[] = process.argv): Promise<void> {
     defaultMeta: { service: "mcp-oidc-operator" },
     transports: [new winston.transports.Console()],
   });
-  const kubeConfig = new KubeConfig();
-  if (options.kubeconfig) kubeConfig.loadFromFile(options.kubeconfig);
-  else kubeConfig.loadFromDefault();
+  const kubeConfig = loadKubeConfig(options.kubeconfig);
 
   let controller: RunningController | undefined;
   let elector: LeaderElector | undefined;

@@ -5,7 +5,14 @@
 // MissingReferenceError (reported like a terminal one, but looked at again with backoff:
 // the Secret may be created any moment).
 import { createHash, randomBytes } from "node:crypto";
-import { AppsV1Api, CoreV1Api, CustomObjectsApi, type KubeConfig, type V1Deployment } from "@kubernetes/client-node";
+import {
+  AppsV1Api,
+  CoreV1Api,
+  CustomObjectsApi,
+  type KubeConfig,
+  type KubernetesObject,
+  type V1Deployment,
+} from "@kubernetes/client-node";
 import {
   ConditionType,
   GROUP,
@@ -35,6 +42,7 @@ import { summarizeApiError } from "../runtime/api-error.ts";
 import type { Applier } from "../runtime/apply.ts";
 import { setCondition } from "./conditions.ts";
 import { EventRecorder } from "./events.ts";
+import { OWNED_KINDS } from "./owned-kinds.ts";
 import { envReclaimPatch } from "./reclaim-env.ts";
 import { stableJson } from "./stable-json.ts";
 import { type ConditionInput, retryingConditions, rolloutConditions, stalledConditions } from "./status.ts";
@@ -144,20 +152,27 @@ export class Reconciler {
     await this.#applier.apply(serviceFor(cr));
     if (cr.spec.autoscaling?.enabled) await this.#handReplicasOver(cr);
     const deployment = await this.#applyDeployment(deploymentFor(cr, fingerprint));
-    const header = { namespace: cr.metadata.namespace, name: names(cr).workload };
-    const pdb = podDisruptionBudgetFor(cr);
-    if (pdb) await this.#applier.apply(pdb);
-    else await this.#applier.remove({ apiVersion: "policy/v1", kind: "PodDisruptionBudget", metadata: header });
-    const hpa = horizontalPodAutoscalerFor(cr);
-    if (hpa) await this.#applier.apply(hpa);
-    else
-      await this.#applier.remove({ apiVersion: "autoscaling/v2", kind: "HorizontalPodAutoscaler", metadata: header });
+    await this.#applyOrPrune(cr);
 
     await this.#writeStatus(cr, this.#rolloutStatus(cr, deployment));
     // Referenced Secrets are not watched (that would mean watching every Secret; see
     // docs/decisions): a resource that references one (or a CA ConfigMap) is looked at
     // again now and then, so a rotation rolls the pods.
     return this.#referencesSecrets(cr) ? { requeueAfterMs: this.#secretRecheckMs } : {};
+  }
+
+  /** The optional children (prunable in the owned-kinds table): applied when asked for, else removed. */
+  async #applyOrPrune(cr: McpOidcProxy): Promise<void> {
+    const optional: Record<string, KubernetesObject | undefined> = {
+      PodDisruptionBudget: podDisruptionBudgetFor(cr),
+      HorizontalPodAutoscaler: horizontalPodAutoscalerFor(cr),
+    };
+    const metadata = { namespace: cr.metadata.namespace, name: names(cr).workload };
+    for (const { apiVersion, kind } of OWNED_KINDS.filter((owned) => owned.prunable)) {
+      const desired = optional[kind];
+      if (desired) await this.#applier.apply(desired);
+      else await this.#applier.remove({ apiVersion, kind, metadata });
+    }
   }
 
   #referencesSecrets(cr: McpOidcProxy): boolean {

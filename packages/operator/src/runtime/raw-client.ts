@@ -26,6 +26,7 @@ export async function requestJson<T>(
   body?: unknown,
   contentType = "application/json",
   signal?: AbortSignal,
+  accept = "application/json",
 ): Promise<T> {
   const cluster = kubeConfig.getCurrentCluster();
   if (!cluster) throw new Error("the kubeconfig names no current cluster");
@@ -35,7 +36,7 @@ export async function requestJson<T>(
     hostname: url.hostname,
     port: url.port,
     path: `${url.pathname}${url.search}`,
-    headers: { accept: "application/json", "content-type": contentType },
+    headers: { accept, "content-type": contentType },
     ...(signal ? { signal } : {}),
   };
   await kubeConfig.applyToHTTPSOptions(options);

@@ -7,8 +7,9 @@ import { generateKeyPairSync, randomBytes } from "node:crypto";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { KubeConfig } from "@kubernetes/client-node";
+import type { KubeConfig } from "@kubernetes/client-node";
 import { Agent, fetch as undiciFetch } from "undici";
+import { loadKubeConfig } from "../../src/runtime/kube-config.ts";
 import { freePort } from "./eventually.ts";
 
 const repoRoot = path.resolve(import.meta.dirname, "../../../..");
@@ -185,16 +186,9 @@ export async function startTestApiServer(options: TestApiServerOptions = {}): Pr
       });
       return { status: response.status, body: await response.json() };
     },
-    kubeConfig() {
-      const kc = new KubeConfig();
-      kc.loadFromFile(kubeConfigFile);
-      return kc;
-    },
-    operatorKubeConfig() {
-      const kc = new KubeConfig();
-      kc.loadFromFile(operatorKubeConfigFile);
-      return kc;
-    },
+    // The operator's own loader (one connection pool per process), as main uses it.
+    kubeConfig: () => loadKubeConfig(kubeConfigFile),
+    operatorKubeConfig: () => loadKubeConfig(operatorKubeConfigFile),
     async restart() {
       // A crash, not a drain: a draining API server waits for open watches (tens of seconds).
       await stopProcess(apiServer, "SIGKILL");
