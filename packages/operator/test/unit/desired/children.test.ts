@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { describe, it } from "node:test";
 import { loadConfig } from "@mcp-oidc-proxy/proxy";
-import { type McpOidcProxy, specSchema } from "../../src/api/v1alpha1/mcp-oidc-proxy.ts";
+import { type McpOidcProxy, specSchema } from "../../../src/api/v1alpha1/mcp-oidc-proxy.ts";
 import {
   CONFIG_HASH_ANNOTATION,
   configMapFor,
@@ -12,7 +12,7 @@ import {
   horizontalPodAutoscalerFor,
   podDisruptionBudgetFor,
   serviceFor,
-} from "../../src/desired/children.ts";
+} from "../../../src/desired/children.ts";
 
 function resource(spec: Record<string, unknown>, labels: Record<string, string> = {}): McpOidcProxy {
   return {

@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { parse } from "yaml";
-import { stringifyForKubectl } from "../../scripts/kubectl-yaml.ts";
+import { stringifyForKubectl } from "../../../scripts/kubectl-yaml.ts";
 
 describe("stringifyForKubectl", () => {
   it("quotes the strings YAML 1.1 reads as something else (the CRD's plain default: off was a boolean)", () => {

@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { V1Deployment, V1EnvVar } from "@kubernetes/client-node";
-import { envReclaimPatch } from "../../src/controller/reclaim-env.ts";
+import { envReclaimPatch } from "../../../src/controller/reclaim-env.ts";
 
 const withEnv = (env: V1EnvVar[]): V1Deployment => ({
   metadata: { resourceVersion: "42" },

@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { V1Deployment, V1DeploymentCondition } from "@kubernetes/client-node";
-import { rolloutConditions } from "../../src/controller/status.ts";
+import { rolloutConditions } from "../../../src/controller/status.ts";
 
 const deployment = (generation: number, observed: number, conditions: V1DeploymentCondition[]): V1Deployment => ({
   metadata: { name: "tools", generation },

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { type Clock, WorkQueue } from "../../src/runtime/work-queue.ts";
+import { type Clock, WorkQueue } from "../../../src/runtime/work-queue.ts";
 
 /** A clock whose time moves only when the test says so. */
 function manualClock() {

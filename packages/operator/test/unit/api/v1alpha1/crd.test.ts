@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { buildCrd } from "../../src/api/v1alpha1/crd.ts";
+import { buildCrd } from "../../../../src/api/v1alpha1/crd.ts";
 
 type Schema = {
   description?: string;
