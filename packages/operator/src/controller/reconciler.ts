@@ -155,9 +155,9 @@ export class Reconciler {
     await this.#applyOrPrune(cr);
 
     await this.#writeStatus(cr, this.#rolloutStatus(cr, deployment));
-    // Referenced Secrets are not watched (that would mean watching every Secret; see
-    // docs/decisions): a resource that references one (or a CA ConfigMap) is looked at
-    // again now and then, so a rotation rolls the pods.
+    // Referenced Secrets are not watched (that would stream every Secret in the cluster
+    // into the operator; decision 014): a resource that references one (or a CA
+    // ConfigMap) is looked at again every secretRecheckMs, so a rotation rolls the pods.
     return this.#referencesSecrets(cr) ? { requeueAfterMs: this.#secretRecheckMs } : {};
   }
 

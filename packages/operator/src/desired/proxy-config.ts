@@ -1,6 +1,6 @@
 // The proxy's configuration file rendered from a McpOidcProxy, in the proxy's own format
 // (configs/config.example.yaml). Secrets are not in it: they reach the pod as environment
-// variables from Secret references (see deployment.ts).
+// variables from Secret references (deploymentFor in children.ts).
 import { stringify } from "yaml";
 import type { McpOidcProxy } from "../api/v1alpha1/mcp-oidc-proxy.ts";
 

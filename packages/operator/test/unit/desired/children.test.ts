@@ -1,3 +1,5 @@
+// The pure builders of every child (desired/children.ts, proxy-config.ts): the proxy accepts
+// the configuration they render, and the Deployment is restricted, hashed and HPA-friendly.
 import assert from "node:assert/strict";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";

@@ -1,3 +1,5 @@
+// The work queue with an injected clock (no sleeping): coalescing, one key never twice at
+// once, per-key exponential backoff, delayed adds, shutdown.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { type Clock, WorkQueue } from "../../../src/runtime/work-queue.ts";

@@ -1,3 +1,5 @@
+// The CRD built from the zod schema (api/v1alpha1/crd.ts): what kubectl explain and the
+// API server read from it.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { buildCrd } from "../../../../src/api/v1alpha1/crd.ts";
