@@ -24,7 +24,11 @@ class ManualClock implements Clock {
   setTimeout(fn: () => void, ms: number) {
     const timer = { at: this.#now + ms, fn, cancelled: false };
     this.#timers.push(timer);
-    return { cancel: () => void (timer.cancelled = true) };
+    return {
+      cancel: () => {
+        timer.cancelled = true;
+      },
+    };
   }
   /** Timers waiting (a tick in flight has armed none yet). */
   get pending(): number {
