@@ -2,7 +2,7 @@
 // BENCH_RESOURCES) against a real kube-apiserver, run through the installed command (the
 // bundled build). Each step prints how long until the operator had reconciled every
 // resource (status.observedGeneration written), and its RSS and V8 heap once settled (no
-// reconcile for a few seconds) and at its peak. Not part of make test.
+// reconcile for BENCH_SETTLE_SECONDS, default 3) and at its peak. Not part of make test.
 import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import path from "node:path";
@@ -15,7 +15,7 @@ const COUNT = Number(process.env.BENCH_RESOURCES ?? 1000);
 const STEPS = [...new Set([0, ...[100, 1000].filter((n) => n < COUNT), COUNT])];
 const NS = "bench";
 const BIN = path.resolve(import.meta.dirname, "../../../node_modules/.bin/mcp-oidc-operator");
-const SETTLE_MS = 3000;
+const SETTLE_MS = Number(process.env.BENCH_SETTLE_SECONDS ?? 3) * 1000;
 
 const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(0)} MiB`;
 const rssBytes = (pid: number | undefined) =>
