@@ -5,13 +5,13 @@
 // reconcile keys (never one key twice at once); every key is requeued periodically so drift
 // is corrected even if an event was missed.
 import type { KubeConfig, KubernetesObject } from "@kubernetes/client-node";
+import { collectionPath, OWNED_KINDS, RESOURCE_KIND } from "../api/owned-kinds.ts";
 import { GROUP, KIND, PLURAL } from "../api/v1alpha1/mcp-oidc-proxy.ts";
 import { FIELD_MANAGER } from "../desired/children.ts";
 import { summarizeApiError } from "../runtime/api-error.ts";
 import { Applier } from "../runtime/apply.ts";
 import { listKeyFields, type ObjectKeyFields, RestartingInformer } from "../runtime/informer.ts";
 import { WorkQueue } from "../runtime/work-queue.ts";
-import { collectionPath, OWNED_KINDS, RESOURCE_KIND } from "./owned-kinds.ts";
 import { MissingReferenceError, Reconciler, type ReconcilerLogger, TerminalError } from "./reconciler.ts";
 
 /** The named outcome of one reconcile, as controller-runtime's reconcile_total counts it. */

@@ -13,6 +13,7 @@ import {
   type KubernetesObject,
   type V1Deployment,
 } from "@kubernetes/client-node";
+import { OWNED_KINDS } from "../api/owned-kinds.ts";
 import {
   ConditionType,
   GROUP,
@@ -42,7 +43,6 @@ import { summarizeApiError } from "../runtime/api-error.ts";
 import type { Applier } from "../runtime/apply.ts";
 import { setCondition } from "./conditions.ts";
 import { EventRecorder } from "./events.ts";
-import { OWNED_KINDS } from "./owned-kinds.ts";
 import { envReclaimPatch } from "./reclaim-env.ts";
 import { stableJson } from "./stable-json.ts";
 import { type ConditionInput, retryingConditions, rolloutConditions, stalledConditions } from "./status.ts";

@@ -1,21 +1,43 @@
 // Sending desired objects: server-side apply under the operator's field manager (forcing
 // ownership of the fields it sets, so a hand-edit is put back), and removal of objects the
-// spec no longer asks for.
-import { type KubeConfig, type KubernetesObject, KubernetesObjectApi, PatchStrategy } from "@kubernetes/client-node";
+// spec no longer asks for. Plain JSON (an apply patch may be JSON, YAML's subset) to the
+// path the owned-kinds table gives: client-node's typed round trip through its serializer
+// was most of the garbage a reconcile made.
+import type { KubeConfig, KubernetesObject } from "@kubernetes/client-node";
+import { collectionPath, OWNED_KINDS } from "../api/owned-kinds.ts";
 import { FIELD_MANAGER } from "../desired/children.ts";
 import { requestJson } from "./raw-client.ts";
 
+interface ObjectHeader {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; namespace: string };
+}
+
+/** The object's own path, from the owned-kinds table (it names every kind the operator writes). */
+function objectPath(object: KubernetesObject | ObjectHeader): string {
+  const kind = OWNED_KINDS.find((owned) => owned.apiVersion === object.apiVersion && owned.kind === object.kind);
+  if (!kind) throw new Error(`${object.apiVersion} ${object.kind} is not in the owned-kinds table`);
+  const { name, namespace } = object.metadata ?? {};
+  return `${collectionPath(kind, namespace)}/${name}`;
+}
+
 export class Applier {
-  readonly #objects: KubernetesObjectApi;
   readonly #kubeConfig: KubeConfig;
 
   constructor(kubeConfig: KubeConfig) {
     this.#kubeConfig = kubeConfig;
-    this.#objects = KubernetesObjectApi.makeApiClient(kubeConfig);
   }
 
   apply<T extends KubernetesObject>(object: T, fieldManager = FIELD_MANAGER): Promise<T> {
-    return this.#objects.patch(object, undefined, undefined, fieldManager, true, PatchStrategy.ServerSideApply);
+    const query = `?fieldManager=${encodeURIComponent(fieldManager)}&force=true`;
+    return requestJson<T>(
+      this.#kubeConfig,
+      "PATCH",
+      `${objectPath(object)}${query}`,
+      object,
+      "application/apply-patch+yaml",
+    );
   }
 
   /** A JSON patch (RFC 6902) of a Deployment, for what server-side apply cannot take back. */
@@ -31,13 +53,9 @@ export class Applier {
   }
 
   /** Deletes the object if it exists; absent is fine. */
-  async remove(header: {
-    apiVersion: string;
-    kind: string;
-    metadata: { name: string; namespace: string };
-  }): Promise<boolean> {
+  async remove(header: ObjectHeader): Promise<boolean> {
     try {
-      await this.#objects.delete(header as KubernetesObject);
+      await requestJson(this.#kubeConfig, "DELETE", objectPath(header));
       return true;
     } catch (error) {
       if ((error as { code?: number }).code === 404) return false;

@@ -14,7 +14,7 @@ import {
   OWNED_KINDS,
   RESOURCE_KIND,
   RESOURCE_SUBRESOURCES,
-} from "../../src/controller/owned-kinds.ts";
+} from "../../src/api/owned-kinds.ts";
 import { type Manifest, parseManifests, readManifests } from "../support/manifests.ts";
 
 const ROOT = path.resolve(import.meta.dirname, "../../../..");

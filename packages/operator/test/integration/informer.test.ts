@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { AppsV1Api } from "@kubernetes/client-node";
-import { collectionPath, OWNED_KINDS } from "../../src/controller/owned-kinds.ts";
+import { collectionPath, OWNED_KINDS } from "../../src/api/owned-kinds.ts";
 import { type ObjectKeyFields, RestartingInformer } from "../../src/runtime/informer.ts";
 import { eventually } from "../support/eventually.ts";
 import { startTestApiServer, type TestApiServer } from "../support/kube-api-server.ts";

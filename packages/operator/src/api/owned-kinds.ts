@@ -2,7 +2,7 @@
 // each owned kind from it (by the managed-by label), the reconciler prunes the optional ones
 // by it, and a test holds the RBAC rules of rbac.yaml, install.yaml and the Helm chart to
 // exactly these verbs (nothing missing, nothing more).
-import { GROUP, PLURAL, VERSION } from "../api/v1alpha1/mcp-oidc-proxy.ts";
+import { GROUP, PLURAL, VERSION } from "./v1alpha1/mcp-oidc-proxy.ts";
 
 export type Verb = "get" | "list" | "watch" | "create" | "update" | "patch" | "delete";
 

@@ -2,7 +2,7 @@
 // rules to the table's verbs.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { collectionPath, groupOf, OWNED_KINDS, RESOURCE_KIND } from "../../../src/controller/owned-kinds.ts";
+import { collectionPath, groupOf, OWNED_KINDS, RESOURCE_KIND } from "../../../src/api/owned-kinds.ts";
 
 describe("owned kinds", () => {
   it("name the core group as RBAC does (empty) and the others by their group", () => {
