@@ -1,7 +1,8 @@
 // Every kind of object the operator reads or writes, in one table: the controller watches
 // each owned kind from it (by the managed-by label), the reconciler prunes the optional ones
-// by it, and a test holds the RBAC rules of rbac.yaml, install.yaml and the Helm chart to
-// exactly these verbs (nothing missing, nothing more).
+// by it, the applier finds each object's API path in it, and a test holds the RBAC rules of
+// rbac.yaml, install.yaml and the Helm chart to exactly these verbs (nothing missing,
+// nothing more).
 import { GROUP, PLURAL, VERSION } from "./v1alpha1/mcp-oidc-proxy.ts";
 
 export type Verb = "get" | "list" | "watch" | "create" | "update" | "patch" | "delete";
