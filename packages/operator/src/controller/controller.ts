@@ -152,8 +152,8 @@ function startResync(options: ControllerOptions, queue: WorkQueue): NodeJS.Timeo
   const path = collectionPath(RESOURCE_KIND, options.namespace);
   const resync = setInterval(
     async () => {
-      const items = await listKeyFields(options.kubeConfig, path).catch(() => []);
-      for (const item of items) queue.add(keyOf(item));
+      const list = await listKeyFields(options.kubeConfig, path).catch(() => ({ items: [] }));
+      for (const item of list.items) queue.add(keyOf(item));
     },
     options.resyncMs ?? 10 * 60_000,
   );

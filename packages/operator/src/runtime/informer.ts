@@ -60,12 +60,12 @@ export function keyFields(object: KubernetesObject): ObjectKeyFields {
   };
 }
 
-/** The key fields of every object in a collection, listed as metadata only. */
+/** Every object of a collection as key fields, listed as metadata only, with the list's resourceVersion. */
 export async function listKeyFields(
   kubeConfig: KubeConfig,
   path: string,
   labelSelector?: string,
-): Promise<ObjectKeyFields[]> {
+): Promise<KubernetesListObject<ObjectKeyFields>> {
   const query = labelSelector ? `?labelSelector=${encodeURIComponent(labelSelector)}` : "";
   const answer = await requestJson<KubernetesListObject<KubernetesObject>>(
     kubeConfig,
@@ -76,7 +76,7 @@ export async function listKeyFields(
     undefined,
     METADATA_LIST,
   );
-  return answer.items.map(keyFields);
+  return { ...answer, items: answer.items.map(keyFields) };
 }
 
 /** client-node's Watch, with each object cut down to its key fields as it arrives. */
@@ -113,20 +113,8 @@ export class RestartingInformer {
   }) {
     this.#name = options.name;
     this.#logger = options.logger;
-    const query = options.labelSelector ? `?labelSelector=${encodeURIComponent(options.labelSelector)}` : "";
-    // The list's resourceVersion is where the watch starts: kept with the cut-down items.
-    const list = async () => {
-      const answer = await requestJson<KubernetesListObject<KubernetesObject>>(
-        options.kubeConfig,
-        "GET",
-        `${options.path}${query}`,
-        undefined,
-        undefined,
-        undefined,
-        METADATA_LIST,
-      );
-      return { ...answer, items: answer.items.map(keyFields) };
-    };
+    // The list's resourceVersion is where the watch starts.
+    const list = () => listKeyFields(options.kubeConfig, options.path, options.labelSelector);
     const watch = new KeyFieldsWatch(options.kubeConfig);
     this.#informer = new ListWatch(options.path, watch, list, false, options.labelSelector);
     for (const verb of ["add", "update", "delete"] as const) {
