@@ -18,7 +18,7 @@ node_modules/.installed: package.json package-lock.json packages/*/package.json
 	npm ci --no-audit --no-fund
 	@touch $@
 
-# The operator's bundled build, which its installed command and container run (decision 018).
+# The operator's bundled build, which its installed command and container run (decision 019).
 packages/operator/dist/mcp-oidc-operator.mjs: node_modules/.installed packages/operator/scripts/build.ts $(shell find packages/operator/src -name '*.ts')
 	@node packages/operator/scripts/build.ts >/dev/null
 

@@ -1,7 +1,7 @@
 # mcp-oidc-operator container image (deployments/kubernetes/operator/install.yaml runs it).
 # Build from the repository root:
 #   docker build -f deployments/docker/operator.Dockerfile -t mcp-oidc-operator:0.1.0 .
-# The image holds the bundled build only (packages/operator/scripts/build.ts, decision 018):
+# The image holds the bundled build only (packages/operator/scripts/build.ts, decision 019):
 # one ES module with its dependencies, no node_modules, no type stripping at run time.
 
 FROM node:24-bookworm-slim AS build
@@ -18,7 +18,7 @@ FROM node:24-bookworm-slim
 ENV NODE_ENV=production
 WORKDIR /app
 # A small young generation, as the installed command runs it: memory, not speed, is what an
-# operator spends (decision 018).
+# operator spends (decision 019).
 ENV NODE_OPTIONS=--max-semi-space-size=1
 COPY --from=build /app/packages/operator/dist/mcp-oidc-operator.mjs packages/operator/dist/mcp-oidc-operator.mjs
 USER 10001:10001

@@ -1,7 +1,7 @@
 #!/usr/bin/env -S node --max-semi-space-size=1
 // Launcher that runs on any Node: Node 24 runs the operator's bundled build with a small
 // young generation (--max-semi-space-size=1: memory, not speed, is what an operator spends;
-// decision 018). On an older Node it re-executes itself with the project-local Node 24 that
+// decision 019). On an older Node it re-executes itself with the project-local Node 24 that
 // `make setup` installs as a child, passes it SIGTERM, SIGINT and SIGHUP, and exits with
 // its status; or says how to get one.
 import { spawn, spawnSync } from "node:child_process";
@@ -13,7 +13,7 @@ const here = dirname(realpathSync(fileURLToPath(import.meta.url)));
 const major = Number(process.versions.node.split(".")[0]);
 
 /**
- * The bundled build (scripts/build.ts; decision 018), rebuilt first when a source, the build
+ * The bundled build (scripts/build.ts; decision 019), rebuilt first when a source, the build
  * script or the lock file is newer; the sources themselves only where it cannot be built.
  */
 function entryPoint() {

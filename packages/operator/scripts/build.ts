@@ -1,7 +1,7 @@
 // The operator's bundled build: src/main.ts and its dependencies in one ES module (esbuild),
 // packages/operator/dist/mcp-oidc-operator.mjs. The installed command and the container
 // both run it: no type stripping at run time and one file instead of ~3,000 modules
-// (client-node's generated models) cut the idle RSS by ~60 MiB (decision 018). The
+// (client-node's generated models) cut the idle RSS by ~60 MiB (decision 019). The
 // launcher rebuilds it when a source is newer, so it never runs stale code.
 import { mkdirSync, renameSync, statSync } from "node:fs";
 import path from "node:path";
