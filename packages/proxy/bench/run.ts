@@ -3,10 +3,15 @@
 // issued for it by the provider, and with a token of its own authorization server (looked
 // up in Redis); an allowed tools/call with a bearer JWT without and with an MCP policy;
 // 50 connections each, in one run, on this machine. The same session row with three upstream
-// endpoints (target.urls, least loaded choice) and its ratio to one. Prints req/s, p50, p99 and each ratio to the bare baseline, the
+// endpoints (target.urls, least loaded choice) and its ratio to one. Prints req/s, p50, p99
+// and each ratio to the bare baseline, the
 // added p99 latency at half of the proxy's saturation, and the proxy's RSS and startup time.
-// Then BENCH_STREAMS (10,000) event streams held open through the proxy at once, with the
-// POST run repeated meanwhile: open streams must not slow requests down or stop them.
+// The proxy runs as its production bundle (scripts/build-bundle.ts), as the container and the
+// installed command run it. oauth2-proxy (Go, bench/oauth2-proxy.ts) runs beside it in front
+// of the same upstream, with Redis sessions from the same provider: the same figures for both.
+// Then BENCH_STREAMS (10,000) event streams held open through each proxy at once (one event a
+// second each: events relayed per second against what was sent), with the POST run repeated
+// meanwhile through mcp-oidc-proxy: open streams must not slow requests down or stop them.
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import http from "node:http";
@@ -15,13 +20,17 @@ import path from "node:path";
 import autocannon from "autocannon";
 import { exportJWK, generateKeyPair, SignJWT } from "jose";
 import { startDevIdentityProvider } from "../dev/identity-provider.ts";
+import { buildBundle } from "../scripts/build-bundle.ts";
 import { TestBrowser } from "../test/support/browser.ts";
 import { HandClient } from "../test/support/oauth-hand-client.ts";
 import { freePort, startRedis } from "../test/support/redis-server.ts";
+import { OAUTH2_PROXY_CLIENT, oauth2ProxyArgs, oauth2ProxyBinary } from "./oauth2-proxy.ts";
 
 const DURATION = Number(process.env.BENCH_DURATION ?? 10);
 const CONNECTIONS = 50;
 const STREAMS = Number(process.env.BENCH_STREAMS ?? 10_000);
+/** Seconds over which the events relayed on the open streams are counted. */
+const STREAM_WINDOW = 5;
 const here = import.meta.dirname;
 const children: ChildProcess[] = [];
 
@@ -29,10 +38,16 @@ const children: ChildProcess[] = [];
 // open more files than a shell's usual limit where the machine allows (exec keeps the pid).
 const RAISE_FILE_LIMIT = 'ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"; exec "$0" "$@"';
 
-function startProcess(args: string[], env: Record<string, string> = {}, readyText?: string): Promise<ChildProcess> {
-  const child = spawn("sh", ["-c", RAISE_FILE_LIMIT, process.execPath, ...args], {
+function startProcess(
+  args: string[],
+  env: Record<string, string> = {},
+  readyText?: string,
+  command: string = process.execPath,
+): Promise<ChildProcess> {
+  const child = spawn("sh", ["-c", RAISE_FILE_LIMIT, command, ...args], {
     env: { ...process.env, ...env },
-    stdio: ["ignore", "pipe", "inherit"],
+    // oauth2-proxy logs every stream the bench closes as an error: its log is not shown.
+    stdio: ["ignore", "pipe", command === process.execPath ? "inherit" : "ignore"],
   });
   children.push(child);
   if (readyText === undefined) return Promise.resolve(child);
@@ -55,14 +70,18 @@ function rssMiB(pid: number | undefined): number {
   return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024;
 }
 
+interface HeldStreams {
+  open: http.ClientRequest[];
+  failed: number;
+  /** Events received so far on every open stream. */
+  events: () => number;
+}
+
 /** Opens `count` event streams (each its own connection), in batches; resolves when each has its first event. */
-async function holdStreams(
-  url: string,
-  cookie: string,
-  count: number,
-): Promise<{ open: http.ClientRequest[]; failed: number }> {
+async function holdStreams(url: string, cookie: string, count: number): Promise<HeldStreams> {
   const open: http.ClientRequest[] = [];
   let failed = 0;
+  let events = 0;
   const one = () =>
     new Promise<void>((resolve) => {
       const req = http.get(url, { agent: false, headers: { cookie, accept: "text/event-stream" } });
@@ -73,6 +92,9 @@ async function holdStreams(
       req.once("response", (res) => {
         if (res.statusCode !== 200) failed++;
         else open.push(req);
+        res.on("data", (chunk: Buffer) => {
+          events += chunk.toString().split("\n\n").length - 1;
+        });
         res.once("data", () => resolve());
         res.once("end", () => resolve());
       });
@@ -80,7 +102,36 @@ async function holdStreams(
   for (let started = 0; started < count; started += 500) {
     await Promise.all(Array.from({ length: Math.min(500, count - started) }, one));
   }
-  return { open, failed };
+  return { open, failed, events: () => events };
+}
+
+interface StreamFigures {
+  name: string;
+  open: number;
+  failed: number;
+  openSeconds: number;
+  eventsPerSecond: number;
+  rss: number;
+}
+
+/** Holds `STREAMS` ticking streams through a proxy, counts the events relayed over a window, then closes them. */
+async function streamsRow(name: string, url: string, cookie: string, pid: number | undefined): Promise<StreamFigures> {
+  const started = performance.now();
+  const streams = await holdStreams(url, cookie, STREAMS);
+  const openSeconds = (performance.now() - started) / 1000;
+  const before = streams.events();
+  await new Promise((resolve) => setTimeout(resolve, STREAM_WINDOW * 1000));
+  const eventsPerSecond = (streams.events() - before) / STREAM_WINDOW;
+  const rss = rssMiB(pid);
+  for (const req of streams.open) req.destroy();
+  return { name, open: streams.open.length, failed: streams.failed, openSeconds, eventsPerSecond, rss };
+}
+
+/** Polls a URL until it answers 200 (the process is ready). */
+async function untilReady(url: string): Promise<void> {
+  while ((await fetch(url).catch(() => undefined))?.status !== 200) {
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
 }
 
 interface Figures {
@@ -122,6 +173,8 @@ async function load(
 }
 
 try {
+  const bundle = await buildBundle();
+  const o2pBinary = oauth2ProxyBinary();
   const upstreamPort = await freePort();
   await startProcess([path.join(here, "upstream.ts"), String(upstreamPort)], {}, "ready");
   const barePort = await freePort();
@@ -136,6 +189,8 @@ try {
   const proxyUrl = `http://127.0.0.1:${proxyPort}`;
   const asProxyPort = await freePort();
   const asProxyUrl = `http://127.0.0.1:${asProxyPort}`;
+  const o2pPort = await freePort();
+  const o2pUrl = `http://127.0.0.1:${o2pPort}`;
   // The provider signs with a key the bench holds too, so it can mint access tokens for
   // this MCP server the way the provider would (mcp_auth.mode provider).
   const { privateKey } = await generateKeyPair("RS256", { extractable: true });
@@ -150,21 +205,22 @@ try {
         redirect_uris: [`${proxyUrl}/callback`, `${asProxyUrl}/callback`],
         grant_types: ["authorization_code", "refresh_token"],
       },
+      { ...OAUTH2_PROXY_CLIENT, redirect_uris: [`${o2pUrl}/oauth2/callback`], grant_types: ["authorization_code"] },
     ],
   });
-  const started = performance.now();
   // BENCH_PROFILE=DIR writes a CPU profile of the proxy into DIR.
   const profile = process.env.BENCH_PROFILE ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [];
-  /** The proxy as its own process, with Redis sessions, in one MCP authorization mode; resolves once ready. */
+  /** The proxy as its own process (the bundle unless told), with Redis sessions, in one MCP authorization mode; resolves once ready. */
   const startMcpOidcProxy = async (
     port: number,
     mcpAuthMode: "provider" | "proxy",
     args: string[] = [],
     proxyArgs: string[] = [],
     env: Record<string, string> = {},
+    entry: string = bundle,
   ) => {
     const url = `http://127.0.0.1:${port}`;
-    const child = await startProcess([...args, path.join(here, "../src/main.ts"), ...proxyArgs], {
+    const child = await startProcess([...args, entry, ...proxyArgs], {
       MCP_HOST: "127.0.0.1",
       MCP_PORT: String(port),
       MCP_PUBLIC_URL: url,
@@ -182,13 +238,20 @@ try {
       ...env,
     });
     // Ready = answers /readyz (provider discovered, Redis connected).
-    while ((await fetch(`${url}/readyz`).catch(() => undefined))?.status !== 200) {
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
+    await untilReady(`${url}/readyz`);
     return child;
   };
+  // The same configuration run from the TypeScript sources (type stripping): idle RSS only.
+  const sourcePort = await freePort();
+  const sourceProxy = await startMcpOidcProxy(sourcePort, "provider", [], [], {}, path.join(here, "../src/main.ts"));
+  await new Promise((resolve) => setTimeout(resolve, 1000));
+  const sourceIdleRss = rssMiB(sourceProxy.pid);
+  sourceProxy.kill("SIGTERM");
+  const started = performance.now();
   const proxy = await startMcpOidcProxy(proxyPort, "provider", profile);
   const startupMs = performance.now() - started;
+  // Idle = ready and settled for a second, before any request.
+  await new Promise((resolve) => setTimeout(resolve, 1000));
   const idleRss = rssMiB(proxy.pid);
 
   const browser = new TestBrowser();
@@ -223,6 +286,36 @@ try {
   if (probe.status !== 200) throw new Error(`bearer token refused: ${probe.status} ${await probe.text()}`);
   const bearer = await load("mcp-oidc-proxy, bearer JWT", `${proxyUrl}/mcp`, { authorization: `Bearer ${token}` });
   const loadedRss = rssMiB(proxy.pid);
+
+  // oauth2-proxy: same upstream, same Redis, same provider; signed in once, then loaded with the cookie.
+  const o2pStarted = performance.now();
+  const o2p = await startProcess(
+    oauth2ProxyArgs({ port: o2pPort, upstreamPort, issuer: idp.issuer, redisUrl: redis.url }),
+    {},
+    undefined,
+    o2pBinary,
+  );
+  await untilReady(`${o2pUrl}/ping`);
+  const o2pStartupMs = performance.now() - o2pStarted;
+  await new Promise((resolve) => setTimeout(resolve, 1000));
+  const o2pIdleRss = rssMiB(o2p.pid);
+  const o2pBrowser = new TestBrowser();
+  await o2pBrowser.signIn(`${o2pUrl}/oauth2/start?rd=%2F`, "alice");
+  const o2pCookie = await o2pBrowser.jar.getCookieString(o2pUrl);
+  const o2pProbe = await fetch(`${o2pUrl}/mcp`, { method: "POST", headers: { cookie: o2pCookie }, body: "{}" });
+  if (o2pProbe.status !== 200) throw new Error(`oauth2-proxy refused its own session: ${o2pProbe.status}`);
+  await autocannon({
+    url: `${o2pUrl}/mcp`,
+    connections: 10,
+    duration: 2,
+    headers: { cookie: o2pCookie },
+    method: "POST",
+    body: "{}",
+  });
+  cpuBefore = cpuSeconds(o2p.pid);
+  const o2pSession = await load("oauth2-proxy, Redis session", `${o2pUrl}/mcp`, { cookie: o2pCookie });
+  const o2pCpuPerRequest = ((cpuSeconds(o2p.pid) - cpuBefore) / (o2pSession.rps * DURATION)) * 1e6;
+  const o2pLoadedRss = rssMiB(o2p.pid);
 
   // The same proxy as the MCP clients' authorization server (mcp_auth.mode proxy).
   const asProxy = await startMcpOidcProxy(asProxyPort, "proxy");
@@ -303,15 +396,18 @@ try {
   const threeEndpoints = await load("mcp-oidc-proxy, 3 endpoints", `http://127.0.0.1:${threePort}/mcp`, { cookie });
   threeProxy.kill("SIGTERM");
 
-  const streamsStarted = performance.now();
+  const o2pStreams = await streamsRow("oauth2-proxy", `${o2pUrl}/sse?tick`, o2pCookie, o2p.pid);
+  o2p.kill("SIGTERM");
+  const proxyStreams = await streamsRow("mcp-oidc-proxy", `${proxyUrl}/sse?tick`, cookie, proxy.pid);
+  // The POST run again with the streams held (quiet ones: the load, not the ticks, is measured).
   const streams = await holdStreams(`${proxyUrl}/sse?quiet`, cookie, STREAMS);
-  const streamsOpenMs = performance.now() - streamsStarted;
   const duringStreams = await load(`mcp-oidc-proxy, ${streams.open.length} streams open`, `${proxyUrl}/mcp`, {
     cookie,
   });
-  const streamsRss = rssMiB(proxy.pid);
   for (const req of streams.open) req.destroy();
 
+  const streamLine = (f: StreamFigures) =>
+    `streams, ${f.name.padEnd(15)} ${f.open} of ${STREAMS} open at once (${f.failed} failed) in ${f.openSeconds.toFixed(1)} s; ${f.eventsPerSecond.toFixed(0)} events/s relayed of ${f.open} sent; RSS with them ${f.rss.toFixed(0)} MiB`;
   const row = (f: Figures) =>
     `${f.name.padEnd(34)} ${f.rps.toFixed(0).padStart(8)} req/s  p50 ${f.p50.toFixed(2).padStart(6)} ms  p99 ${f.p99
       .toFixed(2)
@@ -326,13 +422,16 @@ try {
       `${row(threeEndpoints)}  (${((threeEndpoints.rps / session.rps) * 100).toFixed(0)} % of one endpoint)`,
       row(bearer),
       row(ownToken),
+      row(o2pSession),
       row(policyOff),
       `${row(policyOn)}  (${((policyOn.rps / policyOff.rps) * 100).toFixed(0)} % of the same call without a policy)`,
       row(duringStreams),
-      `streams: ${streams.open.length} of ${STREAMS} event streams open at once (${streams.failed} failed), opened in ${(streamsOpenMs / 1000).toFixed(1)} s; proxy RSS with them ${streamsRss.toFixed(0)} MiB`,
-      `CPU per request: bare proxy ${bareCpuPerRequest.toFixed(0)} µs, mcp-oidc-proxy ${proxyCpuPerRequest.toFixed(0)} µs (${((proxyCpuPerRequest / bareCpuPerRequest) * 100).toFixed(0)} %)`,
+      `mcp-oidc-proxy with Redis sessions makes ${(session.rps / o2pSession.rps).toFixed(2)}× oauth2-proxy's throughput`,
+      ...[proxyStreams, o2pStreams].map(streamLine),
+      `CPU per request: bare proxy ${bareCpuPerRequest.toFixed(0)} µs, mcp-oidc-proxy ${proxyCpuPerRequest.toFixed(0)} µs (${((proxyCpuPerRequest / bareCpuPerRequest) * 100).toFixed(0)} %), oauth2-proxy ${o2pCpuPerRequest.toFixed(0)} µs (${((o2pCpuPerRequest / bareCpuPerRequest) * 100).toFixed(0)} %)`,
       `added p99 latency at half saturation (${halfRate} req/s): ${(sessionHalf.p99 - directHalf.p99).toFixed(2)} ms`,
-      `proxy RSS: idle ${idleRss.toFixed(0)} MiB, after load ${loadedRss.toFixed(0)} MiB; startup to ready ${startupMs.toFixed(0)} ms`,
+      `mcp-oidc-proxy RSS: idle ${idleRss.toFixed(0)} MiB (${sourceIdleRss.toFixed(0)} MiB run from the sources), after load ${loadedRss.toFixed(0)} MiB; startup to ready ${startupMs.toFixed(0)} ms`,
+      `oauth2-proxy RSS:   idle ${o2pIdleRss.toFixed(0)} MiB, after load ${o2pLoadedRss.toFixed(0)} MiB; startup to ready ${o2pStartupMs.toFixed(0)} ms`,
       "",
     ].join("\n"),
   );

@@ -1,6 +1,7 @@
 // The trivial upstream of the benchmark: answers an MCP tools/list POST with a fixed JSON-RPC
 // result, GET /sse with a stream of timestamped events and GET /sse?quiet with one event then
-// silence (the held streams of the streams row). Run as its own process.
+// silence, and GET /sse?tick with one event then one a second (the held streams of the
+// streams rows: events relayed per second can be compared with what was sent). Run as its own process.
 import http from "node:http";
 
 const body = JSON.stringify({
@@ -19,6 +20,13 @@ const server = http.createServer((req, res) => {
   if (req.url === "/sse?quiet") {
     res.writeHead(200, { "content-type": "text/event-stream" });
     res.write("data: open\n\n");
+    return;
+  }
+  if (req.url === "/sse?tick") {
+    res.writeHead(200, { "content-type": "text/event-stream" });
+    res.write("data: open\n\n");
+    const timer = setInterval(() => res.write("data: tick\n\n"), 1000);
+    res.on("close", () => clearInterval(timer));
     return;
   }
   req.resume();
