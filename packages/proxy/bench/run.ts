@@ -4,10 +4,11 @@
 // up in Redis); an allowed tools/call with a bearer JWT without and with an MCP policy;
 // 50 connections each, in one run, on this machine. The same session row with three upstream
 // endpoints (target.urls, least loaded choice) and its ratio to one. Prints req/s, p50, p99
-// and each ratio to the bare baseline, the
-// added p99 latency at half of the proxy's saturation, and the proxy's RSS and startup time.
-// The proxy runs as its production bundle (scripts/build-bundle.ts), as the container and the
-// installed command run it. oauth2-proxy (Go, bench/oauth2-proxy.ts) runs beside it in front
+// and each ratio to the bare baseline, the added p99 latency at half of the proxy's
+// saturation, and the proxy's RSS and startup time. The proxy runs as its production bundle
+// (scripts/build-bundle.ts) through the image's entrypoint (heap sized for BENCH_MEMORY_LIMIT
+// MiB, default 256), as the container runs it; its idle RSS run from the TypeScript sources
+// is printed beside. oauth2-proxy (Go, bench/oauth2-proxy.ts) runs beside it in front
 // of the same upstream, with Redis sessions from the same provider: the same figures for both.
 // Then BENCH_STREAMS (10,000) event streams held open through each proxy at once (one event a
 // second each: events relayed per second against what was sent), with the POST run repeated
@@ -33,6 +34,11 @@ const STREAMS = Number(process.env.BENCH_STREAMS ?? 10_000);
 const STREAM_WINDOW = 5;
 const here = import.meta.dirname;
 const children: ChildProcess[] = [];
+/** The container's memory limit the proxy runs with (BENCH_MEMORY_LIMIT MiB, default the seed's 256). */
+const MEMORY_LIMIT_MIB = Number(process.env.BENCH_MEMORY_LIMIT ?? 256);
+/** The image's entrypoint, which sizes V8's heap from that limit. */
+const NODE_MEMORY = path.resolve(import.meta.dirname, "../../../deployments/docker/node-memory.sh");
+const o2pBinary = oauth2ProxyBinary();
 
 // Each stream takes two descriptors in the proxy (client and upstream side): its processes may
 // open more files than a shell's usual limit where the machine allows (exec keeps the pid).
@@ -47,7 +53,7 @@ function startProcess(
   const child = spawn("sh", ["-c", RAISE_FILE_LIMIT, command, ...args], {
     env: { ...process.env, ...env },
     // oauth2-proxy logs every stream the bench closes as an error: its log is not shown.
-    stdio: ["ignore", "pipe", command === process.execPath ? "inherit" : "ignore"],
+    stdio: ["ignore", "pipe", command === o2pBinary ? "ignore" : "inherit"],
   });
   children.push(child);
   if (readyText === undefined) return Promise.resolve(child);
@@ -174,7 +180,6 @@ async function load(
 
 try {
   const bundle = await buildBundle();
-  const o2pBinary = oauth2ProxyBinary();
   const upstreamPort = await freePort();
   await startProcess([path.join(here, "upstream.ts"), String(upstreamPort)], {}, "ready");
   const barePort = await freePort();
@@ -220,23 +225,29 @@ try {
     entry: string = bundle,
   ) => {
     const url = `http://127.0.0.1:${port}`;
-    const child = await startProcess([...args, entry, ...proxyArgs], {
-      MCP_HOST: "127.0.0.1",
-      MCP_PORT: String(port),
-      MCP_PUBLIC_URL: url,
-      MCP_TARGET_PORT: String(upstreamPort),
-      OIDC_DISCOVERY_URL: idp.issuer,
-      OIDC_CLIENT_ID: "bench",
-      OIDC_CLIENT_SECRET: "bench-secret",
-      SESSION_STORE: "redis",
-      REDIS_URL: redis.url,
-      SESSION_SECRET: "bench-session-secret-0123456789abcdef",
-      MCP_AUTH_MODE: mcpAuthMode,
-      // One signed-in user holds all the streams of the streams row.
-      MCP_MAX_STREAMS_PER_USER: "0",
-      LOG_LEVEL: "warn",
-      ...env,
-    });
+    const child = await startProcess(
+      [process.execPath, ...args, entry, ...proxyArgs],
+      {
+        MCP_MEMORY_LIMIT: String(MEMORY_LIMIT_MIB * 2 ** 20),
+        MCP_HOST: "127.0.0.1",
+        MCP_PORT: String(port),
+        MCP_PUBLIC_URL: url,
+        MCP_TARGET_PORT: String(upstreamPort),
+        OIDC_DISCOVERY_URL: idp.issuer,
+        OIDC_CLIENT_ID: "bench",
+        OIDC_CLIENT_SECRET: "bench-secret",
+        SESSION_STORE: "redis",
+        REDIS_URL: redis.url,
+        SESSION_SECRET: "bench-session-secret-0123456789abcdef",
+        MCP_AUTH_MODE: mcpAuthMode,
+        // One signed-in user holds all the streams of the streams row.
+        MCP_MAX_STREAMS_PER_USER: "0",
+        LOG_LEVEL: "warn",
+        ...env,
+      },
+      undefined,
+      NODE_MEMORY,
+    );
     // Ready = answers /readyz (provider discovered, Redis connected).
     await untilReady(`${url}/readyz`);
     return child;
@@ -416,6 +427,7 @@ try {
     [
       "",
       `mcp-oidc-proxy benchmark — POST /mcp tools/list, ${CONNECTIONS} connections, ${DURATION} s per run, ${new Date().toISOString()}`,
+      `mcp-oidc-proxy: the production bundle, heap sized for a ${MEMORY_LIMIT_MIB} MiB container (deployments/docker/node-memory.sh); oauth2-proxy ${o2pBinary.match(/oauth2-proxy-(v[\d.]+)/)?.[1] ?? ""}`,
       row(direct),
       row(bare),
       row(session),

@@ -1,12 +1,15 @@
 // The container files: the Dockerfile and shell scripts pass their linters, the compose file
-// is wired as the seed says, and the command the image runs accepts both configurations it
-// is run with (the image's default and the compose setup). No Docker engine runs here.
+// is wired as the seed says, and the command the image runs (its entrypoint running the
+// production bundle, built here as the image's build stage builds it) accepts both
+// configurations it is run with (the image's default and the compose setup). No Docker engine runs here.
 import assert from "node:assert/strict";
 import { execFileSync, spawnSync } from "node:child_process";
-import { readdirSync, readFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import path from "node:path";
-import { describe, it } from "node:test";
+import { after, before, describe, it } from "node:test";
 import { parse } from "yaml";
+import { buildBundle } from "../../scripts/build-bundle.ts";
 
 const ROOT = path.resolve(import.meta.dirname, "../../../..");
 const DOCKER = path.join(ROOT, "deployments/docker");
@@ -19,20 +22,31 @@ function instruction(dockerfile: string, name: string): string[] {
   return JSON.parse(line.slice(name.length + 1)) as string[];
 }
 
-/** Runs the image's entrypoint + arguments here, with the image's paths mapped to the repository. */
+/** Where the image's build stage puts the bundle, and where this test built it. */
+const IMAGE_BUNDLE_DIR = "/app/dist/proxy";
+let bundleDir = "";
+
+/** Runs the image's entrypoint + arguments here, with the image's paths mapped to the repository and the bundle. */
 function runEntrypoint(args: string[], configFile: string, env: Record<string, string>) {
   const dockerfile = readFileSync(path.join(DOCKER, "Dockerfile"), "utf8");
-  const [command, script, ...rest] = [...instruction(dockerfile, "ENTRYPOINT"), ...args];
+  const [entrypoint, command, bundle, ...rest] = [...instruction(dockerfile, "ENTRYPOINT"), ...args];
   assert.equal(command, "node");
-  const local = (script as string).replace("/app/", `${ROOT}/`);
+  assert.ok(bundle?.startsWith(`${IMAGE_BUNDLE_DIR}/`), `${bundle} is the bundle the build stage writes`);
+  const local = (entrypoint as string).replace("/app/", `${ROOT}/`);
   const mapped = rest.map((arg) => (arg === "/etc/mcp-proxy/config.yaml" ? configFile : arg));
-  return spawnSync(process.execPath, [local, ...mapped], {
+  return spawnSync(local, [process.execPath, (bundle as string).replace(IMAGE_BUNDLE_DIR, bundleDir), ...mapped], {
     encoding: "utf8",
     env: { PATH: process.env.PATH ?? "", ...env },
   });
 }
 
 describe("container", () => {
+  before(async () => {
+    bundleDir = mkdtempSync(path.join(tmpdir(), "mcp-image-bundle-"));
+    await buildBundle(bundleDir);
+  });
+  after(() => rmSync(bundleDir, { recursive: true, force: true }));
+
   it("has Dockerfiles (proxy, operator) hadolint finds nothing wrong with", () => {
     execFileSync(HADOLINT, [path.join(DOCKER, "Dockerfile"), path.join(DOCKER, "operator.Dockerfile")], {
       encoding: "utf8",
@@ -64,7 +78,11 @@ describe("container", () => {
 
   it("has shell scripts shellcheck finds nothing wrong with", () => {
     const scripts = readdirSync(path.join(ROOT, "scripts")).filter((f) => f.endsWith(".sh"));
-    execFileSync("shellcheck", [...scripts.map((f) => path.join(ROOT, "scripts", f)), path.join(ROOT, ".ci/run")]);
+    execFileSync("shellcheck", [
+      ...scripts.map((f) => path.join(ROOT, "scripts", f)),
+      path.join(ROOT, ".ci/run"),
+      path.join(DOCKER, "node-memory.sh"),
+    ]);
   });
 
   it("wires the compose file as the seed does: the proxy, Redis for sessions, the seed's variables", () => {

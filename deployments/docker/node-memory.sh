@@ -1,0 +1,33 @@
+#!/bin/sh
+# The image's entrypoint: sizes V8's heap from the container's memory limit, then runs the
+# command it is given (exec: node stays PID 1 and receives SIGTERM). Node sizes its heap from
+# the machine's memory, not the container's, so a 256 MiB pod would grow its heap until the
+# kernel kills it instead of collecting garbage first. The limit is MCP_MEMORY_LIMIT (bytes,
+# as Kubernetes' downward API gives limits.memory) or else the cgroup's (v2, then v1). Half
+# of it goes to the old generation: the rest is Node itself (~45 MiB), compiled code, socket
+# buffers outside the heap and the young generation, whose semi-spaces get 1/128 of the limit
+# (1–16 MiB; V8 grows them to 32 MiB otherwise, and fills them, even when idle). NODE_OPTIONS
+# that already set either flag win. See docs/decisions/ (heap sized from the container's limit).
+set -eu
+limit="${MCP_MEMORY_LIMIT:-}"
+for file in /sys/fs/cgroup/memory.max /sys/fs/cgroup/memory/memory.limit_in_bytes; do
+  [ -n "$limit" ] && break
+  [ -r "$file" ] && limit="$(cat "$file")"
+done
+case "$limit" in
+  '' | max | *[!0-9]*) ;; # no limit known: Node's defaults
+  *)
+    mib=$((limit / 1048576))
+    # A limit at or above 64 GiB is "unlimited" (cgroup v1 reports a huge number).
+    if [ "$mib" -ge 16 ] && [ "$mib" -lt 65536 ]; then
+      semi=$((mib / 128))
+      [ "$semi" -ge 1 ] || semi=1
+      [ "$semi" -le 16 ] || semi=16
+      case " ${NODE_OPTIONS:-} " in
+        *" --max-old-space-size="* | *" --max-semi-space-size="*) ;;
+        *) export NODE_OPTIONS="${NODE_OPTIONS:+$NODE_OPTIONS }--max-old-space-size=$((mib / 2)) --max-semi-space-size=$semi" ;;
+      esac
+    fi
+    ;;
+esac
+exec "$@"

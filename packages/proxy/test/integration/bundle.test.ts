@@ -1,0 +1,102 @@
+// The production bundle the container image runs (scripts/build-bundle.ts), started the way
+// the image starts it: through deployments/docker/node-memory.sh with a 256 MiB limit, from a
+// directory outside the repository with no node_modules anywhere above it, so every module
+// it loads comes from the bundle and its lazily loaded chunks (the Redis client, the
+// authorization server's oidc-provider). Signs a real MCP client in and proxies its calls.
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { after, before, describe, it } from "node:test";
+import { type DevIdentityProvider, startDevIdentityProvider } from "../../dev/identity-provider.ts";
+import { type DemoMcpServer, startDemoMcpServer } from "../../dev/mcp-server.ts";
+import { buildBundle } from "../../scripts/build-bundle.ts";
+import { VERSION } from "../../src/version.ts";
+import { connectWithOAuth } from "../support/mcp-oauth-client.ts";
+import { finished, logLine } from "../support/process.ts";
+import { freePort, startRedis, type TestRedis } from "../support/redis-server.ts";
+
+const ENTRYPOINT = path.resolve(import.meta.dirname, "../../../../deployments/docker/node-memory.sh");
+
+describe("production bundle (the container's command)", () => {
+  let idp: DevIdentityProvider;
+  let mcp: DemoMcpServer;
+  let redis: TestRedis;
+  let dir: string;
+  let bundle: string;
+  let port: number;
+
+  before(async () => {
+    dir = mkdtempSync(path.join(tmpdir(), "mcp-bundle-"));
+    bundle = await buildBundle(path.join(dir, "dist"));
+    port = await freePort();
+    idp = await startDevIdentityProvider({
+      host: "localhost",
+      clients: [
+        {
+          client_id: "bundle",
+          client_secret: "bundle-secret",
+          redirect_uris: [`http://127.0.0.1:${port}/callback`],
+          grant_types: ["authorization_code", "refresh_token"],
+        },
+      ],
+    });
+    mcp = await startDemoMcpServer();
+    redis = await startRedis();
+  });
+  after(async () => {
+    await mcp.close();
+    await idp.close();
+    await redis.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("runs with Redis sessions and its own authorization server, with the heap sized from the limit", async () => {
+    writeFileSync(
+      path.join(dir, "config.yaml"),
+      [
+        "server:",
+        "  host: 127.0.0.1",
+        `  port: ${port}`,
+        `  public_url: http://127.0.0.1:${port}`,
+        "target:",
+        `  url: ${mcp.url}`,
+        "oidc:",
+        `  discovery_url: ${idp.issuer}`,
+        "  client_id: bundle",
+        "  client_secret: bundle-secret",
+        "session:",
+        "  store: redis",
+        "  secret: bundle-session-secret-0123456789abcdef",
+        "redis:",
+        `  url: ${redis.url}`,
+        "mcp_auth:",
+        "  mode: proxy",
+        "",
+      ].join("\n"),
+    );
+    const proxy = spawn(ENTRYPOINT, [process.execPath, bundle, "--config", "config.yaml"], {
+      cwd: dir,
+      env: { PATH: process.env.PATH ?? "", MCP_MEMORY_LIMIT: String(256 * 2 ** 20) },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    const exited = finished(proxy);
+    try {
+      const listening = await logLine(proxy, "mcp-oidc-proxy listening");
+      assert.equal(listening.version, VERSION);
+      // The entrypoint exec'd node (same pid) with V8's limits for a 256 MiB container.
+      const environ = readFileSync(`/proc/${proxy.pid}/environ`, "utf8").split("\0");
+      assert.ok(environ.includes("NODE_OPTIONS=--max-old-space-size=128 --max-semi-space-size=2"), environ.join(" "));
+      const { client } = await connectWithOAuth(`http://127.0.0.1:${port}/mcp`, "alice");
+      const who = await client.callTool({ name: "whoami", arguments: {} });
+      assert.match((who.content as { text: string }[])[0]?.text ?? "", /"x-user-id":"alice"/);
+      await client.close();
+    } finally {
+      proxy.kill("SIGTERM");
+    }
+    const { code, stdout } = await exited;
+    assert.equal(code, 0);
+    assert.match(stdout, /shutdown complete/);
+  });
+});
