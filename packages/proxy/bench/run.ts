@@ -14,7 +14,7 @@
 // second each: events relayed per second against what was sent), with the POST run repeated
 // meanwhile through mcp-oidc-proxy: open streams must not slow requests down or stop them.
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import http from "node:http";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -71,7 +71,9 @@ function cpuSeconds(pid: number | undefined): number {
   return (Number(fields[11]) + Number(fields[12])) / 100; // clock ticks (USER_HZ = 100)
 }
 
+/** Resident memory of a process; NaN once it has exited (e.g. killed for lack of memory). */
 function rssMiB(pid: number | undefined): number {
+  if (!existsSync(`/proc/${pid}/status`)) return Number.NaN;
   const status = readFileSync(`/proc/${pid}/status`, "utf8");
   return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024;
 }
@@ -410,15 +412,24 @@ try {
   const o2pStreams = await streamsRow("oauth2-proxy", `${o2pUrl}/sse?tick`, o2pCookie, o2p.pid);
   o2p.kill("SIGTERM");
   const proxyStreams = await streamsRow("mcp-oidc-proxy", `${proxyUrl}/sse?tick`, cookie, proxy.pid);
-  // The POST run again with the streams held (quiet ones: the load, not the ticks, is measured).
-  const streams = await holdStreams(`${proxyUrl}/sse?quiet`, cookie, STREAMS);
-  const duringStreams = await load(`mcp-oidc-proxy, ${streams.open.length} streams open`, `${proxyUrl}/mcp`, {
-    cookie,
-  });
-  for (const req of streams.open) req.destroy();
+  // The POST run again with the streams held (quiet ones: the load, not the ticks, is measured),
+  // unless the proxy did not survive them (its heap limit is the container's: it is printed).
+  let duringStreams: Figures | undefined;
+  if (proxy.exitCode === null && proxy.signalCode === null) {
+    const streams = await holdStreams(`${proxyUrl}/sse?quiet`, cookie, STREAMS);
+    duringStreams = await load(`mcp-oidc-proxy, ${streams.open.length} streams open`, `${proxyUrl}/mcp`, {
+      cookie,
+    }).catch((error: Error) => ({
+      name: `mcp-oidc-proxy with streams open: ${error.message}`,
+      rps: 0,
+      p50: 0,
+      p99: 0,
+    }));
+    for (const req of streams.open) req.destroy();
+  }
 
   const streamLine = (f: StreamFigures) =>
-    `streams, ${f.name.padEnd(15)} ${f.open} of ${STREAMS} open at once (${f.failed} failed) in ${f.openSeconds.toFixed(1)} s; ${f.eventsPerSecond.toFixed(0)} events/s relayed of ${f.open} sent; RSS with them ${f.rss.toFixed(0)} MiB`;
+    `streams, ${f.name.padEnd(15)} ${f.open} of ${STREAMS} open at once (${f.failed} failed) in ${f.openSeconds.toFixed(1)} s; ${f.eventsPerSecond.toFixed(0)} events/s relayed of ${f.open} sent; ${Number.isNaN(f.rss) ? "the process EXITED (out of memory?)" : `RSS with them ${f.rss.toFixed(0)} MiB`}`;
   const row = (f: Figures) =>
     `${f.name.padEnd(34)} ${f.rps.toFixed(0).padStart(8)} req/s  p50 ${f.p50.toFixed(2).padStart(6)} ms  p99 ${f.p99
       .toFixed(2)
@@ -437,7 +448,7 @@ try {
       row(o2pSession),
       row(policyOff),
       `${row(policyOn)}  (${((policyOn.rps / policyOff.rps) * 100).toFixed(0)} % of the same call without a policy)`,
-      row(duringStreams),
+      ...(duringStreams ? [row(duringStreams)] : []),
       `mcp-oidc-proxy with Redis sessions makes ${(session.rps / o2pSession.rps).toFixed(2)}× oauth2-proxy's throughput`,
       ...[proxyStreams, o2pStreams].map(streamLine),
       `CPU per request: bare proxy ${bareCpuPerRequest.toFixed(0)} µs, mcp-oidc-proxy ${proxyCpuPerRequest.toFixed(0)} µs (${((proxyCpuPerRequest / bareCpuPerRequest) * 100).toFixed(0)} %), oauth2-proxy ${o2pCpuPerRequest.toFixed(0)} µs (${((o2pCpuPerRequest / bareCpuPerRequest) * 100).toFixed(0)} %)`,
@@ -449,7 +460,7 @@ try {
   );
   await idp.close();
   for (const child of children) child.kill("SIGTERM");
-  await new Promise((resolve) => proxy.once("exit", resolve));
+  if (proxy.exitCode === null && proxy.signalCode === null) await new Promise((resolve) => proxy.once("exit", resolve));
   await redis.close();
 } finally {
   for (const child of children) child.kill("SIGKILL");
