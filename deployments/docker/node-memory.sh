@@ -5,11 +5,11 @@
 # kernel kills it instead of collecting garbage first. The limit is MCP_MEMORY_LIMIT (bytes,
 # as Kubernetes' downward API gives limits.memory) or else the cgroup's (v2, then v1). Half
 # of it goes to the old generation: the rest is Node itself (~45 MiB), compiled code, socket
-# buffers outside the heap and the young generation, whose semi-spaces get 1/128 of the limit
+# buffers outside the heap and the young generation, whose semi-spaces get 1/64 of the limit
 # (1–16 MiB; V8 grows them to 32 MiB otherwise, and fills them, even when idle). NODE_OPTIONS
 # that already set either flag win. glibc's malloc gets two arenas instead of eight per core:
 # memory freed after a burst of requests then goes back to it instead of staying fragmented
-# (~20 MiB less RSS after the bench's load). See docs/decisions/017-proxy-footprint.md.
+# (~20 MiB less RSS after the bench's load). See docs/decisions/019-proxy-footprint.md.
 set -eu
 export MALLOC_ARENA_MAX="${MALLOC_ARENA_MAX:-2}"
 limit="${MCP_MEMORY_LIMIT:-}"
@@ -23,7 +23,7 @@ case "$limit" in
     mib=$((limit / 1048576))
     # A limit at or above 64 GiB is "unlimited" (cgroup v1 reports a huge number).
     if [ "$mib" -ge 16 ] && [ "$mib" -lt 65536 ]; then
-      semi=$((mib / 128))
+      semi=$((mib / 64))
       [ "$semi" -ge 1 ] || semi=1
       [ "$semi" -le 16 ] || semi=16
       case " ${NODE_OPTIONS:-} " in

@@ -87,7 +87,7 @@ describe("production bundle (the container's command)", () => {
       assert.equal(listening.version, VERSION);
       // The entrypoint exec'd node (same pid) with V8's limits for a 256 MiB container, and two malloc arenas.
       const environ = readFileSync(`/proc/${proxy.pid}/environ`, "utf8").split("\0");
-      assert.ok(environ.includes("NODE_OPTIONS=--max-old-space-size=128 --max-semi-space-size=2"), environ.join(" "));
+      assert.ok(environ.includes("NODE_OPTIONS=--max-old-space-size=128 --max-semi-space-size=4"), environ.join(" "));
       assert.ok(environ.includes("MALLOC_ARENA_MAX=2"), "two glibc malloc arenas");
       const { client } = await connectWithOAuth(`http://127.0.0.1:${port}/mcp`, "alice");
       const who = await client.callTool({ name: "whoami", arguments: {} });
