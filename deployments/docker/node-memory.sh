@@ -9,7 +9,7 @@
 # (1–16 MiB; V8 grows them to 32 MiB otherwise, and fills them, even when idle). NODE_OPTIONS
 # that already set either flag win. glibc's malloc gets two arenas instead of eight per core:
 # memory freed after a burst of requests then goes back to it instead of staying fragmented
-# (~20 MiB less RSS after the bench's load). See docs/decisions/019-proxy-footprint.md.
+# (~20 MiB less RSS after the bench's load). See docs/decisions/020-proxy-footprint.md.
 set -eu
 export MALLOC_ARENA_MAX="${MALLOC_ARENA_MAX:-2}"
 limit="${MCP_MEMORY_LIMIT:-}"
