@@ -63,4 +63,4 @@ bench-operator: setup kube-binaries ## N McpOidcProxy resources (BENCH_RESOURCES
 	node packages/operator/bench/run.ts
 
 clean: ## remove installed packages, the local Node and built files
-	rm -rf node_modules .tools dist packages/operator/dist
+	rm -rf node_modules .tools dist packages/proxy/dist packages/operator/dist

@@ -1,18 +1,33 @@
 #!/usr/bin/env node
-// Launcher that runs on any Node: the sources are TypeScript run directly by Node 24's type
-// stripping. On an older Node it re-executes itself with the project-local Node 24 that
+// Launcher that runs on any Node: Node 24 runs the proxy's bundled build (dist/, made by
+// scripts/build-bundle.ts; decision 020), rebuilt first when a source is newer; the
+// TypeScript sources themselves only where it cannot be built. On an older Node it re-executes itself with the project-local Node 24 that
 // `make setup` installs as a child, passes it SIGTERM, SIGINT and SIGHUP, and exits with
 // its status; or says how to get one.
-import { spawn } from "node:child_process";
-import { existsSync, realpathSync } from "node:fs";
+import { spawn, spawnSync } from "node:child_process";
+import { existsSync, readdirSync, realpathSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 
 const here = dirname(realpathSync(fileURLToPath(import.meta.url)));
 const major = Number(process.versions.node.split(".")[0]);
 
+/** The bundle, rebuilt (in a child: its memory is not this process's) when a source, the build script or the lock file is newer. */
+function entryPoint() {
+  const bundle = join(here, "..", "dist", "mcp-oidc-proxy.mjs");
+  const sources = join(here, "..", "src");
+  if (!existsSync(sources)) return bundle;
+  const build = join(here, "..", "scripts", "build-bundle.ts");
+  const inputs = [build, join(here, "..", "package.json"), join(here, "..", "..", "..", "package-lock.json")];
+  for (const entry of readdirSync(sources, { recursive: true })) inputs.push(join(sources, String(entry)));
+  const built = existsSync(bundle) ? statSync(bundle).mtimeMs : 0;
+  if (inputs.filter(existsSync).every((file) => statSync(file).mtimeMs <= built)) return bundle;
+  const result = spawnSync(process.execPath, [build], { stdio: ["ignore", "ignore", "inherit"] });
+  return result.status === 0 ? bundle : join(sources, "main.ts");
+}
+
 if (major >= 24) {
-  const { main } = await import(pathToFileURL(join(here, "..", "src", "main.ts")).href);
+  const { main } = await import(pathToFileURL(entryPoint()).href);
   await main(process.argv);
 } else {
   const local = join(

@@ -1,19 +1,22 @@
 // The proxy's production build: src/main.ts and its dependencies bundled by esbuild into ES
-// modules under dist/proxy/, so Node runs plain JavaScript (no type stripping at run time,
-// one file read instead of hundreds). Code splitting keeps each lazily imported part (the
-// Redis client, the authorization server's oidc-provider, the secret sources) in its own
-// chunk that is loaded only when the configuration uses it. The container image, the
-// installed command (bin/mcp-oidc-proxy.js, when dist/proxy exists) and make bench run it.
-import { mkdirSync, rmSync, statSync } from "node:fs";
+// modules under packages/proxy/dist/, so Node runs plain JavaScript (no type stripping at run
+// time, one file read instead of hundreds). Code splitting keeps each lazily imported part
+// (the Redis client, the authorization server's oidc-provider, the secret sources, tracing)
+// in its own chunk that is loaded only when the configuration uses it. The container image,
+// the installed command (bin/mcp-oidc-proxy.js rebuilds it when a source is newer) and make
+// bench run it. Written beside and renamed into place, so a starting launcher never reads
+// half a build.
+import { mkdirSync, renameSync, rmSync, statSync } from "node:fs";
 import path from "node:path";
 import { build } from "esbuild";
 
-export const BUNDLE_DIR = path.resolve(import.meta.dirname, "../../../dist/proxy");
+export const BUNDLE_DIR = path.resolve(import.meta.dirname, "../dist");
 export const BUNDLE = path.join(BUNDLE_DIR, "mcp-oidc-proxy.mjs");
 
 export async function buildBundle(outdir: string = BUNDLE_DIR): Promise<string> {
-  rmSync(outdir, { recursive: true, force: true });
-  mkdirSync(outdir, { recursive: true });
+  const staging = `${outdir}.${process.pid}.tmp`;
+  rmSync(staging, { recursive: true, force: true });
+  mkdirSync(staging, { recursive: true });
   const result = await build({
     entryPoints: { "mcp-oidc-proxy": path.join(import.meta.dirname, "../src/main.ts") },
     bundle: true,
@@ -21,7 +24,7 @@ export async function buildBundle(outdir: string = BUNDLE_DIR): Promise<string> 
     platform: "node",
     format: "esm",
     target: "node24",
-    outdir,
+    outdir: staging,
     outExtension: { ".js": ".mjs" },
     chunkNames: "chunks/[name]-[hash]",
     // Smaller source to parse and keep; names stay (error stacks and class names in logs).
@@ -43,6 +46,8 @@ export async function buildBundle(outdir: string = BUNDLE_DIR): Promise<string> 
     },
   });
   if (result.errors.length > 0) throw new Error("bundling failed");
+  rmSync(outdir, { recursive: true, force: true });
+  renameSync(staging, outdir);
   return path.join(outdir, "mcp-oidc-proxy.mjs");
 }
 

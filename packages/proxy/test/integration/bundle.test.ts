@@ -3,21 +3,23 @@
 // directory outside the repository with no node_modules anywhere above it, so every module
 // it loads comes from the bundle and its lazily loaded chunks (the Redis client, the
 // authorization server's oidc-provider). Signs a real MCP client in and proxies its calls.
+// The installed command (bin/mcp-oidc-proxy.js) runs the same bundle, rebuilt when stale.
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { spawn, spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { type DevIdentityProvider, startDevIdentityProvider } from "../../dev/identity-provider.ts";
 import { type DemoMcpServer, startDemoMcpServer } from "../../dev/mcp-server.ts";
-import { buildBundle } from "../../scripts/build-bundle.ts";
+import { BUNDLE, buildBundle } from "../../scripts/build-bundle.ts";
 import { VERSION } from "../../src/version.ts";
 import { connectWithOAuth } from "../support/mcp-oauth-client.ts";
 import { finished, logLine } from "../support/process.ts";
 import { freePort, startRedis, type TestRedis } from "../support/redis-server.ts";
 
 const ENTRYPOINT = path.resolve(import.meta.dirname, "../../../../deployments/docker/node-memory.sh");
+const COMMAND = path.resolve(import.meta.dirname, "../../../../node_modules/.bin/mcp-oidc-proxy");
 
 describe("production bundle (the container's command)", () => {
   let idp: DevIdentityProvider;
@@ -99,5 +101,16 @@ describe("production bundle (the container's command)", () => {
     const { code, stdout } = await exited;
     assert.equal(code, 0);
     assert.match(stdout, /shutdown complete/);
+  });
+
+  it("is what the installed command runs, rebuilt first when a source is newer", () => {
+    // Touched, not changed: the launcher compares times, and the next start rebuilds the same bundle.
+    const source = path.resolve(import.meta.dirname, "../../src/version.ts");
+    const now = new Date();
+    utimesSync(source, now, now);
+    const result = spawnSync(COMMAND, ["--version"], { encoding: "utf8" });
+    assert.equal(result.status, 0, result.stderr);
+    assert.equal(result.stdout.trim(), VERSION);
+    assert.ok(statSync(BUNDLE).mtimeMs >= statSync(source).mtimeMs, "the bundle was rebuilt before it ran");
   });
 });

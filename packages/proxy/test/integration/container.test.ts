@@ -23,7 +23,7 @@ function instruction(dockerfile: string, name: string): string[] {
 }
 
 /** Where the image's build stage puts the bundle, and where this test built it. */
-const IMAGE_BUNDLE_DIR = "/app/dist/proxy";
+const IMAGE_BUNDLE_DIR = "/app/packages/proxy/dist";
 let bundleDir = "";
 
 /** Runs the image's entrypoint + arguments here, with the image's paths mapped to the repository and the bundle. */
