@@ -85,6 +85,26 @@ describe("container", () => {
     ]);
   });
 
+  it("sizes V8's heap from the container's memory limit, and leaves NODE_OPTIONS that size it", () => {
+    const nodeOptions = (env: Record<string, string>) =>
+      spawnSync(path.join(DOCKER, "node-memory.sh"), [process.execPath, "-p", "process.env.NODE_OPTIONS ?? ''"], {
+        encoding: "utf8",
+        env: { PATH: process.env.PATH ?? "", ...env },
+      }).stdout.trim();
+    const mib = (n: number) => String(n * 2 ** 20);
+    assert.equal(nodeOptions({ MCP_MEMORY_LIMIT: mib(512) }), "--max-old-space-size=256 --max-semi-space-size=8");
+    assert.equal(
+      nodeOptions({ MCP_MEMORY_LIMIT: mib(256), NODE_OPTIONS: "--no-warnings" }),
+      "--no-warnings --max-old-space-size=128 --max-semi-space-size=4",
+    );
+    assert.equal(
+      nodeOptions({ MCP_MEMORY_LIMIT: mib(256), NODE_OPTIONS: "--max-old-space-size=200" }),
+      "--max-old-space-size=200",
+    );
+    // cgroup v1's "no limit" is a huge number: Node's own defaults then.
+    assert.equal(nodeOptions({ MCP_MEMORY_LIMIT: "9223372036854771712" }), "");
+  });
+
   it("wires the compose file as the seed does: the proxy, Redis for sessions, the seed's variables", () => {
     const compose = parse(readFileSync(path.join(DOCKER, "docker-compose.yaml"), "utf8")) as {
       services: Record<
