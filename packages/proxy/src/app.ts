@@ -7,7 +7,7 @@ import express, { type Express } from "express";
 import type { Authenticator } from "./auth/authenticator.ts";
 import type { AuthorizationServer } from "./auth/authorization-server/authorization-server.ts";
 import { BearerError } from "./auth/bearer-verifier.ts";
-import { type BrowserLogin, isBrowserNavigation } from "./auth/browser-login.ts";
+import { type BrowserLogin, browserLoginPaths, isBrowserNavigation, LOGIN_PATHS } from "./auth/browser-login.ts";
 import type { ProtectedResource } from "./auth/protected-resource.ts";
 import type { SessionUser } from "./auth/session-user.ts";
 import type { Config } from "./config/schema.ts";
@@ -15,13 +15,14 @@ import { forbidden, ProxyError, storeUnavailable, toProxyError, unauthorized, wr
 import type { McpGuard } from "./mcp/mcp-guard.ts";
 import { createAccessLog } from "./middleware/access-log.ts";
 import { errorHandler, notFound } from "./middleware/error-handler.ts";
-import { type OperationsState, operationsRouter } from "./middleware/operations.ts";
+import { type OperationsState, operationsPaths, operationsRouter } from "./middleware/operations.ts";
 import { originGuard } from "./middleware/origin.ts";
 import { requestIdOf } from "./middleware/request-scope.ts";
 import type { Logger } from "./observability/logger.ts";
 import type { ProxyMetrics } from "./observability/metrics.ts";
 import { currentScope, type RequestScope, requestScope } from "./observability/request-scope.ts";
 import { inSpan, type RequestTracer } from "./observability/tracing.ts";
+import { type OwnedPaths, ownPathMatcher } from "./own-paths.ts";
 import type { ProxyHeaders } from "./proxy-headers.ts";
 import { requestPath } from "./request-path.ts";
 import type { Endpoint, UpstreamEndpoints } from "./upstream/endpoints.ts";
@@ -33,7 +34,7 @@ export interface AppParts {
   logger: Logger;
   metrics: ProxyMetrics;
   operations: OperationsState;
-  allowedOrigins: (req: IncomingMessage) => Set<string>;
+  allowedOrigins: (req: IncomingMessage) => ReadonlySet<string>;
   /** Throws 421 for a Host the proxy does not serve (absent when every Host is accepted). */
   hostCheck: ((req: IncomingMessage) => void) | undefined;
   headers: ProxyHeaders;
@@ -114,7 +115,7 @@ export function buildOwnRoutes(parts: AppParts): Express {
     // Reached only by a browser navigation without a session (see proxyRequest): sign in.
     app.use((req, res) => login.start(req, res, req.originalUrl));
   } else {
-    app.get("/api/v1/session", (_req, res) => {
+    app.get(LOGIN_PATHS.session, (_req, res) => {
       if (!parts.bypassUser) throw unauthorized();
       res.json({ authenticated: true, user: parts.bypassUser, mode: "bypass" });
     });
@@ -124,20 +125,22 @@ export function buildOwnRoutes(parts: AppParts): Express {
   return app;
 }
 
+/** The paths the proxy answers itself, from what each of its routers declares. */
+function ownPathsOf(parts: AppParts, probePaths: OwnedPaths): (path: string) => boolean {
+  return ownPathMatcher([
+    probePaths,
+    browserLoginPaths(parts.config.oidc.redirect_path),
+    ...(parts.protectedResource ? [parts.protectedResource.paths] : []),
+    ...(parts.authorizationServer ? [parts.authorizationServer.paths] : []),
+  ]);
+}
+
 export function createRequestHandler(parts: AppParts): (req: IncomingMessage, res: ServerResponse) => void {
   const { config, metrics, logger } = parts;
   const ownRoutes = buildOwnRoutes(parts);
-  const operationsPaths = new Set([
-    "/health",
-    "/healthz",
-    "/readyz",
-    ...(config.metrics.port === 0 ? [config.metrics.path] : []),
-  ]);
-  const ownPaths = new Set([...operationsPaths, config.oidc.redirect_path, "/login", "/logout", "/api/v1/session"]);
-  const isOwnPath = (path: string) =>
-    ownPaths.has(path) ||
-    (parts.protectedResource !== undefined && path.startsWith("/.well-known/oauth-protected-resource")) ||
-    (parts.authorizationServer?.isOwnPath(path) ?? false);
+  const probePaths = operationsPaths(config.metrics.port === 0 ? config.metrics.path : undefined);
+  const isProbe = ownPathMatcher([probePaths]);
+  const isOwnPath = ownPathsOf(parts, probePaths);
   const { requestIdName, requestIdKey, exposed } = parts.headers;
   const accessLog = createAccessLog(logger, metrics);
 
@@ -271,7 +274,7 @@ export function createRequestHandler(parts: AppParts): (req: IncomingMessage, re
     const url = req.url ?? "/";
     const queryAt = url.indexOf("?");
     const path = queryAt === -1 ? url : url.slice(0, queryAt);
-    const probe = operationsPaths.has(path);
+    const probe = isProbe(path);
     const scope: RequestScope = { requestId };
     // Probes and scrapes are not traced; the proxy's own paths are its routes, proxied ones are not.
     if (parts.tracer && !probe) scope.trace = parts.tracer.start(req, res, path, isOwnPath(path) ? path : undefined);

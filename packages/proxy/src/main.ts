@@ -1,7 +1,10 @@
 // The mcp-oidc-proxy command: parse flags → load and validate config → start → reload on
 // SIGHUP → drain on SIGTERM/SIGINT. Exit code 2 for invalid configuration.
 import { Command, Option } from "commander";
+import { z } from "zod";
 import { ConfigError, type LoadedConfig, type LoadOptions, loadConfig } from "./config/load.ts";
+import { configSchema, environments } from "./config/schema.ts";
+import { flagBindings } from "./config/sources.ts";
 import { createLogger } from "./observability/logger.ts";
 import { tracingSettings } from "./observability/tracing.ts";
 import { type RunningProxy, startProxy } from "./proxy-server.ts";
@@ -16,32 +19,39 @@ interface CliOptions {
   [flag: string]: unknown;
 }
 
+/** The choices of an enum field of the schema (so --auth-mode lists what the schema accepts). */
+function choicesAt(fieldPath: string): string[] | undefined {
+  let node: z.ZodType | undefined = configSchema;
+  for (const key of fieldPath.split(".")) {
+    node = node && unwrap(node);
+    node = node instanceof z.ZodObject ? (node.shape as Record<string, z.ZodType>)[key] : undefined;
+  }
+  const field = node && unwrap(node);
+  return field instanceof z.ZodEnum ? (field.options as string[]) : undefined;
+}
+
+function unwrap(node: z.ZodType): z.ZodType {
+  let current = node;
+  while (current instanceof z.ZodDefault || current instanceof z.ZodPrefault || current instanceof z.ZodOptional) {
+    current = current.unwrap() as z.ZodType;
+  }
+  return current;
+}
+
 function buildCommand(): Command {
-  return new Command("mcp-oidc-proxy")
+  const command = new Command("mcp-oidc-proxy")
     .description("OpenID Connect / OAuth 2.1 authentication in front of an MCP server")
     .version(VERSION, "-v, --version")
     .option("-c, --config <file>", "YAML config file")
     .option("--config-dir <dir>", "directory with base.yaml and <environment>.yaml layers")
-    .addOption(
-      new Option("--env <name>", "environment layer to load (env MCP_ENV)").choices([
-        "development",
-        "staging",
-        "production",
-      ]),
-    )
-    .option("--host <address>", "listen address (env MCP_HOST)")
-    .option("--port <port>", "listen port (env MCP_PORT)")
-    .option("--public-url <url>", "URL clients use to reach the proxy (env MCP_PUBLIC_URL)")
-    .option("--target-host <host>", "MCP server host (env MCP_TARGET_HOST)")
-    .option("--target-port <port>", "MCP server port (env MCP_TARGET_PORT)")
-    .option("--target-url <url>", "MCP server URL, instead of host and port (env MCP_TARGET_URL)")
-    .addOption(new Option("--auth-mode <mode>", "authentication mode (env AUTH_MODE)").choices(["oidc", "bypass"]))
-    .addOption(new Option("--session-store <store>", "session store (env SESSION_STORE)").choices(["memory", "redis"]))
-    .option("--redis-url <url>", "Redis URL (env REDIS_URL)")
-    .addOption(
-      new Option("--log-level <level>", "log level (env LOG_LEVEL)").choices(["error", "warn", "info", "debug"]),
-    )
-    .option("--config-test", "validate the configuration, print the result and exit");
+    .addOption(new Option("--env <name>", "environment layer to load (env MCP_ENV)").choices(environments));
+  // The settings' flags, from the one table of outside names (config/sources.ts).
+  for (const { env, flag, path } of Object.values(flagBindings)) {
+    const option = new Option(flag.usage, `${flag.description} (env ${env})`);
+    const choices = choicesAt(path);
+    command.addOption(choices ? option.choices(choices) : option);
+  }
+  return command.option("--config-test", "validate the configuration, print the result and exit");
 }
 
 function loadOptions(cli: CliOptions): LoadOptions {

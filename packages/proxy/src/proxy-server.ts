@@ -1,46 +1,30 @@
-// Assembles a running proxy from a validated config: session store, provider, upstream,
-// the request handler, the HTTP server (and upgrades), a metrics listener, reload and
-// graceful shutdown. Tests start it in-process on port 0.
+// Assembles a running proxy from a validated config: the derived values (config/resolve.ts),
+// the session store, the upstream (endpoints, forwarder), the parts of the
+// authentication mode (authentication.ts), the request handler (app.ts), upgrades
+// (upgrades.ts), then the listeners, reload and shutdown (lifecycle.ts). Tests start it
+// in-process on port 0.
 import { randomBytes } from "node:crypto";
-import http, { type IncomingMessage, type Server } from "node:http";
-import type { AddressInfo, Socket } from "node:net";
+import type { IncomingMessage } from "node:http";
 import type { Request } from "express";
-import express from "express";
-import session from "express-session";
 import { createRequestHandler } from "./app.ts";
 import { AccessPolicy } from "./auth/access-policy.ts";
-import { Authenticator } from "./auth/authenticator.ts";
-import type { AuthorizationServer } from "./auth/authorization-server/authorization-server.ts";
-import { BearerVerifier, type TokenVerifier } from "./auth/bearer-verifier.ts";
-import { BrowserLogin } from "./auth/browser-login.ts";
-import { TransactionSealer } from "./auth/login-transaction.ts";
-import { ProtectedResource } from "./auth/protected-resource.ts";
-import { claimsMappingFor } from "./auth/provider-user.ts";
-import type { SessionUser } from "./auth/session-user.ts";
-import { TokenRefresher } from "./auth/token-refresh.ts";
-import { UpstreamOidc } from "./auth/upstream-oidc.ts";
-import { answerClientErrors } from "./client-errors.ts";
+import { type Authentication, startAuthentication } from "./authentication.ts";
+import { listenUrl, type ResolvedConfig, resolveConfig } from "./config/resolve.ts";
 import type { Config } from "./config/schema.ts";
-import { ConnectionDrain } from "./connection-drain.ts";
-import { errorBody, errorHeaders, forbidden, type ProxyError, toProxyError } from "./errors.ts";
+import { createReload, drainAndClose, type Listeners, startListeners } from "./lifecycle.ts";
 import { AuditLog } from "./mcp/audit-log.ts";
 import { McpGuard } from "./mcp/mcp-guard.ts";
 import { McpPolicy } from "./mcp/policy.ts";
 import { createHostCheck } from "./middleware/host-check.ts";
-import { metricsHandler } from "./middleware/operations.ts";
-import { requestIdOf } from "./middleware/request-scope.ts";
 import { createLogger, type Logger, type LogLevel } from "./observability/logger.ts";
-import { createMetrics } from "./observability/metrics.ts";
+import { createMetrics, type ProxyMetrics } from "./observability/metrics.ts";
 import { redactUrl } from "./observability/redact.ts";
-import { requestScope } from "./observability/request-scope.ts";
-import { startTracing } from "./observability/tracing.ts";
+import { type RequestTracer, startTracing } from "./observability/tracing.ts";
 import { ProxyCookies } from "./proxy-cookies.ts";
 import { ProxyHeaders } from "./proxy-headers.ts";
-import { createPublicUrlResolver, listenUrl } from "./public-url.ts";
-import { requestPath } from "./request-path.ts";
-import { SessionCache } from "./session/session-cache.ts";
-import { SessionReader } from "./session/session-reader.ts";
-import { createSessionBackend } from "./session/store.ts";
+import { createPublicUrlResolver } from "./public-url.ts";
+import { createSessionBackend, type SessionBackend } from "./session/store.ts";
+import { createUpgradeHandler } from "./upgrades.ts";
 import { configuredUrls, type Resolver, UpstreamEndpoints } from "./upstream/endpoints.ts";
 import { Forwarder } from "./upstream/forwarder.ts";
 import { IdentityHeaders } from "./upstream/identity-headers.ts";
@@ -59,391 +43,300 @@ export interface RunningProxy {
   shutdown(): Promise<void>;
 }
 
-function listen(server: Server, port: number, host: string): Promise<AddressInfo> {
-  return new Promise((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(port, host, () => {
-      server.off("error", reject);
-      resolve(server.address() as AddressInfo);
-    });
-  });
+/** The session secrets, newest first; a random one (with a warning) when none is configured. */
+function sessionSecrets(config: Config, logger: Logger): [string, ...string[]] {
+  const [first, ...rest] = config.session.secret ?? [];
+  if (first !== undefined) return [first, ...rest];
+  logger.warn("session.secret is not set: using a random one, so sessions end when the proxy restarts");
+  return [randomBytes(32).toString("base64url")];
 }
 
-/**
- * Slow clients are cut: headers must arrive within headers_timeout, the whole request (body
- * included) within request_timeout (408). Once a request is in, its response (an event
- * stream) may last as long as it likes. Node checks at connectionsCheckingInterval, so that
- * follows the smallest timeout.
- */
-function serverTimeouts(server: Config["server"]): http.ServerOptions {
-  const smallest = Math.min(server.headers_timeout, server.request_timeout || server.headers_timeout);
-  return {
-    headersTimeout: server.headers_timeout,
-    requestTimeout: server.request_timeout,
-    keepAliveTimeout: 65_000,
-    connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(smallest / 4))),
-  };
-}
-
-function rejectUpgrade(socket: Socket, error: ProxyError, requestId: string): void {
-  const body = JSON.stringify(errorBody(error, requestId));
-  const extra = Object.entries(errorHeaders(error)).map(([name, value]) => `${name}: ${value}\r\n`);
-  socket.end(
-    `HTTP/1.1 ${error.status} ${http.STATUS_CODES[error.status]}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n${extra.join("")}Connection: close\r\n\r\n${body}`,
-  );
-}
-
-export async function startProxy(
-  config: Config,
-  options: { logger?: Logger; resolve?: Resolver } = {},
-): Promise<RunningProxy> {
-  const logger = options.logger ?? createLogger(config.logging.level, config.logging.format);
-  const startedAt = Date.now();
-  let shuttingDown = false;
-
-  const secrets = [...(config.session.secret ?? [])];
-  if (secrets.length === 0) {
-    logger.warn("session.secret is not set: using a random one, so sessions end when the proxy restarts");
-    secrets.push(randomBytes(32).toString("base64url"));
-  }
-  // Several endpoints pin MCP sessions in the store in every auth mode, bypass included.
-  const pinsSessions = config.target.discovery === "dns" || config.target.urls.length > 1;
-  const sessions =
-    config.auth.mode === "oidc" || pinsSessions ? await createSessionBackend(config, logger, secrets) : undefined;
-  let mcpSessions: McpSessionBinding | undefined;
-  const metrics = createMetrics({
-    countSessions: () => (config.auth.mode === "oidc" ? sessions?.countSessions() : undefined) ?? Promise.resolve(0),
-    ...(pinsSessions ? { countUpstreamSessions: () => mcpSessions?.pinnedCounts() ?? new Map() } : {}),
-  });
-  const upstream = new UpstreamEndpoints({
+/** The MCP server behind the proxy: its endpoints (health, breaker each), forwarder and WebSocket relay. */
+function upstreamParts(
+  resolved: ResolvedConfig,
+  metrics: ProxyMetrics,
+  logger: Logger,
+  proxyNames: { headers: ProxyHeaders; cookies: ProxyCookies },
+  options: { tracer: RequestTracer | undefined; resolve: Resolver | undefined },
+) {
+  const { config } = resolved;
+  const { tracer } = options;
+  const endpoints = new UpstreamEndpoints({
     target: config.target,
     metrics,
     logger,
     ...(options.resolve ? { resolve: options.resolve } : {}),
   });
   const target = configuredUrls(config.target)[0] as URL;
-  const cookies = new ProxyCookies(config);
-  const headers = new ProxyHeaders(config.headers);
-  // Off unless configured; the SDK is imported only then (observability/tracing.ts).
-  const tracer = await startTracing(config.tracing, logger);
   const headerParts = {
     ...(tracer ? { traceHeaders: tracer.headerNames } : {}),
-    headers,
-    cookies,
+    ...proxyNames,
     identity: new IdentityHeaders(config.headers),
     keepForwardedChain: config.server.trust_proxy !== false,
-    publicHost: config.server.public_url ? new URL(config.server.public_url).host : undefined,
+    publicHost: resolved.publicHost,
   };
-  const hostCheck = createHostCheck(config.server);
   const forwarder = new Forwarder({ config, metrics, logger, headerParts });
   const relayUpgrade = createUpgradeRelay(
     target,
     logger,
     headerParts,
-    upstream.pinsSessions ? () => upstream.pick()?.url : undefined,
+    endpoints.pinsSessions ? () => endpoints.pick()?.url : undefined,
   );
-  const publicUrl = createPublicUrlResolver(config.server);
-  const extraOrigins = config.server.allowed_origins.map((o) => new URL(o).origin);
-  const fixedOrigins = config.server.public_url
-    ? new Set([new URL(config.server.public_url).origin, ...extraOrigins])
+  return { target, endpoints, forwarder, relayUpgrade };
+}
+
+/** Origins and scheme of the public URL: fixed when configured, else as the request came. */
+function publicFacing(resolved: ResolvedConfig) {
+  const publicUrl = createPublicUrlResolver(resolved.config.server);
+  const { fixedOrigins, extraOrigins, publicProtocol: fixedProtocol } = resolved;
+  return {
+    publicUrl,
+    allowedOrigins: (req: IncomingMessage): ReadonlySet<string> =>
+      fixedOrigins ?? new Set([publicUrl(req as Request).origin, ...extraOrigins]),
+    publicProtocol: (req: IncomingMessage) => fixedProtocol ?? publicUrl(req as Request).protocol.slice(0, -1),
+  };
+}
+
+/** The fields of the request handler that come from the authentication mode. */
+function authParts(auth: Authentication) {
+  if (auth.mode === "bypass") {
+    const none = { sessionMiddleware: undefined, login: undefined, protectedResource: undefined };
+    return { ...none, authorizationServer: undefined, bypassUser: auth.user };
+  }
+  return {
+    sessionMiddleware: auth.sessionMiddleware,
+    login: auth.login,
+    bypassUser: undefined,
+    protectedResource: auth.mcp?.protectedResource,
+    authorizationServer: auth.mcp?.authorizationServer,
+  };
+}
+
+/** The assembled parts a running proxy is made of. */
+interface Assembly {
+  resolved: ResolvedConfig;
+  logger: Logger;
+  metrics: ProxyMetrics;
+  headers: ProxyHeaders;
+  upstream: ReturnType<typeof upstreamParts>;
+  facing: ReturnType<typeof publicFacing>;
+  hostCheck: ReturnType<typeof createHostCheck>;
+  sessions: SessionBackend | undefined;
+  /** Each MCP session's creator and, with several endpoints, its endpoint. */
+  mcpSessions: McpSessionBinding | undefined;
+  auth: Authentication;
+  /** OpenTelemetry tracing, when on. */
+  tracer: RequestTracer | undefined;
+  /** What changes on reload (config: the sections reloaded so far). */
+  state: {
+    config: Config;
+    policy: AccessPolicy;
+    mcpPolicy: McpPolicy;
+    auditLog: AuditLog | undefined;
+    shuttingDown: boolean;
+  };
+}
+
+/** The audit trail of MCP requests, when mcp_policy.audit is on. */
+function auditLogFor(audit: Config["mcp_policy"]["audit"]): AuditLog | undefined {
+  return audit.enabled ? new AuditLog({ output: audit.output, argumentsKey: audit.arguments_key }) : undefined;
+}
+
+async function assemble(resolved: ResolvedConfig, logger: Logger, resolve: Resolver | undefined): Promise<Assembly> {
+  const { config } = resolved;
+  const secrets = sessionSecrets(config, logger);
+  // Several endpoints pin MCP sessions in the store in every auth mode, bypass included.
+  const pinsSessions = config.target.discovery === "dns" || config.target.urls.length > 1;
+  const oidc = resolved.auth.mode === "oidc";
+  const sessions = oidc || pinsSessions ? await createSessionBackend(config, logger, secrets) : undefined;
+  const mcpSessions = sessions
+    ? new McpSessionBinding({
+        store: sessions.keyValue,
+        ttlMs: config.session.ttl,
+        cacheTtlMs: config.session.cache_ttl,
+      })
     : undefined;
-  const allowedOrigins = (req: IncomingMessage) =>
-    fixedOrigins ?? new Set([publicUrl(req as Request).origin, ...extraOrigins]);
-  const fixedProtocol = config.server.public_url ? new URL(config.server.public_url).protocol.slice(0, -1) : undefined;
-  const publicProtocol = (req: IncomingMessage) => fixedProtocol ?? publicUrl(req as Request).protocol.slice(0, -1);
-  let policy = new AccessPolicy(config.access);
-  let mcpPolicy = new McpPolicy(config.mcp_policy);
-  const auditLogFor = (audit: Config["mcp_policy"]["audit"]) =>
-    audit.enabled ? new AuditLog({ output: audit.output, argumentsKey: audit.arguments_key }) : undefined;
-  let auditLog = auditLogFor(config.mcp_policy.audit);
-
-  let oidcUpstream: UpstreamOidc | undefined;
-  let login: BrowserLogin | undefined;
-  let sessionMiddleware: express.RequestHandler | undefined;
-  let sessionReader: SessionReader | undefined;
-  let refresher: TokenRefresher | undefined;
-  let bypassUser: SessionUser | undefined;
-  if (sessions) {
-    mcpSessions = new McpSessionBinding({
-      store: sessions.keyValue,
-      ttlMs: config.session.ttl,
-      cacheTtlMs: config.session.cache_ttl,
-    });
-  }
-  if (config.auth.mode === "oidc" && sessions) {
-    oidcUpstream = new UpstreamOidc(config.oidc, logger);
-    await oidcUpstream.start();
-    const reader = new SessionReader({
-      cookieName: cookies.sessionName,
-      secrets,
-      store: sessions.store,
-      cache: new SessionCache({ ttlMs: config.session.cache_ttl }),
-    });
-    sessionReader = reader;
-    login = new BrowserLogin({
-      config,
-      upstream: oidcUpstream,
-      sealer: new TransactionSealer(secrets[0] as string),
-      metrics,
-      logger,
-      publicUrl,
-      cookieOptions: (req) => cookies.options(req),
-      sessionCookieName: cookies.sessionName,
-      forgetSession: (id) => reader.forget(id),
-    });
-    // express-session writes sessions (sign-in, sign-out); the hot path reads them directly.
-    sessionMiddleware = session({
-      store: sessions.store,
-      name: cookies.sessionName,
-      secret: secrets,
-      resave: false,
-      // No session is stored until someone signs in: anonymous traffic writes nothing.
-      saveUninitialized: false,
-      proxy: config.server.trust_proxy !== false,
-      cookie: cookies.sessionCookie,
-    });
-    refresher = new TokenRefresher({
-      upstream: oidcUpstream,
-      sessions: reader,
-      metrics,
-      logger,
-      refreshBeforeMs: config.oidc.refresh_before_expiry,
-      mapping: (provider) => claimsMappingFor(config, provider),
-    });
-  } else {
-    const u = config.auth.bypass_user;
-    bypassUser = { id: u.id, email: u.email, emailVerified: true, name: u.name, groups: u.groups, provider: "bypass" };
-    logger.warn(`AUTHENTICATION IS OFF (auth.mode=bypass): every request is forwarded as user ${u.id}`);
-  }
-  let protectedResource: ProtectedResource | undefined;
-  let bearer: (() => TokenVerifier | undefined) | undefined;
-  let authorizationServer: AuthorizationServer | undefined;
-  const publicBase = (config.server.public_url ?? listenUrl(config.server)).replace(/\/$/, "");
-  const resource = (config.mcp_auth.resource ?? publicBase).replace(/\/$/, "");
-  const pathScopes = Object.entries(config.mcp_auth.path_scopes).sort(([a], [b]) => b.length - a.length);
-  // The policy's scopes too: a client told to step up to one must be able to get it.
-  const scopesSupported = [
-    ...new Set([
-      ...config.mcp_auth.required_scopes,
-      ...pathScopes.flatMap(([, scopes]) => scopes),
-      ...config.mcp_policy.rules.flatMap((rule) => rule.scopes),
-    ]),
-  ];
-  if (config.mcp_auth.mode === "provider" && oidcUpstream) {
-    const upstreamOidc = oidcUpstream;
-    protectedResource = new ProtectedResource({
-      resource,
-      authorizationServers: [upstreamOidc.issuer()],
-      scopesSupported,
-      requiredScopes: config.mcp_auth.required_scopes,
-    });
-    // Built once the provider is discovered (its JWKS URL comes from discovery).
-    let verifier: BearerVerifier | undefined;
-    bearer = () => {
-      if (verifier || !upstreamOidc.isReady()) return verifier;
-      const metadata = upstreamOidc.configuration().serverMetadata();
-      if (!metadata.jwks_uri) return undefined;
-      verifier = new BearerVerifier({
-        jwksUri: new URL(metadata.jwks_uri),
-        issuer: metadata.issuer,
-        mapping: claimsMappingFor(config, metadata.issuer, config.mcp_auth.groups_claim),
-        cacheTtlMs: config.mcp_auth.token_cache_ttl,
-        jwksCooldownMs: config.mcp_auth.jwks_refresh_cooldown,
-        fetch: upstreamOidc.fetch,
-      });
-      return verifier;
-    };
-  }
-  if (config.mcp_auth.mode === "proxy" && oidcUpstream && login && sessions) {
-    // Loaded only in this mode: oidc-provider and its framework stay out of other proxies.
-    const { AuthorizationServer } = await import("./auth/authorization-server/authorization-server.ts");
-    authorizationServer = await AuthorizationServer.create({
-      config,
-      issuer: publicBase,
-      resource,
-      scopesSupported,
-      requiredScopes: config.mcp_auth.required_scopes,
-      store: sessions.keyValue,
-      secrets,
-      secureCookies: cookies.secure === true,
-      cookieNames: cookies.authorizationServer.names,
-      upstream: oidcUpstream,
-      login,
-      policy: () => policy,
-      logger,
-    });
-    protectedResource = new ProtectedResource({
-      resource,
-      authorizationServers: [publicBase],
-      scopesSupported: authorizationServer.scopes,
-      requiredScopes: config.mcp_auth.required_scopes,
-    });
-    const verifier = authorizationServer.verifier;
-    bearer = () => verifier;
-  }
-  // A client may send the resource with or without the trailing slash URL parsers add.
-  const audiences = new Set(
-    config.mcp_auth.mode === "provider" && config.mcp_auth.audiences.length > 0
-      ? config.mcp_auth.audiences
-      : [resource, `${resource}/`],
-  );
-  const authenticator = new Authenticator({
-    ...(bearer ? { bearer, pathScopes, audiences, requiredScopes: config.mcp_auth.required_scopes } : {}),
-    policy: () => policy,
-    metrics,
-    ...(sessionReader ? { sessions: sessionReader } : {}),
-    ...(refresher ? { refresher } : {}),
-    ...(bypassUser ? { bypassUser } : {}),
+  const metrics = createMetrics({
+    countSessions: () => (oidc ? sessions?.countSessions() : undefined) ?? Promise.resolve(0),
+    ...(pinsSessions ? { countUpstreamSessions: () => mcpSessions?.pinnedCounts() ?? new Map() } : {}),
   });
+  const headers = new ProxyHeaders(config.headers);
+  const cookies = new ProxyCookies(config);
+  // Off unless configured; the SDK is imported only then (observability/tracing.ts).
+  const tracer = await startTracing(config.tracing, logger);
+  const upstream = upstreamParts(resolved, metrics, logger, { headers, cookies }, { tracer, resolve });
+  const facing = publicFacing(resolved);
+  const state = {
+    config,
+    policy: new AccessPolicy(config.access),
+    mcpPolicy: new McpPolicy(config.mcp_policy),
+    auditLog: auditLogFor(config.mcp_policy.audit),
+    shuttingDown: false,
+  };
+  const auth = await startAuthentication(sessions, {
+    resolved,
+    logger,
+    metrics,
+    cookies,
+    publicUrl: facing.publicUrl,
+    secrets,
+    policy: () => state.policy,
+  });
+  const hostCheck = createHostCheck(config.server);
+  return {
+    resolved,
+    logger,
+    metrics,
+    headers,
+    upstream,
+    facing,
+    hostCheck,
+    sessions,
+    mcpSessions,
+    auth,
+    tracer,
+    state,
+  };
+}
 
-  const notReadyReasons = async () => {
+/** Readiness: not while shutting down, before the provider is discovered, or while the store is silent. */
+function notReadyReasons({ state, auth, sessions }: Assembly): () => Promise<string[]> {
+  return async () => {
     const reasons: string[] = [];
-    if (shuttingDown) reasons.push("shutting down");
-    if (oidcUpstream && !oidcUpstream.isReady()) reasons.push("identity provider not discovered");
+    if (state.shuttingDown) reasons.push("shutting down");
+    if (auth.mode === "oidc" && !auth.upstream.isReady()) reasons.push("identity provider not discovered");
     // Asked at each probe: a connected Redis that does not answer (paused, overloaded) is not ready either.
     if (sessions && !(await sessions.answers())) reasons.push("session store unavailable");
     return reasons;
+  };
+}
+
+/** The request handler and the upgrade listener over the assembled parts. */
+function handlersOf(parts: Assembly) {
+  const { resolved, logger, metrics, headers, upstream, facing, hostCheck, mcpSessions, auth, state } = parts;
+  const { config } = resolved;
+  const { allowedOrigins, publicProtocol } = facing;
+  const operations = {
+    version: VERSION,
+    startedAt: Date.now(),
+    backendStatus: () => upstream.endpoints.status(),
+    notReadyReasons: notReadyReasons(parts),
   };
   const handler = createRequestHandler({
     config,
     logger,
     metrics,
-    operations: { version: VERSION, startedAt, backendStatus: () => upstream.status(), notReadyReasons },
+    operations,
     allowedOrigins,
     hostCheck,
     headers,
     publicProtocol,
-    sessionMiddleware,
-    login,
-    bypassUser,
-    authenticator,
-    upstream,
-    forwarder,
+    ...authParts(auth),
+    authenticator: auth.authenticator,
+    upstream: upstream.endpoints,
+    forwarder: upstream.forwarder,
     mcpSessions,
-    protectedResource,
-    authorizationServer,
     mcpGuard: new McpGuard({
-      policy: () => mcpPolicy,
-      audit: () => auditLog,
+      policy: () => state.mcpPolicy,
+      audit: () => state.auditLog,
       metrics,
-      maxBodyBytes: () => config.mcp_policy.max_body_size,
-      maxListBytes: () => config.mcp_policy.max_list_size,
-      protectedResource,
+      maxBodyBytes: () => state.config.mcp_policy.max_body_size,
+      maxListBytes: () => state.config.mcp_policy.max_list_size,
+      protectedResource: authParts(auth).protectedResource,
     }),
-    tracer,
+    tracer: parts.tracer,
   });
-
-  const server = http.createServer(serverTimeouts(config.server), handler);
-  // With a listener, Node leaves "Expect: 100-continue" to the handler: the proxy answers
-  // 100 Continue only once the request is authenticated (a refused client never uploads).
-  server.on("checkContinue", handler);
-  answerClientErrors(server);
-  const drain = new ConnectionDrain(server);
-  server.on("upgrade", (req: IncomingMessage, socket: Socket, head: Buffer) => {
-    const requestId = requestIdOf(req, headers.requestIdKey);
-    socket.on("error", () => socket.destroy());
-    requestScope.run({ requestId }, async () => {
-      try {
-        hostCheck?.(req);
-        const origin = req.headers.origin;
-        if (origin !== undefined && !allowedOrigins(req).has(origin)) throw forbidden("Origin not allowed");
-        const auth = await authenticator.authenticate(req, requestPath(req.url ?? "/"));
-        if (auth.kind !== "allowed") throw auth.error;
-        // Fail closed: the MCP policy judges HTTP bodies; messages over a WebSocket would pass unjudged.
-        if (mcpPolicy.active) {
-          throw forbidden("WebSocket upgrades are refused while an MCP policy is configured", {
-            reason: "mcp_policy",
-          });
-        }
-        relayUpgrade(req, socket, head, { user: auth.user, requestId, forwardedProto: publicProtocol(req) });
-      } catch (error) {
-        rejectUpgrade(socket, toProxyError(error), requestId);
-      }
-    });
+  const onUpgrade = createUpgradeHandler({
+    headers,
+    hostCheck,
+    allowedOrigins,
+    authenticator: auth.authenticator,
+    publicProtocol,
+    relay: upstream.relayUpgrade,
+    mcpPolicyActive: () => state.mcpPolicy.active,
   });
+  return { handler, onUpgrade };
+}
 
-  // Before listening: with discovery dns the endpoints are known once the name is resolved.
-  await upstream.start();
-  const address = await listen(server, config.server.port, config.server.host);
-  const url = `http://${address.family === "IPv6" ? `[${address.address}]` : address.address}:${address.port}`;
-  let metricsServer: Server | undefined;
-  let metricsUrl: string | undefined;
-  if (config.metrics.enabled && config.metrics.port !== 0) {
-    const metricsApp = express();
-    metricsApp.get(config.metrics.path, metricsHandler(metrics));
-    metricsServer = http.createServer(serverTimeouts(config.server), metricsApp);
-    const metricsAddress = await listen(metricsServer, config.metrics.port, config.server.host);
-    metricsUrl = `http://${metricsAddress.address}:${metricsAddress.port}${config.metrics.path}`;
-  }
-  logger.info("mcp-oidc-proxy listening", {
-    url,
-    public_url: config.server.public_url ?? listenUrl(config.server),
-    target: upstream.pinsSessions ? upstream.list().map((e) => e.key) : redactUrl(target),
-    auth_mode: config.auth.mode,
-    mcp_auth_mode: config.mcp_auth.mode,
-    session_store: sessions?.kind ?? "none",
-    version: VERSION,
-  });
-
-  return {
-    url,
-    metricsUrl,
-    logger,
-    reload(next: Config) {
-      const applied: string[] = [];
-      const needRestart: string[] = [];
-      if (next.logging.level !== config.logging.level) {
-        logger.level = next.logging.level as LogLevel;
-        applied.push("logging.level");
-      }
-      if (JSON.stringify(next.access) !== JSON.stringify(config.access)) {
-        policy = new AccessPolicy(next.access);
-        applied.push("access");
-      }
-      if (JSON.stringify(next.mcp_policy) !== JSON.stringify(config.mcp_policy)) {
-        mcpPolicy = new McpPolicy(next.mcp_policy);
-        applied.push("mcp_policy");
-      }
-      // Reopened on every reload, so a rotated audit file is let go (as with SIGHUP in logrotate).
-      const previousAudit = auditLog;
-      auditLog = auditLogFor(next.mcp_policy.audit);
-      previousAudit?.close();
-      const reloadable = new Set(["logging", "access", "mcp_policy"]);
-      for (const section of Object.keys(next) as (keyof Config)[]) {
-        if (reloadable.has(section)) continue;
-        if (JSON.stringify(next[section]) !== JSON.stringify(config[section])) needRestart.push(section);
-      }
-      config = { ...config, logging: next.logging, access: next.access, mcp_policy: next.mcp_policy };
-      return { applied, needRestart };
+/** SIGHUP: logging level, access rules and the MCP policy change without a restart. */
+function reloadOf({ logger, state }: Assembly): RunningProxy["reload"] {
+  const reloadSections = createReload(state.config, {
+    logging: (next, current) => {
+      if (next.logging.level === current.logging.level) return [];
+      logger.level = next.logging.level as LogLevel;
+      return ["logging.level"];
     },
+    access: (next) => {
+      state.policy = new AccessPolicy(next.access);
+      state.config = { ...state.config, access: next.access };
+      return ["access"];
+    },
+    mcp_policy: (next) => {
+      state.mcpPolicy = new McpPolicy(next.mcp_policy);
+      state.config = { ...state.config, mcp_policy: next.mcp_policy };
+      return ["mcp_policy"];
+    },
+  });
+  return (next) => {
+    const result = reloadSections(next);
+    // Reopened on every reload, so a rotated audit file is let go (as with SIGHUP in logrotate).
+    const previousAudit = state.auditLog;
+    state.auditLog = auditLogFor(next.mcp_policy.audit);
+    previousAudit?.close();
+    return result;
+  };
+}
+
+function runningProxy(parts: Assembly, listeners: Listeners): RunningProxy {
+  const { logger, state, upstream, auth, sessions } = parts;
+  return {
+    url: listeners.url,
+    metricsUrl: listeners.metricsUrl,
+    logger,
+    reload: reloadOf(parts),
     async shutdown() {
-      if (shuttingDown) return;
-      shuttingDown = true;
-      logger.info("shutting down: no new connections, draining open requests");
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      metricsServer?.close();
-      metricsServer?.closeAllConnections();
-      // Event streams never end by themselves: end them cleanly now, clients reconnect
-      // elsewhere (with Last-Event-ID). Ordinary requests get until the deadline.
-      for (const res of forwarder.openStreams) res.end();
-      drain.closeIdle();
-      const sweeper = setInterval(() => drain.closeIdle(), 50);
-      const deadline = setTimeout(() => {
-        logger.warn("shutdown deadline reached; closing remaining connections", { open: drain.closeIdle() });
-        drain.closeAll();
-      }, config.server.shutdown_timeout);
-      deadline.unref();
-      await closed;
-      clearInterval(sweeper);
-      clearTimeout(deadline);
-      oidcUpstream?.stop();
-      await authorizationServer?.close();
-      await upstream.close();
-      await sessions?.close();
-      auditLog?.close();
-      // Last: every request has ended, so every span has; the buffered ones are exported now.
-      await tracer?.shutdown();
-      logger.info("shutdown complete");
+      if (state.shuttingDown) return;
+      state.shuttingDown = true;
+      await drainAndClose({
+        listeners,
+        openStreams: upstream.forwarder.openStreams,
+        timeoutMs: state.config.server.shutdown_timeout,
+        logger,
+        closers: [
+          () => (auth.mode === "oidc" ? auth.upstream.stop() : undefined),
+          () => (auth.mode === "oidc" ? auth.mcp?.authorizationServer?.close() : undefined),
+          () => upstream.endpoints.close(),
+          () => sessions?.close(),
+          () => state.auditLog?.close(),
+          // Last: every request has ended, so every span has; the buffered ones are exported now.
+          () => parts.tracer?.shutdown(),
+        ],
+      });
     },
   };
+}
+
+export async function startProxy(
+  config: Config,
+  options: { logger?: Logger; resolve?: Resolver } = {},
+): Promise<RunningProxy> {
+  const resolved = resolveConfig(config);
+  const logger = options.logger ?? createLogger(config.logging.level, config.logging.format);
+  const parts = await assemble(resolved, logger, options.resolve);
+  const { handler, onUpgrade } = handlersOf(parts);
+  // Before listening: with discovery dns the endpoints are known once the name is resolved.
+  await parts.upstream.endpoints.start();
+  const listeners = await startListeners(config, handler, onUpgrade, parts.metrics);
+  logger.info("mcp-oidc-proxy listening", {
+    url: listeners.url,
+    public_url: config.server.public_url ?? listenUrl(config.server),
+    target: parts.upstream.endpoints.pinsSessions
+      ? parts.upstream.endpoints.list().map((e) => e.key)
+      : redactUrl(parts.upstream.target),
+    auth_mode: config.auth.mode,
+    mcp_auth_mode: config.mcp_auth.mode,
+    session_store: parts.sessions?.kind ?? "none",
+    version: VERSION,
+  });
+  return runningProxy(parts, listeners);
 }

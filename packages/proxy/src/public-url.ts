@@ -2,12 +2,8 @@
 // comes from config; without one it is the listen address, or, when the proxy in front is
 // trusted (server.trust_proxy), what that proxy forwarded. Never from an untrusted Host.
 import type { Request } from "express";
+import { listenUrl } from "./config/resolve.ts";
 import type { Config } from "./config/schema.ts";
-
-export function listenUrl(server: Config["server"]): string {
-  const host = server.host === "0.0.0.0" || server.host === "::" ? "localhost" : server.host;
-  return `http://${host.includes(":") ? `[${host}]` : host}:${server.port}`;
-}
 
 export function createPublicUrlResolver(server: Config["server"]): (req: Request) => URL {
   if (server.public_url) {

@@ -6,6 +6,7 @@
 // client does not cost a signature check per request.
 import { createRemoteJWKSet, customFetch, type JWTPayload, errors as joseErrors, jwtVerify } from "jose";
 import { ProxyError } from "../errors.ts";
+import { TtlCache } from "../ttl-cache.ts";
 import type { ProviderFetch } from "./provider-fetch.ts";
 import { type ClaimsMapping, type SessionUser, userFromClaims } from "./session-user.ts";
 
@@ -62,8 +63,7 @@ export class BearerVerifier implements TokenVerifier {
   readonly #jwks: ReturnType<typeof createRemoteJWKSet>;
   readonly #issuer: string;
   readonly #mapping: ClaimsMapping;
-  readonly #cacheTtlMs: number;
-  readonly #cache = new Map<string, { token: VerifiedToken; until: number }>();
+  readonly #cache: TtlCache<VerifiedToken>;
   readonly #now: () => number;
 
   constructor(options: {
@@ -83,14 +83,14 @@ export class BearerVerifier implements TokenVerifier {
     });
     this.#issuer = options.issuer;
     this.#mapping = options.mapping;
-    this.#cacheTtlMs = options.cacheTtlMs;
     this.#now = options.now ?? Date.now;
+    this.#cache = new TtlCache({ ttlMs: options.cacheTtlMs, now: this.#now });
   }
 
   async verify(token: string): Promise<VerifiedToken> {
     const now = this.#now();
     const cached = this.#cache.get(token);
-    if (cached && cached.until > now) return cached.token;
+    if (cached) return cached;
     let payload: JWTPayload;
     try {
       ({ payload } = await jwtVerify(token, this.#jwks, {
@@ -116,17 +116,8 @@ export class BearerVerifier implements TokenVerifier {
       expiresAt: payload.exp,
       ...(typeof clientId === "string" ? { clientId } : {}),
     };
-    this.#remember(token, verified, now);
+    this.#cache.set(token, verified, verified.expiresAt * 1000);
     return verified;
-  }
-
-  #remember(token: string, verified: VerifiedToken, now: number): void {
-    if (this.#cacheTtlMs <= 0) return;
-    if (this.#cache.size >= 10_000) {
-      const oldest = this.#cache.keys().next().value;
-      if (oldest !== undefined) this.#cache.delete(oldest);
-    }
-    this.#cache.set(token, { token: verified, until: Math.min(now + this.#cacheTtlMs, verified.expiresAt * 1000) });
   }
 
   #reason(error: unknown): string {

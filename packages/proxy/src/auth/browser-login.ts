@@ -12,6 +12,7 @@ import { badRequest, ProxyError, unauthorized } from "../errors.ts";
 import { PAGE_HEADERS } from "../html-page.ts";
 import type { Logger } from "../observability/logger.ts";
 import type { ProxyMetrics } from "../observability/metrics.ts";
+import type { OwnedPaths } from "../own-paths.ts";
 import {
   openTransactionNames,
   TRANSACTION_INDEX_NAME,
@@ -44,6 +45,14 @@ export interface BrowserLoginDeps {
   sessionCookieName: string;
   /** Tells the hot path's session cache that a session ended. */
   forgetSession: (id: string) => void;
+}
+
+/** The sign-in routes besides the callback (oidc.redirect_path). */
+export const LOGIN_PATHS = { login: "/login", logout: "/logout", session: "/api/v1/session" } as const;
+
+/** The browser sign-in's paths; the proxy owns them in every mode (bypass answers the session API). */
+export function browserLoginPaths(redirectPath: string): OwnedPaths {
+  return { exact: [redirectPath, ...Object.values(LOGIN_PATHS)] };
 }
 
 /** A top-level page load that may be sent to sign in: only GET and HEAD page loads are redirected. */
@@ -119,10 +128,12 @@ export class BrowserLogin {
     const { config } = this.#deps;
     // Express 5 passes a rejected promise of a handler on to the error handler.
     router.get(config.oidc.redirect_path, (req, res) => this.#callback(req, res));
-    router.get("/login", (req, res) => this.start(req, res, String(req.query.rd ?? "/")));
-    router.get("/logout", (req, res) => this.#confirmLogout(req, res));
-    router.post("/logout", express.urlencoded({ extended: false, limit: "1kb" }), (req, res) => this.#logout(req, res));
-    router.get("/api/v1/session", (req, res) => {
+    router.get(LOGIN_PATHS.login, (req, res) => this.start(req, res, String(req.query.rd ?? "/")));
+    router.get(LOGIN_PATHS.logout, (req, res) => this.#confirmLogout(req, res));
+    router.post(LOGIN_PATHS.logout, express.urlencoded({ extended: false, limit: "1kb" }), (req, res) =>
+      this.#logout(req, res),
+    );
+    router.get(LOGIN_PATHS.session, (req, res) => {
       const user = req.session?.user;
       if (!user) throw unauthorized("No signed-in session");
       res.json({
@@ -250,7 +261,7 @@ export class BrowserLogin {
 
     let endSession: string | undefined;
     if (upstream.isReady() && upstream.configuration().serverMetadata().end_session_endpoint) {
-      const params: Record<string, string> = { client_id: config.oidc.client_id as string };
+      const params: Record<string, string> = { client_id: upstream.clientId };
       if (idToken) params.id_token_hint = idToken;
       if (config.oidc.post_logout_redirect_url) params.post_logout_redirect_uri = config.oidc.post_logout_redirect_url;
       endSession = oidc.buildEndSessionUrl(upstream.configuration(), params).href;

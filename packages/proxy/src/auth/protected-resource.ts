@@ -3,6 +3,7 @@
 // challenge that points clients to it.
 import cors from "cors";
 import express, { type Router } from "express";
+import type { OwnedPaths } from "../own-paths.ts";
 
 export interface ProtectedResourceOptions {
   /** The resource identifier (RFC 8707), e.g. https://mcp.example.com */
@@ -16,6 +17,8 @@ export interface ProtectedResourceOptions {
 export const PROTECTED_RESOURCE_PATH = "/.well-known/oauth-protected-resource";
 
 export class ProtectedResource {
+  /** The root form and every path-inserted form. */
+  readonly paths: OwnedPaths = { prefixes: [PROTECTED_RESOURCE_PATH] };
   readonly metadataUrl: string;
   readonly #document: string;
   readonly #scopeParam: string;

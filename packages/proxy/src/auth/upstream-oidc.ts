@@ -2,7 +2,7 @@
 // is retried with backoff in the background while the provider is unreachable; until it
 // succeeds the proxy is not ready and logins answer 503 (fail closed).
 import * as oidc from "openid-client";
-import type { Config } from "../config/schema.ts";
+import type { OidcSettings } from "../config/resolve.ts";
 import { isLoopbackHost } from "../config/validate.ts";
 import { ProxyError } from "../errors.ts";
 import type { Logger } from "../observability/logger.ts";
@@ -17,13 +17,16 @@ export class UpstreamOidc {
   #configuration: oidc.Configuration | undefined;
   #retryTimer: NodeJS.Timeout | undefined;
   #stopped = false;
-  readonly #settings: Config["oidc"];
+  /** The proxy's client id at the provider. */
+  readonly clientId: string;
+  readonly #settings: OidcSettings;
   readonly #logger: Logger;
 
-  constructor(settings: Config["oidc"], logger: Logger) {
+  constructor(settings: OidcSettings, logger: Logger) {
     this.#settings = settings;
     this.#logger = logger;
-    this.issuerUrl = new URL(settings.discovery_url as string);
+    this.issuerUrl = new URL(settings.discovery_url);
+    this.clientId = settings.client_id;
     this.fetch = providerFetch(settings.ca_file);
   }
 
@@ -62,7 +65,7 @@ export class UpstreamOidc {
     try {
       this.#configuration = await oidc.discovery(
         this.issuerUrl,
-        client_id as string,
+        client_id,
         client_secret ? { client_secret } : undefined,
         client_secret ? oidc.ClientSecretPost(client_secret) : oidc.None(),
         {

@@ -124,6 +124,29 @@ function valueAt(tree: RawTree, fieldPath: string): unknown {
   return node;
 }
 
+/** Fills secrets given as files (*_file) in, unless set directly; checks that oidc.ca_file reads. */
+function readSecretFiles(config: Config, problems: string[]): void {
+  if (config.oidc.client_secret_file && !config.oidc.client_secret) {
+    config.oidc.client_secret = readSecretFile(config.oidc.client_secret_file, "oidc.client_secret_file", problems);
+  }
+  if (config.session.secret_file && !config.session.secret) {
+    const secret = readSecretFile(config.session.secret_file, "session.secret_file", problems);
+    if (secret !== undefined)
+      config.session.secret = secret
+        .split(",")
+        .map((s) => s.trim())
+        .filter(Boolean);
+  }
+  if (config.redis.password_file && !config.redis.password) {
+    config.redis.password = readSecretFile(config.redis.password_file, "redis.password_file", problems);
+  }
+  const audit = config.mcp_policy.audit;
+  if (audit.arguments_key_file && !audit.arguments_key) {
+    audit.arguments_key = readSecretFile(audit.arguments_key_file, "mcp_policy.audit.arguments_key_file", problems);
+  }
+  if (config.oidc.ca_file) readSecretFile(config.oidc.ca_file, "oidc.ca_file", problems);
+}
+
 /** Reads, merges and validates the configuration, or throws a ConfigError listing every problem. */
 export function loadConfig(options: LoadOptions = {}): LoadedConfig {
   const env = options.env ?? process.env;
@@ -184,25 +207,7 @@ export function loadConfig(options: LoadOptions = {}): LoadedConfig {
   }
 
   const config = parsed.data;
-  if (config.oidc.client_secret_file && !config.oidc.client_secret) {
-    config.oidc.client_secret = readSecretFile(config.oidc.client_secret_file, "oidc.client_secret_file", problems);
-  }
-  if (config.session.secret_file && !config.session.secret) {
-    const secret = readSecretFile(config.session.secret_file, "session.secret_file", problems);
-    if (secret !== undefined)
-      config.session.secret = secret
-        .split(",")
-        .map((s) => s.trim())
-        .filter(Boolean);
-  }
-  if (config.redis.password_file && !config.redis.password) {
-    config.redis.password = readSecretFile(config.redis.password_file, "redis.password_file", problems);
-  }
-  const audit = config.mcp_policy.audit;
-  if (audit.arguments_key_file && !audit.arguments_key) {
-    audit.arguments_key = readSecretFile(audit.arguments_key_file, "mcp_policy.audit.arguments_key_file", problems);
-  }
-  if (config.oidc.ca_file) readSecretFile(config.oidc.ca_file, "oidc.ca_file", problems);
+  readSecretFiles(config, problems);
   problems.push(...(options.fieldsOnly ? secretSourceProblems(config) : validateConfig(config)));
   if (problems.length > 0) throw new ConfigError(problems);
   return { config, files };

@@ -17,6 +17,12 @@ const duration = z.union([z.string(), z.number()]).transform((value, ctx) => {
   return millis;
 });
 
+/** true/false, also as text from the environment or a flag: 1/0, yes/no, on/off. */
+const bool = z.union(
+  [z.boolean(), z.stringbool({ truthy: ["true", "1", "yes", "on"], falsy: ["false", "0", "no", "off"] })],
+  { error: "must be true or false (also 1/0, yes/no, on/off)" },
+);
+// Numbers and lists are read from text too (environment, flags): z.coerce, stringList.
 const port = z.coerce.number().int().min(0).max(65535);
 const headerName = z.string().regex(/^[A-Za-z0-9-]+$/, "must be an HTTP header name (letters, digits, dashes)");
 const stringList = z
@@ -61,7 +67,7 @@ const targetSchema = z.strictObject({
    * Several endpoints of one MCP server (its replicas), instead of url: requests that start no
    * session go to the least loaded healthy one; a session stays on the one that opened it.
    */
-  urls: z.array(absoluteUrl).default([]),
+  urls: stringList.pipe(z.array(absoluteUrl)).default([]),
   /**
    * "dns": the host of url (or host) is a DNS name with one address per replica (a headless
    * Kubernetes Service): each address is an endpoint, re-resolved every dns_refresh_interval.
@@ -102,12 +108,12 @@ const oidcSchema = z.strictObject({
   /** PEM bundle of CAs trusted for the provider besides the system's (an internal CA). */
   ca_file: z.string().optional(),
   /** Allow an http:// issuer that is not on loopback (never in production). */
-  allow_insecure_issuer: z.boolean().default(false),
+  allow_insecure_issuer: bool.default(false),
   /**
    * Count an e-mail address the provider sends without email_verified as verified. Off: such
    * an address never passes allowed_email_domains or an e-mail entry of allowed_users.
    */
-  insecure_allow_unverified_email: z.boolean().default(false),
+  insecure_allow_unverified_email: bool.default(false),
   /** Extra parameters for the authorization request (e.g. prompt, hd, domain_hint). */
   extra_auth_params: z.record(z.string(), z.string()).default({}),
 });
@@ -196,8 +202,12 @@ const mcpAuthSchema = z.strictObject({
   audiences: stringList.default([]),
   /** Claim holding the user's groups in access tokens (default: oidc.groups_claim). */
   groups_claim: z.string().optional(),
-  /** How long a verified token is reused without verifying its signature again (never past its expiry). */
-  token_cache_ttl: duration.prefault("30s"),
+  /**
+   * How long a replica reuses a verified token without checking it again (never past its
+   * expiry), in both modes; default 30s in provider mode, session.cache_ttl in proxy mode
+   * (a token revoked on another replica is refused here within that time).
+   */
+  token_cache_ttl: duration.optional(),
   /** A token signed by an unknown key re-reads the provider's JWKS at most this often (key rotation). */
   jwks_refresh_cooldown: duration.prefault("30s"),
   /** Scopes a token must carry for paths under a prefix ("/mcp/admin": [mcp:admin]); 403 insufficient_scope otherwise. */
@@ -214,9 +224,9 @@ const mcpAuthSchema = z.strictObject({
       /** Client ids that skip the consent page (clients the platform team registered itself). */
       preapproved_clients: stringList.default([]),
       /** Accept an https URL as client_id and fetch the client's metadata document from it. */
-      client_metadata_documents: z.boolean().default(true),
+      client_metadata_documents: bool.default(true),
       /** Let metadata documents come from private and loopback addresses (tests, closed networks). */
-      client_metadata_private_addresses: z.boolean().default(false),
+      client_metadata_private_addresses: bool.default(false),
       /** Requests per client address and minute to /oauth/register (and to /oauth/token times ten). */
       registration_rate_limit: z.number().int().min(1).default(20),
     })
@@ -230,7 +240,7 @@ const secretTarget = z
 
 const vaultSchema = z.strictObject({
   /** Default: on when secrets are listed. */
-  enabled: z.boolean().optional(),
+  enabled: bool.optional(),
   address: absoluteUrl.optional(),
   auth_method: z.enum(["token", "kubernetes"]).default("token"),
   token: z.string().optional(),
@@ -250,7 +260,7 @@ const vaultSchema = z.strictObject({
 
 const awsSecretsManagerSchema = z.strictObject({
   /** Default: on when secrets are listed. */
-  enabled: z.boolean().optional(),
+  enabled: bool.optional(),
   /** Default: the SDK's (AWS_REGION). */
   region: z.string().optional(),
   /** Another endpoint (VPC endpoint, a test double); default: the SDK's. */
@@ -303,7 +313,7 @@ const mcpPolicySchema = z.strictObject({
   audit: z
     .strictObject({
       /** One JSON line per MCP request (also without rules: then every POST body is read). */
-      enabled: z.boolean().default(false),
+      enabled: bool.default(false),
       /** "stdout" or a file path (appended; reopened on SIGHUP for rotation). */
       output: z.string().min(1).default("stdout"),
       /** Key of an HMAC-SHA256 of each call's arguments; without it no trace of arguments is kept. */
@@ -314,7 +324,7 @@ const mcpPolicySchema = z.strictObject({
 });
 
 const metricsSchema = z.strictObject({
-  enabled: z.boolean().default(true),
+  enabled: bool.default(true),
   path: z.string().startsWith("/").default("/metrics"),
   /** Separate port for /metrics (9090 in Kubernetes); 0 serves it on the main port. */
   port: port.default(0),
@@ -325,7 +335,7 @@ const tracingSchema = z.strictObject({
    * OpenTelemetry tracing. Unset: on when OTEL_TRACES_EXPORTER or an OTLP endpoint variable is
    * set; OTEL_SDK_DISABLED=true and OTEL_TRACES_EXPORTER=none turn it off (observability/tracing.ts).
    */
-  enabled: z.boolean().optional(),
+  enabled: bool.optional(),
 });
 
 const loggingSchema = z.strictObject({

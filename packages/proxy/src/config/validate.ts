@@ -10,39 +10,56 @@ export function isLoopbackHost(hostname: string): boolean {
 }
 
 export function validateConfig(config: Config): string[] {
-  const problems: string[] = [];
-  const production = config.environment === "production";
+  return [
+    ...authProblems(config),
+    ...serverProblems(config),
+    ...targetProblems(config),
+    ...mcpAuthProblems(config),
+    ...sessionProblems(config),
+    ...redisProblems(config),
+    ...secretSourceProblems(config),
+    ...listProblems(config),
+    ...mcpPolicyProblems(config),
+  ];
+}
 
-  if (config.auth.mode === "bypass" && production) {
+function issuerProblems(config: Config, discoveryUrl: string): string[] {
+  const issuer = new URL(discoveryUrl);
+  if (issuer.protocol !== "http:" || isLoopbackHost(issuer.hostname)) return [];
+  if (config.environment === "production")
+    return [`oidc.discovery_url: must be https in production (got ${discoveryUrl})`];
+  if (config.oidc.allow_insecure_issuer) return [];
+  return [
+    `oidc.discovery_url: ${discoveryUrl} is plain http; use https or set oidc.allow_insecure_issuer: true for a test provider`,
+  ];
+}
+
+function authProblems(config: Config): string[] {
+  const problems: string[] = [];
+  if (config.auth.mode === "bypass" && config.environment === "production") {
     problems.push(
       'auth.mode: "bypass" turns authentication off and is refused when environment is production; use "oidc"',
     );
   }
-  if (config.auth.mode === "oidc") {
-    if (!config.oidc.discovery_url) {
-      problems.push(
-        "oidc.discovery_url: required when auth.mode is oidc (the provider's issuer URL; env OIDC_DISCOVERY_URL)",
-      );
-    } else {
-      const issuer = new URL(config.oidc.discovery_url);
-      if (issuer.protocol === "http:" && !isLoopbackHost(issuer.hostname)) {
-        if (production) {
-          problems.push(`oidc.discovery_url: must be https in production (got ${config.oidc.discovery_url})`);
-        } else if (!config.oidc.allow_insecure_issuer) {
-          problems.push(
-            `oidc.discovery_url: ${config.oidc.discovery_url} is plain http; use https or set oidc.allow_insecure_issuer: true for a test provider`,
-          );
-        }
-      }
-    }
-    if (!config.oidc.client_id) {
-      problems.push("oidc.client_id: required when auth.mode is oidc (env OIDC_CLIENT_ID)");
-    }
-    if (!config.oidc.scopes.includes("openid")) {
-      problems.push('oidc.scopes: must include "openid" (the proxy signs users in with OpenID Connect)');
-    }
+  if (config.auth.mode !== "oidc") return problems;
+  if (!config.oidc.discovery_url) {
+    problems.push(
+      "oidc.discovery_url: required when auth.mode is oidc (the provider's issuer URL; env OIDC_DISCOVERY_URL)",
+    );
+  } else {
+    problems.push(...issuerProblems(config, config.oidc.discovery_url));
   }
+  if (!config.oidc.client_id) {
+    problems.push("oidc.client_id: required when auth.mode is oidc (env OIDC_CLIENT_ID)");
+  }
+  if (!config.oidc.scopes.includes("openid")) {
+    problems.push('oidc.scopes: must include "openid" (the proxy signs users in with OpenID Connect)');
+  }
+  return problems;
+}
 
+function serverProblems(config: Config): string[] {
+  const problems: string[] = [];
   const { headers_timeout: headers, request_timeout: request } = config.server;
   if (headers === 0) problems.push("server.headers_timeout: must be more than 0 (slow headers would hold connections)");
   if (request !== 0 && request < headers) {
@@ -50,6 +67,19 @@ export function validateConfig(config: Config): string[] {
       `server.request_timeout: must be at least server.headers_timeout (${headers / 1000}s) or 0, since headers are part of the request`,
     );
   }
+  if (config.environment === "production" && !config.server.public_url) {
+    problems.push(
+      "server.public_url: required in production, the URL clients use (e.g. https://mcp.example.com); env MCP_PUBLIC_URL",
+    );
+  }
+  if (config.metrics.port !== 0 && config.metrics.port === config.server.port) {
+    problems.push(`metrics.port: ${config.metrics.port} is also server.port; choose another port or 0 to share it`);
+  }
+  return problems;
+}
+
+function targetProblems(config: Config): string[] {
+  const problems: string[] = [];
   if (config.target.urls.length > 0 && config.target.url !== undefined) {
     problems.push("target.urls: set either target.url (one endpoint) or target.urls (several), not both");
   }
@@ -59,33 +89,35 @@ export function validateConfig(config: Config): string[] {
   if (config.target.discovery === "dns" && config.target.dns_refresh_interval === 0) {
     problems.push("target.dns_refresh_interval: must be more than 0 with discovery dns (replicas come and go)");
   }
-  if (config.session.store_timeout === 0) {
-    problems.push("session.store_timeout: must be more than 0 (a hung store would hang requests)");
-  }
+  return problems;
+}
 
+function mcpAuthProblems(config: Config): string[] {
+  const problems: string[] = [];
   if (config.mcp_auth.mode === "provider" && config.auth.mode !== "oidc") {
     problems.push('mcp_auth.mode: "provider" validates tokens of the OpenID provider, so auth.mode must be "oidc"');
   }
-  if (config.mcp_auth.mode === "proxy") {
-    if (config.auth.mode !== "oidc") {
-      problems.push(
-        'mcp_auth.mode: "proxy" signs MCP clients\' users in at the OpenID provider, so auth.mode must be "oidc"',
-      );
-    }
-    const publicUrl = config.server.public_url ? new URL(config.server.public_url) : undefined;
-    if (publicUrl && publicUrl.pathname !== "/") {
-      problems.push(
-        `server.public_url: with mcp_auth.mode "proxy" the public URL is the authorization server's issuer and must have no path (got ${config.server.public_url})`,
-      );
-    }
-  }
-
-  if (production && !config.server.public_url) {
+  if (config.mcp_auth.mode !== "proxy") return problems;
+  if (config.auth.mode !== "oidc") {
     problems.push(
-      "server.public_url: required in production, the URL clients use (e.g. https://mcp.example.com); env MCP_PUBLIC_URL",
+      'mcp_auth.mode: "proxy" signs MCP clients\' users in at the OpenID provider, so auth.mode must be "oidc"',
     );
   }
+  const publicUrl = config.server.public_url ? new URL(config.server.public_url) : undefined;
+  if (publicUrl && publicUrl.pathname !== "/") {
+    problems.push(
+      `server.public_url: with mcp_auth.mode "proxy" the public URL is the authorization server's issuer and must have no path (got ${config.server.public_url})`,
+    );
+  }
+  return problems;
+}
 
+function sessionProblems(config: Config): string[] {
+  const problems: string[] = [];
+  const production = config.environment === "production";
+  if (config.session.store_timeout === 0) {
+    problems.push("session.store_timeout: must be more than 0 (a hung store would hang requests)");
+  }
   const secrets = config.session.secret ?? [];
   if (secrets.length === 0 && (production || config.session.store === "redis")) {
     problems.push(
@@ -104,19 +136,23 @@ export function validateConfig(config: Config): string[] {
       'session.cookie_same_site: "none" requires Secure cookies; set session.cookie_secure to auto or always',
     );
   }
+  return problems;
+}
 
+function redisProblems(config: Config): string[] {
+  const problems: string[] = [];
   if ((config.redis.mode === "sentinel" || config.redis.mode === "cluster") && config.redis.nodes.length === 0) {
     problems.push(`redis.nodes: required when redis.mode is ${config.redis.mode} (host:port list)`);
   }
   for (const node of config.redis.nodes) {
     if (!/^[^:\s]+:\d+$/.test(node)) problems.push(`redis.nodes: "${node}" is not host:port`);
   }
+  return problems;
+}
 
-  problems.push(...secretSourceProblems(config));
-
-  if (config.metrics.port !== 0 && config.metrics.port === config.server.port) {
-    problems.push(`metrics.port: ${config.metrics.port} is also server.port; choose another port or 0 to share it`);
-  }
+/** Entries of lists the schema takes as text: paths, origins, host names. */
+function listProblems(config: Config): string[] {
+  const problems: string[] = [];
   for (const publicPath of config.access.public_paths) {
     if (!publicPath.startsWith("/")) problems.push(`access.public_paths: "${publicPath}" must start with /`);
   }
@@ -130,7 +166,6 @@ export function validateConfig(config: Config): string[] {
       );
     }
   }
-  problems.push(...mcpPolicyProblems(config));
   return problems;
 }
 

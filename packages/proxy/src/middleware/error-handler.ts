@@ -1,6 +1,6 @@
-// The one place errors become responses: the brief's JSON shape (a short HTML page for a
-// browser's page load), the status of the error, the cause logged (never sent). Nothing here is reached for proxied upstream errors,
-// which the proxy answers itself (upstream/proxy.ts).
+// Where the proxy's own routes' errors become responses: the JSON error shape of errors.ts
+// (a short HTML page for a browser's page load), the status of the error, the cause logged
+// (never sent). Proxied requests' errors are written by app.ts and upstream/forwarder.ts.
 import type { ErrorRequestHandler, RequestHandler } from "express";
 import { ProxyError, renderError, toProxyError } from "../errors.ts";
 import type { Logger } from "../observability/logger.ts";

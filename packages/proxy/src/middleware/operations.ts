@@ -2,6 +2,7 @@
 // no Origin check and stay out of the access log.
 import express, { type Router } from "express";
 import type { ProxyMetrics } from "../observability/metrics.ts";
+import type { OwnedPaths } from "../own-paths.ts";
 import type { BackendStatus } from "../upstream/health-probe.ts";
 
 export interface OperationsState {
@@ -12,13 +13,20 @@ export interface OperationsState {
   notReadyReasons: () => Promise<string[]>;
 }
 
+const PATHS = { health: "/health", liveness: "/healthz", readiness: "/readyz" } as const;
+
+/** Probe and scrape paths: they answer any Host and stay out of the access log. */
+export function operationsPaths(metricsPath: string | undefined): OwnedPaths {
+  return { exact: [...Object.values(PATHS), ...(metricsPath ? [metricsPath] : [])] };
+}
+
 export function operationsRouter(
   state: OperationsState,
   metrics: ProxyMetrics,
   metricsPath: string | undefined,
 ): Router {
   const router = express.Router();
-  router.get("/health", async (_req, res) => {
+  router.get(PATHS.health, async (_req, res) => {
     const reasons = await state.notReadyReasons();
     const backend = state.backendStatus();
     res.status(reasons.length === 0 ? 200 : 503).json({
@@ -29,10 +37,10 @@ export function operationsRouter(
       ...(reasons.length > 0 ? { reasons } : {}),
     });
   });
-  router.get("/healthz", (_req, res) => {
+  router.get(PATHS.liveness, (_req, res) => {
     res.json({ status: "ok" });
   });
-  router.get("/readyz", async (_req, res) => {
+  router.get(PATHS.readiness, async (_req, res) => {
     const reasons = await state.notReadyReasons();
     res
       .status(reasons.length === 0 ? 200 : 503)

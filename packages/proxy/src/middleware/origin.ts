@@ -7,7 +7,10 @@ import type { Request, RequestHandler } from "express";
 import { forbidden } from "../errors.ts";
 import type { ProxyHeaders } from "../proxy-headers.ts";
 
-export function originGuard(allowedOrigins: (req: Request) => Set<string>, headers: ProxyHeaders): RequestHandler[] {
+export function originGuard(
+  allowedOrigins: (req: Request) => ReadonlySet<string>,
+  headers: ProxyHeaders,
+): RequestHandler[] {
   const isAllowed = (req: Request, origin: string) => allowedOrigins(req).has(origin);
   // `Origin: null` (opaque origins: sandboxed frames, data: documents, cross-origin redirect
   // chains, a page under Referrer-Policy no-referrer) is refused like any foreign origin, form

@@ -1,5 +1,5 @@
 // The proxy's metrics, one registry per proxy instance (tests run several in one process).
-// Names follow the seed document: mcp_proxy_*; the alert rules and dashboards rely on them.
+// Names are mcp_proxy_*; the alert rules and the dashboard in deployments/monitoring rely on them.
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 
 export interface ProxyMetrics {

@@ -1,4 +1,4 @@
-// Secrets from outside stores, fetched once at startup (the seed's "vault: secrets: - env:")
+// Secrets from outside stores, fetched once at startup (vault.secrets, aws_secrets_manager.secrets)
 // and handed to the configuration as the environment variables they stand for, so a value
 // from Vault or AWS Secrets Manager is used exactly as if it had been set in the environment.
 // They win over the process environment for the variables they name.

@@ -94,6 +94,39 @@ export interface LambdaProxy {
   close(): Promise<void>;
 }
 
+/** Response headers as Lambda wants them: Set-Cookie apart, the rest single-valued. */
+function responseHeaders(response: Dispatcher.ResponseData) {
+  const headers: Record<string, string> = {};
+  let cookies: string[] = [];
+  for (const [name, value] of Object.entries(response.headers)) {
+    if (value === undefined || HOP_BY_HOP.has(name)) continue;
+    if (name === "set-cookie") cookies = Array.isArray(value) ? value : [value];
+    else headers[name] = Array.isArray(value) ? value.join(", ") : value;
+  }
+  return { headers, cookies };
+}
+
+/** A whole response as the event's API Gateway version wants it (text as is, the rest base64). */
+async function bufferedResult(
+  event: LambdaEvent,
+  response: Dispatcher.ResponseData,
+): Promise<APIGatewayProxyStructuredResultV2 | APIGatewayProxyResult> {
+  const { headers, cookies } = responseHeaders(response);
+  const raw = Buffer.from(await response.body.arrayBuffer());
+  const text = TEXT_TYPES.test(headers["content-type"] ?? "text/plain");
+  const body = text ? raw.toString("utf8") : raw.toString("base64");
+  if (isV2(event)) {
+    return { statusCode: response.statusCode, headers, cookies, body, isBase64Encoded: !text };
+  }
+  return {
+    statusCode: response.statusCode,
+    headers,
+    ...(cookies.length > 0 ? { multiValueHeaders: { "set-cookie": cookies } } : {}),
+    body,
+    isBase64Encoded: !text,
+  };
+}
+
 export function createLambdaProxy(configure: () => Config | Promise<Config> = lambdaConfig): LambdaProxy {
   // Started on the first event and kept for the life of the execution environment.
   let running: Promise<RunningProxy> | undefined;
@@ -123,18 +156,6 @@ export function createLambdaProxy(configure: () => Config | Promise<Config> = la
     });
   }
 
-  /** Response headers as Lambda wants them: Set-Cookie apart, the rest single-valued. */
-  function responseHeaders(response: Dispatcher.ResponseData) {
-    const headers: Record<string, string> = {};
-    let cookies: string[] = [];
-    for (const [name, value] of Object.entries(response.headers)) {
-      if (value === undefined || HOP_BY_HOP.has(name)) continue;
-      if (name === "set-cookie") cookies = Array.isArray(value) ? value : [value];
-      else headers[name] = Array.isArray(value) ? value.join(", ") : value;
-    }
-    return { headers, cookies };
-  }
-
   return {
     async handler(event) {
       const request = requestFromEvent(event);
@@ -147,21 +168,7 @@ export function createLambdaProxy(configure: () => Config | Promise<Config> = la
           }),
         };
       }
-      const response = await send(request);
-      const { headers, cookies } = responseHeaders(response);
-      const raw = Buffer.from(await response.body.arrayBuffer());
-      const text = TEXT_TYPES.test(headers["content-type"] ?? "text/plain");
-      const body = text ? raw.toString("utf8") : raw.toString("base64");
-      if (isV2(event)) {
-        return { statusCode: response.statusCode, headers, cookies, body, isBase64Encoded: !text };
-      }
-      return {
-        statusCode: response.statusCode,
-        headers,
-        ...(cookies.length > 0 ? { multiValueHeaders: { "set-cookie": cookies } } : {}),
-        body,
-        isBase64Encoded: !text,
-      };
+      return bufferedResult(event, await send(request));
     },
 
     async streamingHandler(event, responseStream) {

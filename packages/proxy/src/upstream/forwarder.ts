@@ -208,33 +208,17 @@ export class Forwarder {
   async #forward(req: IncomingMessage, res: ServerResponse, who: Who, endpoint: Endpoint): Promise<void> {
     // Whenever the client side closes before the upstream answer is complete (client gone,
     // stream ended at shutdown), the upstream request is aborted too.
+    const slot = this.#streamSlot(req, who);
     const abort = new AbortController();
     let complete = false;
     const onClose = () => {
       if (!complete) abort.abort();
     };
     res.once("close", onClose);
-    // Refused only before anything is sent upstream: a request that may open one more stream
-    // (it accepts one) while its user holds the maximum. A GET stream takes its slot now, so a
-    // burst cannot pass the limit; a POST answered with a stream takes one when it is answered
-    // (never refused then: the MCP server has already acted on it).
-    const owner = streamOwner(req, who);
-    let holdsSlot = false;
-    if (acceptsStream(req)) {
-      holdsSlot = req.method === "GET";
-      if (!(holdsSlot ? this.#streams.acquire(owner) : this.#streams.hasRoom(owner))) {
-        res.off("close", onClose);
-        this.#metrics.streamsRefused.inc();
-        throw tooManyStreams(this.#config.max_streams_per_user);
-      }
-    }
-    const releaseSlot = () => {
-      if (holdsSlot) this.#streams.release(owner);
-      holdsSlot = false;
-    };
+    const releaseSlot = slot.release;
     res.once("close", releaseSlot);
     const basePath = endpoint.url.pathname === "/" ? "" : endpoint.url.pathname.replace(/\/$/, "");
-    // The client waits for this before sending its body (Node leaves it to us, see proxy-server.ts).
+    // The client waits for this before sending its body (Node leaves it to us, see lifecycle.ts).
     // (A body the MCP policy read was asked for there already.)
     if (who.body === undefined && expectsContinue(req)) res.writeContinue();
     let body: Awaited<ReturnType<typeof requestBody>>;
@@ -291,21 +275,8 @@ export class Forwarder {
     const headers = responseHeaders(upstream.headers);
     const stream = isEventStream(upstream.headers);
     if (!stream) releaseSlot();
-    else if (!holdsSlot) {
-      this.#streams.add(owner);
-      holdsSlot = true;
-    }
-    let keepAlive: StreamKeepAlive | undefined;
-    if (stream) {
-      markUnbuffered(headers);
-      keepAlive = keepStreamAlive(res, this.#config.sse_keepalive_interval);
-      this.openStreams.add(res);
-      this.#metrics.activeStreams.inc();
-      res.once("close", () => {
-        this.openStreams.delete(res);
-        this.#metrics.activeStreams.dec();
-      });
-    }
+    else slot.claim();
+    const keepAlive = stream ? this.#startStream(res, headers) : undefined;
     res.writeHead(upstream.statusCode, headers);
     if (stream) {
       res.flushHeaders();
@@ -317,6 +288,48 @@ export class Forwarder {
       // The upstream cut the body short: the client must not take a partial body for whole.
       res.destroy();
     }
+  }
+
+  /**
+   * The user's claim on an event stream slot for one exchange. Refused only before anything
+   * is sent upstream: a request that may open one more stream (it accepts one) while its user
+   * holds the maximum. A GET stream takes its slot now, so a burst cannot pass the limit; a
+   * POST answered with a stream takes one when it is answered (claim; never refused then: the
+   * MCP server has already acted on it).
+   */
+  #streamSlot(req: IncomingMessage, who: Who): { claim(): void; release(): void } {
+    const owner = streamOwner(req, who);
+    let holdsSlot = false;
+    if (acceptsStream(req)) {
+      holdsSlot = req.method === "GET";
+      if (!(holdsSlot ? this.#streams.acquire(owner) : this.#streams.hasRoom(owner))) {
+        this.#metrics.streamsRefused.inc();
+        throw tooManyStreams(this.#config.max_streams_per_user);
+      }
+    }
+    return {
+      claim: () => {
+        if (!holdsSlot) this.#streams.add(owner);
+        holdsSlot = true;
+      },
+      release: () => {
+        if (holdsSlot) this.#streams.release(owner);
+        holdsSlot = false;
+      },
+    };
+  }
+
+  /** An event stream answer: unbuffered, kept alive, counted, ended at shutdown. */
+  #startStream(res: ServerResponse, headers: OutgoingHttpHeaders): StreamKeepAlive | undefined {
+    markUnbuffered(headers);
+    const keepAlive = keepStreamAlive(res, this.#config.sse_keepalive_interval);
+    this.openStreams.add(res);
+    this.#metrics.activeStreams.inc();
+    res.once("close", () => {
+      this.openStreams.delete(res);
+      this.#metrics.activeStreams.dec();
+    });
+    return keepAlive;
   }
 
   /** Reads a whole answer, rewrites it and sends it; fails closed (502) when it cannot. */

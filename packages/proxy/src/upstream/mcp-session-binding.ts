@@ -18,6 +18,7 @@ import type { IncomingHttpHeaders, ServerResponse } from "node:http";
 import { createParser } from "eventsource-parser";
 import { ProxyError } from "../errors.ts";
 import type { KeyValueStore } from "../session/key-value.ts";
+import { TtlCache } from "../ttl-cache.ts";
 
 /** Who may use a session: the user (issuer + subject) and, for bearer tokens, the client. */
 export interface McpSessionOwner {
@@ -103,10 +104,9 @@ export function endpointOf(chunk: Buffer): string | undefined {
 export class McpSessionBinding {
   readonly #store: KeyValueStore;
   readonly #ttlMs: number;
-  readonly #cacheTtlMs: number;
   readonly #now: () => number;
   /** Records read lately on this replica: a busy session costs no store round trip per request. */
-  readonly #cache = new Map<string, { record: McpSessionRecord; cachedUntil: number }>();
+  readonly #cache: TtlCache<McpSessionRecord>;
   /** HTTP+SSE message paths seen in `endpoint` events (here or, via the store, elsewhere). */
   readonly #messagePaths = new Set<string>();
   /** Sessions pinned through this replica: key → endpoint and expiry (for the metric only). */
@@ -115,8 +115,8 @@ export class McpSessionBinding {
   constructor(options: { store: KeyValueStore; ttlMs: number; cacheTtlMs: number; now?: () => number }) {
     this.#store = options.store;
     this.#ttlMs = options.ttlMs;
-    this.#cacheTtlMs = options.cacheTtlMs;
     this.#now = options.now ?? Date.now;
+    this.#cache = new TtlCache({ ttlMs: options.cacheTtlMs, maxEntries: CACHE_LIMIT, now: this.#now });
   }
 
   /** True when `sessionId` was created by `owner`; extends the record when it is half used up. */
@@ -213,8 +213,8 @@ export class McpSessionBinding {
     const key = this.#key(sessionId);
     const now = this.#now();
     const cached = this.#cache.get(key);
-    const fresh = cached !== undefined && cached.cachedUntil > now;
-    const record = fresh ? cached.record : await this.#read(key);
+    const fresh = cached !== undefined;
+    const record = cached ?? (await this.#read(key));
     if (!record || record.until <= now) return { admitted: false };
     if (!sameOwner(record, owner)) return { admitted: false };
     if (record.until - now < this.#ttlMs / 2) {
@@ -222,7 +222,7 @@ export class McpSessionBinding {
       await this.#write(key, { ...record, until });
       const pinned = this.#pinned.get(key);
       if (pinned) pinned.until = until;
-    } else if (!fresh) this.#remember(key, record, now);
+    } else if (!fresh) this.#cache.set(key, record);
     return {
       admitted: true,
       bound: sessionId,
@@ -262,13 +262,7 @@ export class McpSessionBinding {
 
   async #write(key: string, record: McpSessionRecord): Promise<void> {
     await this.#guard(() => this.#store.set(key, JSON.stringify(record), Math.ceil(this.#ttlMs / 1000)));
-    this.#remember(key, record, this.#now());
-  }
-
-  #remember(key: string, record: McpSessionRecord, now: number): void {
-    if (this.#cacheTtlMs <= 0) return;
-    if (this.#cache.size >= CACHE_LIMIT) this.#cache.clear();
-    this.#cache.set(key, { record, cachedUntil: now + this.#cacheTtlMs });
+    this.#cache.set(key, record);
   }
 
   /** Fail closed: without the store no session can be told apart from a stolen one. */

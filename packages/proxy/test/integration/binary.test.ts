@@ -11,8 +11,8 @@ import { type DevIdentityProvider, startDevIdentityProvider } from "../../dev/id
 import { type DemoMcpServer, startDemoMcpServer } from "../../dev/mcp-server.ts";
 import { VERSION } from "../../src/version.ts";
 import { connectWithOAuth } from "../support/mcp-oauth-client.ts";
+import { freePort } from "../support/ports.ts";
 import { finished, logLine } from "../support/process.ts";
-import { freePort } from "../support/redis-server.ts";
 
 const BINARY = path.resolve(import.meta.dirname, "../../../../dist/mcp-oidc-proxy");
 

@@ -2,6 +2,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { TestBrowser } from "../support/browser.ts";
+import { ALICE, assertIdentity, whoamiIdentity } from "../support/identity.ts";
 import { connectMcpClient, type Stack, startStack } from "../support/stack.ts";
 
 describe("browser sign-in with the memory store", () => {
@@ -45,11 +46,7 @@ describe("browser sign-in with the memory store", () => {
       assert.deepEqual(progress, [1, 2, 3]);
       assert.deepEqual(result.content, [{ type: "text", text: "counted to 3" }]);
       const who = await client.callTool({ name: "whoami", arguments: {} });
-      const identity = JSON.parse((who.content as { text: string }[])[0]?.text ?? "{}") as Record<string, string>;
-      assert.equal(identity["x-user-id"], "alice");
-      assert.equal(identity["x-user-email"], "alice@example.com");
-      assert.equal(identity["x-user-groups"], "mcp-users,admins");
-      assert.equal(identity["x-auth-provider"], stack.idp.issuer);
+      assertIdentity(whoamiIdentity(who), { ...ALICE, "x-auth-provider": stack.idp.issuer });
     } finally {
       await client.close();
     }
@@ -69,10 +66,7 @@ describe("browser sign-in with the memory store", () => {
     await response.body?.cancel();
     const seen = stack.mcp.requests.findLast((r) => r.url === "/spoof-check");
     assert.ok(seen, "the request reached the MCP server");
-    assert.equal(seen.headers["x-user-id"], "alice");
-    assert.equal(seen.headers["x-user-email"], "alice@example.com");
-    assert.equal(seen.headers["x-user-groups"], "mcp-users,admins");
-    assert.equal(seen.headers["x-auth-provider"], stack.idp.issuer);
+    assertIdentity(seen.headers, { ...ALICE, "x-auth-provider": stack.idp.issuer });
     assert.equal(seen.headers.authorization, undefined);
     assert.equal(seen.headers.cookie, "theme=dark");
     assert.match(String(seen.headers["x-request-id"]), /^[0-9a-f-]{36}$/);

@@ -6,8 +6,8 @@ import net from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { describe, it } from "node:test";
+import { freePort } from "../support/ports.ts";
 import { finished, logLine } from "../support/process.ts";
-import { freePort } from "../support/redis-server.ts";
 
 const BIN = path.resolve(import.meta.dirname, "../../../../node_modules/.bin/mcp-oidc-proxy");
 

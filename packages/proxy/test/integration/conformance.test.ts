@@ -19,8 +19,8 @@ import { after, before, describe, it } from "node:test";
 import { loadConfig } from "../../src/config/load.ts";
 import { type RunningProxy, startProxy } from "../../src/proxy-server.ts";
 import { TestBrowser } from "../support/browser.ts";
+import { freePort } from "../support/ports.ts";
 import { finished } from "../support/process.ts";
-import { freePort } from "../support/redis-server.ts";
 import { type Stack, startStack } from "../support/stack.ts";
 
 const ROOT = path.resolve(import.meta.dirname, "../../../..");

@@ -5,6 +5,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { exportJWK, generateKeyPair, type JWK, SignJWT } from "jose";
+import { ALICE, assertIdentity, whoamiIdentity } from "../support/identity.ts";
 import { connectWithOAuth, initializeWithToken } from "../support/mcp-oauth-client.ts";
 import { type Stack, startStack } from "../support/stack.ts";
 
@@ -76,10 +77,7 @@ describe("MCP clients with the provider's access tokens", () => {
       const tools = await client.listTools();
       assert.ok(tools.tools.some((t) => t.name === "whoami"));
       const who = await client.callTool({ name: "whoami", arguments: {} });
-      const identity = JSON.parse((who.content as { text: string }[])[0]?.text ?? "{}") as Record<string, string>;
-      assert.equal(identity["x-user-id"], "alice");
-      assert.equal(identity["x-user-email"], "alice@example.com");
-      assert.equal(identity["x-user-groups"], "mcp-users,admins");
+      assertIdentity(whoamiIdentity(who), ALICE);
       const seen = stack.mcp.requests.findLast((r) => r.url === "/mcp");
       assert.equal(seen?.headers.authorization, undefined, "the client's token never reaches the MCP server");
     } finally {

@@ -19,6 +19,7 @@ import { createLogger } from "../../src/observability/logger.ts";
 import { startProxy } from "../../src/proxy-server.ts";
 import { TestBrowser } from "../support/browser.ts";
 import { makeLocalhostCertificates } from "../support/certificates.ts";
+import { ALICE, assertIdentity, whoamiIdentity } from "../support/identity.ts";
 import {
   CLIENT_REDIRECT,
   connectWithOAuth,
@@ -26,7 +27,8 @@ import {
   initializeWithToken,
 } from "../support/mcp-oauth-client.ts";
 import { HandClient } from "../support/oauth-hand-client.ts";
-import { freePort, startRedis, type TestRedis } from "../support/redis-server.ts";
+import { freePort } from "../support/ports.ts";
+import { startRedis, type TestRedis } from "../support/redis-server.ts";
 import { type RoundRobin, startRoundRobin } from "../support/round-robin.ts";
 import { type Stack, startStack } from "../support/stack.ts";
 
@@ -188,11 +190,7 @@ describe("MCP clients with the proxy's own authorization server", () => {
       const tools = await client.listTools();
       assert.ok(tools.tools.some((t) => t.name === "whoami"));
       const who = await client.callTool({ name: "whoami", arguments: {} });
-      const identity = JSON.parse((who.content as { text: string }[])[0]?.text ?? "{}") as Record<string, string>;
-      assert.equal(identity["x-user-id"], "alice");
-      assert.equal(identity["x-user-email"], "alice@example.com");
-      assert.equal(identity["x-user-groups"], "mcp-users,admins");
-      assert.equal(identity["x-auth-provider"], stack.idp.issuer);
+      assertIdentity(whoamiIdentity(who), { ...ALICE, "x-auth-provider": stack.idp.issuer });
       const seen = stack.mcp.requests.findLast((r) => r.url === "/mcp");
       assert.equal(seen?.headers.authorization, undefined, "the client's token never reaches the MCP server");
       const steps: number[] = [];
@@ -538,6 +536,50 @@ describe("the authorization server on two instances sharing Redis", () => {
       await redisClient.quit();
     }
     assert.equal((await initialize(balancer.url, refreshed.access_token as string)).status, 200, "and still works");
+  });
+});
+
+describe("regression: mcp_auth.token_cache_ttl was ignored in proxy mode (session.cache_ttl was used)", () => {
+  let redis: TestRedis;
+  let stack: Stack;
+  let balancer: RoundRobin;
+
+  before(async () => {
+    redis = await startRedis();
+    const port = await freePort();
+    stack = await startStack({
+      proxies: 2,
+      publicUrl: `http://127.0.0.1:${port}`,
+      env: {
+        MCP_AUTH_MODE: "proxy",
+        SESSION_STORE: "redis",
+        REDIS_URL: redis.url,
+        // Sessions may be reused for an hour; tokens must not be reused at all.
+        SESSION_CACHE_TTL: "1h",
+        MCP_TOKEN_CACHE_TTL: "0s",
+      },
+    });
+    balancer = await startRoundRobin(port, () => stack.ports.map((p) => `http://127.0.0.1:${p}`));
+  });
+  after(async () => {
+    await balancer.close();
+    await stack.close();
+    await redis.close();
+  });
+
+  it("refuses a token revoked through one instance on both at once when the token cache is off", async () => {
+    const hand = new HandClient(balancer.url);
+    assert.equal((await hand.register()).status, 201);
+    const { code, verifier } = await hand.authorize("alice");
+    assert.ok(code);
+    const tokens = (await (await hand.exchange(code, verifier)).json()) as Record<string, string>;
+    const instances = stack.ports.map((p) => `http://127.0.0.1:${p}`);
+    // Each instance verifies the token once (and would have kept it for session.cache_ttl).
+    for (const instance of instances)
+      assert.equal((await initialize(instance, tokens.access_token as string)).status, 200);
+    assert.equal((await hand.revoke(tokens.refresh_token as string)).status, 200);
+    for (const instance of instances)
+      assert.equal((await initialize(instance, tokens.access_token as string)).status, 401, instance);
   });
 });
 

@@ -13,8 +13,8 @@ import { after, before, describe, it } from "node:test";
 import { CreateSecretCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { loadConfigWithSecrets } from "../../src/secrets/resolve.ts";
 import { TestBrowser } from "../support/browser.ts";
+import { freePort } from "../support/ports.ts";
 import { finished, logLine } from "../support/process.ts";
-import { freePort } from "../support/redis-server.ts";
 import { CLIENT_SECRET, SESSION_SECRET, type Stack, startStack } from "../support/stack.ts";
 import { startVaultStandIn, type VaultStandIn } from "../support/vault-stand-in.ts";
 

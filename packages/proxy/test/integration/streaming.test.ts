@@ -161,7 +161,7 @@ describe("streaming through the proxy", () => {
 
 describe("upstream failures", () => {
   it("answers 502 JSON while the MCP server is down, then opens the circuit (503)", async () => {
-    const port = await import("../support/redis-server.ts").then((m) => m.freePort());
+    const port = await import("../support/ports.ts").then((m) => m.freePort());
     const proxy = await bypassProxy(`http://127.0.0.1:${port}`);
     try {
       const statuses: number[] = [];
@@ -205,7 +205,7 @@ describe("upstream failures", () => {
 
   it("serves /metrics on its own port when metrics.port is set", async () => {
     const mcp = await startDemoMcpServer();
-    const metricsPort = await import("../support/redis-server.ts").then((m) => m.freePort());
+    const metricsPort = await import("../support/ports.ts").then((m) => m.freePort());
     const proxy = await bypassProxy(mcp.url, { METRICS_PORT: String(metricsPort) });
     try {
       await (await fetch(`${proxy.url}/anything`)).body?.cancel();

@@ -11,8 +11,8 @@ import { after, before, describe, it } from "node:test";
 import { loadConfig } from "../../src/config/load.ts";
 import type { Config } from "../../src/config/schema.ts";
 import { type RunningProxy, startProxy } from "../../src/proxy-server.ts";
+import { freePort } from "../support/ports.ts";
 import { type RecordingUpstream, startRecordingUpstream } from "../support/recording-upstream.ts";
-import { freePort } from "../support/redis-server.ts";
 import { type Stack, startStack } from "../support/stack.ts";
 
 interface Answer {

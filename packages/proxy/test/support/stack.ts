@@ -9,7 +9,7 @@ import { type DemoMcpServer, type DemoMcpServerOptions, startDemoMcpServer } fro
 import { loadConfig } from "../../src/config/load.ts";
 import type { Logger } from "../../src/observability/logger.ts";
 import { type RunningProxy, startProxy } from "../../src/proxy-server.ts";
-import { freePort } from "./redis-server.ts";
+import { freePort } from "./ports.ts";
 
 export const CLIENT_ID = "test-proxy";
 export const CLIENT_SECRET = "test-proxy-secret";

@@ -14,9 +14,11 @@ import { errorHeaders, ProxyError } from "../../errors.ts";
 import { PAGE_HEADERS } from "../../html-page.ts";
 import type { Logger } from "../../observability/logger.ts";
 import { currentScope } from "../../observability/request-scope.ts";
+import type { OwnedPaths } from "../../own-paths.ts";
 import type { KeyValueStore } from "../../session/key-value.ts";
 import type { AccessPolicy } from "../access-policy.ts";
 import type { BrowserLogin } from "../browser-login.ts";
+import { OAuthError } from "../oauth-error.ts";
 import { claimsMappingFor } from "../provider-user.ts";
 import { refreshUpstreamTokens } from "../token-refresh.ts";
 import type { UpstreamOidc } from "../upstream-oidc.ts";
@@ -70,8 +72,11 @@ export interface AuthorizationServerOptions {
   /** The resource's scopes from the configuration (required and per-path ones). */
   scopesSupported: string[];
   requiredScopes: string[];
+  /** How long a verified access token is reused on this replica (mcp_auth.token_cache_ttl). */
+  tokenCacheTtlMs: number;
   store: KeyValueStore;
-  secrets: string[];
+  /** The session secrets, the current one first (at least one). */
+  secrets: readonly [string, ...string[]];
   secureCookies: boolean;
   /** The cookie names, owned by proxy-cookies.ts (the upstream filter drops them). */
   cookieNames: { session: string; interaction: string; resume: string };
@@ -80,6 +85,84 @@ export interface AuthorizationServerOptions {
   policy: () => AccessPolicy;
   logger: Logger;
 }
+
+/** Client ID metadata documents (https URLs as client ids), when enabled. */
+function clientDocuments(options: AuthorizationServerOptions): ClientMetadataDocuments | undefined {
+  const server = options.config.mcp_auth.server;
+  if (!server.client_metadata_documents) return undefined;
+  return new ClientMetadataDocuments({
+    store: options.store,
+    logger: options.logger,
+    allowPrivateAddresses: server.client_metadata_private_addresses,
+    ...(options.config.oidc.ca_file ? { caFile: options.config.oidc.ca_file } : {}),
+  });
+}
+
+const seconds = (millis: number) => Math.max(1, Math.floor(millis / 1000));
+
+/**
+ * MCP clients are apps (desktop, IDE, CLI, browser): loopback redirects on any port (RFC 8252)
+ * and custom schemes such as cursor:// are what "native" allows. A client that names no
+ * token_endpoint_auth_method gets RFC 7591's default, client_secret_basic, and the secret
+ * issued with it (the Python SDK registers so); public clients say "none" and get no secret.
+ */
+const CLIENT_DEFAULTS: Configuration["clientDefaults"] = {
+  application_type: "native",
+  grant_types: ["authorization_code", "refresh_token"],
+  response_types: ["code"],
+  token_endpoint_auth_method: "client_secret_basic",
+  id_token_signed_response_alg: "ES256",
+};
+
+/** Tokens only for this MCP server (RFC 8707), opaque, with the resource's scopes. */
+function resourceIndicators(resource: string, scopes: string[], accessTokenTtlSeconds: number) {
+  const resourceOrigin = new URL(resource).origin;
+  return {
+    enabled: true,
+    defaultResource: () => resource,
+    useGrantedResource: () => true,
+    // Clients name this server by its URL, with or without the MCP endpoint's path.
+    getResourceServerInfo: (_ctx: unknown, indicator: string) => {
+      if (URL.parse(indicator)?.origin !== resourceOrigin) {
+        throw new oidcErrors.InvalidTarget(`this authorization server only issues tokens for ${resource}`);
+      }
+      return {
+        scope: scopes.join(" "),
+        audience: resource,
+        accessTokenTTL: accessTokenTtlSeconds,
+        accessTokenFormat: "opaque" as const,
+      };
+    },
+  };
+}
+
+function lifetimes(config: Config): Configuration["ttl"] {
+  const server = config.mcp_auth.server;
+  return {
+    AccessToken: seconds(server.access_token_ttl),
+    AuthorizationCode: 60,
+    IdToken: 3600,
+    Interaction: 600,
+    RefreshToken: seconds(server.refresh_token_ttl),
+    Grant: seconds(server.refresh_token_ttl),
+    Session: seconds(config.session.ttl),
+  };
+}
+
+/**
+ * Errors shown instead of redirected back (unknown client, bad redirect_uri) are JSON, or the
+ * short HTML error page when a person's browser loaded the page.
+ */
+const renderError: Configuration["renderError"] = async (ctx, out) => {
+  if (isPageNavigation(ctx.req)) {
+    ctx.set(PAGE_HEADERS);
+    const error = { code: "OIDC_ERROR", status: ctx.status, message: out.error_description ?? out.error };
+    ctx.body = renderErrorPage(error, currentScope()?.requestId ?? "");
+    return;
+  }
+  ctx.type = "application/json";
+  ctx.body = new OAuthError(out.error, out.error_description);
+};
 
 export class AuthorizationServer {
   readonly provider: Provider;
@@ -117,7 +200,7 @@ export class AuthorizationServer {
     this.#forwardedProto = issuer.protocol.slice(0, -1);
     this.verifier = new IssuedTokenVerifier({
       provider,
-      cacheTtlMs: options.config.session.cache_ttl,
+      cacheTtlMs: options.tokenCacheTtlMs,
     });
     this.#listen();
   }
@@ -125,27 +208,20 @@ export class AuthorizationServer {
   static async create(options: AuthorizationServerOptions): Promise<AuthorizationServer> {
     const { config } = options;
     const server = config.mcp_auth.server;
-    const accounts = new AccountDirectory(options.store, Math.ceil(server.refresh_token_ttl / 1000), options.secrets);
-    const signingKey = await deriveSigningKey(options.secrets[0] as string);
-    const resourceOrigin = new URL(options.resource).origin;
+    const accounts = new AccountDirectory(options.store, Math.ceil(server.refresh_token_ttl / 1000), [
+      ...options.secrets,
+    ]);
+    const signingKey = await deriveSigningKey(options.secrets[0]);
     const cookieOptions = { httpOnly: true, sameSite: "lax" as const, secure: options.secureCookies };
-    const seconds = (millis: number) => Math.max(1, Math.floor(millis / 1000));
     // A grant needs at least one scope: without required scopes, "mcp" is the baseline one.
     const baseline = options.requiredScopes.length > 0 ? options.requiredScopes : [BASELINE_SCOPE];
     const scopes = [...new Set([...baseline, ...options.scopesSupported])];
 
-    const documents = server.client_metadata_documents
-      ? new ClientMetadataDocuments({
-          store: options.store,
-          logger: options.logger,
-          allowPrivateAddresses: server.client_metadata_private_addresses,
-          ...(config.oidc.ca_file ? { caFile: config.oidc.ca_file } : {}),
-        })
-      : undefined;
+    const documents = clientDocuments(options);
     const configuration: Configuration = {
       adapter: storageAdapterFactory({
         store: options.store,
-        secrets: options.secrets,
+        secrets: [...options.secrets],
         ...(server.client_ttl > 0 ? { clientTtlSeconds: seconds(server.client_ttl) } : {}),
         ...(documents ? { clientDocuments: documents } : {}),
       }),
@@ -159,18 +235,7 @@ export class AuthorizationServer {
         email: ["email", "email_verified"],
         profile: ["name", "groups"],
       },
-      // MCP clients are apps (desktop, IDE, CLI, browser): loopback redirects on any port
-      // (RFC 8252) and custom schemes such as cursor:// are what "native" allows. A client that
-      // names no token_endpoint_auth_method gets RFC 7591's default, client_secret_basic, and
-      // the secret issued with it (the Python SDK registers so); public clients say "none" and
-      // get no secret.
-      clientDefaults: {
-        application_type: "native",
-        grant_types: ["authorization_code", "refresh_token"],
-        response_types: ["code"],
-        token_endpoint_auth_method: "client_secret_basic",
-        id_token_signed_response_alg: "ES256",
-      },
+      clientDefaults: CLIENT_DEFAULTS,
       // Nothing a client registers makes this server connect anywhere (registration is open
       // to anyone, so a fetch would be server-side request forgery): sector_identifier_uri
       // (fetched while registering) is refused, only public subjects exist anyway; and every
@@ -192,35 +257,9 @@ export class AuthorizationServer {
         // A client revokes only its own tokens.
         revocation: { enabled: true, allowedPolicy: async (_ctx, client, token) => token.clientId === client.clientId },
         rpInitiatedLogout: { enabled: false },
-        resourceIndicators: {
-          enabled: true,
-          defaultResource: () => options.resource,
-          useGrantedResource: () => true,
-          // Clients name this server by its URL, with or without the MCP endpoint's path.
-          getResourceServerInfo: (_ctx, indicator) => {
-            if (URL.parse(indicator)?.origin !== resourceOrigin) {
-              throw new oidcErrors.InvalidTarget(
-                `this authorization server only issues tokens for ${options.resource}`,
-              );
-            }
-            return {
-              scope: scopes.join(" "),
-              audience: options.resource,
-              accessTokenTTL: seconds(server.access_token_ttl),
-              accessTokenFormat: "opaque",
-            };
-          },
-        },
+        resourceIndicators: resourceIndicators(options.resource, scopes, seconds(server.access_token_ttl)),
       },
-      ttl: {
-        AccessToken: seconds(server.access_token_ttl),
-        AuthorizationCode: 60,
-        IdToken: 3600,
-        Interaction: 600,
-        RefreshToken: seconds(server.refresh_token_ttl),
-        Grant: seconds(server.refresh_token_ttl),
-        Session: seconds(config.session.ttl),
-      },
+      ttl: lifetimes(config),
       // Refresh tokens for every client allowed the grant (MCP clients do not ask for
       // offline_access), living on their own rather than with the provider's browser session.
       issueRefreshToken: async (_ctx, client) => client.grantTypeAllowed("refresh_token"),
@@ -242,7 +281,7 @@ export class AuthorizationServer {
       },
       interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
       cookies: {
-        keys: options.secrets,
+        keys: [...options.secrets],
         names: options.cookieNames,
         long: cookieOptions,
         short: cookieOptions,
@@ -250,18 +289,7 @@ export class AuthorizationServer {
       // Browser clients (MCP Inspector) may call the token endpoint from their own origin.
       clientBasedCORS: (_ctx, origin, client) =>
         origin !== "null" && (client.redirectUris ?? []).some((uri) => URL.parse(uri)?.origin === origin),
-      // Errors shown instead of redirected back (unknown client, bad redirect_uri) are JSON,
-      // or the short HTML error page when a person's browser loaded the page.
-      renderError: async (ctx, out) => {
-        if (isPageNavigation(ctx.req)) {
-          ctx.set(PAGE_HEADERS);
-          const error = { code: "OIDC_ERROR", status: ctx.status, message: out.error_description ?? out.error };
-          ctx.body = renderErrorPage(error, currentScope()?.requestId ?? "");
-          return;
-        }
-        ctx.type = "application/json";
-        ctx.body = { error: out.error, error_description: out.error_description };
-      },
+      renderError,
     };
     const provider = new Provider(options.issuer, configuration);
     // The request is made to look as it arrived at the public URL (see #handle).
@@ -329,10 +357,12 @@ export class AuthorizationServer {
     await this.#documents?.close();
   }
 
-  /** Paths this server answers: its endpoints and every form of its metadata. */
-  isOwnPath(path: string): boolean {
-    return path.startsWith("/oauth/") || path.startsWith("/interaction/") || isMetadataPath(path);
-  }
+  /** Paths this server answers: its endpoints and every form of its metadata (as isMetadataPath). */
+  readonly paths: OwnedPaths = {
+    exact: [DISCOVERY_PATH, AS_METADATA_PATH],
+    prefixes: ["/oauth/", "/interaction/", `${AS_METADATA_PATH}/`, `${DISCOVERY_PATH}/`],
+    suffixes: [DISCOVERY_PATH, AS_METADATA_PATH],
+  };
 
   /**
    * The endpoints MCP clients call, some from other origins (browser clients): mounted
@@ -350,10 +380,11 @@ export class AuthorizationServer {
         legacyHeaders: false,
         validate: false,
         handler: (_req, res) => {
-          res.status(429).json({
-            error: "temporarily_unavailable",
-            error_description: "Too many requests from this address; try again in a minute",
-          });
+          res
+            .status(429)
+            .json(
+              new OAuthError("temporarily_unavailable", "Too many requests from this address; try again in a minute"),
+            );
         },
       });
     // Registration is public and credential-free; browser clients register from their origin.
@@ -439,7 +470,7 @@ export class AuthorizationServer {
         ctx.set(errorHeaders(error));
         ctx.body = isPageNavigation(ctx.req)
           ? renderErrorPage(error, currentScope()?.requestId ?? "")
-          : { error: "temporarily_unavailable", error_description: error.message };
+          : new OAuthError("temporarily_unavailable", error.message);
         return;
       }
       logger.error("authorization server error", { error: error.message });

@@ -3,23 +3,22 @@
 // working at once (within the cache time on other replicas); the lookup checks the expiry
 // and yields the user, scopes, audience and client (the authenticator checks the latter).
 import type Provider from "oidc-provider";
+import { TtlCache } from "../../ttl-cache.ts";
 import { BearerError, type TokenVerifier, type VerifiedToken } from "../bearer-verifier.ts";
 import type { SessionUser } from "../session-user.ts";
 
 export class IssuedTokenVerifier implements TokenVerifier {
   readonly #provider: Provider;
-  readonly #cacheTtlMs: number;
-  readonly #cache = new Map<string, { token: VerifiedToken; grantId: string; until: number }>();
+  readonly #cache: TtlCache<{ token: VerifiedToken; grantId: string }>;
 
   constructor(options: { provider: Provider; cacheTtlMs: number }) {
     this.#provider = options.provider;
-    this.#cacheTtlMs = options.cacheTtlMs;
+    this.#cache = new TtlCache({ ttlMs: options.cacheTtlMs });
   }
 
   async verify(token: string): Promise<VerifiedToken> {
-    const now = Date.now();
     const cached = this.#cache.get(token);
-    if (cached && cached.until > now) return cached.token;
+    if (cached) return cached.token;
     // Opaque tokens are URL-safe random strings; anything else is not one of ours.
     if (!/^[A-Za-z0-9_-]{20,200}$/.test(token)) throw new BearerError("invalid_token", "The access token is not valid");
     const stored = await this.#provider.AccessToken.find(token);
@@ -37,20 +36,13 @@ export class IssuedTokenVerifier implements TokenVerifier {
       expiresAt: stored.exp ?? 0,
       ...(stored.clientId ? { clientId: stored.clientId } : {}),
     };
-    if (this.#cacheTtlMs > 0) {
-      if (this.#cache.size >= 10_000) this.#cache.clear();
-      this.#cache.set(token, {
-        token: verified,
-        grantId: stored.grantId,
-        until: Math.min(now + this.#cacheTtlMs, verified.expiresAt * 1000),
-      });
-    }
+    this.#cache.set(token, { token: verified, grantId: stored.grantId }, verified.expiresAt * 1000);
     return verified;
   }
 
   /** This replica forgets a revoked grant's tokens at once (others within the cache time). */
   forgetGrant(grantId: string): void {
-    for (const [token, entry] of this.#cache) if (entry.grantId === grantId) this.#cache.delete(token);
+    this.#cache.deleteWhere((entry) => entry.grantId === grantId);
   }
 
   forgetToken(token: string): void {

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { AccessPolicy } from "../../src/auth/access-policy.ts";
-import type { SessionUser } from "../../src/auth/session-user.ts";
+import { AccessPolicy } from "../../../src/auth/access-policy.ts";
+import type { SessionUser } from "../../../src/auth/session-user.ts";
 
 const rules = (access: Partial<ConstructorParameters<typeof AccessPolicy>[0]>) =>
   new AccessPolicy({ public_paths: [], required_groups: [], allowed_email_domains: [], allowed_users: [], ...access });

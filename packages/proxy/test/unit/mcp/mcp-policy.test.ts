@@ -3,12 +3,12 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { describe, it } from "node:test";
-import type { SessionUser } from "../../src/auth/session-user.ts";
-import { ConfigError, loadConfig } from "../../src/config/load.ts";
-import { configSchema } from "../../src/config/schema.ts";
-import { decodeHeaderValue } from "../../src/mcp/jsonrpc-reader.ts";
-import { filterListAnswer } from "../../src/mcp/list-filter.ts";
-import { callOf, type McpCaller, McpPolicy } from "../../src/mcp/policy.ts";
+import type { SessionUser } from "../../../src/auth/session-user.ts";
+import { ConfigError, loadConfig } from "../../../src/config/load.ts";
+import { configSchema } from "../../../src/config/schema.ts";
+import { decodeHeaderValue } from "../../../src/mcp/jsonrpc-reader.ts";
+import { filterListAnswer } from "../../../src/mcp/list-filter.ts";
+import { callOf, type McpCaller, McpPolicy } from "../../../src/mcp/policy.ts";
 
 const OIDC = { OIDC_DISCOVERY_URL: "https://id.example.com", OIDC_CLIENT_ID: "proxy" };
 
@@ -181,7 +181,7 @@ describe("mcp_policy configuration", () => {
 
 describe("the demo's policy (make run)", () => {
   it("lets alice (admins) use admin_report and not bob; the other demo tools are everyone's", () => {
-    const file = path.resolve(import.meta.dirname, "../../dev/demo-policy.yaml");
+    const file = path.resolve(import.meta.dirname, "../../../dev/demo-policy.yaml");
     const { config } = loadConfig({ file, env: OIDC });
     const policy = new McpPolicy(config.mcp_policy);
     const alice = { user: user("alice", ["mcp-users", "admins"], "alice@example.com") };

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { memoryKeyValue } from "../../src/session/key-value.ts";
-import { endpointOf, McpSessionBinding } from "../../src/upstream/mcp-session-binding.ts";
+import { memoryKeyValue } from "../../../src/session/key-value.ts";
+import { endpointOf, McpSessionBinding } from "../../../src/upstream/mcp-session-binding.ts";
 
 const alice = { provider: "https://id.example", user: "alice" };
 const HOUR = 3_600_000;

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { CircuitBreaker } from "../../src/upstream/circuit-breaker.ts";
+import { CircuitBreaker } from "../../../src/upstream/circuit-breaker.ts";
 
 describe("circuit breaker", () => {
   it("opens after the threshold, half-opens after the reset time with one trial, then closes", () => {

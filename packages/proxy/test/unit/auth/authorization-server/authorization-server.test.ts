@@ -4,17 +4,21 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { importJWK, jwtVerify, SignJWT } from "jose";
-import { AccessPolicy } from "../../src/auth/access-policy.ts";
-import { Authenticator } from "../../src/auth/authenticator.ts";
-import { AccountDirectory, type AccountRecord } from "../../src/auth/authorization-server/accounts.ts";
-import { isPrivateAddress, literalAddress } from "../../src/auth/authorization-server/client-metadata-documents.ts";
-import { redirectTargetOf, renderConsentPage } from "../../src/auth/authorization-server/consent-page.ts";
-import { deriveSigningKey } from "../../src/auth/authorization-server/signing-key.ts";
-import { storageAdapterFactory } from "../../src/auth/authorization-server/storage-adapter.ts";
-import { loadConfig } from "../../src/config/load.ts";
-import { createMetrics } from "../../src/observability/metrics.ts";
-import { ProxyCookies } from "../../src/proxy-cookies.ts";
-import { memoryKeyValue } from "../../src/session/key-value.ts";
+import { AccessPolicy } from "../../../../src/auth/access-policy.ts";
+import { Authenticator } from "../../../../src/auth/authenticator.ts";
+import { AccountDirectory, type AccountRecord } from "../../../../src/auth/authorization-server/accounts.ts";
+import {
+  isPrivateAddress,
+  literalAddress,
+} from "../../../../src/auth/authorization-server/client-metadata-documents.ts";
+import { redirectTargetOf, renderConsentPage } from "../../../../src/auth/authorization-server/consent-page.ts";
+import { deriveSigningKey } from "../../../../src/auth/authorization-server/signing-key.ts";
+import { storageAdapterFactory } from "../../../../src/auth/authorization-server/storage-adapter.ts";
+import { OAuthError } from "../../../../src/auth/oauth-error.ts";
+import { loadConfig } from "../../../../src/config/load.ts";
+import { createMetrics } from "../../../../src/observability/metrics.ts";
+import { ProxyCookies } from "../../../../src/proxy-cookies.ts";
+import { memoryKeyValue } from "../../../../src/session/key-value.ts";
 
 describe("memory key-value store", () => {
   it("forgets values and sets at their expiry, keeps the rest", async () => {
@@ -238,5 +242,15 @@ describe("cookies behind TLS", () => {
     assert.equal(cookies.sessionCookie.sameSite, "lax");
     assert.equal(cookies.sessionCookie.path, "/");
     assert.equal(cookies.sessionCookie.domain, undefined, "__Host- cookies carry no Domain");
+  });
+});
+
+describe("OAuth error answers", () => {
+  it("serialize themselves as {error, error_description}, without an empty description", () => {
+    assert.equal(
+      JSON.stringify(new OAuthError("temporarily_unavailable", "try again")),
+      '{"error":"temporarily_unavailable","error_description":"try again"}',
+    );
+    assert.equal(JSON.stringify(new OAuthError("invalid_request")), '{"error":"invalid_request"}');
   });
 });

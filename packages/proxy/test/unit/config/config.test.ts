@@ -3,8 +3,13 @@ import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { describe, it } from "node:test";
-import { ConfigError, loadConfig } from "../../src/config/load.ts";
-import { environmentBindings } from "../../src/config/sources.ts";
+import { z } from "zod";
+import { ConfigError, loadConfig } from "../../../src/config/load.ts";
+import { resolveConfig } from "../../../src/config/resolve.ts";
+import { configSchema } from "../../../src/config/schema.ts";
+import { environmentBindings, flagBindings } from "../../../src/config/sources.ts";
+
+type JsonSchema = { type?: string | string[]; anyOf?: JsonSchema[]; properties?: Record<string, JsonSchema> };
 
 const OIDC = { OIDC_DISCOVERY_URL: "https://id.example.com", OIDC_CLIENT_ID: "proxy" };
 
@@ -89,7 +94,7 @@ describe("configuration", () => {
   });
 
   it("loads the repository's own configs/ layers for every environment", () => {
-    const root = path.resolve(import.meta.dirname, "../../../..");
+    const root = path.resolve(import.meta.dirname, "../../../../..");
     for (const environment of ["development", "staging", "production"]) {
       const { config } = loadConfig({
         directory: path.join(root, "configs"),
@@ -179,16 +184,136 @@ describe("configuration", () => {
   });
 });
 
+describe("one reading of values from every source", () => {
+  it("reads booleans, numbers and lists alike from a file, the environment and flags (the schema coerces them)", () => {
+    const dir = tempDir({ "c.yaml": "metrics:\n  enabled: 'off'\noidc:\n  scopes: openid, email\n" });
+    const { config } = loadConfig({
+      file: path.join(dir, "c.yaml"),
+      env: {
+        ...OIDC,
+        OIDC_INSECURE_ALLOW_UNVERIFIED_EMAIL: "YES",
+        ACCESS_ALLOWED_USERS: " a , b ,",
+        METRICS_PORT: "9090",
+      },
+      flags: { targetPort: "4000" },
+    });
+    assert.equal(config.metrics.enabled, false);
+    assert.deepEqual(config.oidc.scopes, ["openid", "email"]);
+    assert.equal(config.oidc.insecure_allow_unverified_email, true);
+    assert.deepEqual(config.access.allowed_users, ["a", "b"]);
+    assert.equal(config.metrics.port, 9090);
+    assert.equal(config.target.port, 4000);
+  });
+
+  it("reads every boolean and number an environment variable sets from its text (the schema coerces, not sources.ts)", () => {
+    const schema = z.toJSONSchema(configSchema, { io: "input", unrepresentable: "any" }) as JsonSchema;
+    const fieldAt = (path: string) =>
+      path.split(".").reduce<JsonSchema | undefined>((n, k) => n?.properties?.[k], schema);
+    const types = (field: JsonSchema | undefined): string[] =>
+      [field?.type ?? [], ...(field?.anyOf ?? []).flatMap((option) => types(option))].flat();
+    for (const [name, binding] of Object.entries(environmentBindings)) {
+      const kinds = types(fieldAt(binding.path));
+      // A list is also written as text ("a,b"): the schema splits it.
+      if (kinds.includes("array") && binding.kind === undefined)
+        assert.ok(kinds.includes("string"), `${name}: a list field must accept text`);
+      const sample = kinds.includes("boolean") ? "true" : kinds.includes("integer") ? "1" : undefined;
+      if (sample === undefined) continue;
+      const problems = (() => {
+        try {
+          loadConfig({ env: { ...OIDC, [name]: sample } });
+          return [];
+        } catch (error) {
+          return error instanceof ConfigError ? error.problems.filter((p) => p.startsWith(`${binding.path}:`)) : [];
+        }
+      })();
+      assert.deepEqual(problems, [], `${name}=${sample}`);
+    }
+  });
+
+  it("names the field and the variable of a value that is not a boolean or a number", () => {
+    const problems = problemsOf(() =>
+      loadConfig({ env: { ...OIDC, METRICS_ENABLED: "maybe", MCP_MAX_STREAMS_PER_USER: "many" } }),
+    );
+    assert.ok(
+      problems.some((p) =>
+        /^metrics\.enabled: must be true or false.*\[from environment variable METRICS_ENABLED\]/.test(p),
+      ),
+      problems.join("\n"),
+    );
+    assert.ok(
+      problems.some((p) =>
+        /^target\.max_streams_per_user: .*\[from environment variable MCP_MAX_STREAMS_PER_USER\]/.test(p),
+      ),
+      problems.join("\n"),
+    );
+  });
+
+  it("derives each flag from the environment binding of the same setting", () => {
+    assert.equal(flagBindings.publicUrl?.env, "MCP_PUBLIC_URL");
+    assert.equal(flagBindings.publicUrl?.path, "server.public_url");
+    for (const binding of Object.values(flagBindings)) {
+      assert.equal(environmentBindings[binding.env]?.flag, binding.flag);
+    }
+    const problems = problemsOf(() => loadConfig({ env: OIDC, flags: { port: "x" } }));
+    assert.ok(
+      problems.some((p) => p.startsWith("server.port:") && p.endsWith("[from flag --port]")),
+      problems.join("\n"),
+    );
+  });
+});
+
+describe("resolved configuration", () => {
+  it("gives oidc mode its provider settings and computes public base, resource and audiences once", () => {
+    const { config } = loadConfig({
+      env: {
+        ...OIDC,
+        MCP_PUBLIC_URL: "https://mcp.example.com/",
+        MCP_AUTH_MODE: "provider",
+        MCP_ALLOWED_ORIGINS: "https://app.example.com/x",
+      },
+    });
+    const resolved = resolveConfig(config);
+    assert.equal(resolved.publicBase, "https://mcp.example.com");
+    assert.equal(resolved.resource, "https://mcp.example.com");
+    assert.deepEqual([...(resolved.fixedOrigins ?? [])], ["https://mcp.example.com", "https://app.example.com"]);
+    assert.equal(resolved.auth.mode, "oidc");
+    if (resolved.auth.mode !== "oidc") return;
+    assert.equal(resolved.auth.oidc.client_id, "proxy");
+    assert.equal(resolved.auth.mcp.mode, "provider");
+    if (resolved.auth.mcp.mode === "provider") {
+      assert.deepEqual([...resolved.auth.mcp.audiences], ["https://mcp.example.com", "https://mcp.example.com/"]);
+    }
+  });
+
+  it("follows the request's origin when no public URL is configured, and has the bypass user in bypass mode", () => {
+    const resolved = resolveConfig(loadConfig({ env: { AUTH_MODE: "bypass", MCP_PORT: "0" } }).config);
+    assert.equal(resolved.fixedOrigins, undefined);
+    assert.equal(resolved.publicBase, "http://localhost:0");
+    assert.equal(resolved.auth.mode === "bypass" && resolved.auth.user.id, "developer");
+  });
+});
+
+describe("token cache TTL", () => {
+  it("honours mcp_auth.token_cache_ttl in both modes; defaults to 30s (provider) and session.cache_ttl (proxy)", () => {
+    const resolved = (env: Record<string, string>) => resolveConfig(loadConfig({ env: { ...OIDC, ...env } }).config);
+    for (const mode of ["provider", "proxy"]) {
+      assert.equal(resolved({ MCP_AUTH_MODE: mode, MCP_TOKEN_CACHE_TTL: "5m" }).tokenCacheTtlMs, 300_000, mode);
+    }
+    assert.equal(resolved({ MCP_AUTH_MODE: "provider" }).tokenCacheTtlMs, 30_000);
+    assert.equal(resolved({ MCP_AUTH_MODE: "proxy", SESSION_CACHE_TTL: "7s" }).tokenCacheTtlMs, 7_000);
+  });
+});
+
 describe("configs/config.example.yaml", () => {
   it("is a valid configuration once the provider is named", () => {
-    const root = path.resolve(import.meta.dirname, "../../../..");
+    const root = path.resolve(import.meta.dirname, "../../../../..");
     const { config } = loadConfig({ file: path.join(root, "configs/config.example.yaml"), env: OIDC });
     assert.equal(config.server.port, 8080);
     assert.equal(config.redis.prefix, "mcp:session:");
   });
 
   it("documents every environment variable the proxy reads", () => {
-    const root = path.resolve(import.meta.dirname, "../../../..");
+    const root = path.resolve(import.meta.dirname, "../../../../..");
     const example = readFileSync(path.join(root, "configs/config.example.yaml"), "utf8");
     const missing = Object.keys(environmentBindings).filter((name) => !example.includes(name));
     assert.deepEqual(missing, []);

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { type ClaimsMapping, userFromClaims } from "../../src/auth/session-user.ts";
+import { type ClaimsMapping, userFromClaims } from "../../../src/auth/session-user.ts";
 
 const mapping: ClaimsMapping = {
   groupsClaim: "groups",

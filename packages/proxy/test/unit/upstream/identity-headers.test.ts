@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { loadConfig } from "../../src/config/load.ts";
-import { IdentityHeaders } from "../../src/upstream/identity-headers.ts";
+import { loadConfig } from "../../../src/config/load.ts";
+import { IdentityHeaders } from "../../../src/upstream/identity-headers.ts";
 
 const { config } = loadConfig({ env: { AUTH_MODE: "bypass" } });
 const identity = new IdentityHeaders(config.headers);

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { SessionData } from "express-session";
-import { SessionCache } from "../../src/session/session-cache.ts";
+import { SessionCache } from "../../../src/session/session-cache.ts";
 
 const data = (id: string) => ({ user: { id } }) as unknown as SessionData;
 
