@@ -132,6 +132,21 @@ async function readAnswer(body: Readable, limit: number): Promise<Buffer | undef
   return Buffer.concat(chunks, size);
 }
 
+/** Runs the caller's hook on the upstream answer; when it fails, the answer is dropped unsent. */
+async function afterUpstream(
+  hook: NonNullable<Who["afterUpstream"]>,
+  upstream: { statusCode: number; headers: IncomingHttpHeaders; body: Readable },
+  detach: () => void,
+): Promise<void> {
+  try {
+    await hook(upstream.statusCode, upstream.headers);
+  } catch (error) {
+    detach();
+    upstream.body.destroy();
+    throw error;
+  }
+}
+
 /** Resolves on 'drain', or on 'close' when the client went away meanwhile. */
 function writable(res: ServerResponse): Promise<void> {
   return new Promise((resolve) => {
@@ -257,15 +272,7 @@ export class Forwarder {
     // The span is the MCP server's answer time: it ends with the headers, streams included.
     span?.answered(upstream.statusCode);
     endpoint.breaker.recordSuccess();
-    if (who.afterUpstream) {
-      try {
-        await who.afterUpstream(upstream.statusCode, upstream.headers);
-      } catch (error) {
-        res.off("close", onClose);
-        upstream.body.destroy();
-        throw error;
-      }
-    }
+    if (who.afterUpstream) await afterUpstream(who.afterUpstream, upstream, () => res.off("close", onClose));
     if (rewrite && upstream.statusCode === 200) {
       releaseSlot();
       await this.#relayRewritten(upstream, res, rewrite);

@@ -114,6 +114,25 @@ const CLIENT_DEFAULTS: Configuration["clientDefaults"] = {
   id_token_signed_response_alg: "ES256",
 };
 
+/**
+ * Nothing a client registers makes this server connect anywhere (registration is open to
+ * anyone, so a fetch would be server-side request forgery): sector_identifier_uri (fetched
+ * while registering) is refused, only public subjects exist anyway; and every fetch
+ * oidc-provider would make itself (a jwks_uri, should a feature ever need one) fails without
+ * a connection. Client ID metadata documents have their own guarded fetch.
+ */
+function noOutgoingRequests(logger: Logger): Pick<Configuration, "sectorIdentifierUriValidate" | "fetch"> {
+  return {
+    sectorIdentifierUriValidate: () => {
+      throw new oidcErrors.InvalidClientMetadata("sector_identifier_uri is not supported (subjects are public)");
+    },
+    fetch: async (url) => {
+      logger.warn("authorization server fetch refused", { url: URL.parse(String(url))?.origin });
+      throw new Error("this authorization server makes no outgoing requests");
+    },
+  };
+}
+
 /** Tokens only for this MCP server (RFC 8707), opaque, with the resource's scopes. */
 function resourceIndicators(resource: string, scopes: string[], accessTokenTtlSeconds: number) {
   const resourceOrigin = new URL(resource).origin;
@@ -236,18 +255,7 @@ export class AuthorizationServer {
         profile: ["name", "groups"],
       },
       clientDefaults: CLIENT_DEFAULTS,
-      // Nothing a client registers makes this server connect anywhere (registration is open
-      // to anyone, so a fetch would be server-side request forgery): sector_identifier_uri
-      // (fetched while registering) is refused, only public subjects exist anyway; and every
-      // fetch oidc-provider would make itself (a jwks_uri, should a feature ever need one)
-      // fails without a connection. Client ID metadata documents have their own guarded fetch.
-      sectorIdentifierUriValidate: () => {
-        throw new oidcErrors.InvalidClientMetadata("sector_identifier_uri is not supported (subjects are public)");
-      },
-      fetch: async (url) => {
-        options.logger.warn("authorization server fetch refused", { url: URL.parse(String(url))?.origin });
-        throw new Error("this authorization server makes no outgoing requests");
-      },
+      ...noOutgoingRequests(options.logger),
       responseTypes: ["code"],
       clientAuthMethods: ["none", "client_secret_basic", "client_secret_post"],
       pkce: { required: () => true },
