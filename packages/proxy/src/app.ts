@@ -4,7 +4,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Request, RequestHandler } from "express";
 import express, { type Express } from "express";
-import type { Authenticator } from "./auth/authenticator.ts";
+import type { Authenticator, AuthResult } from "./auth/authenticator.ts";
 import type { AuthorizationServer } from "./auth/authorization-server/authorization-server.ts";
 import { BearerError } from "./auth/bearer-verifier.ts";
 import { type BrowserLogin, browserLoginPaths, isBrowserNavigation, LOGIN_PATHS } from "./auth/browser-login.ts";
@@ -125,6 +125,158 @@ export function buildOwnRoutes(parts: AppParts): Express {
   return app;
 }
 
+/** Browsers (MCP Inspector) only: a foreign Origin is a DNS-rebinding or CSRF attempt. */
+function allowCors(req: IncomingMessage, res: ServerResponse, parts: AppParts): void {
+  const origin = req.headers.origin;
+  if (origin === undefined) return;
+  if (!parts.allowedOrigins(req).has(origin)) throw forbidden("Origin not allowed", { origin: origin.slice(0, 200) });
+  res.setHeader("Access-Control-Allow-Origin", origin);
+  res.setHeader("Access-Control-Allow-Credentials", "true");
+  res.setHeader("Access-Control-Expose-Headers", parts.headers.exposed);
+  res.setHeader("Vary", "Origin");
+}
+
+/** The challenge of a refused request: MCP clients learn from it where to get a token (RFC 9728). */
+function setChallenge(res: ServerResponse, auth: Exclude<AuthResult, { kind: "allowed" }>, parts: AppParts): void {
+  const error = auth.error instanceof BearerError ? auth.error : undefined;
+  if (auth.kind === "forbidden") {
+    if (error && parts.protectedResource) {
+      res.setHeader(
+        "WWW-Authenticate",
+        parts.protectedResource.challenge(error.oauthError, error.message, error.scopes),
+      );
+    }
+    return;
+  }
+  res.setHeader(
+    "WWW-Authenticate",
+    parts.protectedResource
+      ? parts.protectedResource.challenge(error?.oauthError, error?.message)
+      : 'Bearer realm="mcp-oidc-proxy"',
+  );
+}
+
+/** A healthy endpoint for a request bound to none, or 503 when every one is failing. */
+function pickEndpoint(parts: AppParts): Endpoint {
+  const endpoint = parts.upstream.pick();
+  if (endpoint) return endpoint;
+  parts.metrics.upstreamErrors.inc({ reason: "circuit_open" });
+  throw new ProxyError("PROXY_ERROR", 503, "The MCP server is failing; requests are paused briefly", {
+    details: { circuit: "open" },
+    retryAfter: Math.ceil(parts.config.target.circuit_breaker.reset_timeout / 1000),
+  });
+}
+
+type Allowed = Extract<AuthResult, { kind: "allowed" }>;
+
+/**
+ * An MCP session is only ever used by whoever created it (user and OAuth client), and a
+ * pinned one goes to its endpoint or nowhere. Undefined when the request was answered here
+ * (404 session not found); else the endpoint and the pinned session id, if any.
+ */
+async function admitMcpSession(
+  req: IncomingMessage,
+  res: ServerResponse,
+  who: Who,
+  auth: Allowed & { user: SessionUser },
+  parts: AppParts & { mcpSessions: McpSessionBinding },
+): Promise<{ endpoint: Endpoint; pinned: string | undefined } | undefined> {
+  const { mcpSessions, upstream } = parts;
+  const owner = {
+    provider: auth.user.provider,
+    user: auth.user.id,
+    ...(auth.clientId ? { client: auth.clientId } : {}),
+  };
+  const header = req.headers[MCP_SESSION_HEADER];
+  const requested = typeof header === "string" ? header : undefined;
+  const admission =
+    requested !== undefined
+      ? await mcpSessions.admission(requested, owner)
+      : await mcpSessions.legacyAdmission(req.url ?? "/", owner);
+  if (!admission.admitted) {
+    writeSessionNotFound(res);
+    return undefined;
+  }
+  let endpoint: Endpoint | undefined;
+  let pinned: string | undefined;
+  if (admission.endpoint !== undefined && admission.bound !== undefined && upstream.pinsSessions) {
+    pinned = admission.bound;
+    endpoint = upstream.owner(admission.endpoint);
+    if (!endpoint) {
+      await mcpSessions.release(pinned);
+      writeSessionNotFound(res);
+      return undefined;
+    }
+  }
+  endpoint ??= pickEndpoint(parts);
+  const pin = upstream.pinsSessions ? endpoint.key : undefined;
+  who.afterUpstream = mcpSessions.afterResponse(owner, req.method, requested, pin);
+  if (req.method === "GET" && requested === undefined) who.beforeFirstEvent = mcpSessions.beforeFirstEvent(owner, pin);
+  return { endpoint, pinned };
+}
+
+/** What is called, after who calls (and their MCP session) is settled: false when answered here. */
+async function admittedByPolicy(req: IncomingMessage, res: ServerResponse, who: Who, auth: Allowed, parts: AppParts) {
+  const guard = parts.mcpGuard;
+  if (req.method !== "POST" || !guard?.enabled) return true;
+  const caller = { user: auth.user, clientId: auth.clientId, scopes: auth.scopes };
+  return inSpan(
+    "mcp_proxy.policy",
+    () => guard.admit(req, res, caller, who),
+    (forwarded) => ({ "mcp_proxy.policy.result": forwarded ? "forwarded" : "answered" }),
+  );
+}
+
+/** A request for the MCP server: origin, identity, MCP session, policy, then forward. */
+async function proxyRequest(
+  parts: AppParts,
+  ownRoutes: Express,
+  req: IncomingMessage,
+  res: ServerResponse,
+  path: string,
+  requestId: string,
+): Promise<void> {
+  allowCors(req, res, parts);
+  const auth = await inSpan(
+    "mcp_proxy.authenticate",
+    () => parts.authenticator.authenticate(req, path),
+    (result) => ({ "mcp_proxy.auth.result": result.kind }),
+  );
+  if (auth.kind !== "allowed") {
+    // People are sent to sign in; programs get 401 JSON, never a redirect.
+    const signIn = auth.kind === "anonymous" && parts.login && isBrowserNavigation(req);
+    if (signIn && req.headers.authorization === undefined) {
+      ownRoutes(req as Request, res as never);
+      return;
+    }
+    setChallenge(res, auth, parts);
+    throw auth.error;
+  }
+  const scope = currentScope();
+  if (scope && auth.user) scope.userId = auth.user.id;
+  const who: Who = { user: auth.user, requestId, forwardedProto: parts.publicProtocol(req) };
+  if (scope?.trace) who.trace = scope.trace;
+  const { mcpSessions } = parts;
+  const user = auth.user;
+  const bound =
+    mcpSessions && user ? await admitMcpSession(req, res, who, { ...auth, user }, { ...parts, mcpSessions }) : null;
+  if (bound === undefined) return;
+  const endpoint = bound?.endpoint ?? pickEndpoint(parts);
+  if (!(await admittedByPolicy(req, res, who, auth, parts))) return;
+  // Identity goes on last, after every check, and replaces whatever the client sent.
+  try {
+    await parts.forwarder.forward(req, res, who, endpoint);
+  } catch (error) {
+    const pinned = bound?.pinned;
+    if (pinned === undefined || !mcpSessions || !isUnreachable(error)) throw error;
+    // The pod that held the session is gone: the client must initialize again elsewhere.
+    // Probed now, so the next initialize is not sent to it either.
+    await endpoint.probe.probe();
+    await mcpSessions.release(pinned);
+    writeSessionNotFound(res);
+  }
+}
+
 /** The paths the proxy answers itself, from what each of its routers declares. */
 function ownPathsOf(parts: AppParts, probePaths: OwnedPaths): (path: string) => boolean {
   return ownPathMatcher([
@@ -141,132 +293,8 @@ export function createRequestHandler(parts: AppParts): (req: IncomingMessage, re
   const probePaths = operationsPaths(config.metrics.port === 0 ? config.metrics.path : undefined);
   const isProbe = ownPathMatcher([probePaths]);
   const isOwnPath = ownPathsOf(parts, probePaths);
-  const { requestIdName, requestIdKey, exposed } = parts.headers;
+  const { requestIdName, requestIdKey } = parts.headers;
   const accessLog = createAccessLog(logger, metrics);
-
-  /** A request for the MCP server: origin, identity, then forward. */
-  async function proxyRequest(
-    req: IncomingMessage,
-    res: ServerResponse,
-    path: string,
-    requestId: string,
-  ): Promise<void> {
-    const origin = req.headers.origin;
-    if (origin !== undefined) {
-      // Browsers (MCP Inspector) only: a foreign Origin is a DNS-rebinding or CSRF attempt.
-      if (!parts.allowedOrigins(req).has(origin))
-        throw forbidden("Origin not allowed", { origin: origin.slice(0, 200) });
-      res.setHeader("Access-Control-Allow-Origin", origin);
-      res.setHeader("Access-Control-Allow-Credentials", "true");
-      res.setHeader("Access-Control-Expose-Headers", exposed);
-      res.setHeader("Vary", "Origin");
-    }
-    const auth = await inSpan(
-      "mcp_proxy.authenticate",
-      () => parts.authenticator.authenticate(req, path),
-      (result) => ({ "mcp_proxy.auth.result": result.kind }),
-    );
-    if (auth.kind === "forbidden") {
-      if (auth.error instanceof BearerError && parts.protectedResource) {
-        res.setHeader(
-          "WWW-Authenticate",
-          parts.protectedResource.challenge(auth.error.oauthError, auth.error.message, auth.error.scopes),
-        );
-      }
-      throw auth.error;
-    }
-    if (auth.kind === "anonymous") {
-      // People are sent to sign in; programs get 401 JSON, never a redirect.
-      if (parts.login && isBrowserNavigation(req) && req.headers.authorization === undefined) {
-        ownRoutes(req as Request, res as never);
-        return;
-      }
-      // MCP clients learn from the challenge where to get a token (RFC 9728).
-      const error = auth.error instanceof BearerError ? auth.error : undefined;
-      res.setHeader(
-        "WWW-Authenticate",
-        parts.protectedResource
-          ? parts.protectedResource.challenge(error?.oauthError, error?.message)
-          : 'Bearer realm="mcp-oidc-proxy"',
-      );
-      throw auth.error;
-    }
-    const scope = currentScope();
-    if (scope && auth.user) scope.userId = auth.user.id;
-    const who: Who = { user: auth.user, requestId, forwardedProto: parts.publicProtocol(req) };
-    if (scope?.trace) who.trace = scope.trace;
-    let endpoint: Endpoint | undefined;
-    /** The session id whose endpoint this request goes to (several endpoints only). */
-    let pinned: string | undefined;
-    if (parts.mcpSessions && auth.user) {
-      // An MCP session is only ever used by whoever created it (user and OAuth client).
-      const owner = {
-        provider: auth.user.provider,
-        user: auth.user.id,
-        ...(auth.clientId ? { client: auth.clientId } : {}),
-      };
-      const header = req.headers[MCP_SESSION_HEADER];
-      const requested = typeof header === "string" ? header : undefined;
-      const admission =
-        requested !== undefined
-          ? await parts.mcpSessions.admission(requested, owner)
-          : await parts.mcpSessions.legacyAdmission(req.url ?? "/", owner);
-      if (!admission.admitted) {
-        writeSessionNotFound(res);
-        return;
-      }
-      // A pinned session goes to its endpoint or nowhere: any other one does not know it.
-      if (admission.endpoint !== undefined && admission.bound !== undefined && parts.upstream.pinsSessions) {
-        pinned = admission.bound;
-        endpoint = parts.upstream.owner(admission.endpoint);
-        if (!endpoint) {
-          await parts.mcpSessions.release(pinned);
-          writeSessionNotFound(res);
-          return;
-        }
-      }
-      endpoint ??= pickEndpoint();
-      const pin = parts.upstream.pinsSessions ? endpoint.key : undefined;
-      who.afterUpstream = parts.mcpSessions.afterResponse(owner, req.method, requested, pin);
-      if (req.method === "GET" && requested === undefined)
-        who.beforeFirstEvent = parts.mcpSessions.beforeFirstEvent(owner, pin);
-    }
-    endpoint ??= pickEndpoint();
-    // What is called, after who calls (and their MCP session) is settled: a denied call
-    // never reaches the MCP server.
-    const guard = parts.mcpGuard;
-    if (req.method === "POST" && guard?.enabled) {
-      const caller = { user: auth.user, clientId: auth.clientId, scopes: auth.scopes };
-      const admitted = await inSpan(
-        "mcp_proxy.policy",
-        () => guard.admit(req, res, caller, who),
-        (forwarded) => ({ "mcp_proxy.policy.result": forwarded ? "forwarded" : "answered" }),
-      );
-      if (!admitted) return;
-    }
-    // Identity goes on last, after every check, and replaces whatever the client sent.
-    try {
-      await parts.forwarder.forward(req, res, who, endpoint);
-    } catch (error) {
-      if (pinned === undefined || !parts.mcpSessions || !isUnreachable(error)) throw error;
-      // The pod that held the session is gone: the client must initialize again elsewhere.
-      // Probed now, so the next initialize is not sent to it either.
-      await endpoint.probe.probe();
-      await parts.mcpSessions.release(pinned);
-      writeSessionNotFound(res);
-    }
-  }
-
-  /** A healthy endpoint for a request bound to none, or 503 when every one is failing. */
-  function pickEndpoint(): Endpoint {
-    const endpoint = parts.upstream.pick();
-    if (endpoint) return endpoint;
-    metrics.upstreamErrors.inc({ reason: "circuit_open" });
-    throw new ProxyError("PROXY_ERROR", 503, "The MCP server is failing; requests are paused briefly", {
-      details: { circuit: "open" },
-      retryAfter: Math.ceil(config.target.circuit_breaker.reset_timeout / 1000),
-    });
-  }
 
   return (req, res) => {
     const requestId = requestIdOf(req, requestIdKey);
@@ -302,7 +330,7 @@ export function createRequestHandler(parts: AppParts): (req: IncomingMessage, re
           return;
         }
         // Decided on and forwarded: the same raw path (ambiguous ones are refused).
-        proxyRequest(req, res, requestPath(url), requestId).catch(failed);
+        proxyRequest(parts, ownRoutes, req, res, requestPath(url), requestId).catch(failed);
       } catch (error) {
         failed(error);
       }
