@@ -21,15 +21,30 @@ export interface ProxyMetrics {
   mcpRequests: Counter<"method" | "name" | "decision">;
 }
 
-export function createMetrics(options: {
+interface MetricsOptions {
   countSessions: () => Promise<number>;
   /** MCP sessions pinned through this replica, by endpoint (those it knows of: bound here, not yet ended or expired). */
   countUpstreamSessions?: () => Map<string, number>;
-}): ProxyMetrics {
+}
+
+type RequestMetrics = Omit<ProxyMetrics, "registry" | UpstreamMetricNames>;
+type UpstreamMetricNames =
+  | "backendUp"
+  | "backendEndpointUp"
+  | "upstreamSessions"
+  | "upstreamErrors"
+  | "circuitState"
+  | "circuitEndpointOpen";
+
+export function createMetrics(options: MetricsOptions): ProxyMetrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
+  return { registry, ...requestMetrics(registry, options), ...upstreamMetrics(registry, options) };
+}
+
+/** What clients asked for and how it went: requests, sessions, streams, sign-ins, MCP calls. */
+function requestMetrics(registry: Registry, options: MetricsOptions): RequestMetrics {
   return {
-    registry,
     requestsTotal: new Counter({
       name: "mcp_proxy_requests_total",
       help: "HTTP requests answered by the proxy, by method and status code",
@@ -65,6 +80,30 @@ export function createMetrics(options: {
       help: "Event streams refused (429) because the user already held target.max_streams_per_user",
       registers: [registry],
     }),
+    authAttempts: new Counter({
+      name: "mcp_proxy_auth_attempts_total",
+      help: "Authentication outcomes: login_started, login_succeeded, login_failed, unauthenticated, forbidden",
+      labelNames: ["result"],
+      registers: [registry],
+    }),
+    sessionEvents: new Counter({
+      name: "mcp_proxy_session_events_total",
+      help: "Session lifecycle: created, refreshed, refresh_failed, destroyed",
+      labelNames: ["event"],
+      registers: [registry],
+    }),
+    mcpRequests: new Counter({
+      name: "mcp_proxy_mcp_requests_total",
+      help: "JSON-RPC requests judged by the MCP policy, by method, tool/resource/prompt name (bounded: others are _other) and decision",
+      labelNames: ["method", "name", "decision"],
+      registers: [registry],
+    }),
+  };
+}
+
+/** The MCP server's side: health, circuit breakers and pinned sessions, per endpoint too. */
+function upstreamMetrics(registry: Registry, options: MetricsOptions): Pick<ProxyMetrics, UpstreamMetricNames> {
+  return {
     backendUp: new Gauge({
       name: "mcp_proxy_backend_up",
       help: "1 when the MCP server answered the last health probe, 0 when it did not (several endpoints: any did)",
@@ -90,18 +129,6 @@ export function createMetrics(options: {
         for (const [endpoint, count] of counts) this.set({ endpoint }, count);
       },
     }),
-    authAttempts: new Counter({
-      name: "mcp_proxy_auth_attempts_total",
-      help: "Authentication outcomes: login_started, login_succeeded, login_failed, unauthenticated, forbidden",
-      labelNames: ["result"],
-      registers: [registry],
-    }),
-    sessionEvents: new Counter({
-      name: "mcp_proxy_session_events_total",
-      help: "Session lifecycle: created, refreshed, refresh_failed, destroyed",
-      labelNames: ["event"],
-      registers: [registry],
-    }),
     upstreamErrors: new Counter({
       name: "mcp_proxy_upstream_errors_total",
       help: "Failed upstream requests by reason: connect, timeout, reset, circuit_open",
@@ -117,12 +144,6 @@ export function createMetrics(options: {
       name: "mcp_proxy_circuit_breaker_endpoint_open",
       help: "1 while the circuit breaker to this upstream endpoint is open (several endpoints only)",
       labelNames: ["endpoint"],
-      registers: [registry],
-    }),
-    mcpRequests: new Counter({
-      name: "mcp_proxy_mcp_requests_total",
-      help: "JSON-RPC requests judged by the MCP policy, by method, tool/resource/prompt name (bounded: others are _other) and decision",
-      labelNames: ["method", "name", "decision"],
       registers: [registry],
     }),
   };

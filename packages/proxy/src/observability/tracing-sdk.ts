@@ -15,6 +15,7 @@ import {
   SpanStatusCode,
   type TextMapGetter,
   type TextMapSetter,
+  type Tracer,
   trace,
 } from "@opentelemetry/api";
 import { getNumberFromEnv, getStringFromEnv, W3CTraceContextPropagator } from "@opentelemetry/core";
@@ -89,11 +90,38 @@ function fail(span: Span, type: string): void {
   span.setStatus({ code: SpanStatusCode.ERROR });
 }
 
+/** What every span is made with: the tracer and the W3C propagator. */
+interface Spans {
+  tracer: Tracer;
+  propagator: W3CTraceContextPropagator;
+}
+
 export async function createRequestTracer(
   settings: Extract<TracingSettings, { enabled: true }>,
   logger: Logger,
 ): Promise<RequestTracer> {
-  // The SDK's own complaints (an unreachable collector) go to the proxy's log.
+  logDiagnostics(logger);
+  const provider = await tracerProvider(settings);
+  const spans: Spans = {
+    tracer: provider.getTracer("mcp-oidc-proxy", VERSION),
+    propagator: new W3CTraceContextPropagator(),
+  };
+  return {
+    headerNames: new Set(spans.propagator.fields()),
+    start: (req, res, path, route) => startServerSpan(spans, req, res, path, route),
+    async shutdown() {
+      try {
+        await provider.shutdown();
+        diag.disable();
+      } catch (error) {
+        logger.warn("tracing: spans could not be exported at shutdown", { error: (error as Error).message });
+      }
+    },
+  };
+}
+
+/** The SDK's own complaints (an unreachable collector) go to the proxy's log. */
+function logDiagnostics(logger: Logger): void {
   diag.setLogger(
     {
       error: (message) => logger.warn(`tracing: ${message}`),
@@ -104,11 +132,14 @@ export async function createRequestTracer(
     },
     DiagLogLevel.WARN,
   );
+}
+
+async function tracerProvider(settings: Extract<TracingSettings, { enabled: true }>): Promise<TracerProvider> {
   const resource = defaultResource()
     .merge(resourceFromAttributes({ "service.name": "mcp-oidc-proxy", "service.version": VERSION }))
     // OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES win over the defaults.
     .merge(detectResources({ detectors: [envDetector] }));
-  const provider = new TracerProvider({
+  return new TracerProvider({
     resource,
     sampler: samplerFromEnv(),
     spanProcessors: [
@@ -121,109 +152,101 @@ export async function createRequestTracer(
       }),
     ],
   });
-  const tracer = provider.getTracer("mcp-oidc-proxy", VERSION);
-  const propagator = new W3CTraceContextPropagator();
+}
 
-  function start(req: IncomingMessage, res: ServerResponse, path: string, route: string | undefined): RequestTrace {
-    const method = req.method ?? "GET";
-    const parent = propagator.extract(ROOT_CONTEXT, req.headers, headerGetter);
-    const attributes: SpanAttributes = { "http.request.method": method, "url.path": path };
-    if (route !== undefined) attributes["http.route"] = route;
-    const server = tracer.startSpan(
-      route ? `${method} ${route}` : method,
-      { kind: SpanKind.SERVER, attributes },
-      parent,
-    );
-    const context = trace.setSpan(parent, server);
-    let ended = false;
-    const end = () => {
-      if (ended) return;
-      ended = true;
-      const status = res.headersSent ? res.statusCode : 499;
-      server.setAttribute("http.response.status_code", status);
-      if (status >= 500) fail(server, String(status));
-      server.end();
-    };
-    res.once("close", end);
-    return {
-      traceId: server.spanContext().traceId,
-      inSpan: (name, fn, attributesOf) => step(context, name, fn, attributesOf),
-      annotate: (more) => server.setAttributes(more),
-      upstream: (upstreamMethod, target, upstreamPath) => upstream(context, upstreamMethod, target, upstreamPath),
-      streamStarted: () => {
-        server.setAttribute("mcp_proxy.event_stream", true);
-        end();
-      },
-    };
+function startServerSpan(
+  spans: Spans,
+  req: IncomingMessage,
+  res: ServerResponse,
+  path: string,
+  route: string | undefined,
+): RequestTrace {
+  const method = req.method ?? "GET";
+  const parent = spans.propagator.extract(ROOT_CONTEXT, req.headers, headerGetter);
+  const attributes: SpanAttributes = { "http.request.method": method, "url.path": path };
+  if (route !== undefined) attributes["http.route"] = route;
+  const server = spans.tracer.startSpan(
+    route ? `${method} ${route}` : method,
+    { kind: SpanKind.SERVER, attributes },
+    parent,
+  );
+  const context = trace.setSpan(parent, server);
+  let ended = false;
+  const end = () => {
+    if (ended) return;
+    ended = true;
+    const status = res.headersSent ? res.statusCode : 499;
+    server.setAttribute("http.response.status_code", status);
+    if (status >= 500) fail(server, String(status));
+    server.end();
+  };
+  res.once("close", end);
+  return {
+    traceId: server.spanContext().traceId,
+    inSpan: (name, fn, attributesOf) => stepSpan(spans, context, name, fn, attributesOf),
+    annotate: (more) => server.setAttributes(more),
+    upstream: (upstreamMethod, target, upstreamPath) =>
+      upstreamSpan(spans, context, upstreamMethod, target, upstreamPath),
+    streamStarted: () => {
+      server.setAttribute("mcp_proxy.event_stream", true);
+      end();
+    },
+  };
+}
+
+async function stepSpan<T>(
+  spans: Spans,
+  parent: Context,
+  name: string,
+  fn: () => Promise<T>,
+  attributesOf?: (result: T) => SpanAttributes,
+): Promise<T> {
+  const span = spans.tracer.startSpan(name, { kind: SpanKind.INTERNAL }, parent);
+  try {
+    const result = await fn();
+    if (attributesOf) span.setAttributes(attributesOf(result));
+    return result;
+  } catch (error) {
+    fail(span, errorType(error));
+    throw error;
+  } finally {
+    span.end();
   }
+}
 
-  async function step<T>(
-    parent: Context,
-    name: string,
-    fn: () => Promise<T>,
-    attributesOf?: (result: T) => SpanAttributes,
-  ): Promise<T> {
-    const span = tracer.startSpan(name, { kind: SpanKind.INTERNAL }, parent);
-    try {
-      const result = await fn();
-      if (attributesOf) span.setAttributes(attributesOf(result));
-      return result;
-    } catch (error) {
-      fail(span, errorType(error));
-      throw error;
-    } finally {
-      span.end();
-    }
-  }
-
-  function upstream(parent: Context, method: string, target: URL, path: string): UpstreamTrace {
-    const queryAt = path.indexOf("?");
-    const span = tracer.startSpan(
-      method,
-      {
-        kind: SpanKind.CLIENT,
-        attributes: {
-          "http.request.method": method,
-          "server.address": target.hostname,
-          "server.port": Number(target.port || (target.protocol === "https:" ? 443 : 80)),
-          // The origin has no credentials; the query is left out like everywhere else.
-          "url.full": `${target.origin}${queryAt === -1 ? path : path.slice(0, queryAt)}`,
-        },
+function upstreamSpan(spans: Spans, parent: Context, method: string, target: URL, path: string): UpstreamTrace {
+  const queryAt = path.indexOf("?");
+  const span = spans.tracer.startSpan(
+    method,
+    {
+      kind: SpanKind.CLIENT,
+      attributes: {
+        "http.request.method": method,
+        "server.address": target.hostname,
+        "server.port": Number(target.port || (target.protocol === "https:" ? 443 : 80)),
+        // The origin has no credentials; the query is left out like everywhere else.
+        "url.full": `${target.origin}${queryAt === -1 ? path : path.slice(0, queryAt)}`,
       },
-      parent,
-    );
-    const headers: string[] = [];
-    propagator.inject(trace.setSpan(parent, span), headers, listSetter);
-    let ended = false;
-    return {
-      headers,
-      answered(status) {
-        if (ended) return;
-        ended = true;
+    },
+    parent,
+  );
+  const headers: string[] = [];
+  spans.propagator.inject(trace.setSpan(parent, span), headers, listSetter);
+  let ended = false;
+  const finish = (whenDone: () => void) => {
+    if (ended) return;
+    ended = true;
+    whenDone();
+    span.end();
+  };
+  return {
+    headers,
+    answered: (status) =>
+      finish(() => {
         span.setAttribute("http.response.status_code", status);
         if (status >= 500) fail(span, String(status));
-        span.end();
-      },
-      failed(type) {
-        if (ended) return;
-        ended = true;
-        fail(span, type);
-        span.end();
-      },
-    };
-  }
-
-  return {
-    headerNames: new Set(propagator.fields()),
-    start,
-    async shutdown() {
-      try {
-        await provider.shutdown();
-        diag.disable();
-      } catch (error) {
-        logger.warn("tracing: spans could not be exported at shutdown", { error: (error as Error).message });
-      }
-    },
+      }),
+    failed: (type) => finish(() => fail(span, type)),
   };
 }
 
