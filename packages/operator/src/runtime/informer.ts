@@ -76,7 +76,8 @@ export async function listKeyFields(
     undefined,
     METADATA_LIST,
   );
-  return { ...answer, items: answer.items.map(keyFields) };
+  // The API server answers an empty metadata-only list with "items": null.
+  return { ...answer, items: (answer.items ?? []).map(keyFields) };
 }
 
 /** client-node's Watch, with each object cut down to its key fields as it arrives. */

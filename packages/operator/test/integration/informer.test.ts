@@ -4,7 +4,7 @@
 // operator's memory (711 MiB with 1,000 resources).
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { AppsV1Api } from "@kubernetes/client-node";
+import { AppsV1Api, CoreV1Api } from "@kubernetes/client-node";
 import { collectionPath, OWNED_KINDS } from "../../src/api/owned-kinds.ts";
 import { type ObjectKeyFields, RestartingInformer } from "../../src/runtime/informer.ts";
 import { eventually } from "../support/eventually.ts";
@@ -61,6 +61,35 @@ describe("RestartingInformer", () => {
   after(async () => {
     await informer?.stop();
     await server?.close();
+  });
+
+  it("watch failed on an empty collection (the metadata-only list answers items: null): syncs and sees the first object", async () => {
+    const kind = OWNED_KINDS.find((owned) => owned.kind === "ConfigMap");
+    assert.ok(kind);
+    const warnings: string[] = [];
+    const events: string[] = [];
+    const empty = new RestartingInformer({
+      kubeConfig: server.kubeConfig(),
+      name: "configmaps",
+      path: collectionPath(kind),
+      labelSelector: LABEL,
+      logger: { warn: (message) => warnings.push(message) },
+      onObject: (object, verb) => events.push(`${verb} ${object.metadata.name}`),
+    });
+    try {
+      await empty.start();
+      assert.ok(empty.synced);
+      assert.deepEqual(empty.cached(), []);
+      const core = server.kubeConfig().makeApiClient(CoreV1Api);
+      await core.createNamespacedConfigMap({
+        namespace: "default",
+        body: { metadata: { name: "first", labels: { "app.kubernetes.io/managed-by": "mcp-oidc-operator" } } },
+      });
+      await eventually(async () => (events.includes("add first") ? true : undefined), "the watch event");
+      assert.deepEqual(warnings, []);
+    } finally {
+      await empty.stop();
+    }
   });
 
   it("caches listed and watched objects without spec, status or managedFields", async () => {
