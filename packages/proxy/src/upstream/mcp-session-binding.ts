@@ -109,6 +109,8 @@ export class McpSessionBinding {
   readonly #cache: TtlCache<McpSessionRecord>;
   /** HTTP+SSE message paths seen in `endpoint` events (here or, via the store, elsewhere). */
   readonly #messagePaths = new Set<string>();
+  /** Paths the store said no endpoint event announced, remembered as long as a session is. */
+  readonly #otherPaths: TtlCache<true>;
   /** Sessions pinned through this replica: key → endpoint and expiry (for the metric only). */
   readonly #pinned = new Map<string, { endpoint: string; until: number }>();
 
@@ -117,6 +119,7 @@ export class McpSessionBinding {
     this.#ttlMs = options.ttlMs;
     this.#now = options.now ?? Date.now;
     this.#cache = new TtlCache({ ttlMs: options.cacheTtlMs, maxEntries: CACHE_LIMIT, now: this.#now });
+    this.#otherPaths = new TtlCache({ ttlMs: options.cacheTtlMs, maxEntries: CACHE_LIMIT, now: this.#now });
   }
 
   /** True when `sessionId` was created by `owner`; extends the record when it is half used up. */
@@ -231,13 +234,19 @@ export class McpSessionBinding {
   }
 
   /**
-   * Paths are remembered for good on the replica (a handful per MCP server); the store's
-   * record, renewed with every stream, tells the other replicas. No negative cache: a path
-   * announced a moment ago on another replica must hold here at once.
+   * Message paths are remembered for good on the replica (a handful per MCP server); the
+   * store's record, renewed with every stream, tells the other replicas. Any other path is
+   * remembered as not one for session.cache_ttl, so a proxied request costs no store round
+   * trip: a path another replica announced holds here within that time, the same delay any
+   * change to a session (sign-out, revocation) has across replicas; 0 asks every time.
    */
   async #isMessagePath(path: string): Promise<boolean> {
     if (this.#messagePaths.has(path)) return true;
-    if ((await this.#guard(() => this.#store.get(this.#pathKey(path)))) === undefined) return false;
+    if (this.#otherPaths.get(path)) return false;
+    if ((await this.#guard(() => this.#store.get(this.#pathKey(path)))) === undefined) {
+      this.#otherPaths.set(path, true);
+      return false;
+    }
     this.#rememberPath(path);
     return true;
   }
@@ -245,6 +254,7 @@ export class McpSessionBinding {
   #rememberPath(path: string): void {
     if (this.#messagePaths.size >= PATH_LIMIT) this.#messagePaths.clear();
     this.#messagePaths.add(path);
+    this.#otherPaths.delete(path);
   }
 
   #pathKey(path: string): string {

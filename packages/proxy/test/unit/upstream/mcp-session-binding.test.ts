@@ -100,6 +100,27 @@ describe("MCP session binding", () => {
     assert.equal(await sessions.admitsLegacy("/mcp", bob), true);
   });
 
+  it("a Redis round trip per proxied request: a path no endpoint event announced is remembered for session.cache_ttl", async () => {
+    let now = 1_000_000;
+    const store = memoryKeyValue(() => now);
+    let reads = 0;
+    const counting = { ...store, get: (key: string) => (reads++, store.get(key)) };
+    const sessions = new McpSessionBinding({ store: counting, ttlMs: HOUR, cacheTtlMs: 2_000, now: () => now });
+    for (let i = 0; i < 3; i++) assert.equal(await sessions.admitsLegacy("/whoami", alice), true);
+    assert.equal(reads, 1, "one store read for three requests within the cache TTL");
+    now += 2_001;
+    assert.equal(await sessions.admitsLegacy("/whoami", alice), true);
+    assert.equal(reads, 2, "asked again once the remembered answer is older than the TTL");
+
+    // Another replica announces /whoami as a message path: here it holds once the TTL passed.
+    const other = new McpSessionBinding({ store, ttlMs: HOUR, cacheTtlMs: 2_000, now: () => now });
+    await other.beforeFirstEvent({ provider: alice.provider, user: "carol" })(
+      Buffer.from("event: endpoint\ndata: /whoami?sessionId=c1\n\n"),
+    );
+    now += 2_001;
+    assert.equal(await sessions.admitsLegacy("/whoami?sessionId=c1", alice), false);
+  });
+
   it("answers 503 when the store fails, never a pass", async () => {
     const { sessions, store } = binding();
     store.get = () => Promise.reject(new Error("down"));
