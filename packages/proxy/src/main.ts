@@ -1,6 +1,6 @@
 // The mcp-oidc-proxy command: parse flags → load and validate config → start → reload on
 // SIGHUP → drain on SIGTERM/SIGINT. Exit code 2 for invalid configuration.
-import { Command, Option } from "commander";
+import { Command, CommanderError, Option } from "commander";
 import { z } from "zod";
 import { ConfigError, type LoadedConfig, type LoadOptions, loadConfig } from "./config/load.ts";
 import { configSchema, environments } from "./config/schema.ts";
@@ -59,8 +59,19 @@ function loadOptions(cli: CliOptions): LoadOptions {
   return { file: config, directory: configDir, environment: env, flags };
 }
 
+/** A bad flag or flag value is invalid configuration too: exit 2 (commander's own is 1). */
+function parseCommandLine(argv: string[]): CliOptions {
+  try {
+    return buildCommand().exitOverride().parse(argv).opts<CliOptions>();
+  } catch (error) {
+    // Commander has printed the message, or the help or version that was asked for.
+    if (error instanceof CommanderError) process.exit(error.exitCode === 0 ? 0 : 2);
+    throw error;
+  }
+}
+
 export async function main(argv: string[] = process.argv): Promise<void> {
-  const cli = buildCommand().parse(argv).opts<CliOptions>();
+  const cli = parseCommandLine(argv);
   let options = loadOptions(cli);
   let loaded: LoadedConfig;
   try {

@@ -67,6 +67,17 @@ describe("mcp-oidc-proxy command", () => {
     assert.match(result.stderr, /server\.port: .*"nope".*flag --port/);
   });
 
+  it("a flag value outside its choices (--env qa) exited 1: stops with exit code 2 naming the choices", async () => {
+    const result = await finished(run(["--env", "qa", "--config-test"]));
+    assert.equal(result.code, 2);
+    assert.match(result.stderr, /--env <name>.*qa.*development, staging, production/s);
+    const unknown = await finished(run(["--no-such-flag"]));
+    assert.equal(unknown.code, 2);
+    assert.match(unknown.stderr, /unknown option '--no-such-flag'/);
+    const version = await finished(run(["--version"]));
+    assert.equal(version.code, 0);
+  });
+
   it("stops with exit code 2 naming an OTEL_* tracing value it does not support", async () => {
     const result = await finished(
       run(["--auth-mode", "bypass", "--config-test"], {

@@ -104,7 +104,13 @@ describe("MCP session binding", () => {
     let now = 1_000_000;
     const store = memoryKeyValue(() => now);
     let reads = 0;
-    const counting = { ...store, get: (key: string) => (reads++, store.get(key)) };
+    const counting = {
+      ...store,
+      get: (key: string) => {
+        reads++;
+        return store.get(key);
+      },
+    };
     const sessions = new McpSessionBinding({ store: counting, ttlMs: HOUR, cacheTtlMs: 2_000, now: () => now });
     for (let i = 0; i < 3; i++) assert.equal(await sessions.admitsLegacy("/whoami", alice), true);
     assert.equal(reads, 1, "one store read for three requests within the cache TTL");
