@@ -218,8 +218,10 @@ async function admitMcpSession(
 /** What is called, after who calls (and their MCP session) is settled: false when answered here. */
 async function admittedByPolicy(req: IncomingMessage, res: ServerResponse, who: Who, auth: Allowed, parts: AppParts) {
   const guard = parts.mcpGuard;
-  if (req.method !== "POST" || !guard?.enabled) return true;
+  if (!guard?.enabled) return true;
   const caller = { user: auth.user, clientId: auth.clientId, scopes: auth.scopes };
+  if (req.method === "GET") guard.watchStream(req, caller, who);
+  if (req.method !== "POST") return true;
   return inSpan(
     "mcp_proxy.policy",
     () => guard.admit(req, res, caller, who),

@@ -15,6 +15,11 @@ const PROTOCOL_VERSION_META = "io.modelcontextprotocol/protocolVersion";
 /** Revisions that negotiate with initialize and carry no per-request envelope. */
 const HANDSHAKE_VERSIONS = new Set(["2024-10-07", "2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25"]);
 
+/** Whether an MCP-Protocol-Version header names a revision without the initialize handshake. */
+export function modernHeader(headerVersion: string | string[] | undefined): boolean {
+  return typeof headerVersion === "string" && !HANDSHAKE_VERSIONS.has(headerVersion);
+}
+
 export type JsonRpcId = string | number | null;
 
 /** One message of the body: a request or notification (method set) or a response to the server. */
@@ -172,9 +177,8 @@ export async function readMcpBody(req: IncomingMessage, limit: number): Promise<
   if (batch && value.length === 0)
     throw new JsonRpcRejection(400, JSONRPC_INVALID_REQUEST, "Invalid request: empty batch");
   const messages = (batch ? value : [value]).map(messageOf);
-  const headerVersion = req.headers["mcp-protocol-version"];
   const modern =
-    (typeof headerVersion === "string" && !HANDSHAKE_VERSIONS.has(headerVersion)) ||
+    modernHeader(req.headers["mcp-protocol-version"]) ||
     messages.some((message) => versionOf(message.params) !== undefined);
   const body: McpBody = { bytes, batch, messages, modern };
   checkHeaders(req, body);

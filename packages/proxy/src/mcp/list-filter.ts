@@ -29,22 +29,60 @@ export interface ListFilterInput {
   modern: boolean;
 }
 
-function filterMessage(message: unknown, input: ListFilterInput): unknown {
-  if (typeof message !== "object" || message === null) return message;
-  const record = message as Record<string, unknown>;
-  const method = input.lists.get(record.id as JsonRpcId);
-  const result = record.result;
-  if (method === undefined || typeof result !== "object" || result === null) return message;
+/** The list a result object holds, by shape: an array under a list key whose kind is governed. */
+function listOfShape(result: Record<string, unknown>, policy: McpPolicy): string | undefined {
+  for (const [method, list] of Object.entries(LISTS)) {
+    if (Array.isArray(result[list.key]) && policy.governs(list.kind)) return method;
+  }
+  return undefined;
+}
+
+function filterResult(record: Record<string, unknown>, method: string, input: ListFilterInput): unknown {
+  const result = record.result as Record<string, unknown>;
   const list = LISTS[method] as (typeof LISTS)[string];
-  const items = (result as Record<string, unknown>)[list.key];
-  if (!Array.isArray(items)) return message;
+  const items = result[list.key];
+  if (!Array.isArray(items)) return record;
   const kept = items.filter((item: unknown) => {
     const name = (item as Record<string, unknown> | null)?.[list.field];
     return typeof name === "string" && input.policy.decideOn(list.kind, name, input.caller).allowed;
   });
-  const filtered: Record<string, unknown> = { ...(result as Record<string, unknown>), [list.key]: kept };
+  const filtered: Record<string, unknown> = { ...result, [list.key]: kept };
   if (input.modern) filtered.cacheScope = "private";
   return { ...record, result: filtered };
+}
+
+function filterMessage(message: unknown, input: ListFilterInput): unknown {
+  if (typeof message !== "object" || message === null) return message;
+  const record = message as Record<string, unknown>;
+  const method = input.lists.get(record.id as JsonRpcId);
+  if (method === undefined || typeof record.result !== "object" || record.result === null) return message;
+  return filterResult(record, method, input);
+}
+
+export interface ShapeFilterInput {
+  policy: McpPolicy;
+  caller: McpCaller;
+  modern: boolean;
+}
+
+/**
+ * A JSON-RPC message (or batch) with every list-shaped result filtered, whatever request it
+ * answers: for streams where the request is not known (GET streams). Undefined when nothing
+ * in it is a list of a governed kind (the event is relayed as it came).
+ */
+export function filterListShaped(value: unknown, input: ShapeFilterInput): unknown {
+  let changed = false;
+  const one = (message: unknown): unknown => {
+    const result = (message as Record<string, unknown> | null)?.result;
+    if (typeof result !== "object" || result === null || Array.isArray(result)) return message;
+    const method = listOfShape(result as Record<string, unknown>, input.policy);
+    if (method === undefined) return message;
+    changed = true;
+    const modern = input.modern || "cacheScope" in result || "ttlMs" in result;
+    return filterResult(message as Record<string, unknown>, method, { ...input, lists: new Map(), modern });
+  };
+  const filtered = Array.isArray(value) ? value.map(one) : one(value);
+  return changed ? filtered : undefined;
 }
 
 function filterJson(text: string, input: ListFilterInput): string {
@@ -53,18 +91,23 @@ function filterJson(text: string, input: ListFilterInput): string {
   return JSON.stringify(filtered);
 }
 
-function eventText(event: EventSourceMessage, input: ListFilterInput): string {
+/** An event as SSE text, with its id and type as they came. */
+export function eventText(event: EventSourceMessage, data: string): string {
+  const lines: string[] = [];
+  if (event.id !== undefined) lines.push(`id: ${event.id}`);
+  if (event.event !== undefined) lines.push(`event: ${event.event}`);
+  for (const line of data.split("\n")) lines.push(`data: ${line}`);
+  return `${lines.join("\n")}\n\n`;
+}
+
+function filteredEventText(event: EventSourceMessage, input: ListFilterInput): string {
   let data = event.data;
   try {
     data = filterJson(event.data, input);
   } catch {
     // Not JSON: not a list answer, relayed as it came.
   }
-  const lines: string[] = [];
-  if (event.id !== undefined) lines.push(`id: ${event.id}`);
-  if (event.event !== undefined) lines.push(`event: ${event.event}`);
-  for (const line of data.split("\n")) lines.push(`data: ${line}`);
-  return `${lines.join("\n")}\n\n`;
+  return eventText(event, data);
 }
 
 /** The answer with every list filtered for the caller; throws when a JSON answer is not JSON. */
@@ -74,7 +117,7 @@ export function filterListAnswer(body: Buffer, contentType: string, input: ListF
   let out = "";
   const parser = createParser({
     onEvent: (event) => {
-      out += eventText(event, input);
+      out += filteredEventText(event, input);
     },
     onRetry: (retry) => {
       out += `retry: ${retry}\n\n`;

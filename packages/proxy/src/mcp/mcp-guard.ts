@@ -18,10 +18,12 @@ import {
   jsonRpcError,
   type McpBody,
   type McpMessage,
+  modernHeader,
   readMcpBody,
 } from "./jsonrpc-reader.ts";
 import { filteredList, filterListAnswer } from "./list-filter.ts";
 import type { McpCaller, McpDecision, McpPolicy } from "./policy.ts";
+import { listEventFilter } from "./stream-filter.ts";
 
 /** The JSON-RPC error code of a call the policy denies. */
 export const JSONRPC_POLICY_DENIED = -32003;
@@ -136,6 +138,27 @@ export class McpGuard {
     }
     res.once("close", () => this.#recordJudged(who, caller, started, judged, res.headersSent ? res.statusCode : null));
     return true;
+  }
+
+  /**
+   * A GET (an event stream the proxy cannot tie to a request: the HTTP+SSE transport's, a
+   * resumed one): while the policy governs a listed kind, every list result on it is
+   * filtered for its owner, by the policy in force when the event arrives (a reload applies
+   * to open streams). The caller is the stream's owner: the MCP session binding lets nobody
+   * else open it.
+   */
+  watchStream(req: IncomingMessage, caller: McpCaller, who: Who): void {
+    const policy = this.#deps.policy();
+    if (!(["tool", "resource", "prompt"] as const).some((kind) => policy.governs(kind))) return;
+    const deps = this.#deps;
+    const input = {
+      get policy() {
+        return deps.policy();
+      },
+      caller,
+      modern: modernHeader(req.headers["mcp-protocol-version"]),
+    };
+    who.filterEvents = listEventFilter(input, deps.maxListBytes());
   }
 
   /** Answers a denied body: a step-up challenge where a scope would grant it, else JSON-RPC errors. */

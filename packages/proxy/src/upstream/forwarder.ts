@@ -110,6 +110,13 @@ export interface Who {
   body?: Buffer;
   /** A successful answer is read whole (up to `limit` bytes) and replaced (lists filtered per caller). */
   rewriteAnswer?: AnswerRewrite;
+  /** An event stream answer is relayed through this, event by event (GET streams' lists filtered per caller). */
+  filterEvents?: EventRelayFilter;
+}
+
+export interface EventRelayFilter {
+  /** The bytes to relay for `chunk` (none while an event is incomplete); throws to cut the stream. */
+  push(chunk: Buffer): Buffer;
 }
 
 export interface AnswerRewrite {
@@ -170,6 +177,7 @@ async function relayBody(
   res: ServerResponse,
   keepAlive: StreamKeepAlive | undefined,
   beforeFirst: ((chunk: Buffer) => Promise<void>) | undefined,
+  filter?: EventRelayFilter,
 ): Promise<boolean> {
   let first = beforeFirst;
   for await (const chunk of body) {
@@ -179,8 +187,10 @@ async function relayBody(
       first = undefined;
       await run(chunk as Buffer);
     }
-    keepAlive?.relayed(chunk as Buffer);
-    if (!res.write(chunk)) await writable(res);
+    const out = filter ? filter.push(chunk as Buffer) : (chunk as Buffer);
+    if (out.length === 0) continue;
+    keepAlive?.relayed(out);
+    if (!res.write(out)) await writable(res);
   }
   keepAlive?.stop();
   res.end();
@@ -290,9 +300,14 @@ export class Forwarder {
       who.trace?.streamStarted();
     }
     try {
-      complete = await relayBody(upstream.body, res, keepAlive, stream ? who.beforeFirstEvent : undefined);
-    } catch {
-      // The upstream cut the body short: the client must not take a partial body for whole.
+      const filter = stream ? who.filterEvents : undefined;
+      complete = await relayBody(upstream.body, res, keepAlive, stream ? who.beforeFirstEvent : undefined, filter);
+    } catch (error) {
+      // The upstream cut the body short, or an event could not be filtered: the client must
+      // not take a partial body for whole.
+      if (error instanceof Error && error.name === "EventTooLarge")
+        this.#logger.warn("an MCP event stream was cut", { error: (error as Error).message });
+      upstream.body.destroy();
       res.destroy();
     }
   }

@@ -1,0 +1,94 @@
+// Filters list results out of an event stream the proxy cannot tie to a request: a GET
+// stream (the 2024-11-05 HTTP+SSE transport delivers every answer there; a Streamable HTTP
+// stream resumed with Last-Event-ID replays them there). Every event whose JSON-RPC result is
+// list-shaped (an array under tools / resources / resourceTemplates / prompts, of a kind the
+// policy governs) is filtered for the stream's owner, whatever request it answers: a list
+// result's shape is unambiguous, and it needs no record of request ids across replicas
+// (docs/decisions/016-mcp-policy.md). Events are relayed one by one as they complete, the
+// untouched ones byte for byte (ids, comments, retry kept); only the event being received is
+// held, up to `limit` bytes: one larger could be a list, so the stream is cut (fail closed).
+import { createParser, type EventSourceMessage } from "eventsource-parser";
+import { eventText, filterListShaped, type ShapeFilterInput } from "./list-filter.ts";
+
+export class EventTooLarge extends Error {
+  override name = "EventTooLarge";
+}
+
+const LF = 0x0a;
+const CR = 0x0d;
+
+function filterEvent(event: EventSourceMessage, input: ShapeFilterInput): string | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(event.data);
+  } catch {
+    return undefined; // not JSON: not a list result
+  }
+  const filtered = filterListShaped(value, input);
+  return filtered === undefined ? undefined : eventText(event, JSON.stringify(filtered));
+}
+
+/** One complete event's bytes, or its rewrite when it holds a list result. */
+function relayedEvent(raw: Buffer, input: ShapeFilterInput): Buffer {
+  let rewritten: string | undefined;
+  const parser = createParser({
+    onEvent: (event) => {
+      rewritten = filterEvent(event, input);
+    },
+  });
+  parser.feed(raw.toString("utf8"));
+  return rewritten === undefined ? raw : Buffer.from(rewritten);
+}
+
+export interface EventFilter {
+  /** The bytes to relay now for `chunk` (possibly none); throws EventTooLarge. */
+  push(chunk: Buffer): Buffer;
+}
+
+/**
+ * A filter for one GET stream of the caller `input` names. It scans each chunk once for
+ * event boundaries (an empty line; CR, LF or CRLF, a CRLF possibly split across chunks).
+ */
+export function listEventFilter(input: ShapeFilterInput, limit: number): EventFilter {
+  let held: Buffer[] = [];
+  let heldBytes = 0;
+  let lineEmpty = true;
+  let skipLF = false;
+  return {
+    push(chunk) {
+      const ends: number[] = [];
+      for (let i = 0; i < chunk.length; i++) {
+        const byte = chunk[i];
+        if (skipLF) {
+          skipLF = false;
+          if (byte === LF) continue;
+        }
+        if (byte !== LF && byte !== CR) {
+          lineEmpty = false;
+          continue;
+        }
+        if (lineEmpty) ends.push(heldBytes + i + 1);
+        lineEmpty = true;
+        skipLF = byte === CR;
+      }
+      if (ends.length === 0) {
+        held.push(chunk);
+        heldBytes += chunk.length;
+        if (heldBytes > limit) throw new EventTooLarge(`an event passed ${limit} bytes`);
+        return Buffer.alloc(0);
+      }
+      const buffer = held.length === 0 ? chunk : Buffer.concat([...held, chunk]);
+      const out: Buffer[] = [];
+      let start = 0;
+      for (const end of ends) {
+        out.push(relayedEvent(buffer.subarray(start, end), input));
+        start = end;
+      }
+      const rest = buffer.subarray(start);
+      held = rest.length > 0 ? [rest] : [];
+      heldBytes = rest.length;
+      if (heldBytes > limit) throw new EventTooLarge(`an event passed ${limit} bytes`);
+      return out.length === 1 ? (out[0] as Buffer) : Buffer.concat(out);
+    },
+  };
+}
