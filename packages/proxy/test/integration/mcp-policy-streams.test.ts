@@ -67,3 +67,111 @@ describe("MCP policy on GET streams: the HTTP+SSE transport (demo server, demo p
     assert.ok((await legacyTools(alice)).includes("admin_report"));
   });
 });
+
+/** The events of an SSE body, read until `until` holds for one (then the body is cancelled). */
+async function readEvents(
+  response: Response,
+  until: (event: EventSourceMessage) => boolean,
+): Promise<EventSourceMessage[]> {
+  const events: EventSourceMessage[] = [];
+  let done = false;
+  const parser = createParser({
+    onEvent: (event) => {
+      events.push(event);
+      if (until(event)) done = true;
+    },
+  });
+  const decoder = new TextDecoder();
+  const reader = (response.body as ReadableStream<Uint8Array>).getReader();
+  while (!done) {
+    const { value, done: ended } = await reader.read();
+    if (ended) break;
+    parser.feed(decoder.decode(value, { stream: true }));
+  }
+  await reader.cancel();
+  return events;
+}
+
+const hasResult = (event: EventSourceMessage) => event.data.includes('"result"');
+
+describe("MCP policy on GET streams: a Streamable HTTP stream resumed with Last-Event-ID (everything server)", () => {
+  let everything: ChildProcess;
+  let proxy: RunningProxy;
+  let dir: string;
+
+  before(async () => {
+    everything = spawn(process.execPath, [EVERYTHING], { stdio: ["ignore", "pipe", "inherit"] });
+    let upstream = "";
+    for await (const line of createInterface({ input: everything.stdout as NodeJS.ReadableStream })) {
+      if (line.startsWith("listening ")) {
+        upstream = line.slice("listening ".length).trim();
+        break;
+      }
+    }
+    dir = mkdtempSync(path.join(tmpdir(), "mcp-policy-resume-"));
+    const file = path.join(dir, "config.yaml");
+    writeFileSync(file, "mcp_policy:\n  rules:\n    - name: echo-only\n      tools: [echo]\n");
+    const port = await freePort();
+    const { config } = loadConfig({
+      file,
+      env: {
+        AUTH_MODE: "bypass",
+        MCP_HOST: "127.0.0.1",
+        MCP_PORT: String(port),
+        MCP_TARGET_URL: new URL(upstream).origin,
+        LOG_LEVEL: "error",
+      },
+    });
+    proxy = await startProxy(config);
+  });
+  after(async () => {
+    await proxy?.shutdown();
+    const exited = new Promise((resolve) => everything.once("exit", resolve));
+    everything.kill("SIGTERM");
+    await exited;
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("a tools/list answer replayed on the resumed GET holds only what the caller may use, its event id kept", async () => {
+    const url = `${proxy.url}/mcp`;
+    const headers: Record<string, string> = {
+      "content-type": "application/json",
+      accept: "application/json, text/event-stream",
+      "mcp-protocol-version": "2025-11-25",
+    };
+    const send = (body: unknown) => fetch(url, { method: "POST", headers, body: JSON.stringify(body) });
+    const initialize = await send({
+      jsonrpc: "2.0",
+      id: 1,
+      method: "initialize",
+      params: { protocolVersion: "2025-11-25", capabilities: {}, clientInfo: { name: "resume-test", version: "1" } },
+    });
+    headers["mcp-session-id"] = initialize.headers.get("mcp-session-id") ?? "";
+    await readEvents(initialize, hasResult);
+    await (await send({ jsonrpc: "2.0", method: "notifications/initialized" })).arrayBuffer();
+    // The POST's stream opens with a priming event (an id, no data): what a client resumes from.
+    const listed = await readEvents(await send({ jsonrpc: "2.0", id: 2, method: "tools/list" }), hasResult);
+    const priming = listed[0]?.id;
+    assert.ok(priming, "the server primes its stream with an event id");
+    assert.deepEqual(
+      (JSON.parse(listed.find(hasResult)?.data ?? "{}") as { result: { tools: { name: string }[] } }).result.tools.map(
+        (t) => t.name,
+      ),
+      ["echo"],
+      "the POST's answer is filtered (as before)",
+    );
+    const resumed = await fetch(url, {
+      headers: { ...headers, accept: "text/event-stream", "last-event-id": priming },
+    });
+    assert.equal(resumed.status, 200);
+    const replayed = (await readEvents(resumed, hasResult)).find(hasResult);
+    assert.ok(replayed, "the server replayed the tools/list answer");
+    const message = JSON.parse(replayed.data) as { id: number; result: { tools: { name: string }[] } };
+    assert.equal(message.id, 2);
+    assert.deepEqual(
+      message.result.tools.map((t) => t.name),
+      ["echo"],
+    );
+    assert.equal(replayed.id, listed.find(hasResult)?.id, "the replayed event keeps its id");
+  });
+});
