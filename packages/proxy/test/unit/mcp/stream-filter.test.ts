@@ -1,0 +1,66 @@
+// The GET stream filter: list-shaped results are rewritten for the caller, every other event
+// leaves byte for byte (ids, comments, retry, CR/LF/CRLF line ends, events split anywhere
+// across chunks), and an event that grows past the limit cuts the stream.
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { configSchema } from "../../../src/config/schema.ts";
+import { McpPolicy } from "../../../src/mcp/policy.ts";
+import { EventTooLarge, listEventFilter } from "../../../src/mcp/stream-filter.ts";
+
+const policy = new McpPolicy(configSchema.parse({ mcp_policy: { rules: [{ tools: ["echo"] }] } }).mcp_policy);
+const caller = { user: { id: "bob", groups: [], provider: "https://id.example.com", emailVerified: true } };
+const input = { policy, caller, modern: false };
+
+const list = {
+  jsonrpc: "2.0",
+  id: 7,
+  result: { tools: [{ name: "echo" }, { name: "admin_report" }], nextCursor: "c" },
+};
+const call = { jsonrpc: "2.0", id: 8, result: { content: [{ type: "text", text: "tools: admin_report" }] } };
+
+function run(chunks: string[], limit = 1 << 20): string {
+  const filter = listEventFilter(input, limit);
+  return chunks.map((chunk) => filter.push(Buffer.from(chunk)).toString()).join("");
+}
+
+describe("listEventFilter (GET event streams)", () => {
+  it("a list result on the stream is filtered for the caller, whatever request it answers; id and type kept", () => {
+    const out = run([`event: message\nid: s1_4\ndata: ${JSON.stringify(list)}\n\n`]);
+    const [id, event, data] = out.split("\n");
+    assert.equal(id, "id: s1_4");
+    assert.equal(event, "event: message");
+    assert.deepEqual(JSON.parse((data as string).slice("data: ".length)).result, {
+      tools: [{ name: "echo" }],
+      nextCursor: "c",
+    });
+  });
+
+  it("every other event leaves byte for byte, also split across chunks and with CRLF split in two", () => {
+    const stream = `: hello\r\n\r\nevent: endpoint\r\ndata: /messages?sessionId=1\r\n\r\nid: 9\rretry: 10\rdata: ${JSON.stringify(call)}\r\r`;
+    for (const size of [1, 2, 3, 7, stream.length]) {
+      const chunks = stream.match(new RegExp(`[\\s\\S]{1,${size}}`, "g")) as string[];
+      assert.equal(run(chunks), stream, `chunks of ${size}`);
+    }
+  });
+
+  it("nothing of an incomplete event is relayed until it ends; then it goes at once", () => {
+    const filter = listEventFilter(input, 1 << 20);
+    assert.equal(filter.push(Buffer.from('data: {"jsonrpc"')).length, 0);
+    assert.equal(
+      filter.push(Buffer.from(':"2.0","method":"ping"}\n\ndata: x')).toString(),
+      'data: {"jsonrpc":"2.0","method":"ping"}\n\n',
+    );
+  });
+
+  it("an event past the limit cuts the stream (it could be a list): EventTooLarge", () => {
+    const filter = listEventFilter(input, 64);
+    filter.push(Buffer.from(`data: ${"x".repeat(40)}`));
+    assert.throws(() => filter.push(Buffer.from("y".repeat(40))), EventTooLarge);
+  });
+
+  it("kinds the policy does not govern pass unfiltered", () => {
+    const prompts = { jsonrpc: "2.0", id: 1, result: { prompts: [{ name: "anything" }] } };
+    const text = `data: ${JSON.stringify(prompts)}\n\n`;
+    assert.equal(run([text]), text);
+  });
+});
