@@ -36,8 +36,15 @@ function relayedEvent(raw: Buffer, input: ShapeFilterInput): Buffer {
       rewritten = filterEvent(event, input);
     },
   });
-  parser.feed(raw.toString("utf8"));
+  // An event split after the CR of a CRLF ends with that CR: the parser waits for an LF.
+  parser.feed(`${raw.toString("utf8")}\n`);
   return rewritten === undefined ? raw : Buffer.from(rewritten);
+}
+
+/** Moves the last event end (at `lf`, the LF after its CR) past that LF, or adds one. */
+function endAt(ends: number[], lf: number): void {
+  if (ends.at(-1) === lf) ends[ends.length - 1] = lf + 1;
+  else ends.push(lf + 1);
 }
 
 export interface EventFilter {
@@ -47,13 +54,15 @@ export interface EventFilter {
 
 /**
  * A filter for one GET stream of the caller `input` names. It scans each chunk once for
- * event boundaries (an empty line; CR, LF or CRLF, a CRLF possibly split across chunks).
+ * event boundaries (an empty line; CR, LF or CRLF, a CRLF possibly split across chunks: an
+ * event ending in CR is relayed at once, the LF after it as soon as it comes).
  */
 export function listEventFilter(input: ShapeFilterInput, limit: number): EventFilter {
   let held: Buffer[] = [];
   let heldBytes = 0;
   let lineEmpty = true;
   let skipLF = false;
+  let endedOnCR = false;
   return {
     push(chunk) {
       const ends: number[] = [];
@@ -61,13 +70,22 @@ export function listEventFilter(input: ShapeFilterInput, limit: number): EventFi
         const byte = chunk[i];
         if (skipLF) {
           skipLF = false;
-          if (byte === LF) continue;
+          if (byte === LF) {
+            // The LF of a CRLF that ended an event goes with it: a client waits for it.
+            if (endedOnCR) endAt(ends, heldBytes + i);
+            endedOnCR = false;
+            continue;
+          }
         }
+        endedOnCR = false;
         if (byte !== LF && byte !== CR) {
           lineEmpty = false;
           continue;
         }
-        if (lineEmpty) ends.push(heldBytes + i + 1);
+        if (lineEmpty) {
+          ends.push(heldBytes + i + 1);
+          endedOnCR = byte === CR;
+        }
         lineEmpty = true;
         skipLF = byte === CR;
       }

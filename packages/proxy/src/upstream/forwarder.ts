@@ -300,11 +300,10 @@ export class Forwarder {
       who.trace?.streamStarted();
     }
     try {
-      const filter = stream ? who.filterEvents : undefined;
-      complete = await relayBody(upstream.body, res, keepAlive, stream ? who.beforeFirstEvent : undefined, filter);
+      const [first, filter] = stream ? [who.beforeFirstEvent, who.filterEvents] : [];
+      complete = await relayBody(upstream.body, res, keepAlive, first, filter);
     } catch (error) {
-      // The upstream cut the body short, or an event could not be filtered: the client must
-      // not take a partial body for whole.
+      // Cut short upstream, or an event too large to filter: not to be taken for whole.
       if (error instanceof Error && error.name === "EventTooLarge")
         this.#logger.warn("an MCP event stream was cut", { error: (error as Error).message });
       upstream.body.destroy();

@@ -5,10 +5,12 @@
 // whose event store replays a tools/list answer on the GET).
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
+import { once } from "node:events";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { createInterface } from "node:readline";
+import type { Readable } from "node:stream";
 import { after, before, describe, it } from "node:test";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { SSEClientTransport } from "@modelcontextprotocol/sdk/client/sse.js";
@@ -21,10 +23,22 @@ import { type Stack, startStack } from "../support/stack.ts";
 
 const DEMO_POLICY = path.resolve(import.meta.dirname, "../../dev/demo-policy.yaml");
 const EVERYTHING = path.resolve(import.meta.dirname, "../support/everything-server.ts");
+const PYTHON = path.resolve(import.meta.dirname, "../../../../.tools/python/bin/python");
 
 /** The demo policy's rules without its audit trail (which writes to stdout). */
 function demoRules(): string {
   return readFileSync(DEMO_POLICY, "utf8").replace(/\n {2}audit:\n(?: {4}.*\n?)*/, "\n");
+}
+
+/** The tools the SDK's HTTP+SSE client lists at `sse`, signed in as `browser`'s user. */
+async function listOverSse(sse: string, browser: TestBrowser): Promise<string[]> {
+  const client = new Client({ name: "legacy-test", version: "1.0.0" });
+  await client.connect(new SSEClientTransport(new URL(sse), { fetch: browser.fetch }));
+  try {
+    return (await client.listTools()).tools.map((t) => t.name).sort();
+  } finally {
+    await client.close();
+  }
 }
 
 describe("MCP policy on GET streams: the HTTP+SSE transport (demo server, demo policy)", () => {
@@ -47,17 +61,7 @@ describe("MCP policy on GET streams: the HTTP+SSE transport (demo server, demo p
     rmSync(dir, { recursive: true, force: true });
   });
 
-  async function legacyTools(browser: TestBrowser): Promise<string[]> {
-    const client = new Client({ name: "legacy-test", version: "1.0.0" });
-    await client.connect(
-      new SSEClientTransport(new URL(`http://127.0.0.1:${stack.ports[0]}/sse`), { fetch: browser.fetch }),
-    );
-    try {
-      return (await client.listTools()).tools.map((t) => t.name).sort();
-    } finally {
-      await client.close();
-    }
-  }
+  const legacyTools = (browser: TestBrowser) => listOverSse(`http://127.0.0.1:${stack.ports[0]}/sse`, browser);
 
   it("admin_report listed on the GET /sse stream to bob, who may not use it: he no longer sees it", async () => {
     assert.deepEqual(await legacyTools(bob), ["count", "echo", "whoami"]);
@@ -65,6 +69,44 @@ describe("MCP policy on GET streams: the HTTP+SSE transport (demo server, demo p
 
   it("alice (admins) still sees admin_report on her stream", async () => {
     assert.ok((await legacyTools(alice)).includes("admin_report"));
+  });
+});
+
+describe("MCP policy on GET streams: the Python SDK's HTTP+SSE server (CRLF-framed events)", () => {
+  let stack: Stack;
+  let python: ChildProcess;
+  let dir: string;
+  const alice = new TestBrowser();
+  const bob = new TestBrowser();
+
+  before(async () => {
+    python = spawn(PYTHON, [path.resolve(import.meta.dirname, "../support/python_sse_server.py")], {
+      stdio: ["ignore", "pipe", "inherit"],
+      env: { PATH: "" },
+    });
+    const [port] = (await once(createInterface({ input: python.stdout as Readable }), "line")) as [string];
+    dir = mkdtempSync(path.join(tmpdir(), "mcp-policy-streams-py-"));
+    const configFile = path.join(dir, "config.yaml");
+    writeFileSync(
+      configFile,
+      "mcp_policy:\n  rules:\n    - name: admins-only\n      tools: [secret]\n      groups: [admins]\n",
+    );
+    stack = await startStack({ configFile, env: { MCP_TARGET_URL: `http://127.0.0.1:${port}` } });
+    const base = `http://127.0.0.1:${stack.ports[0]}/`;
+    await alice.signIn(base, "alice");
+    await bob.signIn(base, "bob");
+  });
+  after(async () => {
+    await stack?.close();
+    python?.kill();
+    if (python) await once(python, "exit");
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("bob (not an admin) does not see the admins' tool listed on the stream; alice does", async () => {
+    const sse = `http://127.0.0.1:${stack.ports[0]}/sse`;
+    assert.deepEqual(await listOverSse(sse, bob), []);
+    assert.deepEqual(await listOverSse(sse, alice), ["secret"]);
   });
 });
 

@@ -35,6 +35,16 @@ describe("listEventFilter (GET event streams)", () => {
     });
   });
 
+  it("a list result framed with CRLF (sse-starlette, the Python SDK) is filtered too, in any chunking", () => {
+    const stream = `event: message\r\ndata: ${JSON.stringify(list)}\r\n\r\n: ping\r\n\r\n`;
+    for (const size of [1, 5, stream.length]) {
+      const out = run(stream.match(new RegExp(`[\\s\\S]{1,${size}}`, "g")) as string[]);
+      assert.doesNotMatch(out, /admin_report/, `chunks of ${size}`);
+      assert.match(out, /"name":"echo"/);
+      assert.match(out, /: ping\r\n\r\n$/);
+    }
+  });
+
   it("every other event leaves byte for byte, also split across chunks and with CRLF split in two", () => {
     const stream = `: hello\r\n\r\nevent: endpoint\r\ndata: /messages?sessionId=1\r\n\r\nid: 9\rretry: 10\rdata: ${JSON.stringify(call)}\r\r`;
     for (const size of [1, 2, 3, 7, stream.length]) {
@@ -50,6 +60,15 @@ describe("listEventFilter (GET event streams)", () => {
       filter.push(Buffer.from(':"2.0","method":"ping"}\n\ndata: x')).toString(),
       'data: {"jsonrpc":"2.0","method":"ping"}\n\n',
     );
+  });
+
+  it("an event whose closing CRLF is split after the CR is relayed at once (no wait for the next event)", () => {
+    const filter = listEventFilter(input, 1 << 20);
+    assert.equal(
+      filter.push(Buffer.from("event: endpoint\r\ndata: /messages/?session_id=1\r\n\r")).toString(),
+      "event: endpoint\r\ndata: /messages/?session_id=1\r\n\r",
+    );
+    assert.equal(filter.push(Buffer.from("\n: ping\r\n\r\n")).toString(), "\n: ping\r\n\r\n");
   });
 
   it("an event past the limit cuts the stream (it could be a list): EventTooLarge", () => {
