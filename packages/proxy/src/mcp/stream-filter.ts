@@ -10,8 +10,9 @@
 import { createParser, type EventSourceMessage } from "eventsource-parser";
 import { eventText, filterListShaped, type ShapeFilterInput } from "./list-filter.ts";
 
-export class EventTooLarge extends Error {
-  override name = "EventTooLarge";
+/** A stream the filter cannot read (an event too large, a compressed body): it is cut. */
+export class UnfilterableEvent extends Error {
+  override name = "UnfilterableEvent";
 }
 
 const LF = 0x0a;
@@ -48,7 +49,7 @@ function endAt(ends: number[], lf: number): void {
 }
 
 export interface EventFilter {
-  /** The bytes to relay now for `chunk` (possibly none); throws EventTooLarge. */
+  /** The bytes to relay now for `chunk` (possibly none); throws UnfilterableEvent. */
   push(chunk: Buffer): Buffer;
 }
 
@@ -92,7 +93,7 @@ export function listEventFilter(input: ShapeFilterInput, limit: number): EventFi
       if (ends.length === 0) {
         held.push(chunk);
         heldBytes += chunk.length;
-        if (heldBytes > limit) throw new EventTooLarge(`an event passed ${limit} bytes`);
+        if (heldBytes > limit) throw new UnfilterableEvent(`an event passed ${limit} bytes`);
         return Buffer.alloc(0);
       }
       const buffer = held.length === 0 ? chunk : Buffer.concat([...held, chunk]);
@@ -105,7 +106,7 @@ export function listEventFilter(input: ShapeFilterInput, limit: number): EventFi
       const rest = buffer.subarray(start);
       held = rest.length > 0 ? [rest] : [];
       heldBytes = rest.length;
-      if (heldBytes > limit) throw new EventTooLarge(`an event passed ${limit} bytes`);
+      if (heldBytes > limit) throw new UnfilterableEvent(`an event passed ${limit} bytes`);
       return out.length === 1 ? (out[0] as Buffer) : Buffer.concat(out);
     },
   };

@@ -11,6 +11,7 @@ import type { Pool } from "undici";
 import type { SessionUser } from "../auth/session-user.ts";
 import type { Config } from "../config/schema.ts";
 import { ProxyError } from "../errors.ts";
+import { UnfilterableEvent } from "../mcp/stream-filter.ts";
 import type { Logger } from "../observability/logger.ts";
 import type { ProxyMetrics } from "../observability/metrics.ts";
 import type { RequestTrace, UpstreamTrace } from "../observability/tracing.ts";
@@ -122,6 +123,17 @@ export interface EventRelayFilter {
 export interface AnswerRewrite {
   limit: number;
   rewrite: (body: Buffer, contentType: string) => Buffer;
+}
+
+/** The caller's event filter; on a compressed stream (asked uncompressed) one that cuts it. */
+function eventFilter(who: Who, headers: IncomingHttpHeaders): EventRelayFilter | undefined {
+  const encoding = headers["content-encoding"];
+  if (!who.filterEvents || encoding === undefined || encoding === "identity") return who.filterEvents;
+  return {
+    push() {
+      throw new UnfilterableEvent(`a ${String(encoding)} event stream cannot be filtered`);
+    },
+  };
 }
 
 /** The whole upstream body, or undefined once it passes `limit` bytes. */
@@ -265,8 +277,8 @@ export class Forwarder {
       upstream = await endpoint.pool.request({
         path,
         method: method as "GET",
-        // An answer to rewrite must come uncompressed.
-        headers: rewrite ? withoutAcceptEncoding(headerList) : headerList,
+        // An answer to rewrite or events to filter must come uncompressed.
+        headers: rewrite || who.filterEvents ? withoutAcceptEncoding(headerList) : headerList,
         body,
         signal: abort.signal,
       });
@@ -300,12 +312,12 @@ export class Forwarder {
       who.trace?.streamStarted();
     }
     try {
-      const [first, filter] = stream ? [who.beforeFirstEvent, who.filterEvents] : [];
+      const [first, filter] = stream ? [who.beforeFirstEvent, eventFilter(who, upstream.headers)] : [];
       complete = await relayBody(upstream.body, res, keepAlive, first, filter);
     } catch (error) {
-      // Cut short upstream, or an event too large to filter: not to be taken for whole.
-      if (error instanceof Error && error.name === "EventTooLarge")
-        this.#logger.warn("an MCP event stream was cut", { error: (error as Error).message });
+      // Cut short upstream, or events that cannot be filtered: not to be taken for whole.
+      if (error instanceof UnfilterableEvent)
+        this.#logger.warn("an MCP event stream was cut", { error: error.message });
       upstream.body.destroy();
       res.destroy();
     }

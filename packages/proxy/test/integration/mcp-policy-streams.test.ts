@@ -2,16 +2,20 @@
 // HTTP+SSE transport (every answer is a `message` event on the GET /sse stream; the demo
 // server with the SDK's SSEServerTransport, the SDK's SSEClientTransport signed in through
 // the proxy) and a Streamable HTTP stream resumed with Last-Event-ID (the everything server,
-// whose event store replays a tools/list answer on the GET).
+// whose event store replays a tools/list answer on the GET); the Python SDK's HTTP+SSE server
+// (CRLF-framed events); a stream compressed against the proxy's asking is cut, not relayed.
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { createInterface } from "node:readline";
 import type { Readable } from "node:stream";
 import { after, before, describe, it } from "node:test";
+import { gzipSync } from "node:zlib";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { SSEClientTransport } from "@modelcontextprotocol/sdk/client/sse.js";
 import { createParser, type EventSourceMessage } from "eventsource-parser";
@@ -215,5 +219,51 @@ describe("MCP policy on GET streams: a Streamable HTTP stream resumed with Last-
       ["echo"],
     );
     assert.equal(replayed.id, listed.find(hasResult)?.id, "the replayed event keeps its id");
+  });
+});
+
+describe("MCP policy on GET streams: a server that compresses its event stream anyway", () => {
+  let upstream: Server;
+  let proxy: RunningProxy;
+  let dir: string;
+  const seen: (string | undefined)[] = [];
+
+  before(async () => {
+    // As a server behind compression middleware that ignores Accept-Encoding would answer.
+    upstream = createServer((req, res) => {
+      if (req.url === "/sse") seen.push(req.headers["accept-encoding"]);
+      res.writeHead(200, { "content-type": "text/event-stream", "content-encoding": "gzip" });
+      const list = { jsonrpc: "2.0", id: 1, result: { tools: [{ name: "echo" }, { name: "admin_report" }] } };
+      res.end(gzipSync(`event: message\ndata: ${JSON.stringify(list)}\n\n`));
+    });
+    upstream.listen(0, "127.0.0.1");
+    await once(upstream, "listening");
+    dir = mkdtempSync(path.join(tmpdir(), "mcp-policy-gzip-"));
+    const file = path.join(dir, "config.yaml");
+    writeFileSync(file, "mcp_policy:\n  rules:\n    - name: echo-only\n      tools: [echo]\n");
+    const { config } = loadConfig({
+      file,
+      env: {
+        AUTH_MODE: "bypass",
+        MCP_HOST: "127.0.0.1",
+        MCP_PORT: String(await freePort()),
+        MCP_TARGET_URL: `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`,
+        LOG_LEVEL: "error",
+      },
+    });
+    proxy = await startProxy(config);
+  });
+  after(async () => {
+    await proxy?.shutdown();
+    upstream?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("a compressed GET stream is asked for uncompressed and, sent compressed all the same, cut: never relayed unfiltered", async () => {
+    const response = await fetch(`${proxy.url}/sse`, {
+      headers: { accept: "text/event-stream", "accept-encoding": "gzip" },
+    });
+    await assert.rejects(response.arrayBuffer(), "the stream is cut, not ended as if whole");
+    assert.deepEqual(seen, [undefined], "the proxy asked for an uncompressed stream");
   });
 });

@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { configSchema } from "../../../src/config/schema.ts";
 import { McpPolicy } from "../../../src/mcp/policy.ts";
-import { EventTooLarge, listEventFilter } from "../../../src/mcp/stream-filter.ts";
+import { listEventFilter, UnfilterableEvent } from "../../../src/mcp/stream-filter.ts";
 
 const policy = new McpPolicy(configSchema.parse({ mcp_policy: { rules: [{ tools: ["echo"] }] } }).mcp_policy);
 const caller = { user: { id: "bob", groups: [], provider: "https://id.example.com", emailVerified: true } };
@@ -71,10 +71,10 @@ describe("listEventFilter (GET event streams)", () => {
     assert.equal(filter.push(Buffer.from("\n: ping\r\n\r\n")).toString(), "\n: ping\r\n\r\n");
   });
 
-  it("an event past the limit cuts the stream (it could be a list): EventTooLarge", () => {
+  it("an event past the limit cuts the stream (it could be a list): UnfilterableEvent", () => {
     const filter = listEventFilter(input, 64);
     filter.push(Buffer.from(`data: ${"x".repeat(40)}`));
-    assert.throws(() => filter.push(Buffer.from("y".repeat(40))), EventTooLarge);
+    assert.throws(() => filter.push(Buffer.from("y".repeat(40))), UnfilterableEvent);
   });
 
   it("kinds the policy does not govern pass unfiltered", () => {
