@@ -32,14 +32,19 @@ function filterEvent(event: EventSourceMessage, input: ShapeFilterInput): string
 /** One complete event's bytes, or its rewrite when it holds a list result. */
 function relayedEvent(raw: Buffer, input: ShapeFilterInput): Buffer {
   let rewritten: string | undefined;
+  let retry = "";
   const parser = createParser({
     onEvent: (event) => {
       rewritten = filterEvent(event, input);
     },
+    // A retry line inside a rewritten event is kept (as its own block before it).
+    onRetry: (ms) => {
+      retry = `retry: ${ms}\n\n`;
+    },
   });
   // An event split after the CR of a CRLF ends with that CR: the parser waits for an LF.
   parser.feed(`${raw.toString("utf8")}\n`);
-  return rewritten === undefined ? raw : Buffer.from(rewritten);
+  return rewritten === undefined ? raw : Buffer.from(retry + rewritten);
 }
 
 /** Moves the last event end (at `lf`, the LF after its CR) past that LF, or adds one. */

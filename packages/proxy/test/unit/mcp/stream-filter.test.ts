@@ -45,6 +45,12 @@ describe("listEventFilter (GET event streams)", () => {
     }
   });
 
+  it("a rewritten event keeps its retry line", () => {
+    const out = run([`retry: 3000\nid: 5\ndata: ${JSON.stringify(list)}\n\n`]);
+    assert.match(out, /^retry: 3000\n\nid: 5\ndata: .*"echo"/);
+    assert.doesNotMatch(out, /admin_report/);
+  });
+
   it("every other event leaves byte for byte, also split across chunks and with CRLF split in two", () => {
     const stream = `: hello\r\n\r\nevent: endpoint\r\ndata: /messages?sessionId=1\r\n\r\nid: 9\rretry: 10\rdata: ${JSON.stringify(call)}\r\r`;
     for (const size of [1, 2, 3, 7, stream.length]) {
