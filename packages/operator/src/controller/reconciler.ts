@@ -44,6 +44,7 @@ import type { Applier } from "../runtime/apply.ts";
 import { setCondition } from "./conditions.ts";
 import { EventRecorder } from "./events.ts";
 import { envReclaimPatch } from "./reclaim-env.ts";
+import { foreignManagers, templateReclaimPatch } from "./reclaim-template.ts";
 import { stableJson } from "./stable-json.ts";
 import { type ConditionInput, retryingConditions, rolloutConditions, stalledConditions } from "./status.ts";
 
@@ -151,7 +152,7 @@ export class Reconciler {
     await this.#applier.apply(configMapFor(cr));
     await this.#applier.apply(serviceFor(cr));
     if (cr.spec.autoscaling?.enabled) await this.#handReplicasOver(cr);
-    const deployment = await this.#applyDeployment(deploymentFor(cr, fingerprint));
+    const deployment = await this.#reclaimTemplate(await this.#applyDeployment(deploymentFor(cr, fingerprint)));
     await this.#applyOrPrune(cr);
 
     await this.#writeStatus(cr, this.#rolloutStatus(cr, deployment));
@@ -202,6 +203,24 @@ export class Reconciler {
       });
       return await this.#applier.apply(desired);
     }
+  }
+
+  /**
+   * Removes what other field managers added to the pod template, spec.paused or the labels
+   * (server-side apply leaves them); the write is an update event, so the next reconcile
+   * sees the healed Deployment. A conflict (someone wrote meanwhile) is retried.
+   */
+  async #reclaimTemplate(applied: V1Deployment): Promise<V1Deployment> {
+    const patch = templateReclaimPatch(applied);
+    if (!patch) return applied;
+    const header = { name: applied.metadata?.name ?? "", namespace: applied.metadata?.namespace ?? "" };
+    const healed = (await this.#applier.patchDeployment(header, patch)) as V1Deployment;
+    this.#logger.warn("removed fields other managers added to the Deployment", {
+      ...header,
+      managers: foreignManagers(applied),
+      fields: patch.flatMap((op) => (op.op === "remove" ? [op.path] : [])),
+    });
+    return healed;
   }
 
   /**

@@ -413,6 +413,103 @@ describe("McpOidcProxy controller", () => {
     }, "Degraded=False");
   });
 
+  it("takes back every field another manager added to the pod template (a hand edit turned sign-in off for good)", async () => {
+    const patch = (manager: string, body: unknown, type = "application/strategic-merge-patch+json") =>
+      requestJson(kc, "PATCH", `/apis/apps/v1/namespaces/${NS}/deployments/tools?fieldManager=${manager}`, body, type);
+    const template = (spec: Record<string, unknown>) => ({ spec: { template: { spec } } });
+    const proxy = (fields: Record<string, unknown>) => template({ containers: [{ name: "proxy", ...fields }] });
+    type Live = V1Deployment;
+    const container = (d: Live) => d.spec?.template.spec?.containers.find((c) => c.name === "proxy");
+    const edits: [string, () => Promise<unknown>, (d: Live) => boolean][] = [
+      [
+        "kubectl set env MCP_ENV=development AUTH_MODE=bypass MCP_AUTH_MODE=off MCP_TARGET_URL=http://evil:1",
+        () =>
+          patch(
+            "kubectl-set",
+            proxy({
+              env: ["MCP_ENV=development", "AUTH_MODE=bypass", "MCP_AUTH_MODE=off", "MCP_TARGET_URL=http://evil:1"].map(
+                (pair) => ({ name: pair.split("=")[0], value: pair.split("=").slice(1).join("=") }),
+              ),
+            }),
+          ),
+        (d) =>
+          !container(d)?.env?.some((e) => ["MCP_ENV", "AUTH_MODE", "MCP_AUTH_MODE", "MCP_TARGET_URL"].includes(e.name)),
+      ],
+      [
+        "envFrom a Secret",
+        () => patch("kubectl-patch", proxy({ envFrom: [{ secretRef: { name: "oidc" } }] })),
+        (d) => container(d)?.envFrom === undefined,
+      ],
+      [
+        "a command replacing the entrypoint",
+        () => patch("kubectl-edit", proxy({ command: ["sh", "-c", "sleep 1d"] })),
+        (d) => container(d)?.command === undefined,
+      ],
+      [
+        "a sidecar container",
+        () => patch("kubectl-patch", template({ containers: [{ name: "sidecar", image: "busybox" }] })),
+        (d) => d.spec?.template.spec?.containers.length === 1,
+      ],
+      [
+        "an initContainer",
+        () => patch("kubectl-patch", template({ initContainers: [{ name: "init", image: "busybox" }] })),
+        (d) => (d.spec?.template.spec?.initContainers ?? []).length === 0,
+      ],
+      [
+        "hostNetwork: true",
+        () => patch("kubectl-edit", template({ hostNetwork: true })),
+        (d) => d.spec?.template.spec?.hostNetwork !== true,
+      ],
+      [
+        "a nodeSelector",
+        () => patch("kubectl-patch", template({ nodeSelector: { pool: "untrusted" } })),
+        (d) => d.spec?.template.spec?.nodeSelector?.pool === undefined,
+      ],
+      [
+        "a toleration applied server-side by another tool",
+        () =>
+          patch(
+            "another-tool",
+            {
+              apiVersion: "apps/v1",
+              kind: "Deployment",
+              metadata: { name: "tools", namespace: NS },
+              spec: { template: { spec: { tolerations: [{ key: "spot", operator: "Exists" }] } } },
+            },
+            "application/apply-patch+yaml",
+          ),
+        (d) => (d.spec?.template.spec?.tolerations ?? []).length === 0,
+      ],
+      ["spec.paused: true", () => patch("kubectl-patch", { spec: { paused: true } }), (d) => d.spec?.paused !== true],
+      [
+        "an extra Deployment label",
+        () =>
+          patch("kubectl-label", { metadata: { labels: { team: "someone-else" } } }, "application/merge-patch+json"),
+        (d) => d.metadata?.labels?.team === undefined,
+      ],
+    ];
+    for (const [edit, make, healed] of edits) {
+      await make();
+      await eventually(async () => (healed(await readDeployment()) ? true : undefined), `${edit} taken back`);
+    }
+    // What `kubectl rollout restart` sends: its annotation rolls the pods and stays.
+    const restartedAt = "2026-12-01T21:00:00Z";
+    await patch("kubectl-rollout", {
+      spec: { template: { metadata: { annotations: { "kubectl.kubernetes.io/restartedAt": restartedAt } } } },
+    });
+    // A later hand edit is healed while the restart annotation is kept.
+    await patch("kubectl-set", proxy({ env: [{ name: "AUTH_MODE", value: "bypass" }] }));
+    const healed = await eventually(async () => {
+      const d = await readDeployment();
+      return container(d)?.env?.some((e) => e.name === "AUTH_MODE") ? undefined : d;
+    }, "AUTH_MODE taken back after the restart");
+    assert.equal(healed.spec?.template.metadata?.annotations?.["kubectl.kubernetes.io/restartedAt"], restartedAt);
+    assert.equal(
+      container(healed)?.env?.find((e) => e.name === "OIDC_CLIENT_SECRET")?.valueFrom?.secretKeyRef?.key,
+      "client-secret",
+    );
+  });
+
   it("reports a rollout past its progress deadline, or whose pods cannot be created, as Degraded and Stalled", async () => {
     await writeDeploymentStatus({
       replicas: 2,
