@@ -79,6 +79,28 @@ describe("operator RBAC (least privilege)", () => {
     assert.ok(status.conditions?.length);
   });
 
+  it("does not let it update or delete the children it only patches (update and delete were granted unused)", async () => {
+    const operator = server.operatorKubeConfig();
+    const apps = operator.makeApiClient(AppsV1Api);
+    const core = operator.makeApiClient(CoreV1Api);
+    const deployment = await apps.readNamespacedDeployment({ name: "tools", namespace: "apps" });
+    await assert.rejects(
+      apps.replaceNamespacedDeployment({ name: "tools", namespace: "apps", body: deployment }),
+      (error: { code?: number }) => error.code === 403,
+    );
+    await assert.rejects(
+      apps.deleteNamespacedDeployment({ name: "tools", namespace: "apps" }),
+      (error: { code?: number }) => error.code === 403,
+    );
+    for (const remove of [
+      () => core.deleteNamespacedConfigMap({ name: "tools-config", namespace: "apps" }),
+      () => core.deleteNamespacedService({ name: "tools", namespace: "apps" }),
+      () => core.deleteNamespacedServiceAccount({ name: "tools", namespace: "apps" }),
+    ]) {
+      await assert.rejects(remove(), (error: { code?: number }) => error.code === 403);
+    }
+  });
+
   it("lets it hold the leader election Lease in its own namespace", async () => {
     let led = false;
     const elector = new LeaderElector({
