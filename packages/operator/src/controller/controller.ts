@@ -54,6 +54,9 @@ function ownerKey(object: KubernetesObject): string | undefined {
   return owner ? `${object.metadata?.namespace}/${owner.name}` : undefined;
 }
 
+/** The longest wait before a missing Secret or ConfigMap is looked for again. */
+export const MISSING_REFERENCE_RECHECK_MAX_MS = 30_000;
+
 /** One watch per owned kind (from the table), each event mapped to its owner's key. */
 function ownedInformers(options: ControllerOptions, queue: WorkQueue): RestartingInformer[] {
   return OWNED_KINDS.map(
@@ -100,9 +103,10 @@ function resourceInformer(options: ControllerOptions, queue: WorkQueue): Restart
 function failureOutcome(queue: WorkQueue, logger: ReconcilerLogger, key: string, error: unknown): Outcome {
   if (error instanceof MissingReferenceError) {
     // Looked at again soon (the user may be creating the Secret right now), with the
-    // queue's backoff from 100 ms up to 5 min; counted as an error, as it is one while it
+    // queue's backoff from 100 ms, capped at 30 s (a few cheap GETs, so a Secret created
+    // later is noticed within half a minute); counted as an error, as it is one while it
     // lasts (the failing-reconciles alert points at the Degraded condition).
-    const delay = queue.retry(key);
+    const delay = queue.retry(key, MISSING_REFERENCE_RECHECK_MAX_MS);
     logger.warn("waiting for a referenced object", { key, error: error.message, recheck_in_ms: delay });
     return "error";
   }

@@ -85,11 +85,15 @@ export class WorkQueue {
     this.#delayed.set(key, { cancel: timer.cancel, at });
   }
 
-  /** Retries the key after its backoff (100 ms, 200 ms, 400 ms … up to the maximum) or the rate limit. */
-  retry(key: string): number {
+  /**
+   * Retries the key after its backoff (100 ms, 200 ms, 400 ms … up to the maximum, or the
+   * lower `maxDelayMs` given for this kind of failure) or the rate limit.
+   */
+  retry(key: string, maxDelayMs = this.#maxDelay): number {
     const failures = (this.#failures.get(key) ?? 0) + 1;
     this.#failures.set(key, failures);
-    const delay = Math.max(Math.min(this.#baseDelay * 2 ** (failures - 1), this.#maxDelay), this.#rateDelay());
+    const cap = Math.min(maxDelayMs, this.#maxDelay);
+    const delay = Math.max(Math.min(this.#baseDelay * 2 ** (failures - 1), cap), this.#rateDelay());
     this.addAfter(key, delay);
     return delay;
   }

@@ -2,6 +2,7 @@
 // once, per-key exponential backoff, delayed adds, shutdown.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { MISSING_REFERENCE_RECHECK_MAX_MS } from "../../../src/controller/controller.ts";
 import { type Clock, WorkQueue } from "../../../src/runtime/work-queue.ts";
 
 /** A clock whose time moves only when the test says so. */
@@ -63,6 +64,15 @@ describe("work queue", () => {
     assert.equal(queue.depth, 0);
     advance(1);
     assert.equal(queue.depth, 1);
+  });
+
+  it("caps a retry at the maximum given for it (a missing Secret was looked for only every 5 min)", () => {
+    const { clock } = manualClock();
+    const queue = new WorkQueue({ clock, baseDelayMs: 100 });
+    const delays = Array.from({ length: 15 }, () => queue.retry("k", MISSING_REFERENCE_RECHECK_MAX_MS));
+    assert.equal(Math.max(...delays), MISSING_REFERENCE_RECHECK_MAX_MS);
+    assert.equal(MISSING_REFERENCE_RECHECK_MAX_MS, 30_000);
+    assert.ok(queue.retry("other") < MISSING_REFERENCE_RECHECK_MAX_MS, "other keys keep their own backoff");
   });
 
   it("keeps the earliest of two delayed adds", () => {
