@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { CoreV1Api, CustomObjectsApi } from "@kubernetes/client-node";
-import { parse } from "yaml";
+import { parse, stringify } from "yaml";
 import { loadConfig } from "../../../proxy/src/config/load.ts";
 import { renderCrd } from "../../scripts/generate-crd.ts";
 import { CRD_PATH, installCrd } from "../support/crd.ts";
@@ -146,6 +146,59 @@ describe("McpOidcProxy CRD", () => {
       assert.equal(verdicts.apiServer, verdicts.proxy, `${url}: ${JSON.stringify(verdicts)}`);
     }
     assert.equal(proxyAccepts("http://"), false, "the proxy refuses some of them");
+  });
+
+  /** The proxy's verdict on public paths and MCP policy rules, as the operator's ConfigMap gives them. */
+  const proxyAcceptsAccess = (publicPaths: string[], rules: { name?: string; tools: string[] }[]) => {
+    const dir = mkdtempSync(path.join(tmpdir(), "proxy-config-"));
+    const file = path.join(dir, "config.yaml");
+    writeFileSync(file, stringify({ access: { public_paths: publicPaths }, mcp_policy: { rules } }));
+    try {
+      loadConfig({ file, env: { AUTH_MODE: "bypass", MCP_TARGET_URL: "http://mcp-server:3000" } });
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  it("refuses exactly the public paths and rule names the proxy's --config-test refuses (they were rolled out and crashed the pods)", async () => {
+    const cases: [string[], { name?: string; tools: string[] }[]][] = [
+      [["/health", "/docs/*"], []],
+      [["nope"], []],
+      [["docs/*"], []],
+      [
+        [],
+        [
+          { name: "r", tools: ["a"] },
+          { name: "s", tools: ["b"] },
+        ],
+      ],
+      [[], [{ tools: ["a"] }, { tools: ["b"] }]],
+      [
+        [],
+        [
+          { name: "r", tools: ["a"] },
+          { name: "r", tools: ["b"] },
+        ],
+      ],
+      [[], [{ name: "r", tools: ["a"] }, { tools: ["b"] }, { name: "r", tools: ["c"] }]],
+    ];
+    for (const [publicPaths, rules] of cases) {
+      const verdicts = {
+        apiServer: await accepted({
+          upstream: { url: "http://mcp-server:3000" },
+          authMode: "bypass",
+          access: { publicPaths },
+          mcpPolicy: { rules },
+        }),
+        proxy: proxyAcceptsAccess(publicPaths, rules),
+      };
+      assert.equal(
+        verdicts.apiServer,
+        verdicts.proxy,
+        `${JSON.stringify({ publicPaths, rules })}: ${JSON.stringify(verdicts)}`,
+      );
+    }
+    assert.equal(proxyAcceptsAccess(["nope"], []), false, "the proxy refuses some of them");
   });
 
   it("refuses names whose children would carry a label over 63 characters or a Service name Kubernetes refuses", async () => {

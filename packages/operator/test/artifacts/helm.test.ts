@@ -128,6 +128,14 @@ describe("Helm charts", () => {
     }
   });
 
+  it("refuse a public path not starting with / (the chart rendered it and the proxy refused it in the pod)", () => {
+    const result = helm(["template", "release", "helm/mcp-oidc-proxy", "--set", "config.access.public_paths[0]=nope"]);
+    assert.notEqual(result.status, 0);
+    assert.match(result.stderr, /\/config\/access\/public_paths/);
+    const fine = helm(["template", "release", "helm/mcp-oidc-proxy", "--set", "config.access.public_paths[0]=/docs/*"]);
+    assert.equal(fine.status, 0, fine.stderr);
+  });
+
   // Helm reads values files as YAML 1.1: a plain `off` is the boolean false.
   it('take mcp_auth mode "off" quoted in a values file, and refuse it plain, as the README says', () => {
     const dir = mkdtempSync(path.join(tmpdir(), "chart-values-"));

@@ -28,6 +28,14 @@ const headerName = z.string().regex(/^[A-Za-z0-9-]+$/, "must be an HTTP header n
 const stringList = z
   .union([z.array(z.string()), z.string()])
   .transform((value) => (Array.isArray(value) ? value : value.split(",")).map((item) => item.trim()).filter(Boolean));
+/**
+ * Paths, each starting with /: the pattern is for the JSON schema only (the Helm chart's
+ * values.schema.json, so `helm install` refuses a bad one); validate.ts checks it with a
+ * message that says how to fix it, alongside every other problem.
+ */
+const pathList = z
+  .union([z.array(z.string().meta({ pattern: "^/" })), z.string()])
+  .transform((value) => (Array.isArray(value) ? value : value.split(",")).map((item) => item.trim()).filter(Boolean));
 const absoluteUrl = z.url({ protocol: /^https?$/, error: "must be an absolute http(s) URL" });
 
 export const environments = ["development", "staging", "production"] as const;
@@ -177,7 +185,7 @@ const headersSchema = z.strictObject({
 
 const accessSchema = z.strictObject({
   /** Paths reachable without signing in (exact, or a prefix when ending in "/*"). */
-  public_paths: stringList.default([]),
+  public_paths: pathList.default([]),
   /** The user must be in at least one of these groups. */
   required_groups: stringList.default([]),
   allowed_email_domains: stringList.default([]),

@@ -113,7 +113,11 @@ const provider = z
 
 const access = z
   .object({
-    publicPaths: z.array(z.string()).default([]).meta(d('Paths reachable without signing in (exact, or "/prefix/*").')),
+    // The proxy refuses a path not starting with / (--config-test): refused here too.
+    publicPaths: z
+      .array(z.string().regex(/^\//))
+      .default([])
+      .meta(d('Paths reachable without signing in (exact, or "/prefix/*"); each starts with /.')),
     requiredGroups: z.array(z.string()).default([]).meta(d("The user must be in one of these groups.")),
     allowedEmailDomains: z.array(z.string()).default([]).meta(d("Allowed domains of verified e-mail addresses.")),
     allowedUsers: z.array(z.string()).default([]).meta(d("User ids or e-mail addresses always allowed.")),
@@ -150,8 +154,23 @@ const mcpPolicy = z
     rules: z
       .array(mcpPolicyRule)
       .max(200)
+      .refine(
+        (rules) => new Set(rules.flatMap((r) => (r.name ? [r.name] : []))).size === rules.filter((r) => r.name).length,
+        "rule names must be unique",
+      )
       .default([])
-      .meta(d("Which caller may use which tool, resource and prompt; a kind a rule names is denied by default.")),
+      .meta({
+        ...d("Which caller may use which tool, resource and prompt; a kind a rule names is denied by default."),
+        // The proxy refuses two rules of one name (they would be told apart in denials, the
+        // audit trail and metrics by it). Names are optional, so a list-map keyed by name
+        // cannot say it.
+        "x-kubernetes-validations": [
+          cel(
+            "self.all(r, !has(r.name) || self.exists_one(o, has(o.name) && o.name == r.name))",
+            "rule names must be unique",
+          ),
+        ],
+      }),
     maxBodySize: z
       .string()
       .regex(/^\d+(b|kb|mb)?$/)
