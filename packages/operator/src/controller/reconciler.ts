@@ -71,6 +71,11 @@ export interface ReconcilerLogger {
   warn(message: string, meta?: Record<string, unknown>): void;
 }
 
+function childInvalid(object: KubernetesObject, error: unknown): TerminalError {
+  const { message } = summarizeApiError(error);
+  return new TerminalError(Reason.ChildInvalid, `${object.kind} ${object.metadata?.name}: ${message}`);
+}
+
 function isNotFound(error: unknown): boolean {
   return (error as { code?: number }).code === 404;
 }
@@ -148,9 +153,9 @@ export class Reconciler {
     const sessionKey = await this.#ensureKeys(cr);
     const fingerprint = await this.#secretsFingerprint(cr, sessionKey);
 
-    await this.#applier.apply(serviceAccountFor(cr));
-    await this.#applier.apply(configMapFor(cr));
-    await this.#applier.apply(serviceFor(cr));
+    await this.#applyChild(serviceAccountFor(cr));
+    await this.#applyChild(configMapFor(cr));
+    await this.#applyChild(serviceFor(cr));
     if (cr.spec.autoscaling?.enabled) await this.#handReplicasOver(cr);
     const deployment = await this.#reclaimTemplate(await this.#applyDeployment(deploymentFor(cr, fingerprint)));
     await this.#applyOrPrune(cr);
@@ -171,7 +176,7 @@ export class Reconciler {
     const metadata = { namespace: cr.metadata.namespace, name: names(cr).workload };
     for (const { apiVersion, kind } of OWNED_KINDS.filter((owned) => owned.prunable)) {
       const desired = optional[kind];
-      if (desired) await this.#applier.apply(desired);
+      if (desired) await this.#applyChild(desired);
       else await this.#applier.remove({ apiVersion, kind, metadata });
     }
   }
@@ -185,6 +190,19 @@ export class Reconciler {
     );
   }
 
+  /**
+   * Server-side apply of a child built from the spec. A 422 (the API server finds the child
+   * invalid, e.g. a ConfigMap over 1 MiB or CPU requests above the limits) cannot succeed
+   * without a change of the spec: terminal (Stalled), not retried with backoff forever.
+   */
+  async #applyChild<T extends KubernetesObject>(object: T): Promise<T> {
+    try {
+      return await this.#applier.apply(object);
+    } catch (error) {
+      throw (error as { code?: number }).code === 422 ? childInvalid(object, error) : error;
+    }
+  }
+
   /** Server-side apply; a 422 caused by fields another manager put on our env vars is undone once. */
   async #applyDeployment(desired: V1Deployment): Promise<V1Deployment> {
     try {
@@ -194,14 +212,14 @@ export class Reconciler {
       const header = { name: desired.metadata?.name ?? "", namespace: desired.metadata?.namespace ?? "" };
       const live = await this.#apps.readNamespacedDeployment(header);
       const patch = envReclaimPatch(live, desired);
-      if (!patch) throw error;
+      if (!patch) throw childInvalid(desired, error);
       await this.#applier.patchDeployment(header, patch);
       this.#logger.warn("took back hand-edited environment variables", {
         namespace: header.namespace,
         deployment: header.name,
         variables: patch.flatMap((op) => (op.op === "test" && op.path.endsWith("/name") ? [op.value] : [])),
       });
-      return await this.#applier.apply(desired);
+      return await this.#applyChild(desired);
     }
   }
 

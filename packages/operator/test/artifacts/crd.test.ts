@@ -334,6 +334,20 @@ describe("McpOidcProxy CRD", () => {
       /spec.autoscaling.maxReplicas/,
     ],
     [
+      "a user id of 300 KB (the ConfigMap was then refused as too long on every retry)",
+      { upstream: { url: "http://a" }, authMode: "bypass", access: { allowedUsers: ["u".repeat(300_000)] } },
+      /spec.access.allowedUsers\[0\]: Too long/,
+    ],
+    [
+      "more than 256 allowed users",
+      {
+        upstream: { url: "http://a" },
+        authMode: "bypass",
+        access: { allowedUsers: Array.from({ length: 257 }, (_, i) => `u${i}`) },
+      },
+      /spec.access.allowedUsers: Too many/,
+    ],
+    [
       "replicas past int32",
       {
         upstream: { url: "http://a" },

@@ -342,6 +342,41 @@ describe("McpOidcProxy controller", () => {
     }, "Degraded=False again");
   });
 
+  it("reports a child the API server finds invalid (422) as Stalled instead of retrying it forever, until the spec changes", async () => {
+    // Passes the CRD, but the Deployment is invalid: requests above limits.
+    await custom.patchNamespacedCustomObject({
+      ...crApi,
+      name: "tools",
+      body: [{ op: "add", path: "/spec/resources", value: { requests: { cpu: "2" }, limits: { cpu: "1" } } }],
+    });
+    const stalled = await eventually(async () => {
+      const condition = await conditionOf("Stalled");
+      return condition?.status === "True" && condition.reason === "ChildInvalid" ? condition : undefined;
+    }, "Stalled=True (ChildInvalid)");
+    assert.match(stalled.message, /^Deployment tools: .*must be less than or equal to cpu limit/);
+    assert.equal((await conditionOf("Degraded"))?.reason, "ChildInvalid");
+    assert.equal(kstatus(await readCr()).status, "Failed");
+    assert.ok(
+      warnings.some(
+        (w) => w.message === "reconcile stopped: the resource must change" && w.meta?.reason === "ChildInvalid",
+      ),
+      "the reconcile ended as terminal",
+    );
+    assert.ok(
+      !warnings.some((w) => w.message === "reconcile failed; retrying" && w.meta?.status === 422),
+      "a 422 is not retried with backoff",
+    );
+    await custom.patchNamespacedCustomObject({
+      ...crApi,
+      name: "tools",
+      body: [{ op: "remove", path: "/spec/resources" }],
+    });
+    await eventually(async () => {
+      const condition = await conditionOf("Stalled");
+      return condition?.status === "False" ? condition : undefined;
+    }, "Stalled=False once the spec is fixed");
+  });
+
   it("reports a missing Secret as Degraded instead of failing over and over", async () => {
     await custom.patchNamespacedCustomObject({
       ...crApi,

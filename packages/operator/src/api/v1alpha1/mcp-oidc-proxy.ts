@@ -15,8 +15,8 @@ const cel = (rule: string, message: string) => ({ rule, message });
 
 const secretKeyRef = z
   .object({
-    name: z.string().min(1).meta(d("Name of a Secret in the resource's namespace.")),
-    key: z.string().min(1).meta(d("Key within the Secret.")),
+    name: z.string().min(1).max(253).meta(d("Name of a Secret in the resource's namespace.")),
+    key: z.string().min(1).max(253).meta(d("Key within the Secret.")),
   })
   .meta(d("A key of a Secret in the same namespace."));
 
@@ -58,7 +58,7 @@ const upstream = z
     ).optional(),
     service: z
       .object({
-        name: z.string().min(1).meta(d("Name of a Service in the resource's namespace.")),
+        name: z.string().min(1).max(63).meta(d("Name of a Service in the resource's namespace.")),
         port: z.number().int().min(1).max(65535).meta(d("The Service port the MCP server listens on.")),
         scheme: z.enum(["http", "https"]).default("http").meta(d("Scheme to use toward the Service.")),
         headless: z
@@ -91,36 +91,45 @@ const provider = z
       "https://login.example.com/realms/company",
       "Issuer URL of the OpenID provider (or its discovery document URL).",
     ),
-    clientId: z.string().min(1).meta(d("Client id registered at the provider for this proxy.")),
+    clientId: z.string().min(1).max(1024).meta(d("Client id registered at the provider for this proxy.")),
     clientSecretRef: secretKeyRef.optional().meta(d("Secret key holding the client secret (confidential clients).")),
     caConfigMapRef: z
       .object({
-        name: z.string().min(1).meta(d("Name of a ConfigMap in the resource's namespace.")),
-        key: z.string().min(1).default("ca.crt").meta(d("Key holding the PEM bundle.")),
+        name: z.string().min(1).max(253).meta(d("Name of a ConfigMap in the resource's namespace.")),
+        key: z.string().min(1).max(253).default("ca.crt").meta(d("Key holding the PEM bundle.")),
       })
       .optional()
       .meta(d("ConfigMap key with CA certificates to trust for the provider (an internal CA).")),
     scopes: z
-      .array(z.string())
+      .array(z.string().max(256))
+      .max(64)
       .default(["openid", "profile", "email"])
       .meta(d("Scopes requested at sign-in; must include openid.")),
-    groupsClaim: z.string().default("groups").meta(d("Claim holding the user's groups.")),
+    groupsClaim: z.string().max(256).default("groups").meta(d("Claim holding the user's groups.")),
   })
   .meta({
     ...d("The OpenID provider people sign in with."),
     "x-kubernetes-validations": [cel("'openid' in self.scopes", "provider.scopes must include openid")],
   });
 
+/**
+ * Bounds on every list and string: a resource of a few huge values (three user ids of
+ * 300-400 KB) passed, then its ConfigMap was refused as too long on every retry.
+ */
+const MAX_ITEMS = 256;
+const boundedList = z.array(z.string().max(1024)).max(MAX_ITEMS);
+
 const access = z
   .object({
     // The proxy refuses a path not starting with / (--config-test): refused here too.
     publicPaths: z
-      .array(z.string().regex(/^\//))
+      .array(z.string().max(2048).regex(/^\//))
+      .max(MAX_ITEMS)
       .default([])
       .meta(d('Paths reachable without signing in (exact, or "/prefix/*"); each starts with /.')),
-    requiredGroups: z.array(z.string()).default([]).meta(d("The user must be in one of these groups.")),
-    allowedEmailDomains: z.array(z.string()).default([]).meta(d("Allowed domains of verified e-mail addresses.")),
-    allowedUsers: z.array(z.string()).default([]).meta(d("User ids or e-mail addresses always allowed.")),
+    requiredGroups: boundedList.default([]).meta(d("The user must be in one of these groups.")),
+    allowedEmailDomains: boundedList.default([]).meta(d("Allowed domains of verified e-mail addresses.")),
+    allowedUsers: boundedList.default([]).meta(d("User ids or e-mail addresses always allowed.")),
   })
   .meta(d("Who may use the MCP server once signed in."));
 
@@ -235,11 +244,14 @@ const autoscaling = z
     ],
   });
 
-const quantity = z.union([z.string(), z.number()]);
+const quantity = z.union([z.string().max(64), z.number()]);
 const resources = z
   .object({
-    requests: z.record(z.string(), quantity).optional().meta(d("Minimum resources, e.g. {cpu: 100m, memory: 128Mi}.")),
-    limits: z.record(z.string(), quantity).optional().meta(d("Maximum resources, e.g. {memory: 256Mi}.")),
+    requests: z
+      .record(z.string().max(253), quantity)
+      .optional()
+      .meta(d("Minimum resources, e.g. {cpu: 100m, memory: 128Mi}.")),
+    limits: z.record(z.string().max(253), quantity).optional().meta(d("Maximum resources, e.g. {memory: 256Mi}.")),
   })
   .meta(d("Compute resources of the proxy container."));
 
@@ -282,13 +294,18 @@ export const specSchema = z
               "How MCP clients get and present bearer tokens: off (browser sessions only), provider (the provider issues JWTs for this server), proxy (the proxy is their authorization server and delegates sign-in to the provider).",
             ),
           ),
-        requiredScopes: z.array(z.string()).default([]).meta(d("Scopes every bearer token must carry.")),
+        requiredScopes: z
+          .array(z.string().max(256))
+          .max(64)
+          .default([])
+          .meta(d("Scopes every bearer token must carry.")),
         pathScopes: z
-          .record(z.string(), z.array(z.string()))
+          .record(z.string().max(2048), z.array(z.string().max(256)).max(64))
           .optional()
           .meta(d("Scopes a token needs for paths under a prefix, e.g. /admin: [mcp:admin].")),
         preapprovedClients: z
-          .array(z.string())
+          .array(z.string().max(1024))
+          .max(MAX_ITEMS)
           .optional()
           .meta(d("mode proxy: client ids that skip the consent page.")),
         accessTokenTtl: z
@@ -421,6 +438,8 @@ export const Reason = {
   FailedCreate: "FailedCreate",
   InvalidSpec: "InvalidSpec",
   ApplyFailed: "ApplyFailed",
+  /** The API server refused a child as invalid (422): only a change of the spec can fix it. */
+  ChildInvalid: "ChildInvalid",
   SecretMissing: "SecretMissing",
   ConfigMapMissing: "ConfigMapMissing",
   AsExpected: "AsExpected",
