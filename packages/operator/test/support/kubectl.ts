@@ -62,7 +62,7 @@ export type Source = { file: string } | { yaml: string };
 export async function applyAndConverge(
   server: TestApiServer,
   source: Source,
-  options: { fieldManager: string },
+  options: { fieldManager: string; dryRunFirst?: boolean },
 ): Promise<{ stored: Manifest[]; converged: boolean }> {
   const args = [
     "apply",
@@ -72,7 +72,7 @@ export async function applyAndConverge(
     "file" in source ? source.file : "-",
   ];
   const input = "yaml" in source ? source.yaml : undefined;
-  await kubectlOk(server, [...args, "--dry-run=server"], input);
+  if (options.dryRunFirst !== false) await kubectlOk(server, [...args, "--dry-run=server"], input);
   const stored = appliedObjects(await kubectlOk(server, [...args, "-o", "json"], input));
   const versions = async () =>
     appliedObjects(await kubectlOk(server, [...args, "-o", "json"], input)).map((o) => o.metadata.resourceVersion);
