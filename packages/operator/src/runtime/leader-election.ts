@@ -102,9 +102,18 @@ export class LeaderElector {
   async #tick(): Promise<void> {
     if (this.#stopped) return;
     const sentAt = this.#clock.now();
-    this.#inFlight = new AbortController();
+    const inFlight = new AbortController();
+    this.#inFlight = inFlight;
+    // Every attempt (a GET and a write) ends within half the renew deadline: a request sent
+    // to a frozen API server would otherwise hang until the socket times out, and a standby
+    // would try again only then, long after the API server answers again.
+    let timedOut = false;
+    const timeout = this.#clock.setTimeout(() => {
+      timedOut = true;
+      inFlight.abort();
+    }, this.#renewDeadline / 2);
     try {
-      const acquired = await this.#tryAcquireOrRenew(sentAt, this.#inFlight.signal);
+      const acquired = await this.#tryAcquireOrRenew(sentAt, inFlight.signal);
       // The deadline may have ended the leadership while the request was in flight.
       if (this.#stopped) return;
       if (acquired) {
@@ -124,7 +133,12 @@ export class LeaderElector {
     } catch (error) {
       if (this.#stopped) return;
       const { status, message } = summarizeApiError(error);
-      this.#options.logger.warn("lease update failed", { status, error: message });
+      this.#options.logger.warn(
+        "lease update failed",
+        timedOut ? { error: `no answer within ${this.#renewDeadline / 2} ms` } : { status, error: message },
+      );
+    } finally {
+      timeout.cancel();
     }
     this.#timer = this.#clock.setTimeout(() => void this.#tick(), this.#retryPeriod);
   }

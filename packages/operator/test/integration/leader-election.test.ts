@@ -72,4 +72,37 @@ describe("leader election", () => {
     assert.equal(a.leading, false);
     assert.equal((await readLease()).spec?.holderIdentity, "b");
   });
+
+  it("ends a candidate's request to a frozen API server (the standby took over 16 s after the resume)", async () => {
+    const events: string[] = [];
+    const logger = {
+      info() {},
+      warn(message: string, meta?: Record<string, unknown>) {
+        events.push(`${message}: ${String(meta?.error)}`);
+      },
+    };
+    const c = new LeaderElector({
+      kubeConfig: server.kubeConfig(),
+      namespace: "default",
+      name: "frozen",
+      identity: "c",
+      ...TERMS,
+      logger,
+      onStartedLeading: () => {},
+      onStoppedLeading: () => {},
+    });
+    electors.push(c);
+    server.freeze();
+    c.start();
+    try {
+      // While the API server is still frozen, the attempt is given up and another one made.
+      const ended = await eventually(
+        async () => events.find((e) => /^lease update failed: no answer within/.test(e)),
+        "the frozen request given up",
+      );
+      assert.match(ended, /no answer within 1500 ms/);
+    } finally {
+      server.thaw();
+    }
+  });
 });
