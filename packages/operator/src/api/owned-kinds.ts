@@ -21,8 +21,12 @@ export interface OwnedKind extends KindInfo {
   prunable: boolean;
 }
 
-/** Applied with server-side apply (patch; create when absent), watched, pruned when optional. */
-const CHILD_VERBS: readonly Verb[] = ["get", "list", "watch", "create", "update", "patch", "delete"];
+/**
+ * Applied with server-side apply and JSON patches (patch; create when absent) and watched;
+ * never updated (PUT). Only the optional ones are deleted (pruned).
+ */
+const CHILD_VERBS: readonly Verb[] = ["get", "list", "watch", "create", "patch"];
+const PRUNABLE_VERBS: readonly Verb[] = [...CHILD_VERBS, "delete"];
 
 /** The McpOidcProxy resources themselves: read and watched; only their status is written. */
 export const RESOURCE_KIND: KindInfo = {
@@ -47,14 +51,14 @@ export const OWNED_KINDS: readonly OwnedKind[] = [
     apiVersion: "policy/v1",
     kind: "PodDisruptionBudget",
     plural: "poddisruptionbudgets",
-    verbs: CHILD_VERBS,
+    verbs: PRUNABLE_VERBS,
     prunable: true,
   },
   {
     apiVersion: "autoscaling/v2",
     kind: "HorizontalPodAutoscaler",
     plural: "horizontalpodautoscalers",
-    verbs: CHILD_VERBS,
+    verbs: PRUNABLE_VERBS,
     prunable: true,
   },
   // The generated session keys: created once, never changed or deleted by the operator; it

@@ -2,8 +2,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { V1Deployment, V1ManagedFieldsEntry } from "@kubernetes/client-node";
-import { templateReclaimPatch } from "../../src/controller/reclaim-template.ts";
-import { FIELD_MANAGER } from "../../src/desired/children.ts";
+import { templateReclaimPatch } from "../../../src/controller/reclaim-template.ts";
+import { FIELD_MANAGER } from "../../../src/desired/children.ts";
 
 const container = (name: string) => ({ [`k:{"name":"${name}"}`]: { ".": {}, "f:name": {}, "f:image": {} } });
 const live = (managedFields: V1ManagedFieldsEntry[]) =>
