@@ -80,36 +80,26 @@ function compareSteps(a: (string | number)[], b: (string | number)[]): number {
   return b.length - a.length;
 }
 
+const startsWith = (path: string[], prefix: string[]) => prefix.every((segment, i) => path[i] === segment);
+/** Inside a reclaimed part, or on the way to one. */
+const inside = (path: string[]) => RECLAIMED_ROOTS.some((root) => startsWith(path, root));
+const onTheWay = (path: string[]) =>
+  RECLAIMED_ROOTS.some((root) => path.length < root.length && startsWith(root, path));
+
 /** The removals of one foreign manager's fields: the topmost node no trusted manager shares. */
 function foreignRemovals(tree: FieldsTree, live: unknown, kept: Set<string>): (string | number)[][] {
   const removals: (string | number)[][] = [];
   const walk = (node: FieldsTree, segments: string[], steps: (string | number)[], value: unknown) => {
     for (const [segment, child] of Object.entries(node)) {
-      if (segment === ".") continue;
+      const path = [...segments, segment];
+      if (segment === "." || !(inside(path) || onTheWay(path))) continue;
       const at = locate(value, segment);
       if (at === undefined) continue; // already gone
-      const path = [...segments, segment];
-      const next = (value as Record<string | number, unknown>)[at];
-      if (!kept.has(pathKey(path))) removals.push([...steps, at]);
-      else walk(child, path, [...steps, at], next);
+      if (inside(path) && !kept.has(pathKey(path))) removals.push([...steps, at]);
+      else walk(child, path, [...steps, at], (value as Record<string | number, unknown>)[at]);
     }
   };
-  for (const root of RECLAIMED_ROOTS) {
-    let node: FieldsTree | undefined = tree;
-    let value: unknown = live;
-    const steps: (string | number)[] = [];
-    for (const segment of root.slice(0, -1)) {
-      node = node?.[segment];
-      const at = locate(value, segment);
-      if (node === undefined || at === undefined) break;
-      steps.push(at);
-      value = (value as Record<string, unknown>)[at];
-    }
-    const last = root.at(-1) as string;
-    const leaf = node?.[last];
-    if (leaf === undefined || steps.length !== root.length - 1) continue;
-    walk({ [last]: leaf }, root.slice(0, -1), steps, value);
-  }
+  walk(tree, [], [], live);
   return removals;
 }
 
