@@ -19,13 +19,13 @@ import { after, before, describe, it } from "node:test";
 import { loadConfig } from "../../src/config/load.ts";
 import { type RunningProxy, startProxy } from "../../src/proxy-server.ts";
 import { TestBrowser } from "../support/browser.ts";
+import { type Everything, startEverything, stopEverything } from "../support/everything-process.ts";
 import { freePort } from "../support/ports.ts";
 import { finished } from "../support/process.ts";
 import { type Stack, startStack } from "../support/stack.ts";
 
 const ROOT = path.resolve(import.meta.dirname, "../../../..");
 const CONFORMANCE = path.join(ROOT, "node_modules/@modelcontextprotocol/conformance/dist/index.js");
-const EVERYTHING = path.resolve(import.meta.dirname, "../support/everything-server.ts");
 
 const GRANT = "authorization-code-grant authorization-code-grant AuthorizationCodeGrant";
 const METADATA = "authorization-server-metadata-endpoint authorization-server-metadata AuthorizationServerMetadata";
@@ -148,8 +148,7 @@ describe("MCP conformance: server scenarios, directly and through the proxy", ()
     "dns-rebinding-protection localhost-host-rebinding-rejected DNSRebindingRejected",
     "dns-rebinding-protection localhost-host-valid-accepted LocalhostHostAccepted",
   ];
-  let everything: ChildProcess;
-  let upstream: string;
+  let everything: Everything;
   let proxy: RunningProxy;
   let proxied: string;
   let policyProxy: RunningProxy;
@@ -157,14 +156,7 @@ describe("MCP conformance: server scenarios, directly and through the proxy", ()
   let policyDir: string;
 
   before(async () => {
-    everything = spawn(process.execPath, [EVERYTHING], { stdio: ["ignore", "pipe", "inherit"] });
-    const lines = createInterface({ input: everything.stdout as NodeJS.ReadableStream });
-    for await (const line of lines) {
-      if (line.startsWith("listening ")) {
-        upstream = line.slice("listening ".length).trim();
-        break;
-      }
-    }
+    everything = await startEverything();
     const port = await freePort();
     const { config } = loadConfig({
       env: {
@@ -172,7 +164,7 @@ describe("MCP conformance: server scenarios, directly and through the proxy", ()
         MCP_HOST: "127.0.0.1",
         MCP_PORT: String(port),
         MCP_PUBLIC_URL: `http://127.0.0.1:${port}`,
-        MCP_TARGET_URL: new URL(upstream).origin,
+        MCP_TARGET_URL: everything.origin,
         LOG_LEVEL: "error",
       },
     });
@@ -198,7 +190,7 @@ describe("MCP conformance: server scenarios, directly and through the proxy", ()
         MCP_HOST: "127.0.0.1",
         MCP_PORT: String(policyPort),
         MCP_PUBLIC_URL: `http://127.0.0.1:${policyPort}`,
-        MCP_TARGET_URL: new URL(upstream).origin,
+        MCP_TARGET_URL: everything.origin,
         LOG_LEVEL: "error",
       },
     }).config;
@@ -209,9 +201,7 @@ describe("MCP conformance: server scenarios, directly and through the proxy", ()
     await proxy?.shutdown();
     await policyProxy?.shutdown();
     rmSync(policyDir, { recursive: true, force: true });
-    const exited = new Promise((resolve) => everything.once("exit", resolve));
-    everything.kill("SIGTERM");
-    await exited;
+    await stopEverything(everything);
   });
 
   it("passes through the proxy every check the server passes directly, and the proxy's own protections", async () => {
@@ -221,7 +211,7 @@ describe("MCP conformance: server scenarios, directly and through the proxy", ()
       const draft = await conformance(["server", "--url", url, "--suite", "draft"]).results();
       return new Map([...active, ...draft]);
     };
-    const direct = await run(upstream);
+    const direct = await run(everything.url);
     for (const [mode, url] of [
       ["proxy", proxied],
       ["proxy with a policy", policyProxied],

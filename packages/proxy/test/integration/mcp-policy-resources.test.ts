@@ -3,36 +3,27 @@
 // reads and prompt gets outside the rules are refused, completions are judged by what they
 // complete.
 import assert from "node:assert/strict";
-import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { createInterface } from "node:readline";
 import { after, before, describe, it } from "node:test";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { loadConfig } from "../../src/config/load.ts";
 import { type RunningProxy, startProxy } from "../../src/proxy-server.ts";
+import { type Everything, startEverything, stopEverything } from "../support/everything-process.ts";
 import { freePort } from "../support/redis-server.ts";
 
-const EVERYTHING = path.resolve(import.meta.dirname, "../support/everything-server.ts");
 const DOCS = "demo://resource/static/document";
 
 describe("MCP policy on resources and prompts (everything server, TS SDK client)", () => {
-  let everything: ChildProcess;
+  let everything: Everything;
   let proxy: RunningProxy;
   let dir: string;
   let client: Client;
 
   before(async () => {
-    everything = spawn(process.execPath, [EVERYTHING], { stdio: ["ignore", "pipe", "inherit"] });
-    let upstream = "";
-    for await (const line of createInterface({ input: everything.stdout as NodeJS.ReadableStream })) {
-      if (line.startsWith("listening ")) {
-        upstream = line.slice("listening ".length).trim();
-        break;
-      }
-    }
+    everything = await startEverything();
     dir = mkdtempSync(path.join(tmpdir(), "mcp-policy-resources-"));
     const file = path.join(dir, "config.yaml");
     writeFileSync(
@@ -51,7 +42,7 @@ describe("MCP policy on resources and prompts (everything server, TS SDK client)
         AUTH_MODE: "bypass",
         MCP_HOST: "127.0.0.1",
         MCP_PORT: String(port),
-        MCP_TARGET_URL: new URL(upstream).origin,
+        MCP_TARGET_URL: everything.origin,
         LOG_LEVEL: "error",
       },
     });
@@ -62,9 +53,7 @@ describe("MCP policy on resources and prompts (everything server, TS SDK client)
   after(async () => {
     await client?.close();
     await proxy?.shutdown();
-    const exited = new Promise((resolve) => everything.once("exit", resolve));
-    everything.kill("SIGTERM");
-    await exited;
+    await stopEverything(everything);
     rmSync(dir, { recursive: true, force: true });
   });
 

@@ -22,11 +22,11 @@ import { createParser, type EventSourceMessage } from "eventsource-parser";
 import { loadConfig } from "../../src/config/load.ts";
 import { type RunningProxy, startProxy } from "../../src/proxy-server.ts";
 import { TestBrowser } from "../support/browser.ts";
+import { type Everything, startEverything, stopEverything } from "../support/everything-process.ts";
 import { freePort } from "../support/redis-server.ts";
 import { type Stack, startStack } from "../support/stack.ts";
 
 const DEMO_POLICY = path.resolve(import.meta.dirname, "../../dev/demo-policy.yaml");
-const EVERYTHING = path.resolve(import.meta.dirname, "../support/everything-server.ts");
 const PYTHON = path.resolve(import.meta.dirname, "../../../../.tools/python/bin/python");
 
 /** The demo policy's rules without its audit trail (which writes to stdout). */
@@ -141,19 +141,12 @@ async function readEvents(
 const hasResult = (event: EventSourceMessage) => event.data.includes('"result"');
 
 describe("MCP policy on GET streams: a Streamable HTTP stream resumed with Last-Event-ID (everything server)", () => {
-  let everything: ChildProcess;
+  let everything: Everything;
   let proxy: RunningProxy;
   let dir: string;
 
   before(async () => {
-    everything = spawn(process.execPath, [EVERYTHING], { stdio: ["ignore", "pipe", "inherit"] });
-    let upstream = "";
-    for await (const line of createInterface({ input: everything.stdout as NodeJS.ReadableStream })) {
-      if (line.startsWith("listening ")) {
-        upstream = line.slice("listening ".length).trim();
-        break;
-      }
-    }
+    everything = await startEverything();
     dir = mkdtempSync(path.join(tmpdir(), "mcp-policy-resume-"));
     const file = path.join(dir, "config.yaml");
     writeFileSync(file, "mcp_policy:\n  rules:\n    - name: echo-only\n      tools: [echo]\n");
@@ -164,7 +157,7 @@ describe("MCP policy on GET streams: a Streamable HTTP stream resumed with Last-
         AUTH_MODE: "bypass",
         MCP_HOST: "127.0.0.1",
         MCP_PORT: String(port),
-        MCP_TARGET_URL: new URL(upstream).origin,
+        MCP_TARGET_URL: everything.origin,
         LOG_LEVEL: "error",
       },
     });
@@ -172,9 +165,7 @@ describe("MCP policy on GET streams: a Streamable HTTP stream resumed with Last-
   });
   after(async () => {
     await proxy?.shutdown();
-    const exited = new Promise((resolve) => everything.once("exit", resolve));
-    everything.kill("SIGTERM");
-    await exited;
+    await stopEverything(everything);
     rmSync(dir, { recursive: true, force: true });
   });
 

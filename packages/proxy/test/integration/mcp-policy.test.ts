@@ -9,14 +9,12 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
-import { UnauthorizedError } from "@modelcontextprotocol/sdk/client/auth.js";
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import type { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { loadConfig } from "../../src/config/load.ts";
 import type { AuditRecord } from "../../src/mcp/audit-log.ts";
 import type { RunningProxy } from "../../src/proxy-server.ts";
-import { TestBrowser } from "../support/browser.ts";
-import { CLIENT_REDIRECT, connectWithOAuth, type InMemoryOAuthClient } from "../support/mcp-oauth-client.ts";
+import { connectWithOAuth, type InMemoryOAuthClient } from "../support/mcp-oauth-client.ts";
 import { type Stack, startStack } from "../support/stack.ts";
 
 const ARGUMENTS_KEY = "audit-arguments-key-0123456789abcdef";

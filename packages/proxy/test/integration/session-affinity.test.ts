@@ -6,11 +6,9 @@
 // through the other replica, and a killed endpoint's sessions get 404 and start again. Then a
 // DNS name (a headless Service) whose answer changes, through a stand-in resolver.
 import assert from "node:assert/strict";
-import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { createInterface } from "node:readline";
 import { after, before, describe, it } from "node:test";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
@@ -19,37 +17,12 @@ import { loadConfig } from "../../src/config/load.ts";
 import type { Config } from "../../src/config/schema.ts";
 import { type RunningProxy, startProxy } from "../../src/proxy-server.ts";
 import { TestBrowser } from "../support/browser.ts";
+import { type Everything, startEverything, stopEverything } from "../support/everything-process.ts";
 import { freePort, startRedis, type TestRedis } from "../support/redis-server.ts";
 import { type RoundRobin, startRoundRobin } from "../support/round-robin.ts";
 import { connectMcpClient, type Stack, startStack } from "../support/stack.ts";
 
-const EVERYTHING = path.resolve(import.meta.dirname, "../support/everything-server.ts");
 const LONG_RUNNING = "trigger-long-running-operation";
-
-interface Everything {
-  /** Its origin: the proxy and the client both add the path /mcp. */
-  origin: string;
-  child: ChildProcess;
-}
-
-async function startEverything(address: string[] = []): Promise<Everything> {
-  const child = spawn(process.execPath, [EVERYTHING, ...address], { stdio: ["ignore", "pipe", "inherit"] });
-  const url = await new Promise<string>((resolve, reject) => {
-    const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
-    lines.on("line", (line) => {
-      if (line.startsWith("listening ")) resolve(line.slice("listening ".length));
-    });
-    child.once("exit", (code) => reject(new Error(`everything server exited (${code})`)));
-  });
-  return { origin: new URL(url).origin, child };
-}
-
-async function stopEverything(server: Everything): Promise<void> {
-  if (server.child.exitCode !== null || server.child.signalCode !== null) return;
-  const exited = new Promise((resolve) => server.child.once("exit", resolve));
-  server.child.kill("SIGTERM");
-  await exited;
-}
 
 async function connect(url: string): Promise<Client> {
   const client = new Client({ name: "affinity-test", version: "1.0.0" });
