@@ -17,12 +17,12 @@ const TERMS = { leaseDurationMs: 15_000, renewDeadlineMs: 10_000, retryPeriodMs:
 /** A clock that moves only by advance(); due timers run in order. */
 class ManualClock implements Clock {
   #now = Date.parse("2026-12-01T12:00:00Z");
-  #timers: { at: number; fn: () => void; cancelled: boolean }[] = [];
+  #timers: { at: number; ms: number; fn: () => void; cancelled: boolean }[] = [];
   now(): number {
     return this.#now;
   }
   setTimeout(fn: () => void, ms: number) {
-    const timer = { at: this.#now + ms, fn, cancelled: false };
+    const timer = { at: this.#now + ms, ms, fn, cancelled: false };
     this.#timers.push(timer);
     return {
       cancel: () => {
@@ -30,9 +30,9 @@ class ManualClock implements Clock {
       },
     };
   }
-  /** Timers waiting (a tick in flight has armed none yet). */
-  get pending(): number {
-    return this.#timers.filter((timer) => !timer.cancelled).length;
+  /** Timers of `ms` waiting (a tick in flight has armed its request's timeout, not its next tick). */
+  pending(ms: number): number {
+    return this.#timers.filter((timer) => !timer.cancelled && timer.ms === ms).length;
   }
   advance(ms: number): void {
     this.#now += ms;
@@ -68,8 +68,9 @@ describe("leader election with an injected clock", () => {
     electors.push(elector);
     return elector;
   };
-  /** One tick of the elector: its request answered, its next timer armed. */
-  const settled = (clock: ManualClock) => eventually(async () => (clock.pending > 0 ? true : undefined), "a tick");
+  /** One tick of the elector: its request answered, its next tick armed. */
+  const settled = (clock: ManualClock) =>
+    eventually(async () => (clock.pending(TERMS.retryPeriodMs) > 0 ? true : undefined), "a tick");
 
   it("waits a whole lease duration from when it saw the Lease, though its renewTime is an hour old", async () => {
     const status = await server.request("POST", "/apis/coordination.k8s.io/v1/namespaces/default/leases", {
