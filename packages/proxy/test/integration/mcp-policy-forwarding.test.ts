@@ -3,45 +3,29 @@
 // Mcp-Param-* headers untouched, a denied one not at all; the metrics' name label stays
 // bounded whatever names clients send.
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import http from "node:http";
-import { tmpdir } from "node:os";
-import path from "node:path";
 import { after, before, describe, it } from "node:test";
-import { loadConfig } from "../../src/config/load.ts";
-import { type RunningProxy, startProxy } from "../../src/proxy-server.ts";
+import type { RunningProxy } from "../../src/proxy-server.ts";
+import { type BypassProxy, startBypassProxy } from "../support/bypass-proxy.ts";
 import { type RecordingUpstream, startRecordingUpstream } from "../support/recording-upstream.ts";
-import { freePort } from "../support/redis-server.ts";
 
 describe("MCP policy: what reaches the MCP server", () => {
   let upstream: RecordingUpstream;
+  let bypass: BypassProxy;
   let proxy: RunningProxy;
-  let dir: string;
   let mcpUrl: string;
 
   before(async () => {
     upstream = await startRecordingUpstream();
-    dir = mkdtempSync(path.join(tmpdir(), "mcp-policy-forwarding-"));
-    const file = path.join(dir, "config.yaml");
-    writeFileSync(file, "mcp_policy:\n  rules:\n    - { name: search-only, tools: [search] }\n");
-    const port = await freePort();
-    const { config } = loadConfig({
-      file,
-      env: {
-        AUTH_MODE: "bypass",
-        MCP_HOST: "127.0.0.1",
-        MCP_PORT: String(port),
-        MCP_TARGET_URL: upstream.url,
-        LOG_LEVEL: "error",
-      },
-    });
-    proxy = await startProxy(config);
-    mcpUrl = `${proxy.url}/mcp`;
+    bypass = await startBypassProxy(
+      "mcp_policy:\n  rules:\n    - { name: search-only, tools: [search] }\n",
+      upstream.url,
+    );
+    ({ proxy, mcpUrl } = bypass);
   });
   after(async () => {
-    await proxy?.shutdown();
+    await bypass?.close();
     await upstream?.close();
-    rmSync(dir, { recursive: true, force: true });
   });
 
   const post = (body: string | Buffer, headers: Record<string, string> = {}) =>

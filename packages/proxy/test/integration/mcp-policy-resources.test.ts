@@ -3,58 +3,40 @@
 // reads and prompt gets outside the rules are refused, completions are judged by what they
 // complete.
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
-import { loadConfig } from "../../src/config/load.ts";
-import { type RunningProxy, startProxy } from "../../src/proxy-server.ts";
+import type { RunningProxy } from "../../src/proxy-server.ts";
+import { type BypassProxy, startBypassProxy } from "../support/bypass-proxy.ts";
 import { type Everything, startEverything, stopEverything } from "../support/everything-process.ts";
-import { freePort } from "../support/redis-server.ts";
 
 const DOCS = "demo://resource/static/document";
 
 describe("MCP policy on resources and prompts (everything server, TS SDK client)", () => {
   let everything: Everything;
+  let bypass: BypassProxy;
   let proxy: RunningProxy;
-  let dir: string;
   let client: Client;
 
   before(async () => {
     everything = await startEverything();
-    dir = mkdtempSync(path.join(tmpdir(), "mcp-policy-resources-"));
-    const file = path.join(dir, "config.yaml");
-    writeFileSync(
-      file,
+    bypass = await startBypassProxy(
       `mcp_policy:
   rules:
     - name: docs
       resources: ["${DOCS}/architecture.md", "demo://resource/dynamic/text/*"]
       prompts: [simple-prompt]
 `,
+      everything.origin,
     );
-    const port = await freePort();
-    const { config } = loadConfig({
-      file,
-      env: {
-        AUTH_MODE: "bypass",
-        MCP_HOST: "127.0.0.1",
-        MCP_PORT: String(port),
-        MCP_TARGET_URL: everything.origin,
-        LOG_LEVEL: "error",
-      },
-    });
-    proxy = await startProxy(config);
+    proxy = bypass.proxy;
     client = new Client({ name: "policy-test", version: "1.0.0" });
     await client.connect(new StreamableHTTPClientTransport(new URL(`${proxy.url}/mcp`)));
   });
   after(async () => {
     await client?.close();
-    await proxy?.shutdown();
+    await bypass?.close();
     await stopEverything(everything);
-    rmSync(dir, { recursive: true, force: true });
   });
 
   it("lists only the resources, templates and prompts the rules grant", async () => {

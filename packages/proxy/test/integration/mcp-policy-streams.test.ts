@@ -22,6 +22,7 @@ import { createParser, type EventSourceMessage } from "eventsource-parser";
 import { loadConfig } from "../../src/config/load.ts";
 import { type RunningProxy, startProxy } from "../../src/proxy-server.ts";
 import { TestBrowser } from "../support/browser.ts";
+import { type BypassProxy, startBypassProxy } from "../support/bypass-proxy.ts";
 import { type Everything, startEverything, stopEverything } from "../support/everything-process.ts";
 import { freePort } from "../support/redis-server.ts";
 import { type Stack, startStack } from "../support/stack.ts";
@@ -142,31 +143,20 @@ const hasResult = (event: EventSourceMessage) => event.data.includes('"result"')
 
 describe("MCP policy on GET streams: a Streamable HTTP stream resumed with Last-Event-ID (everything server)", () => {
   let everything: Everything;
+  let bypass: BypassProxy;
   let proxy: RunningProxy;
-  let dir: string;
 
   before(async () => {
     everything = await startEverything();
-    dir = mkdtempSync(path.join(tmpdir(), "mcp-policy-resume-"));
-    const file = path.join(dir, "config.yaml");
-    writeFileSync(file, "mcp_policy:\n  rules:\n    - name: echo-only\n      tools: [echo]\n");
-    const port = await freePort();
-    const { config } = loadConfig({
-      file,
-      env: {
-        AUTH_MODE: "bypass",
-        MCP_HOST: "127.0.0.1",
-        MCP_PORT: String(port),
-        MCP_TARGET_URL: everything.origin,
-        LOG_LEVEL: "error",
-      },
-    });
-    proxy = await startProxy(config);
+    bypass = await startBypassProxy(
+      "mcp_policy:\n  rules:\n    - name: echo-only\n      tools: [echo]\n",
+      everything.origin,
+    );
+    proxy = bypass.proxy;
   });
   after(async () => {
-    await proxy?.shutdown();
+    await bypass?.close();
     await stopEverything(everything);
-    rmSync(dir, { recursive: true, force: true });
   });
 
   it("a tools/list answer replayed on the resumed GET holds only what the caller may use, its event id kept", async () => {
