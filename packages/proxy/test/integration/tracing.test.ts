@@ -127,6 +127,26 @@ const clearOtel = () => {
   for (const name of OTEL_VARIABLES) delete process.env[name];
 };
 
+/** OTLP over HTTP with JSON bodies, to `receiver`: what most tests export with. */
+const otlpJson = (receiver: OtlpReceiver) => ({
+  OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
+  OTEL_EXPORTER_OTLP_PROTOCOL: "http/json",
+});
+
+/** A bypass proxy started while the `otel` variables are set (the SDK reads them at start), cleared after. */
+async function tracedProxy(
+  target: string,
+  otel: Record<string, string>,
+  options: { logger?: ReturnType<typeof createLogger>; file?: string } = {},
+) {
+  Object.assign(process.env, otel);
+  try {
+    return await bypassProxy(target, {}, options.logger, options.file);
+  } finally {
+    clearOtel();
+  }
+}
+
 const toolsCall = JSON.stringify({
   jsonrpc: "2.0",
   id: 1,
@@ -185,11 +205,7 @@ describe("tracing on (OTLP over HTTP, JSON)", () => {
   before(async () => {
     receiver = await startOtlpReceiver();
     upstream = await startUpstream();
-    process.env.OTEL_EXPORTER_OTLP_ENDPOINT = receiver.url;
-    process.env.OTEL_EXPORTER_OTLP_PROTOCOL = "http/json";
-    process.env.OTEL_SERVICE_NAME = "proxy-under-test";
-    const proxy = await bypassProxy(upstream.url);
-    clearOtel();
+    const proxy = await tracedProxy(upstream.url, { ...otlpJson(receiver), OTEL_SERVICE_NAME: "proxy-under-test" });
     // A tool call carrying a trace context and credentials that must never be exported.
     const res = await post(proxy.url, {
       traceparent: `00-${CLIENT_TRACE}-${CLIENT_SPAN}-01`,
@@ -267,10 +283,7 @@ describe("tracing on, a real MCP client and server", () => {
   it("gives every request the MCP server gets a traceparent of an exported upstream span, and exports no MCP session id", async () => {
     const receiver = await startOtlpReceiver();
     const mcp = await startDemoMcpServer();
-    process.env.OTEL_EXPORTER_OTLP_ENDPOINT = receiver.url;
-    process.env.OTEL_EXPORTER_OTLP_PROTOCOL = "http/json";
-    const proxy = await bypassProxy(mcp.url);
-    clearOtel();
+    const proxy = await tracedProxy(mcp.url, otlpJson(receiver));
     let sessionId: string | undefined;
     try {
       // A client instrumented with OpenTelemetry sends its trace context with every request.
@@ -310,8 +323,7 @@ describe("tracing on, bearer tokens of the provider (mcp_auth.mode provider)", (
   it("records the authentication's outcome, never the token, the user or their e-mail", async () => {
     const receiver = await startOtlpReceiver();
     const { privateKey } = await generateKeyPair("RS256", { extractable: true });
-    process.env.OTEL_EXPORTER_OTLP_ENDPOINT = receiver.url;
-    process.env.OTEL_EXPORTER_OTLP_PROTOCOL = "http/json";
+    Object.assign(process.env, otlpJson(receiver));
     const stack = await startStack({
       idp: { signingKeys: [{ ...(await exportJWK(privateKey)), kid: "key-a", alg: "RS256", use: "sig" }] },
       env: { MCP_AUTH_MODE: "provider", MCP_JWKS_REFRESH_COOLDOWN: "0s" },
@@ -358,10 +370,7 @@ describe("tracing on, with an MCP policy", () => {
     const dir = mkdtempSync(path.join(tmpdir(), "mcp-proxy-tracing-"));
     const file = path.join(dir, "config.yaml");
     writeFileSync(file, "mcp_policy:\n  rules:\n    - name: echo-for-all\n      tools: [echo]\n");
-    process.env.OTEL_EXPORTER_OTLP_ENDPOINT = receiver.url;
-    process.env.OTEL_EXPORTER_OTLP_PROTOCOL = "http/json";
-    const proxy = await bypassProxy(upstream.url, {}, undefined, file);
-    clearOtel();
+    const proxy = await tracedProxy(upstream.url, otlpJson(receiver), { file });
     const call = (tool: string) =>
       JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: tool, arguments: {} } });
     try {
@@ -395,11 +404,8 @@ describe("tracing on, upstream unreachable", () => {
     const receiver = await startOtlpReceiver();
     const closed = await startUpstream();
     await closed.close();
-    process.env.OTEL_EXPORTER_OTLP_ENDPOINT = receiver.url;
-    process.env.OTEL_EXPORTER_OTLP_PROTOCOL = "http/json";
     const lines: string[] = [];
-    const proxy = await bypassProxy(closed.url, {}, capturingLogger(lines));
-    clearOtel();
+    const proxy = await tracedProxy(closed.url, otlpJson(receiver), { logger: capturingLogger(lines) });
     try {
       const res = await post(proxy.url, {});
       assert.equal(res.status, 502);
@@ -424,9 +430,7 @@ describe("tracing on, the OTLP defaults", () => {
   it("exports protobuf (OTLP's default protocol) to OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, the client's trace in it", async () => {
     const receiver = await startOtlpReceiver();
     const upstream = await startUpstream();
-    process.env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT = `${receiver.url}/v1/traces`;
-    const proxy = await bypassProxy(upstream.url);
-    clearOtel();
+    const proxy = await tracedProxy(upstream.url, { OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: `${receiver.url}/v1/traces` });
     try {
       const res = await post(proxy.url, { traceparent: `00-${CLIENT_TRACE}-${CLIENT_SPAN}-01` });
       assert.equal(res.status, 200);
@@ -444,10 +448,10 @@ describe("tracing on, the OTLP defaults", () => {
   it("samples as OTEL_TRACES_SAMPLER says: parentbased_always_off exports nothing and tells the MCP server so", async () => {
     const receiver = await startOtlpReceiver();
     const upstream = await startUpstream();
-    process.env.OTEL_EXPORTER_OTLP_ENDPOINT = receiver.url;
-    process.env.OTEL_TRACES_SAMPLER = "parentbased_always_off";
-    const proxy = await bypassProxy(upstream.url);
-    clearOtel();
+    const proxy = await tracedProxy(upstream.url, {
+      OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
+      OTEL_TRACES_SAMPLER: "parentbased_always_off",
+    });
     try {
       const res = await post(proxy.url, {});
       assert.equal(res.status, 200);
