@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { exportJWK, generateKeyPair, type JWK, SignJWT } from "jose";
 import { ALICE, assertIdentity, whoamiIdentity } from "../support/identity.ts";
-import { connectWithOAuth, initializeWithToken } from "../support/mcp-oauth-client.ts";
+import { connectWithOAuth, initializeWithToken, statusInSession } from "../support/mcp-oauth-client.ts";
 import { type Stack, startStack } from "../support/stack.ts";
 
 async function signingKey(kid: string) {
@@ -117,21 +117,7 @@ describe("MCP clients with the provider's access tokens", () => {
     await initialized.body?.cancel();
     const sessionId = initialized.headers.get("mcp-session-id");
     assert.ok(sessionId);
-    const listTools = async (token: string) => {
-      const response = await fetch(`${proxyUrl}/mcp`, {
-        method: "POST",
-        headers: {
-          authorization: `Bearer ${token}`,
-          "content-type": "application/json",
-          accept: "application/json, text/event-stream",
-          "mcp-session-id": sessionId,
-          "mcp-protocol-version": "2025-06-18",
-        },
-        body: JSON.stringify({ jsonrpc: "2.0", id: 2, method: "tools/list" }),
-      });
-      await response.body?.cancel();
-      return response.status;
-    };
+    const listTools = (token: string) => statusInSession(`${proxyUrl}/mcp`, token, sessionId, "tools/list");
     assert.equal(await listTools(await mint({ client_id: "client-a" })), 200);
     assert.equal(await listTools(await mint({ client_id: "client-b" })), 404, "same user, another client");
     assert.equal(await listTools(await mint({ client_id: "client-a", sub: "bob" })), 404, "another user");

@@ -9,7 +9,7 @@ import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { exportJWK, generateKeyPair, type JWK, SignJWT } from "jose";
 import { ALICE, assertIdentity } from "../support/identity.ts";
-import { initializeWithToken } from "../support/mcp-oauth-client.ts";
+import { initializeWithToken, statusInSession } from "../support/mcp-oauth-client.ts";
 import { HandClient } from "../support/oauth-hand-client.ts";
 import { type Stack, startStack } from "../support/stack.ts";
 
@@ -130,21 +130,7 @@ for (const kind of [providerJwts, proxyTokens]) {
       await initialized.body?.cancel();
       const sessionId = initialized.headers.get("mcp-session-id") ?? "";
       assert.ok(sessionId);
-      const ping = async (token: string) => {
-        const response = await fetch(`${base}/mcp`, {
-          method: "POST",
-          headers: {
-            authorization: `Bearer ${token}`,
-            "content-type": "application/json",
-            accept: "application/json, text/event-stream",
-            "mcp-session-id": sessionId,
-            "mcp-protocol-version": "2025-06-18",
-          },
-          body: JSON.stringify({ jsonrpc: "2.0", id: 3, method: "ping" }),
-        });
-        await response.body?.cancel();
-        return response.status;
-      };
+      const ping = (token: string) => statusInSession(`${base}/mcp`, token, sessionId, "ping");
       assert.equal(await ping(await kind.tokenFor(stack, "alice", "mcp:tools", "b")), 404);
       assert.equal(await ping(await kind.tokenFor(stack, "carol", "mcp:tools", "a")), 404);
       assert.equal(await ping(await kind.tokenFor(stack, "alice", "mcp:tools", "a")), 200);

@@ -106,3 +106,20 @@ export function initializeWithToken(url: string, token: string): Promise<Respons
     }),
   });
 }
+
+/** The status of a JSON-RPC request sent with a bearer token inside an MCP session (the body is discarded). */
+export async function statusInSession(url: string, token: string, sessionId: string, method: string): Promise<number> {
+  const response = await fetch(url, {
+    method: "POST",
+    headers: {
+      authorization: `Bearer ${token}`,
+      "content-type": "application/json",
+      accept: "application/json, text/event-stream",
+      "mcp-session-id": sessionId,
+      "mcp-protocol-version": "2025-06-18",
+    },
+    body: JSON.stringify({ jsonrpc: "2.0", id: 2, method }),
+  });
+  await response.body?.cancel();
+  return response.status;
+}
