@@ -415,34 +415,50 @@ describe("MCP clients with the proxy's own authorization server", () => {
   });
 });
 
+/** Two proxies (their own authorization server) sharing a fresh redis-server, behind a round robin. */
+interface Pair {
+  redis: TestRedis;
+  stack: Stack;
+  balancer: RoundRobin;
+  close(): Promise<void>;
+}
+
+async function balancedPair(env: Record<string, string>): Promise<Pair> {
+  const redis = await startRedis();
+  const port = await freePort();
+  const stack = await startStack({
+    proxies: 2,
+    publicUrl: `http://127.0.0.1:${port}`,
+    env: { MCP_AUTH_MODE: "proxy", SESSION_STORE: "redis", REDIS_URL: redis.url, ...env },
+  });
+  const balancer = await startRoundRobin(port, () => stack.ports.map((p) => `http://127.0.0.1:${p}`));
+  return {
+    redis,
+    stack,
+    balancer,
+    async close() {
+      await balancer.close();
+      await stack.close();
+      await redis.close();
+    },
+  };
+}
+
 describe("the authorization server on two instances sharing Redis", () => {
+  let pair: Pair;
   let redis: TestRedis;
   let stack: Stack;
   let balancer: RoundRobin;
 
   before(async () => {
-    redis = await startRedis();
-    const port = await freePort();
-    const publicUrl = `http://127.0.0.1:${port}`;
-    stack = await startStack({
-      proxies: 2,
-      publicUrl,
-      env: {
-        MCP_AUTH_MODE: "proxy",
-        MCP_REQUIRED_SCOPES: "mcp:tools",
-        SESSION_STORE: "redis",
-        REDIS_URL: redis.url,
-        // Revocation on one instance is seen by the other at once (no local reuse window).
-        SESSION_CACHE_TTL: "0s",
-      },
+    pair = await balancedPair({
+      MCP_REQUIRED_SCOPES: "mcp:tools",
+      // Revocation on one instance is seen by the other at once (no local reuse window).
+      SESSION_CACHE_TTL: "0s",
     });
-    balancer = await startRoundRobin(port, () => stack.ports.map((p) => `http://127.0.0.1:${p}`));
+    ({ redis, stack, balancer } = pair);
   });
-  after(async () => {
-    await balancer.close();
-    await stack.close();
-    await redis.close();
-  });
+  after(() => pair.close());
 
   it("completes the SDK client's whole flow with every step on another instance than the last", async () => {
     const { client, oauth } = await connectWithOAuth(`${balancer.url}/mcp`, "alice");
@@ -540,32 +556,19 @@ describe("the authorization server on two instances sharing Redis", () => {
 });
 
 describe("regression: mcp_auth.token_cache_ttl was ignored in proxy mode (session.cache_ttl was used)", () => {
-  let redis: TestRedis;
+  let pair: Pair;
   let stack: Stack;
   let balancer: RoundRobin;
 
   before(async () => {
-    redis = await startRedis();
-    const port = await freePort();
-    stack = await startStack({
-      proxies: 2,
-      publicUrl: `http://127.0.0.1:${port}`,
-      env: {
-        MCP_AUTH_MODE: "proxy",
-        SESSION_STORE: "redis",
-        REDIS_URL: redis.url,
-        // Sessions may be reused for an hour; tokens must not be reused at all.
-        SESSION_CACHE_TTL: "1h",
-        MCP_TOKEN_CACHE_TTL: "0s",
-      },
+    pair = await balancedPair({
+      // Sessions may be reused for an hour; tokens must not be reused at all.
+      SESSION_CACHE_TTL: "1h",
+      MCP_TOKEN_CACHE_TTL: "0s",
     });
-    balancer = await startRoundRobin(port, () => stack.ports.map((p) => `http://127.0.0.1:${p}`));
+    ({ stack, balancer } = pair);
   });
-  after(async () => {
-    await balancer.close();
-    await stack.close();
-    await redis.close();
-  });
+  after(() => pair.close());
 
   it("refuses a token revoked through one instance on both at once when the token cache is off", async () => {
     const hand = new HandClient(balancer.url);
