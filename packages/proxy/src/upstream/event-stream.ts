@@ -25,28 +25,40 @@ function endsAtEventBoundary(chunk: Buffer): boolean {
   return n >= 4 && chunk[n - 1] === 0x0a && chunk[n - 2] === 0x0d && chunk[n - 3] === 0x0a; // \r\n\r\n
 }
 
-export interface StreamKeepAlive {
-  /** Called for every chunk relayed from the upstream. */
-  relayed(chunk: Buffer): void;
-  stop(): void;
+/** Writes a ping when the stream it keeps alive is idle and at an event boundary. */
+function ping(keepAlive: KeepAlive): void {
+  keepAlive.ping();
 }
 
-/** Pings `res` whenever nothing was relayed for `intervalMs`; stops when the response closes. */
-export function keepStreamAlive(res: ServerResponse, intervalMs: number): StreamKeepAlive {
-  if (intervalMs <= 0) return { relayed() {}, stop() {} };
-  let atBoundary = true;
-  const timer = setTimeout(function ping() {
-    if (atBoundary && !res.writableEnded && !res.destroyed) res.write(PING);
-    timer.refresh();
-  }, intervalMs);
-  timer.unref();
-  const stop = () => clearTimeout(timer);
-  res.once("close", stop);
-  return {
-    relayed(chunk) {
-      atBoundary = endsAtEventBoundary(chunk);
-      timer.refresh();
-    },
-    stop,
-  };
+/**
+ * Pings a response whenever nothing was relayed for `intervalMs`; its owner stops it when the
+ * response closes. One Timeout per stream, refreshed (not re-created) per relayed chunk, and
+ * no closure: an open stream's keep-alive is this object and its timer.
+ */
+export class KeepAlive {
+  readonly #res: ServerResponse;
+  readonly #timer: NodeJS.Timeout;
+  #atBoundary = true;
+
+  constructor(res: ServerResponse, intervalMs: number) {
+    this.#res = res;
+    this.#timer = setTimeout(ping, intervalMs, this);
+    this.#timer.unref();
+  }
+
+  /** Called for every chunk relayed from the upstream. */
+  relayed(chunk: Buffer): void {
+    this.#atBoundary = endsAtEventBoundary(chunk);
+    this.#timer.refresh();
+  }
+
+  ping(): void {
+    const res = this.#res;
+    if (this.#atBoundary && !res.writableEnded && !res.destroyed) res.write(PING);
+    this.#timer.refresh();
+  }
+
+  stop(): void {
+    clearTimeout(this.#timer);
+  }
 }

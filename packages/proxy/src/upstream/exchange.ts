@@ -1,0 +1,375 @@
+// One forwarded exchange, as the undici dispatch handler of its upstream request: the MCP
+// server's answer is relayed to the client from undici's callbacks (onResponseData writes to
+// the response; a full socket pauses the upstream until 'drain'), with no Readable, async
+// iterator, AbortController or promise chain in between. An open event stream holds only this
+// object, its keep-alive and the sockets on either side: 10,000 of them must fit in a 256 MiB
+// container (docs/decisions/024-streams-relayed-from-callbacks.md). The forwarder prepares the
+// request (forwarder.ts); this file owns what happens once it is dispatched: the answer's
+// hooks, its rewrite or event filter, backpressure both ways, and aborting the upstream
+// request when the client leaves first.
+import type { IncomingHttpHeaders, OutgoingHttpHeaders, ServerResponse } from "node:http";
+import type { Dispatcher } from "undici";
+import { ProxyError } from "../errors.ts";
+import { UnfilterableEvent } from "../mcp/stream-filter.ts";
+import type { Logger } from "../observability/logger.ts";
+import type { UpstreamTrace } from "../observability/tracing.ts";
+import { HOP_BY_HOP } from "../proxy-headers.ts";
+import type { Endpoint } from "./endpoints.ts";
+import { isEventStream, KeepAlive, markUnbuffered } from "./event-stream.ts";
+import type { AnswerRewrite, EventRelayFilter, Who } from "./forwarder.ts";
+import type { StreamLimit } from "./stream-limit.ts";
+
+/** What every exchange of one forwarder shares (one object, not one closure per request). */
+export interface ExchangeContext {
+  streams: StreamLimit;
+  /** Event streams being relayed, ended cleanly at shutdown. */
+  openStreams: Set<ServerResponse>;
+  keepAliveMs: number;
+  logger: Logger;
+  streamOpened(): void;
+  streamClosed(): void;
+  /** The proxy's error for a request that failed before it was answered (logged and counted). */
+  failure(error: Error, endpoint: Endpoint, span: UpstreamTrace | undefined): ProxyError;
+}
+
+/** The reason given to undici when the client left first (one object: nothing is thrown with it). */
+const CLIENT_GONE = new Error("the client closed the connection");
+
+export function responseHeaders(
+  headers: IncomingHttpHeaders | Record<string, string | string[] | undefined>,
+): OutgoingHttpHeaders {
+  const out: OutgoingHttpHeaders = {};
+  for (const name in headers) {
+    const value = headers[name];
+    if (value !== undefined && !HOP_BY_HOP.has(name)) out[name] = value;
+  }
+  return out;
+}
+
+/** The caller's event filter; on a compressed stream (asked uncompressed) one that cuts it. */
+function eventFilter(who: Who, headers: IncomingHttpHeaders): EventRelayFilter | undefined {
+  const encoding = headers["content-encoding"];
+  if (!who.filterEvents || encoding === undefined || encoding === "identity") return who.filterEvents;
+  return {
+    push() {
+      throw new UnfilterableEvent(`a ${String(encoding)} event stream cannot be filtered`);
+    },
+  };
+}
+
+const unfilterable = () =>
+  new ProxyError("PROXY_ERROR", 502, "The MCP server's list answer could not be filtered for the caller");
+
+/** An answer read whole to be rewritten (lists filtered per caller). */
+interface HeldAnswer {
+  rewrite: AnswerRewrite;
+  status: number;
+  headers: IncomingHttpHeaders;
+  chunks: Buffer[];
+  size: number;
+}
+
+/**
+ * Settles `forward()`: resolved once the answer has begun (its headers are sent) or the client
+ * left; rejected with a ProxyError while nothing was sent. The body is relayed after that.
+ */
+interface Settle {
+  resolve(): void;
+  reject(error: unknown): void;
+}
+
+export class Exchange implements Dispatcher.DispatchHandler {
+  readonly #res: ServerResponse;
+  readonly #endpoint: Endpoint;
+  readonly #context: ExchangeContext;
+  #span: UpstreamTrace | undefined;
+  /** Whose streams this exchange counts against; holdsSlot: it is counted now. */
+  readonly #slotKey: string;
+  #holdsSlot: boolean;
+  /** Dropped once the answer has begun: its hooks and body are not kept for a stream's life. */
+  #who: Who | undefined;
+  #settle: Settle | undefined;
+  #controller: Dispatcher.DispatchController | undefined;
+  /** The client side closed (gone, or ended at shutdown). */
+  #closed = false;
+  /** The whole answer went through: a close after it aborts nothing. */
+  #complete = false;
+  /** The answer's headers went to the client: from now on failures cut the response. */
+  #relaying = false;
+  #stream = false;
+  #held: HeldAnswer | undefined;
+  #first: ((chunk: Buffer) => Promise<void>) | undefined;
+  #filter: EventRelayFilter | undefined;
+  #keepAlive: KeepAlive | undefined;
+  /** Whether 'drain' is listened to (from the first time the client's socket was full). */
+  #drainListener = false;
+
+  constructor(
+    res: ServerResponse,
+    who: Who,
+    endpoint: Endpoint,
+    context: ExchangeContext,
+    slotKey: string,
+    holdsSlot: boolean,
+  ) {
+    this.#res = res;
+    this.#who = who;
+    this.#endpoint = endpoint;
+    this.#context = context;
+    this.#slotKey = slotKey;
+    this.#holdsSlot = holdsSlot;
+    endpoint.inFlight++;
+    res.on("close", () => this.#clientClosed());
+  }
+
+  /** Whether the client left before the request was sent (nothing to dispatch then). */
+  get clientGone(): boolean {
+    return this.#closed;
+  }
+
+  /** Sends the request; see Settle for when the promise settles. */
+  dispatch(options: Dispatcher.DispatchOptions, span: UpstreamTrace | undefined): Promise<void> {
+    this.#span = span;
+    return new Promise<void>((resolve, reject) => {
+      this.#settle = { resolve, reject };
+      this.#endpoint.pool.dispatch(options, this);
+    });
+  }
+
+  /** A request that cannot count one more stream for its owner releases what it held. */
+  releaseSlot(): void {
+    if (this.#holdsSlot) this.#context.streams.release(this.#slotKey);
+    this.#holdsSlot = false;
+  }
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.#controller = controller;
+    if (this.#closed) controller.abort(CLIENT_GONE);
+  }
+
+  onResponseStart(controller: Dispatcher.DispatchController, status: number, headers: IncomingHttpHeaders): void {
+    if (status < 200) return; // 100 Continue and other interim answers: the client was told (forwarder)
+    // The span is the MCP server's answer time: it ends with the headers, streams included.
+    this.#span?.answered(status);
+    this.#endpoint.breaker.recordSuccess();
+    const hook = this.#who?.afterUpstream;
+    if (!hook) {
+      this.#begin(status, headers);
+      return;
+    }
+    // The caller's hook runs before anything is sent; a rejection drops the answer unsent.
+    controller.pause();
+    hook(status, headers).then(
+      () => {
+        this.#begin(status, headers);
+        this.#resume();
+      },
+      (error: unknown) => this.#fail(error),
+    );
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    const held = this.#held;
+    if (held) {
+      held.size += chunk.length;
+      if (held.size > held.rewrite.limit) this.#dropHeld("too large");
+      else held.chunks.push(chunk);
+      return;
+    }
+    const first = this.#first;
+    if (!first) {
+      this.#relay(chunk);
+      return;
+    }
+    // The first event waits for the caller's hook (the HTTP+SSE session binding reads it).
+    this.#first = undefined;
+    controller.pause();
+    first(chunk).then(
+      () => {
+        if (this.#relay(chunk)) this.#resume();
+      },
+      () => this.#cut(),
+    );
+  }
+
+  onResponseEnd(): void {
+    const held = this.#held;
+    if (held) {
+      this.#sendRewritten(held);
+      return;
+    }
+    this.#complete = true;
+    this.#keepAlive?.stop();
+    this.#res.end();
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController | null, error: Error): void {
+    if (this.#settle) {
+      if (this.#closed) {
+        this.#span?.failed("client_closed");
+        this.#settled()?.resolve(); // the client left first: nobody to answer
+        return;
+      }
+      this.releaseSlot();
+      this.#settled()?.reject(this.#context.failure(error, this.#endpoint, this.#span));
+      return;
+    }
+    // Cut short upstream after the answer began: not to be taken for whole.
+    if (this.#relaying && !this.#closed) this.#res.destroy();
+  }
+
+  /** The answer's headers are in (and its hook done): rewrite it, or relay it as it comes. */
+  #begin(status: number, upstreamHeaders: IncomingHttpHeaders): void {
+    const who = this.#who;
+    if (!who || !this.#settle) return; // already failed (upstream error while the hook ran)
+    if (this.#closed) {
+      this.#controller?.abort(CLIENT_GONE);
+      this.#settled()?.resolve();
+      return;
+    }
+    this.#who = undefined;
+    const rewrite = who.rewriteAnswer;
+    if (rewrite && status === 200) {
+      this.releaseSlot();
+      const encoding = upstreamHeaders["content-encoding"];
+      this.#held = { rewrite, status, headers: upstreamHeaders, chunks: [], size: 0 };
+      if (encoding !== undefined && encoding !== "identity") this.#dropHeld("compressed");
+      return;
+    }
+    const res = this.#res;
+    const headers = responseHeaders(upstreamHeaders);
+    this.#stream = isEventStream(upstreamHeaders);
+    if (this.#stream) this.#openStream(headers, who, upstreamHeaders);
+    else this.releaseSlot();
+    res.writeHead(status, headers);
+    if (this.#stream) {
+      res.flushHeaders();
+      who.trace?.streamStarted();
+    }
+    this.#relaying = true;
+    this.#settled()?.resolve();
+  }
+
+  /** An event stream answer: counted against its owner, unbuffered, kept alive, ended at shutdown. */
+  #openStream(headers: OutgoingHttpHeaders, who: Who, upstreamHeaders: IncomingHttpHeaders): void {
+    // Never refused now: the MCP server has already acted on the request.
+    if (!this.#holdsSlot) this.#context.streams.add(this.#slotKey);
+    this.#holdsSlot = true;
+    markUnbuffered(headers);
+    const context = this.#context;
+    if (context.keepAliveMs > 0) this.#keepAlive = new KeepAlive(this.#res, context.keepAliveMs);
+    context.openStreams.add(this.#res);
+    context.streamOpened();
+    this.#first = who.beforeFirstEvent;
+    this.#filter = eventFilter(who, upstreamHeaders);
+  }
+
+  /**
+   * Writes one chunk (through the event filter); pauses the upstream while the client is full.
+   * Returns whether more may come now.
+   */
+  #relay(chunk: Buffer): boolean {
+    const res = this.#res;
+    if (res.writableEnded || res.destroyed) {
+      this.#controller?.abort(CLIENT_GONE);
+      return false;
+    }
+    let out = chunk;
+    if (this.#filter) {
+      try {
+        out = this.#filter.push(chunk);
+      } catch (error) {
+        // Events that cannot be filtered: the stream is cut (fail closed).
+        if (error instanceof UnfilterableEvent)
+          this.#context.logger.warn("an MCP event stream was cut", { error: error.message });
+        this.#cut();
+        return false;
+      }
+      if (out.length === 0) return true;
+    }
+    this.#keepAlive?.relayed(out);
+    if (res.write(out)) return true;
+    this.#controller?.pause();
+    if (!this.#drainListener) {
+      this.#drainListener = true;
+      res.on("drain", () => this.#resume());
+    }
+    return false;
+  }
+
+  #resume(): void {
+    if (!this.#closed) this.#controller?.resume();
+  }
+
+  /** Both sides closed at once: the client must not take a cut answer for a whole one. */
+  #cut(): void {
+    this.#controller?.abort(CLIENT_GONE);
+    this.#res.destroy();
+  }
+
+  /** A list answer that cannot be read whole (too large, compressed): 502, fail closed. */
+  #dropHeld(why: string): void {
+    const held = this.#held as HeldAnswer;
+    this.#held = undefined;
+    this.#controller?.abort(CLIENT_GONE);
+    this.#context.logger.warn("an MCP list answer could not be filtered", {
+      reason: why,
+      encoding: held.headers["content-encoding"],
+      content_type: String(held.headers["content-type"] ?? ""),
+    });
+    this.#settled()?.reject(unfilterable());
+  }
+
+  /** Rewrites a whole answer and sends it in one write; fails closed (502) when it cannot. */
+  #sendRewritten(held: HeldAnswer): void {
+    this.#held = undefined;
+    const contentType = String(held.headers["content-type"] ?? "");
+    let rewritten: Buffer | undefined;
+    try {
+      rewritten = held.rewrite.rewrite(Buffer.concat(held.chunks, held.size), contentType);
+    } catch {
+      rewritten = undefined;
+    }
+    if (!rewritten) {
+      this.#held = held;
+      this.#dropHeld("unreadable");
+      return;
+    }
+    const headers = responseHeaders(held.headers);
+    delete headers["content-length"];
+    delete headers["transfer-encoding"];
+    headers["content-length"] = rewritten.length;
+    this.#complete = true;
+    this.#res.writeHead(held.status, headers);
+    this.#res.end(rewritten);
+    this.#settled()?.resolve();
+  }
+
+  /** The caller's hook refused the answer: it is dropped unsent and forward() rejects. */
+  #fail(error: unknown): void {
+    this.#controller?.abort(CLIENT_GONE);
+    this.#settled()?.reject(error);
+  }
+
+  /** Takes the pending settle (once). */
+  #settled(): Settle | undefined {
+    const settle = this.#settle;
+    this.#settle = undefined;
+    return settle;
+  }
+
+  #clientClosed(): void {
+    this.#endpoint.inFlight--;
+    this.releaseSlot();
+    if (this.#stream) {
+      this.#keepAlive?.stop();
+      this.#context.openStreams.delete(this.#res);
+      this.#context.streamClosed();
+    }
+    if (this.#complete) return;
+    // Whenever the client side closes before the upstream answer is complete (client gone,
+    // stream ended at shutdown), the upstream request is aborted too.
+    this.#closed = true;
+    this.#controller?.abort(CLIENT_GONE);
+  }
+}
