@@ -11,12 +11,14 @@ export class ConnectionDrain {
   constructor(server: Server) {
     server.on("connection", (socket: Socket) => {
       this.#inFlight.set(socket, 0);
-      socket.once("close", () => this.#inFlight.delete(socket));
+      // 'close' comes once: plain listeners (once() wraps each in three more objects, held
+      // for as long as an event stream keeps its connection open).
+      socket.on("close", () => this.#inFlight.delete(socket));
     });
     server.on("request", (req, res) => {
       const socket: Socket = req.socket;
       this.#inFlight.set(socket, (this.#inFlight.get(socket) ?? 0) + 1);
-      res.once("close", () => {
+      res.on("close", () => {
         const count = this.#inFlight.get(socket);
         if (count !== undefined) this.#inFlight.set(socket, count - 1);
       });

@@ -136,7 +136,8 @@ export class McpGuard {
         rewrite: (answer, contentType) => filterListAnswer(answer, contentType, input),
       };
     }
-    res.once("close", () => this.#recordJudged(who, caller, started, judged, res.headersSent ? res.statusCode : null));
+    // on, not once: 'close' comes once, and a POST answered with a stream would hold once()'s wrappers.
+    res.on("close", () => this.#recordJudged(who, caller, started, judged, res.headersSent ? res.statusCode : null));
     return true;
   }
 

@@ -149,6 +149,9 @@ export class Exchange implements Dispatcher.DispatchHandler {
 
   onResponseStart(controller: Dispatcher.DispatchController, status: number, headers: IncomingHttpHeaders): void {
     if (status < 200) return; // 100 Continue and other interim answers: the client was told (forwarder)
+    // undici keeps the raw header Buffers here for handlers that want them (none here): views of
+    // the first socket read, held for a stream's whole life otherwise (~1.5 KB each).
+    controller.rawHeaders = null;
     // The span is the MCP server's answer time: it ends with the headers, streams included.
     this.#span?.answered(status);
     this.#endpoint.breaker.recordSuccess();
