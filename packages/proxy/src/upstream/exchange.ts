@@ -12,6 +12,7 @@ import type { Dispatcher } from "undici";
 import { ProxyError } from "../errors.ts";
 import { UnfilterableEvent } from "../mcp/stream-filter.ts";
 import type { Logger } from "../observability/logger.ts";
+import { currentScope, type RequestScope, requestScope } from "../observability/request-scope.ts";
 import type { UpstreamTrace } from "../observability/tracing.ts";
 import { HOP_BY_HOP } from "../proxy-headers.ts";
 import type { Endpoint } from "./endpoints.ts";
@@ -83,6 +84,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
   readonly #endpoint: Endpoint;
   readonly #context: ExchangeContext;
   #span: UpstreamTrace | undefined;
+  readonly #scope: RequestScope | undefined = currentScope();
   /** Whose streams this exchange counts against; holdsSlot: it is counted now. */
   readonly #slotKey: string;
   #holdsSlot: boolean;
@@ -152,6 +154,10 @@ export class Exchange implements Dispatcher.DispatchHandler {
     // undici keeps the raw header Buffers here for handlers that want them (none here): views of
     // the first socket read, held for a stream's whole life otherwise (~1.5 KB each).
     controller.rawHeaders = null;
+    this.#inScope(() => this.#answered(controller, status, headers));
+  }
+
+  #answered(controller: Dispatcher.DispatchController, status: number, headers: IncomingHttpHeaders): void {
     // The span is the MCP server's answer time: it ends with the headers, streams included.
     this.#span?.answered(status);
     this.#endpoint.breaker.recordSuccess();
@@ -175,7 +181,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
     const held = this.#held;
     if (held) {
       held.size += chunk.length;
-      if (held.size > held.rewrite.limit) this.#dropHeld("too large");
+      if (held.size > held.rewrite.limit) this.#inScope(() => this.#dropHeld("too large"));
       else held.chunks.push(chunk);
       return;
     }
@@ -187,18 +193,20 @@ export class Exchange implements Dispatcher.DispatchHandler {
     // The first event waits for the caller's hook (the HTTP+SSE session binding reads it).
     this.#first = undefined;
     controller.pause();
-    first(chunk).then(
-      () => {
-        if (this.#relay(chunk)) this.#resume();
-      },
-      () => this.#cut(),
+    this.#inScope(() =>
+      first(chunk).then(
+        () => {
+          if (this.#relay(chunk)) this.#resume();
+        },
+        () => this.#cut(),
+      ),
     );
   }
 
   onResponseEnd(): void {
     const held = this.#held;
     if (held) {
-      this.#sendRewritten(held);
+      this.#inScope(() => this.#sendRewritten(held));
       return;
     }
     this.#complete = true;
@@ -207,18 +215,30 @@ export class Exchange implements Dispatcher.DispatchHandler {
   }
 
   onResponseError(_controller: Dispatcher.DispatchController | null, error: Error): void {
-    if (this.#settle) {
-      if (this.#closed) {
-        this.#span?.failed("client_closed");
-        this.#settled()?.resolve(); // the client left first: nobody to answer
-        return;
-      }
-      this.releaseSlot();
-      this.#settled()?.reject(this.#context.failure(error, this.#endpoint, this.#span));
+    if (this.#settle) this.#inScope(() => this.#failed(error));
+    // Cut short upstream after the answer began: not to be taken for whole.
+    else if (this.#relaying && !this.#closed) this.#res.destroy();
+  }
+
+  /** The request failed before it was answered: the client gets the proxy's error, unless it left. */
+  #failed(error: Error): void {
+    if (this.#closed) {
+      this.#span?.failed("client_closed");
+      this.#settled()?.resolve(); // the client left first: nobody to answer
       return;
     }
-    // Cut short upstream after the answer began: not to be taken for whole.
-    if (this.#relaying && !this.#closed) this.#res.destroy();
+    this.releaseSlot();
+    this.#settled()?.reject(this.#context.failure(error, this.#endpoint, this.#span));
+  }
+
+  /**
+   * Runs `step` in the request's scope (its log lines name the request, its hooks see it):
+   * undici calls back from the upstream socket's events, whose async context is that of the
+   * request that opened the connection, an earlier one on a reused connection.
+   */
+  #inScope(step: () => void): void {
+    if (this.#scope) requestScope.run(this.#scope, step);
+    else step();
   }
 
   /** The answer's headers are in (and its hook done): rewrite it, or relay it as it comes. */
@@ -283,8 +303,10 @@ export class Exchange implements Dispatcher.DispatchHandler {
         out = this.#filter.push(chunk);
       } catch (error) {
         // Events that cannot be filtered: the stream is cut (fail closed).
-        if (error instanceof UnfilterableEvent)
-          this.#context.logger.warn("an MCP event stream was cut", { error: error.message });
+        if (error instanceof UnfilterableEvent) {
+          const message = error.message;
+          this.#inScope(() => this.#context.logger.warn("an MCP event stream was cut", { error: message }));
+        }
         this.#cut();
         return false;
       }

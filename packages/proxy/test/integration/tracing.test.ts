@@ -195,6 +195,48 @@ describe("tracing off (the default)", () => {
   });
 });
 
+describe("log lines of upstream failures (tracing off)", () => {
+  it("name the request that failed, on a connection an earlier request opened", async () => {
+    // The first request opens the upstream connection and is answered; the second reuses it
+    // and the connection closes before an answer. undici calls back from the socket's events,
+    // whose async context is the first request's: the log line must still name the second.
+    let served = 0;
+    const upstream = http.createServer((req, res) => {
+      if (req.url !== "/mcp") {
+        res.end();
+        return;
+      }
+      served++;
+      req.resume();
+      if (served === 1) req.on("end", () => res.end("{}"));
+      else req.on("end", () => req.socket.destroy());
+    });
+    await new Promise<void>((resolve) => upstream.listen(0, "127.0.0.1", resolve));
+    const lines: string[] = [];
+    const proxy = await bypassProxy(
+      `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`,
+      {},
+      capturingLogger(lines),
+    );
+    try {
+      const first = await post(proxy.url, {});
+      assert.equal(first.status, 200);
+      await first.text();
+      const second = await post(proxy.url, {});
+      assert.equal(second.status, 502);
+      await second.text();
+      assert.equal(served, 2);
+      const failed = lines.map((line) => JSON.parse(line)).find((line) => line.message === "upstream request failed");
+      assert.equal(failed?.request_id, second.headers.get("x-request-id"));
+      assert.notEqual(failed?.request_id, first.headers.get("x-request-id"));
+    } finally {
+      await proxy.shutdown();
+      upstream.closeAllConnections();
+      upstream.close();
+    }
+  });
+});
+
 describe("tracing on (OTLP over HTTP, JSON)", () => {
   let receiver: OtlpReceiver;
   let upstream: Upstream;
