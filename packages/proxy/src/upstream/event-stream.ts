@@ -25,40 +25,76 @@ function endsAtEventBoundary(chunk: Buffer): boolean {
   return n >= 4 && chunk[n - 1] === 0x0a && chunk[n - 2] === 0x0d && chunk[n - 3] === 0x0a; // \r\n\r\n
 }
 
-/** Writes a ping when the stream it keeps alive is idle and at an event boundary. */
-function ping(keepAlive: KeepAlive): void {
-  keepAlive.ping();
-}
+/** Ticks per keep-alive interval: a stream is pinged after 4 idle ticks, idle for 3/4 to 1 interval. */
+const TICKS_PER_INTERVAL = 4;
 
 /**
- * Pings a response whenever nothing was relayed for `intervalMs`; its owner stops it when the
- * response closes. One Timeout per stream, refreshed (not re-created) per relayed chunk, and
- * no closure: an open stream's keep-alive is this object and its timer.
+ * One timer for every open stream of a forwarder, instead of a Timeout per stream: each tick
+ * (a quarter of the interval) pings the streams that relayed nothing for the last four ticks.
+ * A stream is then never silent for longer than the interval, and an idle one is pinged once
+ * per interval, as with a timer of its own.
  */
+export class StreamPinger {
+  readonly #tickMs: number;
+  readonly #streams = new Set<KeepAlive>();
+  #timer: NodeJS.Timeout | undefined;
+  /** Ticks so far: what a stream's last relay is stamped with. */
+  tick = 0;
+
+  constructor(intervalMs: number) {
+    this.#tickMs = Math.max(1, Math.floor(intervalMs / TICKS_PER_INTERVAL));
+  }
+
+  add(stream: KeepAlive): void {
+    this.#streams.add(stream);
+    if (this.#timer) return;
+    this.#timer = setInterval(() => this.#ping(), this.#tickMs);
+    this.#timer.unref();
+  }
+
+  delete(stream: KeepAlive): void {
+    this.#streams.delete(stream);
+    if (this.#streams.size > 0 || !this.#timer) return;
+    clearInterval(this.#timer);
+    this.#timer = undefined;
+  }
+
+  #ping(): void {
+    const tick = ++this.tick;
+    for (const stream of this.#streams) {
+      if (tick - stream.lastTick >= TICKS_PER_INTERVAL) stream.ping(tick);
+    }
+  }
+}
+
+/** One stream's keep-alive: when it last relayed, and whether that ended at an event boundary. */
 export class KeepAlive {
   readonly #res: ServerResponse;
-  readonly #timer: NodeJS.Timeout;
+  readonly #pinger: StreamPinger;
+  lastTick: number;
   #atBoundary = true;
 
-  constructor(res: ServerResponse, intervalMs: number) {
+  constructor(res: ServerResponse, pinger: StreamPinger) {
     this.#res = res;
-    this.#timer = setTimeout(ping, intervalMs, this);
-    this.#timer.unref();
+    this.#pinger = pinger;
+    this.lastTick = pinger.tick;
+    pinger.add(this);
   }
 
   /** Called for every chunk relayed from the upstream. */
   relayed(chunk: Buffer): void {
     this.#atBoundary = endsAtEventBoundary(chunk);
-    this.#timer.refresh();
+    this.lastTick = this.#pinger.tick;
   }
 
-  ping(): void {
+  /** A ping goes out only between events, never inside one the upstream is still sending. */
+  ping(tick: number): void {
+    this.lastTick = tick;
     const res = this.#res;
     if (this.#atBoundary && !res.writableEnded && !res.destroyed) res.write(PING);
-    this.#timer.refresh();
   }
 
   stop(): void {
-    clearTimeout(this.#timer);
+    this.#pinger.delete(this);
   }
 }

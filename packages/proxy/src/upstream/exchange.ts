@@ -16,7 +16,7 @@ import { currentScope, type RequestScope, requestScope } from "../observability/
 import type { UpstreamTrace } from "../observability/tracing.ts";
 import { HOP_BY_HOP } from "../proxy-headers.ts";
 import type { Endpoint } from "./endpoints.ts";
-import { isEventStream, KeepAlive, markUnbuffered } from "./event-stream.ts";
+import { isEventStream, KeepAlive, markUnbuffered, type StreamPinger } from "./event-stream.ts";
 import type { AnswerRewrite, EventRelayFilter, Who } from "./forwarder.ts";
 import type { StreamLimit } from "./stream-limit.ts";
 
@@ -25,7 +25,8 @@ export interface ExchangeContext {
   streams: StreamLimit;
   /** Event streams being relayed, ended cleanly at shutdown. */
   openStreams: Set<ServerResponse>;
-  keepAliveMs: number;
+  /** Pings idle streams; undefined when target.sse_keepalive_interval is 0. */
+  pinger: StreamPinger | undefined;
   logger: Logger;
   streamOpened(): void;
   streamClosed(): void;
@@ -280,7 +281,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
     this.#holdsSlot = true;
     markUnbuffered(headers);
     const context = this.#context;
-    if (context.keepAliveMs > 0) this.#keepAlive = new KeepAlive(this.#res, context.keepAliveMs);
+    if (context.pinger) this.#keepAlive = new KeepAlive(this.#res, context.pinger);
     context.openStreams.add(this.#res);
     context.streamOpened();
     this.#first = who.beforeFirstEvent;

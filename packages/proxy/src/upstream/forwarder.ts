@@ -14,6 +14,7 @@ import type { Logger } from "../observability/logger.ts";
 import type { ProxyMetrics } from "../observability/metrics.ts";
 import type { RequestTrace, UpstreamTrace } from "../observability/tracing.ts";
 import type { Endpoint } from "./endpoints.ts";
+import { StreamPinger } from "./event-stream.ts";
 import { Exchange, type ExchangeContext } from "./exchange.ts";
 import { type UpstreamHeaderParts, upstreamHeaders } from "./request-headers.ts";
 import { StreamLimit } from "./stream-limit.ts";
@@ -134,10 +135,11 @@ export class Forwarder {
     this.#metrics = options.metrics;
     this.#logger = options.logger;
     const { metrics } = options;
+    const interval = this.#config.sse_keepalive_interval;
     this.#exchanges = {
       streams: new StreamLimit(this.#config.max_streams_per_user),
       openStreams: this.openStreams,
-      keepAliveMs: this.#config.sse_keepalive_interval,
+      pinger: interval > 0 ? new StreamPinger(interval) : undefined,
       logger: options.logger,
       streamOpened: () => metrics.activeStreams.inc(),
       streamClosed: () => metrics.activeStreams.dec(),
