@@ -2,8 +2,8 @@
 // server's answer is relayed to the client from undici's callbacks (onResponseData writes to
 // the response; a full socket pauses the upstream until 'drain'), with no Readable, async
 // iterator, AbortController or promise chain in between. An open event stream holds only this
-// object, its keep-alive and the sockets on either side: 10,000 of them must fit in a 256 MiB
-// container (docs/decisions/024-streams-relayed-from-callbacks.md). The forwarder prepares the
+// object, its keep-alive and the sockets on either side (issue 14 asks for 10,000 of them in a
+// 256 MiB container: docs/decisions/024-streams-relayed-from-callbacks.md). The forwarder prepares the
 // request (forwarder.ts); this file owns what happens once it is dispatched: the answer's
 // hooks, its rewrite or event filter, backpressure both ways, and aborting the upstream
 // request when the client leaves first.
@@ -140,7 +140,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
   }
 
   /** A request that cannot count one more stream for its owner releases what it held. */
-  releaseSlot(): void {
+  #releaseSlot(): void {
     if (this.#holdsSlot) this.#context.streams.release(this.#slotKey);
     this.#holdsSlot = false;
   }
@@ -228,7 +228,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
       this.#settled()?.resolve(); // the client left first: nobody to answer
       return;
     }
-    this.releaseSlot();
+    this.#releaseSlot();
     this.#settled()?.reject(this.#context.failure(error, this.#endpoint, this.#span));
   }
 
@@ -254,7 +254,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
     this.#who = undefined;
     const rewrite = who.rewriteAnswer;
     if (rewrite && status === 200) {
-      this.releaseSlot();
+      this.#releaseSlot();
       const encoding = upstreamHeaders["content-encoding"];
       this.#held = { rewrite, status, headers: upstreamHeaders, chunks: [], size: 0 };
       if (encoding !== undefined && encoding !== "identity") this.#dropHeld("compressed");
@@ -264,7 +264,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
     const headers = responseHeaders(upstreamHeaders);
     this.#stream = isEventStream(upstreamHeaders);
     if (this.#stream) this.#openStream(headers, who, upstreamHeaders);
-    else this.releaseSlot();
+    else this.#releaseSlot();
     res.writeHead(status, headers);
     if (this.#stream) {
       res.flushHeaders();
@@ -386,7 +386,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
 
   #clientClosed(): void {
     this.#endpoint.inFlight--;
-    this.releaseSlot();
+    this.#releaseSlot();
     if (this.#stream) {
       this.#keepAlive?.stop();
       this.#context.openStreams.delete(this.#res);
