@@ -337,13 +337,16 @@ export class Exchange implements Dispatcher.DispatchHandler {
   #dropHeld(why: string): void {
     const held = this.#held as HeldAnswer;
     this.#held = undefined;
+    // Taken before the abort: undici reports it at once (onResponseError), which would
+    // otherwise answer the MCP server's "closed connection" in place of this 502.
+    const settle = this.#settled();
     this.#controller?.abort(CLIENT_GONE);
     this.#context.logger.warn("an MCP list answer could not be filtered", {
       reason: why,
       encoding: held.headers["content-encoding"],
       content_type: String(held.headers["content-type"] ?? ""),
     });
-    this.#settled()?.reject(unfilterable());
+    settle?.reject(unfilterable());
   }
 
   /** Rewrites a whole answer and sends it in one write; fails closed (502) when it cannot. */
@@ -373,8 +376,9 @@ export class Exchange implements Dispatcher.DispatchHandler {
 
   /** The caller's hook refused the answer: it is dropped unsent and forward() rejects. */
   #fail(error: unknown): void {
+    const settle = this.#settled(); // before the abort, as in #dropHeld
     this.#controller?.abort(CLIENT_GONE);
-    this.#settled()?.reject(error);
+    settle?.reject(error);
   }
 
   /** Takes the pending settle (once). */

@@ -1,7 +1,8 @@
 // What the MCP policy forwards and counts, against an upstream that records exactly what
 // reached it: an allowed body goes upstream byte for byte with the 2026-07-28 routing and
 // Mcp-Param-* headers untouched, a denied one not at all; the metrics' name label stays
-// bounded whatever names clients send.
+// bounded whatever names clients send. A list answer that cannot be filtered (too large,
+// compressed, malformed) is a 502 saying so, not taken for a failure of the MCP server.
 import assert from "node:assert/strict";
 import http from "node:http";
 import { after, before, describe, it } from "node:test";
@@ -112,4 +113,58 @@ describe("MCP policy: what reaches the MCP server", () => {
     assert.ok(names.has("_other"));
     assert.ok(names.size <= 201, `${names.size} name labels`);
   });
+});
+
+describe("MCP policy: list answers that cannot be filtered", () => {
+  /** What the MCP server answers tools/list with, by the test's x-answer header. */
+  const answers: Record<string, { headers: Record<string, string>; body: string }> = {
+    oversize: {
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ jsonrpc: "2.0", id: 1, result: { tools: [{ name: "x".repeat(200_000) }] } }),
+    },
+    compressed: { headers: { "content-type": "application/json", "content-encoding": "gzip" }, body: "not gzip" },
+    malformed: { headers: { "content-type": "application/json" }, body: "{not json" },
+  };
+  let server: http.Server;
+  let bypass: BypassProxy;
+
+  before(async () => {
+    server = http.createServer((req, res) => {
+      const answer = answers[String(req.headers["x-answer"])] ?? answers.malformed;
+      req.resume();
+      req.on("end", () => {
+        res.writeHead(200, answer?.headers);
+        res.end(answer?.body);
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    bypass = await startBypassProxy(
+      "mcp_policy:\n  max_list_size: 100kb\n  rules:\n    - { name: search-only, tools: [search] }\n",
+      `http://127.0.0.1:${(server.address() as { port: number }).port}`,
+    );
+  });
+  after(async () => {
+    await bypass?.close();
+    server?.closeAllConnections();
+    server?.close();
+  });
+
+  for (const kind of Object.keys(answers)) {
+    it(`answers a ${kind} list 502 as unfilterable, not as the MCP server's failure`, async () => {
+      const response = await fetch(bypass.mcpUrl, {
+        method: "POST",
+        headers: {
+          "content-type": "application/json",
+          accept: "application/json, text/event-stream",
+          "x-answer": kind,
+        },
+        body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/list" }),
+      });
+      assert.equal(response.status, 502);
+      const { error } = (await response.json()) as { error: { message: string } };
+      assert.match(error.message, /list answer could not be filtered/);
+      const metrics = await (await fetch(`${bypass.proxy.url}/metrics`)).text();
+      assert.doesNotMatch(metrics, /mcp_proxy_upstream_errors_total\{/);
+    });
+  }
 });
