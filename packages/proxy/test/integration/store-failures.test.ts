@@ -1,6 +1,7 @@
 // A session store that stops answering (redis-server paused with SIGSTOP: connections stay
 // open, nothing comes back) or is gone (killed): every request that needs it answers 503 JSON
-// with Retry-After within session.store_timeout instead of hanging, and /readyz says so.
+// with Retry-After within session.store_timeout instead of hanging, and /readyz says so; also
+// when it stops only after the MCP server answered (a new MCP session that cannot be bound).
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { TestBrowser } from "../support/browser.ts";
@@ -94,6 +95,52 @@ describe("a session store that hangs or is gone", () => {
       assertUnavailable(await everyKind());
     } finally {
       await redis.start();
+    }
+  });
+});
+
+describe("a session store that stops answering once the MCP server has answered", () => {
+  let redis: TestRedis;
+  let stack: Stack;
+  let url: string;
+  const alice = new TestBrowser();
+  const initialize = () =>
+    alice.fetch(`${url}/mcp`, {
+      method: "POST",
+      headers: { "content-type": "application/json", accept: "application/json, text/event-stream" },
+      body: JSON.stringify({
+        jsonrpc: "2.0",
+        id: 1,
+        method: "initialize",
+        params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "t", version: "1" } },
+      }),
+    });
+
+  before(async () => {
+    redis = await startRedis();
+    // The sign-in is cached (session.cache_ttl): only the new MCP session's binding needs the store.
+    stack = await startStack({
+      env: { SESSION_STORE: "redis", REDIS_URL: redis.url, SESSION_STORE_TIMEOUT: "300ms" },
+    });
+    url = `http://127.0.0.1:${stack.ports[0]}`;
+    assert.equal((await alice.signIn(`${url}/`, "alice")).status, 200);
+    const first = await initialize();
+    assert.equal(first.status, 200);
+    await first.body?.cancel();
+  });
+  after(async () => {
+    await stack.close();
+    await redis.close();
+  });
+
+  it("answers 503 with Retry-After when the new MCP session cannot be bound (not 502)", async () => {
+    redis.pause();
+    try {
+      const { status, retryAfter, body } = await answer(await initialize());
+      assert.equal(status, 503, JSON.stringify(body));
+      assert.match(retryAfter ?? "", /^\d+$/);
+    } finally {
+      redis.resume();
     }
   });
 });
