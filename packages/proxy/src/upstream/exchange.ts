@@ -101,7 +101,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
   #relaying = false;
   #stream = false;
   #held: HeldAnswer | undefined;
-  #first: ((chunk: Buffer) => Promise<void>) | undefined;
+  #first: ((chunk: Buffer) => Promise<boolean>) | undefined;
   #filter: EventRelayFilter | undefined;
   #keepAlive: KeepAlive | undefined;
   /** Whether 'drain' is listened to (from the first time the client's socket was full). */
@@ -191,12 +191,13 @@ export class Exchange implements Dispatcher.DispatchHandler {
       this.#relay(chunk);
       return;
     }
-    // The first event waits for the caller's hook (the HTTP+SSE session binding reads it).
-    this.#first = undefined;
+    // Chunks wait for the caller's hook until the first event is whole (the HTTP+SSE session
+    // binding reads it: an upstream may send it in parts, or after comments).
     controller.pause();
     this.#inScope(() =>
       first(chunk).then(
-        () => {
+        (read) => {
+          if (read) this.#first = undefined;
           if (this.#relay(chunk)) this.#resume();
         },
         () => this.#cut(),

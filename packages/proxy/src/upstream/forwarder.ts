@@ -91,8 +91,11 @@ export interface Who {
    * session binding records a new session id here). A rejection cancels the answer.
    */
   afterUpstream?: (status: number, headers: IncomingHttpHeaders) => Promise<void>;
-  /** Awaited with an event stream's first chunk before it is relayed (HTTP+SSE session binding). */
-  beforeFirstEvent?: (chunk: Buffer) => Promise<void>;
+  /**
+   * Awaited with each chunk of an event stream before it is relayed, until it resolves true:
+   * its first event was read (HTTP+SSE session binding). A rejection cuts the stream.
+   */
+  beforeFirstEvent?: (chunk: Buffer) => Promise<boolean>;
   /** The request's trace, when tracing is on: the upstream call gets its span. */
   trace?: RequestTrace;
   /** The request body, already read (and judged) by the MCP policy: sent as it came. */

@@ -8,7 +8,8 @@
 // The older HTTP+SSE transport names its session in the stream's first event (`endpoint`,
 // `/messages?sessionId=…` from the TypeScript SDK, `/messages/?session_id=…` from Python's):
 // the proxy binds the whole address that event hands out (its path and every decoded query
-// parameter), not one parameter name it guesses, and remembers the path as a message path.
+// parameter), not one parameter name it guesses, and remembers the path as a message path;
+// that event is read whole before the client sees any of it, however the upstream splits it.
 // A request to a message path must carry an address handed to its sender; any other
 // (another user's, one never handed out, one spelled differently) gets the 404.
 // With several upstream endpoints the record also names the endpoint that handed the id out
@@ -91,14 +92,39 @@ function compare(a: string, b: string): number {
 
 /** The address (`data`) of the `endpoint` event the HTTP+SSE transport opens its stream with. */
 export function endpointOf(chunk: Buffer): string | undefined {
-  let endpoint: string | undefined;
-  const parser = createParser({
+  const reader = new FirstEvent();
+  reader.feed(chunk);
+  return reader.endpoint;
+}
+
+/** A stream's opening bytes read for its first event past this size: the stream is cut (fail closed). */
+const FIRST_EVENT_LIMIT = 64 * 1024;
+
+/**
+ * Reads a stream's opening chunks until its first event is whole: an upstream may send the
+ * `endpoint` event in several writes, or comments before it. `endpoint` is its address (the
+ * first endpoint event of what was read) once `read`.
+ */
+class FirstEvent {
+  read = false;
+  endpoint: string | undefined;
+  #size = 0;
+  readonly #decoder = new TextDecoder();
+  readonly #parser = createParser({
     onEvent: (event) => {
-      if (endpoint === undefined && event.event === "endpoint") endpoint = event.data.trim();
+      this.read = true;
+      if (this.endpoint === undefined && event.event === "endpoint") this.endpoint = event.data.trim();
     },
   });
-  parser.feed(chunk.toString("utf8"));
-  return endpoint;
+
+  feed(chunk: Buffer): void {
+    this.#size += chunk.length;
+    this.#parser.feed(this.#decoder.decode(chunk, { stream: true }));
+  }
+
+  get tooLong(): boolean {
+    return !this.read && this.#size > FIRST_EVENT_LIMIT;
+  }
 }
 
 export class McpSessionBinding {
@@ -148,15 +174,23 @@ export class McpSessionBinding {
     return this.#check(address.key, owner);
   }
 
-  /** Binds the address of an HTTP+SSE stream's `endpoint` event, before the client sees it. */
-  beforeFirstEvent(owner: McpSessionOwner, pinTo?: string): (chunk: Buffer) => Promise<void> {
+  /**
+   * Binds the address of an HTTP+SSE stream's `endpoint` event, before the client sees it:
+   * given the stream's chunks until its first event is whole (resolves true then). Rejects
+   * (the stream is cut) when that event does not come within FIRST_EVENT_LIMIT bytes.
+   */
+  beforeFirstEvent(owner: McpSessionOwner, pinTo?: string): (chunk: Buffer) => Promise<boolean> {
+    const first = new FirstEvent();
     return async (chunk) => {
-      const endpoint = endpointOf(chunk);
-      const address = endpoint === undefined ? undefined : legacyAddressOf(endpoint);
-      if (!address) return;
+      first.feed(chunk);
+      if (first.tooLong) throw new Error("an event stream's first event is too long to be read");
+      if (!first.read) return false;
+      const address = first.endpoint === undefined ? undefined : legacyAddressOf(first.endpoint);
+      if (!address) return true;
       await this.#guard(() => this.#store.set(this.#pathKey(address.path), "1", Math.ceil(this.#ttlMs / 1000)));
       this.#rememberPath(address.path);
       await this.bind(address.key, owner, pinTo);
+      return true;
     };
   }
 

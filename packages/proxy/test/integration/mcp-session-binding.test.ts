@@ -1,9 +1,11 @@
 // An upstream MCP session belongs to whoever initialized it. Another signed-in user who
 // learns the Mcp-Session-Id (a log, a shared screen) gets the 404 of an unknown session for
-// tools/call and DELETE, on every replica, with the memory store and with Redis.
+// tools/call and DELETE, on every replica, with the memory store and with Redis. An HTTP+SSE
+// endpoint event is bound however the MCP server sends it (in parts, after a comment).
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
+import http from "node:http";
 import path from "node:path";
 import { createInterface } from "node:readline";
 import type { Readable } from "node:stream";
@@ -324,4 +326,67 @@ describe("HTTP+SSE sessions of the Python SDK's server (session_id, /messages/) 
       await reading;
     }
   });
+});
+
+describe("HTTP+SSE endpoint events sent in parts or after a comment are bound too", () => {
+  /** The stream's opening writes, by path; each announces the message path /m<path>. */
+  const openings: Record<string, string[]> = {
+    "/split": ["event: endpoint\n", "data: /msplit?sessionId=s1\n\n"],
+    "/commented": [": opening comment\n\n", "event: endpoint\ndata: /mcommented?sessionId=c1\n\n"],
+  };
+  let server: http.Server;
+  let stack: Stack;
+  let base: string;
+  const alice = new TestBrowser();
+  const carol = new TestBrowser();
+
+  before(async () => {
+    server = http.createServer((req, res) => {
+      const opening = openings[req.url ?? ""];
+      if (req.method === "GET" && opening) {
+        res.writeHead(200, { "content-type": "text/event-stream" });
+        // Two TCP writes apart: two chunks reach the proxy.
+        res.write(opening[0]);
+        setTimeout(() => res.write(opening[1] as string), 50);
+        return;
+      }
+      req.resume();
+      req.on("end", () => {
+        res.writeHead(req.method === "POST" ? 202 : 200); // "/" is where sign-in lands
+        res.end();
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    stack = await startStack({
+      env: { MCP_TARGET_URL: `http://127.0.0.1:${(server.address() as { port: number }).port}` },
+    });
+    base = `http://127.0.0.1:${stack.ports[0]}`;
+    assert.equal((await alice.signIn(`${base}/`, "alice")).status, 200);
+    assert.equal((await carol.signIn(`${base}/`, "carol")).status, 200);
+  });
+  after(async () => {
+    await stack.close();
+    server.closeAllConnections();
+    server.close();
+  });
+
+  for (const [stream, address] of [
+    ["/split", "/msplit?sessionId=s1"],
+    ["/commented", "/mcommented?sessionId=c1"],
+  ] as const) {
+    it(`${stream}: another user's POST to the announced address gets 404, the owner's passes`, async () => {
+      const sse = await alice.fetch(`${base}${stream}`, { headers: { accept: "text/event-stream" } });
+      const reader = (sse.body as ReadableStream<Uint8Array>).getReader();
+      let seen = "";
+      while (!seen.includes(address)) seen += Buffer.from((await reader.read()).value as Uint8Array).toString();
+      const post = (who: TestBrowser) =>
+        who.fetch(`${base}${address}`, { method: "POST", headers: { "content-type": "application/json" }, body: "{}" });
+      try {
+        assert.equal((await post(carol)).status, 404);
+        assert.equal((await post(alice)).status, 202);
+      } finally {
+        await reader.cancel();
+      }
+    });
+  }
 });

@@ -100,6 +100,17 @@ describe("MCP session binding", () => {
     assert.equal(await sessions.admitsLegacy("/mcp", bob), true);
   });
 
+  it("HTTP+SSE transport: reads the first event across chunks; a first event past 64 KiB is refused (the stream is cut)", async () => {
+    const { sessions } = binding();
+    const first = sessions.beforeFirstEvent(alice);
+    assert.equal(await first(Buffer.from(": comment\n\nevent: endpoint\n")), false);
+    assert.equal(await first(Buffer.from("data: /split?sessionId=s-1\n\n")), true);
+    assert.equal(await sessions.admitsLegacy("/split?sessionId=s-1", { ...alice, user: "bob" }), false);
+    const endless = sessions.beforeFirstEvent(alice);
+    assert.equal(await endless(Buffer.from(`data: ${"x".repeat(60_000)}`)), false);
+    await assert.rejects(endless(Buffer.from("x".repeat(10_000))));
+  });
+
   it("a Redis round trip per proxied request: a path no endpoint event announced is remembered for session.cache_ttl", async () => {
     let now = 1_000_000;
     const store = memoryKeyValue(() => now);
