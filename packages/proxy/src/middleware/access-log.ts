@@ -2,10 +2,11 @@
 // timed to their end). The logged path has no query string: /callback's carries codes.
 // A request's entry is one small object; the writeHead and close hooks are shared functions
 // that find it on the response, so an open event stream holds no closures of the access log.
+// The entry keeps its request's scope: 'close' comes from the socket's events, outside it.
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Logger } from "../observability/logger.ts";
 import type { ProxyMetrics } from "../observability/metrics.ts";
-import { currentScope } from "../observability/request-scope.ts";
+import { currentScope, type RequestScope, requestScope } from "../observability/request-scope.ts";
 
 /** The counters and log of every entry. */
 class AccessLog {
@@ -20,7 +21,7 @@ class AccessLog {
     this.#metrics = metrics;
   }
 
-  record(method: string, path: string, status: number, seconds: number): void {
+  record(method: string, path: string, status: number, seconds: number, scope: RequestScope | undefined): void {
     const key = `${method} ${status}`;
     let counter = this.#counters.get(key);
     if (!counter) {
@@ -34,15 +35,12 @@ class AccessLog {
       this.#histograms.set(method, histogram);
     }
     histogram.observe(seconds);
-    if (status >= 400 || this.#logger.isDebugEnabled()) {
-      this.#logger.log(status >= 500 ? "warn" : status >= 400 ? "info" : "debug", "request", {
-        method,
-        path,
-        status,
-        duration_ms: Math.round(seconds * 100_000) / 100,
-        user_id: currentScope()?.userId,
-      });
-    }
+    if (status < 400 && !this.#logger.isDebugEnabled()) return;
+    const line = { method, path, status, duration_ms: Math.round(seconds * 100_000) / 100, user_id: scope?.userId };
+    const level = status >= 500 ? "warn" : status >= 400 ? "info" : "debug";
+    // The line names its request (request id, trace) even when written from the socket's events.
+    if (scope && currentScope() !== scope) requestScope.run(scope, () => this.#logger.log(level, "request", line));
+    else this.#logger.log(level, "request", line);
   }
 }
 
@@ -50,6 +48,7 @@ class AccessLog {
 class AccessEntry {
   readonly #log: AccessLog;
   readonly #started = process.hrtime.bigint();
+  readonly #scope = currentScope();
   readonly #method: string;
   readonly #path: string;
   /** The response's own writeHead, called by the shared hook after recording. */
@@ -66,7 +65,8 @@ class AccessEntry {
   record(status: number): void {
     if (this.#recorded) return;
     this.#recorded = true;
-    this.#log.record(this.#method, this.#path, status, Number(process.hrtime.bigint() - this.#started) / 1e9);
+    const seconds = Number(process.hrtime.bigint() - this.#started) / 1e9;
+    this.#log.record(this.#method, this.#path, status, seconds, this.#scope);
   }
 }
 

@@ -2,7 +2,8 @@
 // default with nothing of the SDK loaded and the client's traceparent passed through; on, a
 // server span per request with authentication and upstream spans under it, the client's trace
 // id kept, the upstream call's span as the MCP server's parent, no secret in any attribute,
-// event streams' spans ended at their headers, failures marked, spans flushed at shutdown.
+// event streams' spans ended at their headers, failures marked, spans flushed at shutdown;
+// log lines name their request, also those written from socket events (a client that left).
 import assert from "node:assert/strict";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import http from "node:http";
@@ -79,8 +80,8 @@ async function startUpstream(): Promise<Upstream> {
 }
 
 /** A logger whose JSON lines land in `lines`. */
-function capturingLogger(lines: string[]) {
-  const logger = createLogger("warn");
+function capturingLogger(lines: string[], level: "warn" | "info" = "warn") {
+  const logger = createLogger(level);
   logger.clear().add(
     new winston.transports.Stream({
       stream: new Writable({
@@ -229,6 +230,42 @@ describe("log lines of upstream failures (tracing off)", () => {
       const failed = lines.map((line) => JSON.parse(line)).find((line) => line.message === "upstream request failed");
       assert.equal(failed?.request_id, second.headers.get("x-request-id"));
       assert.notEqual(failed?.request_id, first.headers.get("x-request-id"));
+    } finally {
+      await proxy.shutdown();
+      upstream.closeAllConnections();
+      upstream.close();
+    }
+  });
+});
+
+describe("access log lines of requests the client left (tracing off)", () => {
+  it("name the request (499), though written when its socket closed", async () => {
+    const reached = Promise.withResolvers<void>();
+    const upstream = http.createServer((req, res) => {
+      if (req.url !== "/mcp") res.end();
+      else reached.resolve(); // never answered
+    });
+    await new Promise<void>((resolve) => upstream.listen(0, "127.0.0.1", resolve));
+    const lines: string[] = [];
+    const proxy = await bypassProxy(
+      `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`,
+      {},
+      capturingLogger(lines, "info"),
+    );
+    try {
+      const client = new AbortController();
+      const left = fetch(`${proxy.url}/mcp`, {
+        method: "POST",
+        headers: { "content-type": "application/json", "x-request-id": "left-early" },
+        body: toolsCall,
+        signal: client.signal,
+      }).catch(() => undefined);
+      await reached.promise;
+      client.abort();
+      await left;
+      const logged = () => lines.map((line) => JSON.parse(line)).find((line) => line.status === 499);
+      while (!logged()) await new Promise((resolve) => setTimeout(resolve, 10));
+      assert.equal(logged()?.request_id, "left-early");
     } finally {
       await proxy.shutdown();
       upstream.closeAllConnections();
