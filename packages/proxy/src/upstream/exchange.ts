@@ -32,6 +32,8 @@ export interface ExchangeContext {
   streamClosed(): void;
   /** The proxy's error for a request that failed before it was answered (logged and counted). */
   failure(error: Error, endpoint: Endpoint, span: UpstreamTrace | undefined): ProxyError;
+  /** The 429 of a stream past its owner's maximum (counted). */
+  refused(): ProxyError;
 }
 
 /** The reason given to undici when the client left first (one object: nothing is thrown with it). */
@@ -89,6 +91,8 @@ export class Exchange implements Dispatcher.DispatchHandler {
   /** Whose streams this exchange counts against; holdsSlot: it is counted now. */
   readonly #slotKey: string;
   #holdsSlot: boolean;
+  /** A GET: answered with a stream it holds no slot for, it can still be refused (it changed nothing). */
+  readonly #refusable: boolean;
   /** Dropped once the answer has begun: its hooks and body are not kept for a stream's life. */
   #who: Who | undefined;
   #settle: Settle | undefined;
@@ -114,6 +118,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
     context: ExchangeContext,
     slotKey: string,
     holdsSlot: boolean,
+    refusable: boolean,
   ) {
     this.#res = res;
     this.#who = who;
@@ -121,6 +126,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
     this.#context = context;
     this.#slotKey = slotKey;
     this.#holdsSlot = holdsSlot;
+    this.#refusable = refusable;
     endpoint.inFlight++;
     res.on("close", () => this.#clientClosed());
   }
@@ -264,6 +270,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
     const res = this.#res;
     const headers = responseHeaders(upstreamHeaders);
     this.#stream = isEventStream(upstreamHeaders);
+    if (this.#stream && !this.#streamSlot()) return;
     if (this.#stream) this.#openStream(headers, who, upstreamHeaders);
     else this.#releaseSlot();
     res.writeHead(status, headers);
@@ -275,11 +282,29 @@ export class Exchange implements Dispatcher.DispatchHandler {
     this.#settled()?.resolve();
   }
 
-  /** An event stream answer: counted against its owner, unbuffered, kept alive, ended at shutdown. */
-  #openStream(headers: OutgoingHttpHeaders, who: Who, upstreamHeaders: IncomingHttpHeaders): void {
-    // Never refused now: the MCP server has already acted on the request.
-    if (!this.#holdsSlot) this.#context.streams.add(this.#slotKey);
+  /**
+   * Counts an event stream answer against its owner. A request that asked for none (a GET
+   * without Accept: text/event-stream, which HTTP+SSE servers answer with a stream all the
+   * same) is refused past the maximum (429, the stream aborted); a POST never is now: the
+   * MCP server has already acted on it. Returns whether the stream is relayed.
+   */
+  #streamSlot(): boolean {
+    if (this.#holdsSlot) return true;
+    const streams = this.#context.streams;
+    if (this.#refusable && !streams.acquire(this.#slotKey)) {
+      this.#stream = false;
+      const settle = this.#settled(); // before the abort, as in #dropHeld
+      this.#controller?.abort(CLIENT_GONE);
+      settle?.reject(this.#context.refused());
+      return false;
+    }
+    if (!this.#refusable) streams.add(this.#slotKey);
     this.#holdsSlot = true;
+    return true;
+  }
+
+  /** An event stream answer: unbuffered, kept alive, ended at shutdown. */
+  #openStream(headers: OutgoingHttpHeaders, who: Who, upstreamHeaders: IncomingHttpHeaders): void {
     markUnbuffered(headers);
     const context = this.#context;
     if (context.pinger) this.#keepAlive = new KeepAlive(this.#res, context.pinger);

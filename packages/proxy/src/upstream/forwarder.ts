@@ -147,6 +147,7 @@ export class Forwarder {
       streamOpened: () => metrics.activeStreams.inc(),
       streamClosed: () => metrics.activeStreams.dec(),
       failure: (error, endpoint, span) => this.#failure(error, endpoint, span),
+      refused: () => this.#refused(),
     };
   }
 
@@ -156,7 +157,8 @@ export class Forwarder {
    */
   async forward(req: IncomingMessage, res: ServerResponse, who: Who, endpoint: Endpoint): Promise<void> {
     const slotKey = streamOwner(req, who);
-    const exchange = new Exchange(res, who, endpoint, this.#exchanges, slotKey, this.#streamSlot(req, slotKey));
+    const holdsSlot = this.#streamSlot(req, slotKey);
+    const exchange = new Exchange(res, who, endpoint, this.#exchanges, slotKey, holdsSlot, req.method === "GET");
     const basePath = endpoint.url.pathname === "/" ? "" : endpoint.url.pathname.replace(/\/$/, "");
     // The client waits for this before sending its body (Node leaves it to us, see lifecycle.ts).
     // (A body the MCP policy read was asked for there already.)
@@ -191,17 +193,20 @@ export class Forwarder {
    * before anything is sent upstream: a request that may open one more stream (it accepts
    * one) while its owner holds the maximum. A GET stream takes its slot now, so a burst
    * cannot pass the limit; a POST answered with a stream takes one when it is answered
-   * (exchange.ts; never refused then: the MCP server has already acted on it).
+   * (exchange.ts; never refused then: the MCP server has already acted on it), a GET that
+   * asked for no stream but got one too (refused then past the maximum).
    */
   #streamSlot(req: IncomingMessage, owner: string): boolean {
     if (!acceptsStream(req)) return false;
     const holdsSlot = req.method === "GET";
     const streams = this.#exchanges.streams;
-    if (!(holdsSlot ? streams.acquire(owner) : streams.hasRoom(owner))) {
-      this.#metrics.streamsRefused.inc();
-      throw tooManyStreams(this.#config.max_streams_per_user);
-    }
+    if (!(holdsSlot ? streams.acquire(owner) : streams.hasRoom(owner))) throw this.#refused();
     return holdsSlot;
+  }
+
+  #refused(): ProxyError {
+    this.#metrics.streamsRefused.inc();
+    return tooManyStreams(this.#config.max_streams_per_user);
   }
 
   #failure(error: NodeJS.ErrnoException, endpoint: Endpoint, span: UpstreamTrace | undefined): ProxyError {

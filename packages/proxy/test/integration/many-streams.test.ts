@@ -1,6 +1,7 @@
 // Open event streams never starve request/response traffic: more streams than the old
 // upstream connection cap (256) stay open while POSTs keep answering, and one user past
-// target.max_streams_per_user gets 429 JSON (counted in a metric) without touching anyone else.
+// target.max_streams_per_user gets 429 JSON (counted in a metric) without touching anyone else,
+// also for streams opened by a GET that did not ask for one (no Accept: text/event-stream).
 import assert from "node:assert/strict";
 import http from "node:http";
 import { after, before, describe, it } from "node:test";
@@ -14,9 +15,9 @@ interface OpenStream {
 }
 
 /** Opens GET /sse (the older SSE transport of the demo MCP server) on its own connection; resolves at the first bytes. */
-function openStream(url: string, cookie: string): Promise<OpenStream> {
+function openStream(url: string, cookie: string, accept = "text/event-stream"): Promise<OpenStream> {
   return new Promise((resolve, reject) => {
-    const req = http.get(`${url}/sse`, { agent: false, headers: { cookie, accept: "text/event-stream" } });
+    const req = http.get(`${url}/sse`, { agent: false, headers: { cookie, accept } });
     req.once("error", reject);
     req.once("response", (res) => {
       res.setEncoding("utf8");
@@ -125,6 +126,24 @@ describe("target.max_streams_per_user", () => {
       const again = await openStream(url, alice.cookie);
       assert.equal(again.status, 200, "a closed stream gave its slot back");
       held.push(again);
+    } finally {
+      for (const stream of held) stream.close();
+    }
+  });
+
+  it("counts a stream a GET did not ask for (the HTTP+SSE server answers any GET with one): past the limit, 429", async () => {
+    const { url, cookie } = await signedIn(stack, "carol");
+    const refusedBefore = await metric(url, "mcp_proxy_streams_refused_total");
+    const held = await Promise.all([1, 2, 3].map(() => openStream(url, cookie, "*/*")));
+    try {
+      assert.deepEqual(
+        held.map((s) => s.status),
+        [200, 200, 200],
+      );
+      const refused = await openStream(url, cookie, "*/*");
+      assert.equal(refused.status, 429);
+      assert.equal((JSON.parse(refused.body) as { error: { code: string } }).error.code, "RATE_LIMITED");
+      assert.equal(await metric(url, "mcp_proxy_streams_refused_total"), refusedBefore + 1);
     } finally {
       for (const stream of held) stream.close();
     }
