@@ -127,6 +127,13 @@ export class Exchange implements Dispatcher.DispatchHandler {
     this.#slotKey = slotKey;
     this.#holdsSlot = holdsSlot;
     this.#refusable = refusable;
+    if (res.destroyed) {
+      // The client left while the request was authenticated: its 'close' has come already,
+      // so nothing is sent, counted or held for it.
+      this.#closed = true;
+      this.#releaseSlot();
+      return;
+    }
     endpoint.inFlight++;
     res.on("close", () => this.#clientClosed());
   }

@@ -2,8 +2,14 @@
 // open, nothing comes back) or is gone (killed): every request that needs it answers 503 JSON
 // with Retry-After within session.store_timeout instead of hanging, and /readyz says so; also
 // when it stops only after the MCP server answered (a new MCP session that cannot be bound).
+// A client that leaves while its request waits for the store is forwarded nothing.
 import assert from "node:assert/strict";
+import { once } from "node:events";
+import net from "node:net";
+import { Writable } from "node:stream";
 import { after, before, describe, it } from "node:test";
+import winston from "winston";
+import { createLogger } from "../../src/observability/logger.ts";
 import { TestBrowser } from "../support/browser.ts";
 import { connectWithOAuth } from "../support/mcp-oauth-client.ts";
 import { HandClient } from "../support/oauth-hand-client.ts";
@@ -142,5 +148,73 @@ describe("a session store that stops answering once the MCP server has answered"
     } finally {
       redis.resume();
     }
+  });
+});
+
+describe("clients that leave while the session store is slow", () => {
+  let redis: TestRedis;
+  let stack: Stack;
+  let url: string;
+  let cookie: string;
+  const alice = new TestBrowser();
+  const lines: string[] = [];
+
+  before(async () => {
+    redis = await startRedis();
+    // Its access log lines (4xx at info) tell when the proxy saw a client leave.
+    const logger = createLogger("info");
+    logger.clear().add(
+      new winston.transports.Stream({
+        stream: new Writable({
+          write(chunk: Buffer, _encoding, done) {
+            lines.push(chunk.toString());
+            done();
+          },
+        }),
+      }),
+    );
+    stack = await startStack({
+      logger,
+      env: {
+        SESSION_STORE: "redis",
+        REDIS_URL: redis.url,
+        // Every request reads the store, so a paused one holds each request in authentication.
+        SESSION_CACHE_TTL: "0s",
+        SESSION_STORE_TIMEOUT: "10s",
+        MCP_MAX_STREAMS_PER_USER: "3",
+      },
+    });
+    url = `http://127.0.0.1:${stack.ports[0]}`;
+    assert.equal((await alice.signIn(`${url}/`, "alice")).status, 200);
+    cookie = await alice.jar.getCookieString(url);
+  });
+  after(async () => {
+    await stack.close();
+    await redis.close();
+  });
+
+  it("take no stream slot and send nothing upstream: their streams do not lock the user out", async () => {
+    const streamsAsked = () => stack.mcp.requests.filter((r) => r.method === "GET" && r.url === "/sse").length;
+    const asked = streamsAsked();
+    redis.pause();
+    try {
+      for (let i = 0; i < 4; i++) {
+        const socket = net.connect(stack.ports[0] as number, "127.0.0.1");
+        socket.on("error", () => undefined);
+        await once(socket, "connect");
+        // Gone (its side closed) while its request waits for the store.
+        socket.end(`GET /sse HTTP/1.1\r\nHost: 127.0.0.1\r\nCookie: ${cookie}\r\nAccept: text/event-stream\r\n\r\n`);
+        await once(socket, "close");
+      }
+      // The proxy has seen them close (logged 499) before the store answers.
+      while (lines.filter((line) => line.includes('"status":499')).length < 4)
+        await new Promise((resolve) => setTimeout(resolve, 10));
+    } finally {
+      redis.resume();
+    }
+    const stream = await alice.fetch(`${url}/sse`, { headers: { accept: "text/event-stream" } });
+    assert.equal(stream.status, 200, "the user is not locked out by streams nobody holds");
+    await stream.body?.cancel();
+    assert.equal(streamsAsked(), asked + 1, "only the held stream reached the MCP server");
   });
 });
