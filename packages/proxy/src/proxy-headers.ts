@@ -28,6 +28,29 @@ export const HOP_BY_HOP: ReadonlySet<string> = new Set([
 ]);
 
 /**
+ * The folded names a Connection header value (or several) nominates as hop-by-hop (RFC 9110
+ * §7.6.1), beyond its own keep-alive/close: a proxy drops them in both directions.
+ */
+export function connectionNominated(values: Iterable<string>): Set<string> | undefined {
+  const names = new Set<string>();
+  for (const value of values)
+    for (const token of value.split(",")) {
+      const name = foldHeaderName(token.trim());
+      if (name && name !== "keep-alive" && name !== "close") names.add(name);
+    }
+  return names.size > 0 ? names : undefined;
+}
+
+/** What an upstream answer's parsed headers nominate in their Connection header, if anything. */
+export function answerConnectionNominated(
+  headers: Record<string, string | string[] | undefined>,
+): Set<string> | undefined {
+  const value = headers.connection;
+  if (value === undefined) return undefined;
+  return connectionNominated(Array.isArray(value) ? value : [value]);
+}
+
+/**
  * Client-sent headers saying where a request came from. The proxy is where that is known:
  * it drops the client's and writes its own X-Forwarded-For/-Proto/-Host.
  */

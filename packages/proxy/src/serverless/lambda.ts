@@ -24,8 +24,8 @@ import { loadConfigWithSecrets } from "../secrets/resolve.ts";
 
 export type LambdaEvent = APIGatewayProxyEventV2 | APIGatewayProxyEvent;
 
-/** Headers API Gateway and the function URL manage themselves. */
-const HOP_BY_HOP = new Set(["connection", "keep-alive", "transfer-encoding", "content-length", "upgrade"]);
+/** Headers API Gateway and the function URL manage themselves (the proxy behind has already dropped hop-by-hop ones). */
+const GATEWAY_MANAGED = new Set(["connection", "keep-alive", "transfer-encoding", "content-length", "upgrade"]);
 const TEXT_TYPES = /^(text\/|application\/(json|javascript|xml|x-www-form-urlencoded)|image\/svg)/;
 
 interface HttpRequest {
@@ -99,7 +99,7 @@ function responseHeaders(response: Dispatcher.ResponseData) {
   const headers: Record<string, string> = {};
   let cookies: string[] = [];
   for (const [name, value] of Object.entries(response.headers)) {
-    if (value === undefined || HOP_BY_HOP.has(name)) continue;
+    if (value === undefined || GATEWAY_MANAGED.has(name)) continue;
     if (name === "set-cookie") cookies = Array.isArray(value) ? value : [value];
     else headers[name] = Array.isArray(value) ? value.join(", ") : value;
   }
@@ -146,7 +146,7 @@ export function createLambdaProxy(configure: () => Config | Promise<Config> = la
     const { url } = await proxy();
     const headers: Record<string, string> = {};
     request.headers.forEach((value, name) => {
-      if (!HOP_BY_HOP.has(name)) headers[name] = value;
+      if (!GATEWAY_MANAGED.has(name)) headers[name] = value;
     });
     const body = request.method === "GET" || request.method === "HEAD" ? undefined : request.body;
     return httpRequest(`${url}${request.url}`, {

@@ -14,7 +14,7 @@ import { UnfilterableEvent } from "../mcp/stream-filter.ts";
 import type { Logger } from "../observability/logger.ts";
 import { currentScope, type RequestScope, requestScope } from "../observability/request-scope.ts";
 import type { UpstreamTrace } from "../observability/tracing.ts";
-import { HOP_BY_HOP } from "../proxy-headers.ts";
+import { answerConnectionNominated, HOP_BY_HOP } from "../proxy-headers.ts";
 import type { Endpoint } from "./endpoints.ts";
 import { isEventStream, KeepAlive, markUnbuffered, type StreamPinger } from "./event-stream.ts";
 import type { AnswerRewrite, EventRelayFilter, Who } from "./forwarder.ts";
@@ -43,9 +43,10 @@ export function responseHeaders(
   headers: IncomingHttpHeaders | Record<string, string | string[] | undefined>,
 ): OutgoingHttpHeaders {
   const out: OutgoingHttpHeaders = {};
+  const nominated = answerConnectionNominated(headers);
   for (const name in headers) {
     const value = headers[name];
-    if (value !== undefined && !HOP_BY_HOP.has(name)) out[name] = value;
+    if (value !== undefined && !HOP_BY_HOP.has(name) && !nominated?.has(name)) out[name] = value;
   }
   return out;
 }

@@ -7,7 +7,7 @@
 // context of the upstream call (in place of the client's), and the caller's identity.
 import type { IncomingMessage } from "node:http";
 import type { ProxyCookies } from "../proxy-cookies.ts";
-import { foldHeaderName, type ProxyHeaders } from "../proxy-headers.ts";
+import { connectionNominated, foldHeaderName, type ProxyHeaders } from "../proxy-headers.ts";
 import type { Who } from "./forwarder.ts";
 import type { IdentityHeaders } from "./identity-headers.ts";
 
@@ -23,17 +23,12 @@ export interface UpstreamHeaderParts {
   traceHeaders?: ReadonlySet<string>;
 }
 
-/** Folded names the Connection header lists (RFC 9110 §7.6.1), beyond keep-alive/close. */
+/** Folded names the request's Connection headers nominate (RFC 9110 §7.6.1). */
 function connectionOptions(raw: string[]): Set<string> | undefined {
-  const options = new Set<string>();
-  for (let i = 0; i < raw.length; i += 2) {
-    if ((raw[i] as string).toLowerCase() !== "connection") continue;
-    for (const token of (raw[i + 1] as string).split(",")) {
-      const name = foldHeaderName(token.trim());
-      if (name && name !== "keep-alive" && name !== "close") options.add(name);
-    }
-  }
-  return options.size > 0 ? options : undefined;
+  const values: string[] = [];
+  for (let i = 0; i < raw.length; i += 2)
+    if ((raw[i] as string).toLowerCase() === "connection") values.push(raw[i + 1] as string);
+  return values.length > 0 ? connectionNominated(values) : undefined;
 }
 
 /**

@@ -353,3 +353,37 @@ describe("CORS for browser MCP clients", () => {
     assert.ok(answer.headers["x-correlation-id"]);
   });
 });
+
+describe("headers from the MCP server", () => {
+  let upstream: http.Server;
+  let proxy: RunningProxy;
+  before(async () => {
+    // Names its own header hop-by-hop (RFC 9110 §7.6.1): meant for the proxy's connection only.
+    upstream = http.createServer((req, res) => {
+      req.resume();
+      res.writeHead(200, {
+        "content-type": req.url === "/stream" ? "text/event-stream" : "application/json",
+        connection: "keep-alive, X-Private",
+        "x-private": "for-the-proxy",
+        "x-kept": "for-the-client",
+      });
+      res.end(req.url === "/stream" ? "data: {}\n\n" : "{}");
+    });
+    await new Promise<void>((resolve) => upstream.listen(0, "127.0.0.1", resolve));
+    proxy = await bypassProxy(`http://127.0.0.1:${(upstream.address() as AddressInfo).port}`);
+  });
+  after(async () => {
+    await proxy.shutdown();
+    upstream.closeAllConnections();
+    await new Promise((resolve) => upstream.close(resolve));
+  });
+
+  it("drops what the answer's Connection header names, on answers and event streams alike", async () => {
+    for (const path of ["/mcp", "/stream"]) {
+      const answer = await send(proxy.url, path);
+      assert.equal(answer.status, 200, path);
+      assert.equal(answer.headers["x-private"], undefined, path);
+      assert.equal(answer.headers["x-kept"], "for-the-client", path);
+    }
+  });
+});
