@@ -90,3 +90,15 @@ export function collectionPath(kind: KindInfo, namespace?: string): string {
   const base = kind.apiVersion.includes("/") ? `/apis/${kind.apiVersion}` : `/api/${kind.apiVersion}`;
   return `${base}${namespace ? `/namespaces/${namespace}` : ""}/${kind.plural}`;
 }
+
+/** An object's own path. */
+export function objectPath(kind: KindInfo, namespace: string, name: string): string {
+  return `${collectionPath(kind, namespace)}/${encodeURIComponent(name)}`;
+}
+
+/** The table's row for a kind the operator owns or touches; a name not in it is a bug. */
+export function kindNamed(kind: string): KindInfo {
+  const found = [...OWNED_KINDS, ...OTHER_KINDS, RESOURCE_KIND, LEASE_KIND].find((info) => info.kind === kind);
+  if (!found) throw new Error(`${kind} is not in the owned-kinds table`);
+  return found;
+}

@@ -5,22 +5,21 @@
 // MissingReferenceError (reported like a terminal one, but looked at again with backoff:
 // the Secret may be created any moment).
 import { createHash, randomBytes } from "node:crypto";
+import type { KubeConfig, KubernetesObject, V1Deployment } from "@kubernetes/client-node";
 import {
-  AppsV1Api,
-  CoreV1Api,
-  CustomObjectsApi,
-  type KubeConfig,
-  type KubernetesObject,
-  type V1Deployment,
-} from "@kubernetes/client-node";
-import { OWNED_KINDS } from "../api/owned-kinds.ts";
+  collectionPath,
+  type KindInfo,
+  kindNamed,
+  OWNED_KINDS,
+  objectPath,
+  RESOURCE_KIND,
+} from "../api/owned-kinds.ts";
 import {
   ConditionType,
   GROUP,
   KIND,
   type McpOidcProxy,
   type McpOidcProxyStatus,
-  PLURAL,
   Reason,
   specSchema,
   VERSION,
@@ -41,6 +40,7 @@ import {
 import { proxyUrl } from "../desired/proxy-config.ts";
 import { summarizeApiError } from "../runtime/api-error.ts";
 import type { Applier } from "../runtime/apply.ts";
+import { requestJson } from "../runtime/raw-client.ts";
 import { setCondition } from "./conditions.ts";
 import { EventRecorder } from "./events.ts";
 import { envReclaimPatch } from "./reclaim-env.ts";
@@ -80,10 +80,23 @@ function isNotFound(error: unknown): boolean {
   return (error as { code?: number }).code === 404;
 }
 
+/** What the reconcile reads of a Secret or ConfigMap: its data, each value a string. */
+interface DataObject {
+  data?: Record<string, unknown>;
+}
+
+/** A value of a Secret's or ConfigMap's data, if it is there and a string. */
+function dataValue(object: DataObject, key: string): string | undefined {
+  const value = object.data?.[key];
+  return typeof value === "string" ? value : undefined;
+}
+
+const SECRET = kindNamed("Secret");
+const CONFIG_MAP = kindNamed("ConfigMap");
+const DEPLOYMENT = kindNamed("Deployment");
+
 export class Reconciler {
-  readonly #core: CoreV1Api;
-  readonly #apps: AppsV1Api;
-  readonly #custom: CustomObjectsApi;
+  readonly #kubeConfig: KubeConfig;
   readonly #applier: Applier;
   readonly #logger: ReconcilerLogger;
   readonly #now: () => Date;
@@ -99,9 +112,7 @@ export class Reconciler {
   }) {
     this.#events = new EventRecorder(options.kubeConfig);
     this.#secretRecheckMs = options.secretRecheckMs ?? 5 * 60_000;
-    this.#core = options.kubeConfig.makeApiClient(CoreV1Api);
-    this.#apps = options.kubeConfig.makeApiClient(AppsV1Api);
-    this.#custom = options.kubeConfig.makeApiClient(CustomObjectsApi);
+    this.#kubeConfig = options.kubeConfig;
     this.#applier = options.applier;
     this.#logger = options.logger;
     this.#now = options.now ?? (() => new Date());
@@ -109,20 +120,9 @@ export class Reconciler {
 
   async reconcile(key: string): Promise<ReconcileResult> {
     const [namespace, name] = key.split("/") as [string, string];
-    let cr: McpOidcProxy;
-    try {
-      cr = (await this.#custom.getNamespacedCustomObject({
-        group: GROUP,
-        version: VERSION,
-        namespace,
-        plural: PLURAL,
-        name,
-      })) as McpOidcProxy;
-    } catch (error) {
-      if (isNotFound(error)) return {}; // deleted: owner references let the garbage collector clean up
-      throw error;
-    }
-    if (cr.metadata.deletionTimestamp) return {};
+    const cr = await this.#read<McpOidcProxy>(RESOURCE_KIND, namespace, name);
+    // Deleted: owner references let the garbage collector clean up.
+    if (!cr || cr.metadata.deletionTimestamp) return {};
 
     try {
       return await this.#reconcileChildren(cr);
@@ -210,8 +210,8 @@ export class Reconciler {
     } catch (error) {
       if ((error as { code?: number }).code !== 422) throw error;
       const header = { name: desired.metadata?.name ?? "", namespace: desired.metadata?.namespace ?? "" };
-      const live = await this.#apps.readNamespacedDeployment(header);
-      const patch = envReclaimPatch(live, desired);
+      const live = await this.#read<V1Deployment>(DEPLOYMENT, header.namespace, header.name);
+      const patch = live && envReclaimPatch(live, desired);
       if (!patch) throw childInvalid(desired, error);
       await this.#applier.patchDeployment(header, patch);
       this.#logger.warn("took back hand-edited environment variables", {
@@ -247,16 +247,8 @@ export class Reconciler {
    * remove it and the Deployment would fall back to one replica until the HPA reacts.
    */
   async #handReplicasOver(cr: McpOidcProxy): Promise<void> {
-    let current: V1Deployment;
-    try {
-      current = await this.#apps.readNamespacedDeployment({
-        name: names(cr).workload,
-        namespace: cr.metadata.namespace,
-      });
-    } catch (error) {
-      if (isNotFound(error)) return;
-      throw error;
-    }
+    const current = await this.#read<V1Deployment>(DEPLOYMENT, cr.metadata.namespace, names(cr).workload);
+    if (!current) return;
     const ownsReplicas = current.metadata?.managedFields?.some(
       (field) =>
         field.manager === FIELD_MANAGER &&
@@ -288,30 +280,18 @@ export class Reconciler {
     const hash = createHash("sha256");
     hash.update(`generated:${names(cr).keys}/${SESSION_SECRET_KEY}=${sessionKey}\n`);
     for (const ref of refs) {
-      let data: Record<string, string> | undefined;
-      try {
-        data = (await this.#core.readNamespacedSecret({ name: ref.name, namespace: cr.metadata.namespace })).data;
-      } catch (error) {
-        if (isNotFound(error))
-          throw new MissingReferenceError(Reason.SecretMissing, `Secret ${ref.name} does not exist`);
-        throw error;
-      }
-      const value = data?.[ref.key];
+      const secret = await this.#read<DataObject>(SECRET, cr.metadata.namespace, ref.name);
+      if (!secret) throw new MissingReferenceError(Reason.SecretMissing, `Secret ${ref.name} does not exist`);
+      const value = dataValue(secret, ref.key);
       if (value === undefined)
         throw new MissingReferenceError(Reason.SecretMissing, `Secret ${ref.name} has no key ${ref.key}`);
       hash.update(`${ref.name}/${ref.key}=${value}\n`);
     }
     const ca = cr.spec.provider?.caConfigMapRef;
     if (ca) {
-      let data: Record<string, string> | undefined;
-      try {
-        data = (await this.#core.readNamespacedConfigMap({ name: ca.name, namespace: cr.metadata.namespace })).data;
-      } catch (error) {
-        if (isNotFound(error))
-          throw new MissingReferenceError(Reason.ConfigMapMissing, `ConfigMap ${ca.name} does not exist`);
-        throw error;
-      }
-      const pem = data?.[ca.key];
+      const configMap = await this.#read<DataObject>(CONFIG_MAP, cr.metadata.namespace, ca.name);
+      if (!configMap) throw new MissingReferenceError(Reason.ConfigMapMissing, `ConfigMap ${ca.name} does not exist`);
+      const pem = dataValue(configMap, ca.key);
       if (pem === undefined)
         throw new MissingReferenceError(Reason.ConfigMapMissing, `ConfigMap ${ca.name} has no key ${ca.key}`);
       hash.update(`configmap:${ca.name}/${ca.key}=${pem}\n`);
@@ -322,35 +302,29 @@ export class Reconciler {
   /** The generated session secret: created once, never rotated by a reconcile. Returns its value. */
   async #ensureKeys(cr: McpOidcProxy): Promise<string> {
     const name = names(cr).keys;
-    const read = async () => {
-      const secret = await this.#core.readNamespacedSecret({ name, namespace: cr.metadata.namespace });
-      return secret.data?.[SESSION_SECRET_KEY] ?? "";
-    };
-    try {
-      return await read();
-    } catch (error) {
-      if (!isNotFound(error)) throw error;
-    }
+    const existing = await this.#read<DataObject>(SECRET, cr.metadata.namespace, name);
+    if (existing) return dataValue(existing, SESSION_SECRET_KEY) ?? "";
     const value = randomBytes(36).toString("base64url");
     try {
-      await this.#core.createNamespacedSecret({
-        namespace: cr.metadata.namespace,
-        body: {
-          metadata: {
-            name,
-            namespace: cr.metadata.namespace,
-            labels: { ...selectorLabels(cr), "app.kubernetes.io/managed-by": "mcp-oidc-operator" },
-            ownerReferences: [ownerReference(cr)],
-          },
-          type: "Opaque",
-          stringData: { [SESSION_SECRET_KEY]: value },
+      await requestJson(this.#kubeConfig, "POST", collectionPath(SECRET, cr.metadata.namespace), {
+        apiVersion: "v1",
+        kind: "Secret",
+        metadata: {
+          name,
+          namespace: cr.metadata.namespace,
+          labels: { ...selectorLabels(cr), "app.kubernetes.io/managed-by": "mcp-oidc-operator" },
+          ownerReferences: [ownerReference(cr)],
         },
+        type: "Opaque",
+        stringData: { [SESSION_SECRET_KEY]: value },
       });
       this.#logger.info("generated session secret", { namespace: cr.metadata.namespace, name });
       return Buffer.from(value).toString("base64");
     } catch (error) {
       if ((error as { code?: number }).code !== 409) throw error;
-      return await read(); // created meanwhile: keep theirs
+      // Created meanwhile: keep theirs.
+      const theirs = await this.#read<DataObject>(SECRET, cr.metadata.namespace, name);
+      return (theirs && dataValue(theirs, SESSION_SECRET_KEY)) ?? "";
     }
   }
 
@@ -419,13 +393,21 @@ export class Reconciler {
   async #writeStatus(cr: McpOidcProxy, status: McpOidcProxyStatus): Promise<void> {
     if (stableJson(status) === stableJson(cr.status ?? {})) return;
     await this.#announceTransitions(cr, status);
-    await this.#custom.replaceNamespacedCustomObjectStatus({
-      group: GROUP,
-      version: VERSION,
-      namespace: cr.metadata.namespace,
-      plural: PLURAL,
-      name: cr.metadata.name,
-      body: { apiVersion: `${GROUP}/${VERSION}`, kind: KIND, metadata: cr.metadata, spec: cr.spec, status },
-    });
+    await requestJson(
+      this.#kubeConfig,
+      "PUT",
+      `${objectPath(RESOURCE_KIND, cr.metadata.namespace, cr.metadata.name)}/status`,
+      { apiVersion: `${GROUP}/${VERSION}`, kind: KIND, metadata: cr.metadata, spec: cr.spec, status },
+    );
+  }
+
+  /** An object as JSON, or undefined when it does not exist. */
+  async #read<T>(kind: KindInfo, namespace: string, name: string): Promise<T | undefined> {
+    try {
+      return await requestJson<T>(this.#kubeConfig, "GET", objectPath(kind, namespace, name));
+    } catch (error) {
+      if (isNotFound(error)) return undefined;
+      throw error;
+    }
   }
 }

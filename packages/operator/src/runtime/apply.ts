@@ -4,7 +4,7 @@
 // path the owned-kinds table gives: client-node's typed round trip through its serializer
 // was most of the garbage a reconcile made.
 import type { KubeConfig, KubernetesObject } from "@kubernetes/client-node";
-import { collectionPath, OWNED_KINDS } from "../api/owned-kinds.ts";
+import { kindNamed, OWNED_KINDS, objectPath as pathOf } from "../api/owned-kinds.ts";
 import { FIELD_MANAGER } from "../desired/children.ts";
 import { requestJson } from "./raw-client.ts";
 
@@ -18,8 +18,8 @@ interface ObjectHeader {
 function objectPath(object: KubernetesObject | ObjectHeader): string {
   const kind = OWNED_KINDS.find((owned) => owned.apiVersion === object.apiVersion && owned.kind === object.kind);
   if (!kind) throw new Error(`${object.apiVersion} ${object.kind} is not in the owned-kinds table`);
-  const { name, namespace } = object.metadata ?? {};
-  return `${collectionPath(kind, namespace)}/${name}`;
+  const { name = "", namespace = "" } = object.metadata ?? {};
+  return pathOf(kind, namespace, name);
 }
 
 export class Applier {
@@ -42,7 +42,7 @@ export class Applier {
 
   /** A JSON patch (RFC 6902) of a Deployment, for what server-side apply cannot take back. */
   patchDeployment(header: { namespace: string; name: string }, operations: unknown[]): Promise<unknown> {
-    const path = `/apis/apps/v1/namespaces/${header.namespace}/deployments/${header.name}`;
+    const path = pathOf(kindNamed("Deployment"), header.namespace, header.name);
     return requestJson(
       this.#kubeConfig,
       "PATCH",

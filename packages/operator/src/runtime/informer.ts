@@ -1,22 +1,17 @@
-// A watch of one kind of object that keeps running, caching only what the controller reads.
-// client-node's ListWatch (list, then watch from the list's resourceVersion, relisting on
-// 410 Gone) stops on any watch error, so it is restarted with capped backoff. Events only
-// become keys (reconcile reads the object afresh), so the cache keeps each object's
-// identifying metadata and nothing else: the list asks the API server for metadata only
+// A watch of one kind of object that keeps running, caching only what the controller reads:
+// list, then watch from the list's resourceVersion, resuming from the last one seen when a
+// watch ends, relisting when the API server has forgotten it (410 Gone, as client-go's
+// reflector), and starting over with capped backoff after an error. Events only become keys
+// (reconcile reads the object afresh), so the cache keeps each object's identifying
+// metadata and nothing else: the list asks the API server for metadata only
 // (PartialObjectMetadataList, as controller-runtime's metadata informers do), and each
 // watched object is cut down the same way before it enters the cache. Whole Deployments
 // with their managedFields, held for every resource, were most of the operator's memory.
-import {
-  ERROR,
-  type KubeConfig,
-  type KubernetesListObject,
-  type KubernetesObject,
-  ListWatch,
-  Watch,
-} from "@kubernetes/client-node";
+// Not client-node's ListWatch: it loads the typed models' serializer (decision 023).
+import { setTimeout as delay } from "node:timers/promises";
+import type { KubeConfig, KubernetesListObject, KubernetesObject } from "@kubernetes/client-node";
 import { summarizeApiError } from "./api-error.ts";
-import { requestJson } from "./raw-client.ts";
-import { systemClock } from "./work-queue.ts";
+import { requestJson, type WatchEvent, watchJson } from "./raw-client.ts";
 
 export interface WatchLogger {
   warn(message: string, meta?: Record<string, unknown>): void;
@@ -80,51 +75,35 @@ export async function listKeyFields(
   return { ...answer, items: (answer.items ?? []).map(keyFields) };
 }
 
-/** client-node's Watch, with each object cut down to its key fields as it arrives. */
-class KeyFieldsWatch extends Watch {
-  override watch(
-    path: string,
-    queryParams: Record<string, string | number | boolean | undefined>,
-    callback: (phase: string, apiObj: KubernetesObject) => void,
-    done: (err: unknown) => void,
-  ): Promise<AbortController> {
-    // An ERROR event carries a Status (its code 410 makes the ListWatch relist): passed as is.
-    const cut = (phase: string, object: KubernetesObject) =>
-      callback(phase, phase === "ERROR" ? object : keyFields(object));
-    return super.watch(path, queryParams, cut, done);
-  }
+/** A watch that hears nothing for this long (bookmarks included) is resumed on a new connection. */
+const WATCH_IDLE_MS = 90_000;
+/** The API server ends each watch after this long (client-go asks for 5–10 minutes). */
+const WATCH_SECONDS = 300;
+
+export type Verb = "add" | "update" | "delete";
+
+export interface InformerOptions {
+  kubeConfig: KubeConfig;
+  name: string;
+  /** The collection path, e.g. /apis/apps/v1/namespaces/x/deployments. */
+  path: string;
+  labelSelector?: string;
+  logger: WatchLogger;
+  onObject: (object: ObjectKeyFields, verb: Verb) => void;
 }
 
 export class RestartingInformer {
-  readonly #informer: ListWatch<ObjectKeyFields>;
-  readonly #name: string;
-  readonly #logger: WatchLogger;
+  readonly #options: InformerOptions;
+  /** Key fields by namespace/name. */
+  readonly #cache = new Map<string, ObjectKeyFields>();
+  readonly #stop = new AbortController();
+  #running: Promise<void> | undefined;
+  #resourceVersion = "";
   #failures = 0;
-  #stopped = false;
   #synced = false;
 
-  constructor(options: {
-    kubeConfig: KubeConfig;
-    name: string;
-    /** The collection path, e.g. /apis/apps/v1/namespaces/x/deployments. */
-    path: string;
-    labelSelector?: string;
-    logger: WatchLogger;
-    onObject: (object: ObjectKeyFields, verb: "add" | "update" | "delete") => void;
-  }) {
-    this.#name = options.name;
-    this.#logger = options.logger;
-    // The list's resourceVersion is where the watch starts.
-    const list = () => listKeyFields(options.kubeConfig, options.path, options.labelSelector);
-    const watch = new KeyFieldsWatch(options.kubeConfig);
-    this.#informer = new ListWatch(options.path, watch, list, false, options.labelSelector);
-    for (const verb of ["add", "update", "delete"] as const) {
-      this.#informer.on(verb, (object) => {
-        this.#failures = 0;
-        options.onObject(object, verb);
-      });
-    }
-    this.#informer.on(ERROR, (error) => this.#onError(error));
+  constructor(options: InformerOptions) {
+    this.#options = options;
   }
 
   /** True once the initial list has been delivered (and again after a restart's list). */
@@ -134,37 +113,103 @@ export class RestartingInformer {
 
   /** The cached key fields of every object seen (a test reads what the cache holds). */
   cached(): readonly ObjectKeyFields[] {
-    return this.#informer.list();
+    return [...this.#cache.values()];
   }
 
-  async start(): Promise<void> {
-    await this.#start();
+  /** Resolves once the first list has been delivered, or has failed (then retried with backoff). */
+  start(): Promise<void> {
+    const { promise, resolve } = Promise.withResolvers<void>();
+    this.#running = this.#run(resolve);
+    return promise;
   }
 
+  /** Ends the watch; no event is handed on once this resolves. */
   async stop(): Promise<void> {
-    this.#stopped = true;
-    await this.#informer.stop();
+    this.#stop.abort();
+    await this.#running;
   }
 
-  #onError(error: unknown): void {
-    if (this.#stopped) return;
-    this.#synced = false;
-    const delay = Math.min(500 * 2 ** this.#failures, 30_000);
-    this.#failures += 1;
-    const { status, message } = summarizeApiError(error);
-    this.#logger.warn("watch failed; restarting", { watch: this.#name, status, error: message, retry_in_ms: delay });
-    systemClock.setTimeout(() => void this.#start(), delay);
-  }
-
-  async #start(): Promise<void> {
-    if (this.#stopped) return;
-    try {
-      await this.#informer.start();
-      this.#synced = true;
-    } catch (error) {
-      // start() rejects when the initial list fails; the ERROR handler schedules the retry.
-      const { status, message } = summarizeApiError(error);
-      this.#logger.warn("initial list failed", { watch: this.#name, status, error: message });
+  async #run(firstListDone: () => void): Promise<void> {
+    while (!this.#stop.signal.aborted) {
+      const listing = !this.#resourceVersion;
+      try {
+        if (listing) await this.#relist();
+        firstListDone();
+        await this.#watch();
+      } catch (error) {
+        firstListDone();
+        if (this.#stop.signal.aborted) return;
+        // Events may have been missed: the next round lists afresh, as client-go's reflector.
+        this.#resourceVersion = "";
+        this.#synced = false;
+        const wait = Math.min(500 * 2 ** this.#failures, 30_000);
+        this.#failures += 1;
+        const { status, message } = summarizeApiError(error);
+        const meta = { watch: this.#options.name, status, error: message, retry_in_ms: wait };
+        this.#options.logger.warn(listing ? "list failed; retrying" : "watch failed; restarting", meta);
+        await delay(wait, undefined, { signal: this.#stop.signal }).catch(() => {});
+      }
     }
   }
+
+  /** Lists afresh: what the cache has and the list lacks was deleted meanwhile. */
+  async #relist(): Promise<void> {
+    const { kubeConfig, path, labelSelector } = this.#options;
+    const list = await listKeyFields(kubeConfig, path, labelSelector);
+    const listed = new Set(list.items.map(cacheKey));
+    for (const [key, object] of this.#cache) {
+      if (listed.has(key)) continue;
+      this.#cache.delete(key);
+      this.#options.onObject(object, "delete");
+    }
+    for (const object of list.items) this.#store(object);
+    this.#resourceVersion = list.metadata?.resourceVersion ?? "";
+    this.#failures = 0;
+    this.#synced = true;
+  }
+
+  async #watch(): Promise<void> {
+    const query = new URLSearchParams({
+      watch: "true",
+      allowWatchBookmarks: "true",
+      timeoutSeconds: String(WATCH_SECONDS),
+      resourceVersion: this.#resourceVersion,
+      ...(this.#options.labelSelector ? { labelSelector: this.#options.labelSelector } : {}),
+    });
+    const path = `${this.#options.path}?${query}`;
+    const watching = new AbortController();
+    const signal = AbortSignal.any([this.#stop.signal, watching.signal]);
+    const onEvent = (event: WatchEvent<KubernetesObject>) => {
+      if (event.type === "ERROR") {
+        // A Status: most often 410 (the resourceVersion is too old). Either way the
+        // stream is over; listing again is what brings the cache back to the truth.
+        this.#resourceVersion = "";
+        watching.abort();
+        return;
+      }
+      this.#failures = 0;
+      this.#resourceVersion = event.object.metadata?.resourceVersion ?? this.#resourceVersion;
+      if (event.type === "BOOKMARK") return;
+      const object = keyFields(event.object);
+      if (event.type === "DELETED") {
+        if (this.#cache.delete(cacheKey(object))) this.#options.onObject(object, "delete");
+      } else this.#store(object);
+    };
+    await watchJson(this.#options.kubeConfig, path, onEvent, signal, WATCH_IDLE_MS).catch((error: unknown) => {
+      if (!watching.signal.aborted) throw error;
+    });
+  }
+
+  /** Adds or updates the cached object; an unchanged resourceVersion is no event. */
+  #store(object: ObjectKeyFields): void {
+    const key = cacheKey(object);
+    const cached = this.#cache.get(key);
+    if (cached && cached.metadata.resourceVersion === object.metadata.resourceVersion) return;
+    this.#cache.set(key, object);
+    this.#options.onObject(object, cached ? "update" : "add");
+  }
+}
+
+function cacheKey(object: ObjectKeyFields): string {
+  return `${object.metadata.namespace ?? ""}/${object.metadata.name ?? ""}`;
 }

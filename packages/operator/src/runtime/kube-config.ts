@@ -1,15 +1,21 @@
 // The kubeconfig every API client of the process uses: a file, or in-cluster / KUBECONFIG /
-// ~/.kube/config. client-node 2.0 builds a new undici Agent for every request it
-// authenticates, so every request opened its own TLS connection (with a TLS context built
-// from the CA, certificate and key each time) that then idled until its keep-alive ran out:
-// with 100 resources that held ~300 MiB. Here one connection pool is kept per cluster and
-// user, as client-go keeps one transport.
-import { KubeConfig, type RequestContext } from "@kubernetes/client-node";
+// ~/.kube/config, loaded and authenticated by client-node (exec plugins, OIDC, token files).
+// client-node 2.0 builds a new undici Agent for every request it authenticates, so every
+// request opened its own TLS connection (with a TLS context built from the CA, certificate
+// and key each time) that then idled until its keep-alive ran out: with 100 resources that
+// held ~300 MiB. Here one connection pool is kept per cluster and user, as client-go keeps
+// one transport, and every request of the operator (raw-client.ts) goes through it.
+//
+// Imported from client-node's own modules, not its index: the index loads the ~2,700
+// generated models, API classes and their serializer (~14 MiB resident), which the operator
+// does not use; the bundle (scripts/build.ts) keeps only what config.js runs (decision 023).
+import { KubeConfig } from "@kubernetes/client-node/dist/config.js";
+import { HttpMethod, RequestContext } from "@kubernetes/client-node/dist/gen/http/http.js";
 
-type Dispatcher = ReturnType<RequestContext["getDispatcher"]>;
+type Dispatcher = NonNullable<ReturnType<RequestContext["getDispatcher"]>>;
 
 export class SharedPoolKubeConfig extends KubeConfig {
-  readonly #pools = new Map<string, NonNullable<Dispatcher>>();
+  readonly #pools = new Map<string, Dispatcher>();
 
   override async applySecurityAuthentication(context: RequestContext): Promise<void> {
     await super.applySecurityAuthentication(context);
@@ -20,6 +26,24 @@ export class SharedPoolKubeConfig extends KubeConfig {
     this.#pools.set(key, pool);
     context.setDispatcher(pool);
   }
+}
+
+/** What a request to the API server needs: its URL, the credentials' headers, the pool. */
+export interface Connection {
+  url: string;
+  headers: Record<string, string>;
+  dispatcher?: Dispatcher;
+}
+
+/** The current cluster's URL for an API path (the server may have a path prefix), authenticated. */
+export async function connect(kubeConfig: KubeConfig, path: string): Promise<Connection> {
+  const cluster = kubeConfig.getCurrentCluster();
+  if (!cluster) throw new Error("the kubeconfig names no current cluster");
+  const url = `${cluster.server.replace(/\/+$/, "")}${path}`;
+  const context = new RequestContext(url, HttpMethod.GET);
+  await kubeConfig.applySecurityAuthentication(context);
+  const dispatcher = context.getDispatcher();
+  return { url, headers: context.getHeaders(), ...(dispatcher ? { dispatcher } : {}) };
 }
 
 /** The kubeconfig from a file, else in-cluster, KUBECONFIG or ~/.kube/config. */

@@ -1,8 +1,12 @@
-// Plain JSON requests to the API server with the kubeconfig's credentials, for the few
-// objects client-node's typed serializer cannot send as is: it writes metav1.MicroTime
-// with milliseconds, which the API server refuses (it wants six fractional digits).
-import https from "node:https";
+// Every request the operator sends to the API server: plain JSON over the kubeconfig's one
+// connection pool (kube-config.ts), authenticated by client-node's KubeConfig. Not through
+// client-node's typed API classes: their serializer turned every object into model
+// instances and back (most of the garbage a reconcile made), their module graph is ~14 MiB
+// resident whether used or not, and it writes metav1.MicroTime with milliseconds, which the
+// API server refuses (decision 023). Watches stream newline-delimited JSON events.
 import type { KubeConfig } from "@kubernetes/client-node";
+import { errors, request } from "undici";
+import { connect } from "./kube-config.ts";
 
 export class ApiError extends Error {
   readonly code: number;
@@ -19,6 +23,17 @@ export function microTime(date: Date): string {
   return date.toISOString().replace(/\.(\d{3})Z$/, ".$1000Z");
 }
 
+/** How long a request may take, answer included, before it is given up. */
+const REQUEST_TIMEOUT_MS = 15_000;
+
+function parsed(text: string): unknown {
+  try {
+    return text ? JSON.parse(text) : undefined;
+  } catch {
+    return text;
+  }
+}
+
 export async function requestJson<T>(
   kubeConfig: KubeConfig,
   method: string,
@@ -28,39 +43,67 @@ export async function requestJson<T>(
   signal?: AbortSignal,
   accept = "application/json",
 ): Promise<T> {
-  const cluster = kubeConfig.getCurrentCluster();
-  if (!cluster) throw new Error("the kubeconfig names no current cluster");
-  const url = new URL(path, cluster.server);
-  const options: https.RequestOptions = {
-    method,
-    hostname: url.hostname,
-    port: url.port,
-    path: `${url.pathname}${url.search}`,
-    headers: { accept, "content-type": contentType },
-    ...(signal ? { signal } : {}),
-  };
-  await kubeConfig.applyToHTTPSOptions(options);
-  return new Promise<T>((resolve, reject) => {
-    const request = https.request(options, (response) => {
-      let text = "";
-      response.setEncoding("utf8");
-      response.on("data", (chunk: string) => {
-        text += chunk;
-      });
-      response.on("end", () => {
-        let parsed: unknown;
-        try {
-          parsed = text ? JSON.parse(text) : undefined;
-        } catch {
-          parsed = text;
-        }
-        const status = response.statusCode ?? 0;
-        if (status >= 200 && status < 300) resolve(parsed as T);
-        else reject(new ApiError(status, parsed));
-      });
+  const { url, headers, dispatcher } = await connect(kubeConfig, path);
+  const timeout = AbortSignal.timeout(REQUEST_TIMEOUT_MS);
+  try {
+    const response = await request(url, {
+      method: method as "GET",
+      headers: { ...headers, accept, "content-type": contentType },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      ...(dispatcher ? { dispatcher } : {}),
+      signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
     });
-    request.on("error", reject);
-    request.setTimeout(15_000, () => request.destroy(new Error(`${method} ${path} timed out`)));
-    request.end(body === undefined ? undefined : JSON.stringify(body));
-  });
+    const answer = parsed(await response.body.text());
+    if (response.statusCode >= 200 && response.statusCode < 300) return answer as T;
+    throw new ApiError(response.statusCode, answer);
+  } catch (error) {
+    if (timeout.aborted && !signal?.aborted) throw new Error(`${method} ${path} timed out`);
+    throw error;
+  }
+}
+
+/** One event of a watch: the object, or a Status when the type is ERROR. */
+export interface WatchEvent<T> {
+  type: "ADDED" | "MODIFIED" | "DELETED" | "BOOKMARK" | "ERROR";
+  object: T;
+}
+
+/**
+ * A watch: each event handed on as it arrives, until the API server ends the stream (it
+ * does after timeoutSeconds), nothing arrived for `idleMs` (a connection that died without
+ * a word), or the signal aborts. Resolves when it ended quietly; rejects on an error answer.
+ */
+export async function watchJson<T>(
+  kubeConfig: KubeConfig,
+  path: string,
+  onEvent: (event: WatchEvent<T>) => void,
+  signal: AbortSignal,
+  idleMs: number,
+): Promise<void> {
+  const { url, headers, dispatcher } = await connect(kubeConfig, path);
+  try {
+    const response = await request(url, {
+      headers: { ...headers, accept: "application/json" },
+      ...(dispatcher ? { dispatcher } : {}),
+      signal,
+      headersTimeout: idleMs,
+      bodyTimeout: idleMs,
+    });
+    if (response.statusCode !== 200) throw new ApiError(response.statusCode, parsed(await response.body.text()));
+    // One JSON document per line; a chunk may end inside one.
+    let pending = "";
+    response.body.setEncoding("utf8");
+    for await (const chunk of response.body as AsyncIterable<string>) {
+      pending += chunk;
+      for (let end = pending.indexOf("\n"); end >= 0; end = pending.indexOf("\n")) {
+        const line = pending.slice(0, end).trim();
+        pending = pending.slice(end + 1);
+        if (line) onEvent(JSON.parse(line) as WatchEvent<T>);
+      }
+    }
+  } catch (error) {
+    // Silence for idleMs is the end of this watch, not a failure: the next one resumes.
+    if (error instanceof errors.BodyTimeoutError || error instanceof errors.HeadersTimeoutError) return;
+    throw error;
+  }
 }
