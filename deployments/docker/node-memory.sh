@@ -6,8 +6,9 @@
 # as Kubernetes' downward API gives limits.memory) or else the cgroup's (v2, then v1). Half
 # of it goes to the old generation: the rest is Node itself (~45 MiB), compiled code, socket
 # buffers outside the heap and the young generation, whose semi-spaces get 1/64 of the limit
-# (1–16 MiB; V8 grows them to 32 MiB otherwise, and fills them, even when idle). NODE_OPTIONS
-# that already set either flag win. glibc's malloc gets two arenas instead of eight per core:
+# (1–16 MiB; V8 grows them to 32 MiB otherwise, and fills them, even when idle). A flag
+# NODE_OPTIONS already sets wins over the derived one (the operator's image sets a 1 MiB
+# young generation; decision 023). glibc's malloc gets two arenas instead of eight per core:
 # memory freed after a burst of requests then goes back to it instead of staying fragmented
 # (~20 MiB less RSS after the bench's load). See docs/decisions/020-proxy-footprint.md.
 set -eu
@@ -26,10 +27,16 @@ case "$limit" in
       semi=$((mib / 64))
       [ "$semi" -ge 1 ] || semi=1
       [ "$semi" -le 16 ] || semi=16
+      flags=""
       case " ${NODE_OPTIONS:-} " in
-        *" --max-old-space-size="* | *" --max-semi-space-size="*) ;;
-        *) export NODE_OPTIONS="${NODE_OPTIONS:+$NODE_OPTIONS }--max-old-space-size=$((mib / 2)) --max-semi-space-size=$semi" ;;
+        *" --max-old-space-size="*) ;;
+        *) flags="--max-old-space-size=$((mib / 2))" ;;
       esac
+      case " ${NODE_OPTIONS:-} " in
+        *" --max-semi-space-size="*) ;;
+        *) flags="${flags:+$flags }--max-semi-space-size=$semi" ;;
+      esac
+      [ -z "$flags" ] || export NODE_OPTIONS="${NODE_OPTIONS:+$NODE_OPTIONS }$flags"
     fi
     ;;
 esac

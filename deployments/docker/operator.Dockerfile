@@ -18,9 +18,11 @@ FROM node:24-bookworm-slim
 ENV NODE_ENV=production
 WORKDIR /app
 # A small young generation, as the installed command runs it: memory, not speed, is what an
-# operator spends (decision 019).
+# operator spends (decision 019). The entrypoint keeps it and sizes the old generation from
+# the container's memory limit, with two malloc arenas (node-memory.sh; decision 023).
 ENV NODE_OPTIONS=--max-semi-space-size=1
+COPY deployments/docker/node-memory.sh deployments/docker/node-memory.sh
 COPY --from=build /app/packages/operator/dist/mcp-oidc-operator.mjs packages/operator/dist/mcp-oidc-operator.mjs
 USER 10001:10001
 EXPOSE 8080 8081
-ENTRYPOINT ["node", "/app/packages/operator/dist/mcp-oidc-operator.mjs"]
+ENTRYPOINT ["/app/deployments/docker/node-memory.sh", "node", "/app/packages/operator/dist/mcp-oidc-operator.mjs"]

@@ -1,12 +1,16 @@
 // make bench-operator: McpOidcProxy resources created in steps (0, 100, 1,000, or up to
-// BENCH_RESOURCES) against a real kube-apiserver, run through the installed command (the
-// bundled build). Each step prints how long until the operator had reconciled every
-// resource (status.observedGeneration written), and its RSS and V8 heap once settled (no
-// reconcile for BENCH_SETTLE_SECONDS, default 3) and at its peak. Not part of make test.
+// BENCH_RESOURCES) against a real kube-apiserver. The operator runs as its image runs it:
+// the bundled build through deployments/docker/node-memory.sh, with the image's 1 MiB young
+// generation and the old generation sized for a BENCH_MEMORY_LIMIT MiB container (default
+// 256, the manifests' limit; decision 023). Each step prints how long until the operator had reconciled every
+// resource (status.observedGeneration written) and how many reconciles that took, and its
+// RSS and V8 heap once settled (no reconcile for BENCH_SETTLE_SECONDS, default 3) and at
+// its peak. Not part of make test.
 import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { CoreV1Api, CustomObjectsApi } from "@kubernetes/client-node";
+import { buildOperator } from "../scripts/build.ts";
 import { installCrd } from "../test/support/crd.ts";
 import { eventually, freePort } from "../test/support/eventually.ts";
 import { startTestApiServer } from "../test/support/kube-api-server.ts";
@@ -14,7 +18,9 @@ import { startTestApiServer } from "../test/support/kube-api-server.ts";
 const COUNT = Number(process.env.BENCH_RESOURCES ?? 1000);
 const STEPS = [...new Set([0, ...[100, 1000].filter((n) => n < COUNT), COUNT])];
 const NS = "bench";
-const BIN = path.resolve(import.meta.dirname, "../../../node_modules/.bin/mcp-oidc-operator");
+const ENTRYPOINT = path.resolve(import.meta.dirname, "../../../deployments/docker/node-memory.sh");
+/** The container's memory limit (MiB) the operator's heap is sized for. */
+const MEMORY_LIMIT_MIB = Number(process.env.BENCH_MEMORY_LIMIT ?? 256);
 const SETTLE_MS = Number(process.env.BENCH_SETTLE_SECONDS ?? 3) * 1000;
 
 const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(0)} MiB`;
@@ -40,14 +46,25 @@ try {
   const custom = kc.makeApiClient(CustomObjectsApi);
   const target = { group: "mcp-oidc-proxy.dev", version: "v1alpha1", namespace: NS, plural: "mcpoidcproxies" };
   const [healthPort, metricsPort] = [await freePort(), await freePort()];
+  const bundle = await buildOperator();
   const operator = spawn(
-    BIN,
+    ENTRYPOINT,
     [
+      process.execPath,
+      bundle,
       ...["--kubeconfig", server.kubeConfigFile, "--no-leader-elect", "--bind-address", "127.0.0.1"],
       ...["--log-level", process.env.BENCH_LOG_LEVEL ?? "error"],
       ...["--health-port", String(healthPort), "--metrics-port", String(metricsPort)],
     ],
-    { stdio: ["ignore", process.env.BENCH_LOG_LEVEL ? "inherit" : "ignore", "inherit"] },
+    {
+      stdio: ["ignore", process.env.BENCH_LOG_LEVEL ? "inherit" : "ignore", "inherit"],
+      // The image's NODE_OPTIONS (operator.Dockerfile) and the limit the downward API gives.
+      env: {
+        ...process.env,
+        NODE_OPTIONS: "--max-semi-space-size=1",
+        MCP_MEMORY_LIMIT: String(MEMORY_LIMIT_MIB * 2 ** 20),
+      },
+    },
   );
   const operatorPid = operator.pid;
   await eventually(async () => ((await fetch(`http://127.0.0.1:${healthPort}/readyz`)).ok ? true : undefined), "ready");
@@ -99,9 +116,11 @@ try {
   const lines = [
     "",
     `mcp-oidc-operator benchmark — up to ${COUNT} resources against a real kube-apiserver, ${new Date().toISOString()}`,
+    `the bundle as its image runs it, heap sized for a ${MEMORY_LIMIT_MIB} MiB container (deployments/docker/node-memory.sh)`,
   ];
   let existing = 0;
   for (const step of STEPS) {
+    const reconcilesBefore = (await scrape(metricsPort)).reconciles;
     const started = performance.now();
     const peak = { rss: rssBytes(operatorPid) };
     await create(existing, step);
@@ -109,11 +128,11 @@ try {
     await reconciled(step, started, peak);
     const finished = performance.now();
     peak.rss = await settle(peak.rss);
-    const { heapUsed } = await scrape(metricsPort);
+    const { heapUsed, reconciles } = await scrape(metricsPort);
     const timing =
       step === existing
         ? "nothing created"
-        : `${step - existing} created in ${((created - started) / 1000).toFixed(1)} s, all reconciled ${((finished - started) / 1000).toFixed(1)} s after the first`;
+        : `${step - existing} created in ${((created - started) / 1000).toFixed(1)} s, all reconciled ${((finished - started) / 1000).toFixed(1)} s after the first (${reconciles - reconcilesBefore} reconciles)`;
     lines.push(
       `${String(step).padStart(5)} resources: settled RSS ${mib(rssBytes(operatorPid))} (heap used ${mib(heapUsed)}), peak RSS ${mib(peak.rss)}; ${timing}`,
     );

@@ -57,9 +57,9 @@ function ownerKey(object: KubernetesObject): string | undefined {
 /** The longest wait before a missing Secret or ConfigMap is looked for again. */
 export const MISSING_REFERENCE_RECHECK_MAX_MS = 30_000;
 
-/** One watch per owned kind (from the table), each event mapped to its owner's key. */
-function ownedInformers(options: ControllerOptions, queue: WorkQueue): RestartingInformer[] {
-  return OWNED_KINDS.map(
+/** One watch per owned kind (from the table), each event mapped to its owner's key; by kind. */
+function ownedInformers(options: ControllerOptions, queue: WorkQueue): Map<string, RestartingInformer> {
+  const informers = OWNED_KINDS.map(
     (kind) =>
       new RestartingInformer({
         kubeConfig: options.kubeConfig,
@@ -73,6 +73,7 @@ function ownedInformers(options: ControllerOptions, queue: WorkQueue): Restartin
         },
       }),
   );
+  return new Map(OWNED_KINDS.map((kind, i) => [kind.kind, informers[i] as RestartingInformer]));
 }
 
 /** The watch of the McpOidcProxy resources; a status-only update (ours) is not a new key. */
@@ -168,13 +169,15 @@ function startResync(options: ControllerOptions, queue: WorkQueue): NodeJS.Timeo
 export async function startController(options: ControllerOptions): Promise<RunningController> {
   const { kubeConfig, logger } = options;
   const queue = new WorkQueue();
+  const owned = ownedInformers(options, queue);
   const reconciler = new Reconciler({
     kubeConfig,
     applier: new Applier(kubeConfig),
     logger,
+    cached: (kind, namespace, name) => owned.get(kind)?.has(namespace, name),
     ...(options.secretRecheckMs !== undefined ? { secretRecheckMs: options.secretRecheckMs } : {}),
   });
-  const informers = [resourceInformer(options, queue), ...ownedInformers(options, queue)];
+  const informers = [resourceInformer(options, queue), ...owned.values()];
   let running = true;
   const workers = Array.from({ length: options.workers ?? 4 }, () => work(queue, reconciler, options, () => running));
   const resync = startResync(options, queue);

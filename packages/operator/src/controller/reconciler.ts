@@ -66,6 +66,9 @@ export class TerminalError extends Error {
 /** A referenced Secret or ConfigMap (or its key) is missing: terminal until it appears. */
 export class MissingReferenceError extends TerminalError {}
 
+/** Whether a watch cache holds the owned object (undefined: it cannot tell, e.g. not synced). */
+export type CachedChild = (kind: string, namespace: string, name: string) => boolean | undefined;
+
 export interface ReconcilerLogger {
   info(message: string, meta?: Record<string, unknown>): void;
   warn(message: string, meta?: Record<string, unknown>): void;
@@ -102,6 +105,7 @@ export class Reconciler {
   readonly #now: () => Date;
   readonly #events: EventRecorder;
   readonly #secretRecheckMs: number;
+  readonly #cached: CachedChild;
 
   constructor(options: {
     kubeConfig: KubeConfig;
@@ -109,7 +113,10 @@ export class Reconciler {
     logger: ReconcilerLogger;
     now?: () => Date;
     secretRecheckMs?: number;
+    /** What the watch caches know of the owned objects; without it every prune is sent. */
+    cached?: CachedChild;
   }) {
+    this.#cached = options.cached ?? (() => undefined);
     this.#events = new EventRecorder(options.kubeConfig);
     this.#secretRecheckMs = options.secretRecheckMs ?? 5 * 60_000;
     this.#kubeConfig = options.kubeConfig;
@@ -167,7 +174,12 @@ export class Reconciler {
     return this.#referencesSecrets(cr) ? { requeueAfterMs: this.#secretRecheckMs } : {};
   }
 
-  /** The optional children (prunable in the owned-kinds table): applied when asked for, else removed. */
+  /**
+   * The optional children (prunable in the owned-kinds table): applied when asked for, else
+   * removed — unless the watch cache says there is none (two DELETEs answered 404 were a
+   * fifth of a settled reconcile's requests). A child the cache has not seen yet is no
+   * risk: its creation is an event, and that reconcile removes it.
+   */
   async #applyOrPrune(cr: McpOidcProxy): Promise<void> {
     const optional: Record<string, KubernetesObject | undefined> = {
       PodDisruptionBudget: podDisruptionBudgetFor(cr),
@@ -177,7 +189,8 @@ export class Reconciler {
     for (const { apiVersion, kind } of OWNED_KINDS.filter((owned) => owned.prunable)) {
       const desired = optional[kind];
       if (desired) await this.#applyChild(desired);
-      else await this.#applier.remove({ apiVersion, kind, metadata });
+      else if (this.#cached(kind, metadata.namespace, metadata.name) !== false)
+        await this.#applier.remove({ apiVersion, kind, metadata });
     }
   }
 

@@ -111,6 +111,11 @@ export class RestartingInformer {
     return this.#synced;
   }
 
+  /** Whether the object is in the cache; undefined until the cache is synced (it cannot tell yet). */
+  has(namespace: string, name: string): boolean | undefined {
+    return this.#synced ? this.#cache.has(`${namespace}/${name}`) : undefined;
+  }
+
   /** The cached key fields of every object seen (a test reads what the cache holds). */
   cached(): readonly ObjectKeyFields[] {
     return [...this.#cache.values()];

@@ -4,6 +4,7 @@
 // writes their status the way the Deployment controller would, and a hand-edit the way
 // kubectl does (a strategic-merge patch under its own field manager).
 import assert from "node:assert/strict";
+import diagnosticsChannel from "node:diagnostics_channel";
 import { after, before, describe, it } from "node:test";
 import {
   AppsV1Api,
@@ -205,6 +206,30 @@ describe("McpOidcProxy controller", () => {
       await eventually(async () => (reconciles > finished ? true : undefined), "a reconcile to finish");
     }
     assert.deepEqual(await versions(), before);
+  });
+
+  it("sends no DELETE for optional children the watch caches do not have (two 404s on every reconcile)", async () => {
+    const methods: string[] = [];
+    const record = (message: unknown) => {
+      const { request } = message as { request: { method: string; path: string } };
+      methods.push(`${request.method} ${request.path.split("?")[0]}`);
+    };
+    diagnosticsChannel.subscribe("undici:request:create", record);
+    try {
+      const finished = reconciles;
+      controller.queue.add(`${NS}/tools`);
+      await eventually(async () => (reconciles > finished ? true : undefined), "a reconcile to finish");
+    } finally {
+      diagnosticsChannel.unsubscribe("undici:request:create", record);
+    }
+    assert.ok(
+      methods.some((m) => m.startsWith("PATCH ")),
+      methods.join(", "),
+    );
+    assert.deepEqual(
+      methods.filter((m) => m.startsWith("DELETE ")),
+      [],
+    );
   });
 
   it("puts back a deleted child and a hand-edited one", async () => {

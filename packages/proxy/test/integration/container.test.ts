@@ -56,11 +56,16 @@ describe("container", () => {
   it("builds the operator image that install.yaml runs, from a command that starts", () => {
     const dockerfile = readFileSync(path.join(DOCKER, "operator.Dockerfile"), "utf8");
     assert.match(dockerfile, /^USER 10001:10001$/m);
-    const [command, script] = instruction(dockerfile, "ENTRYPOINT");
+    // Through the entrypoint the proxy's image uses: the heap sized from the limit (decision 023).
+    const [entrypoint, command, script] = instruction(dockerfile, "ENTRYPOINT");
+    assert.equal(entrypoint, "/app/deployments/docker/node-memory.sh");
+    assert.match(dockerfile, /^COPY deployments\/docker\/node-memory\.sh deployments\/docker\/node-memory\.sh$/m);
     assert.equal(command, "node");
-    const result = spawnSync(process.execPath, [(script as string).replace("/app/", `${ROOT}/`), "--help"], {
-      encoding: "utf8",
-    });
+    const result = spawnSync(
+      path.join(DOCKER, "node-memory.sh"),
+      [process.execPath, (script as string).replace("/app/", `${ROOT}/`), "--help"],
+      { encoding: "utf8", env: { PATH: process.env.PATH ?? "", MCP_MEMORY_LIMIT: String(256 * 2 ** 20) } },
+    );
     assert.equal(result.status, 0, result.stderr);
     assert.match(result.stdout, /--lease-namespace/);
     const install = readFileSync(path.join(ROOT, "deployments/kubernetes/operator/install.yaml"), "utf8");
@@ -85,7 +90,7 @@ describe("container", () => {
     ]);
   });
 
-  it("sizes V8's heap from the container's memory limit, and leaves NODE_OPTIONS that size it", () => {
+  it("sizes V8's heap from the container's memory limit, and leaves each flag NODE_OPTIONS sets", () => {
     const nodeOptions = (env: Record<string, string>) =>
       spawnSync(path.join(DOCKER, "node-memory.sh"), [process.execPath, "-p", "process.env.NODE_OPTIONS ?? ''"], {
         encoding: "utf8",
@@ -99,7 +104,16 @@ describe("container", () => {
     );
     assert.equal(
       nodeOptions({ MCP_MEMORY_LIMIT: mib(256), NODE_OPTIONS: "--max-old-space-size=200" }),
-      "--max-old-space-size=200",
+      "--max-old-space-size=200 --max-semi-space-size=4",
+    );
+    // The operator's image keeps its 1 MiB young generation; the old generation still follows the limit.
+    assert.equal(
+      nodeOptions({ MCP_MEMORY_LIMIT: mib(256), NODE_OPTIONS: "--max-semi-space-size=1" }),
+      "--max-semi-space-size=1 --max-old-space-size=128",
+    );
+    assert.equal(
+      nodeOptions({ MCP_MEMORY_LIMIT: mib(256), NODE_OPTIONS: "--max-old-space-size=200 --max-semi-space-size=2" }),
+      "--max-old-space-size=200 --max-semi-space-size=2",
     );
     // cgroup v1's "no limit" is a huge number: Node's own defaults then.
     assert.equal(nodeOptions({ MCP_MEMORY_LIMIT: "9223372036854771712" }), "");
