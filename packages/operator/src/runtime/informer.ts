@@ -79,6 +79,8 @@ export async function listKeyFields(
 const WATCH_IDLE_MS = 90_000;
 /** The API server ends each watch after this long (client-go asks for 5–10 minutes). */
 const WATCH_SECONDS = 300;
+/** The least time between the starts of two watches. */
+const WATCH_MIN_MS = 1_000;
 
 export type Verb = "add" | "update" | "delete";
 
@@ -140,7 +142,11 @@ export class RestartingInformer {
       try {
         if (listing) await this.#relist();
         firstListDone();
+        const started = performance.now();
         await this.#watch();
+        // A watch the API server ends at once, again and again, is not resumed in a tight loop.
+        const lasted = performance.now() - started;
+        if (lasted < WATCH_MIN_MS) await delay(WATCH_MIN_MS - lasted, undefined, { signal: this.#stop.signal });
       } catch (error) {
         firstListDone();
         if (this.#stop.signal.aborted) return;
