@@ -34,9 +34,12 @@ function parsed(text: string): unknown {
   }
 }
 
+/** The methods the operator sends. */
+export type Method = "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
+
 export async function requestJson<T>(
   kubeConfig: KubeConfig,
-  method: string,
+  method: Method,
   path: string,
   body?: unknown,
   contentType = "application/json",
@@ -47,7 +50,7 @@ export async function requestJson<T>(
   const timeout = AbortSignal.timeout(REQUEST_TIMEOUT_MS);
   try {
     const response = await request(url, {
-      method: method as "GET",
+      method,
       headers: { ...headers, accept, "content-type": contentType },
       ...(body === undefined ? {} : { body: JSON.stringify(body) }),
       ...(dispatcher ? { dispatcher } : {}),
