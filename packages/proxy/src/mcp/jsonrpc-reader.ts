@@ -3,6 +3,7 @@
 // requests the routing headers (Mcp-Method, Mcp-Name, MCP-Protocol-Version) must agree with
 // it, and a request without them is judged by its body alone (docs/decisions/016).
 import type { IncomingMessage } from "node:http";
+import { BodyTooLarge, readBody } from "../request-body.ts";
 import { callOf, MCP_NAME_FIELDS, type McpCall } from "./policy.ts";
 
 /** JSON-RPC error codes the proxy answers with itself. */
@@ -61,24 +62,19 @@ export class JsonRpcRejection extends Error {
 /** The client went away while sending: nobody to answer. */
 export class ClientGone extends Error {}
 
+function tooLarge(limit: number): JsonRpcRejection {
+  return new JsonRpcRejection(413, JSONRPC_INVALID_REQUEST, `The request body exceeds ${limit} bytes`);
+}
+
 /** The whole body, or a 413 rejection as soon as it passes `limit` bytes. */
 async function readBounded(req: IncomingMessage, limit: number): Promise<Buffer> {
-  const tooLarge = () => new JsonRpcRejection(413, JSONRPC_INVALID_REQUEST, `The request body exceeds ${limit} bytes`);
   const declared = Number(req.headers["content-length"] ?? Number.NaN);
-  if (declared > limit) throw tooLarge();
-  const chunks: Buffer[] = [];
-  let size = 0;
+  if (declared > limit) throw tooLarge(limit);
   try {
-    for await (const chunk of req) {
-      size += (chunk as Buffer).length;
-      if (size > limit) throw tooLarge();
-      chunks.push(chunk as Buffer);
-    }
+    return await readBody(req, limit);
   } catch (error) {
-    if (error instanceof JsonRpcRejection) throw error;
-    throw new ClientGone();
+    throw error instanceof BodyTooLarge ? tooLarge(limit) : new ClientGone();
   }
-  return chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size);
 }
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
@@ -132,13 +128,15 @@ function versionOf(params: unknown): unknown {
     : undefined;
 }
 
+function mismatch(what: string, subject: McpMessage | undefined): JsonRpcRejection {
+  return new JsonRpcRejection(400, JSONRPC_HEADER_MISMATCH, `Header mismatch: ${what}`, subject);
+}
+
 /** Refuses a body the 2026-07-28 routing headers disagree with (HeaderMismatch, HTTP 400). */
 function checkHeaders(req: IncomingMessage, body: McpBody): void {
   const headerMethod = req.headers["mcp-method"];
   const headerName = req.headers["mcp-name"];
   const headerVersion = req.headers["mcp-protocol-version"];
-  const mismatch = (what: string, subject: McpMessage | undefined) =>
-    new JsonRpcRejection(400, JSONRPC_HEADER_MISMATCH, `Header mismatch: ${what}`, subject);
   if (headerMethod === undefined && headerName === undefined) {
     if (typeof headerVersion === "string" && !body.batch) {
       const bodyVersion = versionOf(body.messages[0]?.params);
