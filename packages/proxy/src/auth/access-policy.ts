@@ -28,7 +28,9 @@ export class AccessPolicy {
 
   /** Exact paths, or every path below "/prefix/" when written "/prefix/*". */
   isPublic(path: string): boolean {
-    return this.#exactPublic.has(path) || this.#prefixPublic.some((prefix) => path.startsWith(prefix));
+    if (this.#exactPublic.has(path)) return true;
+    for (const prefix of this.#prefixPublic) if (path.startsWith(prefix)) return true;
+    return false;
   }
 
   /**
