@@ -274,8 +274,13 @@ try {
     ["mcp-oidc-proxy, tools/call", proxyPort, bearer, TOOLS_CALL, []],
     ["mcp-oidc-proxy, tools/call + policy", policyPort, policyBearer, TOOLS_CALL, ["--config", policyFile]],
   ];
-  for (const [name, port, headers, body, args] of rows) {
-    for (const [label, entry] of bundles) {
+  // BENCH_CPU_ROWS=text: only the rows whose name contains it; each bundle in turn, BENCH_CPU_REPEAT times.
+  const only = process.env.BENCH_CPU_ROWS ?? "";
+  for (const [name, port, headers, body, args] of rows.filter(([name]) => name.includes(only))) {
+    for (const [label, entry] of Array.from(
+      { length: Number(process.env.BENCH_CPU_REPEAT ?? 1) },
+      () => bundles,
+    ).flat()) {
       const proxy = await startProxy(port, entry, args);
       await cpuRow(`${name}${label}`, proxy.pid, `http://127.0.0.1:${port}/mcp`, headers, body);
       await stop(proxy);
