@@ -224,7 +224,13 @@ function sessionOwner(user: SessionUser, clientId: string | undefined): McpSessi
 }
 
 /** What is called, after who calls (and their MCP session) is settled: false when answered here. */
-async function admittedByPolicy(req: IncomingMessage, res: ServerResponse, who: Who, auth: Allowed, guard: McpGuard) {
+function admittedByPolicy(
+  req: IncomingMessage,
+  res: ServerResponse,
+  who: Who,
+  auth: Allowed,
+  guard: McpGuard,
+): boolean | Promise<boolean> {
   const caller = { user: auth.user, clientId: auth.clientId, scopes: auth.scopes };
   if (req.method === "GET") guard.watchStream(req, caller, who);
   if (req.method !== "POST") return true;

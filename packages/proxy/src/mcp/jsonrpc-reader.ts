@@ -66,17 +66,6 @@ function tooLarge(limit: number): JsonRpcRejection {
   return new JsonRpcRejection(413, JSONRPC_INVALID_REQUEST, `The request body exceeds ${limit} bytes`);
 }
 
-/** The whole body, or a 413 rejection as soon as it passes `limit` bytes. */
-async function readBounded(req: IncomingMessage, limit: number): Promise<Buffer> {
-  const declared = Number(req.headers["content-length"] ?? Number.NaN);
-  if (declared > limit) throw tooLarge(limit);
-  try {
-    return await readBody(req, limit);
-  } catch (error) {
-    throw error instanceof BodyTooLarge ? tooLarge(limit) : new ClientGone();
-  }
-}
-
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 
 function parse(bytes: Buffer): unknown {
@@ -169,7 +158,14 @@ function checkHeaders(req: IncomingMessage, body: McpBody): void {
  * forwarded) or ClientGone.
  */
 export async function readMcpBody(req: IncomingMessage, limit: number): Promise<McpBody> {
-  const bytes = await readBounded(req, limit);
+  // The whole body, or a 413 rejection as soon as it passes `limit` bytes (declared or sent).
+  if (Number(req.headers["content-length"] ?? Number.NaN) > limit) throw tooLarge(limit);
+  let bytes: Buffer;
+  try {
+    bytes = await readBody(req, limit);
+  } catch (error) {
+    throw error instanceof BodyTooLarge ? tooLarge(limit) : new ClientGone();
+  }
   const value = parse(bytes);
   const batch = Array.isArray(value);
   if (batch && value.length === 0)
