@@ -27,7 +27,12 @@ import type { ProxyHeaders } from "./proxy-headers.ts";
 import { requestPath } from "./request-path.ts";
 import type { Endpoint, UpstreamEndpoints } from "./upstream/endpoints.ts";
 import { expectsContinue, type Forwarder, isUnreachable, type Who } from "./upstream/forwarder.ts";
-import { MCP_SESSION_HEADER, type McpSessionBinding, writeSessionNotFound } from "./upstream/mcp-session-binding.ts";
+import {
+  MCP_SESSION_HEADER,
+  type McpSessionBinding,
+  type McpSessionOwner,
+  writeSessionNotFound,
+} from "./upstream/mcp-session-binding.ts";
 
 export interface AppParts {
   config: Config;
@@ -178,15 +183,11 @@ async function admitMcpSession(
   req: IncomingMessage,
   res: ServerResponse,
   who: Who,
-  auth: Allowed & { user: SessionUser },
-  parts: AppParts & { mcpSessions: McpSessionBinding },
+  owner: McpSessionOwner,
+  mcpSessions: McpSessionBinding,
+  parts: AppParts,
 ): Promise<{ endpoint: Endpoint; pinned: string | undefined } | undefined> {
-  const { mcpSessions, upstream } = parts;
-  const owner = {
-    provider: auth.user.provider,
-    user: auth.user.id,
-    ...(auth.clientId ? { client: auth.clientId } : {}),
-  };
+  const { upstream } = parts;
   const header = req.headers[MCP_SESSION_HEADER];
   const requested = typeof header === "string" ? header : undefined;
   const admission =
@@ -215,13 +216,25 @@ async function admitMcpSession(
   return { endpoint, pinned };
 }
 
+/** Who may use the MCP sessions a request opens or names: its user and, for bearer tokens, the OAuth client. */
+function sessionOwner(user: SessionUser, clientId: string | undefined): McpSessionOwner {
+  return clientId
+    ? { provider: user.provider, user: user.id, client: clientId }
+    : { provider: user.provider, user: user.id };
+}
+
 /** What is called, after who calls (and their MCP session) is settled: false when answered here. */
-async function admittedByPolicy(req: IncomingMessage, res: ServerResponse, who: Who, auth: Allowed, parts: AppParts) {
-  const guard = parts.mcpGuard;
-  if (!guard?.enabled) return true;
+function admittedByPolicy(
+  req: IncomingMessage,
+  res: ServerResponse,
+  who: Who,
+  auth: Allowed,
+  guard: McpGuard,
+): boolean | Promise<boolean> {
   const caller = { user: auth.user, clientId: auth.clientId, scopes: auth.scopes };
   if (req.method === "GET") guard.watchStream(req, caller, who);
   if (req.method !== "POST") return true;
+  if (!who.trace) return guard.admit(req, res, caller, who);
   return inSpan(
     "mcp_proxy.policy",
     () => guard.admit(req, res, caller, who),
@@ -239,11 +252,15 @@ async function proxyRequest(
   requestId: string,
 ): Promise<void> {
   allowCors(req, res, parts);
-  const auth = await inSpan(
-    "mcp_proxy.authenticate",
-    () => parts.authenticator.authenticate(req, path),
-    (result) => ({ "mcp_proxy.auth.result": result.kind }),
-  );
+  const scope = currentScope();
+  // Without tracing, no span closures per request (the step is called as it is).
+  const auth = scope?.trace
+    ? await inSpan(
+        "mcp_proxy.authenticate",
+        () => parts.authenticator.authenticate(req, path),
+        (result) => ({ "mcp_proxy.auth.result": result.kind }),
+      )
+    : await parts.authenticator.authenticate(req, path);
   if (auth.kind !== "allowed") {
     // People are sent to sign in; programs get 401 JSON, never a redirect.
     const signIn = auth.kind === "anonymous" && parts.login && isBrowserNavigation(req);
@@ -254,17 +271,18 @@ async function proxyRequest(
     setChallenge(res, auth, parts);
     throw auth.error;
   }
-  const scope = currentScope();
-  if (scope && auth.user) scope.userId = auth.user.id;
-  const who: Who = { user: auth.user, requestId, forwardedProto: parts.publicProtocol(req) };
+  const user = auth.user;
+  if (scope && user) scope.userId = user.id;
+  const who: Who = { user, requestId, forwardedProto: parts.publicProtocol(req) };
   if (scope?.trace) who.trace = scope.trace;
   const { mcpSessions } = parts;
-  const user = auth.user;
   const bound =
-    mcpSessions && user ? await admitMcpSession(req, res, who, { ...auth, user }, { ...parts, mcpSessions }) : null;
+    mcpSessions && user
+      ? await admitMcpSession(req, res, who, sessionOwner(user, auth.clientId), mcpSessions, parts)
+      : null;
   if (bound === undefined) return;
   const endpoint = bound?.endpoint ?? pickEndpoint(parts);
-  if (!(await admittedByPolicy(req, res, who, auth, parts))) return;
+  if (parts.mcpGuard?.enabled && !(await admittedByPolicy(req, res, who, auth, parts.mcpGuard))) return;
   // Identity goes on last, after every check, and replaces whatever the client sent.
   try {
     await parts.forwarder.forward(req, res, who, endpoint);
@@ -289,6 +307,23 @@ function ownPathsOf(parts: AppParts, probePaths: OwnedPaths): (path: string) => 
   ]);
 }
 
+/** A request that failed before or while forwarding: its error answer (and a log line for the proxy's own faults). */
+function answerFailure(logger: Logger, res: ServerResponse, error: unknown, requestId: string): void {
+  const failure = toProxyError(error);
+  // Upstream failures were logged where they happened (forwarder); others are logged here.
+  if (failure.status >= 500 && failure.code !== "PROXY_ERROR") {
+    logger.error("request failed", {
+      code: failure.code,
+      error: (failure.cause as Error | undefined)?.message ?? failure.message,
+    });
+  }
+  writeError(res, failure, requestId);
+}
+
+/**
+ * What every HTTP request meets. The per-request closures are anonymous on purpose: the
+ * bundle keeps function names (esbuild keepNames), a defineProperty per named closure made.
+ */
 export function createRequestHandler(parts: AppParts): (req: IncomingMessage, res: ServerResponse) => void {
   const { config, metrics, logger } = parts;
   const ownRoutes = buildOwnRoutes(parts);
@@ -311,17 +346,6 @@ export function createRequestHandler(parts: AppParts): (req: IncomingMessage, re
     requestScope.run(scope, () => {
       // Probes and scrapes stay out of the access log and the request counters.
       if (!probe) accessLog(req, res, path);
-      const failed = (error: unknown) => {
-        const failure = toProxyError(error);
-        // Upstream failures were logged where they happened (forwarder); others are logged here.
-        if (failure.status >= 500 && failure.code !== "PROXY_ERROR") {
-          logger.error("request failed", {
-            code: failure.code,
-            error: (failure.cause as Error | undefined)?.message ?? failure.message,
-          });
-        }
-        writeError(res, failure, requestId);
-      };
       try {
         // Probes reach the pod by its IP (Kubernetes): health paths answer any Host.
         if (!probe) parts.hostCheck?.(req);
@@ -332,9 +356,11 @@ export function createRequestHandler(parts: AppParts): (req: IncomingMessage, re
           return;
         }
         // Decided on and forwarded: the same raw path (ambiguous ones are refused).
-        proxyRequest(parts, ownRoutes, req, res, requestPath(url), requestId).catch(failed);
+        proxyRequest(parts, ownRoutes, req, res, requestPath(url), requestId).catch((error) =>
+          answerFailure(logger, res, error, requestId),
+        );
       } catch (error) {
-        failed(error);
+        answerFailure(logger, res, error, requestId);
       }
     });
   };

@@ -14,8 +14,11 @@ export function ownPathMatcher(owned: readonly OwnedPaths[]): (path: string) => 
   const exact = new Set(owned.flatMap((paths) => paths.exact ?? []));
   const prefixes = owned.flatMap((paths) => paths.prefixes ?? []);
   const suffixes = owned.flatMap((paths) => paths.suffixes ?? []);
-  return (path) =>
-    exact.has(path) ||
-    prefixes.some((prefix) => path.startsWith(prefix)) ||
-    suffixes.some((suffix) => path.endsWith(suffix));
+  // Loops, not some(): asked twice per request, and a callback is a closure per call.
+  return (path) => {
+    if (exact.has(path)) return true;
+    for (const prefix of prefixes) if (path.startsWith(prefix)) return true;
+    for (const suffix of suffixes) if (path.endsWith(suffix)) return true;
+    return false;
+  };
 }

@@ -47,6 +47,10 @@ export function transactionIndexValue(names: readonly string[]): string {
   return names.map((name) => name.slice(TRANSACTION_PREFIX.length)).join(".");
 }
 
+/** Cookie headers remembered filtered (past it, the memory restarts), up to this length each. */
+const FILTERED_LIMIT = 1_000;
+const FILTERED_LENGTH = 1_024;
+
 /** Cookie values are kept byte for byte: the filter must not re-encode what it forwards. */
 const verbatim = (value: string) => value;
 
@@ -62,6 +66,11 @@ export class ProxyCookies {
   readonly #ownNames: ReadonlySet<string>;
   readonly #base: CookieOptions;
   readonly #markers: string[];
+  /**
+   * Cookie headers already filtered, and what was left of each. They hold session cookies, as
+   * the session cache's keys do: in this process only, until others take their place.
+   */
+  readonly #filtered = new Map<string, string | undefined>();
 
   constructor(config: Config) {
     const { session: s, server } = config;
@@ -119,6 +128,17 @@ export class ProxyCookies {
   withoutProxyCookies(header: string): string | undefined {
     // Most requests carry none of them: a substring test spares the parse (every name contains one of these).
     if (!this.#markers.some((marker) => header.includes(marker))) return header;
+    // A browser sends the same header with each request: filtered once (pure), remembered (bounded).
+    if (this.#filtered.has(header)) return this.#filtered.get(header);
+    const kept = this.#withoutProxyCookies(header);
+    if (header.length <= FILTERED_LENGTH) {
+      if (this.#filtered.size >= FILTERED_LIMIT) this.#filtered.clear();
+      this.#filtered.set(header, kept);
+    }
+    return kept;
+  }
+
+  #withoutProxyCookies(header: string): string | undefined {
     const pairs = Object.entries(parseCookieHeader(header, { decode: verbatim }));
     if (!pairs.some(([name]) => this.isProxyCookie(name))) return pairs.length > 0 ? header : undefined;
     const kept = pairs.filter(([name]) => !this.isProxyCookie(name)).map(([name, value]) => `${name}=${value}`);

@@ -16,7 +16,8 @@ export function requestPath(url: string): string {
   const queryAt = url.indexOf("?");
   const path = queryAt === -1 ? url : url.slice(0, queryAt);
   if (!path.startsWith("/")) throw badRequest("The request target must be a path");
-  if (DOT_SEGMENT.test(path)) {
+  // A dot segment has a "." or its encoding ("%2e"): paths with neither skip the expression.
+  if ((path.includes(".") || path.includes("%")) && DOT_SEGMENT.test(path)) {
     throw badRequest("Paths with dot segments are refused (also encoded ones)", { path: path.slice(0, 200) });
   }
   return path;

@@ -9,6 +9,9 @@ import type { SessionUser } from "./session-user.ts";
 
 export type AccessDecision = { allowed: true } | { allowed: false; reason: string };
 
+/** Every pass is the same decision: one object, not one per request. */
+const ALLOWED: AccessDecision = Object.freeze({ allowed: true });
+
 export class AccessPolicy {
   readonly #exactPublic: Set<string>;
   readonly #prefixPublic: string[];
@@ -28,7 +31,9 @@ export class AccessPolicy {
 
   /** Exact paths, or every path below "/prefix/" when written "/prefix/*". */
   isPublic(path: string): boolean {
-    return this.#exactPublic.has(path) || this.#prefixPublic.some((prefix) => path.startsWith(prefix));
+    if (this.#exactPublic.has(path)) return true;
+    for (const prefix of this.#prefixPublic) if (path.startsWith(prefix)) return true;
+    return false;
   }
 
   /**
@@ -38,12 +43,12 @@ export class AccessPolicy {
    */
   decide(user: SessionUser): AccessDecision {
     const email = user.email && user.emailVerified ? user.email.toLowerCase() : undefined;
-    if (this.#subjects.has(user.id) || (email !== undefined && this.#emails.has(email))) return { allowed: true };
+    if (this.#subjects.has(user.id) || (email !== undefined && this.#emails.has(email))) return ALLOWED;
     const groupRule = this.#requiredGroups.size > 0;
     const domainRule = this.#emailDomains.size > 0;
     if (!groupRule && !domainRule) {
       const listed = this.#subjects.size + this.#emails.size > 0;
-      return listed ? { allowed: false, reason: "user is not in allowed_users" } : { allowed: true };
+      return listed ? { allowed: false, reason: "user is not in allowed_users" } : ALLOWED;
     }
     if (groupRule && !user.groups.some((g) => this.#requiredGroups.has(g))) {
       return { allowed: false, reason: "user is not in a required group" };
@@ -54,6 +59,6 @@ export class AccessPolicy {
         return { allowed: false, reason: "user's verified e-mail domain is not allowed" };
       }
     }
-    return { allowed: true };
+    return ALLOWED;
   }
 }

@@ -3,6 +3,7 @@
 // requests the routing headers (Mcp-Method, Mcp-Name, MCP-Protocol-Version) must agree with
 // it, and a request without them is judged by its body alone (docs/decisions/016).
 import type { IncomingMessage } from "node:http";
+import { BodyTooLarge, readBody } from "../request-body.ts";
 import { callOf, MCP_NAME_FIELDS, type McpCall } from "./policy.ts";
 
 /** JSON-RPC error codes the proxy answers with itself. */
@@ -61,24 +62,8 @@ export class JsonRpcRejection extends Error {
 /** The client went away while sending: nobody to answer. */
 export class ClientGone extends Error {}
 
-/** The whole body, or a 413 rejection as soon as it passes `limit` bytes. */
-async function readBounded(req: IncomingMessage, limit: number): Promise<Buffer> {
-  const tooLarge = () => new JsonRpcRejection(413, JSONRPC_INVALID_REQUEST, `The request body exceeds ${limit} bytes`);
-  const declared = Number(req.headers["content-length"] ?? Number.NaN);
-  if (declared > limit) throw tooLarge();
-  const chunks: Buffer[] = [];
-  let size = 0;
-  try {
-    for await (const chunk of req) {
-      size += (chunk as Buffer).length;
-      if (size > limit) throw tooLarge();
-      chunks.push(chunk as Buffer);
-    }
-  } catch (error) {
-    if (error instanceof JsonRpcRejection) throw error;
-    throw new ClientGone();
-  }
-  return chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size);
+function tooLarge(limit: number): JsonRpcRejection {
+  return new JsonRpcRejection(413, JSONRPC_INVALID_REQUEST, `The request body exceeds ${limit} bytes`);
 }
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
@@ -132,13 +117,15 @@ function versionOf(params: unknown): unknown {
     : undefined;
 }
 
+function mismatch(what: string, subject: McpMessage | undefined): JsonRpcRejection {
+  return new JsonRpcRejection(400, JSONRPC_HEADER_MISMATCH, `Header mismatch: ${what}`, subject);
+}
+
 /** Refuses a body the 2026-07-28 routing headers disagree with (HeaderMismatch, HTTP 400). */
 function checkHeaders(req: IncomingMessage, body: McpBody): void {
   const headerMethod = req.headers["mcp-method"];
   const headerName = req.headers["mcp-name"];
   const headerVersion = req.headers["mcp-protocol-version"];
-  const mismatch = (what: string, subject: McpMessage | undefined) =>
-    new JsonRpcRejection(400, JSONRPC_HEADER_MISMATCH, `Header mismatch: ${what}`, subject);
   if (headerMethod === undefined && headerName === undefined) {
     if (typeof headerVersion === "string" && !body.batch) {
       const bodyVersion = versionOf(body.messages[0]?.params);
@@ -171,7 +158,14 @@ function checkHeaders(req: IncomingMessage, body: McpBody): void {
  * forwarded) or ClientGone.
  */
 export async function readMcpBody(req: IncomingMessage, limit: number): Promise<McpBody> {
-  const bytes = await readBounded(req, limit);
+  // The whole body, or a 413 rejection as soon as it passes `limit` bytes (declared or sent).
+  if (Number(req.headers["content-length"] ?? Number.NaN) > limit) throw tooLarge(limit);
+  let bytes: Buffer;
+  try {
+    bytes = await readBody(req, limit);
+  } catch (error) {
+    throw error instanceof BodyTooLarge ? tooLarge(limit) : new ClientGone();
+  }
   const value = parse(bytes);
   const batch = Array.isArray(value);
   if (batch && value.length === 0)

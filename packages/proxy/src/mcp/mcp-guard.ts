@@ -124,12 +124,14 @@ export class McpGuard {
       return false;
     }
     who.body = body.bytes;
-    const lists = new Map<JsonRpcId, string>();
+    let lists: Map<JsonRpcId, string> | undefined;
     for (const { message } of judged) {
       const list = filteredList(message.method, policy);
-      if (list !== undefined && message.id !== undefined) lists.set(message.id, list);
+      if (list === undefined || message.id === undefined) continue;
+      lists ??= new Map();
+      lists.set(message.id, list);
     }
-    if (lists.size > 0) {
+    if (lists) {
       const input = { policy, caller, lists, modern: body.modern };
       who.rewriteAnswer = {
         limit: this.#deps.maxListBytes(),

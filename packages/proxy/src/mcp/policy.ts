@@ -84,6 +84,8 @@ interface CompiledRule {
   domains: Set<string>;
   clients: Set<string>;
   scopes: string[];
+  /** The decision when it grants a call: one object per rule (decisions are never changed). */
+  granted: Readonly<McpDecision>;
 }
 
 const GLOB_OPTIONS = { dot: true, noextglob: true, nonegate: true } as const;
@@ -98,8 +100,9 @@ function compile(rule: RuleConfig, index: number): CompiledRule {
   if (rule.tools.length > 0) matchers.tool = compileGlobs(rule.tools);
   if (rule.resources.length > 0) matchers.resource = compileGlobs(rule.resources);
   if (rule.prompts.length > 0) matchers.prompt = compileGlobs(rule.prompts);
+  const name = rule.name ?? `rules[${index}]`;
   return {
-    name: rule.name ?? `rules[${index}]`,
+    name,
     matchers,
     subjects: new Set(rule.users.filter((u) => !u.includes("@"))),
     emails: new Set(rule.users.filter((u) => u.includes("@")).map((u) => u.toLowerCase())),
@@ -107,6 +110,7 @@ function compile(rule: RuleConfig, index: number): CompiledRule {
     domains: new Set(rule.email_domains.map((d) => d.toLowerCase())),
     clients: new Set(rule.clients),
     scopes: rule.scopes,
+    granted: Object.freeze({ allowed: true, rule: name, reason: `granted by ${name}` }),
   };
 }
 
@@ -165,7 +169,7 @@ export class McpPolicy {
       if (!matches?.(name)) continue;
       applied = true;
       const failed = unmet(rule, caller, false);
-      if (failed === "") return { allowed: true, rule: rule.name, reason: `granted by ${rule.name}` };
+      if (failed === "") return rule.granted;
       // A rule the caller meets but for its scopes: a token with them would be granted.
       if (failed === "scope" && caller.scopes !== undefined && !stepUp) stepUp = rule;
     }

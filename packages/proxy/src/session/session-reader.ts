@@ -7,6 +7,10 @@ import { unsign } from "cookie-signature";
 import type { SessionData, Store } from "express-session";
 import type { SessionCache } from "./session-cache.ts";
 
+/** Cookie headers remembered with their session cookie's value (past it, the memory restarts), up to this length each. */
+const HEADER_LIMIT = 1_000;
+const HEADER_LENGTH = 1_024;
+
 export interface StoredSession {
   id: string;
   data: SessionData;
@@ -19,6 +23,8 @@ export class SessionReader {
   readonly #secrets: readonly string[];
   readonly #store: Store;
   readonly #cache: SessionCache | undefined;
+  /** The session cookie's value in each Cookie header seen lately (what the cache is keyed by, found again). */
+  readonly #valuesByHeader = new Map<string, string | undefined>();
 
   constructor(options: { cookieName: string; secrets: readonly string[]; store: Store; cache?: SessionCache }) {
     this.#cookieName = options.cookieName;
@@ -30,8 +36,15 @@ export class SessionReader {
   #cookieValue(req: IncomingMessage): string | undefined {
     const header = req.headers.cookie;
     if (!header?.includes(this.#cookieName)) return undefined;
-    const value = parseCookies(header)[this.#cookieName];
-    return value?.startsWith("s:") ? value : undefined;
+    // A browser sends the same header with each request: parsed once, remembered (bounded).
+    if (this.#valuesByHeader.has(header)) return this.#valuesByHeader.get(header);
+    const parsed = parseCookies(header)[this.#cookieName];
+    const value = parsed?.startsWith("s:") ? parsed : undefined;
+    if (header.length <= HEADER_LENGTH) {
+      if (this.#valuesByHeader.size >= HEADER_LIMIT) this.#valuesByHeader.clear();
+      this.#valuesByHeader.set(header, value);
+    }
+    return value;
   }
 
   /** The session id of a validly signed cookie (express-session's "s:<id>.<hmac>"), else undefined. */

@@ -172,6 +172,11 @@ export class UpstreamEndpoints {
    * probe path can fail while the MCP path works; the circuit breaker has the last word).
    */
   pick(): Endpoint | undefined {
+    if (this.#endpoints.size === 1) {
+      // One endpoint (the usual deployment): the same choice, without the arrays and the sort.
+      const only = this.#endpoints.values().next().value as Endpoint;
+      return only.usable || only.breaker.allowRequest() ? only : undefined;
+    }
     const all = this.list();
     const start = this.#turn++ % Math.max(all.length, 1);
     const ordered = [...all.slice(start), ...all.slice(0, start)].sort((a, b) => a.inFlight - b.inFlight);

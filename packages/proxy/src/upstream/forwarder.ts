@@ -13,6 +13,7 @@ import { ProxyError } from "../errors.ts";
 import type { Logger } from "../observability/logger.ts";
 import type { ProxyMetrics } from "../observability/metrics.ts";
 import type { RequestTrace, UpstreamTrace } from "../observability/tracing.ts";
+import { readBody } from "../request-body.ts";
 import type { Endpoint } from "./endpoints.ts";
 import { StreamPinger } from "./event-stream.ts";
 import { Exchange, type ExchangeContext } from "./exchange.ts";
@@ -46,9 +47,7 @@ async function requestBody(req: IncomingMessage): Promise<Buffer | IncomingMessa
   const length = Number(declared);
   if (length === 0) return null;
   if (!(length <= SMALL_BODY)) return req;
-  const chunks: Buffer[] = [];
-  for await (const chunk of req) chunks.push(chunk as Buffer);
-  return chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks);
+  return readBody(req, SMALL_BODY);
 }
 
 /** Whether the client waits for "100 Continue" before it sends the body. */

@@ -41,6 +41,11 @@ const PATH_LIMIT = 1_000;
 /** Sessions this replica counts for mcp_proxy_upstream_sessions (past it, the count restarts). */
 const COUNT_LIMIT = 100_000;
 
+/** Request targets whose HTTP+SSE address is remembered (past it, the memory restarts). */
+const ADDRESS_LIMIT = 1_000;
+/** Longer request targets are parsed each time (the memory stays small). */
+const ADDRESS_LENGTH = 256;
+
 /** Whether a session may be used, and where it lives. */
 export interface SessionAdmission {
   admitted: boolean;
@@ -49,6 +54,10 @@ export interface SessionAdmission {
   /** What the record is bound under (the session id, or an HTTP+SSE address): to release it. */
   bound?: string;
 }
+
+/** The answers that need no store: shared, settled, never changed. */
+const ADMITTED: Promise<SessionAdmission> = Promise.resolve(Object.freeze({ admitted: true }));
+const NOT_ADMITTED: Promise<SessionAdmission> = Promise.resolve(Object.freeze({ admitted: false }));
 
 function sameOwner(record: McpSessionOwner, owner: McpSessionOwner): boolean {
   return record.provider === owner.provider && record.user === owner.user && record.client === owner.client;
@@ -137,6 +146,8 @@ export class McpSessionBinding {
   readonly #messagePaths = new Set<string>();
   /** Paths the store said no endpoint event announced, remembered as long as a session is. */
   readonly #otherPaths: TtlCache<true>;
+  /** Addresses of request targets (pure: legacyAddressOf's result), so the hot path parses each once. */
+  readonly #addresses = new Map<string, { path: string; key: string } | undefined>();
   /** Sessions pinned through this replica: key → endpoint and expiry (for the metric only). */
   readonly #pinned = new Map<string, { endpoint: string; until: number }>();
 
@@ -166,12 +177,30 @@ export class McpSessionBinding {
     return (await this.legacyAdmission(url, owner)).admitted;
   }
 
-  /** As admitsLegacy, with the endpoint the HTTP+SSE session is pinned to. */
-  async legacyAdmission(url: string, owner: McpSessionOwner): Promise<SessionAdmission> {
-    const address = legacyAddressOf(url);
-    if (!address) return { admitted: false };
+  /**
+   * As admitsLegacy, with the endpoint the HTTP+SSE session is pinned to. Most requests go to
+   * a path known not to be a message path: answered from memory, with no promise of its own.
+   */
+  legacyAdmission(url: string, owner: McpSessionOwner): Promise<SessionAdmission> {
+    const address = this.#addressOf(url);
+    if (!address) return NOT_ADMITTED;
+    if (!this.#messagePaths.has(address.path) && this.#otherPaths.get(address.path)) return ADMITTED;
+    return this.#legacyCheck(address, owner);
+  }
+
+  async #legacyCheck(address: { path: string; key: string }, owner: McpSessionOwner): Promise<SessionAdmission> {
     if (!(await this.#isMessagePath(address.path))) return { admitted: true };
     return this.#check(address.key, owner);
+  }
+
+  /** legacyAddressOf, remembered for the request targets clients send again and again (bounded). */
+  #addressOf(url: string): { path: string; key: string } | undefined {
+    if (this.#addresses.has(url)) return this.#addresses.get(url);
+    const address = legacyAddressOf(url);
+    if (url.length > ADDRESS_LENGTH) return address;
+    if (this.#addresses.size >= ADDRESS_LIMIT) this.#addresses.clear();
+    this.#addresses.set(url, address);
+    return address;
   }
 
   /**

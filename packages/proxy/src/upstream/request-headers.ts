@@ -65,6 +65,9 @@ export function upstreamHeaders(
   if (host) out.push("x-forwarded-host", host);
   out.push(parts.headers.requestIdKey, who.requestId);
   if (traceContext) out.push(...traceContext);
-  if (who.user) for (const [name, value] of parts.identity.valuesFor(who.user)) out.push(name, value);
+  if (who.user) {
+    const identity = parts.identity.valuesFor(who.user);
+    for (let i = 0; i < identity.length; i++) out.push(...(identity[i] as [string, string]));
+  }
   return out;
 }
