@@ -8,10 +8,33 @@
 // half a build.
 import { mkdirSync, renameSync, rmSync, statSync } from "node:fs";
 import path from "node:path";
-import { build } from "esbuild";
+import { build, type Plugin } from "esbuild";
 
 export const BUNDLE_DIR = path.resolve(import.meta.dirname, "../dist");
 export const BUNDLE = path.join(BUNDLE_DIR, "mcp-oidc-proxy.mjs");
+
+/**
+ * `import … from "node:http"` in an ES module makes Node read every export of the built-in,
+ * and node:http's exports include getters (WebSocket, CloseEvent, MessageEvent) that load
+ * Node's own copy of undici (+13 MiB resident in a bare Node; in the proxy, which loads the
+ * undici package and the same web streams anyway, ~1.5 MiB with main.ts's install()). Those
+ * imports are bundled as `require("node:http")`, whose exports are only read when used.
+ * See docs/decisions/026-idle-memory.md.
+ */
+const httpByRequire: Plugin = {
+  name: "http-by-require",
+  setup(plugin) {
+    plugin.onResolve({ filter: /^(node:)?https?$/ }, (args) =>
+      args.kind === "import-statement"
+        ? { path: args.path.replace(/^(node:)?/, "node:"), namespace: "http-by-require" }
+        : undefined,
+    );
+    plugin.onLoad({ filter: /.*/, namespace: "http-by-require" }, (args) => ({
+      contents: `module.exports = require(${JSON.stringify(args.path)});`,
+      loader: "js",
+    }));
+  },
+};
 
 export async function buildBundle(outdir: string = BUNDLE_DIR): Promise<string> {
   const staging = `${outdir}.${process.pid}.tmp`;
@@ -27,11 +50,14 @@ export async function buildBundle(outdir: string = BUNDLE_DIR): Promise<string> 
     outdir: staging,
     outExtension: { ".js": ".mjs" },
     chunkNames: "chunks/[name]-[hash]",
-    // Smaller source to parse and keep; names stay (error stacks and class names in logs).
+    // Smaller source to parse and keep resident (V8 keeps every loaded module's source text:
+    // ~5 MiB before, ~3.5 with short local names); names stay (error stacks, class names).
     minifyWhitespace: true,
     minifySyntax: true,
+    minifyIdentifiers: true,
     keepNames: true,
     logLevel: "error",
+    plugins: [httpByRequire],
     legalComments: "eof",
     // CommonJS dependencies inside ES modules still call require() and read __dirname.
     banner: {
