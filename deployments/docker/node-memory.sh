@@ -10,9 +10,14 @@
 # NODE_OPTIONS already sets wins over the derived one (the operator's image sets a 1 MiB
 # young generation; decision 023). glibc's malloc gets two arenas instead of eight per core:
 # memory freed after a burst of requests then goes back to it instead of staying fragmented
-# (~20 MiB less RSS after the bench's load). See docs/decisions/020-proxy-footprint.md.
+# (~20 MiB less RSS after the bench's load), and fixed trim and mmap thresholds (128 KiB):
+# by default glibc raises them after the first large block is freed (up to 32 and 64 MiB),
+# and then keeps that much freed memory at the top of its heap: ~6 MiB idle, ~5 after load.
+# See docs/decisions/020-proxy-footprint.md and 026-idle-memory.md.
 set -eu
 export MALLOC_ARENA_MAX="${MALLOC_ARENA_MAX:-2}"
+export MALLOC_TRIM_THRESHOLD_="${MALLOC_TRIM_THRESHOLD_:-131072}"
+export MALLOC_MMAP_THRESHOLD_="${MALLOC_MMAP_THRESHOLD_:-131072}"
 limit="${MCP_MEMORY_LIMIT:-}"
 for file in /sys/fs/cgroup/memory.max /sys/fs/cgroup/memory/memory.limit_in_bytes; do
   [ -n "$limit" ] && break

@@ -87,10 +87,12 @@ describe("production bundle (the container's command)", () => {
     try {
       const listening = await logLine(proxy, "mcp-oidc-proxy listening");
       assert.equal(listening.version, VERSION);
-      // The entrypoint exec'd node (same pid) with V8's limits for a 256 MiB container, and two malloc arenas.
+      // The entrypoint exec'd node (same pid) with V8's limits for a 256 MiB container, and glibc's malloc tuned.
       const environ = readFileSync(`/proc/${proxy.pid}/environ`, "utf8").split("\0");
       assert.ok(environ.includes("NODE_OPTIONS=--max-old-space-size=128 --max-semi-space-size=4"), environ.join(" "));
       assert.ok(environ.includes("MALLOC_ARENA_MAX=2"), "two glibc malloc arenas");
+      assert.ok(environ.includes("MALLOC_TRIM_THRESHOLD_=131072"), "a fixed trim threshold (decision 026)");
+      assert.ok(environ.includes("MALLOC_MMAP_THRESHOLD_=131072"), "a fixed mmap threshold (decision 026)");
       const { client } = await connectWithOAuth(`http://127.0.0.1:${port}/mcp`, "alice");
       const who = await client.callTool({ name: "whoami", arguments: {} });
       assert.match((who.content as { text: string }[])[0]?.text ?? "", /"x-user-id":"alice"/);
@@ -101,6 +103,37 @@ describe("production bundle (the container's command)", () => {
     const { code, stdout } = await exited;
     assert.equal(code, 0);
     assert.match(stdout, /shutdown complete/);
+  });
+
+  // Decision 026: Node's own copy of undici (behind its fetch globals and node:http's
+  // WebSocket getter) costs resident memory for what the undici package already does.
+  it("loads Node's own undici neither for discovery nor for node:http (decision 026)", async () => {
+    const report = `process.on("exit", () => process.stderr.write("node's undici loaded: " + process.moduleLoadList.includes("NativeModule internal/deps/undici/undici") + "\\n"))`;
+    const readyPort = await freePort();
+    const proxy = spawn(process.execPath, [`--import=data:text/javascript,${encodeURIComponent(report)}`, bundle], {
+      cwd: dir,
+      env: {
+        PATH: process.env.PATH ?? "",
+        MCP_HOST: "127.0.0.1",
+        MCP_PORT: String(readyPort),
+        MCP_TARGET_URL: mcp.url,
+        OIDC_DISCOVERY_URL: idp.issuer,
+        OIDC_CLIENT_ID: "bundle",
+        OIDC_CLIENT_SECRET: "bundle-secret",
+        SESSION_SECRET: "bundle-session-secret-0123456789abcdef",
+      },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    const exited = finished(proxy);
+    await logLine(proxy, "mcp-oidc-proxy listening");
+    // Ready once discovery has answered (fetch, Headers and Response used).
+    while ((await fetch(`http://127.0.0.1:${readyPort}/readyz`).catch(() => undefined))?.status !== 200) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    proxy.kill("SIGTERM");
+    const { code, stderr } = await exited;
+    assert.equal(code, 0, stderr);
+    assert.match(stderr, /node's undici loaded: false/);
   });
 
   it("is what the installed command runs, rebuilt first when a source is newer", () => {
