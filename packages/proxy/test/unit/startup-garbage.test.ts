@@ -1,7 +1,7 @@
 // The one collection the command runs once the proxy is ready (src/startup-garbage.ts).
 import assert from "node:assert/strict";
-import { setImmediate } from "node:timers/promises";
 import { describe, it } from "node:test";
+import { setImmediate } from "node:timers/promises";
 import { collectStartupGarbage } from "../../src/startup-garbage.ts";
 
 describe("collectStartupGarbage", () => {
