@@ -6,7 +6,7 @@ export NODE_OPTIONS := --disable-warning=ExperimentalWarning
 
 TESTS := packages/proxy/test/**/*.test.ts packages/operator/test/**/*.test.ts
 
-.PHONY: setup run test lint format typecheck kube-binaries helm-binary binary lambda crds bench bench-operator clean help
+.PHONY: setup run test lint format typecheck kube-binaries helm-binary binary lambda crds bench bench-memory bench-operator clean help
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -58,6 +58,9 @@ helm-binary: ## build helm for the chart tests (cached outside the repo)
 
 bench: setup ## throughput and latency: upstream direct, bare Node proxy, the proxy (Redis sessions)
 	node packages/proxy/bench/run.ts
+
+bench-memory: setup ## the proxy's RSS idle and after load, as the container runs it (BENCH_MEMORY_RUNS=3)
+	node packages/proxy/bench/memory.ts
 
 bench-operator: setup kube-binaries ## N McpOidcProxy resources (BENCH_RESOURCES=1000) reconciled against a real API server
 	node packages/operator/bench/run.ts

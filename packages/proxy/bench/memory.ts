@@ -1,0 +1,146 @@
+// The proxy's memory, as the container runs it: the production bundle through the image's
+// entrypoint (heap sized for BENCH_MEMORY_LIMIT MiB, default 256) in the bench's configuration
+// (Redis sessions, provider tokens). Prints startup to ready, RSS idle (with its split:
+// anonymous, file-backed, and the node binary's own pages) and RSS after 8 s of
+// 50-connection load with a session cookie and 8 s with a bearer JWT. Quicker than make bench
+// (no oauth2-proxy, no streams): the figure to watch while changing start-up or module loading.
+// BENCH_MEMORY_RUNS=N starts the proxy N times (RSS differs by ~10 MiB between runs);
+// BENCH_MEMORY_IDLE_ONLY=1 skips the load; BENCH_NODE_OPTIONS are the proxy's NODE_OPTIONS
+// (V8 flags given there replace the entrypoint's).
+import { type ChildProcess, spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import autocannon from "autocannon";
+import { exportJWK, generateKeyPair, SignJWT } from "jose";
+import { startDevIdentityProvider } from "../dev/identity-provider.ts";
+import { buildBundle } from "../scripts/build-bundle.ts";
+import { TestBrowser } from "../test/support/browser.ts";
+import { freePort, startRedis } from "../test/support/redis-server.ts";
+
+const here = import.meta.dirname;
+const MEMORY_LIMIT_MIB = Number(process.env.BENCH_MEMORY_LIMIT ?? 256);
+const RUNS = Number(process.env.BENCH_MEMORY_RUNS ?? 1);
+const NODE_MEMORY = path.resolve(here, "../../../deployments/docker/node-memory.sh");
+const children: ChildProcess[] = [];
+
+function start(command: string, args: string[], env: Record<string, string> = {}): ChildProcess {
+  const child = spawn(command, args, { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "inherit"] });
+  children.push(child);
+  return child;
+}
+
+function stop(child: ChildProcess): Promise<unknown> {
+  const exited = new Promise((resolve) => child.once("exit", resolve));
+  child.kill("SIGTERM");
+  return exited;
+}
+
+/** Resolves once the proxy answers /readyz; rejects if it exits first. */
+async function untilReady(child: ChildProcess, url: string): Promise<void> {
+  let exited = false;
+  child.once("exit", () => {
+    exited = true;
+  });
+  while ((await fetch(url).catch(() => undefined))?.status !== 200) {
+    if (exited) throw new Error(`the proxy exited before it was ready (${url})`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+/** RSS and its split (MiB) from /proc: anonymous, file-backed, and the node binary's own pages. */
+function memory(pid: number | undefined): string {
+  const status = readFileSync(`/proc/${pid}/status`, "utf8");
+  const field = (name: string) => Number(new RegExp(`${name}:\\s+(\\d+)`).exec(status)?.[1] ?? 0) / 1024;
+  let binary = 0;
+  let current = "";
+  for (const line of readFileSync(`/proc/${pid}/smaps`, "utf8").split("\n")) {
+    const mapping = /^[0-9a-f]+-[0-9a-f]+ \S+ \S+ \S+ \S+\s*(.*)$/.exec(line);
+    if (mapping) current = mapping[1] ?? "";
+    else if (line.startsWith("Rss:") && current.endsWith("/node")) binary += Number(line.split(/\s+/)[1]) / 1024;
+  }
+  return `RSS ${field("VmRSS").toFixed(0)} MiB (anon ${field("RssAnon").toFixed(0)}, file ${field("RssFile").toFixed(0)} of which node binary ${binary.toFixed(0)})`;
+}
+
+async function load(url: string, headers: Record<string, string>): Promise<number> {
+  const result = await autocannon({
+    url,
+    method: "POST",
+    connections: 50,
+    duration: 8,
+    headers: { "content-type": "application/json", accept: "application/json, text/event-stream", ...headers },
+    body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/list" }),
+  });
+  if (result.non2xx > 0 || result.errors > 0) throw new Error(`${result.non2xx} non-2xx, ${result.errors} errors`);
+  return result.requests.average;
+}
+
+try {
+  const bundle = await buildBundle();
+  const upstreamPort = await freePort();
+  start(process.execPath, [path.join(here, "upstream.ts"), String(upstreamPort)]);
+  const redis = await startRedis();
+  const { privateKey } = await generateKeyPair("RS256", { extractable: true });
+  const signingKey = { ...(await exportJWK(privateKey)), kid: "bench", alg: "RS256", use: "sig" };
+  // One port for every run, each proxy stopped before the next starts.
+  const port = await freePort();
+  const idp = await startDevIdentityProvider({
+    signingKeys: [signingKey],
+    host: "localhost",
+    clients: [
+      {
+        client_id: "bench",
+        client_secret: "bench-secret",
+        redirect_uris: [`http://127.0.0.1:${port}/callback`],
+        grant_types: ["authorization_code", "refresh_token"],
+      },
+    ],
+  });
+  for (let run = 0; run < RUNS; run++) {
+    const url = `http://127.0.0.1:${port}`;
+    const started = performance.now();
+    const proxy = start(NODE_MEMORY, [process.execPath, bundle], {
+      NODE_OPTIONS: process.env.BENCH_NODE_OPTIONS ?? "",
+      NODE_ENV: "production",
+      MCP_MEMORY_LIMIT: String(MEMORY_LIMIT_MIB * 2 ** 20),
+      MCP_HOST: "127.0.0.1",
+      MCP_PORT: String(port),
+      MCP_PUBLIC_URL: url,
+      MCP_TARGET_PORT: String(upstreamPort),
+      OIDC_DISCOVERY_URL: idp.issuer,
+      OIDC_CLIENT_ID: "bench",
+      OIDC_CLIENT_SECRET: "bench-secret",
+      SESSION_STORE: "redis",
+      REDIS_URL: redis.url,
+      SESSION_SECRET: "bench-session-secret-0123456789abcdef",
+      MCP_AUTH_MODE: "provider",
+      LOG_LEVEL: "warn",
+    });
+    await untilReady(proxy, `${url}/readyz`);
+    const startupMs = performance.now() - started;
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    const idle = memory(proxy.pid);
+    if (process.env.BENCH_MEMORY_IDLE_ONLY) {
+      process.stdout.write(`startup ${startupMs.toFixed(0)} ms; idle ${idle}\n`);
+      await stop(proxy);
+      continue;
+    }
+    const browser = new TestBrowser();
+    await browser.signIn(`${url}/`, "alice");
+    const cookie = await browser.jar.getCookieString(url);
+    const now = Math.floor(Date.now() / 1000);
+    const token = await new SignJWT({ iss: idp.issuer, sub: "alice", aud: url, iat: now, exp: now + 3600 })
+      .setProtectedHeader({ alg: "RS256", kid: "bench" })
+      .sign(privateKey);
+    const sessionRps = await load(`${url}/mcp`, { cookie });
+    const bearerRps = await load(`${url}/mcp`, { authorization: `Bearer ${token}` });
+    const after = memory(proxy.pid);
+    process.stdout.write(
+      `startup ${startupMs.toFixed(0)} ms; idle ${idle}; after load ${after} (${sessionRps.toFixed(0)} + ${bearerRps.toFixed(0)} req/s)\n`,
+    );
+    await stop(proxy);
+  }
+  await idp.close();
+  await redis.close();
+} finally {
+  for (const child of children) child.kill("SIGKILL");
+}
