@@ -11,7 +11,7 @@ import { createInterface } from "node:readline";
 import type { Readable } from "node:stream";
 import { after, before, describe, it } from "node:test";
 import { createParser, type EventSourceMessage } from "eventsource-parser";
-import { createClient } from "redis";
+import { createClient } from "@redis/client";
 import { TestBrowser } from "../support/browser.ts";
 import { startRedis, type TestRedis } from "../support/redis-server.ts";
 import { connectMcpClient, type Stack, startStack } from "../support/stack.ts";

@@ -2,7 +2,7 @@
 // and a Redis restart, and failing closed while Redis is away.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { createClient, createCluster } from "redis";
+import { createClient, createCluster } from "@redis/client";
 import { TestBrowser } from "../support/browser.ts";
 import { startCluster, startRedis, startSentinel, type TestRedis } from "../support/redis-server.ts";
 import { type Stack, startStack } from "../support/stack.ts";
