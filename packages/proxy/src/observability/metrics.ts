@@ -9,6 +9,7 @@ export interface ProxyMetrics {
   activeSessions: Gauge;
   activeStreams: Gauge;
   streamsRefused: Counter;
+  streamsShed: Counter;
   /** Unlabeled: any endpoint up; with several endpoints also one series per endpoint. */
   backendUp: Gauge;
   backendEndpointUp: Gauge<"endpoint">;
@@ -78,6 +79,11 @@ function requestMetrics(registry: Registry, options: MetricsOptions): RequestMet
     streamsRefused: new Counter({
       name: "mcp_proxy_streams_refused_total",
       help: "Event streams refused (429) because the user already held target.max_streams_per_user",
+      registers: [registry],
+    }),
+    streamsShed: new Counter({
+      name: "mcp_proxy_streams_shed_total",
+      help: "Event streams refused (503) because the proxy was near its memory limit (V8's heap or the container's)",
       registers: [registry],
     }),
     authAttempts: new Counter({

@@ -17,6 +17,7 @@ import { readBody } from "../request-body.ts";
 import type { Endpoint } from "./endpoints.ts";
 import { StreamPinger } from "./event-stream.ts";
 import { Exchange, type ExchangeContext } from "./exchange.ts";
+import { MemoryPressure } from "./memory-pressure.ts";
 import { type UpstreamHeaderParts, upstreamHeaders } from "./request-headers.ts";
 import { StreamLimit } from "./stream-limit.ts";
 
@@ -123,6 +124,7 @@ export class Forwarder {
   readonly #logger: Logger;
 
   readonly #headerParts: UpstreamHeaderParts;
+  readonly #memory: MemoryPressure;
   /** What every exchange shares: one object instead of closures per request. */
   readonly #exchanges: ExchangeContext;
 
@@ -131,8 +133,11 @@ export class Forwarder {
     metrics: ProxyMetrics;
     logger: Logger;
     headerParts: UpstreamHeaderParts;
+    /** Tests give readings of their own. */
+    memory?: MemoryPressure;
   }) {
     this.#headerParts = options.headerParts;
+    this.#memory = options.memory ?? new MemoryPressure();
     this.#config = options.config.target;
     this.#metrics = options.metrics;
     this.#logger = options.logger;
@@ -198,9 +203,20 @@ export class Forwarder {
   #streamSlot(req: IncomingMessage, owner: string): boolean {
     if (!acceptsStream(req)) return false;
     const holdsSlot = req.method === "GET";
+    // A new stream near the memory limit would end every open one with the process.
+    if (holdsSlot && this.#memory.high()) throw this.#shed();
     const streams = this.#exchanges.streams;
     if (!(holdsSlot ? streams.acquire(owner) : streams.hasRoom(owner))) throw this.#refused();
     return holdsSlot;
+  }
+
+  #shed(): ProxyError {
+    this.#metrics.streamsShed.inc();
+    return new ProxyError(
+      "PROXY_ERROR",
+      503,
+      "The proxy is short of memory for another event stream; try again shortly",
+    );
   }
 
   #refused(): ProxyError {
