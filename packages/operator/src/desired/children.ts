@@ -17,6 +17,15 @@ import { METRICS_PORT, PROVIDER_CA_DIR, PROXY_PORT, renderProxyConfig } from "./
 
 export const FIELD_MANAGER = "mcp-oidc-operator";
 export const DEFAULT_IMAGE = "ghcr.io/mcp-oidc-proxy/mcp-oidc-proxy:0.1.0";
+
+/**
+ * The proxy container's resources when the spec gives none: the seed's 256 MiB limit (the
+ * image's entrypoint sizes V8's heap from it, decision 020; new streams are refused near it,
+ * decision 028) and a request of 128 MiB, above the ~90 MiB an idle proxy holds (decision
+ * 026), where the seed's 64 MiB would mark every pod as over its request. A CPU request for
+ * the autoscaler's utilization to be measured against.
+ */
+const DEFAULT_RESOURCES = { requests: { cpu: "100m", memory: "128Mi" }, limits: { memory: "256Mi" } };
 export const CONFIG_HASH_ANNOTATION = "mcp-oidc-proxy.dev/config-hash";
 export const SESSION_SECRET_KEY = "session-secret";
 
@@ -143,7 +152,7 @@ export function deploymentFor(cr: McpOidcProxy, secretsFingerprint: string): V1D
               env,
               livenessProbe: { httpGet: { path: "/healthz", port: "http" }, periodSeconds: 10, failureThreshold: 3 },
               readinessProbe: { httpGet: { path: "/readyz", port: "http" }, periodSeconds: 5, failureThreshold: 2 },
-              ...(spec.resources ? { resources: spec.resources as never } : {}),
+              resources: (spec.resources ?? DEFAULT_RESOURCES) as never,
               securityContext: {
                 runAsNonRoot: true,
                 runAsUser: 10001,

@@ -253,7 +253,9 @@ const resources = z
       .meta(d("Minimum resources, e.g. {cpu: 100m, memory: 128Mi}.")),
     limits: z.record(z.string().max(253), quantity).optional().meta(d("Maximum resources, e.g. {memory: 256Mi}.")),
   })
-  .meta(d("Compute resources of the proxy container."));
+  .meta(
+    d("Compute resources of the proxy container. Unset: requests {cpu: 100m, memory: 128Mi}, limits {memory: 256Mi}."),
+  );
 
 /**
  * metadata.name names the children: the Service (a DNS-1035 label) and the

@@ -141,6 +141,16 @@ describe("desired children", () => {
     );
   });
 
+  it("gives the proxy container the seed's 256Mi limit (its heap is sized from it) unless the spec sets resources", () => {
+    const container = (cr: McpOidcProxy) => deploymentFor(cr, "fingerprint-1").spec?.template.spec?.containers[0];
+    assert.deepEqual(container(resource(oidcSpec))?.resources, {
+      requests: { cpu: "100m", memory: "128Mi" },
+      limits: { memory: "256Mi" },
+    });
+    const own = { requests: { memory: "300Mi" }, limits: { memory: "1Gi" } };
+    assert.deepEqual(container(resource({ ...oidcSpec, resources: own }))?.resources, own);
+  });
+
   it("changes the pod template hash when the config or a referenced Secret changes, and only then", () => {
     const hash = (spec: Record<string, unknown>, fingerprint: string) =>
       deploymentFor(resource(spec), fingerprint).spec?.template.metadata?.annotations?.[CONFIG_HASH_ANNOTATION];
