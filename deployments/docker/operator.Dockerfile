@@ -25,4 +25,9 @@ COPY deployments/docker/node-memory.sh deployments/docker/node-memory.sh
 COPY --from=build /app/packages/operator/dist/mcp-oidc-operator.mjs packages/operator/dist/mcp-oidc-operator.mjs
 USER 10001:10001
 EXPOSE 8080 8081
-ENTRYPOINT ["/app/deployments/docker/node-memory.sh", "node", "/app/packages/operator/dist/mcp-oidc-operator.mjs"]
+# Interpreted only (no Sparkplug, Maglev or TurboFan) and V8's size-over-speed heuristics:
+# the optimizing tiers' code, compiled code and compile zones were ~25 MiB of the RSS at
+# 1,000 resources, for ~50% more CPU per reconcile (decision 023). WebAssembly stays (undici's
+# HTTP/1.1 parser), which --lite-mode/--jitless would take away. Command-line flags: Node
+# refuses these in NODE_OPTIONS.
+ENTRYPOINT ["/app/deployments/docker/node-memory.sh", "node", "--no-opt", "--no-maglev", "--no-sparkplug", "--optimize-for-size", "/app/packages/operator/dist/mcp-oidc-operator.mjs"]

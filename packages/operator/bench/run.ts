@@ -1,7 +1,7 @@
 // make bench-operator: McpOidcProxy resources created in steps (0, 100, 1,000, or up to
 // BENCH_RESOURCES) against a real kube-apiserver. The operator runs as its image runs it:
-// the bundled build through deployments/docker/node-memory.sh, with the image's 1 MiB young
-// generation and the old generation sized for a BENCH_MEMORY_LIMIT MiB container (default
+// the bundled build through deployments/docker/node-memory.sh, with the image's V8 flags, its
+// 1 MiB young generation and the old generation sized for a BENCH_MEMORY_LIMIT MiB container (default
 // 256, the manifests' limit; decision 023). Each step prints how long until the operator had reconciled every
 // resource (status.observedGeneration written) and how many reconciles that took, and its
 // RSS and V8 heap once settled (no reconcile for BENCH_SETTLE_SECONDS, default 3) and at
@@ -18,7 +18,19 @@ import { startTestApiServer } from "../test/support/kube-api-server.ts";
 const COUNT = Number(process.env.BENCH_RESOURCES ?? 1000);
 const STEPS = [...new Set([0, ...[100, 1000].filter((n) => n < COUNT), COUNT])];
 const NS = "bench";
-const ENTRYPOINT = path.resolve(import.meta.dirname, "../../../deployments/docker/node-memory.sh");
+const DOCKER = path.resolve(import.meta.dirname, "../../../deployments/docker");
+const ENTRYPOINT = path.join(DOCKER, "node-memory.sh");
+/**
+ * The V8 flags the image gives node on its command line (operator.Dockerfile's ENTRYPOINT,
+ * between "node" and the bundle), or BENCH_NODE_ARGS to compare others ("" for none).
+ */
+const NODE_ARGS =
+  process.env.BENCH_NODE_ARGS?.split(" ").filter(Boolean) ??
+  (
+    JSON.parse(
+      /^ENTRYPOINT (.*)$/m.exec(readFileSync(path.join(DOCKER, "operator.Dockerfile"), "utf8"))?.[1] ?? "[]",
+    ) as string[]
+  ).filter((arg) => arg.startsWith("--"));
 /** The container's memory limit (MiB) the operator's heap is sized for. */
 const MEMORY_LIMIT_MIB = Number(process.env.BENCH_MEMORY_LIMIT ?? 256);
 const SETTLE_MS = Number(process.env.BENCH_SETTLE_SECONDS ?? 3) * 1000;
@@ -27,15 +39,29 @@ const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(0)} MiB`;
 const rssBytes = (pid: number | undefined) =>
   Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? 0) * 1024;
 
+/** RSS split into anonymous memory (heaps, malloc) and file pages (the Node binary), when BENCH_DETAIL is set. */
+const rssDetail = (pid: number | undefined) => {
+  const status = readFileSync(`/proc/${pid}/status`, "utf8");
+  const kib = (name: string) => Number(new RegExp(`${name}:\\s+(\\d+)`).exec(status)?.[1] ?? 0) * 1024;
+  // utime and stime, fields 14 and 15 of /proc/<pid>/stat, in clock ticks (100 a second).
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
+  const cpu = (Number(fields[11]) + Number(fields[12])) / 100;
+  return `anon ${mib(kib("RssAnon"))}, file ${mib(kib("RssFile"))}, CPU ${cpu.toFixed(1)} s`;
+};
+
 /** Sums of the operator's own metrics (prom-client's defaults and controller-runtime's names). */
-async function scrape(metricsPort: number): Promise<{ reconciles: number; heapUsed: number }> {
+async function scrape(metricsPort: number): Promise<{ reconciles: number; heapUsed: number; detail: string }> {
   const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
   const sum = (name: string) =>
     text
       .split("\n")
       .filter((line) => line.startsWith(`${name}{`) || line.startsWith(`${name} `))
       .reduce((total, line) => total + Number(line.slice(line.lastIndexOf(" ") + 1)), 0);
-  return { reconciles: sum("controller_runtime_reconcile_total"), heapUsed: sum("nodejs_heap_size_used_bytes") };
+  return {
+    reconciles: sum("controller_runtime_reconcile_total"),
+    heapUsed: sum("nodejs_heap_size_used_bytes"),
+    detail: `heap total ${mib(sum("nodejs_heap_size_total_bytes"))}, external ${mib(sum("nodejs_external_memory_bytes"))}`,
+  };
 }
 
 const server = await startTestApiServer();
@@ -51,6 +77,7 @@ try {
     ENTRYPOINT,
     [
       process.execPath,
+      ...NODE_ARGS,
       bundle,
       ...["--kubeconfig", server.kubeConfigFile, "--no-leader-elect", "--bind-address", "127.0.0.1"],
       ...["--log-level", process.env.BENCH_LOG_LEVEL ?? "error"],
@@ -61,7 +88,7 @@ try {
       // The image's NODE_OPTIONS (operator.Dockerfile) and the limit the downward API gives.
       env: {
         ...process.env,
-        NODE_OPTIONS: "--max-semi-space-size=1",
+        NODE_OPTIONS: process.env.BENCH_NODE_OPTIONS ?? "--max-semi-space-size=1",
         MCP_MEMORY_LIMIT: String(MEMORY_LIMIT_MIB * 2 ** 20),
       },
     },
@@ -116,7 +143,7 @@ try {
   const lines = [
     "",
     `mcp-oidc-operator benchmark — up to ${COUNT} resources against a real kube-apiserver, ${new Date().toISOString()}`,
-    `the bundle as its image runs it, heap sized for a ${MEMORY_LIMIT_MIB} MiB container (deployments/docker/node-memory.sh)`,
+    `the bundle as its image runs it (node ${NODE_ARGS.join(" ")}), heap sized for a ${MEMORY_LIMIT_MIB} MiB container (deployments/docker/node-memory.sh)`,
   ];
   let existing = 0;
   for (const step of STEPS) {
@@ -128,7 +155,7 @@ try {
     await reconciled(step, started, peak);
     const finished = performance.now();
     peak.rss = await settle(peak.rss);
-    const { heapUsed, reconciles } = await scrape(metricsPort);
+    const { heapUsed, reconciles, detail } = await scrape(metricsPort);
     const timing =
       step === existing
         ? "nothing created"
@@ -136,6 +163,7 @@ try {
     lines.push(
       `${String(step).padStart(5)} resources: settled RSS ${mib(rssBytes(operatorPid))} (heap used ${mib(heapUsed)}), peak RSS ${mib(peak.rss)}; ${timing}`,
     );
+    if (process.env.BENCH_DETAIL) lines.push(`        ${rssDetail(operatorPid)}, ${detail}`);
     process.stderr.write(`${lines.at(-1)}\n`);
     existing = step;
   }

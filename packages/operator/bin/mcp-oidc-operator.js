@@ -1,7 +1,7 @@
-#!/usr/bin/env -S node --max-semi-space-size=1
+#!/usr/bin/env -S node --max-semi-space-size=1 --no-opt --no-maglev --no-sparkplug --optimize-for-size
 // Launcher that runs on any Node: Node 24 runs the operator's bundled build with a small
-// young generation (--max-semi-space-size=1: memory, not speed, is what an operator spends;
-// decision 019). On an older Node it re-executes itself with the project-local Node 24 that
+// young generation and without V8's optimizing tiers, as its image does (memory, not speed,
+// is what an operator spends; decisions 019 and 023). On an older Node it re-executes itself with the project-local Node 24 that
 // `make setup` installs as a child, passes it SIGTERM, SIGINT and SIGHUP, and exits with
 // its status; or says how to get one.
 import { spawn, spawnSync } from "node:child_process";
@@ -54,7 +54,8 @@ if (major >= 24) {
   }
   // The child runs in its own process group, so a terminal's Ctrl-C reaches it once (through
   // here) rather than twice; every signal that stops or reloads the program is passed on.
-  const child = spawn(local, [fileURLToPath(import.meta.url), ...process.argv.slice(2)], {
+  // It gets this process's V8 flags (the first line's), which a direct run would not read.
+  const child = spawn(local, [...process.execArgv, fileURLToPath(import.meta.url), ...process.argv.slice(2)], {
     stdio: "inherit",
     detached: true,
   });

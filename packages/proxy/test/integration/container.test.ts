@@ -57,13 +57,21 @@ describe("container", () => {
     const dockerfile = readFileSync(path.join(DOCKER, "operator.Dockerfile"), "utf8");
     assert.match(dockerfile, /^USER 10001:10001$/m);
     // Through the entrypoint the proxy's image uses: the heap sized from the limit (decision 023).
-    const [entrypoint, command, script] = instruction(dockerfile, "ENTRYPOINT");
+    const [entrypoint, command, ...rest] = instruction(dockerfile, "ENTRYPOINT");
+    const script = rest.pop() as string;
     assert.equal(entrypoint, "/app/deployments/docker/node-memory.sh");
     assert.match(dockerfile, /^COPY deployments\/docker\/node-memory\.sh deployments\/docker\/node-memory\.sh$/m);
     assert.equal(command, "node");
+    // Interpreted only, WebAssembly kept (undici's HTTP/1.1 parser), as the launcher runs it (decision 023).
+    const v8Flags = ["--no-opt", "--no-maglev", "--no-sparkplug", "--optimize-for-size"];
+    assert.deepEqual(rest, v8Flags);
+    const launcher = readFileSync(path.join(ROOT, "packages/operator/bin/mcp-oidc-operator.js"), "utf8");
+    assert.equal(launcher.split("\n")[0], `#!/usr/bin/env -S node --max-semi-space-size=1 ${v8Flags.join(" ")}`);
+    const wasm = spawnSync(process.execPath, [...rest, "-p", "typeof WebAssembly"], { encoding: "utf8" });
+    assert.equal(wasm.stdout.trim(), "object");
     const result = spawnSync(
       path.join(DOCKER, "node-memory.sh"),
-      [process.execPath, (script as string).replace("/app/", `${ROOT}/`), "--help"],
+      [process.execPath, ...rest, script.replace("/app/", `${ROOT}/`), "--help"],
       { encoding: "utf8", env: { PATH: process.env.PATH ?? "", MCP_MEMORY_LIMIT: String(256 * 2 ** 20) } },
     );
     assert.equal(result.status, 0, result.stderr);
