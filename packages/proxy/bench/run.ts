@@ -4,8 +4,11 @@
 // up in Redis); an allowed tools/call with a bearer JWT without and with an MCP policy;
 // 50 connections each, in one run, on this machine. The same session row with three upstream
 // endpoints (target.urls, least loaded choice) and its ratio to one. Prints req/s, p50, p99
-// and each ratio to the bare baseline, the added p99 latency at half of the proxy's
-// saturation, and the proxy's RSS and startup time. The proxy runs as its production bundle
+// and each ratio to the bare baseline, and the proxy's RSS and startup time. Latency at half of
+// the proxy's saturation (its closed-loop session row) is measured with an open-model load
+// (bench/open-load.ts: a constant arrival rate, not autocannon's bursty -R) through the
+// upstream directly, the bare proxy, mcp-oidc-proxy and oauth2-proxy at the same rate: p50, p99,
+// p99.9 and the p99 each proxy adds over the bare one. The proxy runs as its production bundle
 // (scripts/build-bundle.ts) through the image's entrypoint (heap sized for BENCH_MEMORY_LIMIT
 // MiB, default 256), as the container runs it; its idle RSS run from the TypeScript sources
 // is printed beside. oauth2-proxy (Go, bench/oauth2-proxy.ts) runs beside it in front
@@ -14,6 +17,7 @@
 // second each: events relayed per second against what was sent), with the POST run repeated
 // meanwhile through mcp-oidc-proxy: open streams must not slow requests down or stop them.
 import { type ChildProcess, spawn } from "node:child_process";
+import { once } from "node:events";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import http from "node:http";
 import { tmpdir } from "node:os";
@@ -26,6 +30,7 @@ import { TestBrowser } from "../test/support/browser.ts";
 import { HandClient } from "../test/support/oauth-hand-client.ts";
 import { freePort, startRedis } from "../test/support/redis-server.ts";
 import { OAUTH2_PROXY_CLIENT, oauth2ProxyArgs, oauth2ProxyBinary } from "./oauth2-proxy.ts";
+import { type OpenLoadFigures, openLoad, vegetaBinary } from "./open-load.ts";
 
 const DURATION = Number(process.env.BENCH_DURATION ?? 10);
 const CONNECTIONS = 50;
@@ -39,6 +44,7 @@ const MEMORY_LIMIT_MIB = Number(process.env.BENCH_MEMORY_LIMIT ?? 256);
 /** The image's entrypoint, which sizes V8's heap from that limit. */
 const NODE_MEMORY = path.resolve(import.meta.dirname, "../../../deployments/docker/node-memory.sh");
 const o2pBinary = oauth2ProxyBinary();
+const vegeta = vegetaBinary();
 
 // Each stream takes two descriptors in the proxy (client and upstream side): its processes may
 // open more files than a shell's usual limit where the machine allows (exec keeps the pid).
@@ -159,25 +165,46 @@ const TOOLS_CALL = JSON.stringify({
   params: { name: "echo", arguments: { text: "hello" } },
 });
 
+/** The headers of an MCP client's POST, on every measured request. */
+const MCP_HEADERS = { "content-type": "application/json", accept: "application/json, text/event-stream" };
+
 async function load(
   name: string,
   url: string,
   headers: Record<string, string> = {},
-  options: { overallRate?: number; body?: string } = {},
+  options: { body?: string } = {},
 ): Promise<Figures> {
-  const { overallRate, body = TOOLS_LIST } = options;
+  const { body = TOOLS_LIST } = options;
   const result = await autocannon({
     url,
     method: "POST",
     connections: CONNECTIONS,
     duration: DURATION,
-    headers: { "content-type": "application/json", accept: "application/json, text/event-stream", ...headers },
+    headers: { ...MCP_HEADERS, ...headers },
     body,
-    ...(overallRate ? { overallRate } : {}),
   });
   if (result.non2xx > 0 || result.errors > 0)
     throw new Error(`${name}: ${result.non2xx} non-2xx, ${result.errors} errors`);
   return { name, rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99 };
+}
+
+/** The open-model block: each row at the same rate, the share of its own saturation that is, and the p99 it adds over the bare proxy. */
+function openModelLines(
+  open: Record<"direct" | "bare" | "session" | "o2p", OpenLoadFigures>,
+  saturation: Record<"direct" | "bare" | "session" | "o2p", Figures>,
+  rate: number,
+): string[] {
+  const ms = (value: number) => value.toFixed(2).padStart(6);
+  const line = (key: keyof typeof open) => {
+    const f = open[key];
+    const added = key === "session" || key === "o2p" ? `  added p99 ${ms(f.p99 - open.bare.p99)} ms` : "";
+    return `${f.name.padEnd(34)} p50 ${ms(f.p50)} ms  p99 ${ms(f.p99)} ms  p99.9 ${ms(f.p999)} ms  ${((rate / saturation[key].rps) * 100).toFixed(0).padStart(3)} % of its saturation  (generator ${(f.generatorCores * 100).toFixed(0)} % of a core, sent p99 ${f.lateP99.toFixed(2)} ms late)${added}`;
+  };
+  return [
+    `open model (vegeta ${vegeta.match(/vegeta-(v[\d.]+)/)?.[1] ?? ""}): a constant ${rate} req/s, half of mcp-oidc-proxy's saturation, for ${DURATION} s each; latency from each request's scheduled send time`,
+    ...(["direct", "bare", "session", "o2p"] as const).map(line),
+    `added p99 latency at half saturation (${rate} req/s, over the bare proxy at the same rate): mcp-oidc-proxy ${(open.session.p99 - open.bare.p99).toFixed(2)} ms, oauth2-proxy ${(open.o2p.p99 - open.bare.p99).toFixed(2)} ms (target < 2 ms)`,
+  ];
 }
 
 try {
@@ -341,16 +368,25 @@ try {
     authorization: `Bearer ${issued.access_token}`,
   });
   asProxy.kill("SIGTERM");
+  // Reaped before the open-model rows, which count the CPU of exited children as the generator's.
+  await once(asProxy, "exit");
+
+  // The open-model rows: requests at a constant rate, half of mcp-oidc-proxy's saturation (its
+  // closed-loop session row), through each with the same request as its closed-loop row.
   const halfRate = Math.round(session.rps / 2);
-  const directHalf = await load(
-    "upstream direct @ half",
-    `http://127.0.0.1:${upstreamPort}/mcp`,
-    {},
-    {
-      overallRate: halfRate,
-    },
-  );
-  const sessionHalf = await load("mcp-oidc-proxy @ half", `${proxyUrl}/mcp`, { cookie }, { overallRate: halfRate });
+  const atHalfRate = (name: string, url: string, headers: Record<string, string> = {}) =>
+    openLoad(name, url, {
+      rate: halfRate,
+      seconds: DURATION,
+      headers: { ...MCP_HEADERS, ...headers },
+      body: TOOLS_LIST,
+    });
+  const open = {
+    direct: await atHalfRate("upstream direct (the floor)", `http://127.0.0.1:${upstreamPort}/mcp`),
+    bare: await atHalfRate("bare Node proxy (baseline)", `http://127.0.0.1:${barePort}/mcp`),
+    session: await atHalfRate("mcp-oidc-proxy, Redis session", `${proxyUrl}/mcp`, { cookie }),
+    o2p: await atHalfRate("oauth2-proxy, Redis session", `${o2pUrl}/mcp`, { cookie: o2pCookie }),
+  };
 
   // An allowed tools/call with and without an MCP policy (every POST body read and judged).
   const policyOff = await load(
@@ -452,7 +488,7 @@ try {
       `mcp-oidc-proxy with Redis sessions makes ${(session.rps / o2pSession.rps).toFixed(2)}× oauth2-proxy's throughput`,
       ...[proxyStreams, o2pStreams].map(streamLine),
       `CPU per request: bare proxy ${bareCpuPerRequest.toFixed(0)} µs, mcp-oidc-proxy ${proxyCpuPerRequest.toFixed(0)} µs (${((proxyCpuPerRequest / bareCpuPerRequest) * 100).toFixed(0)} %), oauth2-proxy ${o2pCpuPerRequest.toFixed(0)} µs (${((o2pCpuPerRequest / bareCpuPerRequest) * 100).toFixed(0)} %)`,
-      `added p99 latency at half saturation (${halfRate} req/s): ${(sessionHalf.p99 - directHalf.p99).toFixed(2)} ms`,
+      ...openModelLines(open, { direct, bare, session, o2p: o2pSession }, halfRate),
       `mcp-oidc-proxy RSS: idle ${idleRss.toFixed(0)} MiB (${sourceIdleRss.toFixed(0)} MiB run from the sources), after load ${loadedRss.toFixed(0)} MiB; startup to ready ${startupMs.toFixed(0)} ms`,
       `oauth2-proxy RSS:   idle ${o2pIdleRss.toFixed(0)} MiB, after load ${o2pLoadedRss.toFixed(0)} MiB; startup to ready ${o2pStartupMs.toFixed(0)} ms`,
       "",

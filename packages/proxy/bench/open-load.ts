@@ -1,0 +1,115 @@
+// The open-model load of make bench's latency rows: vegeta (Go, built once per machine by
+// scripts/ensure-vegeta.sh) sends requests at a constant rate whatever the answers, as clients
+// arriving independently do, where autocannon's closed loop (and its bursty -R) waits for
+// answers and so hides the queueing a slow answer causes. Latency is counted from each
+// request's scheduled send time: vegeta times a request from when it actually sent it, so the
+// time it sent late (a busy machine, its own scheduler) is added back and cannot hide a queue
+// (no coordinated omission). How late it sent and the CPU it used are returned beside, so a
+// reader can tell the generator from what it measures (decision 027).
+import { execFileSync, spawn } from "node:child_process";
+import { once } from "node:events";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { parse } from "csv-parse/sync";
+
+/** The cached vegeta binary (built on first use: a minute). */
+export function vegetaBinary(): string {
+  const script = path.resolve(import.meta.dirname, "../../../scripts/ensure-vegeta.sh");
+  return execFileSync(script, { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] }).trim();
+}
+
+export interface OpenLoadFigures {
+  name: string;
+  /** Requests answered (all of them 2xx, or openLoad throws). */
+  answered: number;
+  /** Latency percentiles in ms, from each request's scheduled send time. */
+  p50: number;
+  p99: number;
+  p999: number;
+  /** How late the generator sent, p99, in ms (already inside the percentiles above). */
+  lateP99: number;
+  /** The generator's CPU time over the run, as a share of one core. */
+  generatorCores: number;
+}
+
+/** CPU seconds of this process's children that have exited and been waited for (vegeta's, once it ends). */
+function exitedChildrenCpuSeconds(): number {
+  const fields = readFileSync("/proc/self/stat", "utf8").split(") ")[1]?.split(" ") ?? [];
+  return (Number(fields[13]) + Number(fields[14])) / 100; // cutime + cstime, clock ticks (USER_HZ = 100)
+}
+
+/** The `quantile` (0–1) of sorted values, nearest rank. */
+function quantile(sorted: Float64Array, q: number): number {
+  return sorted[Math.max(0, Math.ceil(q * sorted.length) - 1)] ?? Number.NaN;
+}
+
+/**
+ * POSTs `body` to `url` at `rate` requests a second for `seconds`, then reads every result.
+ * The caller makes sure no other child process exits meanwhile: its CPU would count as vegeta's.
+ */
+export async function openLoad(
+  name: string,
+  url: string,
+  options: { rate: number; seconds: number; headers: Record<string, string>; body: string },
+): Promise<OpenLoadFigures> {
+  const vegeta = vegetaBinary();
+  const rate = Math.round(options.rate);
+  const dir = mkdtempSync(path.join(tmpdir(), "bench-vegeta-"));
+  try {
+    const header = Object.fromEntries(Object.entries(options.headers).map(([key, value]) => [key, [value]]));
+    const target = { method: "POST", url, header, body: Buffer.from(options.body).toString("base64") };
+    writeFileSync(path.join(dir, "targets.json"), `${JSON.stringify(target)}\n`);
+    const cpuBefore = exitedChildrenCpuSeconds();
+    const attack = spawn(
+      vegeta,
+      [
+        "attack",
+        "-format=json",
+        `-targets=${path.join(dir, "targets.json")}`,
+        `-rate=${rate}/1s`,
+        `-duration=${options.seconds}s`,
+        "-timeout=10s",
+        `-output=${path.join(dir, "results.bin")}`,
+      ],
+      { stdio: ["ignore", "ignore", "inherit"] },
+    );
+    const [code] = await once(attack, "exit");
+    if (code !== 0) throw new Error(`${name}: vegeta attack exited with ${code}`);
+    const generatorCores = (exitedChildrenCpuSeconds() - cpuBefore) / options.seconds;
+    const csv = execFileSync(vegeta, ["encode", "-to=csv", path.join(dir, "results.bin")], {
+      encoding: "utf8",
+      maxBuffer: 2 ** 30,
+    });
+    return { name, generatorCores, ...figuresOf(name, parse(csv) as string[][], rate) };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Percentiles from vegeta's CSV results (columns: timestamp ns, status, latency ns, bytes out,
+ * bytes in, error, body, attack, seq, …). Its constant pacer schedules request `seq` at
+ * start + seq × interval; the start is taken from the request sent least late.
+ */
+function figuresOf(name: string, records: string[][], rate: number): Omit<OpenLoadFigures, "name" | "generatorCores"> {
+  const failed = records.filter(([, status, , , , error]) => !status?.startsWith("2") || error);
+  if (failed.length > 0 || records.length === 0)
+    throw new Error(`${name}: ${failed.length} of ${records.length} failed (${failed[0]?.[5] || failed[0]?.[1]})`);
+  const interval = Math.floor(1e9 / rate); // vegeta's own rounding of the interval, ns
+  // Timestamps in ns since the first result (exact as numbers: epoch ns are not).
+  const first = BigInt(records[0]?.[0] ?? 0);
+  const behind = records.map((record) => Number(BigInt(record[0] ?? 0) - first) - Number(record[8]) * interval);
+  const start = behind.reduce((least, at) => Math.min(least, at));
+  const late = Float64Array.from(behind, (at) => (at - start) / 1e6);
+  const latency = Float64Array.from(records, (record, i) => Number(record[2]) / 1e6 + (late[i] ?? 0));
+  late.sort();
+  latency.sort();
+  return {
+    answered: records.length,
+    p50: quantile(latency, 0.5),
+    p99: quantile(latency, 0.99),
+    p999: quantile(latency, 0.999),
+    lateP99: quantile(late, 0.99),
+  };
+}
