@@ -5,7 +5,8 @@
 // request's scheduled send time: vegeta times a request from when it actually sent it, so the
 // time it sent late (a busy machine, its own scheduler) is added back and cannot hide a queue
 // (no coordinated omission). How late it sent and the CPU it used are returned beside, so a
-// reader can tell the generator from what it measures (decision 027).
+// reader can tell the generator from what it measures. Every answer must be a 2xx. The targets
+// take turns in one-second slices (decision 027).
 import { execFileSync, spawn } from "node:child_process";
 import { once } from "node:events";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -21,8 +22,6 @@ export function vegetaBinary(): string {
 
 export interface OpenLoadFigures {
   name: string;
-  /** Requests answered (all of them 2xx, or openLoad throws). */
-  answered: number;
   /** Latency percentiles in ms, from each request's scheduled send time. */
   p50: number;
   p99: number;
@@ -44,55 +43,61 @@ function quantile(sorted: Float64Array, q: number): number {
   return sorted[Math.max(0, Math.ceil(q * sorted.length) - 1)] ?? Number.NaN;
 }
 
+/** The timings of one attack on one target: latencies from scheduled send time and lateness, ms. */
+interface Samples {
+  latency: number[];
+  late: number[];
+  cpuSeconds: number;
+}
+
 /**
- * POSTs `body` to `url` at `rate` requests a second for `seconds`, then reads every result.
- * The caller makes sure no other child process exits meanwhile: its CPU would count as vegeta's.
+ * POSTs `body` to `url` at `rate` requests a second for `seconds` with vegeta, then reads every
+ * result. The caller makes sure no other child process exits meanwhile: its CPU would count as vegeta's.
  */
-export async function openLoad(
+async function attack(
+  vegeta: string,
   name: string,
   url: string,
   options: { rate: number; seconds: number; headers: Record<string, string>; body: string },
-): Promise<OpenLoadFigures> {
-  const vegeta = vegetaBinary();
-  const rate = Math.round(options.rate);
+): Promise<Samples> {
   const dir = mkdtempSync(path.join(tmpdir(), "bench-vegeta-"));
   try {
     const header = Object.fromEntries(Object.entries(options.headers).map(([key, value]) => [key, [value]]));
     const target = { method: "POST", url, header, body: Buffer.from(options.body).toString("base64") };
     writeFileSync(path.join(dir, "targets.json"), `${JSON.stringify(target)}\n`);
     const cpuBefore = exitedChildrenCpuSeconds();
-    const attack = spawn(
+    const child = spawn(
       vegeta,
       [
         "attack",
         "-format=json",
         `-targets=${path.join(dir, "targets.json")}`,
-        `-rate=${rate}/1s`,
+        `-rate=${options.rate}/1s`,
         `-duration=${options.seconds}s`,
         "-timeout=10s",
         `-output=${path.join(dir, "results.bin")}`,
       ],
       { stdio: ["ignore", "ignore", "inherit"] },
     );
-    const [code] = await once(attack, "exit");
+    const [code] = await once(child, "exit");
     if (code !== 0) throw new Error(`${name}: vegeta attack exited with ${code}`);
-    const generatorCores = (exitedChildrenCpuSeconds() - cpuBefore) / options.seconds;
+    const cpuSeconds = exitedChildrenCpuSeconds() - cpuBefore;
     const csv = execFileSync(vegeta, ["encode", "-to=csv", path.join(dir, "results.bin")], {
       encoding: "utf8",
       maxBuffer: 2 ** 30,
     });
-    return { name, generatorCores, ...figuresOf(name, parse(csv) as string[][], rate) };
+    return { cpuSeconds, ...samplesOf(name, parse(csv) as string[][], options.rate) };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 }
 
 /**
- * Percentiles from vegeta's CSV results (columns: timestamp ns, status, latency ns, bytes out,
+ * Timings from vegeta's CSV results (columns: timestamp ns, status, latency ns, bytes out,
  * bytes in, error, body, attack, seq, …). Its constant pacer schedules request `seq` at
  * start + seq × interval; the start is taken from the request sent least late.
  */
-function figuresOf(name: string, records: string[][], rate: number): Omit<OpenLoadFigures, "name" | "generatorCores"> {
+function samplesOf(name: string, records: string[][], rate: number): Omit<Samples, "cpuSeconds"> {
   const failed = records.filter(([, status, , , , error]) => !status?.startsWith("2") || error);
   if (failed.length > 0 || records.length === 0)
     throw new Error(`${name}: ${failed.length} of ${records.length} failed (${failed[0]?.[5] || failed[0]?.[1]})`);
@@ -101,15 +106,48 @@ function figuresOf(name: string, records: string[][], rate: number): Omit<OpenLo
   const first = BigInt(records[0]?.[0] ?? 0);
   const behind = records.map((record) => Number(BigInt(record[0] ?? 0) - first) - Number(record[8]) * interval);
   const start = behind.reduce((least, at) => Math.min(least, at));
-  const late = Float64Array.from(behind, (at) => (at - start) / 1e6);
-  const latency = Float64Array.from(records, (record, i) => Number(record[2]) / 1e6 + (late[i] ?? 0));
-  late.sort();
-  latency.sort();
-  return {
-    answered: records.length,
-    p50: quantile(latency, 0.5),
-    p99: quantile(latency, 0.99),
-    p999: quantile(latency, 0.999),
-    lateP99: quantile(late, 0.99),
+  const late = behind.map((at) => (at - start) / 1e6);
+  return { late, latency: records.map((record, i) => Number(record[2]) / 1e6 + (late[i] ?? 0)) };
+}
+
+export interface OpenLoadTarget {
+  name: string;
+  url: string;
+  headers: Record<string, string>;
+}
+
+/**
+ * The same constant rate through each target for `seconds` in all, in one-second slices taken in
+ * turn (a slice of each target, then the next round), so that the shared machine's busy moments
+ * fall on every target alike rather than on whichever ran then. Percentiles over all the slices.
+ */
+export async function openLoad<K extends string>(
+  targets: Record<K, OpenLoadTarget>,
+  options: { rate: number; seconds: number; body: string },
+): Promise<Record<K, OpenLoadFigures>> {
+  const vegeta = vegetaBinary();
+  const rate = Math.round(options.rate);
+  const keys = Object.keys(targets) as K[];
+  const samples = new Map<K, Samples[]>(keys.map((key) => [key, []]));
+  for (let round = 0; round < Math.max(1, Math.round(options.seconds)); round++) {
+    for (const key of keys) {
+      const { name, url, headers } = targets[key];
+      samples.get(key)?.push(await attack(vegeta, name, url, { rate, seconds: 1, headers, body: options.body }));
+    }
+  }
+  const figures = (key: K): OpenLoadFigures => {
+    const slices = samples.get(key) ?? [];
+    const latency = Float64Array.from(slices.flatMap((slice) => slice.latency)).sort();
+    const late = Float64Array.from(slices.flatMap((slice) => slice.late)).sort();
+    const cpuSeconds = slices.reduce((sum, slice) => sum + slice.cpuSeconds, 0);
+    return {
+      name: targets[key].name,
+      p50: quantile(latency, 0.5),
+      p99: quantile(latency, 0.99),
+      p999: quantile(latency, 0.999),
+      lateP99: quantile(late, 0.99),
+      generatorCores: cpuSeconds / slices.length,
+    };
   };
+  return Object.fromEntries(keys.map((key) => [key, figures(key)])) as Record<K, OpenLoadFigures>;
 }

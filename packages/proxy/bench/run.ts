@@ -20,7 +20,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import http from "node:http";
-import { tmpdir } from "node:os";
+import { loadavg, tmpdir } from "node:os";
 import path from "node:path";
 import autocannon from "autocannon";
 import { exportJWK, generateKeyPair, SignJWT } from "jose";
@@ -188,20 +188,20 @@ async function load(
   return { name, rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99 };
 }
 
-/** The open-model block: each row at the same rate, the share of its own saturation that is, and the p99 it adds over the bare proxy. */
+/** The open-model block: each row at the same rate and the share of its own saturation that is; the p99 each proxy adds over the bare one. */
 function openModelLines(
   open: Record<"direct" | "bare" | "session" | "o2p", OpenLoadFigures>,
   saturation: Record<"direct" | "bare" | "session" | "o2p", Figures>,
   rate: number,
+  machineLoad: number[],
 ): string[] {
   const ms = (value: number) => value.toFixed(2).padStart(6);
   const line = (key: keyof typeof open) => {
     const f = open[key];
-    const added = key === "session" || key === "o2p" ? `  added p99 ${ms(f.p99 - open.bare.p99)} ms` : "";
-    return `${f.name.padEnd(34)} p50 ${ms(f.p50)} ms  p99 ${ms(f.p99)} ms  p99.9 ${ms(f.p999)} ms  ${((rate / saturation[key].rps) * 100).toFixed(0).padStart(3)} % of its saturation  (generator ${(f.generatorCores * 100).toFixed(0)} % of a core, sent p99 ${f.lateP99.toFixed(2)} ms late)${added}`;
+    return `${f.name.padEnd(34)} p50 ${ms(f.p50)} ms  p99 ${ms(f.p99)} ms  p99.9 ${ms(f.p999)} ms  ${((rate / saturation[key].rps) * 100).toFixed(0).padStart(3)} % of its saturation  (generator ${(f.generatorCores * 100).toFixed(0)} % of a core, sent p99 ${f.lateP99.toFixed(2)} ms late)`;
   };
   return [
-    `open model (vegeta ${vegeta.match(/vegeta-(v[\d.]+)/)?.[1] ?? ""}): a constant ${rate} req/s, half of mcp-oidc-proxy's saturation, for ${DURATION} s each; latency from each request's scheduled send time`,
+    `open model (vegeta ${vegeta.match(/vegeta-(v[\d.]+)/)?.[1] ?? ""}): a constant ${rate} req/s, half of mcp-oidc-proxy's saturation, for ${DURATION} s each in 1 s slices taken in turn; latency from each request's scheduled send time; load average ${machineLoad.map((n) => n.toFixed(1)).join(" → ")}`,
     ...(["direct", "bare", "session", "o2p"] as const).map(line),
     `added p99 latency at half saturation (${rate} req/s, over the bare proxy at the same rate): mcp-oidc-proxy ${(open.session.p99 - open.bare.p99).toFixed(2)} ms, oauth2-proxy ${(open.o2p.p99 - open.bare.p99).toFixed(2)} ms (target < 2 ms)`,
   ];
@@ -374,19 +374,26 @@ try {
   // The open-model rows: requests at a constant rate, half of mcp-oidc-proxy's saturation (its
   // closed-loop session row), through each with the same request as its closed-loop row.
   const halfRate = Math.round(session.rps / 2);
-  const atHalfRate = (name: string, url: string, headers: Record<string, string> = {}) =>
-    openLoad(name, url, {
-      rate: halfRate,
-      seconds: DURATION,
-      headers: { ...MCP_HEADERS, ...headers },
-      body: TOOLS_LIST,
-    });
-  const open = {
-    direct: await atHalfRate("upstream direct (the floor)", `http://127.0.0.1:${upstreamPort}/mcp`),
-    bare: await atHalfRate("bare Node proxy (baseline)", `http://127.0.0.1:${barePort}/mcp`),
-    session: await atHalfRate("mcp-oidc-proxy, Redis session", `${proxyUrl}/mcp`, { cookie }),
-    o2p: await atHalfRate("oauth2-proxy, Redis session", `${o2pUrl}/mcp`, { cookie: o2pCookie }),
-  };
+  const loadBefore = loadavg()[0] ?? 0;
+  const open = await openLoad(
+    {
+      direct: {
+        name: "upstream direct (the floor)",
+        url: `http://127.0.0.1:${upstreamPort}/mcp`,
+        headers: MCP_HEADERS,
+      },
+      bare: { name: "bare Node proxy (baseline)", url: `http://127.0.0.1:${barePort}/mcp`, headers: MCP_HEADERS },
+      session: { name: "mcp-oidc-proxy, Redis session", url: `${proxyUrl}/mcp`, headers: { ...MCP_HEADERS, cookie } },
+      o2p: {
+        name: "oauth2-proxy, Redis session",
+        url: `${o2pUrl}/mcp`,
+        headers: { ...MCP_HEADERS, cookie: o2pCookie },
+      },
+    },
+    { rate: halfRate, seconds: DURATION, body: TOOLS_LIST },
+  );
+  // The machine's load beside the rows: latency tails move with it, on a shared machine.
+  const machineLoad = [loadBefore, loadavg()[0] ?? 0];
 
   // An allowed tools/call with and without an MCP policy (every POST body read and judged).
   const policyOff = await load(
@@ -488,7 +495,7 @@ try {
       `mcp-oidc-proxy with Redis sessions makes ${(session.rps / o2pSession.rps).toFixed(2)}× oauth2-proxy's throughput`,
       ...[proxyStreams, o2pStreams].map(streamLine),
       `CPU per request: bare proxy ${bareCpuPerRequest.toFixed(0)} µs, mcp-oidc-proxy ${proxyCpuPerRequest.toFixed(0)} µs (${((proxyCpuPerRequest / bareCpuPerRequest) * 100).toFixed(0)} %), oauth2-proxy ${o2pCpuPerRequest.toFixed(0)} µs (${((o2pCpuPerRequest / bareCpuPerRequest) * 100).toFixed(0)} %)`,
-      ...openModelLines(open, { direct, bare, session, o2p: o2pSession }, halfRate),
+      ...openModelLines(open, { direct, bare, session, o2p: o2pSession }, halfRate, machineLoad),
       `mcp-oidc-proxy RSS: idle ${idleRss.toFixed(0)} MiB (${sourceIdleRss.toFixed(0)} MiB run from the sources), after load ${loadedRss.toFixed(0)} MiB; startup to ready ${startupMs.toFixed(0)} ms`,
       `oauth2-proxy RSS:   idle ${o2pIdleRss.toFixed(0)} MiB, after load ${o2pLoadedRss.toFixed(0)} MiB; startup to ready ${o2pStartupMs.toFixed(0)} ms`,
       "",
