@@ -14,6 +14,11 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { parse } from "csv-parse/sync";
 
+/** Each target's turn: a slice of this many ms, after a warm-up whose requests are not counted. */
+const SLICE_MS = 1000;
+/** Long enough for vegeta's first connections to be open (the first requests of a slice open them). */
+const WARM_UP_MS = 100;
+
 /** The cached vegeta binary (built on first use: a minute). */
 export function vegetaBinary(): string {
   const script = path.resolve(import.meta.dirname, "../../../scripts/ensure-vegeta.sh");
@@ -51,14 +56,14 @@ interface Samples {
 }
 
 /**
- * POSTs `body` to `url` at `rate` requests a second for `seconds` with vegeta, then reads every
- * result. The caller makes sure no other child process exits meanwhile: its CPU would count as vegeta's.
+ * POSTs `body` to `url` at `rate` requests a second for one slice (and its warm-up) with vegeta,
+ * then reads every result. The caller makes sure no other child process exits meanwhile: its CPU would count as vegeta's.
  */
 async function attack(
   vegeta: string,
   name: string,
   url: string,
-  options: { rate: number; seconds: number; headers: Record<string, string>; body: string },
+  options: { rate: number; headers: Record<string, string>; body: string },
 ): Promise<Samples> {
   const dir = mkdtempSync(path.join(tmpdir(), "bench-vegeta-"));
   try {
@@ -73,7 +78,7 @@ async function attack(
         "-format=json",
         `-targets=${path.join(dir, "targets.json")}`,
         `-rate=${options.rate}/1s`,
-        `-duration=${options.seconds}s`,
+        `-duration=${WARM_UP_MS + SLICE_MS}ms`,
         "-timeout=10s",
         `-output=${path.join(dir, "results.bin")}`,
       ],
@@ -106,8 +111,16 @@ function samplesOf(name: string, records: string[][], rate: number): Omit<Sample
   const first = BigInt(records[0]?.[0] ?? 0);
   const behind = records.map((record) => Number(BigInt(record[0] ?? 0) - first) - Number(record[8]) * interval);
   const start = behind.reduce((least, at) => Math.min(least, at));
-  const late = behind.map((at) => (at - start) / 1e6);
-  return { late, latency: records.map((record, i) => Number(record[2]) / 1e6 + (late[i] ?? 0)) };
+  const warmUp = (rate * WARM_UP_MS) / 1000;
+  const late: number[] = [];
+  const latency: number[] = [];
+  records.forEach((record, i) => {
+    if (Number(record[8]) < warmUp) return;
+    const lateMs = ((behind[i] ?? start) - start) / 1e6;
+    late.push(lateMs);
+    latency.push(Number(record[2]) / 1e6 + lateMs);
+  });
+  return { late, latency };
 }
 
 export interface OpenLoadTarget {
@@ -119,7 +132,8 @@ export interface OpenLoadTarget {
 /**
  * The same constant rate through each target for `seconds` in all, in one-second slices taken in
  * turn (a slice of each target, then the next round), so that the shared machine's busy moments
- * fall on every target alike rather than on whichever ran then. Percentiles over all the slices.
+ * fall on every target alike rather than on whichever ran then; each slice follows a warm-up of
+ * its own, not counted. Percentiles over all the slices, the warm-ups left out.
  */
 export async function openLoad<K extends string>(
   targets: Record<K, OpenLoadTarget>,
@@ -129,10 +143,10 @@ export async function openLoad<K extends string>(
   const rate = Math.round(options.rate);
   const keys = Object.keys(targets) as K[];
   const samples = new Map<K, Samples[]>(keys.map((key) => [key, []]));
-  for (let round = 0; round < Math.max(1, Math.round(options.seconds)); round++) {
+  for (let round = 0; round < Math.max(1, Math.round((options.seconds * 1000) / SLICE_MS)); round++) {
     for (const key of keys) {
       const { name, url, headers } = targets[key];
-      samples.get(key)?.push(await attack(vegeta, name, url, { rate, seconds: 1, headers, body: options.body }));
+      samples.get(key)?.push(await attack(vegeta, name, url, { rate, headers, body: options.body }));
     }
   }
   const figures = (key: K): OpenLoadFigures => {
@@ -146,7 +160,7 @@ export async function openLoad<K extends string>(
       p99: quantile(latency, 0.99),
       p999: quantile(latency, 0.999),
       lateP99: quantile(late, 0.99),
-      generatorCores: cpuSeconds / slices.length,
+      generatorCores: cpuSeconds / ((slices.length * (WARM_UP_MS + SLICE_MS)) / 1000),
     };
   };
   return Object.fromEntries(keys.map((key) => [key, figures(key)])) as Record<K, OpenLoadFigures>;
