@@ -56,7 +56,7 @@ lambda: setup ## the AWS Lambda function: dist/lambda/index.mjs (deployments/ser
 helm-binary: ## build helm for the chart tests (cached outside the repo)
 	@./scripts/ensure-helm.sh >/dev/null
 
-bench: setup ## throughput and latency: upstream direct, bare Node proxy, the proxy (Redis sessions)
+bench: setup ## throughput, footprint and latency (open model) beside a bare Node proxy and oauth2-proxy; needs Go on first use (builds oauth2-proxy and vegeta, cached)
 	node packages/proxy/bench/run.ts
 
 bench-memory: setup ## the proxy's RSS idle and after load, as the container runs it (BENCH_MEMORY_RUNS=3)
