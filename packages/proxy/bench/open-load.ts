@@ -31,6 +31,9 @@ export interface OpenLoadFigures {
   p50: number;
   p99: number;
   p999: number;
+  /** Requests sent and answered, counted slices only, against what the rate asks for (the generator kept up). */
+  sent: number;
+  scheduled: number;
   /** How late the generator sent, p99, in ms (already inside the percentiles above). */
   lateP99: number;
   /** The generator's CPU time over the run, as a share of one core. */
@@ -159,6 +162,8 @@ export async function openLoad<K extends string>(
       p50: quantile(latency, 0.5),
       p99: quantile(latency, 0.99),
       p999: quantile(latency, 0.999),
+      sent: latency.length,
+      scheduled: Math.round((slices.length * rate * SLICE_MS) / 1000),
       lateP99: quantile(late, 0.99),
       generatorCores: cpuSeconds / ((slices.length * (WARM_UP_MS + SLICE_MS)) / 1000),
     };

@@ -198,7 +198,7 @@ function openModelLines(
   const ms = (value: number) => value.toFixed(2).padStart(6);
   const line = (key: keyof typeof open) => {
     const f = open[key];
-    return `${f.name.padEnd(34)} p50 ${ms(f.p50)} ms  p99 ${ms(f.p99)} ms  p99.9 ${ms(f.p999)} ms  ${((rate / saturation[key].rps) * 100).toFixed(0).padStart(3)} % of its saturation  (generator ${(f.generatorCores * 100).toFixed(0)} % of a core, sent p99 ${f.lateP99.toFixed(2)} ms late)`;
+    return `${f.name.padEnd(34)} p50 ${ms(f.p50)} ms  p99 ${ms(f.p99)} ms  p99.9 ${ms(f.p999)} ms  ${((rate / saturation[key].rps) * 100).toFixed(0).padStart(3)} % of its saturation; vegeta ${(f.generatorCores * 100).toFixed(0)} % of a core, ${f.sent} of ${f.scheduled} sent, p99 ${f.lateP99.toFixed(2)} ms late`;
   };
   return [
     `open model (vegeta ${vegeta.match(/vegeta-(v[\d.]+)/)?.[1] ?? ""}): a constant ${rate} req/s, half of mcp-oidc-proxy's saturation, for ${DURATION} s each in 1 s slices taken in turn; latency from each request's scheduled send time; load average ${machineLoad.map((n) => n.toFixed(1)).join(" → ")}`,
