@@ -60,7 +60,8 @@ interface Samples {
 
 /**
  * POSTs `body` to `url` at `rate` requests a second for one slice (and its warm-up) with vegeta,
- * then reads every result. The caller makes sure no other child process exits meanwhile: its CPU would count as vegeta's.
+ * then reads every result. The caller makes sure no other child process exits meanwhile: its CPU
+ * would count as vegeta's.
  */
 async function attack(
   vegeta: string,
