@@ -374,6 +374,22 @@ try {
   // The open-model rows: requests at a constant rate, half of mcp-oidc-proxy's saturation (its
   // closed-loop session row), through each with the same request as its closed-loop row.
   const halfRate = Math.round(session.rps / 2);
+  // Their baseline: the bare proxy run as mcp-oidc-proxy is (the image's entrypoint, the heap
+  // sized for the same limit), so that the two differ in their code, not in V8's heap sizes.
+  const bareSizedPort = await freePort();
+  await startProcess(
+    [process.execPath, path.join(here, "bare-proxy.ts"), String(upstreamPort), String(bareSizedPort)],
+    { MCP_MEMORY_LIMIT: String(MEMORY_LIMIT_MIB * 2 ** 20) },
+    "ready",
+    NODE_MEMORY,
+  );
+  await autocannon({
+    url: `http://127.0.0.1:${bareSizedPort}/mcp`,
+    connections: 10,
+    duration: 2,
+    method: "POST",
+    body: "{}",
+  });
   const loadBefore = loadavg()[0] ?? 0;
   const open = await openLoad(
     {
@@ -382,7 +398,11 @@ try {
         url: `http://127.0.0.1:${upstreamPort}/mcp`,
         headers: MCP_HEADERS,
       },
-      bare: { name: "bare Node proxy (baseline)", url: `http://127.0.0.1:${barePort}/mcp`, headers: MCP_HEADERS },
+      bare: {
+        name: "bare Node proxy, same heap sizes",
+        url: `http://127.0.0.1:${bareSizedPort}/mcp`,
+        headers: MCP_HEADERS,
+      },
       session: { name: "mcp-oidc-proxy, Redis session", url: `${proxyUrl}/mcp`, headers: { ...MCP_HEADERS, cookie } },
       o2p: {
         name: "oauth2-proxy, Redis session",
