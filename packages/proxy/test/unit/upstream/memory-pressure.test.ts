@@ -24,8 +24,8 @@ describe("MemoryPressure", () => {
     assert.equal(new MemoryPressure(readings({})).high(), false);
   });
 
-  it("is high past 85 % of V8's heap limit, or 90 % of the container's limit in resident memory", () => {
-    assert.equal(new MemoryPressure(readings({ heapUsed: 120 * MiB })).high(), true);
+  it("is high past 75 % of V8's heap limit, or 90 % of the container's limit in resident memory", () => {
+    assert.equal(new MemoryPressure(readings({ heapUsed: 106 * MiB })).high(), true);
     assert.equal(new MemoryPressure(readings({ rss: 235 * MiB })).high(), true);
   });
 
