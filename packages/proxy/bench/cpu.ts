@@ -16,6 +16,7 @@ import { startDevIdentityProvider } from "../dev/identity-provider.ts";
 import { buildBundle } from "../scripts/build-bundle.ts";
 import { TestBrowser } from "../test/support/browser.ts";
 import { freePort, startRedis } from "../test/support/redis-server.ts";
+import { benchProxyEnv } from "./proxy-env.ts";
 
 const REQUESTS = Number(process.env.BENCH_CPU_REQUESTS ?? 20_000);
 const ROUNDS = Number(process.env.BENCH_CPU_ROUNDS ?? 3);
@@ -222,19 +223,7 @@ try {
     const flags = [...profile, ...(await inspectArgs())];
     const child = remember(
       start(NODE_MEMORY, [process.execPath, ...flags, entry, ...proxyArgs], {
-        MCP_MEMORY_LIMIT: String(256 * 2 ** 20),
-        MCP_HOST: "127.0.0.1",
-        MCP_PORT: String(port),
-        MCP_PUBLIC_URL: url,
-        MCP_TARGET_PORT: String(upstreamPort),
-        OIDC_DISCOVERY_URL: idp.issuer,
-        OIDC_CLIENT_ID: "bench",
-        OIDC_CLIENT_SECRET: "bench-secret",
-        SESSION_STORE: "redis",
-        REDIS_URL: redis.url,
-        SESSION_SECRET: "bench-session-secret-0123456789abcdef",
-        MCP_AUTH_MODE: "provider",
-        LOG_LEVEL: "warn",
+        ...benchProxyEnv({ port, upstreamPort, issuer: idp.issuer, redisUrl: redis.url, memoryLimitMiB: 256 }),
         ...(process.env.BENCH_PROXY_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_PROXY_NODE_OPTIONS } : {}),
       }),
       flags,

@@ -16,6 +16,7 @@ import { startDevIdentityProvider } from "../dev/identity-provider.ts";
 import { buildBundle } from "../scripts/build-bundle.ts";
 import { TestBrowser } from "../test/support/browser.ts";
 import { freePort, startRedis } from "../test/support/redis-server.ts";
+import { benchProxyEnv } from "./proxy-env.ts";
 
 const here = import.meta.dirname;
 const MEMORY_LIMIT_MIB = Number(process.env.BENCH_MEMORY_LIMIT ?? 256);
@@ -101,19 +102,13 @@ try {
     const proxy = start(NODE_MEMORY, [process.execPath, bundle], {
       NODE_OPTIONS: process.env.BENCH_NODE_OPTIONS ?? "",
       NODE_ENV: "production",
-      MCP_MEMORY_LIMIT: String(MEMORY_LIMIT_MIB * 2 ** 20),
-      MCP_HOST: "127.0.0.1",
-      MCP_PORT: String(port),
-      MCP_PUBLIC_URL: url,
-      MCP_TARGET_PORT: String(upstreamPort),
-      OIDC_DISCOVERY_URL: idp.issuer,
-      OIDC_CLIENT_ID: "bench",
-      OIDC_CLIENT_SECRET: "bench-secret",
-      SESSION_STORE: "redis",
-      REDIS_URL: redis.url,
-      SESSION_SECRET: "bench-session-secret-0123456789abcdef",
-      MCP_AUTH_MODE: "provider",
-      LOG_LEVEL: "warn",
+      ...benchProxyEnv({
+        port,
+        upstreamPort,
+        issuer: idp.issuer,
+        redisUrl: redis.url,
+        memoryLimitMiB: MEMORY_LIMIT_MIB,
+      }),
     });
     await untilReady(proxy, `${url}/readyz`);
     const startupMs = performance.now() - started;

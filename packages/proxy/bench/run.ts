@@ -31,6 +31,7 @@ import { HandClient } from "../test/support/oauth-hand-client.ts";
 import { freePort, startRedis } from "../test/support/redis-server.ts";
 import { OAUTH2_PROXY_CLIENT, oauth2ProxyArgs, oauth2ProxyBinary } from "./oauth2-proxy.ts";
 import { type OpenLoadFigures, openLoad, vegetaBinary } from "./open-load.ts";
+import { benchProxyEnv } from "./proxy-env.ts";
 
 const DURATION = Number(process.env.BENCH_DURATION ?? 10);
 const CONNECTIONS = 50;
@@ -257,21 +258,16 @@ try {
     const child = await startProcess(
       [process.execPath, ...args, entry, ...proxyArgs],
       {
-        MCP_MEMORY_LIMIT: String(MEMORY_LIMIT_MIB * 2 ** 20),
-        MCP_HOST: "127.0.0.1",
-        MCP_PORT: String(port),
-        MCP_PUBLIC_URL: url,
-        MCP_TARGET_PORT: String(upstreamPort),
-        OIDC_DISCOVERY_URL: idp.issuer,
-        OIDC_CLIENT_ID: "bench",
-        OIDC_CLIENT_SECRET: "bench-secret",
-        SESSION_STORE: "redis",
-        REDIS_URL: redis.url,
-        SESSION_SECRET: "bench-session-secret-0123456789abcdef",
-        MCP_AUTH_MODE: mcpAuthMode,
+        ...benchProxyEnv({
+          port,
+          upstreamPort,
+          issuer: idp.issuer,
+          redisUrl: redis.url,
+          memoryLimitMiB: MEMORY_LIMIT_MIB,
+          mcpAuthMode,
+        }),
         // One signed-in user holds all the streams of the streams row.
         MCP_MAX_STREAMS_PER_USER: "0",
-        LOG_LEVEL: "warn",
         ...env,
       },
       undefined,
