@@ -92,6 +92,31 @@ describe("RestartingInformer", () => {
     }
   });
 
+  it("stays unsynced while its collection cannot be listed, so the operator's /readyz answers 503", async () => {
+    const warnings: Record<string, unknown>[] = [];
+    const refused = new RestartingInformer({
+      kubeConfig: server.kubeConfig(),
+      name: "things",
+      path: "/apis/example.invalid/v1/things",
+      logger: { warn: (message, meta) => warnings.push({ message, ...meta }) },
+      onObject: () => {},
+    });
+    try {
+      await refused.start();
+      assert.equal(refused.synced, false);
+      assert.equal(refused.has("default", "any"), undefined, "an unsynced cache cannot tell");
+      assert.deepEqual(warnings[0], {
+        message: "list failed; retrying",
+        watch: "things",
+        status: 404,
+        error: warnings[0]?.error,
+        retry_in_ms: 500,
+      });
+    } finally {
+      await refused.stop();
+    }
+  });
+
   it("caches listed and watched objects without spec, status or managedFields", async () => {
     const apps = server.kubeConfig().makeApiClient(AppsV1Api);
     await apps.createNamespacedDeployment({ namespace: "default", body: deployment("listed") });
