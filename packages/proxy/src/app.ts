@@ -186,7 +186,7 @@ async function admitMcpSession(
   owner: McpSessionOwner,
   mcpSessions: McpSessionBinding,
   parts: AppParts,
-): Promise<{ endpoint: Endpoint; pinned: string | undefined } | undefined> {
+): Promise<{ endpoint: Endpoint; pinned: string | undefined; pinTo: (endpoint: Endpoint) => void } | undefined> {
   const { upstream } = parts;
   const header = req.headers[MCP_SESSION_HEADER];
   const requested = typeof header === "string" ? header : undefined;
@@ -210,10 +210,44 @@ async function admitMcpSession(
     }
   }
   endpoint ??= pickEndpoint(parts);
-  const pin = upstream.pinsSessions ? endpoint.key : undefined;
-  who.afterUpstream = mcpSessions.afterResponse(owner, req.method, requested, pin);
-  if (req.method === "GET" && requested === undefined) who.beforeFirstEvent = mcpSessions.beforeFirstEvent(owner, pin);
-  return { endpoint, pinned };
+  const pinTo = (to: Endpoint) => {
+    const pin = upstream.pinsSessions ? to.key : undefined;
+    who.afterUpstream = mcpSessions.afterResponse(owner, req.method, requested, pin);
+    if (req.method === "GET" && requested === undefined)
+      who.beforeFirstEvent = mcpSessions.beforeFirstEvent(owner, pin);
+  };
+  pinTo(endpoint);
+  return { endpoint, pinned, pinTo };
+}
+
+/** Whether the request can be sent again: it has no body, or its body was read whole. */
+function replayable(req: IncomingMessage, who: Who): boolean {
+  if (who.body !== undefined) return true;
+  const length = req.headers["content-length"];
+  return (length === undefined || length === "0") && req.headers["transfer-encoding"] === undefined;
+}
+
+/**
+ * A request bound to no endpoint whose endpoint refused the connection (nothing was sent: a
+ * pod gone before its probe said so) goes once more, to another endpoint, with the MCP
+ * session it may open pinned there instead. False when that does not apply.
+ */
+async function retriedElsewhere(
+  req: IncomingMessage,
+  res: ServerResponse,
+  who: Who,
+  failed: Endpoint,
+  error: unknown,
+  parts: AppParts,
+  pinTo: ((endpoint: Endpoint) => void) | undefined,
+): Promise<boolean> {
+  if (!isUnreachable(error) || res.headersSent || res.destroyed || !replayable(req, who)) return false;
+  await failed.probe.probe();
+  const next = parts.upstream.pick();
+  if (!next || next === failed) return false;
+  pinTo?.(next);
+  await parts.forwarder.forward(req, res, who, next);
+  return true;
 }
 
 /** Who may use the MCP sessions a request opens or names: its user and, for bearer tokens, the OAuth client. */
@@ -288,7 +322,11 @@ async function proxyRequest(
     await parts.forwarder.forward(req, res, who, endpoint);
   } catch (error) {
     const pinned = bound?.pinned;
-    if (pinned === undefined || !mcpSessions || !isUnreachable(error)) throw error;
+    if (pinned === undefined) {
+      if (await retriedElsewhere(req, res, who, endpoint, error, parts, bound?.pinTo)) return;
+      throw error;
+    }
+    if (!mcpSessions || !isUnreachable(error)) throw error;
     // The pod that held the session is gone: the client must initialize again elsewhere.
     // Probed now, so the next initialize is not sent to it either.
     await endpoint.probe.probe();

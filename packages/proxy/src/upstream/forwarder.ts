@@ -98,7 +98,7 @@ export interface Who {
   beforeFirstEvent?: (chunk: Buffer) => Promise<boolean>;
   /** The request's trace, when tracing is on: the upstream call gets its span. */
   trace?: RequestTrace;
-  /** The request body, already read (and judged) by the MCP policy: sent as it came. */
+  /** The request body once read whole (by the MCP policy, or for a first attempt): sent as it came. */
   body?: Buffer;
   /** A successful answer is read whole (up to `limit` bytes) and replaced (lists filtered per caller). */
   rewriteAnswer?: AnswerRewrite;
@@ -173,6 +173,8 @@ export class Forwarder {
     } catch {
       return; // the client went away while sending its body
     }
+    // Kept for a second attempt elsewhere if this endpoint refuses the connection (app.ts).
+    if (Buffer.isBuffer(body)) who.body = body;
     if (exchange.clientGone) return;
     const path = `${basePath}${req.url ?? "/"}`;
     const method = req.method ?? "GET";

@@ -7,6 +7,8 @@
 // DNS name (a headless Service) whose answer changes, through a stand-in resolver.
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import http from "node:http";
+import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -423,6 +425,65 @@ describe("session affinity for signed-in users (auth.mode oidc): the pin and the
       assert.equal(await longRunning(client), 2, "alice's session lives on");
     } finally {
       await client.close();
+    }
+  });
+});
+
+describe("session affinity: an endpoint that refuses connections before its probe says so", () => {
+  let server: Everything;
+  let gone: http.Server;
+  let proxy: RunningProxy;
+  let redis: TestRedis;
+
+  before(async () => {
+    redis = await startRedis();
+    server = await startEverything();
+    // Answers the probe (any status is an answer), then goes away: its port refuses connections.
+    gone = http.createServer((_req, res) => res.writeHead(404).end());
+    await new Promise<void>((resolve) => gone.listen(0, "127.0.0.1", resolve));
+    const goneOrigin = `http://127.0.0.1:${(gone.address() as AddressInfo).port}`;
+    const port = await freePort();
+    const { config } = loadConfig({
+      env: {
+        MCP_HOST: "127.0.0.1",
+        MCP_PORT: String(port),
+        // The one that goes away first: the first request without a session is sent to it.
+        MCP_TARGET_URLS: `${goneOrigin},${server.origin}`,
+        AUTH_MODE: "bypass",
+        SESSION_STORE: "redis",
+        REDIS_URL: redis.url,
+        SESSION_SECRET: "affinity-test-session-secret-0123456789",
+        LOG_LEVEL: "error",
+      },
+    });
+    proxy = await startProxy(config);
+    const up = `mcp_proxy_backend_endpoint_up{endpoint="${goneOrigin}/"}`;
+    for (let attempt = 0; (await metric(proxy, up)) !== 1; attempt++) {
+      assert.ok(attempt < 200, "the first probe answered");
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+    gone.closeAllConnections();
+    await new Promise((resolve) => gone.close(resolve));
+  });
+
+  after(async () => {
+    await proxy?.shutdown();
+    await stopEverything(server);
+    await redis?.close();
+  });
+
+  it("sends a request without a session to another endpoint, and pins the session it opens there", async () => {
+    for (let i = 0; i < 3; i++) {
+      // openSession asserts the initialize got a session id and the next request, sent with
+      // it, reached the endpoint that holds the session (202).
+      const session = await openSession(proxy.url);
+      const listed = await fetch(`${proxy.url}/mcp`, {
+        method: "POST",
+        headers: session,
+        body: JSON.stringify({ jsonrpc: "2.0", id: 3, method: "tools/list" }),
+      });
+      assert.equal(listed.status, 200);
+      await listed.text();
     }
   });
 });
