@@ -47,7 +47,7 @@ function exitedChildrenCpuSeconds(): number {
 }
 
 /** The `quantile` (0–1) of sorted values, nearest rank. */
-function quantile(sorted: Float64Array, q: number): number {
+export function quantile(sorted: Float64Array, q: number): number {
   return sorted[Math.max(0, Math.ceil(q * sorted.length) - 1)] ?? Number.NaN;
 }
 
@@ -106,7 +106,7 @@ async function attack(
  * bytes in, error, body, attack, seq, …). Its constant pacer schedules request `seq` at
  * start + seq × interval; the start is taken from the request sent least late.
  */
-function samplesOf(name: string, records: string[][], rate: number): Omit<Samples, "cpuSeconds"> {
+export function samplesOf(name: string, records: string[][], rate: number): Omit<Samples, "cpuSeconds"> {
   const failed = records.filter(([, status, , , , error]) => !status?.startsWith("2") || error);
   if (failed.length > 0 || records.length === 0)
     throw new Error(`${name}: ${failed.length} of ${records.length} failed (${failed[0]?.[5] || failed[0]?.[1]})`);
