@@ -72,6 +72,22 @@ interface Judged {
   decision: McpDecision;
 }
 
+/**
+ * What the audit line and the metric keep of a message: its arguments only as their HMAC,
+ * so a POST answered with a stream does not hold its parsed body until the stream ends.
+ */
+interface Recorded {
+  id: McpMessage["id"];
+  method: McpMessage["method"];
+  call: McpMessage["call"];
+  argumentsHmac: string | undefined;
+}
+
+interface RecordedJudged {
+  message: Recorded;
+  decision: McpDecision;
+}
+
 function writeJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   const text = JSON.stringify(body);
   res.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(text), ...headers });
@@ -106,7 +122,8 @@ export class McpGuard {
     } catch (error) {
       if (error instanceof ClientGone) return false;
       if (!(error instanceof JsonRpcRejection)) throw error;
-      this.#record(who, caller, started, error.subject ? [error.subject] : [], error.decision, error.message, null);
+      const subject = error.subject ? [this.#recorded(error.subject)] : [];
+      this.#record(who.requestId, caller, started, subject, error.decision, error.message, null);
       // 413: the rest of the body is never read, so the connection cannot be reused.
       writeJson(res, error.status, jsonRpcError(error.id, error.code, error.message), {
         ...(error.status === 413 ? { connection: "close" } : {}),
@@ -120,7 +137,7 @@ export class McpGuard {
     }));
     if (judged.some((j) => !j.decision.allowed)) {
       this.#deny(res, body, judged, caller);
-      this.#recordJudged(who, caller, started, judged, null);
+      this.#recordJudged(who.requestId, caller, started, this.#recordedAll(judged), null);
       return false;
     }
     who.body = body.bytes;
@@ -138,8 +155,13 @@ export class McpGuard {
         rewrite: (answer, contentType) => filterListAnswer(answer, contentType, input),
       };
     }
-    // on, not once: 'close' comes once, and a POST answered with a stream would hold once()'s wrappers.
-    res.on("close", () => this.#recordJudged(who, caller, started, judged, res.headersSent ? res.statusCode : null));
+    // on, not once: 'close' comes once, and a POST answered with a stream would hold once()'s
+    // wrappers. Neither `who` (the body, the hooks) nor the parsed messages are held till then.
+    const requestId = who.requestId;
+    const recorded = this.#recordedAll(judged);
+    res.on("close", () =>
+      this.#recordJudged(requestId, caller, started, recorded, res.headersSent ? res.statusCode : null),
+    );
     return true;
   }
 
@@ -199,21 +221,36 @@ export class McpGuard {
     writeJson(res, 200, payload);
   }
 
-  #recordJudged(who: Who, caller: McpCaller, started: number, judged: Judged[], status: number | null): void {
+  #recorded(message: McpMessage): Recorded {
+    const { id, method, call, params } = message;
+    return { id, method, call, argumentsHmac: this.#deps.audit()?.argumentsHash(params) };
+  }
+
+  #recordedAll(judged: Judged[]): RecordedJudged[] {
+    return judged.map(({ message, decision }) => ({ message: this.#recorded(message), decision }));
+  }
+
+  #recordJudged(
+    requestId: string,
+    caller: McpCaller,
+    started: number,
+    judged: RecordedJudged[],
+    status: number | null,
+  ): void {
     const anyDenied = judged.some((j) => !j.decision.allowed);
     for (const j of judged) {
       if (j.message.method === undefined) continue;
       const decision: AuditDecision = j.decision.allowed && !anyDenied ? "allow" : "deny";
       const reason = j.decision.allowed && anyDenied ? "another request of the batch was denied" : j.decision.reason;
-      this.#record(who, caller, started, [j.message], decision, reason, status, j.decision.rule);
+      this.#record(requestId, caller, started, [j.message], decision, reason, status, j.decision.rule);
     }
   }
 
   #record(
-    who: Who,
+    requestId: string,
     caller: McpCaller,
     started: number,
-    messages: McpMessage[],
+    messages: Recorded[],
     decision: AuditDecision,
     reason: string,
     status: number | null,
@@ -229,10 +266,10 @@ export class McpGuard {
     });
     const audit = this.#deps.audit();
     if (!audit) return;
-    const hash = message ? audit.argumentsHash(message.params) : undefined;
+    const hash = message?.argumentsHmac;
     audit.write({
       time: new Date().toISOString(),
-      request_id: who.requestId,
+      request_id: requestId,
       user: caller.user?.id ?? null,
       provider: caller.user?.provider ?? null,
       client_id: caller.clientId ?? null,
@@ -249,7 +286,7 @@ export class McpGuard {
   }
 
   /** A bounded label: the first names seen (up to a limit), later and overlong ones "_other". */
-  #nameLabel(message: McpMessage | undefined): string {
+  #nameLabel(message: Recorded | undefined): string {
     const name = message?.call.kind ? message.call.name : undefined;
     if (name === undefined) return "";
     if (this.#names.has(name)) return name;
