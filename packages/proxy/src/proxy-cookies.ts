@@ -6,6 +6,7 @@
 import { parse as parseCookieHeader } from "cookie";
 import type { CookieOptions, Request } from "express";
 import type { CookieOptions as SessionCookieOptions } from "express-session";
+import { BoundedMemo } from "./bounded-memo.ts";
 import type { Config } from "./config/schema.ts";
 
 /** Login transaction cookies: this prefix plus the start of the login's state. */
@@ -47,9 +48,8 @@ export function transactionIndexValue(names: readonly string[]): string {
   return names.map((name) => name.slice(TRANSACTION_PREFIX.length)).join(".");
 }
 
-/** Cookie headers remembered filtered (past it, the memory restarts), up to this length each. */
-const FILTERED_LIMIT = 1_000;
-const FILTERED_LENGTH = 1_024;
+/** Cookie headers remembered filtered, up to this length each. */
+const FILTERED = { maxEntries: 1_000, maxKeyLength: 1_024 };
 
 /** Cookie values are kept byte for byte: the filter must not re-encode what it forwards. */
 const verbatim = (value: string) => value;
@@ -70,7 +70,7 @@ export class ProxyCookies {
    * Cookie headers already filtered, and what was left of each. They hold session cookies, as
    * the session cache's keys do: in this process only, until others take their place.
    */
-  readonly #filtered = new Map<string, string | undefined>();
+  readonly #filtered = new BoundedMemo((header) => this.#withoutProxyCookies(header), FILTERED);
 
   constructor(config: Config) {
     const { session: s, server } = config;
@@ -129,13 +129,7 @@ export class ProxyCookies {
     // Most requests carry none of them: a substring test spares the parse (every name contains one of these).
     if (!this.#markers.some((marker) => header.includes(marker))) return header;
     // A browser sends the same header with each request: filtered once (pure), remembered (bounded).
-    if (this.#filtered.has(header)) return this.#filtered.get(header);
-    const kept = this.#withoutProxyCookies(header);
-    if (header.length <= FILTERED_LENGTH) {
-      if (this.#filtered.size >= FILTERED_LIMIT) this.#filtered.clear();
-      this.#filtered.set(header, kept);
-    }
-    return kept;
+    return this.#filtered.get(header);
   }
 
   #withoutProxyCookies(header: string): string | undefined {

@@ -5,11 +5,11 @@ import type { IncomingMessage } from "node:http";
 import { parse as parseCookies } from "cookie";
 import { unsign } from "cookie-signature";
 import type { SessionData, Store } from "express-session";
+import { BoundedMemo } from "../bounded-memo.ts";
 import type { SessionCache } from "./session-cache.ts";
 
-/** Cookie headers remembered with their session cookie's value (past it, the memory restarts), up to this length each. */
-const HEADER_LIMIT = 1_000;
-const HEADER_LENGTH = 1_024;
+/** Cookie headers remembered with their session cookie's value, up to this length each. */
+const HEADERS = { maxEntries: 1_000, maxKeyLength: 1_024 };
 
 export interface StoredSession {
   id: string;
@@ -24,7 +24,7 @@ export class SessionReader {
   readonly #store: Store;
   readonly #cache: SessionCache | undefined;
   /** The session cookie's value in each Cookie header seen lately (what the cache is keyed by, found again). */
-  readonly #valuesByHeader = new Map<string, string | undefined>();
+  readonly #valuesByHeader = new BoundedMemo((header) => this.#signedValue(header), HEADERS);
 
   constructor(options: { cookieName: string; secrets: readonly string[]; store: Store; cache?: SessionCache }) {
     this.#cookieName = options.cookieName;
@@ -37,14 +37,13 @@ export class SessionReader {
     const header = req.headers.cookie;
     if (!header?.includes(this.#cookieName)) return undefined;
     // A browser sends the same header with each request: parsed once, remembered (bounded).
-    if (this.#valuesByHeader.has(header)) return this.#valuesByHeader.get(header);
+    return this.#valuesByHeader.get(header);
+  }
+
+  /** The session cookie's value in a Cookie header, when it has the signed form. */
+  #signedValue(header: string): string | undefined {
     const parsed = parseCookies(header)[this.#cookieName];
-    const value = parsed?.startsWith("s:") ? parsed : undefined;
-    if (header.length <= HEADER_LENGTH) {
-      if (this.#valuesByHeader.size >= HEADER_LIMIT) this.#valuesByHeader.clear();
-      this.#valuesByHeader.set(header, value);
-    }
-    return value;
+    return parsed?.startsWith("s:") ? parsed : undefined;
   }
 
   /** The session id of a validly signed cookie (express-session's "s:<id>.<hmac>"), else undefined. */

@@ -17,6 +17,7 @@
 import { createHash } from "node:crypto";
 import type { IncomingHttpHeaders, ServerResponse } from "node:http";
 import { createParser } from "eventsource-parser";
+import { BoundedMemo } from "../bounded-memo.ts";
 import { ProxyError } from "../errors.ts";
 import type { KeyValueStore } from "../session/key-value.ts";
 import { TtlCache } from "../ttl-cache.ts";
@@ -41,10 +42,8 @@ const PATH_LIMIT = 1_000;
 /** Sessions this replica counts for mcp_proxy_upstream_sessions (past it, the count restarts). */
 const COUNT_LIMIT = 100_000;
 
-/** Request targets whose HTTP+SSE address is remembered (past it, the memory restarts). */
-const ADDRESS_LIMIT = 1_000;
-/** Longer request targets are parsed each time (the memory stays small). */
-const ADDRESS_LENGTH = 256;
+/** Request targets whose HTTP+SSE address is remembered; longer ones are parsed each time. */
+const ADDRESSES = { maxEntries: 1_000, maxKeyLength: 256 };
 
 /** Whether a session may be used, and where it lives. */
 export interface SessionAdmission {
@@ -147,7 +146,7 @@ export class McpSessionBinding {
   /** Paths the store said no endpoint event announced, remembered as long as a session is. */
   readonly #otherPaths: TtlCache<true>;
   /** Addresses of request targets (pure: legacyAddressOf's result), so the hot path parses each once. */
-  readonly #addresses = new Map<string, { path: string; key: string } | undefined>();
+  readonly #addresses = new BoundedMemo(legacyAddressOf, ADDRESSES);
   /** Sessions pinned through this replica: key → endpoint and expiry (for the metric only). */
   readonly #pinned = new Map<string, { endpoint: string; until: number }>();
 
@@ -195,12 +194,7 @@ export class McpSessionBinding {
 
   /** legacyAddressOf, remembered for the request targets clients send again and again (bounded). */
   #addressOf(url: string): { path: string; key: string } | undefined {
-    if (this.#addresses.has(url)) return this.#addresses.get(url);
-    const address = legacyAddressOf(url);
-    if (url.length > ADDRESS_LENGTH) return address;
-    if (this.#addresses.size >= ADDRESS_LIMIT) this.#addresses.clear();
-    this.#addresses.set(url, address);
-    return address;
+    return this.#addresses.get(url);
   }
 
   /**
