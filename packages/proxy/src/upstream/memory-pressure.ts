@@ -47,12 +47,15 @@ const processReadings: MemoryReadings = {
 
 export class MemoryPressure {
   readonly #readings: MemoryReadings;
+  /** The container's limit does not change while the process runs: read once. */
+  readonly #limit: number;
   readonly #now: () => number;
   #readAt = Number.NEGATIVE_INFINITY;
   #high = false;
 
   constructor(readings: MemoryReadings = processReadings, now: () => number = Date.now) {
     this.#readings = readings;
+    this.#limit = readings.limit();
     this.#now = now;
   }
 
@@ -69,7 +72,7 @@ export class MemoryPressure {
   #read(): boolean {
     const readings = this.#readings;
     if (readings.heapUsed() > HEAP_SHARE * readings.heapLimit()) return true;
-    const limit = readings.limit();
+    const limit = this.#limit;
     return limit > 0 && limit < NO_LIMIT && readings.rss() > RSS_SHARE * limit;
   }
 }
