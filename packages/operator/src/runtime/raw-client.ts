@@ -5,6 +5,7 @@
 // resident whether used or not, and it writes metav1.MicroTime with milliseconds, which the
 // API server refuses (decision 023). Watches stream newline-delimited JSON events.
 import type { KubeConfig } from "@kubernetes/client-node";
+import { createInterface } from "node:readline";
 import { errors, request } from "undici";
 import { connect } from "./kube-config.ts";
 
@@ -93,16 +94,10 @@ export async function watchJson<T>(
       bodyTimeout: idleMs,
     });
     if (response.statusCode !== 200) throw new ApiError(response.statusCode, parsed(await response.body.text()));
-    // One JSON document per line; a chunk may end inside one.
-    let pending = "";
-    response.body.setEncoding("utf8");
-    for await (const chunk of response.body as AsyncIterable<string>) {
-      pending += chunk;
-      for (let end = pending.indexOf("\n"); end >= 0; end = pending.indexOf("\n")) {
-        const line = pending.slice(0, end).trim();
-        pending = pending.slice(end + 1);
-        if (line) onEvent(JSON.parse(line) as WatchEvent<T>);
-      }
+    // One JSON document per line (readline joins a line split across chunks).
+    const lines = createInterface({ input: response.body, crlfDelay: Number.POSITIVE_INFINITY });
+    for await (const line of lines) {
+      if (line.trim()) onEvent(JSON.parse(line) as WatchEvent<T>);
     }
   } catch (error) {
     // Silence for idleMs is the end of this watch, not a failure: the next one resumes.
