@@ -4,6 +4,7 @@
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { parseDocument } from "yaml";
+import type { z } from "zod";
 import { redactUrl } from "../observability/redact.ts";
 import { type Config, configSchema, environments } from "./schema.ts";
 import { environmentLayer, flagLayer, type RawTree, type SourceLayer } from "./sources.ts";
@@ -124,6 +125,50 @@ function valueAt(tree: RawTree, fieldPath: string): unknown {
   return node;
 }
 
+interface FieldProblem {
+  field: string;
+  message: string;
+  unknown: boolean;
+}
+
+/** The schema's issues as one problem per field (an unknown key is a field of its own). */
+function failingFields(issues: readonly z.core.$ZodIssue[]): FieldProblem[] {
+  return issues.flatMap<FieldProblem>((issue) => {
+    const keys = issue.path.map(String);
+    if (issue.code === "unrecognized_keys" && issue.keys.length > 0)
+      return issue.keys.map((k) => ({
+        field: [...keys, k].join("."),
+        message: "unknown field (check the spelling)",
+        unknown: true,
+      }));
+    return [{ field: keys.join("."), message: issue.message, unknown: false }];
+  });
+}
+
+/**
+ * The rules across fields, checked as if the failing fields were left out (their defaults
+ * in their place), so that one run of --config-test names every problem, not only the
+ * schema's. A problem that names a left-out field is not shown: it would be about a value
+ * the user did not write. Nothing when the rest does not parse either (a required field).
+ */
+function problemsBesides(merged: RawTree, failing: readonly FieldProblem[], fieldsOnly: boolean): string[] {
+  if (failing.some(({ field }) => field === "")) return [];
+  const rest = structuredClone(merged);
+  for (const { field } of failing) {
+    const keys = field.split(".");
+    const parent = keys.length === 1 ? rest : valueAt(rest, keys.slice(0, -1).join("."));
+    if (isPlainObject(parent)) delete parent[keys.at(-1) as string];
+  }
+  const reparsed = configSchema.safeParse(rest);
+  if (!reparsed.success) return [];
+  // Before secrets are fetched (fieldsOnly) the rules that need them wait, unless no source
+  // would bring any: then this is the only run there will be.
+  const { vault, aws_secrets_manager: aws } = reparsed.data;
+  const waiting = fieldsOnly && (vault.secrets.length > 0 || aws.secrets.length > 0);
+  const problems = waiting ? secretSourceProblems(reparsed.data) : validateConfig(reparsed.data);
+  return problems.filter((problem) => !failing.some(({ field }) => problem.includes(field)));
+}
+
 /** Fills secrets given as files (*_file) in, unless set directly; checks that oidc.ca_file reads. */
 function readSecretFiles(config: Config, problems: string[]): void {
   if (config.oidc.client_secret_file && !config.oidc.client_secret) {
@@ -191,18 +236,14 @@ export function loadConfig(options: LoadOptions = {}): LoadedConfig {
   const merged = layers.reduce<RawTree>((tree, layer) => mergeTrees(tree, layer.tree), {});
   const parsed = configSchema.safeParse(merged);
   if (!parsed.success) {
-    for (const issue of parsed.error.issues) {
-      const keys = issue.path.map(String);
-      const unknownKeys = issue.code === "unrecognized_keys" ? issue.keys : [];
-      const fields = unknownKeys.length > 0 ? unknownKeys.map((k) => [...keys, k].join(".")) : [keys.join(".")];
-      for (const field of fields) {
-        const origin = originOf(layers, field);
-        const value = valueAt(merged, field);
-        const shown = unknownKeys.length > 0 ? "unknown field (check the spelling)" : issue.message;
-        const quoted = value === undefined || unknownKeys.length > 0 ? "" : ` (got ${shownValue(field, value)})`;
-        problems.push(`${field || "(top level)"}: ${shown}${quoted}${origin ? ` [from ${origin}]` : ""}`);
-      }
+    const fields = failingFields(parsed.error.issues);
+    for (const { field, message, unknown } of fields) {
+      const origin = originOf(layers, field);
+      const value = valueAt(merged, field);
+      const quoted = value === undefined || unknown ? "" : ` (got ${shownValue(field, value)})`;
+      problems.push(`${field || "(top level)"}: ${message}${quoted}${origin ? ` [from ${origin}]` : ""}`);
     }
+    problems.push(...problemsBesides(merged, fields, options.fieldsOnly === true));
     throw new ConfigError(problems);
   }
 

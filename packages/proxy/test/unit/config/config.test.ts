@@ -123,6 +123,22 @@ describe("configuration", () => {
     assert.equal(problems.length, 4);
   });
 
+  it("names the rules across fields in the same run as the schema's problems (--config-test's first pass too)", () => {
+    const env = { ...OIDC, MCP_PORT: "seventy", MCP_TARGET_URL: "http://a:1", MCP_TARGET_URLS: "http://b:1" };
+    for (const fieldsOnly of [false, true]) {
+      const problems = problemsOf(() => loadConfig({ env, fieldsOnly }));
+      assert.ok(problems.some((p) => p.startsWith("server.port:")));
+      assert.ok(problems.some((p) => p.startsWith("target.urls: set either target.url")));
+    }
+  });
+
+  it("leaves out a rule about a field whose own value was refused (its default is not what the user wrote)", () => {
+    const problems = problemsOf(() => loadConfig({ env: { MCP_ENV: "production", AUTH_MODE: "bypas" } }));
+    assert.ok(problems.some((p) => p.startsWith("auth.mode:")));
+    assert.ok(problems.some((p) => p.startsWith("server.public_url: required in production")));
+    assert.ok(!problems.some((p) => p.includes("auth.mode") && !p.startsWith("auth.mode:")));
+  });
+
   it("reports a YAML syntax error with the file name", () => {
     const dir = tempDir({ "broken.yaml": "server:\n  port: [1,\n" });
     const problems = problemsOf(() => loadConfig({ file: path.join(dir, "broken.yaml"), env: OIDC }));
