@@ -1,9 +1,11 @@
 // The baseline: the least a Node proxy can do. node:http server + undici Pool, no framework,
-// no auth. What the real proxy costs is measured against this, in the same run.
+// no auth. What the real proxy costs is measured against this, in the same run. Its pool opens
+// as many connections as there are requests, as the proxy's does (endpoints.ts): the streams
+// row holds thousands at once through it.
 import http from "node:http";
 import { Pool } from "undici";
 
-const upstream = new Pool(`http://127.0.0.1:${process.argv[2]}`, { connections: 128, pipelining: 1 });
+const upstream = new Pool(`http://127.0.0.1:${process.argv[2]}`, { connections: null, pipelining: 1 });
 const server = http.createServer(async (req, res) => {
   try {
     const { statusCode, headers, body } = await upstream.request({

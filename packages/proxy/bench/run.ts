@@ -15,7 +15,8 @@
 // of the same upstream, with Redis sessions from the same provider: the same figures for both.
 // Then BENCH_STREAMS (10,000) event streams held open through each proxy at once (one event a
 // second each: events relayed per second against what was sent), with the POST run repeated
-// meanwhile through mcp-oidc-proxy: open streams must not slow requests down or stop them.
+// meanwhile through mcp-oidc-proxy: open streams must not slow requests down or stop them; and
+// through the bare proxy with the same heap sizes, the floor a Node proxy holds in that memory.
 import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -56,11 +57,12 @@ function startProcess(
   env: Record<string, string> = {},
   readyText?: string,
   command: string = process.execPath,
+  // oauth2-proxy logs every stream the bench closes as an error: its log is not shown.
+  stderr: "inherit" | "ignore" = command === o2pBinary ? "ignore" : "inherit",
 ): Promise<ChildProcess> {
   const child = spawn("sh", ["-c", RAISE_FILE_LIMIT, command, ...args], {
     env: { ...process.env, ...env },
-    // oauth2-proxy logs every stream the bench closes as an error: its log is not shown.
-    stdio: ["ignore", "pipe", command === o2pBinary ? "ignore" : "inherit"],
+    stdio: ["ignore", "pipe", stderr],
   });
   children.push(child);
   if (readyText === undefined) return Promise.resolve(child);
@@ -373,11 +375,12 @@ try {
   // Their baseline: the bare proxy run as mcp-oidc-proxy is (the image's entrypoint, the heap
   // sized for the same limit), so that the two differ in their code, not in V8's heap sizes.
   const bareSizedPort = await freePort();
-  await startProcess(
+  const bareSized = await startProcess(
     [process.execPath, path.join(here, "bare-proxy.ts"), String(upstreamPort), String(bareSizedPort)],
     { MCP_MEMORY_LIMIT: String(MEMORY_LIMIT_MIB * 2 ** 20) },
     "ready",
     NODE_MEMORY,
+    "ignore", // its only words would be V8's out-of-memory trace in the streams row
   );
   // Warmed up as the others were, by a closed-loop run of the same length (its figures unused).
   await load("bare Node proxy, same heap sizes", `http://127.0.0.1:${bareSizedPort}/mcp`);
@@ -482,8 +485,17 @@ try {
     for (const req of streams.open) req.destroy();
   }
 
+  // The floor of a Node proxy: the bare one, heap sized as mcp-oidc-proxy's, holds the same
+  // streams (it has no guard: past its heap it dies, which the row says).
+  const bareStreams = await streamsRow(
+    "bare Node proxy",
+    `http://127.0.0.1:${bareSizedPort}/sse?tick`,
+    "",
+    bareSized.pid,
+  );
+
   const streamLine = (f: StreamFigures) =>
-    `streams, ${f.name.padEnd(15)} ${f.open} of ${STREAMS} open at once (${f.failed} failed) in ${f.openSeconds.toFixed(1)} s; ${f.eventsPerSecond.toFixed(0)} events/s relayed of ${f.open} sent; ${Number.isNaN(f.rss) ? "the process EXITED (out of memory?)" : `RSS with them ${f.rss.toFixed(0)} MiB`}`;
+    `streams, ${f.name.padEnd(16)} ${f.open} of ${STREAMS} open at once (${f.failed} failed) in ${f.openSeconds.toFixed(1)} s; ${f.eventsPerSecond.toFixed(0)} events/s relayed of ${f.open} sent; ${Number.isNaN(f.rss) ? "the process EXITED (out of memory?)" : `RSS with them ${f.rss.toFixed(0)} MiB`}`;
   const row = (f: Figures) =>
     `${f.name.padEnd(34)} ${f.rps.toFixed(0).padStart(8)} req/s  p50 ${f.p50.toFixed(2).padStart(6)} ms  p99 ${f.p99
       .toFixed(2)
@@ -504,7 +516,7 @@ try {
       `${row(policyOn)}  (${((policyOn.rps / policyOff.rps) * 100).toFixed(0)} % of the same call without a policy)`,
       ...(duringStreams ? [row(duringStreams)] : []),
       `mcp-oidc-proxy with Redis sessions makes ${(session.rps / o2pSession.rps).toFixed(2)}× oauth2-proxy's throughput`,
-      ...[proxyStreams, o2pStreams].map(streamLine),
+      ...[proxyStreams, bareStreams, o2pStreams].map(streamLine),
       `CPU per request: bare proxy ${bareCpuPerRequest.toFixed(0)} µs, mcp-oidc-proxy ${proxyCpuPerRequest.toFixed(0)} µs (${((proxyCpuPerRequest / bareCpuPerRequest) * 100).toFixed(0)} %), oauth2-proxy ${o2pCpuPerRequest.toFixed(0)} µs (${((o2pCpuPerRequest / bareCpuPerRequest) * 100).toFixed(0)} %)`,
       ...openModelLines(open, { direct, bare, session, o2p: o2pSession }, halfRate, machineLoad),
       `mcp-oidc-proxy RSS: idle ${idleRss.toFixed(0)} MiB (${sourceIdleRss.toFixed(0)} MiB run from the sources), after load ${loadedRss.toFixed(0)} MiB; startup to ready ${startupMs.toFixed(0)} ms`,
