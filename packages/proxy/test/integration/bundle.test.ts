@@ -6,15 +6,18 @@
 // The installed command (bin/mcp-oidc-proxy.js) runs the same bundle, rebuilt when stale.
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, statSync, utimesSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
-import { type DevIdentityProvider, startDevIdentityProvider } from "../../dev/identity-provider.ts";
-import { type DemoMcpServer, startDemoMcpServer } from "../../dev/mcp-server.ts";
 import { BUNDLE, buildBundle } from "../../scripts/build-bundle.ts";
 import { VERSION } from "../../src/version.ts";
-import { connectWithOAuth } from "../support/mcp-oauth-client.ts";
+import {
+  type PackagedStack,
+  signInThenStop,
+  startPackagedStack,
+  writePackagedConfig,
+} from "../support/packaged-proxy.ts";
 import { finished, logLine } from "../support/process.ts";
 import { freePort, startRedis, type TestRedis } from "../support/redis-server.ts";
 
@@ -22,8 +25,7 @@ const ENTRYPOINT = path.resolve(import.meta.dirname, "../../../../deployments/do
 const COMMAND = path.resolve(import.meta.dirname, "../../../../node_modules/.bin/mcp-oidc-proxy");
 
 describe("production bundle (the container's command)", () => {
-  let idp: DevIdentityProvider;
-  let mcp: DemoMcpServer;
+  let stack: PackagedStack;
   let redis: TestRedis;
   let dir: string;
   let bundle: string;
@@ -33,76 +35,30 @@ describe("production bundle (the container's command)", () => {
     dir = mkdtempSync(path.join(tmpdir(), "mcp-bundle-"));
     bundle = await buildBundle(path.join(dir, "dist"));
     port = await freePort();
-    idp = await startDevIdentityProvider({
-      host: "localhost",
-      clients: [
-        {
-          client_id: "bundle",
-          client_secret: "bundle-secret",
-          redirect_uris: [`http://127.0.0.1:${port}/callback`],
-          grant_types: ["authorization_code", "refresh_token"],
-        },
-      ],
-    });
-    mcp = await startDemoMcpServer();
+    stack = await startPackagedStack("bundle", port);
     redis = await startRedis();
   });
   after(async () => {
-    await mcp.close();
-    await idp.close();
+    await stack.close();
     await redis.close();
     rmSync(dir, { recursive: true, force: true });
   });
 
   it("runs with Redis sessions and its own authorization server, with the heap sized from the limit", async () => {
-    writeFileSync(
-      path.join(dir, "config.yaml"),
-      [
-        "server:",
-        "  host: 127.0.0.1",
-        `  port: ${port}`,
-        `  public_url: http://127.0.0.1:${port}`,
-        "target:",
-        `  url: ${mcp.url}`,
-        "oidc:",
-        `  discovery_url: ${idp.issuer}`,
-        "  client_id: bundle",
-        "  client_secret: bundle-secret",
-        "session:",
-        "  store: redis",
-        "  secret: bundle-session-secret-0123456789abcdef",
-        "redis:",
-        `  url: ${redis.url}`,
-        "mcp_auth:",
-        "  mode: proxy",
-        "",
-      ].join("\n"),
-    );
+    writePackagedConfig(dir, stack, "bundle", port, redis.url);
     const proxy = spawn(ENTRYPOINT, [process.execPath, bundle, "--config", "config.yaml"], {
       cwd: dir,
       env: { PATH: process.env.PATH ?? "", MCP_MEMORY_LIMIT: String(256 * 2 ** 20) },
       stdio: ["ignore", "pipe", "pipe"],
     });
-    const exited = finished(proxy);
-    try {
-      const listening = await logLine(proxy, "mcp-oidc-proxy listening");
-      assert.equal(listening.version, VERSION);
+    await signInThenStop(proxy, port, () => {
       // The entrypoint exec'd node (same pid) with V8's limits for a 256 MiB container, and glibc's malloc tuned.
       const environ = readFileSync(`/proc/${proxy.pid}/environ`, "utf8").split("\0");
       assert.ok(environ.includes("NODE_OPTIONS=--max-old-space-size=128 --max-semi-space-size=4"), environ.join(" "));
       assert.ok(environ.includes("MALLOC_ARENA_MAX=2"), "two glibc malloc arenas");
       assert.ok(environ.includes("MALLOC_TRIM_THRESHOLD_=131072"), "a fixed trim threshold (decision 026)");
       assert.ok(environ.includes("MALLOC_MMAP_THRESHOLD_=131072"), "a fixed mmap threshold (decision 026)");
-      const { client } = await connectWithOAuth(`http://127.0.0.1:${port}/mcp`, "alice");
-      const who = await client.callTool({ name: "whoami", arguments: {} });
-      assert.match((who.content as { text: string }[])[0]?.text ?? "", /"x-user-id":"alice"/);
-      await client.close();
-    } finally {
-      proxy.kill("SIGTERM");
-    }
-    const { code, stdout } = await exited;
-    assert.equal(code, 0);
-    assert.match(stdout, /shutdown complete/);
+    });
   });
 
   // Decision 026: Node's own copy of undici (behind its fetch globals and node:http's
@@ -116,8 +72,8 @@ describe("production bundle (the container's command)", () => {
         PATH: process.env.PATH ?? "",
         MCP_HOST: "127.0.0.1",
         MCP_PORT: String(readyPort),
-        MCP_TARGET_URL: mcp.url,
-        OIDC_DISCOVERY_URL: idp.issuer,
+        MCP_TARGET_URL: stack.mcp.url,
+        OIDC_DISCOVERY_URL: stack.idp.issuer,
         OIDC_CLIENT_ID: "bundle",
         OIDC_CLIENT_SECRET: "bundle-secret",
         SESSION_SECRET: "bundle-session-secret-0123456789abcdef",
