@@ -46,7 +46,16 @@ const serverSchema = z.strictObject({
   /** The URL clients use to reach the proxy; required behind TLS termination. */
   public_url: absoluteUrl.optional(),
   /** Express "trust proxy": false, true, a hop count, or a list of addresses/CIDRs. */
-  trust_proxy: z.union([z.boolean(), z.number().int().min(0), stringList]).default(false),
+  trust_proxy: z
+    .union([
+      z.boolean(),
+      z.number().int().min(0),
+      // As text (MCP_TRUST_PROXY): true/false and a hop count, before a list of addresses.
+      z.stringbool({ truthy: ["true", "yes", "on"], falsy: ["false", "no", "off"] }),
+      z.string().regex(/^\d+$/).transform(Number),
+      stringList,
+    ])
+    .default(false),
   /** Extra origins (besides the public URL's) allowed to call the proxy from a browser. */
   allowed_origins: stringList.default([]),
   /**

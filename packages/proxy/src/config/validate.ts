@@ -1,5 +1,6 @@
 // Rules that span several fields, which the schema alone cannot say. Returns every
 // problem, each naming the field and how to fix it.
+import proxyAddr from "proxy-addr";
 import { isHostEntry } from "../middleware/host-check.ts";
 import type { Config } from "./schema.ts";
 
@@ -72,10 +73,26 @@ function serverProblems(config: Config): string[] {
       "server.public_url: required in production, the URL clients use (e.g. https://mcp.example.com); env MCP_PUBLIC_URL",
     );
   }
+  problems.push(...trustProxyProblems(config.server.trust_proxy));
   if (config.metrics.port !== 0 && config.metrics.port === config.server.port) {
     problems.push(`metrics.port: ${config.metrics.port} is also server.port; choose another port or 0 to share it`);
   }
   return problems;
+}
+
+/** Each listed address as Express reads it (proxy-addr): an IP, a CIDR range or a named range. */
+function trustProxyProblems(trust: Config["server"]["trust_proxy"]): string[] {
+  if (!Array.isArray(trust)) return [];
+  return trust.flatMap((entry) => {
+    try {
+      proxyAddr.compile(entry);
+      return [];
+    } catch {
+      return [
+        `server.trust_proxy: "${entry}" is not an IP address, a CIDR range (10.0.0.0/8) or one of loopback, linklocal, uniquelocal (env MCP_TRUST_PROXY)`,
+      ];
+    }
+  });
 }
 
 function targetProblems(config: Config): string[] {

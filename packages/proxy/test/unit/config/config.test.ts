@@ -139,6 +139,22 @@ describe("configuration", () => {
     assert.ok(!problems.some((p) => p.includes("auth.mode") && !p.startsWith("auth.mode:")));
   });
 
+  it("reads server.trust_proxy from text as Express means it: true/false, a hop count, addresses; refuses a bad address", () => {
+    const trust = (value: string) =>
+      loadConfig({ env: { AUTH_MODE: "bypass", MCP_TRUST_PROXY: value } }).config.server.trust_proxy;
+    assert.equal(trust("true"), true);
+    assert.equal(trust("false"), false);
+    assert.equal(trust("2"), 2);
+    assert.deepEqual(trust("10.0.0.0/8, loopback"), ["10.0.0.0/8", "loopback"]);
+    for (const bad of ["maybe", "10.0.0.0/33"]) {
+      const problems = problemsOf(() => loadConfig({ env: { AUTH_MODE: "bypass", MCP_TRUST_PROXY: bad } }));
+      assert.ok(
+        problems.some((p) => p.startsWith(`server.trust_proxy: "${bad}" is not an IP address`)),
+        bad,
+      );
+    }
+  });
+
   it("reports a YAML syntax error with the file name", () => {
     const dir = tempDir({ "broken.yaml": "server:\n  port: [1,\n" });
     const problems = problemsOf(() => loadConfig({ file: path.join(dir, "broken.yaml"), env: OIDC }));
