@@ -1,7 +1,7 @@
 // Loads the configuration: defaults < files (configs/base.yaml, then configs/<env>.yaml,
 // then --config) < environment < flags. Every problem is collected and reported at once,
 // each naming the field, the bad value and where it came from.
-import { readFileSync } from "node:fs";
+import { accessSync, constants, existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { parseDocument } from "yaml";
 import type { z } from "zod";
@@ -192,6 +192,24 @@ function readSecretFiles(config: Config, problems: string[]): void {
   if (config.oidc.ca_file) readSecretFile(config.oidc.ca_file, "oidc.ca_file", problems);
 }
 
+/**
+ * The audit trail's file must be one the proxy can append to (it opens it at start): said
+ * here, with the field, rather than as an open() error when the proxy starts.
+ */
+function checkAuditOutput(config: Config, problems: string[]): void {
+  const { enabled, output } = config.mcp_policy.audit;
+  if (!enabled || output === "stdout") return;
+  const target = existsSync(output) ? output : path.dirname(output);
+  try {
+    accessSync(target, constants.W_OK);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? String(error);
+    problems.push(
+      `mcp_policy.audit.output: cannot append to ${output} (${code} on ${target}); use a writable path or stdout`,
+    );
+  }
+}
+
 /** Reads, merges and validates the configuration, or throws a ConfigError listing every problem. */
 export function loadConfig(options: LoadOptions = {}): LoadedConfig {
   const env = options.env ?? process.env;
@@ -249,6 +267,7 @@ export function loadConfig(options: LoadOptions = {}): LoadedConfig {
 
   const config = parsed.data;
   readSecretFiles(config, problems);
+  checkAuditOutput(config, problems);
   problems.push(...(options.fieldsOnly ? secretSourceProblems(config) : validateConfig(config)));
   if (problems.length > 0) throw new ConfigError(problems);
   return { config, files };

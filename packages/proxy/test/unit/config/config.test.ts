@@ -155,6 +155,19 @@ describe("configuration", () => {
     }
   });
 
+  it("refuses an audit file it could not append to, naming the field (the start would fail opening it)", () => {
+    const dir = tempDir({});
+    const audit = (output: string) => `mcp_policy:\n  audit:\n    enabled: true\n    output: ${output}\n`;
+    writeFileSync(path.join(dir, "bad.yaml"), audit(path.join(dir, "missing", "audit.jsonl")));
+    const problems = problemsOf(() => loadConfig({ file: path.join(dir, "bad.yaml"), env: { AUTH_MODE: "bypass" } }));
+    assert.ok(
+      problems.some((p) => p.startsWith("mcp_policy.audit.output: cannot append to")),
+      problems.join("\n"),
+    );
+    writeFileSync(path.join(dir, "good.yaml"), audit(path.join(dir, "audit.jsonl")));
+    loadConfig({ file: path.join(dir, "good.yaml"), env: { AUTH_MODE: "bypass" } });
+  });
+
   it("reports a YAML syntax error with the file name", () => {
     const dir = tempDir({ "broken.yaml": "server:\n  port: [1,\n" });
     const problems = problemsOf(() => loadConfig({ file: path.join(dir, "broken.yaml"), env: OIDC }));
