@@ -17,7 +17,6 @@ import { createAccessLog } from "./middleware/access-log.ts";
 import { errorHandler, notFound } from "./middleware/error-handler.ts";
 import { type OperationsState, operationsPaths, operationsRouter } from "./middleware/operations.ts";
 import { originGuard } from "./middleware/origin.ts";
-import { requestIdOf } from "./middleware/request-scope.ts";
 import type { Logger } from "./observability/logger.ts";
 import type { ProxyMetrics } from "./observability/metrics.ts";
 import { currentScope, type RequestScope, requestScope } from "./observability/request-scope.ts";
@@ -368,11 +367,11 @@ export function createRequestHandler(parts: AppParts): (req: IncomingMessage, re
   const probePaths = operationsPaths(config.metrics.port === 0 ? config.metrics.path : undefined);
   const isProbe = ownPathMatcher([probePaths]);
   const isOwnPath = ownPathsOf(parts, probePaths);
-  const { requestIdName, requestIdKey } = parts.headers;
+  const { requestIdName } = parts.headers;
   const accessLog = createAccessLog(logger, metrics);
 
   return (req, res) => {
-    const requestId = requestIdOf(req, requestIdKey);
+    const requestId = parts.headers.requestIdOf(req);
     res.setHeader(requestIdName, requestId);
     const url = req.url ?? "/";
     const queryAt = url.indexOf("?");

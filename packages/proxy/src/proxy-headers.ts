@@ -3,7 +3,9 @@
 // configured name, and what browsers may send (CORS) and read. Names are compared folded
 // (lower case, "_" as "-"): several servers and frameworks (CGI/WSGI, nginx, some Node
 // routers) read "X_User_ID" as "X-User-ID", so a look-alike must be stripped like the original.
+import type { IncomingMessage } from "node:http";
 import type { Config } from "./config/schema.ts";
+import { peerTrust, requestIdOf } from "./middleware/request-scope.ts";
 
 /** The form names are compared in: lower case, underscores as dashes. */
 export function foldHeaderName(name: string): string {
@@ -57,6 +59,44 @@ export function answerConnectionNominated(
 const FORWARDING = ["forwarded", "x-real-ip", "x-client-ip", "x-original-forwarded-for"];
 const FORWARDING_PREFIX = "x-forwarded-";
 
+/**
+ * Identity headers other authenticating proxies and platforms write (oauth2-proxy, Pomerium,
+ * Vouch, IIS/Apache's Remote-User, AWS ALB, Azure App Service, Google IAP, Cloudflare
+ * Access, Kong) and IIS's rewrite hints: an MCP server written for one of them would take a
+ * client's copy for the truth, so none is ever taken from a client.
+ */
+const FOREIGN_IDENTITY = [
+  "remote-user",
+  "x-remote-user",
+  "x-remote-group",
+  "x-auth-user",
+  "x-authenticated-user",
+  "x-authenticated-userid",
+  "x-authenticated-groups",
+  "x-webauth-user",
+  "x-user",
+  "x-user-role",
+  "x-user-roles",
+  "x-email",
+  "x-access-token",
+  "x-id-token",
+  "x-jwt-assertion",
+  "x-userinfo",
+  "x-original-url",
+  "x-rewrite-url",
+];
+const FOREIGN_IDENTITY_PREFIXES = [
+  "x-auth-request-",
+  "x-pomerium-",
+  "x-vouch-",
+  "x-amzn-oidc-",
+  "x-ms-client-principal",
+  "x-ms-token-",
+  "x-goog-authenticated-user-",
+  "x-goog-iap-",
+  "cf-access-",
+];
+
 /** The client's own credentials are for the proxy; they never reach the MCP server. */
 const CREDENTIALS = ["authorization", "proxy-authorization"];
 
@@ -89,7 +129,11 @@ export class ProxyHeaders {
   /** Decisions per name as sent, so the hot path does not fold the same names again and again. */
   readonly #decided = new Map<string, boolean>();
 
-  constructor(headers: Config["headers"]) {
+  /** Whether a request's peer may give it its id (a trusted proxy). */
+  readonly #trustsPeer: (req: IncomingMessage) => boolean;
+
+  constructor(headers: Config["headers"], trustProxy: Config["server"]["trust_proxy"] = false) {
+    this.#trustsPeer = peerTrust(trustProxy);
     this.requestIdName = headers.request_id;
     this.requestIdKey = headers.request_id.toLowerCase();
     this.exposedList = [...EXPOSED, headers.request_id];
@@ -102,8 +146,19 @@ export class ProxyHeaders {
       headers.provider,
       headers.request_id,
     ];
-    this.#stripped = new Set([...HOP_BY_HOP, ...CREDENTIALS, ...FORWARDING, ...identity.map(foldHeaderName)]);
+    this.#stripped = new Set([
+      ...HOP_BY_HOP,
+      ...CREDENTIALS,
+      ...FORWARDING,
+      ...FOREIGN_IDENTITY,
+      ...identity.map(foldHeaderName),
+    ]);
     this.#corsStandard = new Set([...STANDARD_REQUEST_HEADERS, foldHeaderName(headers.request_id)]);
+  }
+
+  /** The request's id: a trusted proxy's, or a new one. */
+  requestIdOf(req: IncomingMessage): string {
+    return requestIdOf(req, this.requestIdKey, this.#trustsPeer(req));
   }
 
   /** Whether a client's header (any case, "_" or "-") is dropped before forwarding. */
@@ -111,7 +166,10 @@ export class ProxyHeaders {
     let stripped = this.#decided.get(name);
     if (stripped === undefined) {
       const folded = foldHeaderName(name);
-      stripped = this.#stripped.has(folded) || folded.startsWith(FORWARDING_PREFIX);
+      stripped =
+        this.#stripped.has(folded) ||
+        folded.startsWith(FORWARDING_PREFIX) ||
+        FOREIGN_IDENTITY_PREFIXES.some((prefix) => folded.startsWith(prefix));
       // Clients send the same few spellings on every request; the bound keeps made-up names from growing it.
       if (this.#decided.size < DECIDED_NAMES_LIMIT) this.#decided.set(name, stripped);
     }

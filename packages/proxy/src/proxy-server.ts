@@ -160,7 +160,7 @@ async function assemble(resolved: ResolvedConfig, logger: Logger, resolve: Resol
     countSessions: () => (oidc ? sessions?.countSessions() : undefined) ?? Promise.resolve(0),
     ...(pinsSessions ? { countUpstreamSessions: () => mcpSessions?.pinnedCounts() ?? new Map() } : {}),
   });
-  const headers = new ProxyHeaders(config.headers);
+  const headers = new ProxyHeaders(config.headers, config.server.trust_proxy);
   const cookies = new ProxyCookies(config);
   // Off unless configured; the SDK is imported only then (observability/tracing.ts).
   const tracer = await startTracing(config.tracing, logger);

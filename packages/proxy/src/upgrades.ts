@@ -5,7 +5,6 @@ import http, { type IncomingMessage } from "node:http";
 import type { Socket } from "node:net";
 import type { Authenticator } from "./auth/authenticator.ts";
 import { errorBody, errorHeaders, forbidden, type ProxyError, toProxyError } from "./errors.ts";
-import { requestIdOf } from "./middleware/request-scope.ts";
 import { requestScope } from "./observability/request-scope.ts";
 import type { ProxyHeaders } from "./proxy-headers.ts";
 import { requestPath } from "./request-path.ts";
@@ -33,7 +32,7 @@ function rejectUpgrade(socket: Socket, error: ProxyError, requestId: string): vo
 /** The server's "upgrade" listener. */
 export function createUpgradeHandler(deps: UpgradeDeps): (req: IncomingMessage, socket: Socket, head: Buffer) => void {
   return (req, socket, head) => {
-    const requestId = requestIdOf(req, deps.headers.requestIdKey);
+    const requestId = deps.headers.requestIdOf(req);
     socket.on("error", () => socket.destroy());
     requestScope.run({ requestId }, async () => {
       try {

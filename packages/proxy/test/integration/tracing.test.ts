@@ -249,7 +249,8 @@ describe("access log lines of requests the client left (tracing off)", () => {
     const lines: string[] = [];
     const proxy = await bypassProxy(
       `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`,
-      {},
+      // The test is the trusted proxy in front that names the request.
+      { MCP_TRUST_PROXY: "loopback" },
       capturingLogger(lines, "info"),
     );
     try {

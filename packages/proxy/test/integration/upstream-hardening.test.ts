@@ -138,6 +138,12 @@ describe("headers and cookies toward the MCP server", () => {
     "X-Forwarded-For": "6.6.6.6",
     "X-Forwarded-Port": "1",
     X_Forwarded_Host: "evil.example",
+    // Identity headers of other authenticating proxies, which an MCP server may have been written for.
+    "X-Auth-Request-User": "mallory",
+    "X-Auth-Request-Email": "mallory@evil.example",
+    "Remote-User": "mallory",
+    // An id of the client's choosing (another request's, say) for its lines in the logs and the audit trail.
+    "X-Request-ID": "forged-id",
   };
   const assertNoSpoofing = (request: RecordingUpstream["requests"][number] | undefined) => {
     for (const name of ["x_user_id", "x_user_groups", "x-user_email", "forwarded", "x-real-ip", "x-forwarded-port"]) {
@@ -145,6 +151,11 @@ describe("headers and cookies toward the MCP server", () => {
     }
     assert.deepEqual(upstream.values(request, "x-user-id"), ["developer"]);
     assert.deepEqual(upstream.values(request, "x-user-groups"), []);
+    for (const name of ["x-auth-request-user", "x-auth-request-email", "remote-user"]) {
+      assert.deepEqual(upstream.values(request, name), [], name);
+    }
+    const [requestId] = upstream.values(request, "x-request-id");
+    assert.ok(requestId && requestId !== "forged-id", `the proxy's own request id (${requestId})`);
     assert.deepEqual(upstream.values(request, "x_forwarded_host"), []);
     assert.deepEqual(upstream.values(request, "x-forwarded-host"), [new URL(proxy.url).host]);
     assert.deepEqual(upstream.values(request, "x-forwarded-proto"), ["http"]);

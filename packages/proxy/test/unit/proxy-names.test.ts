@@ -59,6 +59,19 @@ describe("proxy headers", () => {
       "X_Real_IP",
       "x-forwarded-prefix",
       "X_Correlation_ID",
+      // Other authenticating proxies' and platforms' identity headers.
+      "X-Auth-Request-User",
+      "X_Auth_Request_Email",
+      "Remote-User",
+      "X-Remote-User",
+      "X-WEBAUTH-USER",
+      "X-Authenticated-User",
+      "X-Pomerium-Claim-Email",
+      "X-Amzn-Oidc-Identity",
+      "X-MS-CLIENT-PRINCIPAL-NAME",
+      "Cf-Access-Authenticated-User-Email",
+      "X-Goog-Authenticated-User-Email",
+      "X-Original-URL",
     ]) {
       assert.equal(headers.isStripped(name), true, name);
     }
