@@ -74,6 +74,11 @@ function serverProblems(config: Config): string[] {
     );
   }
   problems.push(...trustProxyProblems(config.server.trust_proxy));
+  if (config.environment === "production" && config.metrics.enabled && config.metrics.port === 0) {
+    problems.push(
+      "metrics.port: give metrics their own port in production (e.g. 9090; env METRICS_PORT): on server.port they would be public (tool names, denials), or set metrics.enabled: false",
+    );
+  }
   if (config.metrics.port !== 0 && config.metrics.port === config.server.port) {
     problems.push(`metrics.port: ${config.metrics.port} is also server.port; choose another port or 0 to share it`);
   }

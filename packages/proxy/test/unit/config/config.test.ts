@@ -200,6 +200,7 @@ describe("configuration", () => {
     assert.ok(problems.some((p) => p.startsWith("auth.mode:")));
     assert.ok(problems.some((p) => p.startsWith("server.public_url: required in production")));
     assert.ok(problems.some((p) => p.startsWith("session.secret: required in production")));
+    assert.ok(problems.some((p) => p.startsWith("metrics.port: give metrics their own port in production")));
   });
 
   it("refuses a plain-http provider that is not on loopback, and short session secrets", () => {
