@@ -7,8 +7,16 @@
 // named closure made per request.
 import type { IncomingMessage } from "node:http";
 
-/** The body passed its limit: the request was destroyed (the rest of it is never read). */
+/**
+ * The body passed its limit. The rest is read and dropped (up to DRAIN_LIMIT more bytes),
+ * so the 413 the caller answers reaches the client: a socket closed with unread data
+ * sends a reset, and the client loses the answer with it (a chunked upload has no length
+ * to refuse before it starts).
+ */
 export class BodyTooLarge extends Error {}
+
+/** How much more of an oversized body is dropped before the connection is cut after all. */
+const DRAIN_LIMIT = 8 * 1024 * 1024;
 
 /** The client went away (or the stream failed) before the body's end. */
 export class BodyIncomplete extends Error {}
@@ -23,15 +31,17 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
     // stay, idle, for the little that is left of the request's life.
     let settled = false;
     req.on("data", (chunk: Buffer) => {
-      if (settled) return;
       size += chunk.length;
+      if (settled) {
+        if (size > limit + DRAIN_LIMIT) req.destroy();
+        return;
+      }
       if (size <= limit) {
         chunks.push(chunk);
         return;
       }
       settled = true;
-      // As `for await` leaves a stream it stops reading: destroyed, so no more of it is read.
-      req.destroy();
+      chunks.length = 0;
       reject(new BodyTooLarge(`The request body exceeds ${limit} bytes`));
     });
     req.on("end", () => {

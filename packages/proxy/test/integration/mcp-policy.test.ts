@@ -207,6 +207,34 @@ describe("MCP policy on the 2025-11-25 revision (sessions, SSE answers)", () => 
     assert.ok(audit().some((r) => r.decision === "invalid" && r.user === "bob"));
   });
 
+  it("answers an oversized chunked body (no Content-Length) with 413 too, not a reset connection", async () => {
+    const posts = forwardedPosts();
+    const piece = new TextEncoder().encode(
+      `{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"x":"${"y".repeat(64 * 1024)}`,
+    );
+    let sent = 0;
+    const body = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        // 2 MiB in 64 KiB pieces, twice the limit: the proxy must read past it to answer.
+        if (sent++ < 32) controller.enqueue(piece);
+        else controller.close();
+      },
+    });
+    const huge = await fetch(mcpUrl, {
+      method: "POST",
+      headers: {
+        authorization: `Bearer ${bob.token}`,
+        "content-type": "application/json",
+        "mcp-session-id": bob.sessionId,
+      },
+      body,
+      duplex: "half",
+    } as RequestInit);
+    assert.equal(huge.status, 413);
+    assert.equal(((await huge.json()) as { error: { code: number } }).error.code, -32600);
+    assert.equal(forwardedPosts(), posts);
+  });
+
   it("forwards an allowed call and hashes its arguments in the audit, never writing them", async () => {
     const body = `{"jsonrpc":"2.0",  "id":8,"method":"tools/call","params":{"name":"echo","arguments":{"text":"secret-value"}}}`;
     const response = await post(alice, body);

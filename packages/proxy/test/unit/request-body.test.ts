@@ -17,12 +17,17 @@ describe("request body", () => {
     assert.equal((await body).toString(), "abcdef");
   });
 
-  it("refuses a body past its limit and stops reading it", async () => {
+  it("refuses a body past its limit, drops the rest so the answer can reach the client, and cuts it past 8 MiB more", async () => {
     const req = request();
     const body = readBody(req, 4);
     req.write("abc");
     req.write("def");
     await assert.rejects(body, BodyTooLarge);
+    req.write(Buffer.alloc(4 * 1024 * 1024));
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(req.destroyed, false, "still read (and dropped)");
+    req.write(Buffer.alloc(4 * 1024 * 1024 + 1));
+    await new Promise((resolve) => setImmediate(resolve));
     assert.equal(req.destroyed, true);
   });
 
