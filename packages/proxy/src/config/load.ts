@@ -76,7 +76,8 @@ function readYamlFile(file: string, problems: string[]): SourceLayer | undefined
   }
   const doc = parseDocument(text, { prettyErrors: true });
   if (doc.errors.length > 0) {
-    for (const error of doc.errors) problems.push(`${file}: ${error.message.split("\n")[0]}`);
+    // One line per problem: the message and its place, without the snippet prettyErrors adds below.
+    for (const error of doc.errors) problems.push(`${file}: ${error.message.split("\n")[0]?.replace(/:$/, "")}`);
     return undefined;
   }
   const tree: unknown = doc.toJS() ?? {};
@@ -99,8 +100,11 @@ function readSecretFile(file: string, field: string, problems: string[]): string
 function originOf(layers: SourceLayer[], fieldPath: string): string | undefined {
   for (let i = layers.length - 1; i >= 0; i--) {
     const layer = layers[i] as SourceLayer;
-    const direct = layer.origins.get(fieldPath);
-    if (direct) return direct;
+    // A field inside a value one source gave whole (VAULT_SECRETS → vault.secrets.0.key) is its.
+    for (let at = fieldPath; at; at = at.slice(0, Math.max(at.lastIndexOf("."), 0))) {
+      const direct = layer.origins.get(at);
+      if (direct) return direct;
+    }
     const file = layer.origins.get("");
     if (file && hasPath(layer.tree, fieldPath)) return file;
   }

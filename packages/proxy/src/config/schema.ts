@@ -272,7 +272,15 @@ const vaultSchema = z.strictObject({
   ca_file: z.string().optional(),
   timeout: duration.prefault("10s"),
   /** KV secrets: path as in the API (KV v2: secret/data/<name>), the key in it, the variable it sets. */
-  secrets: z.array(z.strictObject({ path: z.string().min(1), key: z.string().min(1), env: secretTarget })).default([]),
+  secrets: z
+    .array(
+      z.strictObject({
+        path: z.string().min(1),
+        key: z.string({ error: "required: the key in the secret (VAULT_SECRETS entries are ENV=path#key)" }).min(1),
+        env: secretTarget,
+      }),
+    )
+    .default([]),
 });
 
 const awsSecretsManagerSchema = z.strictObject({

@@ -168,10 +168,20 @@ describe("configuration", () => {
     loadConfig({ file: path.join(dir, "good.yaml"), env: { AUTH_MODE: "bypass" } });
   });
 
+  it("names the variable and the format of a malformed VAULT_SECRETS entry", () => {
+    const problems = problemsOf(() =>
+      loadConfig({ env: { AUTH_MODE: "bypass", VAULT_SECRETS: "OIDC_CLIENT_SECRET=secret/data/mcp" } }),
+    );
+    assert.match(
+      problems.join("\n"),
+      /vault\.secrets\.0\.key: required: .*ENV=path#key.*\[from environment variable VAULT_SECRETS\]/,
+    );
+  });
+
   it("reports a YAML syntax error with the file name", () => {
     const dir = tempDir({ "broken.yaml": "server:\n  port: [1,\n" });
     const problems = problemsOf(() => loadConfig({ file: path.join(dir, "broken.yaml"), env: OIDC }));
-    assert.match(problems[0] ?? "", /broken\.yaml/);
+    assert.match(problems[0] ?? "", /broken\.yaml: .* at line \d+, column \d+$/);
   });
 
   it("requires the provider settings in oidc mode", () => {
