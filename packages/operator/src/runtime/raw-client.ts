@@ -4,8 +4,9 @@
 // instances and back (most of the garbage a reconcile made), their module graph is ~14 MiB
 // resident whether used or not, and it writes metav1.MicroTime with milliseconds, which the
 // API server refuses (decision 023). Watches stream newline-delimited JSON events.
-import type { KubeConfig } from "@kubernetes/client-node";
+
 import { createInterface } from "node:readline";
+import type { KubeConfig } from "@kubernetes/client-node";
 import { errors, request } from "undici";
 import { connect } from "./kube-config.ts";
 
