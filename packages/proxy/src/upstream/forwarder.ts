@@ -150,7 +150,7 @@ export class Forwarder {
       logger: options.logger,
       streamOpened: () => metrics.activeStreams.inc(),
       streamClosed: () => metrics.activeStreams.dec(),
-      failure: (error, endpoint, span) => this.#failure(error, endpoint, span),
+      failure: (error, endpoint, span, bodyCut) => this.#failure(error, endpoint, span, bodyCut),
       refused: () => this.#refused(),
     };
   }
@@ -226,7 +226,12 @@ export class Forwarder {
     return tooManyStreams(this.#config.max_streams_per_user);
   }
 
-  #failure(error: NodeJS.ErrnoException, endpoint: Endpoint, span: UpstreamTrace | undefined): ProxyError {
+  #failure(
+    error: NodeJS.ErrnoException,
+    endpoint: Endpoint,
+    span: UpstreamTrace | undefined,
+    bodyCut: boolean,
+  ): ProxyError {
     const code = error.code ?? (error.cause as NodeJS.ErrnoException | undefined)?.code ?? "";
     let reason: "connect" | "timeout" | "reset";
     let failure: ProxyError;
@@ -241,7 +246,16 @@ export class Forwarder {
       });
     } else {
       reason = "reset";
-      failure = new ProxyError("PROXY_ERROR", 502, "The MCP server closed the connection", { cause: error });
+      // Closed while the body was on its way: most likely an early answer (413) that the
+      // connection's reset overtook; it cannot be relayed (docs/decisions/030).
+      failure = bodyCut
+        ? new ProxyError(
+            "PROXY_ERROR",
+            502,
+            "The MCP server closed the connection before it read the whole request body (it may refuse bodies this large)",
+            { details: { reason: "closed_during_request_body" }, cause: error },
+          )
+        : new ProxyError("PROXY_ERROR", 502, "The MCP server closed the connection", { cause: error });
     }
     if (reason !== "reset") endpoint.breaker.recordFailure();
     // A refused connection may be a pod that is gone: probed now, so new requests avoid it
