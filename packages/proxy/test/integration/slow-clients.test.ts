@@ -4,8 +4,8 @@
 // "Expect: 100-continue" uploads (curl over 1 MB) are answered 100 Continue after
 // authentication and forwarded without the Expect header. A client that leaves in the middle
 // of its body while the MCP server reads none of it: its request is ended upstream and logged
-// 499 as soon as the proxy can see the close, at the latest at server.request_timeout when the
-// close waits behind bytes the proxy holds back (docs/decisions/030).
+// 499, also when its close waits behind bytes the proxy holds back (found out by interim
+// 100 Continue answers, docs/decisions/030); a client that stays gets its answer.
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { once } from "node:events";
