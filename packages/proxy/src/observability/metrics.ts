@@ -23,7 +23,8 @@ export interface ProxyMetrics {
 }
 
 interface MetricsOptions {
-  countSessions: () => Promise<number>;
+  /** Undefined: not known (the store has not answered yet); the gauge keeps its value. */
+  countSessions: () => Promise<number | undefined>;
   /** MCP sessions pinned through this replica, by endpoint (those it knows of: bound here, not yet ended or expired). */
   countUpstreamSessions?: () => Map<string, number>;
 }
@@ -65,7 +66,8 @@ function requestMetrics(registry: Registry, options: MetricsOptions): RequestMet
       registers: [registry],
       async collect() {
         try {
-          this.set(await options.countSessions());
+          const count = await options.countSessions();
+          if (count !== undefined) this.set(count);
         } catch {
           // The store is unreachable: keep the last value; mcp_proxy_up-style alerts cover it.
         }

@@ -9,15 +9,20 @@ import type { Logger } from "../observability/logger.ts";
 import { type KeyValueStore, memoryKeyValue, type RedisCommands, redisKeyValue } from "./key-value.ts";
 import type { RedisConnection } from "./redis-client.ts";
 import { sealingTokens } from "./sealed-tokens.ts";
+import { PROBE_WAIT_MS, StoreQuestion } from "./store-question.ts";
 
 export interface SessionBackend {
   readonly kind: "memory" | "redis";
   readonly store: session.Store;
   /** Records besides sessions (the MCP authorization server's), in the same place. */
   readonly keyValue: KeyValueStore;
-  /** False while the store cannot answer (Redis down or silent past the timeout): readiness reports it. */
+  /**
+   * False while the store cannot answer (Redis down, or silent for a probe's wait): readiness
+   * reports it. Never waits longer than PROBE_WAIT_MS (store-question.ts).
+   */
   answers(): Promise<boolean>;
-  countSessions(): Promise<number>;
+  /** Sessions in the store; the last count known when it does not answer within a probe's wait (undefined: none yet). */
+  countSessions(): Promise<number | undefined>;
   close(): Promise<void>;
 }
 
@@ -110,6 +115,7 @@ async function redisBackend(
   secrets: readonly string[],
 ): Promise<SessionBackend> {
   const timeout = config.session.store_timeout;
+  const probeWait = Math.min(timeout, PROBE_WAIT_MS);
   const { RedisStore } = await import("connect-redis");
   const store = new RedisStore({
     client: connection.client,
@@ -119,17 +125,16 @@ async function redisBackend(
     // on every request (an EXPIRE per request) would buy nothing.
     disableTouch: true,
   });
+  const ping = new StoreQuestion(() => withDeadline(connection.ping(), timeout), probeWait);
+  // store.length has the store's deadline: failClosed (below) wraps the store's own methods.
+  const count = new StoreQuestion(() => callbackToPromise<number>((cb) => store.length(cb)), probeWait);
   return {
     kind: "redis",
     // The provider's tokens are sealed in the record (sealed-tokens.ts).
     store: failClosed(sealingTokens(store, secrets), timeout),
     keyValue: failClosedKeyValue(redisKeyValue(connection.client as RedisCommands, config.redis.oauth_prefix), timeout),
-    answers: () =>
-      withDeadline(connection.ping(), timeout).then(
-        () => true,
-        () => false,
-      ),
-    countSessions: () => callbackToPromise<number>((cb) => store.length(cb)),
+    answers: async () => (await ping.answer()) !== undefined,
+    countSessions: async () => (await count.answer()) ?? count.last,
     close: () => connection.close(),
   };
 }

@@ -30,8 +30,11 @@ export interface ExchangeContext {
   logger: Logger;
   streamOpened(): void;
   streamClosed(): void;
-  /** The proxy's error for a request that failed before it was answered (logged and counted). */
-  failure(error: Error, endpoint: Endpoint, span: UpstreamTrace | undefined): ProxyError;
+  /**
+   * The proxy's error for a request that failed before it was answered (logged and counted);
+   * `bodyCut`: the client was still sending its body.
+   */
+  failure(error: Error, endpoint: Endpoint, span: UpstreamTrace | undefined, bodyCut: boolean): ProxyError;
   /** The 429 of a stream past its owner's maximum (counted). */
   refused(): ProxyError;
 }
@@ -49,6 +52,16 @@ export function responseHeaders(
     if (value !== undefined && !HOP_BY_HOP.has(name) && !nominated?.has(name)) out[name] = value;
   }
   return out;
+}
+
+/**
+ * An answer that came before the client finished sending its body (an MCP server's early
+ * 413): undici stops sending the body and destroys it, so the rest of it is never read and
+ * the connection could carry no next request (its keep-alive would hang). The client is told
+ * it closes after the answer, as the proxy's own early answers do (errors.ts writeError).
+ */
+function closeIfBodyUnread(res: ServerResponse, headers: OutgoingHttpHeaders): void {
+  if (!res.req.complete) headers.connection = "close";
 }
 
 /** The caller's event filter; on a compressed stream (asked uncompressed) one that cuts it. */
@@ -244,7 +257,8 @@ export class Exchange implements Dispatcher.DispatchHandler {
       return;
     }
     this.#releaseSlot();
-    this.#settled()?.reject(this.#context.failure(error, this.#endpoint, this.#span));
+    const bodyCut = !this.#res.req.complete;
+    this.#settled()?.reject(this.#context.failure(error, this.#endpoint, this.#span, bodyCut));
   }
 
   /**
@@ -277,6 +291,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
     }
     const res = this.#res;
     const headers = responseHeaders(upstreamHeaders);
+    closeIfBodyUnread(res, headers);
     this.#stream = isEventStream(upstreamHeaders);
     if (this.#stream && !this.#streamSlot()) return;
     if (this.#stream) this.#openStream(headers, who, upstreamHeaders);
@@ -402,6 +417,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
     delete headers["content-length"];
     delete headers["transfer-encoding"];
     headers["content-length"] = rewritten.length;
+    closeIfBodyUnread(this.#res, headers);
     this.#complete = true;
     this.#res.writeHead(held.status, headers);
     this.#res.end(rewritten);

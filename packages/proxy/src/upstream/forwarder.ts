@@ -17,6 +17,7 @@ import { readBody } from "../request-body.ts";
 import type { Endpoint } from "./endpoints.ts";
 import { StreamPinger } from "./event-stream.ts";
 import { Exchange, type ExchangeContext } from "./exchange.ts";
+import { probeWhileHeld } from "./held-body-probe.ts";
 import { MemoryPressure } from "./memory-pressure.ts";
 import { type UpstreamHeaderParts, upstreamHeaders } from "./request-headers.ts";
 import { StreamLimit } from "./stream-limit.ts";
@@ -150,7 +151,7 @@ export class Forwarder {
       logger: options.logger,
       streamOpened: () => metrics.activeStreams.inc(),
       streamClosed: () => metrics.activeStreams.dec(),
-      failure: (error, endpoint, span) => this.#failure(error, endpoint, span),
+      failure: (error, endpoint, span, bodyCut) => this.#failure(error, endpoint, span, bodyCut),
       refused: () => this.#refused(),
     };
   }
@@ -182,6 +183,8 @@ export class Forwarder {
     const headerList = upstreamHeaders(req, who, this.#headerParts, span?.headers);
     // An address found for a DNS name is still that name's server (virtual hosts, DNS rebinding checks).
     if (endpoint.host) headerList.push("host", endpoint.host);
+    // A streamed body the MCP server may stop reading: a client leaving meanwhile is found out.
+    if (body === req) probeWhileHeld(req, res, expectsContinue(req));
     return exchange.dispatch(
       {
         path,
@@ -226,7 +229,12 @@ export class Forwarder {
     return tooManyStreams(this.#config.max_streams_per_user);
   }
 
-  #failure(error: NodeJS.ErrnoException, endpoint: Endpoint, span: UpstreamTrace | undefined): ProxyError {
+  #failure(
+    error: NodeJS.ErrnoException,
+    endpoint: Endpoint,
+    span: UpstreamTrace | undefined,
+    bodyCut: boolean,
+  ): ProxyError {
     const code = error.code ?? (error.cause as NodeJS.ErrnoException | undefined)?.code ?? "";
     let reason: "connect" | "timeout" | "reset";
     let failure: ProxyError;
@@ -241,7 +249,16 @@ export class Forwarder {
       });
     } else {
       reason = "reset";
-      failure = new ProxyError("PROXY_ERROR", 502, "The MCP server closed the connection", { cause: error });
+      // Closed while the body was on its way: most likely an early answer (413) that the
+      // connection's reset overtook; it cannot be relayed (docs/decisions/030).
+      failure = bodyCut
+        ? new ProxyError(
+            "PROXY_ERROR",
+            502,
+            "The MCP server closed the connection before it read the whole request body (it may refuse bodies this large)",
+            { details: { reason: "closed_during_request_body" }, cause: error },
+          )
+        : new ProxyError("PROXY_ERROR", 502, "The MCP server closed the connection", { cause: error });
     }
     if (reason !== "reset") endpoint.breaker.recordFailure();
     // A refused connection may be a pod that is gone: probed now, so new requests avoid it

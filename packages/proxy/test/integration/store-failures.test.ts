@@ -2,7 +2,9 @@
 // open, nothing comes back) or is gone (killed): every request that needs it answers 503 JSON
 // with Retry-After within session.store_timeout instead of hanging, and /readyz says so; also
 // when it stops only after the MCP server answered (a new MCP session that cannot be bound).
-// A client that leaves while its request waits for the store is forwarded nothing.
+// A client that leaves while its request waits for the store is forwarded nothing. Probes and
+// scrapes never wait out the store's deadline: /metrics answers from what it has, /readyz and
+// /health say 503 while a request that needs the store still waits.
 import assert from "node:assert/strict";
 import { once } from "node:events";
 import net from "node:net";
@@ -102,6 +104,61 @@ describe("a session store that hangs or is gone", () => {
     } finally {
       await redis.start();
     }
+  });
+});
+
+describe("probes and scrapes while the session store hangs", () => {
+  let redis: TestRedis;
+  let stack: Stack;
+  let url: string;
+  const alice = new TestBrowser();
+
+  before(async () => {
+    redis = await startRedis();
+    stack = await startStack({
+      env: {
+        SESSION_STORE: "redis",
+        REDIS_URL: redis.url,
+        SESSION_CACHE_TTL: "0s",
+        // Long, so a request held by the store is still waiting when the probes answer.
+        SESSION_STORE_TIMEOUT: "5s",
+      },
+    });
+    url = `http://127.0.0.1:${stack.ports[0]}`;
+    assert.equal((await alice.signIn(`${url}/`, "alice")).status, 200);
+  });
+  after(async () => {
+    await stack.close();
+    await redis.close();
+  });
+
+  it("answers /metrics (last known session count), /readyz and /health (503) while a request waits for Redis", async () => {
+    const healthy = await (await fetch(`${url}/metrics`)).text();
+    assert.match(healthy, /^mcp_proxy_active_sessions 1$/m);
+    redis.pause();
+    try {
+      // Waits for the store until its deadline, then 503: the probes must not wait that long.
+      const held = alice.fetch(`${url}/api/v1/session`).then(async (response) => {
+        await response.body?.cancel();
+        return "the request held by the store";
+      });
+      // In turn, each after the one before: none may wait out the store's deadline.
+      const first = async <T>(probe: Promise<T>) => Promise.race([probe, held]);
+      for (const path of ["/readyz", "/health"]) {
+        const probe = await first(fetch(`${url}${path}`));
+        assert.ok(probe instanceof Response, `${probe} answered before ${path}`);
+        assert.equal(probe.status, 503, path);
+        assert.deepEqual(((await probe.json()) as { reasons: string[] }).reasons, ["session store unavailable"]);
+      }
+      const scrape = await first(fetch(`${url}/metrics`));
+      assert.ok(scrape instanceof Response, `${scrape} answered before the scrape`);
+      assert.equal(scrape.status, 200);
+      assert.match(await scrape.text(), /^mcp_proxy_active_sessions 1$/m, "the last count known");
+      assert.equal(await held, "the request held by the store");
+    } finally {
+      redis.resume();
+    }
+    assert.equal((await fetch(`${url}/readyz`)).status, 200);
   });
 });
 

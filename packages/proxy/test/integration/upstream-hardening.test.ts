@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import http, { type IncomingHttpHeaders, type OutgoingHttpHeaders } from "node:http";
-import type { AddressInfo, Socket } from "node:net";
+import net, { type AddressInfo, type Socket } from "node:net";
 import { after, before, describe, it } from "node:test";
 import { loadConfig } from "../../src/config/load.ts";
 import type { Config } from "../../src/config/schema.ts";
@@ -395,6 +395,113 @@ describe("headers from the MCP server", () => {
       assert.equal(answer.status, 200, path);
       assert.equal(answer.headers["x-private"], undefined, path);
       assert.equal(answer.headers["x-kept"], "for-the-client", path);
+    }
+  });
+});
+
+/** A POST of `size` bytes, streamed (past the proxy's 64 KiB read-first size); the answer, read whole. */
+function upload(base: string, size: number, agent: http.Agent): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(`${base}/mcp`, {
+      method: "POST",
+      agent,
+      headers: { "content-type": "application/json", "content-length": size },
+    });
+    req.on("response", (res) => {
+      let body = "";
+      res.setEncoding("utf8");
+      res.on("data", (chunk: string) => {
+        body += chunk;
+      });
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+    });
+    // The client may still be sending when the answer came and the connection closed.
+    req.on("error", (error: NodeJS.ErrnoException) => {
+      if (error.code !== "EPIPE" && error.code !== "ECONNRESET") reject(error);
+    });
+    req.end(Buffer.alloc(size, " "));
+  });
+}
+
+describe("an MCP server that answers before it has read the request body (413)", () => {
+  let graceful: net.Server;
+  let abrupt: http.Server;
+  let proxy: RunningProxy;
+  let abruptProxy: RunningProxy;
+  const refusal = '{"error":"request body too large"}';
+  before(async () => {
+    // Answers as soon as the headers are in, then closes its side and reads (and drops) the
+    // rest until the client is done: the lingering close nginx does (RFC 9112 §9.6).
+    graceful = net.createServer((socket) => {
+      let head = "";
+      socket.on("data", (chunk: Buffer) => {
+        if (head.endsWith("\r\n\r\n")) return;
+        head += chunk.toString("latin1");
+        const end = head.indexOf("\r\n\r\n");
+        if (end === -1) return;
+        head = head.slice(0, end + 4);
+        const health = head.startsWith("GET ");
+        const body = health ? "{}" : refusal;
+        socket.end(
+          `HTTP/1.1 ${health ? "200 OK" : "413 Content Too Large"}\r\ncontent-type: application/json\r\nx-max-body: 1024\r\nconnection: close\r\ncontent-length: ${body.length}\r\n\r\n${body}`,
+        );
+      });
+      socket.on("error", () => undefined);
+    });
+    await new Promise<void>((resolve) => graceful.listen(0, "127.0.0.1", resolve));
+    proxy = await bypassProxy(`http://127.0.0.1:${(graceful.address() as AddressInfo).port}`);
+    // Node's own server: answers 413 unread and closes at once, so the unread body makes its
+    // kernel reset the connection (RST), which may reach the proxy before the answer does.
+    abrupt = http.createServer((req, res) => {
+      if (req.method === "GET") {
+        res.end("{}");
+        return;
+      }
+      res.writeHead(413, { "content-type": "application/json", connection: "close" });
+      res.end(refusal);
+    });
+    await new Promise<void>((resolve) => abrupt.listen(0, "127.0.0.1", resolve));
+    abruptProxy = await bypassProxy(`http://127.0.0.1:${(abrupt.address() as AddressInfo).port}`);
+  });
+  after(async () => {
+    await proxy.shutdown();
+    await abruptProxy.shutdown();
+    await new Promise((resolve) => graceful.close(resolve));
+    abrupt.closeAllConnections();
+    await new Promise((resolve) => abrupt.close(resolve));
+  });
+
+  it("relays the 413 (status, headers, body) and the client's next request is answered", async () => {
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    try {
+      for (let attempt = 0; attempt < 3; attempt++) {
+        const answer = await upload(proxy.url, 4_000_000, agent);
+        assert.equal(answer.status, 413, answer.body);
+        assert.equal(answer.headers["x-max-body"], "1024");
+        assert.equal(answer.body, refusal);
+        // Its body unread, the connection cannot carry another request: the client is told.
+        assert.equal(answer.headers.connection, "close");
+      }
+    } finally {
+      agent.destroy();
+    }
+  });
+
+  it("answers 502 naming the cut body when the MCP server's reset overtook its answer", async () => {
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    try {
+      for (let attempt = 0; attempt < 3; attempt++) {
+        const answer = await upload(abruptProxy.url, 4_000_000, agent);
+        // The answer is relayed whenever undici read it before the reset (docs/decisions/030).
+        if (answer.status === 413) continue;
+        assert.equal(answer.status, 502, answer.body);
+        const { error } = JSON.parse(answer.body) as { error: { code: string; message: string } };
+        assert.equal(error.code, "PROXY_ERROR");
+        assert.match(error.message, /before .* whole request body/);
+        assert.equal(answer.headers.connection, "close");
+      }
+    } finally {
+      agent.destroy();
     }
   });
 });
