@@ -46,3 +46,72 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- $owned := dict "server" (dict "host" "0.0.0.0" "port" 8080 "allowed_hosts" $hosts "shutdown_timeout" (printf "%ds" (sub (int .Values.terminationGracePeriodSeconds) 5))) "metrics" (dict "enabled" .Values.metrics.enabled "port" (int .Values.metrics.port)) "logging" (dict "format" "json") }}
 {{- toYaml (mergeOverwrite (deepCopy .Values.config) $owned) }}
 {{- end }}
+
+{{/*
+Values that would render a config the proxy refuses at start (exit 2: a pod in a crash loop),
+or that point at something nothing creates, stop `helm install` and `helm template` here, all
+at once, each naming the value to set. A value may also come as its environment variable in
+`env`, which the proxy reads over the file.
+*/}}
+{{- define "mcp-oidc-proxy.validate" -}}
+{{- $c := .Values.config }}
+{{- $env := .Values.env }}
+{{- $problems := list }}
+{{- $environment := get $env "MCP_ENV" | default (dig "environment" "development" $c) }}
+{{- $production := eq $environment "production" }}
+{{- if eq (get $env "AUTH_MODE" | default (dig "auth" "mode" "oidc" $c)) "oidc" }}
+{{- if not (get $env "OIDC_DISCOVERY_URL" | default (dig "oidc" "discovery_url" "" $c)) }}
+{{- $problems = append $problems "config.oidc.discovery_url: required with auth.mode oidc, your OpenID provider's issuer URL (e.g. https://login.example.com/realms/company)" }}
+{{- end }}
+{{- if not (get $env "OIDC_CLIENT_ID" | default (dig "oidc" "client_id" "" $c)) }}
+{{- $problems = append $problems "config.oidc.client_id: required with auth.mode oidc, the client registered at your OpenID provider for this proxy" }}
+{{- end }}
+{{- end }}
+{{- if and $production (not (get $env "MCP_PUBLIC_URL" | default (dig "server" "public_url" "" $c))) }}
+{{- $problems = append $problems "config.server.public_url: required with environment production, the URL clients use (e.g. https://mcp.example.com); register <public_url>/callback at the provider" }}
+{{- end }}
+{{- if not (or (get $env "MCP_TARGET_URL") (get $env "MCP_TARGET_HOST") (dig "target" "url" "" $c) (dig "target" "urls" list $c) (dig "target" "host" "" $c)) }}
+{{- $problems = append $problems "config.target.url: required, the MCP server behind the proxy (e.g. http://mcp-server.mcp-system.svc:3000)" }}
+{{- end }}
+{{- $store := get $env "SESSION_STORE" | default (dig "session" "store" "memory" $c) }}
+{{- $problems = concat $problems (include "mcp-oidc-proxy.sessionSecretProblems" (dict "Values" .Values "Release" .Release "required" (or $production (eq $store "redis"))) | fromYamlArray) }}
+{{- if and (eq $store "redis") (eq (dig "redis" "mode" "standalone" $c) "standalone") (not (get $env "REDIS_URL" | default (dig "redis" "url" "" $c))) }}
+{{- $problems = append $problems "config.redis.url: required with session.store redis, the Redis every pod shares (e.g. redis://redis-master.mcp-system.svc:6379); this chart does not install Redis" }}
+{{- end }}
+{{- if $problems }}
+{{- fail (printf "\n%s cannot start with these values; set:\n  - %s" .Chart.Name (join "\n  - " $problems)) }}
+{{- end }}
+{{- end }}
+
+{{/*
+The session secret signs cookies; the proxy requires one in production and with Redis. Its
+sources: the chart's Secret, an existing Secret, a file, Vault or AWS Secrets Manager. An
+existing Secret is read when helm can (install, upgrade; not template) and refused if it
+exists without the key. A YAML list of problems.
+*/}}
+{{- define "mcp-oidc-proxy.sessionSecretProblems" -}}
+{{- $c := .Values.config }}
+{{- $s := .Values.secrets }}
+{{- $key := $s.keys.sessionSecret }}
+{{- $problems := list }}
+{{- $fetched := list }}
+{{- range concat (dig "vault" "secrets" list $c) (dig "aws_secrets_manager" "secrets" list $c) }}
+{{- $fetched = append $fetched .env }}
+{{- end }}
+{{- $elsewhere := or (dig "session" "secret" "" $c) (dig "session" "secret_file" "" $c) (get .Values.env "SESSION_SECRET") (get .Values.env "SESSION_SECRET_FILE") (has "SESSION_SECRET" $fetched) }}
+{{- if $s.existingSecret }}
+{{- $existing := lookup "v1" "Secret" .Release.Namespace $s.existingSecret }}
+{{- if and .required (not $elsewhere) $existing (not (hasKey ($existing.data | default dict) $key)) }}
+{{- $problems = append $problems (printf "secrets.existingSecret: the Secret %s in %s has no key %s (secrets.keys.sessionSecret): add 32+ random characters under it" $s.existingSecret .Release.Namespace $key) }}
+{{- end }}
+{{- else if $s.sessionSecret }}
+{{- range splitList "," $s.sessionSecret }}
+{{- if lt (len (trim .)) 32 }}
+{{- $problems = append $problems (printf "secrets.sessionSecret: each secret needs at least 32 characters (one has %d); e.g. openssl rand -hex 32" (len (trim .))) }}
+{{- end }}
+{{- end }}
+{{- else if and .required (not $elsewhere) }}
+{{- $problems = append $problems (printf "secrets.sessionSecret: required with environment production or session.store redis, 32+ random characters (e.g. openssl rand -hex 32), or secrets.existingSecret naming a Secret with the key %s" $key) }}
+{{- end }}
+{{- toYaml $problems }}
+{{- end }}

@@ -27,9 +27,48 @@ const anyObject: Schema = { type: "object" };
 const list = (items: Schema = anyObject): Schema => ({ type: "array", items });
 const port = integer(1, 65535);
 
+/**
+ * Helm's validator treats `format` as a note, not a rule: "not a url" passed as
+ * server.public_url and the pod refused it. Every `format: uri` of the proxy's schema is an
+ * absolute http(s) URL (config/schema.ts absoluteUrl), so each gets the pattern Helm checks.
+ */
+const HTTP_URL_PATTERN = "^https?://[^\\s/?#]+([/?#]\\S*)?$";
+function withUrlPatterns(node: unknown): void {
+  if (Array.isArray(node)) node.forEach(withUrlPatterns);
+  if (typeof node !== "object" || node === null) return;
+  const schema = node as Schema;
+  if (schema.format === "uri" && schema.pattern === undefined) schema.pattern = HTTP_URL_PATTERN;
+  Object.values(schema).forEach(withUrlPatterns);
+}
+
+/**
+ * The memory store lives in one pod: more replicas (or an autoscaler) would each hold other
+ * sessions, as the operator's CRD refuses too. Said as "then the store must be redis", so
+ * Helm's message points at the value to change; a store left out is the proxy's memory.
+ */
+const redisForSeveralReplicas: Schema = {
+  if: {
+    anyOf: [
+      { properties: { replicaCount: { minimum: 2 } }, required: ["replicaCount"] },
+      { properties: { autoscaling: { properties: { enabled: { const: true } }, required: ["enabled"] } } },
+    ],
+  },
+  // biome-ignore lint/suspicious/noThenProperty: JSON Schema's if/then, never awaited
+  then: {
+    properties: {
+      config: {
+        properties: { session: { properties: { store: { const: "redis" } }, required: ["store"] } },
+        required: ["session"],
+      },
+    },
+    required: ["config"],
+  },
+};
+
 export function helmValuesSchema(): Schema {
   const config = z.toJSONSchema(configSchema, { io: "input", unrepresentable: "any" }) as Schema;
   delete config.$schema;
+  withUrlPatterns(config);
   return {
     $schema: "https://json-schema.org/draft/2020-12/schema",
     title: "mcp-oidc-proxy chart values",
@@ -84,6 +123,7 @@ export function helmValuesSchema(): Schema {
       topologySpreadConstraints: list(),
       terminationGracePeriodSeconds: integer(10),
     }),
+    allOf: [redisForSeveralReplicas],
   };
 }
 

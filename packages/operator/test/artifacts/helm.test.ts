@@ -2,7 +2,9 @@
 // (a real helm, built from the Go module proxy) over every values file under ci/, what they
 // render piped through the real kubectl (apply --server-side, dry-run and real) to a real API
 // server, converging on a second apply; and helm install then helm upgrade of both charts
-// against a real API server. Values files with a typo are refused by values.schema.json.
+// against a real API server. Values files with a typo are refused by values.schema.json, and
+// values whose config the proxy would refuse at start by the chart itself, naming what to set;
+// the README's install, run as written, gives a config `mcp-oidc-proxy --config-test` accepts.
 import assert from "node:assert/strict";
 import { execFileSync, spawnSync } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -13,7 +15,7 @@ import { parse, parseAllDocuments } from "yaml";
 import { HELM_SCHEMA_FILE, renderHelmSchema } from "../../../proxy/scripts/generate-helm-schema.ts";
 import { loadConfig } from "../../../proxy/src/config/load.ts";
 import { CRD_FILE, HELM_CRD_FILE, renderHelmCrd } from "../../scripts/generate-crd.ts";
-import { startTestApiServer, type TestApiServer } from "../support/kube-api-server.ts";
+import { kubeBinariesDir, startTestApiServer, type TestApiServer } from "../support/kube-api-server.ts";
 import { applyAndConverge, kubectlOk, run } from "../support/kubectl.ts";
 import { applyServerSide, type Manifest, parseManifests } from "../support/manifests.ts";
 
@@ -61,6 +63,22 @@ function applicableText(rendered: string): string {
     .filter((document) => !NEEDS_FOREIGN_CRD.has((document.toJS() as Manifest | null)?.kind ?? ""))
     .map((document) => rendered.slice(document.range[0], document.range[2]))
     .join("\n---\n");
+}
+
+/** The proxy chart's defaults with what they leave to the user: a config the proxy accepts. */
+const PROXY_DEFAULTS = path.join(ROOT, "helm/mcp-oidc-proxy/ci/default-values.yaml");
+const PROXY_BIN = path.join(ROOT, "node_modules/.bin/mcp-oidc-proxy");
+
+/** What `mcp-oidc-proxy --config-test` says of a config file, with the pod's environment. */
+function configTest(configYaml: string, env: Record<string, string>) {
+  const dir = mkdtempSync(path.join(tmpdir(), "chart-config-test-"));
+  const file = path.join(dir, "config.yaml");
+  writeFileSync(file, configYaml);
+  const result = spawnSync(PROXY_BIN, ["--config", file, "--config-test"], {
+    encoding: "utf8",
+    env: { PATH: process.env.PATH ?? "", ...env },
+  });
+  return { status: result.status, output: `${result.stdout}${result.stderr}` };
 }
 
 function valuesFiles(chart: string): string[] {
@@ -129,11 +147,125 @@ describe("Helm charts", () => {
   });
 
   it("refuse a public path not starting with / (the chart rendered it and the proxy refused it in the pod)", () => {
-    const result = helm(["template", "release", "helm/mcp-oidc-proxy", "--set", "config.access.public_paths[0]=nope"]);
+    const withPath = (publicPath: string) =>
+      helm([
+        "template",
+        "release",
+        "helm/mcp-oidc-proxy",
+        "-f",
+        PROXY_DEFAULTS,
+        "--set",
+        `config.access.public_paths[0]=${publicPath}`,
+      ]);
+    const result = withPath("nope");
     assert.notEqual(result.status, 0);
     assert.match(result.stderr, /\/config\/access\/public_paths/);
-    const fine = helm(["template", "release", "helm/mcp-oidc-proxy", "--set", "config.access.public_paths[0]=/docs/*"]);
+    const fine = withPath("/docs/*");
     assert.equal(fine.status, 0, fine.stderr);
+  });
+
+  // A new user's trial: with no values the pods exited 2 (no provider, no public URL, no
+  // session secret); a Secret without SESSION_SECRET likewise; redis://mcp-redis:6379 was
+  // the default store, which nothing created.
+  it("refuse without values, naming every value the proxy needs, instead of rendering pods that exit 2", () => {
+    const result = helm(["template", "release", "helm/mcp-oidc-proxy"]);
+    assert.notEqual(result.status, 0);
+    for (const value of [
+      "config.server.public_url",
+      "config.target.url",
+      "config.oidc.discovery_url",
+      "config.oidc.client_id",
+      "secrets.sessionSecret",
+    ]) {
+      assert.match(result.stderr, new RegExp(`- ${value.replaceAll(".", "\\.")}: required`), value);
+    }
+  });
+
+  it("default to memory sessions in one pod, and refuse the redis store without a Redis URL", () => {
+    const objects = template("mcp-oidc-proxy", [PROXY_DEFAULTS]);
+    const config = parse(objects.find((o) => o.kind === "ConfigMap")?.data?.["config.yaml"] ?? "") as {
+      session: { store: string };
+      redis?: unknown;
+    };
+    assert.equal(config.session.store, "memory");
+    assert.equal(config.redis, undefined, "no Redis that nothing creates");
+    const deployment = objects.find((o) => o.kind === "Deployment") as unknown as { spec: { replicas: number } };
+    assert.equal(deployment.spec.replicas, 1);
+    const redis = ["-f", PROXY_DEFAULTS, "--set", "config.session.store=redis"];
+    const withoutUrl = helm(["template", "release", "helm/mcp-oidc-proxy", ...redis]);
+    assert.notEqual(withoutUrl.status, 0);
+    assert.match(withoutUrl.stderr, /- config\.redis\.url: required with session\.store redis.*does not install Redis/);
+    const withUrl = helm([
+      "template",
+      "release",
+      "helm/mcp-oidc-proxy",
+      ...redis,
+      "--set",
+      "config.redis.url=redis://r:6379",
+    ]);
+    assert.equal(withUrl.status, 0, withUrl.stderr);
+  });
+
+  it("refuse several replicas or an autoscaler with the memory store, as the CRD does", () => {
+    for (const set of [
+      ["replicaCount=3"],
+      ["replicaCount=3", "config.session.store=memory"],
+      ["autoscaling.enabled=true"],
+    ]) {
+      const result = helm(["template", "release", "helm/mcp-oidc-proxy", "-f", PROXY_DEFAULTS, "--set", set.join(",")]);
+      assert.notEqual(result.status, 0, set.join(","));
+      assert.match(result.stderr, /at '\/config\/session\/store': value must be 'redis'/, set.join(","));
+    }
+    const shared = "replicaCount=3,config.session.store=redis,config.redis.url=redis://r:6379";
+    const fine = helm(["template", "release", "helm/mcp-oidc-proxy", "-f", PROXY_DEFAULTS, "--set", shared]);
+    assert.equal(fine.status, 0, fine.stderr);
+  });
+
+  it("refuse a public URL that is no URL, and a session secret the proxy finds too short", () => {
+    const notUrl = helm([
+      "template",
+      "release",
+      "helm/mcp-oidc-proxy",
+      "-f",
+      PROXY_DEFAULTS,
+      "--set",
+      "config.server.public_url=not a url",
+    ]);
+    assert.notEqual(notUrl.status, 0);
+    assert.match(notUrl.stderr, /at '\/config\/server\/public_url': 'not a url' does not match pattern/);
+    const short = helm([
+      "template",
+      "release",
+      "helm/mcp-oidc-proxy",
+      "-f",
+      PROXY_DEFAULTS,
+      "--set",
+      "secrets.sessionSecret=short",
+    ]);
+    assert.notEqual(short.status, 0);
+    assert.match(short.stderr, /- secrets\.sessionSecret: each secret needs at least 32 characters \(one has 5\)/);
+  });
+
+  it("render, with the defaults, a config `mcp-oidc-proxy --config-test` accepts with the chart's Secret", () => {
+    const objects = template("mcp-oidc-proxy", [PROXY_DEFAULTS]);
+    const secret = objects.find((o) => o.kind === "Secret") as unknown as { stringData: Record<string, string> };
+    const result = configTest(
+      objects.find((o) => o.kind === "ConfigMap")?.data?.["config.yaml"] ?? "",
+      secret.stringData,
+    );
+    assert.equal(result.status, 0, result.output);
+    assert.match(result.output, /configuration OK/);
+  });
+
+  it("roll the pods when the Secret the chart creates changes", () => {
+    const checksum = (sessionSecret: string) =>
+      (
+        template("mcp-oidc-proxy", [PROXY_DEFAULTS], ["--set", `secrets.sessionSecret=${sessionSecret}`]).find(
+          (o) => o.kind === "Deployment",
+        ) as unknown as { spec: { template: { metadata: { annotations: Record<string, string> } } } }
+      ).spec.template.metadata.annotations["checksum/secret"];
+    assert.ok(checksum("a".repeat(32)));
+    assert.notEqual(checksum("a".repeat(32)), checksum("b".repeat(32)));
   });
 
   // Helm reads values files as YAML 1.1: a plain `off` is the boolean false.
@@ -142,7 +274,7 @@ describe("Helm charts", () => {
     const valuesWith = (mode: string) => {
       const file = path.join(dir, `mode-${mode.length}.yaml`);
       writeFileSync(file, `config:\n  mcp_auth:\n    mode: ${mode}\n`);
-      return ["template", "release", "helm/mcp-oidc-proxy", "-f", file];
+      return ["template", "release", "helm/mcp-oidc-proxy", "-f", PROXY_DEFAULTS, "-f", file];
     };
     assert.equal(helm(valuesWith('"off"')).status, 0);
     const plain = helm(valuesWith("off"));
@@ -276,6 +408,103 @@ describe("helm install and helm upgrade against a real API server", () => {
       history.map((revision) => revision.status),
       ["superseded", "deployed"],
     );
+  });
+
+  /**
+   * The README's proxy install (the shell block that creates the Secret and runs helm
+   * install), run by bash as written, in its own namespace so it meets no other test's release.
+   */
+  const runReadmeInstall = async (namespace: string) => {
+    const readme = readFileSync(path.join(ROOT, "README.md"), "utf8");
+    const helmSection = readme.slice(readme.indexOf("### Helm"));
+    const block = [...helmSection.matchAll(/```sh\n([\s\S]*?)```/g)]
+      .map((match) => match[1] ?? "")
+      .find((text) => text.includes("helm install tools ./helm/mcp-oidc-proxy"));
+    assert.ok(block, "the README's helm install of the proxy");
+    const tools = [path.dirname(helmBinary()), kubeBinariesDir(), process.env.PATH ?? ""].join(":");
+    return run("bash", [
+      "-euo",
+      "pipefail",
+      "-c",
+      `export PATH=${tools} KUBECONFIG=${server.kubeConfigFile}; cd ${ROOT}\n${block.replaceAll("mcp-system", namespace)}`,
+    ]);
+  };
+  const podAnnotations = async (namespace: string, name: string) => {
+    const json = await kubectlOk(server, ["get", "deployment", name, "-n", namespace, "-o", "json"]);
+    return (JSON.parse(json) as { spec: { template: { metadata: { annotations: Record<string, string> } } } }).spec
+      .template.metadata.annotations;
+  };
+
+  it("installs the proxy chart as the README says, with a config `mcp-oidc-proxy --config-test` accepts", async () => {
+    const namespace = "readme-proxy";
+    const install = await runReadmeInstall(namespace);
+    assert.equal(install.status, 0, install.stderr + install.stdout);
+    // What the pod starts with: the ConfigMap's file and the Secret's keys as its environment.
+    const configMap = JSON.parse(
+      await kubectlOk(server, ["get", "configmap", "tools-mcp-oidc-proxy", "-n", namespace, "-o", "json"]),
+    ) as { data: Record<string, string> };
+    const secret = JSON.parse(
+      await kubectlOk(server, ["get", "secret", "tools-oidc", "-n", namespace, "-o", "json"]),
+    ) as {
+      data: Record<string, string>;
+    };
+    const env = Object.fromEntries(
+      Object.entries(secret.data).map(([key, value]) => [key, Buffer.from(value, "base64").toString("utf8")]),
+    );
+    const result = configTest(configMap.data["config.yaml"] ?? "", env);
+    assert.equal(result.status, 0, result.output);
+    assert.match(result.output, /configuration OK/);
+
+    // A changed existing Secret rolls the pods at the next helm upgrade, as the README says.
+    const before = (await podAnnotations(namespace, "tools-mcp-oidc-proxy"))["checksum/secret"];
+    assert.ok(before, "the existing Secret is part of the pods' checksum");
+    const rotated = Buffer.from("r".repeat(40)).toString("base64");
+    await kubectlOk(server, [
+      "patch",
+      "secret",
+      "tools-oidc",
+      "-n",
+      namespace,
+      "-p",
+      `{"data":{"SESSION_SECRET":"${rotated}"}}`,
+    ]);
+    await helmOk(["upgrade", "tools", chartDir("mcp-oidc-proxy"), "-n", namespace, "--reuse-values"]);
+    const after = (await podAnnotations(namespace, "tools-mcp-oidc-proxy"))["checksum/secret"];
+    assert.ok(after);
+    assert.notEqual(after, before, "helm upgrade after a Secret change rolls the pods");
+  });
+
+  it("refuses to install the proxy chart with an existing Secret that holds no session secret", async () => {
+    const namespace = "no-session-secret";
+    await kubectlOk(server, ["create", "namespace", namespace]);
+    await kubectlOk(server, [
+      "create",
+      "secret",
+      "generic",
+      "oidc-only",
+      "-n",
+      namespace,
+      "--from-literal=OIDC_CLIENT_SECRET=x",
+    ]);
+    const values = ["-f", PROXY_DEFAULTS, "--set", "secrets.existingSecret=oidc-only"];
+    for (const dryRun of [["--dry-run=server"], []]) {
+      const result = await run(helmBinary(), [
+        "--kubeconfig",
+        server.kubeConfigFile,
+        "install",
+        "tools",
+        chartDir("mcp-oidc-proxy"),
+        "-n",
+        namespace,
+        ...values,
+        ...dryRun,
+      ]);
+      assert.notEqual(result.status, 0, dryRun.join(" "));
+      assert.match(
+        result.stderr,
+        /- secrets\.existingSecret: the Secret oidc-only in no-session-secret has no key SESSION_SECRET/,
+      );
+    }
   });
 
   it("installs the proxy chart, then upgrades it to the production values", async () => {
