@@ -1,15 +1,18 @@
 // The container files: the Dockerfile and shell scripts pass their linters, the compose file
 // is wired as the seed says, and the command the image runs (its entrypoint running the
 // production bundle, built here as the image's build stage builds it) accepts both
-// configurations it is run with (the image's default and the compose setup). No Docker engine runs here.
+// configurations it is run with (the image's default and the compose setup), and its health
+// check asks the port the proxy listens on. No Docker engine runs here.
 import assert from "node:assert/strict";
-import { execFileSync, spawnSync } from "node:child_process";
+import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { parse } from "yaml";
 import { buildBundle } from "../../scripts/build-bundle.ts";
+import { freePort } from "../support/ports.ts";
+import { finished, logLine } from "../support/process.ts";
 
 const ROOT = path.resolve(import.meta.dirname, "../../../..");
 const DOCKER = path.join(ROOT, "deployments/docker");
@@ -36,6 +39,18 @@ function runEntrypoint(args: string[], configFile: string, env: Record<string, s
   const mapped = rest.map((arg) => (arg === "/etc/mcp-proxy/config.yaml" ? configFile : arg));
   return spawnSync(local, [process.execPath, (bundle as string).replace(IMAGE_BUNDLE_DIR, bundleDir), ...mapped], {
     encoding: "utf8",
+    env: { PATH: process.env.PATH ?? "", ...env },
+  });
+}
+
+/** The image's entrypoint + arguments started here (as runEntrypoint maps them), left running. */
+function startEntrypoint(args: string[], configFile: string, env: Record<string, string>) {
+  const dockerfile = readFileSync(path.join(DOCKER, "Dockerfile"), "utf8");
+  const [entrypoint, , bundle, ...rest] = [...instruction(dockerfile, "ENTRYPOINT"), ...args];
+  const local = (entrypoint as string).replace("/app/", `${ROOT}/`);
+  const mapped = rest.map((arg) => (arg === "/etc/mcp-proxy/config.yaml" ? configFile : arg));
+  return spawn(local, [process.execPath, (bundle as string).replace(IMAGE_BUNDLE_DIR, bundleDir), ...mapped], {
+    stdio: ["ignore", "pipe", "pipe"],
     env: { PATH: process.env.PATH ?? "", ...env },
   });
 }
@@ -87,6 +102,36 @@ describe("container", () => {
     assert.match(dockerfile, /^EXPOSE 8080 9090$/m);
     assert.match(dockerfile, /^HEALTHCHECK [^\n]*\\\n\s+CMD [^\n]*\/healthz/m);
     assert.match(dockerfile, /^COPY configs\/config.example.yaml \/etc\/mcp-proxy\/config.yaml$/m);
+  });
+
+  // A new user's trial: the check asked 127.0.0.1:8080 whatever MCP_PORT said, so a proxy on
+  // another port was reported unhealthy (and one on 8080 healthy in its place).
+  it("checks the health of the port MCP_PORT sets, as the container runs it", async () => {
+    const dockerfile = readFileSync(path.join(DOCKER, "Dockerfile"), "utf8");
+    const healthcheck = /^HEALTHCHECK [^\n]*\\\n\s+CMD (\[[^\n]*\])$/m.exec(dockerfile)?.[1];
+    assert.ok(healthcheck, "an exec-form HEALTHCHECK CMD");
+    const [command, ...args] = JSON.parse(healthcheck) as string[];
+    assert.equal(command, "node");
+    const check = (port: number) =>
+      spawnSync(process.execPath, args, {
+        encoding: "utf8",
+        env: { PATH: process.env.PATH ?? "", MCP_PORT: String(port) },
+      });
+    const port = await freePort();
+    const proxy = startEntrypoint(instruction(dockerfile, "CMD"), path.join(ROOT, "configs/config.example.yaml"), {
+      MCP_PORT: String(port),
+      AUTH_MODE: "bypass",
+    });
+    const exited = finished(proxy);
+    try {
+      await logLine(proxy, "mcp-oidc-proxy listening");
+      const healthy = check(port);
+      assert.equal(healthy.status, 0, healthy.stderr);
+      assert.equal(check(await freePort()).status, 1, "nothing listens there: unhealthy");
+    } finally {
+      proxy.kill("SIGTERM");
+      await exited;
+    }
   });
 
   it("has shell scripts shellcheck finds nothing wrong with", () => {
