@@ -1,29 +1,62 @@
 // `make run`: a complete local demo with embedded defaults. A development OpenID provider,
-// a demo MCP server and the proxy (memory sessions) in one process, on fixed local ports.
+// a demo MCP server and the proxy (memory sessions) in one process, on fixed local ports
+// (8080, 9400, 3000; DEMO_PROXY_PORT, DEMO_IDP_PORT, DEMO_MCP_PORT move them). A port
+// that is taken or invalid ends the demo with one line naming it and its variable.
 import { loadConfig } from "../src/config/load.ts";
 import { startProxy } from "../src/proxy-server.ts";
 import { startDevIdentityProvider } from "./identity-provider.ts";
 import { startDemoMcpServer } from "./mcp-server.ts";
 
-const proxyPort = Number(process.env.DEMO_PROXY_PORT ?? 8080);
-const idpPort = Number(process.env.DEMO_IDP_PORT ?? 9400);
-const mcpPort = Number(process.env.DEMO_MCP_PORT ?? 3000);
+function fail(message: string): never {
+  process.stderr.write(`make run: ${message}\n`);
+  process.exit(1);
+}
+
+function demoPort(variable: string, fallback: number): number {
+  const value = process.env[variable] ?? String(fallback);
+  const port = Number(value);
+  if (!Number.isInteger(port) || port < 1 || port > 65535) fail(`${variable}=${value} is not a port (1-65535)`);
+  return port;
+}
+
+/** Starts one part; a busy port is the user's to move, so it is told as such, not as a crash. */
+async function onPort<T>(start: () => Promise<T>, port: number, variable: string, what: string): Promise<T> {
+  try {
+    return await start();
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "EADDRINUSE") throw error;
+    const other = port === 65535 ? port - 1 : port + 1;
+    return fail(
+      `port ${port} (${what}) is in use: stop what uses it or set ${variable}, e.g. ${variable}=${other} make run`,
+    );
+  }
+}
+
+const proxyPort = demoPort("DEMO_PROXY_PORT", 8080);
+const idpPort = demoPort("DEMO_IDP_PORT", 9400);
+const mcpPort = demoPort("DEMO_MCP_PORT", 3000);
 const publicUrl = `http://localhost:${proxyPort}`;
 
-const idp = await startDevIdentityProvider({
-  host: "localhost",
-  port: idpPort,
-  clients: [
-    {
-      client_id: "mcp-oidc-proxy-demo",
-      client_secret: "demo-secret-not-for-production",
-      redirect_uris: [`${publicUrl}/callback`],
-      post_logout_redirect_uris: [`${publicUrl}/`],
-      grant_types: ["authorization_code", "refresh_token"],
-    },
-  ],
-});
-const mcp = await startDemoMcpServer({ port: mcpPort });
+const idp = await onPort(
+  () =>
+    startDevIdentityProvider({
+      host: "localhost",
+      port: idpPort,
+      clients: [
+        {
+          client_id: "mcp-oidc-proxy-demo",
+          client_secret: "demo-secret-not-for-production",
+          redirect_uris: [`${publicUrl}/callback`],
+          post_logout_redirect_uris: [`${publicUrl}/`],
+          grant_types: ["authorization_code", "refresh_token"],
+        },
+      ],
+    }),
+  idpPort,
+  "DEMO_IDP_PORT",
+  "the identity provider",
+);
+const mcp = await onPort(() => startDemoMcpServer({ port: mcpPort }), mcpPort, "DEMO_MCP_PORT", "the MCP server");
 // Configured the way a user would: through the documented environment variables.
 const { config } = loadConfig({
   // The MCP policy: admin_report only for admins (alice), not for bob.
@@ -43,7 +76,7 @@ const { config } = loadConfig({
     ...process.env,
   },
 });
-const proxy = await startProxy(config);
+const proxy = await onPort(() => startProxy(config), proxyPort, "DEMO_PROXY_PORT", "the proxy");
 
 process.stdout.write(`
   mcp-oidc-proxy demo is running.

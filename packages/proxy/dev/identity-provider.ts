@@ -1,6 +1,7 @@
 // A real OpenID provider for the demo and the tests: oidc-provider (by the author of
 // openid-client) with its development sign-in page, which accepts any user name. Known
 // users get the claims below; any other name becomes <name>@example.com in "mcp-users".
+import { once } from "node:events";
 import http from "node:http";
 import https from "node:https";
 import type { AddressInfo } from "node:net";
@@ -54,7 +55,8 @@ export async function startDevIdentityProvider(options: DevIdentityProviderOptio
   const host = options.host ?? "127.0.0.1";
   const users = options.users ?? DEV_USERS;
   const server = options.tls ? https.createServer(options.tls) : http.createServer();
-  await new Promise<void>((resolve) => server.listen(options.port ?? 0, host, resolve));
+  // once() rejects on "error": a busy port fails the start instead of crashing the process.
+  await once(server.listen(options.port ?? 0, host), "listening");
   const { port } = server.address() as AddressInfo;
   const issuer = `${options.tls ? "https" : "http"}://${host}:${port}`;
 

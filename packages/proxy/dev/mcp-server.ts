@@ -2,6 +2,7 @@
 // at /mcp (stateful sessions), the older HTTP+SSE transport at /sse + /messages, a plain
 // WebSocket-style echo on upgrade, and a page at / that shows who the proxy says you are.
 import { randomUUID } from "node:crypto";
+import { once } from "node:events";
 import http, { type IncomingHttpHeaders, type IncomingMessage } from "node:http";
 import type { AddressInfo } from "node:net";
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
@@ -174,7 +175,8 @@ export async function startDemoMcpServer(options: DemoMcpServerOptions = {}): Pr
     socket.pipe(socket);
   });
 
-  await new Promise<void>((resolve) => server.listen(options.port ?? 0, options.host ?? "127.0.0.1", resolve));
+  // once() rejects on "error": a busy port fails the start instead of crashing the process.
+  await once(server.listen(options.port ?? 0, options.host ?? "127.0.0.1"), "listening");
   const { port } = server.address() as AddressInfo;
   return {
     url: `http://${options.host ?? "127.0.0.1"}:${port}`,
