@@ -26,6 +26,9 @@ if [ ! -e "$root/etc/mcp-proxy/environment" ]; then
   install -m 0600 /dev/null "$root/etc/mcp-proxy/environment"
 fi
 install -d -m 0750 "$root/var/lib/mcp-proxy"
+# The unit's LogsDirectory (the audit trail's file); systemd makes it at start, made here too
+# so --config-test below finds a configured audit file's directory writable.
+install -d -m 0750 "$root/var/log/mcp-proxy"
 install -m 0644 "$here/mcp-oidc-proxy.service" "$root/etc/systemd/system/mcp-oidc-proxy.service"
 
 if [ -z "$root" ]; then
@@ -33,7 +36,7 @@ if [ -z "$root" ]; then
     useradd --system --no-create-home --shell /usr/sbin/nologin mcp-proxy
   fi
   chown -R root:mcp-proxy /etc/mcp-proxy
-  chown mcp-proxy:mcp-proxy /var/lib/mcp-proxy
+  chown mcp-proxy:mcp-proxy /var/lib/mcp-proxy /var/log/mcp-proxy
 fi
 
 # The installed binary checks the installed configuration with the secrets file's variables

@@ -82,6 +82,8 @@ describe("systemd", () => {
       "secrets readable by root only",
     );
     assert.ok(existsSync(path.join(stage, "var/lib/mcp-proxy")));
+    // Made before --config-test runs, which refuses an audit file it could not append to.
+    assert.ok(existsSync(path.join(stage, "var/log/mcp-proxy")), "the unit's LogsDirectory");
     // The installed binary runs alone and accepts the installed configuration.
     const check = spawnSync(
       path.join(stage, "usr/local/bin/mcp-oidc-proxy"),
