@@ -17,7 +17,6 @@ import { readBody } from "../request-body.ts";
 import type { Endpoint } from "./endpoints.ts";
 import { StreamPinger } from "./event-stream.ts";
 import { Exchange, type ExchangeContext } from "./exchange.ts";
-import { probeWhileHeld } from "./held-body-probe.ts";
 import { MemoryPressure } from "./memory-pressure.ts";
 import { type UpstreamHeaderParts, upstreamHeaders } from "./request-headers.ts";
 import { StreamLimit } from "./stream-limit.ts";
@@ -183,8 +182,6 @@ export class Forwarder {
     const headerList = upstreamHeaders(req, who, this.#headerParts, span?.headers);
     // An address found for a DNS name is still that name's server (virtual hosts, DNS rebinding checks).
     if (endpoint.host) headerList.push("host", endpoint.host);
-    // A streamed body the MCP server may stop reading: a client leaving meanwhile is found out.
-    if (body === req) probeWhileHeld(req, res, expectsContinue(req));
     return exchange.dispatch(
       {
         path,
