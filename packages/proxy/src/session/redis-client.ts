@@ -20,6 +20,27 @@ const MAX_RECONNECT_DELAY_MS = 5000;
 const MAX_PENDING_COMMANDS = 10_000;
 const reconnectStrategy = (retries: number) => Math.min(100 * 2 ** retries, MAX_RECONNECT_DELAY_MS);
 
+/**
+ * How long shutdown waits for Redis to answer what is pending (close() waits for every
+ * reply) before the connection is dropped: a Redis that hangs would otherwise hold the pod
+ * until it is killed.
+ */
+const CLOSE_DEADLINE_MS = 2000;
+
+/** close(), or destroy() once the deadline passed without it. */
+function closing(client: { close(): Promise<void>; destroy(): void | Promise<void> }): () => Promise<void> {
+  return async () => {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<"late">((resolve) => {
+      timer = setTimeout(resolve, CLOSE_DEADLINE_MS, "late");
+    });
+    const closed = client.close().catch(() => undefined);
+    const outcome = await Promise.race([closed, late]);
+    clearTimeout(timer);
+    if (outcome === "late") await client.destroy();
+  };
+}
+
 function parseNode(node: string): { host: string; port: number } {
   const at = node.lastIndexOf(":");
   return { host: node.slice(0, at), port: Number(node.slice(at + 1)) };
@@ -51,7 +72,7 @@ export async function connectRedis(config: Config, logger: Logger): Promise<Redi
     await cluster.connect();
     // Every master must answer: a key on a silent one would hang otherwise.
     const ping = () => Promise.all(cluster.masters.map(async (m) => (await cluster.nodeClient(m)).ping()));
-    return { client: cluster, ping, close: () => cluster.close() };
+    return { client: cluster, ping, close: closing(cluster) };
   }
   if (redis.mode === "sentinel") {
     const sentinel = createSentinel({
@@ -61,11 +82,11 @@ export async function connectRedis(config: Config, logger: Logger): Promise<Redi
     });
     sentinel.on("error", onError);
     await sentinel.connect();
-    return { client: sentinel, ping: () => sentinel.ping(), close: () => sentinel.close() };
+    return { client: sentinel, ping: () => sentinel.ping(), close: closing(sentinel) };
   }
   const client = createClient({ url: redis.url, ...auth, socket, disableOfflineQueue: true, commandsQueueMaxLength });
   client.on("error", onError);
   client.on("ready", () => logger.info("redis connected", { mode: "standalone" }));
   await client.connect();
-  return { client, ping: () => client.ping(), close: () => client.close() };
+  return { client, ping: () => client.ping(), close: closing(client) };
 }

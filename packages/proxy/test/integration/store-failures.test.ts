@@ -4,7 +4,8 @@
 // when it stops only after the MCP server answered (a new MCP session that cannot be bound).
 // A client that leaves while its request waits for the store is forwarded nothing. Probes and
 // scrapes never wait out the store's deadline: /metrics answers from what it has, /readyz and
-// /health say 503 while a request that needs the store still waits.
+// /health say 503 while a request that needs the store still waits. Shutdown ends while the
+// store hangs (node-redis's close() waits for every pending reply; it is cut after a deadline).
 import assert from "node:assert/strict";
 import { once } from "node:events";
 import net from "node:net";
@@ -12,6 +13,7 @@ import { Writable } from "node:stream";
 import { after, before, describe, it } from "node:test";
 import winston from "winston";
 import { createLogger } from "../../src/observability/logger.ts";
+import type { RunningProxy } from "../../src/proxy-server.ts";
 import { TestBrowser } from "../support/browser.ts";
 import { connectWithOAuth } from "../support/mcp-oauth-client.ts";
 import { HandClient } from "../support/oauth-hand-client.ts";
@@ -273,5 +275,43 @@ describe("clients that leave while the session store is slow", () => {
     assert.equal(stream.status, 200, "the user is not locked out by streams nobody holds");
     await stream.body?.cancel();
     assert.equal(streamsAsked(), asked + 1, "only the held stream reached the MCP server");
+  });
+});
+
+describe("shutdown while the session store hangs", () => {
+  let redis: TestRedis;
+  let stack: Stack;
+
+  before(async () => {
+    redis = await startRedis();
+    stack = await startStack({
+      env: { SESSION_STORE: "redis", REDIS_URL: redis.url, SESSION_CACHE_TTL: "0s", MCP_SHUTDOWN_TIMEOUT: "1s" },
+    });
+  });
+  after(async () => {
+    redis.resume();
+    await stack.close();
+    await redis.close();
+  });
+
+  it("ends without Redis answering what is pending (a pod is not held until it is killed)", async () => {
+    const url = `http://127.0.0.1:${stack.ports[0]}`;
+    const alice = new TestBrowser();
+    assert.equal((await alice.signIn(`${url}/`, "alice")).status, 200);
+    redis.pause();
+    // A probe and a request while Redis is paused leave replies pending (both answer 503).
+    assert.equal((await fetch(`${url}/readyz`)).status, 503);
+    assert.equal((await alice.fetch(`${url}/api/v1/session`)).status, 503);
+    const proxy = stack.proxies[0] as RunningProxy;
+    // Bounded far past server.shutdown_timeout (1 s) and the close deadline (2 s).
+    let timer: NodeJS.Timeout | undefined;
+    const ended = await Promise.race([
+      proxy.shutdown().then(() => "ended"),
+      new Promise((resolve) => {
+        timer = setTimeout(resolve, 15_000, "still waiting for Redis");
+      }),
+    ]);
+    clearTimeout(timer);
+    assert.equal(ended, "ended");
   });
 });
