@@ -97,7 +97,7 @@ function sessionParts(upstream: UpstreamOidc, sessions: SessionBackend, deps: Au
     resave: false,
     // No session is stored until someone signs in: anonymous traffic writes nothing.
     saveUninitialized: false,
-    proxy: config.server.trust_proxy !== false,
+    // proxy unset: X-Forwarded-Proto is believed as Express's "trust proxy" does, per hop.
     cookie: cookies.sessionCookie,
   });
   const refresher = new TokenRefresher({

@@ -61,14 +61,12 @@ const FORWARDING_PREFIX = "x-forwarded-";
 
 /**
  * Identity headers other authenticating proxies and platforms write (oauth2-proxy, Pomerium,
- * Vouch, IIS/Apache's Remote-User, AWS ALB, Azure App Service, Google IAP, Cloudflare
- * Access, Kong) and IIS's rewrite hints: an MCP server written for one of them would take a
+ * Vouch, Authelia and Apache's Remote-*, Kubernetes' front proxy X-Remote-*, authentik,
+ * Tailscale, mod_auth_openidc, AWS ALB, Azure App Service, Google IAP, Cloudflare Access,
+ * Kong) and IIS's rewrite hints: an MCP server written for one of them would take a
  * client's copy for the truth, so none is ever taken from a client.
  */
 const FOREIGN_IDENTITY = [
-  "remote-user",
-  "x-remote-user",
-  "x-remote-group",
   "x-auth-user",
   "x-authenticated-user",
   "x-authenticated-userid",
@@ -86,6 +84,11 @@ const FOREIGN_IDENTITY = [
   "x-rewrite-url",
 ];
 const FOREIGN_IDENTITY_PREFIXES = [
+  "remote-",
+  "x-remote-",
+  "x-authentik-",
+  "tailscale-user-",
+  "oidc-",
   "x-auth-request-",
   "x-pomerium-",
   "x-vouch-",
@@ -159,6 +162,11 @@ export class ProxyHeaders {
   /** The request's id: a trusted proxy's, or a new one. */
   requestIdOf(req: IncomingMessage): string {
     return requestIdOf(req, this.requestIdKey, this.#trustsPeer(req));
+  }
+
+  /** Whether the connection's peer is a proxy server.trust_proxy trusts (its X-Forwarded-For chain is kept). */
+  trustsPeer(req: IncomingMessage): boolean {
+    return this.#trustsPeer(req);
   }
 
   /** Whether a client's header (any case, "_" or "-") is dropped before forwarding. */

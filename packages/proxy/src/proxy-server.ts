@@ -72,7 +72,6 @@ function upstreamParts(
     ...(tracer ? { traceHeaders: tracer.headerNames } : {}),
     ...proxyNames,
     identity: new IdentityHeaders(config.headers),
-    keepForwardedChain: config.server.trust_proxy !== false,
     publicHost: resolved.publicHost,
   };
   const forwarder = new Forwarder({ config, metrics, logger, headerParts });

@@ -152,8 +152,8 @@ function failingFields(issues: readonly z.core.$ZodIssue[]): FieldProblem[] {
 /**
  * The rules across fields, checked as if the failing fields were left out (their defaults
  * in their place), so that one run of --config-test names every problem, not only the
- * schema's. A problem that names a left-out field is not shown: it would be about a value
- * the user did not write. Nothing when the rest does not parse either (a required field).
+ * schema's. A problem about a left-out field or its value is not shown: it would be about
+ * a value the user did not write. Nothing when the rest does not parse either (a required field).
  */
 function problemsBesides(merged: RawTree, failing: readonly FieldProblem[], fieldsOnly: boolean): string[] {
   if (failing.some(({ field }) => field === "")) return [];
@@ -170,7 +170,10 @@ function problemsBesides(merged: RawTree, failing: readonly FieldProblem[], fiel
   const { vault, aws_secrets_manager: aws } = reparsed.data;
   const waiting = fieldsOnly && (vault.secrets.length > 0 || aws.secrets.length > 0);
   const problems = waiting ? secretSourceProblems(reparsed.data) : validateConfig(reparsed.data);
-  return problems.filter((problem) => !failing.some(({ field }) => problem.includes(field)));
+  // About a left-out field, or about its (default) value: "…: required when auth.mode is oidc".
+  const aboutLeftOut = (problem: string, field: string) =>
+    problem.startsWith(`${field}:`) || problem.includes(`${field} is `) || problem.includes(`${field} must `);
+  return problems.filter((problem) => !failing.some(({ field }) => aboutLeftOut(problem, field)));
 }
 
 /** Fills secrets given as files (*_file) in, unless set directly; checks that oidc.ca_file reads. */

@@ -47,14 +47,19 @@ const serverSchema = z.strictObject({
   public_url: absoluteUrl.optional(),
   /** Express "trust proxy": false, true, a hop count, or a list of addresses/CIDRs. */
   trust_proxy: z
-    .union([
-      z.boolean(),
-      z.number().int().min(0),
-      // As text (MCP_TRUST_PROXY): true/false and a hop count, before a list of addresses.
-      z.stringbool({ truthy: ["true", "yes", "on"], falsy: ["false", "no", "off"] }),
-      z.string().regex(/^\d+$/).transform(Number),
-      stringList,
-    ])
+    .preprocess(
+      (value) => (typeof value === "string" ? value.trim() : value),
+      z.union([
+        z.boolean(),
+        z.number().int().min(0),
+        // As text (MCP_TRUST_PROXY): true/false and a hop count, before a list of addresses.
+        z.stringbool({ truthy: ["true", "yes", "on"], falsy: ["false", "no", "off"] }),
+        z.string().regex(/^\d+$/).transform(Number),
+        stringList,
+      ]),
+    )
+    // Trusting no hop is not trusting: one spelling, so `!== false` means some proxy is.
+    .transform((trust) => (trust === 0 || (Array.isArray(trust) && trust.length === 0) ? false : trust))
     .default(false),
   /** Extra origins (besides the public URL's) allowed to call the proxy from a browser. */
   allowed_origins: stringList.default([]),

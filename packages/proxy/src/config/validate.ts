@@ -1,5 +1,6 @@
 // Rules that span several fields, which the schema alone cannot say. Returns every
 // problem, each naming the field and how to fix it.
+import { isIP } from "node:net";
 import proxyAddr from "proxy-addr";
 import { isHostEntry } from "../middleware/host-check.ts";
 import type { Config } from "./schema.ts";
@@ -90,6 +91,9 @@ function trustProxyProblems(trust: Config["server"]["trust_proxy"]): string[] {
   if (!Array.isArray(trust)) return [];
   return trust.flatMap((entry) => {
     try {
+      // proxy-addr reads "1" or "0x1" as 0.0.0.1: the address must be one as Node reads them.
+      const named = ["loopback", "linklocal", "uniquelocal"].includes(entry);
+      if (!named && isIP(entry.split("/")[0] as string) === 0) throw new Error("not an address");
       proxyAddr.compile(entry);
       return [];
     } catch {

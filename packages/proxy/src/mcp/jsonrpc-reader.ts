@@ -153,13 +153,18 @@ function checkHeaders(req: IncomingMessage, body: McpBody): void {
   }
 }
 
+/** Whether the body's declared length is already past `limit` (refused unread). */
+export function declaredOver(req: IncomingMessage, limit: number): boolean {
+  return Number(req.headers["content-length"] ?? Number.NaN) > limit;
+}
+
 /**
  * Reads and judges the shape of an MCP POST body. Throws JsonRpcRejection (nothing is
  * forwarded) or ClientGone.
  */
 export async function readMcpBody(req: IncomingMessage, limit: number): Promise<McpBody> {
   // The whole body, or a 413 rejection as soon as it passes `limit` bytes (declared or sent).
-  if (Number(req.headers["content-length"] ?? Number.NaN) > limit) throw tooLarge(limit);
+  if (declaredOver(req, limit)) throw tooLarge(limit);
   let bytes: Buffer;
   try {
     bytes = await readBody(req, limit);

@@ -13,6 +13,7 @@ import { expectsContinue, type Who } from "../upstream/forwarder.ts";
 import type { AuditDecision, AuditLog } from "./audit-log.ts";
 import {
   ClientGone,
+  declaredOver,
   type JsonRpcId,
   JsonRpcRejection,
   jsonRpcError,
@@ -115,10 +116,12 @@ export class McpGuard {
     const started = performance.now();
     const policy = this.#deps.policy();
     let body: McpBody;
-    // The request is authenticated by now: a client waiting for 100 Continue may send its body.
-    if (expectsContinue(req)) res.writeContinue();
+    const limit = this.#deps.maxBodyBytes();
+    // The request is authenticated by now: a client waiting for 100 Continue may send its
+    // body, unless its declared length is refused anyway (413 without it being sent).
+    if (expectsContinue(req) && !declaredOver(req, limit)) res.writeContinue();
     try {
-      body = await readMcpBody(req, this.#deps.maxBodyBytes());
+      body = await readMcpBody(req, limit);
     } catch (error) {
       if (error instanceof ClientGone) return false;
       if (!(error instanceof JsonRpcRejection)) throw error;

@@ -15,8 +15,6 @@ export interface UpstreamHeaderParts {
   headers: ProxyHeaders;
   cookies: ProxyCookies;
   identity: IdentityHeaders;
-  /** server.trust_proxy is set: the X-Forwarded-For chain of the proxies in front is kept. */
-  keepForwardedChain: boolean;
   /** The public URL's host, sent as X-Forwarded-Host; without a public URL, the (checked) Host. */
   publicHost: string | undefined;
   /** With tracing on: the trace-context header names, whose client values are replaced. */
@@ -58,7 +56,8 @@ export function upstreamHeaders(
     out.push(name, value);
   }
   const remote = req.socket.remoteAddress ?? "";
-  const prior = parts.keepForwardedChain ? req.headers["x-forwarded-for"] : undefined;
+  // The chain before the peer only from a proxy server.trust_proxy trusts: a client's own is made up.
+  const prior = parts.headers.trustsPeer(req) ? req.headers["x-forwarded-for"] : undefined;
   out.push("x-forwarded-for", prior ? `${prior}, ${remote}` : remote);
   out.push("x-forwarded-proto", who.forwardedProto);
   const host = parts.publicHost ?? req.headers.host;

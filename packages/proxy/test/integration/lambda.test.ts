@@ -9,10 +9,11 @@ import path from "node:path";
 import { Writable } from "node:stream";
 import { after, before, describe, it } from "node:test";
 import type { APIGatewayProxyEvent, APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from "aws-lambda";
+import { parseDocument } from "yaml";
 import { type DemoMcpServer, startDemoMcpServer } from "../../dev/mcp-server.ts";
 import { buildLambda } from "../../scripts/build-lambda.ts";
 import { loadConfig } from "../../src/config/load.ts";
-import { createLambdaProxy, type LambdaProxy } from "../../src/serverless/lambda.ts";
+import { createLambdaProxy, type LambdaProxy, lambdaConfig } from "../../src/serverless/lambda.ts";
 import { type Stack, startStack } from "../support/stack.ts";
 
 const FIXTURES = path.resolve(import.meta.dirname, "../fixtures/lambda");
@@ -165,6 +166,27 @@ describe("AWS SAM template", () => {
     assert.match(text, /Handler: index\.streamingHandler/);
     assert.match(text, /InvokeMode: RESPONSE_STREAM/);
     assert.match(text, /Handler: index\.handler/);
+  });
+
+  it("configures a function the proxy accepts under the production rules (its parameters given)", async () => {
+    const template = path.resolve(import.meta.dirname, "../../../../deployments/serverless/template.yaml");
+    const parsed = parseDocument(readFileSync(template, "utf8")).toJS() as {
+      Globals: { Function: { Environment: { Variables: Record<string, string> } } };
+    };
+    // The parameters (!Ref) and the two secrets fetched at cold start, as a deployment gives them.
+    const { AWS_SECRETS: _fetched, ...variables } = parsed.Globals.Function.Environment.Variables;
+    const config = await lambdaConfig({
+      ...variables,
+      MCP_PUBLIC_URL: "https://mcp.example.com",
+      MCP_TARGET_URL: "http://10.0.0.5:8080",
+      OIDC_DISCOVERY_URL: "https://idp.example.com",
+      OIDC_CLIENT_ID: "mcp-proxy",
+      REDIS_URL: "rediss://sessions.example.com:6379",
+      OIDC_CLIENT_SECRET: "client-secret",
+      SESSION_SECRET: "0123456789abcdef0123456789abcdef",
+    });
+    assert.equal(config.environment, "production");
+    assert.equal(config.metrics.enabled, false, "no /metrics on the public function URL");
   });
 });
 

@@ -4,7 +4,9 @@
 // bounded whatever names clients send. A list answer that cannot be filtered (too large,
 // compressed, malformed) is a 502 saying so, not taken for a failure of the MCP server.
 import assert from "node:assert/strict";
+import { once } from "node:events";
 import http from "node:http";
+import net from "node:net";
 import { after, before, describe, it } from "node:test";
 import type { RunningProxy } from "../../src/proxy-server.ts";
 import { type BypassProxy, startBypassProxy } from "../support/bypass-proxy.ts";
@@ -35,6 +37,18 @@ describe("MCP policy: what reaches the MCP server", () => {
       headers: { "content-type": "application/json", accept: "application/json, text/event-stream", ...headers },
       body,
     });
+
+  it("refuses a body declared over max_body_size with 413 at once, never asking for it (Expect: 100-continue)", async () => {
+    const socket = net.connect(Number(new URL(mcpUrl).port), "127.0.0.1");
+    socket.on("error", () => undefined);
+    await once(socket, "connect");
+    socket.write(
+      `POST /mcp HTTP/1.1\r\nHost: ${new URL(mcpUrl).host}\r\nContent-Type: application/json\r\nContent-Length: ${2 * 1024 * 1024}\r\nExpect: 100-continue\r\n\r\n`,
+    );
+    const [first] = (await once(socket, "data")) as [Buffer];
+    socket.destroy();
+    assert.match(first.toString("latin1"), /^HTTP\/1\.1 413 /);
+  });
 
   it("forwards an allowed call's body byte for byte, with its routing and Mcp-Param-* headers", async () => {
     // Odd spacing, key order, an escaped character and a non-ASCII name: re-serializing would change them.

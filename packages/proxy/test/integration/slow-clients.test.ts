@@ -2,7 +2,8 @@
 // after the configured timeouts (raw sockets trickling, as a slowloris would), a refused
 // request's body is never read (the connection closes), event streams are not cut, and
 // "Expect: 100-continue" uploads (curl over 1 MB) are answered 100 Continue after
-// authentication and forwarded without the Expect header.
+// authentication and forwarded without the Expect header. A fetch client whose body pauses
+// gets only its final answer (no interim one: undici refuses those it did not ask for).
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
@@ -13,6 +14,7 @@ import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { promisify } from "node:util";
 import { TestBrowser } from "../support/browser.ts";
+import { type BypassProxy, startBypassProxy } from "../support/bypass-proxy.ts";
 import { type Stack, startStack } from "../support/stack.ts";
 
 /** Opens a raw connection, writes `first`, then `trickle` one byte at a time until the server closes; resolves with all it answered. */
@@ -173,5 +175,51 @@ describe("slow and holding-back clients", () => {
       throw error;
     }
     assert.equal(stdout, "200");
+  });
+});
+
+describe("a Node fetch client whose streamed body pauses", () => {
+  let upstream: http.Server;
+  let bypass: BypassProxy;
+
+  before(async () => {
+    // An MCP server that reads every body and says how many bytes it got.
+    upstream = http.createServer((req, res) => {
+      let size = 0;
+      req.on("data", (chunk: Buffer) => {
+        size += chunk.length;
+      });
+      req.on("end", () => res.end(JSON.stringify({ size })));
+    });
+    await new Promise<void>((resolve) => upstream.listen(0, "127.0.0.1", resolve));
+    bypass = await startBypassProxy("", `http://127.0.0.1:${(upstream.address() as net.AddressInfo).port}`);
+  });
+  after(async () => {
+    await bypass.close();
+    upstream.closeAllConnections();
+    await new Promise((resolve) => upstream.close(resolve));
+  });
+
+  // undici destroys the connection on a 1xx it did not ask for ("bad response"): nothing but
+  // the final answer may reach it, however long its body stands still (decision 030).
+  it("gets its answer after the pause, no interim answer in between", async () => {
+    const encoder = new TextEncoder();
+    const body = new ReadableStream<Uint8Array>({
+      async start(controller) {
+        controller.enqueue(encoder.encode('{"jsonrpc":"2.0",'));
+        // The client's own pause (a body produced as it goes).
+        await new Promise((resolve) => setTimeout(resolve, 2500));
+        controller.enqueue(encoder.encode('"id":1,"method":"ping"}'));
+        controller.close();
+      },
+    });
+    const response = await fetch(bypass.mcpUrl, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body,
+      duplex: "half",
+    } as RequestInit);
+    assert.equal(response.status, 200);
+    assert.equal(await response.text(), '{"size":40}');
   });
 });

@@ -505,3 +505,47 @@ describe("an MCP server that answers before it has read the request body (413)",
     }
   });
 });
+
+describe("forwarding headers of a peer that is not a trusted proxy", () => {
+  let upstream: RecordingUpstream;
+  before(async () => {
+    upstream = await startRecordingUpstream();
+  });
+  after(() => upstream.close());
+
+  // 10.9.9.9: a proxy this client (127.0.0.1) is not; 0: Express's "trust no hop".
+  for (const trust of ["10.9.9.9", "0"]) {
+    it(`starts X-Forwarded-For at the peer and keeps none of its ids (MCP_TRUST_PROXY=${trust})`, async () => {
+      const proxy = await bypassProxy(upstream.url, { MCP_TRUST_PROXY: trust });
+      try {
+        const answer = await send(proxy.url, "/mcp", {
+          method: "POST",
+          headers: { "content-type": "application/json", "x-forwarded-for": "6.6.6.6", "x-request-id": "chosen" },
+          body: "{}",
+        });
+        assert.equal(answer.status, 200);
+        const seen = upstream.requests.at(-1);
+        assert.notEqual(upstream.values(seen, "x-request-id")[0], "chosen");
+        assert.deepEqual(upstream.values(seen, "x-forwarded-for"), ["127.0.0.1"]);
+      } finally {
+        await proxy.shutdown();
+      }
+    });
+  }
+
+  it("keeps both from a trusted one (loopback)", async () => {
+    const proxy = await bypassProxy(upstream.url, { MCP_TRUST_PROXY: "loopback" });
+    try {
+      await send(proxy.url, "/mcp", {
+        method: "POST",
+        headers: { "content-type": "application/json", "x-forwarded-for": "203.0.113.9", "x-request-id": "ingress-1" },
+        body: "{}",
+      });
+      const seen = upstream.requests.at(-1);
+      assert.deepEqual(upstream.values(seen, "x-request-id"), ["ingress-1"]);
+      assert.deepEqual(upstream.values(seen, "x-forwarded-for"), ["203.0.113.9, 127.0.0.1"]);
+    } finally {
+      await proxy.shutdown();
+    }
+  });
+});

@@ -72,6 +72,12 @@ describe("proxy headers", () => {
       "Cf-Access-Authenticated-User-Email",
       "X-Goog-Authenticated-User-Email",
       "X-Original-URL",
+      "Remote-Groups",
+      "X-Remote-Extra-Scopes",
+      "X-authentik-username",
+      "Tailscale-User-Login",
+      "OIDC_CLAIM_email",
+      "OIDC_access_token",
     ]) {
       assert.equal(headers.isStripped(name), true, name);
     }

@@ -132,6 +132,14 @@ describe("configuration", () => {
     }
   });
 
+  it("still names a rule that only mentions a refused field (metrics on server.port in production)", () => {
+    const problems = problemsOf(() =>
+      loadConfig({ env: { ...OIDC, MCP_ENV: "production", MCP_PORT: "eighty", SESSION_SECRET: "s".repeat(40) } }),
+    );
+    assert.ok(problems.some((p) => p.startsWith("server.port:")));
+    assert.ok(problems.some((p) => p.startsWith("metrics.port: give metrics their own port in production")));
+  });
+
   it("leaves out a rule about a field whose own value was refused (its default is not what the user wrote)", () => {
     const problems = problemsOf(() => loadConfig({ env: { MCP_ENV: "production", AUTH_MODE: "bypas" } }));
     assert.ok(problems.some((p) => p.startsWith("auth.mode:")));
@@ -145,11 +153,15 @@ describe("configuration", () => {
     assert.equal(trust("true"), true);
     assert.equal(trust("false"), false);
     assert.equal(trust("2"), 2);
+    assert.equal(trust("1\n"), 1, "a ConfigMap block scalar's newline");
+    assert.equal(trust("0"), false, "no hop trusted is not trusting");
     assert.deepEqual(trust("10.0.0.0/8, loopback"), ["10.0.0.0/8", "loopback"]);
-    for (const bad of ["maybe", "10.0.0.0/33"]) {
+    // proxy-addr reads these as 0.0.0.1 and 0.0.0.2.
+    for (const bad of ["maybe", "10.0.0.0/33", "0x1", "1,2"]) {
       const problems = problemsOf(() => loadConfig({ env: { AUTH_MODE: "bypass", MCP_TRUST_PROXY: bad } }));
+      const entry = bad.split(",")[0];
       assert.ok(
-        problems.some((p) => p.startsWith(`server.trust_proxy: "${bad}" is not an IP address`)),
+        problems.some((p) => p.startsWith(`server.trust_proxy: "${entry}" is not an IP address`)),
         bad,
       );
     }

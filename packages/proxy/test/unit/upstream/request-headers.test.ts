@@ -15,7 +15,6 @@ const parts: UpstreamHeaderParts = {
   headers: new ProxyHeaders(config.headers),
   cookies: new ProxyCookies(config),
   identity: new IdentityHeaders(config.headers),
-  keepForwardedChain: false,
   publicHost: undefined,
 };
 const alice: SessionUser = {
@@ -117,8 +116,21 @@ describe("upstream request headers", () => {
     );
   });
 
+  it("keeps the chain from a proxy server.trust_proxy trusts, not from another peer", () => {
+    const from = (trust: string[]) =>
+      pairs(
+        upstreamHeaders(
+          request(["X-Forwarded-For", "203.0.113.9"]),
+          { requestId: "r5", forwardedProto: "https", user: undefined },
+          { ...parts, headers: new ProxyHeaders(config.headers, trust) },
+        ),
+      ).find(([name]) => name === "x-forwarded-for");
+    assert.deepEqual(from(["10.0.0.0/8"]), ["x-forwarded-for", "203.0.113.9, 10.0.0.7"]);
+    assert.deepEqual(from(["192.168.0.1"]), ["x-forwarded-for", "10.0.0.7"]);
+  });
+
   it("keeps the chain of trusted proxies in front (server.trust_proxy)", () => {
-    const trusting = { ...parts, keepForwardedChain: true, publicHost: "public.example.com" };
+    const trusting = { ...parts, headers: new ProxyHeaders(config.headers, true), publicHost: "public.example.com" };
     const out = pairs(
       upstreamHeaders(
         request(["X-Forwarded-For", "203.0.113.9"]),
