@@ -5,7 +5,9 @@
 // user + system) are divided by the requests it served; each row runs BENCH_CPU_ROUNDS times
 // (default 3) and the lowest is printed (contention only ever adds). BENCH_CPU_REQUESTS sets
 // the requests per round (default 20,000); BENCH_PROFILE=DIR writes a CPU profile of each
-// proxy process (session + bearer + tools/call in one, the policy proxy in another).
+// proxy process (session + bearer + tools/call in one, the policy proxy in another);
+// BENCH_PERF=DIR records each row's last measured round with perf (on-CPU samples, kernel
+// included, JavaScript frames named: `perf report -i DIR/<row>.data`).
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -166,11 +168,29 @@ async function cpuRow(
           `${process.env.BENCH_STRACE}/${name.replace(/\W+/g, "_")}.${round}`,
         ])
       : undefined;
-    if (trace) await new Promise((r) => setTimeout(r, 500));
+    // BENCH_PERF=DIR: on-CPU samples of the measured round (perf's cpu-clock counts only time
+    // on a core; --cpu-prof samples wall time, which a shared machine's preemption inflates).
+    const perf =
+      process.env.BENCH_PERF && round === ROUNDS - 1
+        ? spawn("perf", [
+            "record",
+            "-e",
+            "cpu-clock",
+            "-F",
+            "2999",
+            "-g",
+            "-p",
+            String(pid),
+            "-o",
+            `${process.env.BENCH_PERF}/${name.replace(/\W+/g, "_")}.data`,
+          ])
+        : undefined;
+    if (trace || perf) await new Promise((r) => setTimeout(r, 500));
     const rps = await requests(url, headers, body, REQUESTS);
-    if (trace) {
-      const done = new Promise((r) => trace.once("exit", r));
-      trace.kill("SIGINT");
+    for (const tracer of [trace, perf]) {
+      if (!tracer) continue;
+      const done = new Promise((r) => tracer.once("exit", r));
+      tracer.kill("SIGINT");
       await done;
     }
     const [userAfter, systemAfter] = cpuSeconds(pid);
@@ -191,11 +211,16 @@ try {
   const upstream = start(process.execPath, [path.join(here, "upstream.ts"), String(upstreamPort)]);
   await untilOutput(upstream, "ready");
   const barePort = await freePort();
-  const profile = process.env.BENCH_PROFILE ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [];
+  const profile = [
+    ...(process.env.BENCH_PROFILE ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : []),
+    // perf names JavaScript frames from the map V8 writes with this (/tmp/perf-<pid>.map).
+    ...(process.env.BENCH_PERF ? ["--perf-basic-prof"] : []),
+  ];
   const bareArgs = [path.join(here, "bare-proxy.ts"), String(upstreamPort), String(barePort)];
   // A profile is written at exit, which SIGTERM's default action skips.
-  const exitOnTerm =
-    profile.length > 0 ? ["--import", 'data:text/javascript,process.on("SIGTERM",()=>process.exit())'] : [];
+  const exitOnTerm = process.env.BENCH_PROFILE
+    ? ["--import", 'data:text/javascript,process.on("SIGTERM",()=>process.exit())']
+    : [];
   const bareFlags = [...profile, ...exitOnTerm, ...(await inspectArgs())];
   const bare = remember(start(process.execPath, [...bareFlags, ...bareArgs]), bareFlags);
   await untilOutput(bare, "ready");
