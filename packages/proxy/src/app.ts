@@ -173,6 +173,28 @@ function pickEndpoint(parts: AppParts): Endpoint {
 
 type Allowed = Extract<AuthResult, { kind: "allowed" }>;
 
+/** A request admitted to its MCP session (or to open one): where it goes, and what to pin there. */
+interface Admitted {
+  endpoint: Endpoint;
+  /** The session id pinned to `endpoint`, when the request names one. */
+  pinned: string | undefined;
+  owner: McpSessionOwner;
+  mcpSessions: McpSessionBinding;
+  /** The Mcp-Session-Id the request names. */
+  requested: string | undefined;
+}
+
+/**
+ * The MCP session hooks of a request sent to `to`: the session it opens is bound to its owner
+ * (and pinned to `to` with several endpoints). A module function, not a closure per request.
+ */
+function pinTo(req: IncomingMessage, who: Who, admitted: Admitted, to: Endpoint, parts: AppParts): void {
+  const { mcpSessions, owner, requested } = admitted;
+  const pin = parts.upstream.pinsSessions ? to.key : undefined;
+  who.afterUpstream = mcpSessions.afterResponse(owner, req.method, requested, pin);
+  if (req.method === "GET" && requested === undefined) who.beforeFirstEvent = mcpSessions.beforeFirstEvent(owner, pin);
+}
+
 /**
  * An MCP session is only ever used by whoever created it (user and OAuth client), and a
  * pinned one goes to its endpoint or nowhere. Undefined when the request was answered here
@@ -185,7 +207,7 @@ async function admitMcpSession(
   owner: McpSessionOwner,
   mcpSessions: McpSessionBinding,
   parts: AppParts,
-): Promise<{ endpoint: Endpoint; pinned: string | undefined; pinTo: (endpoint: Endpoint) => void } | undefined> {
+): Promise<Admitted | undefined> {
   const { upstream } = parts;
   const header = req.headers[MCP_SESSION_HEADER];
   const requested = typeof header === "string" ? header : undefined;
@@ -209,14 +231,9 @@ async function admitMcpSession(
     }
   }
   endpoint ??= pickEndpoint(parts);
-  const pinTo = (to: Endpoint) => {
-    const pin = upstream.pinsSessions ? to.key : undefined;
-    who.afterUpstream = mcpSessions.afterResponse(owner, req.method, requested, pin);
-    if (req.method === "GET" && requested === undefined)
-      who.beforeFirstEvent = mcpSessions.beforeFirstEvent(owner, pin);
-  };
-  pinTo(endpoint);
-  return { endpoint, pinned, pinTo };
+  const admitted: Admitted = { endpoint, pinned, owner, mcpSessions, requested };
+  pinTo(req, who, admitted, endpoint, parts);
+  return admitted;
 }
 
 /** Whether the request can be sent again: it has no body, or its body was read whole. */
@@ -238,13 +255,13 @@ async function retriedElsewhere(
   failed: Endpoint,
   error: unknown,
   parts: AppParts,
-  pinTo: ((endpoint: Endpoint) => void) | undefined,
+  admitted: Admitted | null,
 ): Promise<boolean> {
   if (!isUnreachable(error) || res.headersSent || res.destroyed || !replayable(req, who)) return false;
   await failed.probe.probe();
   const next = parts.upstream.pick();
   if (!next || next === failed) return false;
-  pinTo?.(next);
+  if (admitted) pinTo(req, who, admitted, next, parts);
   await parts.forwarder.forward(req, res, who, next);
   return true;
 }
@@ -322,7 +339,7 @@ async function proxyRequest(
   } catch (error) {
     const pinned = bound?.pinned;
     if (pinned === undefined) {
-      if (await retriedElsewhere(req, res, who, endpoint, error, parts, bound?.pinTo)) return;
+      if (await retriedElsewhere(req, res, who, endpoint, error, parts, bound)) return;
       throw error;
     }
     if (!mcpSessions || !isUnreachable(error)) throw error;
@@ -367,12 +384,11 @@ export function createRequestHandler(parts: AppParts): (req: IncomingMessage, re
   const probePaths = operationsPaths(config.metrics.port === 0 ? config.metrics.path : undefined);
   const isProbe = ownPathMatcher([probePaths]);
   const isOwnPath = ownPathsOf(parts, probePaths);
-  const { requestIdName } = parts.headers;
-  const accessLog = createAccessLog(logger, metrics);
+  const { requestIdName, requestIdKey } = parts.headers;
+  const accessLog = createAccessLog(logger, metrics, { name: requestIdName, key: requestIdKey });
 
   return (req, res) => {
     const requestId = parts.headers.requestIdOf(req);
-    res.setHeader(requestIdName, requestId);
     const url = req.url ?? "/";
     const queryAt = url.indexOf("?");
     const path = queryAt === -1 ? url : url.slice(0, queryAt);
@@ -381,8 +397,10 @@ export function createRequestHandler(parts: AppParts): (req: IncomingMessage, re
     // Probes and scrapes are not traced; the proxy's own paths are its routes, proxied ones are not.
     if (parts.tracer && !probe) scope.trace = parts.tracer.start(req, res, path, isOwnPath(path) ? path : undefined);
     requestScope.run(scope, () => {
-      // Probes and scrapes stay out of the access log and the request counters.
-      if (!probe) accessLog(req, res, path);
+      // Probes and scrapes stay out of the access log and the request counters. Every other
+      // answer gets its request id from the access log's writeHead hook (see access-log.ts).
+      if (probe) res.setHeader(requestIdName, requestId);
+      else accessLog(req, res, path, requestId);
       try {
         // Probes reach the pod by its IP (Kubernetes): health paths answer any Host.
         if (!probe) parts.hostCheck?.(req);

@@ -34,13 +34,18 @@ export const HOP_BY_HOP: ReadonlySet<string> = new Set([
  * §7.6.1), beyond its own keep-alive/close: a proxy drops them in both directions.
  */
 export function connectionNominated(values: Iterable<string>): Set<string> | undefined {
-  const names = new Set<string>();
-  for (const value of values)
+  let names: Set<string> | undefined;
+  for (const value of values) {
+    // What nearly every client and server sends names no other header: nothing to split.
+    if (value === "keep-alive" || value === "close") continue;
     for (const token of value.split(",")) {
       const name = foldHeaderName(token.trim());
-      if (name && name !== "keep-alive" && name !== "close") names.add(name);
+      if (!name || name === "keep-alive" || name === "close") continue;
+      names ??= new Set();
+      names.add(name);
     }
-  return names.size > 0 ? names : undefined;
+  }
+  return names;
 }
 
 /** What an upstream answer's parsed headers nominate in their Connection header, if anything. */
@@ -48,7 +53,7 @@ export function answerConnectionNominated(
   headers: Record<string, string | string[] | undefined>,
 ): Set<string> | undefined {
   const value = headers.connection;
-  if (value === undefined) return undefined;
+  if (value === undefined || value === "keep-alive" || value === "close") return undefined;
   return connectionNominated(Array.isArray(value) ? value : [value]);
 }
 

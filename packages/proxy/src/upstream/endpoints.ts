@@ -29,6 +29,8 @@ export class Endpoint {
   readonly probe: HealthProbe;
   /** The Host to send when the URL names an address found for a DNS name (the name itself). */
   readonly host: string | undefined;
+  /** What request targets are sent under: the URL's path without its final "/" ("" for "/"). */
+  readonly basePath: string;
   /** Requests (and streams) in flight here: what "least loaded" compares. */
   inFlight = 0;
 
@@ -36,6 +38,7 @@ export class Endpoint {
     this.url = url;
     this.key = redactUrl(url);
     this.host = host;
+    this.basePath = url.pathname === "/" ? "" : url.pathname.replace(/\/$/, "");
     this.pool = new Pool(url.origin, {
       // No cap: a cap is reached by open streams, and then every request waits (docs/decisions/015).
       connections: null,

@@ -189,14 +189,14 @@ export class Exchange implements Dispatcher.DispatchHandler {
     // The span is the MCP server's answer time: it ends with the headers, streams included.
     this.#span?.answered(status);
     this.#endpoint.breaker.recordSuccess();
-    const hook = this.#who?.afterUpstream;
-    if (!hook) {
+    // The caller's hook runs before anything is sent; a rejection drops the answer unsent.
+    const pending = this.#who?.afterUpstream?.(status, headers);
+    if (!pending) {
       this.#begin(status, headers);
       return;
     }
-    // The caller's hook runs before anything is sent; a rejection drops the answer unsent.
     controller.pause();
-    hook(status, headers).then(
+    pending.then(
       () => {
         this.#begin(status, headers);
         this.#resume();

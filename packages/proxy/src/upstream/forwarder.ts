@@ -87,10 +87,11 @@ export interface Who {
   requestId: string;
   forwardedProto: string;
   /**
-   * Awaited once the MCP server answered, before anything is sent to the client (the MCP
-   * session binding records a new session id here). A rejection cancels the answer.
+   * Called once the MCP server answered, before anything is sent to the client (the MCP
+   * session binding records a new session id here); a promise it returns is awaited first,
+   * and its rejection cancels the answer. Undefined: nothing to wait for.
    */
-  afterUpstream?: (status: number, headers: IncomingHttpHeaders) => Promise<void>;
+  afterUpstream?: (status: number, headers: IncomingHttpHeaders) => Promise<void> | undefined;
   /**
    * Awaited with each chunk of an event stream before it is relayed, until it resolves true:
    * its first event was read (HTTP+SSE session binding). A rejection cuts the stream.
@@ -163,7 +164,6 @@ export class Forwarder {
     const slotKey = streamOwner(req, who);
     const holdsSlot = this.#streamSlot(req, slotKey);
     const exchange = new Exchange(res, who, endpoint, this.#exchanges, slotKey, holdsSlot, req.method === "GET");
-    const basePath = endpoint.url.pathname === "/" ? "" : endpoint.url.pathname.replace(/\/$/, "");
     // The client waits for this before sending its body (Node leaves it to us, see lifecycle.ts).
     // (A body the MCP policy read was asked for there already.)
     if (who.body === undefined && expectsContinue(req)) res.writeContinue();
@@ -176,7 +176,7 @@ export class Forwarder {
     // Kept for a second attempt elsewhere if this endpoint refuses the connection (app.ts).
     if (Buffer.isBuffer(body)) who.body = body;
     if (exchange.clientGone) return;
-    const path = `${basePath}${req.url ?? "/"}`;
+    const path = `${endpoint.basePath}${req.url ?? "/"}`;
     const method = req.method ?? "GET";
     const span: UpstreamTrace | undefined = who.trace?.upstream(method, endpoint.url, path);
     const headerList = upstreamHeaders(req, who, this.#headerParts, span?.headers);

@@ -253,19 +253,22 @@ export class McpSessionBinding {
 
   /**
    * What to do once the MCP server answered a request of `owner`: bind the session id it
-   * handed out (initialize), forget one it ended (DELETE) or no longer knows (404).
+   * handed out (initialize), forget one it ended (DELETE) or no longer knows (404). Most
+   * answers need neither: then undefined, at once, so the answer is relayed without waiting
+   * for a promise (and without pausing the upstream connection meanwhile).
    */
   afterResponse(
     owner: McpSessionOwner,
     method: string | undefined,
     requested: string | undefined,
     endpoint?: string,
-  ): (status: number, headers: IncomingHttpHeaders) => Promise<void> {
-    return async (status, headers) => {
+  ): (status: number, headers: IncomingHttpHeaders) => Promise<void> | undefined {
+    return (status, headers) => {
       const issued = headers[MCP_SESSION_HEADER];
-      if (typeof issued === "string" && issued !== requested && status < 300) await this.bind(issued, owner, endpoint);
-      else if (requested !== undefined && (status === 404 || (method === "DELETE" && status < 300)))
-        await this.release(requested);
+      if (typeof issued === "string" && issued !== requested && status < 300) return this.bind(issued, owner, endpoint);
+      if (requested !== undefined && (status === 404 || (method === "DELETE" && status < 300)))
+        return this.release(requested);
+      return undefined;
     };
   }
 
