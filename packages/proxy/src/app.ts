@@ -19,7 +19,7 @@ import { type OperationsState, operationsPaths, operationsRouter } from "./middl
 import { originGuard } from "./middleware/origin.ts";
 import type { Logger } from "./observability/logger.ts";
 import type { ProxyMetrics } from "./observability/metrics.ts";
-import { currentScope, type RequestScope, requestScope } from "./observability/request-scope.ts";
+import { currentScope, enterScope, type RequestScope } from "./observability/request-scope.ts";
 import { inSpan, type RequestTracer } from "./observability/tracing.ts";
 import { type OwnedPaths, ownPathMatcher } from "./own-paths.ts";
 import type { ProxyHeaders } from "./proxy-headers.ts";
@@ -396,27 +396,27 @@ export function createRequestHandler(parts: AppParts): (req: IncomingMessage, re
     const scope: RequestScope = { requestId };
     // Probes and scrapes are not traced; the proxy's own paths are its routes, proxied ones are not.
     if (parts.tracer && !probe) scope.trace = parts.tracer.start(req, res, path, isOwnPath(path) ? path : undefined);
-    requestScope.run(scope, () => {
-      // Probes and scrapes stay out of the access log and the request counters. Every other
-      // answer gets its request id from the access log's writeHead hook (see access-log.ts).
-      if (probe) res.setHeader(requestIdName, requestId);
-      else accessLog(req, res, path, requestId);
-      try {
-        // Probes reach the pod by its IP (Kubernetes): health paths answer any Host.
-        if (!probe) parts.hostCheck?.(req);
-        // The proxy's own routes and CORS preflights are Express' (sessions, cookies, forms).
-        if (isOwnPath(path) || (req.method === "OPTIONS" && req.headers.origin !== undefined)) {
-          if (expectsContinue(req)) res.writeContinue();
-          ownRoutes(req as Request, res as never);
-          return;
-        }
-        // Decided on and forwarded: the same raw path (ambiguous ones are refused).
-        proxyRequest(parts, ownRoutes, req, res, requestPath(url), requestId).catch((error) =>
-          answerFailure(logger, res, error, requestId),
-        );
-      } catch (error) {
-        answerFailure(logger, res, error, requestId);
+    // The rest of the server's 'request' callback is this request's (request-scope.ts).
+    enterScope(scope);
+    // Probes and scrapes stay out of the access log and the request counters. Every other
+    // answer gets its request id from the access log's writeHead hook (see access-log.ts).
+    if (probe) res.setHeader(requestIdName, requestId);
+    else accessLog(req, res, path, requestId);
+    try {
+      // Probes reach the pod by its IP (Kubernetes): health paths answer any Host.
+      if (!probe) parts.hostCheck?.(req);
+      // The proxy's own routes and CORS preflights are Express' (sessions, cookies, forms).
+      if (isOwnPath(path) || (req.method === "OPTIONS" && req.headers.origin !== undefined)) {
+        if (expectsContinue(req)) res.writeContinue();
+        ownRoutes(req as Request, res as never);
+        return;
       }
-    });
+      // Decided on and forwarded: the same raw path (ambiguous ones are refused).
+      proxyRequest(parts, ownRoutes, req, res, requestPath(url), requestId).catch((error) =>
+        answerFailure(logger, res, error, requestId),
+      );
+    } catch (error) {
+      answerFailure(logger, res, error, requestId);
+    }
   };
 }

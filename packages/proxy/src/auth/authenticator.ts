@@ -39,6 +39,19 @@ export interface AuthenticatorDeps {
 
 const BEARER = /^Bearer[ ]+([A-Za-z0-9\-._~+/]+=*)$/i;
 
+/** Loops, not some()/filter(): asked for every bearer request, and a callback is a closure per call. */
+function namesOneOf(audience: readonly string[], audiences: ReadonlySet<string>): boolean {
+  for (const aud of audience) if (audiences.has(aud)) return true;
+  return false;
+}
+
+const NONE_MISSING: readonly string[] = Object.freeze([]);
+
+/** The scopes of `needed` that `granted` lacks; nothing built when nothing is needed (the usual case). */
+function missingScopes(needed: readonly string[], granted: readonly string[]): readonly string[] {
+  return needed.length === 0 ? NONE_MISSING : needed.filter((scope) => !granted.includes(scope));
+}
+
 export class Authenticator {
   readonly #deps: AuthenticatorDeps;
 
@@ -52,7 +65,7 @@ export class Authenticator {
     if (policy.isPublic(path)) return { kind: "allowed", user: undefined };
     const authorization = req.headers.authorization;
     if (authorization !== undefined && this.#deps.bearer) return this.#bearer(authorization, policy, path);
-    const user = this.#deps.bypassUser ?? (await this.#sessionUser(req));
+    const user = this.#deps.bypassUser ?? this.#cachedSessionUser(req) ?? (await this.#sessionUser(req));
     if (!user) {
       metrics.authAttempts.inc({ result: "unauthenticated" });
       const hadCookie = this.#deps.sessions?.hasCookie(req) ?? false;
@@ -111,16 +124,16 @@ export class Authenticator {
   /** Audience, then the required scopes, then the path's scopes; a BearerError names what is missing. */
   #checkGrant(token: VerifiedToken, path: string): void {
     const audiences = this.#deps.audiences;
-    if (!audiences || !token.audience.some((aud) => audiences.has(aud))) {
+    if (!audiences || !namesOneOf(token.audience, audiences)) {
       throw new BearerError("invalid_token", "The access token is not for this MCP server");
     }
     const required = this.#deps.requiredScopes ?? [];
-    const missingRequired = required.filter((scope) => !token.scopes.includes(scope));
+    const missingRequired = missingScopes(required, token.scopes);
     if (missingRequired.length > 0) {
       throw new BearerError("insufficient_scope", `The access token lacks the scope ${missingRequired.join(" ")}`);
     }
     const needed = this.scopesFor(path);
-    const missing = needed.filter((scope) => !token.scopes.includes(scope));
+    const missing = missingScopes(needed, token.scopes);
     if (missing.length > 0) {
       throw new BearerError("insufficient_scope", `This path needs the scope ${missing.join(" ")}`, undefined, needed);
     }
@@ -132,6 +145,16 @@ export class Authenticator {
       if (path === prefix || path.startsWith(prefix.endsWith("/") ? prefix : `${prefix}/`)) return scopes;
     }
     return [];
+  }
+
+  /**
+   * The user of a session the cache holds and that needs no refresh, without a promise (most
+   * requests); anything else (not cached, no user, a refresh due) is #sessionUser's.
+   */
+  #cachedSessionUser(req: IncomingMessage): SessionUser | undefined {
+    const session = this.#deps.sessions?.cached(req);
+    if (!session?.data.user || this.#deps.refresher?.needsRefresh(session.data.tokens)) return undefined;
+    return session.data.user;
   }
 
   async #sessionUser(req: IncomingMessage): Promise<SessionUser | undefined> {

@@ -26,11 +26,28 @@ class AccessLog {
   readonly requestIdName: string;
   readonly requestIdKey: string;
 
+  /** logger.level when #debug was last asked (winston's answer builds arrays and a closure per call). */
+  #level: string | undefined;
+  #debug = false;
+
   constructor(logger: Logger, metrics: ProxyMetrics, requestId: { name: string; key: string }) {
     this.#logger = logger;
     this.#metrics = metrics;
     this.requestIdName = requestId.name;
     this.requestIdKey = requestId.key;
+  }
+
+  /**
+   * Whether debug lines are written, asked again when the level changed (a reload sets
+   * logger.level; the logger's transports, fixed at its creation, have no level of their own).
+   */
+  #debugEnabled(): boolean {
+    const level = this.#logger.level;
+    if (level !== this.#level) {
+      this.#level = level;
+      this.#debug = this.#logger.isDebugEnabled();
+    }
+    return this.#debug;
   }
 
   record(method: string, path: string, status: number, seconds: number, scope: RequestScope | undefined): void {
@@ -51,7 +68,7 @@ class AccessLog {
       this.#histograms.set(method, histogram);
     }
     histogram.observe(seconds);
-    if (status < 400 && !this.#logger.isDebugEnabled()) return;
+    if (status < 400 && !this.#debugEnabled()) return;
     const line = { method, path, status, duration_ms: Math.round(seconds * 100_000) / 100, user_id: scope?.userId };
     const level = status >= 500 ? "warn" : status >= 400 ? "info" : "debug";
     // The line names its request (request id, trace) even when written from the socket's events.

@@ -15,3 +15,15 @@ export const requestScope = new AsyncLocalStorage<RequestScope>();
 export function currentScope(): RequestScope | undefined {
   return requestScope.getStore();
 }
+
+/**
+ * Makes `scope` the current one for the rest of the running callback and what it schedules:
+ * for code that Node calls back from an event (the request handler, undici's socket
+ * callbacks), whose context Node sets before each callback and restores after it, so the
+ * scope ends with that callback as it would with run(). Cheaper than run(), which copies the
+ * async context twice per call (once in, once back out: docs/decisions/029); what is left of
+ * such a callback is the same request's work.
+ */
+export function enterScope(scope: RequestScope): void {
+  if (requestScope.getStore() !== scope) requestScope.enterWith(scope);
+}

@@ -59,6 +59,14 @@ export class SessionReader {
     return req.headers.cookie?.includes(`${this.#cookieName}=`) ?? false;
   }
 
+  /** The session when the cache holds it (no promise: the hot path), else undefined: read() it. */
+  cached(req: IncomingMessage): StoredSession | undefined {
+    const cookieValue = this.#cookieValue(req);
+    if (cookieValue === undefined) return undefined;
+    const cached = this.#cache?.get(cookieValue);
+    return cached ? { id: cached.id, data: cached.data, cookieValue } : undefined;
+  }
+
   /** Rejects when the store cannot answer: callers fail closed. */
   read(req: IncomingMessage): Promise<StoredSession | undefined> {
     const cookieValue = this.#cookieValue(req);

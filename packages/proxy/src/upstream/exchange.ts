@@ -12,7 +12,7 @@ import type { Dispatcher } from "undici";
 import { ProxyError } from "../errors.ts";
 import { UnfilterableEvent } from "../mcp/stream-filter.ts";
 import type { Logger } from "../observability/logger.ts";
-import { currentScope, type RequestScope, requestScope } from "../observability/request-scope.ts";
+import { currentScope, enterScope, type RequestScope } from "../observability/request-scope.ts";
 import type { UpstreamTrace } from "../observability/tracing.ts";
 import { answerConnectionNominated, HOP_BY_HOP } from "../proxy-headers.ts";
 import type { Endpoint } from "./endpoints.ts";
@@ -264,11 +264,12 @@ export class Exchange implements Dispatcher.DispatchHandler {
   /**
    * Runs `step` in the request's scope (its log lines name the request, its hooks see it):
    * undici calls back from the upstream socket's events, whose async context is that of the
-   * request that opened the connection, an earlier one on a reused connection.
+   * request that opened the connection, an earlier one on a reused connection. Entered for
+   * the rest of undici's callback (request-scope.ts): what follows there is this exchange's.
    */
   #inScope(step: () => void): void {
-    if (this.#scope) requestScope.run(this.#scope, step);
-    else step();
+    if (this.#scope) enterScope(this.#scope);
+    step();
   }
 
   /** The answer's headers are in (and its hook done): rewrite it, or relay it as it comes. */
