@@ -549,3 +549,78 @@ describe("forwarding headers of a peer that is not a trusted proxy", () => {
     }
   });
 });
+
+describe("every answer names its request (X-Request-ID, once)", () => {
+  let upstream: http.Server;
+  let proxy: RunningProxy;
+  const received: (string | undefined)[] = [];
+  before(async () => {
+    upstream = http.createServer((req, res) => {
+      req.resume();
+      const id = req.headers["x-request-id"];
+      received.push(typeof id === "string" ? id : undefined);
+      const type = req.url === "/stream" ? "text/event-stream" : "application/json";
+      // An MCP server that names the answer itself: its value is what the client gets.
+      const own = req.url === "/own-id" ? { "X-Request-Id": "from-the-mcp-server" } : {};
+      res.writeHead(200, { "content-type": type, ...own });
+      res.end(req.url === "/stream" ? "data: {}\n\n" : "{}");
+    });
+    await new Promise<void>((resolve) => upstream.listen(0, "127.0.0.1", resolve));
+    proxy = await bypassProxy(`http://127.0.0.1:${(upstream.address() as AddressInfo).port}`);
+  });
+  after(async () => {
+    await proxy.shutdown();
+    upstream.closeAllConnections();
+    await new Promise((resolve) => upstream.close(resolve));
+  });
+
+  /** The answer's request id lines, by raw header line (a duplicate would show twice). */
+  async function idsOf(path: string, headers: OutgoingHttpHeaders = {}): Promise<{ answer: Answer; ids: string[] }> {
+    const answer = await new Promise<Answer & { raw: string[] }>((resolve, reject) => {
+      const url = new URL(proxy.url);
+      const req = http.request({ host: url.hostname, port: url.port, path, headers }, (res) => {
+        let body = "";
+        res.setEncoding("utf8");
+        res.on("data", (chunk: string) => {
+          body += chunk;
+        });
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body, raw: res.rawHeaders }));
+      });
+      req.on("error", reject);
+      req.end();
+    });
+    const ids = answer.raw.filter((_, i) => i % 2 === 1 && answer.raw[i - 1]?.toLowerCase() === "x-request-id");
+    return { answer, ids };
+  }
+
+  it("on proxied answers and event streams: the id the MCP server was sent", async () => {
+    for (const path of ["/mcp", "/stream"]) {
+      const { answer, ids } = await idsOf(path);
+      assert.equal(answer.status, 200, path);
+      assert.equal(ids.length, 1, `${path}: ${ids}`);
+      assert.match(ids[0] ?? "", /^[0-9a-f-]{36}$/, path);
+      assert.equal(received.at(-1), ids[0], path);
+    }
+  });
+
+  it("replaces an untrusted client's id, and keeps the MCP server's own when its answer names one", async () => {
+    const replaced = await idsOf("/mcp", { "x-request-id": "client-chosen-1" });
+    assert.equal(replaced.ids.length, 1);
+    assert.match(replaced.ids[0] ?? "", /^[0-9a-f-]{36}$/);
+    const own = await idsOf("/own-id");
+    assert.deepEqual(own.ids, ["from-the-mcp-server"]);
+  });
+
+  it("on the proxy's own answers: errors, its routes and health probes", async () => {
+    const refused = await idsOf("/a/%2e%2e/mcp");
+    assert.equal(refused.answer.status, 400);
+    assert.equal(refused.ids.length, 1);
+    assert.equal((JSON.parse(refused.answer.body) as { request_id: string }).request_id, refused.ids[0]);
+    for (const path of ["/api/v1/session", "/healthz", "/health"]) {
+      const { answer, ids } = await idsOf(path);
+      assert.equal(answer.status, 200, path);
+      assert.equal(ids.length, 1, `${path}: ${ids}`);
+      assert.match(ids[0] ?? "", /^[0-9a-f-]{36}$/, path);
+    }
+  });
+});
