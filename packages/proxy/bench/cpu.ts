@@ -263,8 +263,12 @@ try {
       .sign(privateKey);
   };
 
-  await cpuRow("bare Node proxy (baseline)", bare.pid, `http://127.0.0.1:${barePort}/mcp`, {});
-  await stop(bare);
+  const bareRow = () => cpuRow("bare Node proxy (baseline)", bare.pid, `http://127.0.0.1:${barePort}/mcp`, {});
+  await bareRow();
+  // BENCH_CPU_BARE_EACH=1: the baseline is measured again before each row, so every figure has
+  // one taken beside it (the machine's load moves both; their ratio moves less).
+  const bareEach = Boolean(process.env.BENCH_CPU_BARE_EACH);
+  if (!bareEach) await stop(bare);
   // One proxy process per row, so each profile holds one row (the session cookie holds: same
   // Redis, same secret). BENCH_COMPARE=BUNDLE runs each row through that bundle too, in turn.
   const bundles: [string, string][] = [["", bundle]];
@@ -295,11 +299,13 @@ try {
       { length: Number(process.env.BENCH_CPU_REPEAT ?? 1) },
       () => bundles,
     ).flat()) {
+      if (bareEach) await bareRow();
       const proxy = await startProxy(port, entry, args);
       await cpuRow(`${name}${label}`, proxy.pid, `http://127.0.0.1:${port}/mcp`, headers, body);
       await stop(proxy);
     }
   }
+  if (bareEach) await stop(bare);
   rmSync(policyDir, { recursive: true, force: true });
   await idp.close();
   await redis.close();

@@ -198,19 +198,39 @@ function pinTo(req: IncomingMessage, who: Who, admitted: Admitted, to: Endpoint,
 /**
  * An MCP session is only ever used by whoever created it (user and OAuth client), and a
  * pinned one goes to its endpoint or nowhere. Undefined when the request was answered here
- * (404 session not found); else the endpoint and the pinned session id, if any.
+ * (404 session not found); else the endpoint and the pinned session id, if any. Answered at
+ * once (no promise) for what most requests are: no session named, to a path known not to be
+ * an HTTP+SSE message path.
  */
-async function admitMcpSession(
+function admitMcpSession(
   req: IncomingMessage,
   res: ServerResponse,
   who: Who,
   owner: McpSessionOwner,
   mcpSessions: McpSessionBinding,
   parts: AppParts,
-): Promise<Admitted | undefined> {
-  const { upstream } = parts;
+): Admitted | undefined | Promise<Admitted | undefined> {
   const header = req.headers[MCP_SESSION_HEADER];
   const requested = typeof header === "string" ? header : undefined;
+  if (requested === undefined && mcpSessions.admitsLegacyAtOnce(req.url ?? "/")) {
+    const admitted: Admitted = { endpoint: pickEndpoint(parts), pinned: undefined, owner, mcpSessions, requested };
+    pinTo(req, who, admitted, admitted.endpoint, parts);
+    return admitted;
+  }
+  return admitLookedUp(req, res, who, owner, mcpSessions, parts, requested);
+}
+
+/** admitMcpSession when the store may have to be asked. */
+async function admitLookedUp(
+  req: IncomingMessage,
+  res: ServerResponse,
+  who: Who,
+  owner: McpSessionOwner,
+  mcpSessions: McpSessionBinding,
+  parts: AppParts,
+  requested: string | undefined,
+): Promise<Admitted | undefined> {
+  const { upstream } = parts;
   const admission =
     requested !== undefined
       ? await mcpSessions.admission(requested, owner)
@@ -303,14 +323,16 @@ async function proxyRequest(
 ): Promise<void> {
   allowCors(req, res, parts);
   const scope = currentScope();
-  // Without tracing, no span closures per request (the step is called as it is).
-  const auth = scope?.trace
-    ? await inSpan(
+  // Without tracing, no span closures per request (the step is called as it is); a result
+  // known at once (a cached session) is not awaited, which would cost a microtask turn.
+  const authenticating = scope?.trace
+    ? inSpan(
         "mcp_proxy.authenticate",
-        () => parts.authenticator.authenticate(req, path),
+        async () => parts.authenticator.authenticate(req, path),
         (result) => ({ "mcp_proxy.auth.result": result.kind }),
       )
-    : await parts.authenticator.authenticate(req, path);
+    : parts.authenticator.authenticate(req, path);
+  const auth = authenticating instanceof Promise ? await authenticating : authenticating;
   if (auth.kind !== "allowed") {
     // People are sent to sign in; programs get 401 JSON, never a redirect.
     const signIn = auth.kind === "anonymous" && parts.login && isBrowserNavigation(req);
@@ -326,10 +348,9 @@ async function proxyRequest(
   const who: Who = { user, requestId, forwardedProto: parts.publicProtocol(req) };
   if (scope?.trace) who.trace = scope.trace;
   const { mcpSessions } = parts;
-  const bound =
-    mcpSessions && user
-      ? await admitMcpSession(req, res, who, sessionOwner(user, auth.clientId), mcpSessions, parts)
-      : null;
+  const admitting =
+    mcpSessions && user ? admitMcpSession(req, res, who, sessionOwner(user, auth.clientId), mcpSessions, parts) : null;
+  const bound = admitting instanceof Promise ? await admitting : admitting;
   if (bound === undefined) return;
   const endpoint = bound?.endpoint ?? pickEndpoint(parts);
   if (parts.mcpGuard?.enabled && !(await admittedByPolicy(req, res, who, auth, parts.mcpGuard))) return;

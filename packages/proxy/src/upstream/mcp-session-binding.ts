@@ -183,8 +183,21 @@ export class McpSessionBinding {
   legacyAdmission(url: string, owner: McpSessionOwner): Promise<SessionAdmission> {
     const address = this.#addressOf(url);
     if (!address) return NOT_ADMITTED;
-    if (!this.#messagePaths.has(address.path) && this.#otherPaths.get(address.path)) return ADMITTED;
+    if (this.#knownPlain(address.path)) return ADMITTED;
     return this.#legacyCheck(address, owner);
+  }
+
+  /**
+   * Whether a request without Mcp-Session-Id is admitted from memory alone: it goes to a path
+   * known not to be an HTTP+SSE message path (as legacyAdmission answers it without the store).
+   */
+  admitsLegacyAtOnce(url: string): boolean {
+    const address = this.#addressOf(url);
+    return address !== undefined && this.#knownPlain(address.path);
+  }
+
+  #knownPlain(path: string): boolean {
+    return !this.#messagePaths.has(path) && this.#otherPaths.get(path) === true;
   }
 
   async #legacyCheck(address: { path: string; key: string }, owner: McpSessionOwner): Promise<SessionAdmission> {
