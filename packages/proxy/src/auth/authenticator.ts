@@ -3,6 +3,7 @@
 // admits. Framework-free, so the hot path and WebSocket upgrades share it. Whatever verified
 // a token (provider JWT or the proxy's own), its audience and scopes are checked here, once.
 import type { IncomingMessage } from "node:http";
+import { BoundedMemo } from "../bounded-memo.ts";
 import { forbidden, ProxyError, storeUnavailable } from "../errors.ts";
 import type { ProxyMetrics } from "../observability/metrics.ts";
 import type { SessionReader } from "../session/session-reader.ts";
@@ -55,8 +56,17 @@ function missingScopes(needed: readonly string[], granted: readonly string[]): r
   return needed.length === 0 ? NONE_MISSING : needed.filter((scope) => !granted.includes(scope));
 }
 
+/** Authorization headers remembered with their token (a client sends the same one each time). */
+const AUTHORIZATIONS = { maxEntries: 1_000, maxKeyLength: 8_192 };
+
 export class Authenticator {
   readonly #deps: AuthenticatorDeps;
+  /**
+   * The token of each Authorization header seen lately: the expression runs once per header,
+   * and the verifier's cache is then asked with the same string each time, whose hash V8 keeps
+   * (a token cut from the header anew is hashed and compared whole, ~1 KB, on every request).
+   */
+  readonly #tokens = new BoundedMemo((header) => BEARER.exec(header)?.[1], AUTHORIZATIONS);
 
   constructor(deps: AuthenticatorDeps) {
     this.#deps = deps;
@@ -103,7 +113,7 @@ export class Authenticator {
   /** A request that carries a token is judged by the token alone, never by a cookie too. */
   async #bearer(authorization: string, policy: AccessPolicy, path: string): Promise<AuthResult> {
     const { metrics } = this.#deps;
-    const token = BEARER.exec(authorization)?.[1];
+    const token = this.#tokens.get(authorization);
     const verifier = this.#deps.bearer?.();
     if (!verifier) {
       throw new ProxyError("OIDC_ERROR", 503, "The identity provider is not reachable yet; try again shortly");
