@@ -6,7 +6,8 @@
 // the installed command (bin/mcp-oidc-proxy.js rebuilds it when a source is newer) and make
 // bench run it. Written beside and renamed into place, so a starting launcher never reads
 // half a build.
-import { mkdirSync, renameSync, rmSync, statSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { copyFileSync, mkdirSync, renameSync, rmSync, statSync } from "node:fs";
 import path from "node:path";
 import { build, type Plugin } from "esbuild";
 
@@ -36,10 +37,39 @@ const httpByRequire: Plugin = {
   },
 };
 
+/** Dependencies' JSON files this large or larger are written beside the chunks. */
+const JSON_BESIDE_BYTES = 16 * 1024;
+
+/**
+ * The large JSON files of dependencies (mime-db's table, twice; iconv-lite's code pages) are
+ * copied beside the chunks and read with Node's require() when their module first asks for
+ * them, instead of being inlined as JavaScript: V8 keeps the source text of every loaded
+ * module resident, and an object literal's boilerplate with the code that built it, while a
+ * parsed JSON file leaves only its objects. iconv-lite's tables are then never read at all
+ * (body-parser decodes the forms the proxy parses as UTF-8 or ISO-8859-1; 0.4 MiB of the
+ * loaded source before). The files go to `chunks/`, and the banner's `__chunkDir` finds them
+ * from the entry and from a chunk alike. See docs/decisions/031-idle-module-graph.md.
+ */
+function jsonBeside(copies: Map<string, string>): Plugin {
+  return {
+    name: "json-beside",
+    setup(plugin) {
+      plugin.onLoad({ filter: /[\\/]node_modules[\\/].*\.json$/ }, (args) => {
+        if (statSync(args.path).size < JSON_BESIDE_BYTES) return undefined;
+        const hash = createHash("sha256").update(args.path).digest("hex").slice(0, 8);
+        const name = `${path.basename(args.path, ".json")}-${hash}.json`;
+        copies.set(name, args.path);
+        return { contents: `module.exports = require(__chunkDir + ${JSON.stringify(`/${name}`)});`, loader: "js" };
+      });
+    },
+  };
+}
+
 export async function buildBundle(outdir: string = BUNDLE_DIR): Promise<string> {
   const staging = `${outdir}.${process.pid}.tmp`;
   rmSync(staging, { recursive: true, force: true });
   mkdirSync(staging, { recursive: true });
+  const jsonCopies = new Map<string, string>();
   const result = await build({
     entryPoints: { "mcp-oidc-proxy": path.join(import.meta.dirname, "../src/main.ts") },
     bundle: true,
@@ -57,7 +87,7 @@ export async function buildBundle(outdir: string = BUNDLE_DIR): Promise<string> 
     minifyIdentifiers: true,
     keepNames: true,
     logLevel: "error",
-    plugins: [httpByRequire],
+    plugins: [httpByRequire, jsonBeside(jsonCopies)],
     legalComments: "eof",
     // CommonJS dependencies inside ES modules still call require() and read __dirname.
     banner: {
@@ -68,10 +98,13 @@ export async function buildBundle(outdir: string = BUNDLE_DIR): Promise<string> 
         "const require = __createRequire(import.meta.url);",
         "const __filename = __fileURLToPath(import.meta.url);",
         "const __dirname = __pathDirname(__filename);",
+        // Every output but the entry is in chunks/ (chunkNames), where jsonBeside writes.
+        'const __chunkDir = /[\\\\/]chunks$/.test(__dirname) ? __dirname : __dirname + "/chunks";',
       ].join(" "),
     },
   });
   if (result.errors.length > 0) throw new Error("bundling failed");
+  for (const [name, source] of jsonCopies) copyFileSync(source, path.join(staging, "chunks", name));
   rmSync(outdir, { recursive: true, force: true });
   renameSync(staging, outdir);
   return path.join(outdir, "mcp-oidc-proxy.mjs");

@@ -29,7 +29,7 @@ import { configuredUrls, type Resolver, UpstreamEndpoints } from "./upstream/end
 import { Forwarder } from "./upstream/forwarder.ts";
 import { IdentityHeaders } from "./upstream/identity-headers.ts";
 import { McpSessionBinding } from "./upstream/mcp-session-binding.ts";
-import { createUpgradeRelay } from "./upstream/websocket.ts";
+import type { createUpgradeRelay } from "./upstream/websocket.ts";
 import { VERSION } from "./version.ts";
 
 export interface RunningProxy {
@@ -75,13 +75,26 @@ function upstreamParts(
     publicHost: resolved.publicHost,
   };
   const forwarder = new Forwarder({ config, metrics, logger, headerParts });
-  const relayUpgrade = createUpgradeRelay(
+  const relayUpgrade = lazyUpgradeRelay(
     target,
     logger,
     headerParts,
     endpoints.pinsSessions ? () => endpoints.pick()?.url : undefined,
   );
   return { target, endpoints, forwarder, relayUpgrade };
+}
+
+/**
+ * The upgrade relay, loaded at the first upgrade: http-proxy-middleware and its dependencies
+ * (~0.4 MiB of heap and source) serve only WebSockets, which most MCP servers never see
+ * (decision 031). The upgrade already waits for authentication, so one more wait is no change.
+ */
+function lazyUpgradeRelay(...args: Parameters<typeof createUpgradeRelay>) {
+  let relay: Promise<ReturnType<typeof createUpgradeRelay>> | undefined;
+  return async (...upgrade: Parameters<ReturnType<typeof createUpgradeRelay>>): Promise<void> => {
+    relay ??= import("./upstream/websocket.ts").then((module) => module.createUpgradeRelay(...args));
+    (await relay)(...upgrade);
+  };
 }
 
 /** Origins and scheme of the public URL: fixed when configured, else as the request came. */

@@ -16,7 +16,8 @@ export interface UpgradeDeps {
   allowedOrigins: (req: IncomingMessage) => ReadonlySet<string>;
   authenticator: Authenticator;
   publicProtocol: (req: IncomingMessage) => string;
-  relay: (req: IncomingMessage, socket: Socket, head: Buffer, who: Who) => void;
+  /** May load the relay first (proxy-server.ts), hence a promise. */
+  relay: (req: IncomingMessage, socket: Socket, head: Buffer, who: Who) => Promise<void>;
   /** While MCP policy rules exist: their messages over a WebSocket could not be judged. */
   mcpPolicyActive: () => boolean;
 }
@@ -47,7 +48,7 @@ export function createUpgradeHandler(deps: UpgradeDeps): (req: IncomingMessage, 
             reason: "mcp_policy",
           });
         }
-        deps.relay(req, socket, head, { user: auth.user, requestId, forwardedProto: deps.publicProtocol(req) });
+        await deps.relay(req, socket, head, { user: auth.user, requestId, forwardedProto: deps.publicProtocol(req) });
       } catch (error) {
         rejectUpgrade(socket, toProxyError(error), requestId);
       }

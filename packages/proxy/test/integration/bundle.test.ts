@@ -6,7 +6,9 @@
 // The installed command (bin/mcp-oidc-proxy.js) runs the same bundle, rebuilt when stale.
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, statSync, utimesSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, utimesSync } from "node:fs";
+import http from "node:http";
+import type { Socket } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -90,6 +92,82 @@ describe("production bundle (the container's command)", () => {
     const { code, stderr } = await exited;
     assert.equal(code, 0, stderr);
     assert.match(stderr, /node's undici loaded: false/);
+  });
+
+  // Decision 031: what only some requests use is neither inlined in the loaded source nor
+  // loaded before a request needs it.
+  it("reads dependencies' large JSON files from beside the chunks, and loads the WebSocket relay at the first upgrade", async () => {
+    const chunkDir = path.join(dir, "dist", "chunks");
+    const outputs = [bundle, ...readdirSync(chunkDir).map((name) => path.join(chunkDir, name))];
+    const inlined = outputs.filter((file) =>
+      readFileSync(file, "utf8").includes("application/1d-interleaved-parityfec"),
+    );
+    assert.deepEqual(
+      inlined.map((file) => path.basename(file).replace(/-[0-9a-f]{8}\.json$/, ".json")),
+      ["db.json", "db.json"],
+      "mime-db's table (express's copy and koa's) only in JSON files",
+    );
+    // Which chunks and JSON files the process read, printed when asked (SIGUSR2) and at exit.
+    const report = [
+      'import { createRequire, registerHooks } from "node:module";',
+      "const chunks = [];",
+      "registerHooks({ load(url, context, next) { chunks.push(url.split('/').pop()); return next(url, context); } });",
+      // Node's require cache is one for the process; createRequire needs a file path, not this data: URL.
+      'const cache = createRequire("/").cache;',
+      "const print = () => process.stderr.write('loaded: ' + JSON.stringify([...chunks, ...Object.keys(cache)].map((f) => f.split('/').pop())) + '\\n');",
+      'process.on("SIGUSR2", print); process.on("exit", print);',
+    ].join("\n");
+    const proxyPort = await freePort();
+    const proxy = spawn(process.execPath, [`--import=data:text/javascript,${encodeURIComponent(report)}`, bundle], {
+      cwd: dir,
+      env: {
+        PATH: process.env.PATH ?? "",
+        MCP_HOST: "127.0.0.1",
+        MCP_PORT: String(proxyPort),
+        MCP_TARGET_URL: stack.mcp.url,
+        AUTH_MODE: "bypass",
+      },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    const exited = finished(proxy);
+    await logLine(proxy, "mcp-oidc-proxy listening");
+    let stderr = "";
+    proxy.stderr?.on("data", (chunk: Buffer) => {
+      stderr += chunk.toString();
+    });
+    const loaded = async (): Promise<string[]> => {
+      const before = stderr.length;
+      proxy.kill("SIGUSR2");
+      const line = () => /loaded: (.*)\n/.exec(stderr.slice(before))?.[1];
+      while (line() === undefined) await new Promise((resolve) => proxy.stderr?.once("data", resolve));
+      return JSON.parse(line() as string) as string[];
+    };
+    const atStart = await loaded();
+    assert.ok(
+      atStart.some((name) => /^db-[0-9a-f]{8}\.json$/.test(name)),
+      "express's mime-db, read from its file",
+    );
+    assert.ok(!atStart.some((name) => /^(cp9|shiftjis|eucjp|big5)/.test(name)), "no code page of iconv-lite read");
+    assert.ok(!atStart.some((name) => name.startsWith("websocket-")), "no WebSocket relay before an upgrade");
+    const socket = await new Promise<Socket>((resolve, reject) => {
+      const req = http.request(`http://127.0.0.1:${proxyPort}/ws`, {
+        headers: { connection: "Upgrade", upgrade: "websocket" },
+      });
+      req.on("upgrade", (_res, upgraded: Socket) => resolve(upgraded));
+      req.on("response", (res) => reject(new Error(`no upgrade: ${res.statusCode}`)));
+      req.on("error", reject);
+      req.end();
+    });
+    socket.write("hello through the bundle");
+    const echoed = await new Promise<string>((resolve) => socket.once("data", (d: Buffer) => resolve(d.toString())));
+    socket.destroy();
+    assert.equal(echoed, "hello through the bundle");
+    assert.ok(
+      (await loaded()).some((name) => name.startsWith("websocket-")),
+      "the relay, loaded for the upgrade",
+    );
+    proxy.kill("SIGTERM");
+    assert.equal((await exited).code, 0);
   });
 
   it("is what the installed command runs, rebuilt first when a source is newer", () => {
