@@ -10,14 +10,18 @@
 # NODE_OPTIONS already sets wins over the derived one (the operator's image sets a 1 MiB
 # young generation; decision 023). glibc's malloc gets two arenas instead of eight per core:
 # memory freed after a burst of requests then goes back to it instead of staying fragmented
-# (~20 MiB less RSS after the bench's load), and fixed trim and mmap thresholds (128 KiB):
-# by default glibc raises them after the first large block is freed (up to 32 and 64 MiB),
-# and then keeps that much freed memory at the top of its heap: ~6 MiB idle, ~5 after load.
-# See docs/decisions/020-proxy-footprint.md and 026-idle-memory.md.
+# (~20 MiB less RSS after the bench's load), and fixed trim and mmap thresholds: by default
+# glibc raises them after the first large block is freed (up to 32 and 64 MiB), and then
+# keeps that much freed memory at the top of its heap (~6 MiB idle, ~5 after load). The trim
+# threshold stays at 128 KiB; blocks of 32 KiB and more are mapped on their own, so the
+# segments of V8's compiler zones (32 KiB each, ~30 MiB at their start-up peak) go back to
+# the kernel when freed instead of leaving glibc's heap fragmented at ~11 MiB (4 MiB with
+# it: ~6 MiB less idle, ~10 after load; ~0.2 mmap+munmap per proxied request).
+# See docs/decisions/020-proxy-footprint.md, 026-idle-memory.md and 031-idle-module-graph.md.
 set -eu
 export MALLOC_ARENA_MAX="${MALLOC_ARENA_MAX:-2}"
 export MALLOC_TRIM_THRESHOLD_="${MALLOC_TRIM_THRESHOLD_:-131072}"
-export MALLOC_MMAP_THRESHOLD_="${MALLOC_MMAP_THRESHOLD_:-131072}"
+export MALLOC_MMAP_THRESHOLD_="${MALLOC_MMAP_THRESHOLD_:-32768}"
 limit="${MCP_MEMORY_LIMIT:-}"
 for file in /sys/fs/cgroup/memory.max /sys/fs/cgroup/memory/memory.limit_in_bytes; do
   [ -n "$limit" ] && break

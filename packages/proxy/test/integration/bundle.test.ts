@@ -59,7 +59,7 @@ describe("production bundle (the container's command)", () => {
       assert.ok(environ.includes("NODE_OPTIONS=--max-old-space-size=128 --max-semi-space-size=4"), environ.join(" "));
       assert.ok(environ.includes("MALLOC_ARENA_MAX=2"), "two glibc malloc arenas");
       assert.ok(environ.includes("MALLOC_TRIM_THRESHOLD_=131072"), "a fixed trim threshold (decision 026)");
-      assert.ok(environ.includes("MALLOC_MMAP_THRESHOLD_=131072"), "a fixed mmap threshold (decision 026)");
+      assert.ok(environ.includes("MALLOC_MMAP_THRESHOLD_=32768"), "a fixed mmap threshold (decisions 026, 031)");
     });
   });
 
