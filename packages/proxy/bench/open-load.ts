@@ -16,6 +16,9 @@ import { parse } from "csv-parse/sync";
 
 /** Each target's turn: a slice of this many ms, after a warm-up whose requests are not counted. */
 const SLICE_MS = 1000;
+/** Connections vegeta may open to one target: ten times the closed-loop rows' 50. */
+const MAX_CONNECTIONS = 512;
+
 /** Long enough for vegeta's first connections to be open (the first requests of a slice open them). */
 const WARM_UP_MS = 100;
 
@@ -84,6 +87,12 @@ async function attack(
         `-rate=${options.rate}/1s`,
         `-duration=${WARM_UP_MS + SLICE_MS}ms`,
         "-timeout=10s",
+        // A proxy past its saturation (oauth2-proxy's row) would otherwise get a connection per
+        // queued request, ~10,000 per run left in TIME_WAIT: with oauth2-proxy's own churn
+        // upstream (Go keeps 2 idle connections per host) that used up the loopback's ephemeral
+        // ports ("bind: address already in use"). Requests past the cap wait in vegeta, and
+        // their wait counts in their latency (timed from the scheduled send).
+        `-max-connections=${MAX_CONNECTIONS}`,
         `-output=${path.join(dir, "results.bin")}`,
       ],
       { stdio: ["ignore", "ignore", "inherit"] },
