@@ -16,9 +16,6 @@ import { parse } from "csv-parse/sync";
 
 /** Each target's turn: a slice of this many ms, after a warm-up whose requests are not counted. */
 const SLICE_MS = 1000;
-/** Connections vegeta may open to one target: ten times the closed-loop rows' 50. */
-const MAX_CONNECTIONS = 512;
-
 /** Long enough for vegeta's first connections to be open (the first requests of a slice open them). */
 const WARM_UP_MS = 100;
 
@@ -70,7 +67,7 @@ async function attack(
   vegeta: string,
   name: string,
   url: string,
-  options: { rate: number; headers: Record<string, string>; body: string },
+  options: { rate: number; headers: Record<string, string>; body: string; maxConnections?: number | undefined },
 ): Promise<Samples> {
   const dir = mkdtempSync(path.join(tmpdir(), "bench-vegeta-"));
   try {
@@ -87,12 +84,7 @@ async function attack(
         `-rate=${options.rate}/1s`,
         `-duration=${WARM_UP_MS + SLICE_MS}ms`,
         "-timeout=10s",
-        // A proxy past its saturation (oauth2-proxy's row) would otherwise get a connection per
-        // queued request, ~10,000 per run left in TIME_WAIT: with oauth2-proxy's own churn
-        // upstream (Go keeps 2 idle connections per host) that used up the loopback's ephemeral
-        // ports ("bind: address already in use"). Requests past the cap wait in vegeta, and
-        // their wait counts in their latency (timed from the scheduled send).
-        `-max-connections=${MAX_CONNECTIONS}`,
+        ...(options.maxConnections ? [`-max-connections=${options.maxConnections}`] : []),
         `-output=${path.join(dir, "results.bin")}`,
       ],
       { stdio: ["ignore", "ignore", "inherit"] },
@@ -140,6 +132,14 @@ export interface OpenLoadTarget {
   name: string;
   url: string;
   headers: Record<string, string>;
+  /**
+   * A cap on vegeta's connections, for a target past its saturation: it would otherwise get
+   * a connection per queued request, each left in TIME_WAIT (with oauth2-proxy's own churn
+   * upstream, Go keeping 2 idle connections per host, that used up loopback's ephemeral
+   * ports: "bind: address already in use"). Requests past it wait in vegeta, their wait
+   * counted in their latency. Not for the others: a cap turns a short stall into a queue.
+   */
+  maxConnections?: number;
 }
 
 /**
@@ -158,8 +158,8 @@ export async function openLoad<K extends string>(
   const samples = new Map<K, Samples[]>(keys.map((key) => [key, []]));
   for (let round = 0; round < Math.max(1, Math.round((options.seconds * 1000) / SLICE_MS)); round++) {
     for (const key of keys) {
-      const { name, url, headers } = targets[key];
-      samples.get(key)?.push(await attack(vegeta, name, url, { rate, headers, body: options.body }));
+      const { name, url, headers, maxConnections } = targets[key];
+      samples.get(key)?.push(await attack(vegeta, name, url, { rate, headers, body: options.body, maxConnections }));
     }
   }
   const figures = (key: K): OpenLoadFigures => {

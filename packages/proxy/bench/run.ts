@@ -404,6 +404,8 @@ try {
         name: "oauth2-proxy, Redis session",
         url: `${o2pUrl}/mcp`,
         headers: { ...MCP_HEADERS, cookie: o2pCookie },
+        // Past its saturation at this rate: ten times the closed-loop rows' 50 connections.
+        maxConnections: 512,
       },
     },
     { rate: halfRate, seconds: DURATION, body: TOOLS_LIST },
