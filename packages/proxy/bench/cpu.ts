@@ -13,12 +13,10 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import autocannon from "autocannon";
-import { exportJWK, generateKeyPair, SignJWT } from "jose";
-import { startDevIdentityProvider } from "../dev/identity-provider.ts";
 import { buildBundle } from "../scripts/build-bundle.ts";
 import { TestBrowser } from "../test/support/browser.ts";
 import { freePort, startRedis } from "../test/support/redis-server.ts";
-import { benchProxyEnv } from "./proxy-env.ts";
+import { benchProxyEnv, startBenchProvider } from "./proxy-env.ts";
 
 const REQUESTS = Number(process.env.BENCH_CPU_REQUESTS ?? 20_000);
 const ROUNDS = Number(process.env.BENCH_CPU_ROUNDS ?? 3);
@@ -229,20 +227,7 @@ try {
   const proxyUrl = `http://127.0.0.1:${proxyPort}`;
   const policyPort = await freePort();
   const policyUrl = `http://127.0.0.1:${policyPort}`;
-  const { privateKey } = await generateKeyPair("RS256", { extractable: true });
-  const signingKey = { ...(await exportJWK(privateKey)), kid: "bench", alg: "RS256", use: "sig" };
-  const idp = await startDevIdentityProvider({
-    signingKeys: [signingKey],
-    host: "localhost",
-    clients: [
-      {
-        client_id: "bench",
-        client_secret: "bench-secret",
-        redirect_uris: [`${proxyUrl}/callback`, `${policyUrl}/callback`],
-        grant_types: ["authorization_code", "refresh_token"],
-      },
-    ],
-  });
+  const { idp, tokenFor } = await startBenchProvider([`${proxyUrl}/callback`, `${policyUrl}/callback`]);
   const startProxy = async (port: number, entry: string, proxyArgs: string[] = []) => {
     const url = `http://127.0.0.1:${port}`;
     const flags = [...profile, ...(await inspectArgs())];
@@ -255,12 +240,6 @@ try {
     );
     await untilReady(`${url}/readyz`, child);
     return child;
-  };
-  const tokenFor = async (audience: string) => {
-    const now = Math.floor(Date.now() / 1000);
-    return new SignJWT({ iss: idp.issuer, sub: "alice", aud: audience, iat: now, exp: now + 3600 })
-      .setProtectedHeader({ alg: "RS256", kid: "bench" })
-      .sign(privateKey);
   };
 
   const bareRow = () => cpuRow("bare Node proxy (baseline)", bare.pid, `http://127.0.0.1:${barePort}/mcp`, {});

@@ -11,12 +11,10 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import autocannon from "autocannon";
-import { exportJWK, generateKeyPair, SignJWT } from "jose";
-import { startDevIdentityProvider } from "../dev/identity-provider.ts";
 import { buildBundle } from "../scripts/build-bundle.ts";
 import { TestBrowser } from "../test/support/browser.ts";
 import { freePort, startRedis } from "../test/support/redis-server.ts";
-import { benchProxyEnv } from "./proxy-env.ts";
+import { benchProxyEnv, startBenchProvider } from "./proxy-env.ts";
 
 const here = import.meta.dirname;
 const MEMORY_LIMIT_MIB = Number(process.env.BENCH_MEMORY_LIMIT ?? 256);
@@ -80,22 +78,9 @@ try {
   const upstreamPort = await freePort();
   start(process.execPath, [path.join(here, "upstream.ts"), String(upstreamPort)]);
   const redis = await startRedis();
-  const { privateKey } = await generateKeyPair("RS256", { extractable: true });
-  const signingKey = { ...(await exportJWK(privateKey)), kid: "bench", alg: "RS256", use: "sig" };
   // One port for every run, each proxy stopped before the next starts.
   const port = await freePort();
-  const idp = await startDevIdentityProvider({
-    signingKeys: [signingKey],
-    host: "localhost",
-    clients: [
-      {
-        client_id: "bench",
-        client_secret: "bench-secret",
-        redirect_uris: [`http://127.0.0.1:${port}/callback`],
-        grant_types: ["authorization_code", "refresh_token"],
-      },
-    ],
-  });
+  const { idp, tokenFor } = await startBenchProvider([`http://127.0.0.1:${port}/callback`]);
   for (let run = 0; run < RUNS; run++) {
     const url = `http://127.0.0.1:${port}`;
     const started = performance.now();
@@ -122,10 +107,7 @@ try {
     const browser = new TestBrowser();
     await browser.signIn(`${url}/`, "alice");
     const cookie = await browser.jar.getCookieString(url);
-    const now = Math.floor(Date.now() / 1000);
-    const token = await new SignJWT({ iss: idp.issuer, sub: "alice", aud: url, iat: now, exp: now + 3600 })
-      .setProtectedHeader({ alg: "RS256", kid: "bench" })
-      .sign(privateKey);
+    const token = await tokenFor(url);
     const sessionRps = await load(`${url}/mcp`, { cookie });
     const bearerRps = await load(`${url}/mcp`, { authorization: `Bearer ${token}` });
     const after = memory(proxy.pid);

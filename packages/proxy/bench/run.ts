@@ -24,15 +24,13 @@ import http from "node:http";
 import { loadavg, tmpdir } from "node:os";
 import path from "node:path";
 import autocannon from "autocannon";
-import { exportJWK, generateKeyPair, SignJWT } from "jose";
-import { startDevIdentityProvider } from "../dev/identity-provider.ts";
 import { buildBundle } from "../scripts/build-bundle.ts";
 import { TestBrowser } from "../test/support/browser.ts";
 import { HandClient } from "../test/support/oauth-hand-client.ts";
 import { freePort, startRedis } from "../test/support/redis-server.ts";
 import { OAUTH2_PROXY_CLIENT, oauth2ProxyArgs, oauth2ProxyBinary } from "./oauth2-proxy.ts";
 import { type OpenLoadFigures, openLoad, vegetaBinary } from "./open-load.ts";
-import { benchProxyEnv } from "./proxy-env.ts";
+import { benchProxyEnv, startBenchProvider } from "./proxy-env.ts";
 
 const DURATION = Number(process.env.BENCH_DURATION ?? 10);
 const CONNECTIONS = 50;
@@ -228,23 +226,10 @@ try {
   const asProxyUrl = `http://127.0.0.1:${asProxyPort}`;
   const o2pPort = await freePort();
   const o2pUrl = `http://127.0.0.1:${o2pPort}`;
-  // The provider signs with a key the bench holds too, so it can mint access tokens for
-  // this MCP server the way the provider would (mcp_auth.mode provider).
-  const { privateKey } = await generateKeyPair("RS256", { extractable: true });
-  const signingKey = { ...(await exportJWK(privateKey)), kid: "bench", alg: "RS256", use: "sig" };
-  const idp = await startDevIdentityProvider({
-    signingKeys: [signingKey],
-    host: "localhost",
-    clients: [
-      {
-        client_id: "bench",
-        client_secret: "bench-secret",
-        redirect_uris: [`${proxyUrl}/callback`, `${asProxyUrl}/callback`],
-        grant_types: ["authorization_code", "refresh_token"],
-      },
-      { ...OAUTH2_PROXY_CLIENT, redirect_uris: [`${o2pUrl}/oauth2/callback`], grant_types: ["authorization_code"] },
-    ],
-  });
+  const { idp, tokenFor } = await startBenchProvider(
+    [`${proxyUrl}/callback`, `${asProxyUrl}/callback`],
+    [{ ...OAUTH2_PROXY_CLIENT, redirect_uris: [`${o2pUrl}/oauth2/callback`], grant_types: ["authorization_code"] }],
+  );
   // BENCH_PROFILE=DIR writes a CPU profile of the proxy into DIR.
   const profile = process.env.BENCH_PROFILE ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [];
   /** The proxy as its own process (the bundle unless told), with Redis sessions, in one MCP authorization mode; resolves once ready. */
@@ -312,10 +297,7 @@ try {
   cpuBefore = cpuSeconds(proxy.pid);
   const session = await load("mcp-oidc-proxy, Redis session", `${proxyUrl}/mcp`, { cookie });
   const proxyCpuPerRequest = ((cpuSeconds(proxy.pid) - cpuBefore) / (session.rps * DURATION)) * 1e6;
-  const now = Math.floor(Date.now() / 1000);
-  const token = await new SignJWT({ iss: idp.issuer, sub: "alice", aud: proxyUrl, iat: now, exp: now + 3600 })
-    .setProtectedHeader({ alg: "RS256", kid: "bench" })
-    .sign(privateKey);
+  const token = await tokenFor(proxyUrl);
   const probe = await fetch(`${proxyUrl}/mcp`, {
     method: "POST",
     headers: { authorization: `Bearer ${token}` },
@@ -429,9 +411,7 @@ try {
   const policyPort = await freePort();
   const policyUrl = `http://127.0.0.1:${policyPort}`;
   const policyProxy = await startMcpOidcProxy(policyPort, "provider", [], ["--config", policyFile]);
-  const policyToken = await new SignJWT({ iss: idp.issuer, sub: "alice", aud: policyUrl, iat: now, exp: now + 3600 })
-    .setProtectedHeader({ alg: "RS256", kid: "bench" })
-    .sign(privateKey);
+  const policyToken = await tokenFor(policyUrl);
   // Warmed up like the first proxy, so both rows compare warm processes.
   await autocannon({
     url: `${policyUrl}/mcp`,
