@@ -15,7 +15,16 @@ export function peerTrust(trust: Config["server"]["trust_proxy"]): (req: Incomin
   if (typeof trust === "boolean") return () => trust;
   if (typeof trust === "number") return () => trust > 0;
   const trusted = proxyAddr.compile(trust);
-  return (req) => trusted(req.socket.remoteAddress ?? "", 0);
+  // A connection's peer does not change: judged once per connection, not per request.
+  const judged = new WeakMap<object, boolean>();
+  return (req) => {
+    let answer = judged.get(req.socket);
+    if (answer === undefined) {
+      answer = trusted(req.socket.remoteAddress ?? "", 0);
+      judged.set(req.socket, answer);
+    }
+    return answer;
+  };
 }
 
 export function requestIdOf(req: IncomingMessage, headerLowerCase: string, trustsPeer: boolean): string {
