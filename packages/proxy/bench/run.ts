@@ -478,6 +478,19 @@ try {
     bareSized.pid,
   );
 
+  // The floor under any Node HTTP/1.1 proxy: a node:http server that answers the same streams
+  // itself (no upstream connection, no proxy code), run as mcp-oidc-proxy is. What a proxy holds
+  // per stream is at least this plus an upstream connection (docs/performance.md, "Streams").
+  const floorPort = await freePort();
+  const floor = await startProcess(
+    [process.execPath, path.join(here, "upstream.ts"), String(floorPort)],
+    { MCP_MEMORY_LIMIT: String(MEMORY_LIMIT_MIB * 2 ** 20) },
+    "ready",
+    NODE_MEMORY,
+  );
+  const floorStreams = await streamsRow("node:http alone", `http://127.0.0.1:${floorPort}/sse?tick`, "", floor.pid);
+  floor.kill("SIGTERM");
+
   const streamLine = (f: StreamFigures) =>
     `streams, ${f.name.padEnd(16)} ${f.open} of ${STREAMS} open at once (${f.failed} failed) in ${f.openSeconds.toFixed(1)} s; ${f.eventsPerSecond.toFixed(0)} events/s relayed of ${f.open} sent; ${Number.isNaN(f.rss) ? "the process EXITED (out of memory?)" : `RSS with them ${f.rss.toFixed(0)} MiB`}`;
   const row = (f: Figures) =>
@@ -501,7 +514,7 @@ try {
       ...(duringStreams ? [row(duringStreams)] : []),
       `mcp-oidc-proxy with Redis sessions makes ${(session.rps / o2pSession.rps).toFixed(2)}× oauth2-proxy's throughput`,
       `the bare proxy with mcp-oidc-proxy's heap sizes: ${bareSizedLoad.rps.toFixed(0)} req/s; mcp-oidc-proxy, Redis session, is ${((session.rps / bareSizedLoad.rps) * 100).toFixed(0)} % of it (bearer JWT ${((bearer.rps / bareSizedLoad.rps) * 100).toFixed(0)} %)`,
-      ...[proxyStreams, bareStreams, o2pStreams].map(streamLine),
+      ...[proxyStreams, bareStreams, o2pStreams, floorStreams].map(streamLine),
       `CPU per request: bare proxy ${bareCpuPerRequest.toFixed(0)} µs, mcp-oidc-proxy ${proxyCpuPerRequest.toFixed(0)} µs (${((proxyCpuPerRequest / bareCpuPerRequest) * 100).toFixed(0)} %), oauth2-proxy ${o2pCpuPerRequest.toFixed(0)} µs (${((o2pCpuPerRequest / bareCpuPerRequest) * 100).toFixed(0)} %)`,
       ...openModelLines(open, { direct, bare, session, o2p: o2pSession }, halfRate, machineLoad),
       `mcp-oidc-proxy RSS: idle ${idleRss.toFixed(0)} MiB (${sourceIdleRss.toFixed(0)} MiB run from the sources), after load ${loadedRss.toFixed(0)} MiB; startup to ready ${startupMs.toFixed(0)} ms`,
