@@ -16,13 +16,12 @@ import autocannon from "autocannon";
 import { buildBundle } from "../scripts/build-bundle.ts";
 import { TestBrowser } from "../test/support/browser.ts";
 import { freePort, startRedis } from "../test/support/redis-server.ts";
-import { benchProxyEnv, startBenchProvider } from "./proxy-env.ts";
+import { MCP_HEADERS, startBenchProvider, startBenchProxy, TOOLS_CALL, TOOLS_LIST } from "./proxy-env.ts";
 
 const REQUESTS = Number(process.env.BENCH_CPU_REQUESTS ?? 20_000);
 const ROUNDS = Number(process.env.BENCH_CPU_ROUNDS ?? 3);
 const CONNECTIONS = 50;
 const here = import.meta.dirname;
-const NODE_MEMORY = path.resolve(here, "../../../deployments/docker/node-memory.sh");
 const children: ChildProcess[] = [];
 /** BENCH_ALLOCATIONS=1: each process is started with an inspector here, by pid, and its allocations sampled. */
 const inspectPorts = new Map<number | undefined, number>();
@@ -32,13 +31,6 @@ function remember(child: ChildProcess, args: string[]): ChildProcess {
   if (port) inspectPorts.set(child.pid, Number(port));
   return child;
 }
-const TOOLS_LIST = JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/list" });
-const TOOLS_CALL = JSON.stringify({
-  jsonrpc: "2.0",
-  id: 1,
-  method: "tools/call",
-  params: { name: "echo", arguments: { text: "hello" } },
-});
 
 function start(command: string, args: string[], env: Record<string, string> = {}): ChildProcess {
   const child = spawn(command, args, { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "inherit"] });
@@ -60,13 +52,6 @@ function stop(child: ChildProcess): Promise<unknown> {
   return exited;
 }
 
-async function untilReady(url: string, child: ChildProcess): Promise<void> {
-  while ((await fetch(url).catch(() => undefined))?.status !== 200) {
-    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`${url}: the process exited`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
 /** CPU seconds a process has used so far: user, system. */
 function cpuSeconds(pid: number | undefined): [number, number] {
   const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
@@ -79,7 +64,7 @@ async function requests(url: string, headers: Record<string, string>, body: stri
     method: "POST",
     connections: CONNECTIONS,
     amount,
-    headers: { "content-type": "application/json", accept: "application/json, text/event-stream", ...headers },
+    headers: { ...MCP_HEADERS, ...headers },
     body,
   });
   if (result.non2xx > 0 || result.errors > 0)
@@ -229,17 +214,17 @@ try {
   const policyUrl = `http://127.0.0.1:${policyPort}`;
   const { idp, tokenFor } = await startBenchProvider([`${proxyUrl}/callback`, `${policyUrl}/callback`]);
   const startProxy = async (port: number, entry: string, proxyArgs: string[] = []) => {
-    const url = `http://127.0.0.1:${port}`;
-    const flags = [...profile, ...(await inspectArgs())];
-    const child = remember(
-      start(NODE_MEMORY, [process.execPath, ...flags, entry, ...proxyArgs], {
-        ...benchProxyEnv({ port, upstreamPort, issuer: idp.issuer, redisUrl: redis.url, memoryLimitMiB: 256 }),
-        ...(process.env.BENCH_PROXY_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_PROXY_NODE_OPTIONS } : {}),
-      }),
-      flags,
+    const nodeArgs = [...profile, ...(await inspectArgs())];
+    return startBenchProxy(
+      (command, args, env) => remember(start(command, args, env), nodeArgs),
+      { port, upstreamPort, issuer: idp.issuer, redisUrl: redis.url, memoryLimitMiB: 256 },
+      {
+        entry,
+        nodeArgs,
+        proxyArgs,
+        env: process.env.BENCH_PROXY_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_PROXY_NODE_OPTIONS } : {},
+      },
     );
-    await untilReady(`${url}/readyz`, child);
-    return child;
   };
 
   const bareRow = () => cpuRow("bare Node proxy (baseline)", bare.pid, `http://127.0.0.1:${barePort}/mcp`, {});

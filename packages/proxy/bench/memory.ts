@@ -14,12 +14,11 @@ import autocannon from "autocannon";
 import { buildBundle } from "../scripts/build-bundle.ts";
 import { TestBrowser } from "../test/support/browser.ts";
 import { freePort, startRedis } from "../test/support/redis-server.ts";
-import { benchProxyEnv, startBenchProvider } from "./proxy-env.ts";
+import { MCP_HEADERS, startBenchProvider, startBenchProxy, TOOLS_LIST } from "./proxy-env.ts";
 
 const here = import.meta.dirname;
 const MEMORY_LIMIT_MIB = Number(process.env.BENCH_MEMORY_LIMIT ?? 256);
 const RUNS = Number(process.env.BENCH_MEMORY_RUNS ?? 1);
-const NODE_MEMORY = path.resolve(here, "../../../deployments/docker/node-memory.sh");
 const children: ChildProcess[] = [];
 
 function start(command: string, args: string[], env: Record<string, string> = {}): ChildProcess {
@@ -32,18 +31,6 @@ function stop(child: ChildProcess): Promise<unknown> {
   const exited = new Promise((resolve) => child.once("exit", resolve));
   child.kill("SIGTERM");
   return exited;
-}
-
-/** Resolves once the proxy answers /readyz; rejects if it exits first. */
-async function untilReady(child: ChildProcess, url: string): Promise<void> {
-  let exited = false;
-  child.once("exit", () => {
-    exited = true;
-  });
-  while ((await fetch(url).catch(() => undefined))?.status !== 200) {
-    if (exited) throw new Error(`the proxy exited before it was ready (${url})`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
 }
 
 /** RSS and its split (MiB) from /proc: anonymous, file-backed, and the node binary's own pages. */
@@ -66,8 +53,8 @@ async function load(url: string, headers: Record<string, string>): Promise<numbe
     method: "POST",
     connections: 50,
     duration: 8,
-    headers: { "content-type": "application/json", accept: "application/json, text/event-stream", ...headers },
-    body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/list" }),
+    headers: { ...MCP_HEADERS, ...headers },
+    body: TOOLS_LIST,
   });
   if (result.non2xx > 0 || result.errors > 0) throw new Error(`${result.non2xx} non-2xx, ${result.errors} errors`);
   return result.requests.average;
@@ -84,18 +71,11 @@ try {
   for (let run = 0; run < RUNS; run++) {
     const url = `http://127.0.0.1:${port}`;
     const started = performance.now();
-    const proxy = start(NODE_MEMORY, [process.execPath, bundle], {
-      NODE_OPTIONS: process.env.BENCH_NODE_OPTIONS ?? "",
-      NODE_ENV: "production",
-      ...benchProxyEnv({
-        port,
-        upstreamPort,
-        issuer: idp.issuer,
-        redisUrl: redis.url,
-        memoryLimitMiB: MEMORY_LIMIT_MIB,
-      }),
-    });
-    await untilReady(proxy, `${url}/readyz`);
+    const proxy = await startBenchProxy(
+      start,
+      { port, upstreamPort, issuer: idp.issuer, redisUrl: redis.url, memoryLimitMiB: MEMORY_LIMIT_MIB },
+      { entry: bundle, env: { NODE_OPTIONS: process.env.BENCH_NODE_OPTIONS ?? "", NODE_ENV: "production" } },
+    );
     const startupMs = performance.now() - started;
     await new Promise((resolve) => setTimeout(resolve, 1000));
     const idle = memory(proxy.pid);

@@ -1,8 +1,11 @@
 // The environment every bench runs mcp-oidc-proxy with (make bench, bench-memory, bench/cpu.ts):
 // the bundle behind the image's entrypoint sized for `memoryLimitMiB`, in front of the bench's
-// upstream, signed in through its dev provider, sessions in its redis-server; and that provider,
-// which signs with a key the bench holds too, so it mints access tokens as the provider would
-// (mcp_auth.mode provider).
+// upstream, signed in through its dev provider, sessions in its redis-server; how each bench
+// starts it there and waits until it is ready; the MCP requests the benches send; and that
+// provider, which signs with a key the bench holds too, so it mints access tokens as the
+// provider would (mcp_auth.mode provider).
+import type { ChildProcess } from "node:child_process";
+import path from "node:path";
 import { exportJWK, generateKeyPair, SignJWT } from "jose";
 import type { ClientMetadata } from "oidc-provider";
 import { type DevIdentityProvider, startDevIdentityProvider } from "../dev/identity-provider.ts";
@@ -32,6 +35,62 @@ export function benchProxyEnv(proxy: BenchProxy): Record<string, string> {
     MCP_AUTH_MODE: proxy.mcpAuthMode ?? "provider",
     LOG_LEVEL: "warn",
   };
+}
+
+/** The image's entrypoint (heap sized from MCP_MEMORY_LIMIT), which every bench runs Node processes through. */
+export const NODE_MEMORY = path.resolve(import.meta.dirname, "../../../deployments/docker/node-memory.sh");
+
+/** The headers of an MCP client's POST, on every measured request. */
+export const MCP_HEADERS = { "content-type": "application/json", accept: "application/json, text/event-stream" };
+/** The request of every run but the tool-call rows: a list the MCP policy would not filter (none is on). */
+export const TOOLS_LIST = JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/list" });
+/** The policy rows' request: a tools/call the policy allows (it reads and judges the body). */
+export const TOOLS_CALL = JSON.stringify({
+  jsonrpc: "2.0",
+  id: 1,
+  method: "tools/call",
+  params: { name: "echo", arguments: { text: "hello" } },
+});
+
+/** Polls `url` until it answers 200; with `child`, rejects once that process has exited instead. */
+export async function untilReady(url: string, child?: ChildProcess): Promise<void> {
+  while ((await fetch(url).catch(() => undefined))?.status !== 200) {
+    if (child && (child.exitCode !== null || child.signalCode !== null))
+      throw new Error(`${url}: the process exited before it was ready`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+/** How a bench starts a process (and keeps it, to kill at the end). */
+export type StartProcess = (
+  command: string,
+  args: string[],
+  env: Record<string, string>,
+) => ChildProcess | Promise<ChildProcess>;
+
+export interface BenchProxyProcess {
+  /** What runs: the bundle, or another build or the sources. */
+  entry: string;
+  /** Node's own flags (profiling, inspector). */
+  nodeArgs?: string[];
+  /** The proxy's flags. */
+  proxyArgs?: string[];
+  /** Over benchProxyEnv. */
+  env?: Record<string, string>;
+}
+
+/** The proxy behind the image's entrypoint with the bench's environment; resolves once it answers /readyz (provider discovered, Redis connected). */
+export async function startBenchProxy(
+  start: StartProcess,
+  proxy: BenchProxy,
+  { entry, nodeArgs = [], proxyArgs = [], env = {} }: BenchProxyProcess,
+): Promise<ChildProcess> {
+  const child = await start(NODE_MEMORY, [process.execPath, ...nodeArgs, entry, ...proxyArgs], {
+    ...benchProxyEnv(proxy),
+    ...env,
+  });
+  await untilReady(`http://127.0.0.1:${proxy.port}/readyz`, child);
+  return child;
 }
 
 export interface BenchProvider {

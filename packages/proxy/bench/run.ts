@@ -30,7 +30,15 @@ import { HandClient } from "../test/support/oauth-hand-client.ts";
 import { freePort, startRedis } from "../test/support/redis-server.ts";
 import { OAUTH2_PROXY_CLIENT, oauth2ProxyArgs, oauth2ProxyBinary } from "./oauth2-proxy.ts";
 import { type OpenLoadFigures, openLoad, vegetaBinary } from "./open-load.ts";
-import { benchProxyEnv, startBenchProvider } from "./proxy-env.ts";
+import {
+  MCP_HEADERS,
+  NODE_MEMORY,
+  startBenchProvider,
+  startBenchProxy,
+  TOOLS_CALL,
+  TOOLS_LIST,
+  untilReady,
+} from "./proxy-env.ts";
 
 const DURATION = Number(process.env.BENCH_DURATION ?? 10);
 const CONNECTIONS = 50;
@@ -42,7 +50,6 @@ const children: ChildProcess[] = [];
 /** The container's memory limit the proxy runs with (BENCH_MEMORY_LIMIT MiB, default the seed's 256). */
 const MEMORY_LIMIT_MIB = Number(process.env.BENCH_MEMORY_LIMIT ?? 256);
 /** The image's entrypoint, which sizes V8's heap from that limit. */
-const NODE_MEMORY = path.resolve(import.meta.dirname, "../../../deployments/docker/node-memory.sh");
 const o2pBinary = oauth2ProxyBinary();
 const vegeta = vegetaBinary();
 
@@ -142,32 +149,12 @@ async function streamsRow(name: string, url: string, cookie: string, pid: number
   return { name, open: streams.open.length, failed: streams.failed, openSeconds, eventsPerSecond, rss };
 }
 
-/** Polls a URL until it answers 200 (the process is ready). */
-async function untilReady(url: string): Promise<void> {
-  while ((await fetch(url).catch(() => undefined))?.status !== 200) {
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
-
 interface Figures {
   name: string;
   rps: number;
   p50: number;
   p99: number;
 }
-
-/** The request of every run but the tool-call rows: a list the MCP policy would not filter (none is on). */
-const TOOLS_LIST = JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/list" });
-/** The policy rows' request: a tools/call the policy allows (it reads and judges the body). */
-const TOOLS_CALL = JSON.stringify({
-  jsonrpc: "2.0",
-  id: 1,
-  method: "tools/call",
-  params: { name: "echo", arguments: { text: "hello" } },
-});
-
-/** The headers of an MCP client's POST, on every measured request. */
-const MCP_HEADERS = { "content-type": "application/json", accept: "application/json, text/event-stream" };
 
 async function load(
   name: string,
@@ -233,37 +220,20 @@ try {
   // BENCH_PROFILE=DIR writes a CPU profile of the proxy into DIR.
   const profile = process.env.BENCH_PROFILE ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [];
   /** The proxy as its own process (the bundle unless told), with Redis sessions, in one MCP authorization mode; resolves once ready. */
-  const startMcpOidcProxy = async (
+  const startMcpOidcProxy = (
     port: number,
     mcpAuthMode: "provider" | "proxy",
     args: string[] = [],
     proxyArgs: string[] = [],
     env: Record<string, string> = {},
     entry: string = bundle,
-  ) => {
-    const url = `http://127.0.0.1:${port}`;
-    const child = await startProcess(
-      [process.execPath, ...args, entry, ...proxyArgs],
-      {
-        ...benchProxyEnv({
-          port,
-          upstreamPort,
-          issuer: idp.issuer,
-          redisUrl: redis.url,
-          memoryLimitMiB: MEMORY_LIMIT_MIB,
-          mcpAuthMode,
-        }),
-        // One signed-in user holds all the streams of the streams row.
-        MCP_MAX_STREAMS_PER_USER: "0",
-        ...env,
-      },
-      undefined,
-      NODE_MEMORY,
+  ) =>
+    startBenchProxy(
+      (command, argv, environment) => startProcess(argv, environment, undefined, command),
+      { port, upstreamPort, issuer: idp.issuer, redisUrl: redis.url, memoryLimitMiB: MEMORY_LIMIT_MIB, mcpAuthMode },
+      // One signed-in user holds all the streams of the streams row.
+      { entry, nodeArgs: args, proxyArgs, env: { MCP_MAX_STREAMS_PER_USER: "0", ...env } },
     );
-    // Ready = answers /readyz (provider discovered, Redis connected).
-    await untilReady(`${url}/readyz`);
-    return child;
-  };
   // The same configuration run from the TypeScript sources (type stripping): idle RSS only.
   const sourcePort = await freePort();
   const sourceProxy = await startMcpOidcProxy(sourcePort, "provider", [], [], {}, path.join(here, "../src/main.ts"));

@@ -80,12 +80,7 @@ export class LeaderElector {
 
   /** Gives the Lease up (so a successor need not wait for it to expire) and stops. */
   async stop(): Promise<void> {
-    this.#stopped = true;
-    this.#timer?.cancel();
-    this.#deadline?.cancel();
-    this.#inFlight?.abort();
-    if (!this.#leading) return;
-    this.#leading = false;
+    if (!this.#halt()) return;
     try {
       const lease = await this.#read();
       if (lease?.spec?.holderIdentity === this.#options.identity) {
@@ -155,14 +150,20 @@ export class LeaderElector {
 
   #lose(reason: string): void {
     if (this.#stopped) return;
+    if (!this.#halt()) return;
+    this.#options.logger.warn("lost leadership", { reason });
+    this.#options.onStoppedLeading();
+  }
+
+  /** Stops for good, both ways (stop, or leadership lost): no more ticks, deadline or request; whether it was leading until now. */
+  #halt(): boolean {
     this.#stopped = true;
     this.#timer?.cancel();
     this.#deadline?.cancel();
     this.#inFlight?.abort();
-    if (!this.#leading) return;
+    const wasLeading = this.#leading;
     this.#leading = false;
-    this.#options.logger.warn("lost leadership", { reason });
-    this.#options.onStoppedLeading();
+    return wasLeading;
   }
 
   async #tryAcquireOrRenew(sentAt: number, signal: AbortSignal): Promise<boolean> {

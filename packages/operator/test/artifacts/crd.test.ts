@@ -10,11 +10,11 @@ import { CoreV1Api, CustomObjectsApi } from "@kubernetes/client-node";
 import { stringify } from "yaml";
 import { loadConfig } from "../../../proxy/src/config/load.ts";
 import { renderCrd } from "../../scripts/generate-crd.ts";
-import { CRD_PATH, installCrd } from "../support/crd.ts";
+import { CRD_PATH, createMcpOidcProxy, installCrd, mcpOidcProxies } from "../support/crd.ts";
 import { startTestApiServer, type TestApiServer } from "../support/kube-api-server.ts";
 import { applyAndConverge, kubectl } from "../support/kubectl.ts";
 
-const target = { group: "mcp-oidc-proxy.dev", version: "v1alpha1", namespace: "crd-test", plural: "mcpoidcproxies" };
+const target = mcpOidcProxies("crd-test");
 
 describe("McpOidcProxy CRD", () => {
   let server: TestApiServer;
@@ -33,17 +33,9 @@ describe("McpOidcProxy CRD", () => {
   });
 
   it("accepts a minimal resource and fills in the defaults", async () => {
-    const created = (await objects.createNamespacedCustomObject({
-      ...target,
-      body: {
-        apiVersion: "mcp-oidc-proxy.dev/v1alpha1",
-        kind: "McpOidcProxy",
-        metadata: { name: "minimal" },
-        spec: {
-          upstream: { url: "http://mcp-server:3000" },
-          provider: { issuer: "https://login.example.com", clientId: "mcp" },
-        },
-      },
+    const created = (await createMcpOidcProxy(objects, "crd-test", "minimal", {
+      upstream: { url: "http://mcp-server:3000" },
+      provider: { issuer: "https://login.example.com", clientId: "mcp" },
     })) as {
       spec: Record<string, unknown> & { session: { store: string; ttl: string }; provider: { scopes: string[] } };
     };
@@ -359,15 +351,7 @@ describe("McpOidcProxy CRD", () => {
   for (const [name, spec, message] of invalid) {
     it(`refuses ${name}`, async () => {
       await assert.rejects(
-        objects.createNamespacedCustomObject({
-          ...target,
-          body: {
-            apiVersion: "mcp-oidc-proxy.dev/v1alpha1",
-            kind: "McpOidcProxy",
-            metadata: { name: "invalid" },
-            spec,
-          },
-        }),
+        createMcpOidcProxy(objects, "crd-test", "invalid", spec),
         (error: Error & { code?: number; body?: string }) => {
           assert.equal(error.code, 422, String(error.body));
           assert.match(String(error.body), message);

@@ -9,7 +9,7 @@ import { AppsV1Api, CoreV1Api, CustomObjectsApi } from "@kubernetes/client-node"
 import { type RunningController, startController } from "../../src/controller/controller.ts";
 import { LeaderElector } from "../../src/runtime/leader-election.ts";
 import { requestJson } from "../../src/runtime/raw-client.ts";
-import { installCrd } from "../support/crd.ts";
+import { createMcpOidcProxy, installCrd, mcpOidcProxies } from "../support/crd.ts";
 import { eventually } from "../support/eventually.ts";
 import { startTestApiServer, type TestApiServer } from "../support/kube-api-server.ts";
 import { kubectlOk } from "../support/kubectl.ts";
@@ -41,39 +41,24 @@ describe("operator RBAC (least privilege)", () => {
   it("lets the operator's ServiceAccount reconcile a resource end to end, under OwnerReferencesPermissionEnforcement (OpenShift refused every child: cannot set blockOwnerDeletion)", async () => {
     const operator = server.operatorKubeConfig();
     controller = await startController({ kubeConfig: operator, logger: quiet });
-    await server
-      .kubeConfig()
-      .makeApiClient(CustomObjectsApi)
-      .createNamespacedCustomObject({
-        group: "mcp-oidc-proxy.dev",
-        version: "v1alpha1",
-        namespace: "apps",
-        plural: "mcpoidcproxies",
-        body: {
-          apiVersion: "mcp-oidc-proxy.dev/v1alpha1",
-          kind: "McpOidcProxy",
-          metadata: { name: "tools" },
-          spec: {
-            upstream: { url: "http://mcp-server:3000" },
-            provider: {
-              issuer: "https://login.example.com",
-              clientId: "mcp",
-              clientSecretRef: { name: "oidc", key: "secret" },
-            },
-          },
-        },
-      });
+    await createMcpOidcProxy(server.kubeConfig().makeApiClient(CustomObjectsApi), "apps", "tools", {
+      upstream: { url: "http://mcp-server:3000" },
+      provider: {
+        issuer: "https://login.example.com",
+        clientId: "mcp",
+        clientSecretRef: { name: "oidc", key: "secret" },
+      },
+    });
     const apps = server.kubeConfig().makeApiClient(AppsV1Api);
     await eventually(() => apps.readNamespacedDeployment({ name: "tools", namespace: "apps" }), "the Deployment");
     await server.kubeConfig().makeApiClient(CoreV1Api).readNamespacedSecret({ name: "tools-keys", namespace: "apps" });
     const status = await eventually(async () => {
-      const cr = (await server.kubeConfig().makeApiClient(CustomObjectsApi).getNamespacedCustomObject({
-        group: "mcp-oidc-proxy.dev",
-        version: "v1alpha1",
-        namespace: "apps",
-        plural: "mcpoidcproxies",
-        name: "tools",
-      })) as { status?: { conditions?: unknown[] } };
+      const cr = (await server
+        .kubeConfig()
+        .makeApiClient(CustomObjectsApi)
+        .getNamespacedCustomObject({ ...mcpOidcProxies("apps"), name: "tools" })) as {
+        status?: { conditions?: unknown[] };
+      };
       return cr.status?.conditions ? cr.status : undefined;
     }, "a status written by the operator");
     assert.ok(status.conditions?.length);

@@ -19,13 +19,13 @@ import type { McpOidcProxy } from "../../src/api/v1alpha1/mcp-oidc-proxy.ts";
 import { type RunningController, startController } from "../../src/controller/controller.ts";
 import { CONFIG_HASH_ANNOTATION } from "../../src/desired/children.ts";
 import { requestJson } from "../../src/runtime/raw-client.ts";
-import { installCrd } from "../support/crd.ts";
+import { installCrd, mcpOidcProxies } from "../support/crd.ts";
 import { eventually } from "../support/eventually.ts";
 import { kstatus } from "../support/kstatus.ts";
 import { startTestApiServer, type TestApiServer } from "../support/kube-api-server.ts";
 
 const NS = "tools";
-const crApi = { group: "mcp-oidc-proxy.dev", version: "v1alpha1", namespace: NS, plural: "mcpoidcproxies" };
+const crApi = mcpOidcProxies(NS);
 const warnings: { message: string; meta?: Record<string, unknown> }[] = [];
 const recording = {
   info() {},

@@ -5,29 +5,13 @@ import { type ChildProcess, execFileSync, spawn, spawnSync } from "node:child_pr
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { AppsV1Api, CoordinationV1Api, CoreV1Api, CustomObjectsApi } from "@kubernetes/client-node";
-import { installCrd } from "../support/crd.ts";
+import { olderNode } from "../../../proxy/test/support/process.ts";
+import { createMcpOidcProxy, installCrd } from "../support/crd.ts";
 import { eventually, freePort } from "../support/eventually.ts";
 import { startTestApiServer, type TestApiServer } from "../support/kube-api-server.ts";
 
 const BIN = path.resolve(import.meta.dirname, "../../../../node_modules/.bin/mcp-oidc-operator");
 const NS = "team";
-
-/**
- * A Node older than 24 on this machine, if any: the processes then run through the
- * launcher's child (Node 24), so stopping and handing over also pin that the launcher passes
- * SIGTERM on and exits with the child's status.
- */
-function olderNode(): string | undefined {
-  let found: string[] = [];
-  try {
-    found = execFileSync("which", ["-a", "node"], { encoding: "utf8" }).split("\n").filter(Boolean);
-  } catch {
-    return undefined;
-  }
-  return found.find(
-    (node) => Number(execFileSync(node, ["-p", "process.versions.node"], { encoding: "utf8" }).split(".")[0]) < 24,
-  );
-}
 
 interface Operator {
   process: ChildProcess;
@@ -44,21 +28,10 @@ describe("mcp-oidc-operator processes", () => {
     return /^leader_election_master_status\{name="mcp-oidc-operator"\} 1$/m.test(text);
   };
   const createProxy = (name: string) =>
-    server
-      .kubeConfig()
-      .makeApiClient(CustomObjectsApi)
-      .createNamespacedCustomObject({
-        group: "mcp-oidc-proxy.dev",
-        version: "v1alpha1",
-        namespace: NS,
-        plural: "mcpoidcproxies",
-        body: {
-          apiVersion: "mcp-oidc-proxy.dev/v1alpha1",
-          kind: "McpOidcProxy",
-          metadata: { name },
-          spec: { upstream: { url: "http://mcp-server:3000" }, authMode: "bypass" },
-        },
-      });
+    createMcpOidcProxy(server.kubeConfig().makeApiClient(CustomObjectsApi), NS, name, {
+      upstream: { url: "http://mcp-server:3000" },
+      authMode: "bypass",
+    });
   const deploymentOf = (name: string) =>
     server.kubeConfig().makeApiClient(AppsV1Api).readNamespacedDeployment({ name, namespace: NS });
 
@@ -71,6 +44,9 @@ describe("mcp-oidc-operator processes", () => {
       .createNamespace({ body: { metadata: { name: NS } } });
     for (let i = 0; i < 2; i++) {
       const [healthPort, metricsPort] = [await freePort(), await freePort()];
+      // With a Node older than 24 the processes run through the launcher's child (Node 24), so
+      // stopping and handing over also pin that the launcher passes SIGTERM on and exits with
+      // the child's status.
       const node = olderNode();
       const child = spawn(
         node ?? BIN,

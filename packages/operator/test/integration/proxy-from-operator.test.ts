@@ -17,7 +17,7 @@ import { makeLocalhostCertificates } from "../../../proxy/test/support/certifica
 import { Reconciler } from "../../src/controller/reconciler.ts";
 import { PROVIDER_CA_FILE } from "../../src/desired/proxy-config.ts";
 import { Applier } from "../../src/runtime/apply.ts";
-import { installCrd } from "../support/crd.ts";
+import { createMcpOidcProxy, installCrd } from "../support/crd.ts";
 import { freePort } from "../support/eventually.ts";
 import { startTestApiServer, type TestApiServer } from "../support/kube-api-server.ts";
 
@@ -61,25 +61,14 @@ describe("the proxy, from what the operator produced", () => {
       namespace: NS,
       body: { metadata: { name: "company-ca" }, data: { "ca.crt": certificates.caPem } },
     });
-    await kc.makeApiClient(CustomObjectsApi).createNamespacedCustomObject({
-      group: "mcp-oidc-proxy.dev",
-      version: "v1alpha1",
-      namespace: NS,
-      plural: "mcpoidcproxies",
-      body: {
-        apiVersion: "mcp-oidc-proxy.dev/v1alpha1",
-        kind: "McpOidcProxy",
-        metadata: { name: "tools" },
-        spec: {
-          upstream: { url: mcp.url },
-          publicUrl,
-          provider: {
-            issuer: idp.issuer,
-            clientId: "tools",
-            clientSecretRef: { name: "oidc", key: "secret" },
-            caConfigMapRef: { name: "company-ca" },
-          },
-        },
+    await createMcpOidcProxy(kc.makeApiClient(CustomObjectsApi), NS, "tools", {
+      upstream: { url: mcp.url },
+      publicUrl,
+      provider: {
+        issuer: idp.issuer,
+        clientId: "tools",
+        clientSecretRef: { name: "oidc", key: "secret" },
+        caConfigMapRef: { name: "company-ca" },
       },
     });
     await new Reconciler({ kubeConfig: kc, applier: new Applier(kc), logger: { info() {}, warn() {} } }).reconcile(

@@ -1,8 +1,10 @@
 // Installs the generated CRD into a test API server, as kubectl or Helm would: the raw JSON.
 // (client-node's typed models drop JSON-schema keys they name differently, such as
 // "default" and "x-kubernetes-validations", so the typed client is not used for this.)
+// Then resources of it, named by the API's literal coordinates as a user's manifest names them.
 import { readFileSync } from "node:fs";
 import path from "node:path";
+import type { CustomObjectsApi } from "@kubernetes/client-node";
 import { parse } from "yaml";
 import type { TestApiServer } from "./kube-api-server.ts";
 
@@ -23,4 +25,25 @@ export async function installCrd(server: TestApiServer): Promise<void> {
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
   throw new Error("the CRD was never established");
+}
+
+/** Where McpOidcProxy resources of `namespace` are, for CustomObjectsApi calls (with `name`, one of them). */
+export const mcpOidcProxies = (namespace: string) => ({
+  group: "mcp-oidc-proxy.dev",
+  version: "v1alpha1",
+  namespace,
+  plural: "mcpoidcproxies",
+});
+
+/** Creates McpOidcProxy `name` with `spec` in `namespace`; resolves with the object the API server stored. */
+export function createMcpOidcProxy(
+  objects: CustomObjectsApi,
+  namespace: string,
+  name: string,
+  spec: Record<string, unknown>,
+): Promise<object> {
+  return objects.createNamespacedCustomObject({
+    ...mcpOidcProxies(namespace),
+    body: { apiVersion: "mcp-oidc-proxy.dev/v1alpha1", kind: "McpOidcProxy", metadata: { name }, spec },
+  });
 }

@@ -1,33 +1,19 @@
 // The mcp-oidc-proxy command as a user runs it: node_modules/.bin/mcp-oidc-proxy.
 import assert from "node:assert/strict";
-import { execFileSync, spawn } from "node:child_process";
+import { spawn } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { describe, it } from "node:test";
 import { freePort } from "../support/ports.ts";
-import { finished, logLine } from "../support/process.ts";
+import { finished, logLine, olderNode } from "../support/process.ts";
 
 const BIN = path.resolve(import.meta.dirname, "../../../../node_modules/.bin/mcp-oidc-proxy");
 
 function run(args: string[], env: Record<string, string> = {}, node?: string) {
   const [command, argv] = node ? [node, [BIN, ...args]] : [BIN, args];
   return spawn(command, argv, { env: { PATH: process.env.PATH ?? "", ...env }, stdio: ["ignore", "pipe", "pipe"] });
-}
-
-/** A Node older than 24 on this machine (Debian's), which makes the launcher start Node 24 as a child. */
-function olderNode(): string | undefined {
-  let found: string[] = [];
-  try {
-    found = execFileSync("which", ["-a", "node"], { encoding: "utf8" }).split("\n").filter(Boolean);
-  } catch {
-    return undefined;
-  }
-  return found.find((node) => {
-    const version = execFileSync(node, ["-p", "process.versions.node"], { encoding: "utf8" });
-    return Number(version.split(".")[0]) < 24;
-  });
 }
 
 /** Resolves once nothing accepts connections on the port any more. */

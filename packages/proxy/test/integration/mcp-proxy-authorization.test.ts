@@ -9,15 +9,13 @@ import https from "node:https";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { Writable } from "node:stream";
 import { after, before, describe, it } from "node:test";
 import type { OAuthTokens } from "@modelcontextprotocol/sdk/shared/auth.js";
 import { createClient } from "@redis/client";
-import winston from "winston";
 import { loadConfig } from "../../src/config/load.ts";
-import { createLogger } from "../../src/observability/logger.ts";
 import { startProxy } from "../../src/proxy-server.ts";
 import { TestBrowser } from "../support/browser.ts";
+import { capturingLogger } from "../support/captured-log.ts";
 import { makeLocalhostCertificates } from "../support/certificates.ts";
 import { ALICE, assertIdentity, whoamiIdentity } from "../support/identity.ts";
 import {
@@ -28,9 +26,9 @@ import {
 } from "../support/mcp-oauth-client.ts";
 import { HandClient } from "../support/oauth-hand-client.ts";
 import { freePort } from "../support/ports.ts";
-import { startRedis, type TestRedis } from "../support/redis-server.ts";
+import type { TestRedis } from "../support/redis-server.ts";
 import { type RoundRobin, startRoundRobin } from "../support/round-robin.ts";
-import { type Stack, startStack } from "../support/stack.ts";
+import { type Stack, startStack, startStackWithRedis } from "../support/stack.ts";
 
 type Json = Record<string, unknown>;
 
@@ -424,13 +422,13 @@ interface Pair {
 }
 
 async function balancedPair(env: Record<string, string>): Promise<Pair> {
-  const redis = await startRedis();
   const port = await freePort();
-  const stack = await startStack({
+  const both = await startStackWithRedis({
     proxies: 2,
     publicUrl: `http://127.0.0.1:${port}`,
-    env: { MCP_AUTH_MODE: "proxy", SESSION_STORE: "redis", REDIS_URL: redis.url, ...env },
+    env: { MCP_AUTH_MODE: "proxy", ...env },
   });
+  const { redis, stack } = both;
   const balancer = await startRoundRobin(port, () => stack.ports.map((p) => `http://127.0.0.1:${p}`));
   return {
     redis,
@@ -438,8 +436,7 @@ async function balancedPair(env: Record<string, string>): Promise<Pair> {
     balancer,
     async close() {
       await balancer.close();
-      await stack.close();
-      await redis.close();
+      await both.close();
     },
   };
 }
@@ -829,17 +826,7 @@ describe("what the authorization server logs during whole flows", () => {
   let base: string;
 
   before(async () => {
-    const logger = createLogger("debug");
-    logger.clear().add(
-      new winston.transports.Stream({
-        stream: new Writable({
-          write(chunk: Buffer, _encoding, done) {
-            lines.push(chunk.toString());
-            done();
-          },
-        }),
-      }),
-    );
+    const logger = capturingLogger(lines, "debug");
     stack = await startStack({ env: { MCP_AUTH_MODE: "proxy", LOG_LEVEL: "debug" }, logger });
     base = `http://127.0.0.1:${stack.ports[0]}`;
   });

@@ -13,8 +13,8 @@ import { after, before, describe, it } from "node:test";
 import { createClient } from "@redis/client";
 import { createParser, type EventSourceMessage } from "eventsource-parser";
 import { TestBrowser } from "../support/browser.ts";
-import { startRedis, type TestRedis } from "../support/redis-server.ts";
-import { connectMcpClient, type Stack, startStack } from "../support/stack.ts";
+import type { TestRedis } from "../support/redis-server.ts";
+import { connectMcpClient, type Stack, startStack, startStackWithRedis } from "../support/stack.ts";
 
 /** An SDK client resuming an existing session (it sends no initialize), as a reconnecting client does. */
 const PYTHON = path.resolve(import.meta.dirname, "../../../../.tools/python/bin/python");
@@ -109,7 +109,11 @@ function describeBinding(
       }
     });
 
-    it("binds the older HTTP+SSE transport's sessionId too: another user's POST to /messages gets 404", async () => {
+    /**
+     * Alice's SDK client over the older HTTP+SSE transport once it has made a tool call, and
+     * that call's POST to its session's endpoint as the MCP server got it.
+     */
+    async function legacySession() {
       const { Client } = await import("@modelcontextprotocol/sdk/client/index.js");
       const { SSEClientTransport } = await import("@modelcontextprotocol/sdk/client/sse.js");
       const client = new Client({ name: "legacy-test", version: "1.0.0" });
@@ -118,17 +122,30 @@ function describeBinding(
         await client.callTool({ name: "echo", arguments: { text: "legacy" } });
         const posted = stack.mcp.requests.findLast((r) => r.url.startsWith("/messages?sessionId="));
         assert.ok(posted, "the client posted to its session's endpoint");
-        const message = (from: TestBrowser) =>
-          from.fetch(`${urls.at(-1)}${posted.url}`, {
-            method: "POST",
-            headers: { "content-type": "application/json" },
-            body: JSON.stringify({
-              jsonrpc: "2.0",
-              id: 9,
-              method: "tools/call",
-              params: { name: "whoami", arguments: {} },
-            }),
-          });
+        return { client, posted };
+      } catch (error) {
+        await client.close();
+        throw error;
+      }
+    }
+
+    /** A tools/call POSTed by hand to a session's HTTP+SSE endpoint (`path`, with its query). */
+    const postWhoami = (from: TestBrowser, path: string) =>
+      from.fetch(`${urls.at(-1)}${path}`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({
+          jsonrpc: "2.0",
+          id: 9,
+          method: "tools/call",
+          params: { name: "whoami", arguments: {} },
+        }),
+      });
+
+    it("binds the older HTTP+SSE transport's sessionId too: another user's POST to /messages gets 404", async () => {
+      const { client, posted } = await legacySession();
+      try {
+        const message = (from: TestBrowser) => postWhoami(from, posted.url);
         const stolen = await message(bob);
         assert.equal(stolen.status, 404);
         await stolen.body?.cancel();
@@ -141,14 +158,8 @@ function describeBinding(
     });
 
     it("HTTP+SSE binding bypassed by an encoded parameter name (%73essionId, session%49d): now 404, also for ids never handed out", async () => {
-      const { Client } = await import("@modelcontextprotocol/sdk/client/index.js");
-      const { SSEClientTransport } = await import("@modelcontextprotocol/sdk/client/sse.js");
-      const client = new Client({ name: "legacy-test", version: "1.0.0" });
-      await client.connect(new SSEClientTransport(new URL(`${urls[0]}/sse`), { fetch: alice.fetch }));
+      const { client, posted } = await legacySession();
       try {
-        await client.callTool({ name: "echo", arguments: { text: "legacy" } });
-        const posted = stack.mcp.requests.findLast((r) => r.url.startsWith("/messages?sessionId="));
-        assert.ok(posted, "the client posted to its session's endpoint");
         const id = new URL(posted.url, "http://x").searchParams.get("sessionId") as string;
         const before = stack.mcp.requests.length;
         for (const query of [
@@ -159,16 +170,7 @@ function describeBinding(
           "sessionId=never-handed-out",
         ]) {
           for (const path of ["/messages", "/messages/", "/MESSAGES", "/m%65ssages"]) {
-            const response = await bob.fetch(`${urls.at(-1)}${path}?${query}`, {
-              method: "POST",
-              headers: { "content-type": "application/json" },
-              body: JSON.stringify({
-                jsonrpc: "2.0",
-                id: 9,
-                method: "tools/call",
-                params: { name: "whoami", arguments: {} },
-              }),
-            });
+            const response = await postWhoami(bob, `${path}?${query}`);
             assert.equal(response.status, 404, `${path}?${query}`);
             await response.body?.cancel();
           }
@@ -196,27 +198,22 @@ describeBinding("memory store", async () => {
   return { stack, urls: [`http://127.0.0.1:${stack.ports[0]}`] };
 });
 
-let redis: TestRedis;
 describeBinding("Redis, two proxy instances", async () => {
-  redis = await startRedis();
-  const stack = await startStack({ proxies: 2, env: { SESSION_STORE: "redis", REDIS_URL: redis.url } });
+  const { stack, redis } = await startStackWithRedis({ proxies: 2 });
   return { stack, urls: stack.ports.map((port) => `http://127.0.0.1:${port}`), close: () => redis.close() };
 });
 
 describe("MCP session bindings in Redis", () => {
   let stack: Stack;
   let store: TestRedis;
+  let close: () => Promise<void>;
   const alice = new TestBrowser();
 
   before(async () => {
-    store = await startRedis();
-    stack = await startStack({ env: { SESSION_STORE: "redis", REDIS_URL: store.url, SESSION_TTL: "1h" } });
+    ({ stack, redis: store, close } = await startStackWithRedis({ env: { SESSION_TTL: "1h" } }));
     assert.equal((await alice.signIn(`http://127.0.0.1:${stack.ports[0]}/`, "alice")).status, 200);
   });
-  after(async () => {
-    await stack.close();
-    await store.close();
-  });
+  after(() => close());
 
   it("keeps a record per session, keyed by a hash (never the id itself), expiring with the session TTL", async () => {
     const { client, transport } = await connectMcpClient(`http://127.0.0.1:${stack.ports[0]}/mcp`, alice.fetch);

@@ -5,7 +5,7 @@ import { after, before, describe, it } from "node:test";
 import { createClient, createCluster } from "@redis/client";
 import { TestBrowser } from "../support/browser.ts";
 import { startCluster, startRedis, startSentinel, type TestRedis } from "../support/redis-server.ts";
-import { type Stack, startStack } from "../support/stack.ts";
+import { type Stack, startStack, startStackWithRedis } from "../support/stack.ts";
 
 async function waitForReady(url: string, want: number): Promise<void> {
   // Bounded poll of the readiness endpoint: the proxy's Redis client reconnects on its own.
@@ -21,24 +21,18 @@ async function waitForReady(url: string, want: number): Promise<void> {
 describe("Redis sessions", () => {
   let redis: TestRedis;
   let stack: Stack;
+  let close: () => Promise<void>;
   const urls: string[] = [];
   const alice = new TestBrowser();
 
   before(async () => {
-    redis = await startRedis();
     // No session cache: every request must read Redis, so its absence is seen at once.
-    stack = await startStack({
-      proxies: 2,
-      env: { SESSION_STORE: "redis", REDIS_URL: redis.url, SESSION_CACHE_TTL: "0" },
-    });
+    ({ redis, stack, close } = await startStackWithRedis({ proxies: 2, env: { SESSION_CACHE_TTL: "0" } }));
     urls.push(...stack.ports.map((port) => `http://127.0.0.1:${port}`));
     const page = await alice.signIn(`${urls[0]}/`, "alice");
     assert.equal(page.status, 200);
   });
-  after(async () => {
-    await stack.close();
-    await redis.close();
-  });
+  after(() => close());
 
   it("stores sessions under the mcp:session: prefix with the configured TTL", async () => {
     const client = createClient({ url: redis.url });

@@ -9,16 +9,14 @@
 import assert from "node:assert/strict";
 import { once } from "node:events";
 import net from "node:net";
-import { Writable } from "node:stream";
 import { after, before, describe, it } from "node:test";
-import winston from "winston";
-import { createLogger } from "../../src/observability/logger.ts";
 import type { RunningProxy } from "../../src/proxy-server.ts";
 import { TestBrowser } from "../support/browser.ts";
-import { connectWithOAuth } from "../support/mcp-oauth-client.ts";
+import { capturingLogger } from "../support/captured-log.ts";
+import { connectWithOAuth, initializeRequest } from "../support/mcp-oauth-client.ts";
 import { HandClient } from "../support/oauth-hand-client.ts";
-import { startRedis, type TestRedis } from "../support/redis-server.ts";
-import { type Stack, startStack } from "../support/stack.ts";
+import type { TestRedis } from "../support/redis-server.ts";
+import { type Stack, startStackWithRedis } from "../support/stack.ts";
 
 interface Answer {
   status: number;
@@ -37,22 +35,20 @@ async function answer(response: Response): Promise<Answer> {
 describe("a session store that hangs or is gone", () => {
   let redis: TestRedis;
   let stack: Stack;
+  let close: () => Promise<void>;
   let url: string;
   let token: string;
   const alice = new TestBrowser();
 
   before(async () => {
-    redis = await startRedis();
-    stack = await startStack({
+    ({ redis, stack, close } = await startStackWithRedis({
       env: {
-        SESSION_STORE: "redis",
-        REDIS_URL: redis.url,
         MCP_AUTH_MODE: "proxy",
         // Every request reads the store, so its state is seen at once.
         SESSION_CACHE_TTL: "0s",
         SESSION_STORE_TIMEOUT: "300ms",
       },
-    });
+    }));
     url = `http://127.0.0.1:${stack.ports[0]}`;
     assert.equal((await alice.signIn(`${url}/`, "alice")).status, 200);
     const { client, oauth } = await connectWithOAuth(`${url}/mcp`, "alice");
@@ -60,10 +56,7 @@ describe("a session store that hangs or is gone", () => {
     token = oauth.savedTokens?.access_token ?? "";
     assert.ok(token);
   });
-  after(async () => {
-    await stack.close();
-    await redis.close();
-  });
+  after(() => close());
 
   /** Each kind of request that needs the store: a browser session, a bearer token, registration, readiness. */
   async function everyKind(): Promise<Record<"session" | "bearer" | "registration" | "readiness", Answer>> {
@@ -112,27 +105,22 @@ describe("a session store that hangs or is gone", () => {
 describe("probes and scrapes while the session store hangs", () => {
   let redis: TestRedis;
   let stack: Stack;
+  let close: () => Promise<void>;
   let url: string;
   const alice = new TestBrowser();
 
   before(async () => {
-    redis = await startRedis();
-    stack = await startStack({
+    ({ redis, stack, close } = await startStackWithRedis({
       env: {
-        SESSION_STORE: "redis",
-        REDIS_URL: redis.url,
         SESSION_CACHE_TTL: "0s",
         // Long, so a request held by the store is still waiting when the probes answer.
         SESSION_STORE_TIMEOUT: "5s",
       },
-    });
+    }));
     url = `http://127.0.0.1:${stack.ports[0]}`;
     assert.equal((await alice.signIn(`${url}/`, "alice")).status, 200);
   });
-  after(async () => {
-    await stack.close();
-    await redis.close();
-  });
+  after(() => close());
 
   it("answers /metrics (last known session count), /readyz and /health (503) while a request waits for Redis", async () => {
     const healthy = await (await fetch(`${url}/metrics`)).text();
@@ -167,36 +155,21 @@ describe("probes and scrapes while the session store hangs", () => {
 describe("a session store that stops answering once the MCP server has answered", () => {
   let redis: TestRedis;
   let stack: Stack;
+  let close: () => Promise<void>;
   let url: string;
   const alice = new TestBrowser();
-  const initialize = () =>
-    alice.fetch(`${url}/mcp`, {
-      method: "POST",
-      headers: { "content-type": "application/json", accept: "application/json, text/event-stream" },
-      body: JSON.stringify({
-        jsonrpc: "2.0",
-        id: 1,
-        method: "initialize",
-        params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "t", version: "1" } },
-      }),
-    });
+  const initialize = () => alice.fetch(`${url}/mcp`, initializeRequest());
 
   before(async () => {
-    redis = await startRedis();
     // The sign-in is cached (session.cache_ttl): only the new MCP session's binding needs the store.
-    stack = await startStack({
-      env: { SESSION_STORE: "redis", REDIS_URL: redis.url, SESSION_STORE_TIMEOUT: "300ms" },
-    });
+    ({ redis, stack, close } = await startStackWithRedis({ env: { SESSION_STORE_TIMEOUT: "300ms" } }));
     url = `http://127.0.0.1:${stack.ports[0]}`;
     assert.equal((await alice.signIn(`${url}/`, "alice")).status, 200);
     const first = await initialize();
     assert.equal(first.status, 200);
     await first.body?.cancel();
   });
-  after(async () => {
-    await stack.close();
-    await redis.close();
-  });
+  after(() => close());
 
   it("answers 503 with Retry-After when the new MCP session cannot be bound (not 502)", async () => {
     redis.pause();
@@ -213,44 +186,29 @@ describe("a session store that stops answering once the MCP server has answered"
 describe("clients that leave while the session store is slow", () => {
   let redis: TestRedis;
   let stack: Stack;
+  let close: () => Promise<void>;
   let url: string;
   let cookie: string;
   const alice = new TestBrowser();
   const lines: string[] = [];
 
   before(async () => {
-    redis = await startRedis();
     // Its access log lines (4xx at info) tell when the proxy saw a client leave.
-    const logger = createLogger("info");
-    logger.clear().add(
-      new winston.transports.Stream({
-        stream: new Writable({
-          write(chunk: Buffer, _encoding, done) {
-            lines.push(chunk.toString());
-            done();
-          },
-        }),
-      }),
-    );
-    stack = await startStack({
+    const logger = capturingLogger(lines, "info");
+    ({ redis, stack, close } = await startStackWithRedis({
       logger,
       env: {
-        SESSION_STORE: "redis",
-        REDIS_URL: redis.url,
         // Every request reads the store, so a paused one holds each request in authentication.
         SESSION_CACHE_TTL: "0s",
         SESSION_STORE_TIMEOUT: "10s",
         MCP_MAX_STREAMS_PER_USER: "3",
       },
-    });
+    }));
     url = `http://127.0.0.1:${stack.ports[0]}`;
     assert.equal((await alice.signIn(`${url}/`, "alice")).status, 200);
     cookie = await alice.jar.getCookieString(url);
   });
-  after(async () => {
-    await stack.close();
-    await redis.close();
-  });
+  after(() => close());
 
   it("take no stream slot and send nothing upstream: their streams do not lock the user out", async () => {
     const streamsAsked = () => stack.mcp.requests.filter((r) => r.method === "GET" && r.url === "/sse").length;
@@ -281,17 +239,16 @@ describe("clients that leave while the session store is slow", () => {
 describe("shutdown while the session store hangs", () => {
   let redis: TestRedis;
   let stack: Stack;
+  let close: () => Promise<void>;
 
   before(async () => {
-    redis = await startRedis();
-    stack = await startStack({
-      env: { SESSION_STORE: "redis", REDIS_URL: redis.url, SESSION_CACHE_TTL: "0s", MCP_SHUTDOWN_TIMEOUT: "1s" },
-    });
+    ({ redis, stack, close } = await startStackWithRedis({
+      env: { SESSION_CACHE_TTL: "0s", MCP_SHUTDOWN_TIMEOUT: "1s" },
+    }));
   });
   after(async () => {
     redis.resume();
-    await stack.close();
-    await redis.close();
+    await close();
   });
 
   it("ends without Redis answering what is pending (a pod is not held until it is killed)", async () => {

@@ -11,9 +11,8 @@ import { registerHooks } from "node:module";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { Writable } from "node:stream";
 import { after, before, describe, it } from "node:test";
-import winston from "winston";
+import type { Logger } from "../../src/observability/logger.ts";
 import { type OtlpReceiver, type ReceivedSpan, startOtlpReceiver } from "../support/otlp-receiver.ts";
 
 // Every module resolved from here on: the proxy is imported below, after this hook.
@@ -24,11 +23,9 @@ registerHooks({
     return nextResolve(specifier, context);
   },
 });
-const { loadConfig } = await import("../../src/config/load.ts");
-const { startProxy } = await import("../../src/proxy-server.ts");
-const { createLogger } = await import("../../src/observability/logger.ts");
+const { bypassProxy } = await import("../support/bypass-proxy.ts");
+const { capturingLogger } = await import("../support/captured-log.ts");
 const { tracingSettings } = await import("../../src/observability/tracing.ts");
-const { freePort } = await import("../support/redis-server.ts");
 const { startDemoMcpServer } = await import("../../dev/mcp-server.ts");
 const { connectMcpClient, startStack } = await import("../support/stack.ts");
 const { initializeWithToken } = await import("../support/mcp-oauth-client.ts");
@@ -79,44 +76,6 @@ async function startUpstream(): Promise<Upstream> {
   };
 }
 
-/** A logger whose JSON lines land in `lines`. */
-function capturingLogger(lines: string[], level: "warn" | "info" = "warn") {
-  const logger = createLogger(level);
-  logger.clear().add(
-    new winston.transports.Stream({
-      stream: new Writable({
-        write(chunk: Buffer, _encoding, done) {
-          lines.push(chunk.toString());
-          done();
-        },
-      }),
-    }),
-  );
-  return logger;
-}
-
-async function bypassProxy(
-  target: string,
-  env: Record<string, string> = {},
-  logger?: ReturnType<typeof createLogger>,
-  file?: string,
-) {
-  const port = await freePort();
-  const { config } = loadConfig({
-    ...(file ? { file } : {}),
-    env: {
-      MCP_HOST: "127.0.0.1",
-      MCP_PORT: String(port),
-      MCP_PUBLIC_URL: `http://127.0.0.1:${port}`,
-      MCP_TARGET_URL: target,
-      AUTH_MODE: "bypass",
-      LOG_LEVEL: "error",
-      ...env,
-    },
-  });
-  return startProxy(config, logger ? { logger } : {});
-}
-
 const OTEL_VARIABLES = [
   "OTEL_EXPORTER_OTLP_ENDPOINT",
   "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
@@ -138,11 +97,11 @@ const otlpJson = (receiver: OtlpReceiver) => ({
 async function tracedProxy(
   target: string,
   otel: Record<string, string>,
-  options: { logger?: ReturnType<typeof createLogger>; file?: string } = {},
+  options: { logger?: Logger; file?: string } = {},
 ) {
   Object.assign(process.env, otel);
   try {
-    return await bypassProxy(target, {}, options.logger, options.file);
+    return await bypassProxy(target, options);
   } finally {
     clearOtel();
   }
@@ -163,6 +122,36 @@ function post(base: string, headers: Record<string, string>, body = toolsCall) {
   });
 }
 
+/** POSTs `body` to the proxy's MCP endpoint, expects 200 and reads the answer to its end. */
+async function postAnswered(base: string, headers: Record<string, string>, body = toolsCall): Promise<void> {
+  const res = await post(base, headers, body);
+  assert.equal(res.status, 200);
+  await res.text();
+}
+
+/**
+ * A traced proxy (`otel`: its OTel variables, for the receiver) in front of a fresh upstream:
+ * `requests` run against it, then all of it stops (the proxy's shutdown flushes its spans).
+ * What the receiver and the upstream got stays readable.
+ */
+async function tracedRun(
+  otel: (receiver: OtlpReceiver) => Record<string, string>,
+  requests: (proxyUrl: string) => Promise<void>,
+  options: { file?: string } = {},
+): Promise<{ receiver: OtlpReceiver; upstream: Upstream }> {
+  const receiver = await startOtlpReceiver();
+  const upstream = await startUpstream();
+  const proxy = await tracedProxy(upstream.url, otel(receiver), options);
+  try {
+    await requests(proxy.url);
+  } finally {
+    await proxy.shutdown();
+    await upstream.close();
+    await receiver.close();
+  }
+  return { receiver, upstream };
+}
+
 describe("tracing off (the default)", () => {
   let upstream: Upstream;
   before(async () => {
@@ -175,9 +164,7 @@ describe("tracing off (the default)", () => {
     const proxy = await bypassProxy(upstream.url);
     try {
       const traceparent = `00-${CLIENT_TRACE}-${CLIENT_SPAN}-01`;
-      const res = await post(proxy.url, { traceparent, tracestate: "vendor=x" });
-      assert.equal(res.status, 200);
-      await res.text();
+      await postAnswered(proxy.url, { traceparent, tracestate: "vendor=x" });
       const forwarded = upstream.seen.find((request) => request.path === "/mcp");
       assert.deepEqual(forwarded?.traceparent, [traceparent]);
       assert.deepEqual(forwarded?.tracestate, ["vendor=x"]);
@@ -214,11 +201,9 @@ describe("log lines of upstream failures (tracing off)", () => {
     });
     await new Promise<void>((resolve) => upstream.listen(0, "127.0.0.1", resolve));
     const lines: string[] = [];
-    const proxy = await bypassProxy(
-      `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`,
-      {},
-      capturingLogger(lines),
-    );
+    const proxy = await bypassProxy(`http://127.0.0.1:${(upstream.address() as AddressInfo).port}`, {
+      logger: capturingLogger(lines, "warn"),
+    });
     try {
       const first = await post(proxy.url, {});
       assert.equal(first.status, 200);
@@ -250,8 +235,7 @@ describe("access log lines of requests the client left (tracing off)", () => {
     const proxy = await bypassProxy(
       `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`,
       // The test is the trusted proxy in front that names the request.
-      { MCP_TRUST_PROXY: "loopback" },
-      capturingLogger(lines, "info"),
+      { env: { MCP_TRUST_PROXY: "loopback" }, logger: capturingLogger(lines, "info") },
     );
     try {
       const client = new AbortController();
@@ -283,35 +267,28 @@ describe("tracing on (OTLP over HTTP, JSON)", () => {
     spans.filter((span) => span.name === name && span.traceId === traceId);
 
   before(async () => {
-    receiver = await startOtlpReceiver();
-    upstream = await startUpstream();
-    const proxy = await tracedProxy(upstream.url, { ...otlpJson(receiver), OTEL_SERVICE_NAME: "proxy-under-test" });
-    // A tool call carrying a trace context and credentials that must never be exported.
-    const res = await post(proxy.url, {
-      traceparent: `00-${CLIENT_TRACE}-${CLIENT_SPAN}-01`,
-      tracestate: "vendor=x",
-      authorization: `Bearer ${SECRET_TOKEN}`,
-      cookie: `theirs=${SECRET_COOKIE}`,
-    });
-    assert.equal(res.status, 200);
-    await res.text();
-    // An event stream: read its first event, then leave.
-    const abort = new AbortController();
-    const stream = await fetch(`${proxy.url}/stream`, {
-      headers: { accept: "text/event-stream", traceparent: `00-${CLIENT_TRACE}-${CLIENT_SPAN}-01` },
-      signal: abort.signal,
-    });
-    const reader = (stream.body as ReadableStream<Uint8Array>).getReader();
-    await reader.read();
-    abort.abort();
-    await reader.closed.catch(() => {});
-    // Shutdown flushes: nothing was exported before it (the batch delay is 5 s).
-    await proxy.shutdown();
+    const otel = (to: OtlpReceiver) => ({ ...otlpJson(to), OTEL_SERVICE_NAME: "proxy-under-test" });
+    ({ receiver, upstream } = await tracedRun(otel, async (proxyUrl) => {
+      // A tool call carrying a trace context and credentials that must never be exported.
+      await postAnswered(proxyUrl, {
+        traceparent: `00-${CLIENT_TRACE}-${CLIENT_SPAN}-01`,
+        tracestate: "vendor=x",
+        authorization: `Bearer ${SECRET_TOKEN}`,
+        cookie: `theirs=${SECRET_COOKIE}`,
+      });
+      // An event stream: read its first event, then leave.
+      const abort = new AbortController();
+      const stream = await fetch(`${proxyUrl}/stream`, {
+        headers: { accept: "text/event-stream", traceparent: `00-${CLIENT_TRACE}-${CLIENT_SPAN}-01` },
+        signal: abort.signal,
+      });
+      const reader = (stream.body as ReadableStream<Uint8Array>).getReader();
+      await reader.read();
+      abort.abort();
+      await reader.closed.catch(() => {});
+    }));
+    // Shutdown flushed: nothing was exported before it (the batch delay is 5 s).
     spans = receiver.spans;
-  });
-  after(async () => {
-    await upstream.close();
-    await receiver.close();
   });
 
   it("exports a server span per request, child of the client's span, in the client's trace", () => {
@@ -445,25 +422,18 @@ describe("tracing on, bearer tokens of the provider (mcp_auth.mode provider)", (
 
 describe("tracing on, with an MCP policy", () => {
   it("adds the policy span and the MCP method and tool name; a denied call has no upstream span", async () => {
-    const receiver = await startOtlpReceiver();
-    const upstream = await startUpstream();
     const dir = mkdtempSync(path.join(tmpdir(), "mcp-proxy-tracing-"));
     const file = path.join(dir, "config.yaml");
     writeFileSync(file, "mcp_policy:\n  rules:\n    - name: echo-for-all\n      tools: [echo]\n");
-    const proxy = await tracedProxy(upstream.url, otlpJson(receiver), { file });
     const call = (tool: string) =>
       JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: tool, arguments: {} } });
-    try {
-      for (const tool of ["echo", "admin_reset"]) {
-        const res = await post(proxy.url, {}, call(tool));
-        assert.equal(res.status, 200);
-        await res.text();
-      }
-    } finally {
-      await proxy.shutdown();
-      await upstream.close();
-      await receiver.close();
-    }
+    const { receiver } = await tracedRun(
+      otlpJson,
+      async (proxyUrl) => {
+        for (const tool of ["echo", "admin_reset"]) await postAnswered(proxyUrl, {}, call(tool));
+      },
+      { file },
+    );
     const servers = receiver.spans.filter((span) => span.kind === 2);
     const serverFor = (tool: string) => servers.find((span) => span.attributes["gen_ai.tool.name"] === tool);
     const childOf = (parent: ReceivedSpan | undefined, name: string) =>
@@ -485,7 +455,7 @@ describe("tracing on, upstream unreachable", () => {
     const closed = await startUpstream();
     await closed.close();
     const lines: string[] = [];
-    const proxy = await tracedProxy(closed.url, otlpJson(receiver), { logger: capturingLogger(lines) });
+    const proxy = await tracedProxy(closed.url, otlpJson(receiver), { logger: capturingLogger(lines, "warn") });
     try {
       const res = await post(proxy.url, {});
       assert.equal(res.status, 502);
@@ -508,39 +478,20 @@ describe("tracing on, upstream unreachable", () => {
 
 describe("tracing on, the OTLP defaults", () => {
   it("exports protobuf (OTLP's default protocol) to OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, the client's trace in it", async () => {
-    const receiver = await startOtlpReceiver();
-    const upstream = await startUpstream();
-    const proxy = await tracedProxy(upstream.url, { OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: `${receiver.url}/v1/traces` });
-    try {
-      const res = await post(proxy.url, { traceparent: `00-${CLIENT_TRACE}-${CLIENT_SPAN}-01` });
-      assert.equal(res.status, 200);
-      await res.text();
-    } finally {
-      await proxy.shutdown();
-      await upstream.close();
-      await receiver.close();
-    }
+    const { receiver } = await tracedRun(
+      (to) => ({ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: `${to.url}/v1/traces` }),
+      (proxyUrl) => postAnswered(proxyUrl, { traceparent: `00-${CLIENT_TRACE}-${CLIENT_SPAN}-01` }),
+    );
     assert.deepEqual(receiver.contentTypes, ["application/x-protobuf"]);
     // Trace ids are raw bytes in protobuf: the client's is in the export.
     assert.ok(receiver.raw[0]?.includes(Buffer.from(CLIENT_TRACE, "hex")));
   });
 
   it("samples as OTEL_TRACES_SAMPLER says: parentbased_always_off exports nothing and tells the MCP server so", async () => {
-    const receiver = await startOtlpReceiver();
-    const upstream = await startUpstream();
-    const proxy = await tracedProxy(upstream.url, {
-      OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
-      OTEL_TRACES_SAMPLER: "parentbased_always_off",
-    });
-    try {
-      const res = await post(proxy.url, {});
-      assert.equal(res.status, 200);
-      await res.text();
-    } finally {
-      await proxy.shutdown();
-      await upstream.close();
-      await receiver.close();
-    }
+    const { receiver, upstream } = await tracedRun(
+      (to) => ({ OTEL_EXPORTER_OTLP_ENDPOINT: to.url, OTEL_TRACES_SAMPLER: "parentbased_always_off" }),
+      (proxyUrl) => postAnswered(proxyUrl, {}),
+    );
     assert.deepEqual(receiver.bodies, []);
     const [traceparent] = upstream.seen.find((request) => request.path === "/mcp")?.traceparent ?? [];
     assert.match(traceparent ?? "", /^00-[0-9a-f]{32}-[0-9a-f]{16}-00$/);

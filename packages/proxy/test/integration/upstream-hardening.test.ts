@@ -8,10 +8,9 @@ import { randomUUID } from "node:crypto";
 import http, { type IncomingHttpHeaders, type OutgoingHttpHeaders } from "node:http";
 import net, { type AddressInfo, type Socket } from "node:net";
 import { after, before, describe, it } from "node:test";
-import { loadConfig } from "../../src/config/load.ts";
-import type { Config } from "../../src/config/schema.ts";
-import { type RunningProxy, startProxy } from "../../src/proxy-server.ts";
-import { freePort } from "../support/ports.ts";
+import type { RunningProxy } from "../../src/proxy-server.ts";
+import { bypassProxy } from "../support/bypass-proxy.ts";
+import { initializeRequest } from "../support/mcp-oauth-client.ts";
 import { type RecordingUpstream, startRecordingUpstream } from "../support/recording-upstream.ts";
 import { type Stack, startStack } from "../support/stack.ts";
 
@@ -67,26 +66,18 @@ function upgrade(base: string, headers: OutgoingHttpHeaders): Promise<{ socket?:
   });
 }
 
-/** A proxy without sign-in in front of `target`; `changes` adjust settings that have no environment variable. */
-async function bypassProxy(
-  target: string,
-  env: Record<string, string | undefined> = {},
-  changes: (config: Config) => void = () => {},
-): Promise<RunningProxy> {
-  const port = await freePort();
-  const all: Record<string, string | undefined> = {
-    MCP_HOST: "127.0.0.1",
-    MCP_PORT: String(port),
-    MCP_PUBLIC_URL: `http://127.0.0.1:${port}`,
-    MCP_TARGET_URL: target,
-    AUTH_MODE: "bypass",
-    LOG_LEVEL: "error",
-    ...env,
+/** `server` on a free loopback port with a bypass proxy in front; close() stops the proxy, then the server. */
+async function inFrontOf(server: http.Server | net.Server): Promise<{ proxy: RunningProxy; close(): Promise<void> }> {
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const proxy = await bypassProxy(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
+  return {
+    proxy,
+    async close() {
+      await proxy.shutdown();
+      if (server instanceof http.Server) server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    },
   };
-  const defined = Object.fromEntries(Object.entries(all).filter((entry): entry is [string, string] => !!entry[1]));
-  const { config } = loadConfig({ env: defined });
-  changes(config);
-  return startProxy(config);
 }
 
 describe("headers and cookies toward the MCP server", () => {
@@ -267,7 +258,7 @@ describe("Host check (DNS rebinding of the MCP server's own guard)", () => {
     await new Promise((resolve) => reference.once("listening", resolve));
     referenceUrl = `http://127.0.0.1:${(reference.address() as AddressInfo).port}`;
     proxy = await bypassProxy(referenceUrl);
-    aliased = await bypassProxy(referenceUrl, { MCP_ALLOWED_HOSTS: "mcp.internal, mcp.ns.svc" });
+    aliased = await bypassProxy(referenceUrl, { env: { MCP_ALLOWED_HOSTS: "mcp.internal, mcp.ns.svc" } });
   });
   after(async () => {
     await proxy.shutdown();
@@ -276,17 +267,8 @@ describe("Host check (DNS rebinding of the MCP server's own guard)", () => {
     await new Promise((resolve) => reference.close(resolve));
   });
 
-  const initialize = {
-    method: "POST",
-    headers: { "content-type": "application/json", accept: "application/json, text/event-stream" },
-    body: JSON.stringify({
-      jsonrpc: "2.0",
-      id: 1,
-      method: "initialize",
-      params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "t", version: "1" } },
-    }),
-  };
-  const withHost = (host: string) => ({ ...initialize, headers: { ...initialize.headers, host } });
+  const initialize = initializeRequest();
+  const withHost = (host: string) => initializeRequest({ host });
 
   it("the reference server refuses a foreign Host by itself", async () => {
     assert.equal((await send(referenceUrl, "/mcp", withHost("evil.example"))).status, 403);
@@ -312,7 +294,7 @@ describe("Host check (DNS rebinding of the MCP server's own guard)", () => {
   });
 
   it("accepts any Host when neither a public URL nor allowed hosts are configured", async () => {
-    const open = await bypassProxy(referenceUrl, { MCP_PUBLIC_URL: undefined });
+    const open = await bypassProxy(referenceUrl, { env: { MCP_PUBLIC_URL: undefined } });
     try {
       assert.equal((await send(open.url, "/mcp", withHost("anything.example"))).status, 200);
     } finally {
@@ -326,8 +308,10 @@ describe("CORS for browser MCP clients", () => {
   let proxy: RunningProxy;
   before(async () => {
     upstream = await startRecordingUpstream();
-    proxy = await bypassProxy(upstream.url, {}, (config) => {
-      config.headers.request_id = "X-Correlation-ID";
+    proxy = await bypassProxy(upstream.url, {
+      changes: (config) => {
+        config.headers.request_id = "X-Correlation-ID";
+      },
     });
   });
   after(async () => {
@@ -366,11 +350,11 @@ describe("CORS for browser MCP clients", () => {
 });
 
 describe("headers from the MCP server", () => {
-  let upstream: http.Server;
   let proxy: RunningProxy;
+  let close: () => Promise<void>;
   before(async () => {
     // Names its own header hop-by-hop (RFC 9110 §7.6.1): meant for the proxy's connection only.
-    upstream = http.createServer((req, res) => {
+    const upstream = http.createServer((req, res) => {
       req.resume();
       res.writeHead(200, {
         "content-type": req.url === "/stream" ? "text/event-stream" : "application/json",
@@ -380,14 +364,9 @@ describe("headers from the MCP server", () => {
       });
       res.end(req.url === "/stream" ? "data: {}\n\n" : "{}");
     });
-    await new Promise<void>((resolve) => upstream.listen(0, "127.0.0.1", resolve));
-    proxy = await bypassProxy(`http://127.0.0.1:${(upstream.address() as AddressInfo).port}`);
+    ({ proxy, close } = await inFrontOf(upstream));
   });
-  after(async () => {
-    await proxy.shutdown();
-    upstream.closeAllConnections();
-    await new Promise((resolve) => upstream.close(resolve));
-  });
+  after(() => close());
 
   it("drops what the answer's Connection header names, on answers and event streams alike", async () => {
     for (const path of ["/mcp", "/stream"]) {
@@ -424,15 +403,14 @@ function upload(base: string, size: number, agent: http.Agent): Promise<Answer> 
 }
 
 describe("an MCP server that answers before it has read the request body (413)", () => {
-  let graceful: net.Server;
-  let abrupt: http.Server;
   let proxy: RunningProxy;
   let abruptProxy: RunningProxy;
+  const closers: (() => Promise<void>)[] = [];
   const refusal = '{"error":"request body too large"}';
   before(async () => {
     // Answers as soon as the headers are in, then closes its side and reads (and drops) the
     // rest until the client is done: the lingering close nginx does (RFC 9112 §9.6).
-    graceful = net.createServer((socket) => {
+    const graceful = net.createServer((socket) => {
       let head = "";
       socket.on("data", (chunk: Buffer) => {
         if (head.endsWith("\r\n\r\n")) return;
@@ -448,11 +426,12 @@ describe("an MCP server that answers before it has read the request body (413)",
       });
       socket.on("error", () => undefined);
     });
-    await new Promise<void>((resolve) => graceful.listen(0, "127.0.0.1", resolve));
-    proxy = await bypassProxy(`http://127.0.0.1:${(graceful.address() as AddressInfo).port}`);
+    const gracefulFront = await inFrontOf(graceful);
+    proxy = gracefulFront.proxy;
+    closers.push(gracefulFront.close);
     // Node's own server: answers 413 unread and closes at once, so the unread body makes its
     // kernel reset the connection (RST), which may reach the proxy before the answer does.
-    abrupt = http.createServer((req, res) => {
+    const abrupt = http.createServer((req, res) => {
       if (req.method === "GET") {
         res.end("{}");
         return;
@@ -460,15 +439,12 @@ describe("an MCP server that answers before it has read the request body (413)",
       res.writeHead(413, { "content-type": "application/json", connection: "close" });
       res.end(refusal);
     });
-    await new Promise<void>((resolve) => abrupt.listen(0, "127.0.0.1", resolve));
-    abruptProxy = await bypassProxy(`http://127.0.0.1:${(abrupt.address() as AddressInfo).port}`);
+    const abruptFront = await inFrontOf(abrupt);
+    abruptProxy = abruptFront.proxy;
+    closers.push(abruptFront.close);
   });
   after(async () => {
-    await proxy.shutdown();
-    await abruptProxy.shutdown();
-    await new Promise((resolve) => graceful.close(resolve));
-    abrupt.closeAllConnections();
-    await new Promise((resolve) => abrupt.close(resolve));
+    for (const close of closers) await close();
   });
 
   it("relays the 413 (status, headers, body) and the client's next request is answered", async () => {
@@ -516,7 +492,7 @@ describe("forwarding headers of a peer that is not a trusted proxy", () => {
   // 10.9.9.9: a proxy this client (127.0.0.1) is not; 0: Express's "trust no hop".
   for (const trust of ["10.9.9.9", "0"]) {
     it(`starts X-Forwarded-For at the peer and keeps none of its ids (MCP_TRUST_PROXY=${trust})`, async () => {
-      const proxy = await bypassProxy(upstream.url, { MCP_TRUST_PROXY: trust });
+      const proxy = await bypassProxy(upstream.url, { env: { MCP_TRUST_PROXY: trust } });
       try {
         const answer = await send(proxy.url, "/mcp", {
           method: "POST",
@@ -534,7 +510,7 @@ describe("forwarding headers of a peer that is not a trusted proxy", () => {
   }
 
   it("keeps both from a trusted one (loopback)", async () => {
-    const proxy = await bypassProxy(upstream.url, { MCP_TRUST_PROXY: "loopback" });
+    const proxy = await bypassProxy(upstream.url, { env: { MCP_TRUST_PROXY: "loopback" } });
     try {
       await send(proxy.url, "/mcp", {
         method: "POST",
@@ -551,11 +527,11 @@ describe("forwarding headers of a peer that is not a trusted proxy", () => {
 });
 
 describe("every answer names its request (X-Request-ID, once)", () => {
-  let upstream: http.Server;
   let proxy: RunningProxy;
+  let close: () => Promise<void>;
   const received: (string | undefined)[] = [];
   before(async () => {
-    upstream = http.createServer((req, res) => {
+    const upstream = http.createServer((req, res) => {
       req.resume();
       const id = req.headers["x-request-id"];
       received.push(typeof id === "string" ? id : undefined);
@@ -565,14 +541,9 @@ describe("every answer names its request (X-Request-ID, once)", () => {
       res.writeHead(200, { "content-type": type, ...own });
       res.end(req.url === "/stream" ? "data: {}\n\n" : "{}");
     });
-    await new Promise<void>((resolve) => upstream.listen(0, "127.0.0.1", resolve));
-    proxy = await bypassProxy(`http://127.0.0.1:${(upstream.address() as AddressInfo).port}`);
+    ({ proxy, close } = await inFrontOf(upstream));
   });
-  after(async () => {
-    await proxy.shutdown();
-    upstream.closeAllConnections();
-    await new Promise((resolve) => upstream.close(resolve));
-  });
+  after(() => close());
 
   /** The answer's request id lines, by raw header line (a duplicate would show twice). */
   async function idsOf(path: string, headers: OutgoingHttpHeaders = {}): Promise<{ answer: Answer; ids: string[] }> {

@@ -89,22 +89,23 @@ export async function connectWithOAuth(
   return { client, oauth };
 }
 
-/** An MCP initialize sent with a bearer token; the status tells whether the proxy let it through. */
-export function initializeWithToken(url: string, token: string): Promise<Response> {
-  return fetch(url, {
+/** An MCP initialize request as a hand-written client sends it (JSON and event streams accepted), with `headers` besides. */
+export function initializeRequest(headers: Record<string, string> = {}) {
+  return {
     method: "POST",
-    headers: {
-      authorization: `Bearer ${token}`,
-      "content-type": "application/json",
-      accept: "application/json, text/event-stream",
-    },
+    headers: { "content-type": "application/json", accept: "application/json, text/event-stream", ...headers },
     body: JSON.stringify({
       jsonrpc: "2.0",
       id: 1,
       method: "initialize",
       params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "curl", version: "1" } },
     }),
-  });
+  };
+}
+
+/** An MCP initialize sent with a bearer token; the status tells whether the proxy let it through. */
+export function initializeWithToken(url: string, token: string): Promise<Response> {
+  return fetch(url, initializeRequest({ authorization: `Bearer ${token}` }));
 }
 
 /** The status of a JSON-RPC request sent with a bearer token inside an MCP session (the body is discarded). */

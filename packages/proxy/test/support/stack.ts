@@ -1,5 +1,6 @@
 // The whole cast on loopback for an integration test: the development OpenID provider, the
-// demo MCP server and one or more proxies configured through their environment variables.
+// demo MCP server and one or more proxies configured through their environment variables,
+// optionally with their sessions in a redis-server of their own.
 import {
   type DevIdentityProvider,
   type DevIdentityProviderOptions,
@@ -10,6 +11,7 @@ import { loadConfig } from "../../src/config/load.ts";
 import type { Logger } from "../../src/observability/logger.ts";
 import { type RunningProxy, startProxy } from "../../src/proxy-server.ts";
 import { freePort } from "./ports.ts";
+import { startRedis, type TestRedis } from "./redis-server.ts";
 
 export const CLIENT_ID = "test-proxy";
 export const CLIENT_SECRET = "test-proxy-secret";
@@ -119,6 +121,20 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   };
   for (let i = 0; i < count; i++) await stack.startProxy(i);
   return stack;
+}
+
+export interface RedisStack {
+  stack: Stack;
+  redis: TestRedis;
+  /** Stops the stack, then Redis. */
+  close(): Promise<void>;
+}
+
+/** A stack whose proxies keep their sessions in a redis-server started for it (`options.env` may add to that). */
+export async function startStackWithRedis(options: StackOptions = {}): Promise<RedisStack> {
+  const redis = await startRedis();
+  const stack = await startStack({ ...options, env: { SESSION_STORE: "redis", REDIS_URL: redis.url, ...options.env } });
+  return { stack, redis, close: () => stack.close().then(() => redis.close()) };
 }
 
 /** An MCP SDK client over Streamable HTTP that carries the browser's session cookie. */
