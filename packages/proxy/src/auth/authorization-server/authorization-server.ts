@@ -237,10 +237,13 @@ export class AuthorizationServer {
     const scopes = [...new Set([...baseline, ...options.scopesSupported])];
 
     const documents = clientDocuments(options);
+    // The server, once made, hears of a code or refresh token used twice at once.
+    let reused = (_grantId: string, _model: string): void => {};
     const configuration: Configuration = {
       adapter: storageAdapterFactory({
         store: options.store,
         secrets: [...options.secrets],
+        onReuse: (grantId, model) => reused(grantId, model),
         ...(server.client_ttl > 0 ? { clientTtlSeconds: seconds(server.client_ttl) } : {}),
         ...(documents ? { clientDocuments: documents } : {}),
       }),
@@ -265,6 +268,10 @@ export class AuthorizationServer {
         // A client revokes only its own tokens.
         revocation: { enabled: true, allowedPolicy: async (_ctx, client, token) => token.clientId === client.clientId },
         rpInitiatedLogout: { enabled: false },
+        // Bearer tokens only: the MCP endpoint takes no DPoP proof, so a DPoP-bound token would
+        // work there without its key. A client's DPoP header is ignored and it gets a Bearer
+        // token, which RFC 9449 allows. See docs/decisions/033.
+        dPoP: { enabled: false },
         resourceIndicators: resourceIndicators(options.resource, scopes, seconds(server.access_token_ttl)),
       },
       ttl: lifetimes(config),
@@ -302,7 +309,21 @@ export class AuthorizationServer {
     const provider = new Provider(options.issuer, configuration);
     // The request is made to look as it arrived at the public URL (see #handle).
     provider.proxy = true;
-    return new AuthorizationServer(options, provider, accounts, documents, { baseline, all: scopes });
+    const authorizationServer = new AuthorizationServer(options, provider, accounts, documents, {
+      baseline,
+      all: scopes,
+    });
+    reused = (grantId, model) => authorizationServer.#reuseDetected(grantId, model);
+    return authorizationServer;
+  }
+
+  /** A raced reuse ended the grant in the store (storage-adapter.ts): this replica forgets its tokens too. */
+  #reuseDetected(grantId: string, model: string): void {
+    this.#options.logger.warn("a code or refresh token was used twice at once; its grant is revoked", {
+      model,
+      client_id: Provider.ctx?.oidc?.client?.clientId,
+    });
+    this.verifier.forgetGrant(grantId);
   }
 
   /**
