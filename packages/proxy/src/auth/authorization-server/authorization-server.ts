@@ -168,11 +168,28 @@ function lifetimes(config: Config): Configuration["ttl"] {
   };
 }
 
+const isStoreUnavailable = (error: unknown): error is ProxyError => error instanceof ProxyError && error.status === 503;
+
+/** The store did not answer: 503 + Retry-After in OAuth's words, not oidc-provider's 500, on every endpoint. */
+function answerStoreUnavailable(ctx: KoaContextWithOIDC, error: ProxyError): void {
+  ctx.status = 503;
+  ctx.set(errorHeaders(error));
+  if (isPageNavigation(ctx.req)) {
+    ctx.set(PAGE_HEADERS);
+    ctx.body = renderErrorPage(error, currentScope()?.requestId ?? "");
+    return;
+  }
+  ctx.type = "application/json";
+  ctx.body = new OAuthError("temporarily_unavailable", error.message);
+}
+
 /**
  * Errors shown instead of redirected back (unknown client, bad redirect_uri) are JSON, or the
  * short HTML error page when a person's browser loaded the page.
  */
-const renderError: Configuration["renderError"] = async (ctx, out) => {
+const renderError: Configuration["renderError"] = async (ctx, out, error) => {
+  // The authorization endpoint renders a store outage too (after the server_error event).
+  if (isStoreUnavailable(error)) return answerStoreUnavailable(ctx, error);
   if (isPageNavigation(ctx.req)) {
     ctx.set(PAGE_HEADERS);
     const error = { code: "OIDC_ERROR", status: ctx.status, message: out.error_description ?? out.error };
@@ -493,13 +510,9 @@ export class AuthorizationServer {
     this.provider.on("revocation.error", failure("revocation"));
     this.provider.on("server_error", (ctx, error) => {
       // The store did not answer: 503 + Retry-After in OAuth's words, not oidc-provider's 500.
-      if (error instanceof ProxyError && error.status === 503) {
+      if (isStoreUnavailable(error)) {
         logger.warn("oauth request failed: the session store is unavailable", { endpoint: ctx.oidc?.route });
-        ctx.status = 503;
-        ctx.set(errorHeaders(error));
-        ctx.body = isPageNavigation(ctx.req)
-          ? renderErrorPage(error, currentScope()?.requestId ?? "")
-          : new OAuthError("temporarily_unavailable", error.message);
+        answerStoreUnavailable(ctx, error);
         return;
       }
       logger.error("authorization server error", { error: error.message });
