@@ -504,6 +504,74 @@ describe("MCP clients with the proxy's own authorization server", () => {
   });
 });
 
+describe("what one dynamic client registration may hold", () => {
+  let stack: Stack;
+  let base: string;
+
+  before(async () => {
+    stack = await startStack({ env: { MCP_AUTH_MODE: "proxy" } });
+    base = `http://127.0.0.1:${stack.ports[0]}`;
+  });
+  after(() => stack.close());
+
+  const register = (metadata: Json) => new HandClient(base).register(metadata);
+
+  it("accepts what MCP clients register, and keeps RFC 7591's software_id and software_version", async () => {
+    const response = await register({
+      client_name: "Claude Code (mcp-oidc-proxy)",
+      redirect_uris: ["http://127.0.0.1:33418/callback", "http://localhost:33418/callback", "cursor://anysphere/cb"],
+      grant_types: ["authorization_code", "refresh_token"],
+      response_types: ["code"],
+      scope: "mcp",
+      software_id: "com.example.mcp-client",
+      software_version: "1.2.3",
+    });
+    assert.equal(response.status, 201);
+    const registered = (await response.json()) as Json;
+    assert.equal(registered.software_id, "com.example.mcp-client");
+    assert.equal(registered.software_version, "1.2.3");
+  });
+
+  it("refuses a long name, a long URI, too many redirect URIs and a large body (RFC 7591 errors)", async () => {
+    const refusals: [string, Json, string][] = [
+      ["a 201-character client_name", { client_name: "x".repeat(201) }, "invalid_client_metadata"],
+      ["a 3,000-character scope", { scope: "s".repeat(3000) }, "invalid_client_metadata"],
+      [
+        "21 redirect URIs",
+        { redirect_uris: Array.from({ length: 21 }, (_, i) => `http://127.0.0.1:33418/cb${i}`) },
+        "invalid_redirect_uri",
+      ],
+      [
+        "a 3,000-character redirect URI",
+        { redirect_uris: [`http://127.0.0.1:33418/${"a".repeat(3000)}`] },
+        "invalid_redirect_uri",
+      ],
+    ];
+    for (const [what, metadata, error] of refusals) {
+      const response = await register(metadata);
+      assert.equal(response.status, 400, what);
+      assert.equal(await oauthError(response), error, what);
+    }
+    // 50 KB declared: refused before it is read.
+    const declared = await register({ client_name: "x".repeat(50_000) });
+    assert.equal(declared.status, 413);
+    assert.equal(await oauthError(declared), "invalid_client_metadata");
+    // 20 KB sent chunked (no length to judge first): refused once read, every field in bounds.
+    const body = JSON.stringify({
+      token_endpoint_auth_method: "none",
+      redirect_uris: Array.from({ length: 20 }, (_, i) => `http://127.0.0.1:33418/${i}/${"a".repeat(1000)}`),
+    });
+    const chunked = await fetch(`${base}/oauth/register`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: new Blob([body]).stream(),
+      duplex: "half",
+    } as RequestInit);
+    assert.equal(chunked.status, 400);
+    assert.equal(await oauthError(chunked), "invalid_client_metadata");
+  });
+});
+
 /** Two proxies (their own authorization server) sharing a fresh redis-server, behind a round robin. */
 interface Pair {
   redis: TestRedis;
@@ -776,6 +844,20 @@ describe("settings from a file: scopes per path, registration limit", () => {
     const limited = await new HandClient(base).register();
     assert.equal(limited.status, 429);
     assert.equal(await oauthError(limited), "temporarily_unavailable");
+  });
+
+  it("limits pushed authorization requests per client address as registrations (each is a stored record)", async () => {
+    const statuses: number[] = [];
+    for (let i = 0; i < 4; i++) {
+      const response = await fetch(`${base}/oauth/par`, {
+        method: "POST",
+        headers: { "content-type": "application/x-www-form-urlencoded" },
+        body: new URLSearchParams({ client_id: "nobody", response_type: "code" }),
+      });
+      statuses.push(response.status);
+    }
+    assert.equal(statuses.filter((status) => status === 429).length, 1, statuses.join(" "));
+    assert.equal(statuses[3], 429);
   });
 });
 

@@ -26,6 +26,7 @@ import { AccountDirectory } from "./accounts.ts";
 import { ClientMetadataDocuments } from "./client-metadata-documents.ts";
 import { InteractionRoutes } from "./interactions.ts";
 import { IssuedTokenVerifier } from "./issued-token-verifier.ts";
+import { registrationBodyCap, registrationMetadata } from "./registration-limits.ts";
 import { deriveSigningKey } from "./signing-key.ts";
 import { storageAdapterFactory } from "./storage-adapter.ts";
 
@@ -262,6 +263,7 @@ export class AuthorizationServer {
         secrets: [...options.secrets],
         onReuse: (grantId, model) => reused(grantId, model),
         ...(server.client_ttl > 0 ? { clientTtlSeconds: seconds(server.client_ttl) } : {}),
+        keptClients: new Set(server.preapproved_clients),
         ...(documents ? { clientDocuments: documents } : {}),
       }),
       discovery: { client_id_metadata_document_supported: documents !== undefined },
@@ -275,6 +277,7 @@ export class AuthorizationServer {
         profile: ["name", "groups"],
       },
       clientDefaults: CLIENT_DEFAULTS,
+      extraClientMetadata: registrationMetadata,
       ...noOutgoingRequests(options.logger),
       responseTypes: ["code"],
       clientAuthMethods: ["none", "client_secret_basic", "client_secret_post"],
@@ -412,8 +415,8 @@ export class AuthorizationServer {
 
   /**
    * The endpoints MCP clients call, some from other origins (browser clients): mounted
-   * before the Origin guard and the session. Registration and token requests are rate-limited
-   * per client address.
+   * before the Origin guard and the session. Registration, pushed authorization and token
+   * requests are rate-limited per client address; a registration's size is capped.
    */
   publicRouter(): Router {
     const router = express.Router();
@@ -436,8 +439,10 @@ export class AuthorizationServer {
     // Registration is public and credential-free; browser clients register from their origin.
     const registrationCors = cors({ origin: true, methods: ["POST"], credentials: false, maxAge: 600 });
     router.options(ROUTES.registration, registrationCors);
-    router.post(ROUTES.registration, registrationCors, limited(limit));
+    router.post(ROUTES.registration, registrationCors, limited(limit), registrationBodyCap);
     router.post(ROUTES.token, limited(limit * 10));
+    // A pushed request is a stored record too, made by anyone: limited as registration is.
+    router.post(ROUTES.pushed_authorization_request, limited(limit));
     router.use((req, res, next) => {
       const path = req.path;
       if (isMetadataPath(path) && path !== DISCOVERY_PATH) {

@@ -7,6 +7,9 @@
 // of several requests racing with the same one, exactly one gets tokens; the others are
 // refused and, as a sequential reuse is, end the grant (RFC 9700 4.14.2, RFC 6749 4.1.2).
 //
+// Anyone may register a client, so a registered client lives client_ttl past its last use
+// (renewed as it is used), not for ever; the pre-approved ones the configuration names stay.
+//
 // The id of most records is a bearer credential (an access or refresh token, a code, a
 // session cookie, an interaction uid), so a record is stored sealed: its key names the
 // SHA-256 of the id and its value is encrypted with a key derived from the id. A Redis dump
@@ -86,8 +89,12 @@ export interface StorageAdapterOptions {
   store: KeyValueStore;
   /** The session secrets (current first): registered clients' secrets are encrypted with them. */
   secrets: string[];
-  /** Registered clients are forgotten after this many seconds; undefined keeps them. */
+  /** Registered clients are forgotten this many seconds after their last use; undefined keeps them. */
   clientTtlSeconds?: number;
+  /** Client ids kept however long unused (the pre-approved ones the configuration names). */
+  keptClients?: ReadonlySet<string>;
+  /** The clock, epoch milliseconds (tests move it). */
+  now?: () => number;
   /** Clients whose client_id is the URL of their metadata document (when enabled). */
   clientDocuments?: { find(clientId: string): Promise<AdapterPayload | undefined> };
   /** Told after a code or refresh token used twice at once ended its grant (the tokens are gone). */
@@ -114,6 +121,8 @@ class StorageAdapter implements Adapter {
   readonly #name: string;
   readonly #store: KeyValueStore;
   readonly #clientTtl: number | undefined;
+  readonly #keptClients: ReadonlySet<string>;
+  readonly #now: () => number;
   readonly #documents: StorageAdapterOptions["clientDocuments"];
   readonly #sealed: boolean;
   readonly #clientSecrets: SecretBox | undefined;
@@ -123,10 +132,39 @@ class StorageAdapter implements Adapter {
     this.#name = name;
     this.#store = options.store;
     this.#clientTtl = options.clientTtlSeconds;
+    this.#keptClients = options.keptClients ?? new Set();
+    this.#now = options.now ?? Date.now;
     this.#documents = name === "Client" ? options.clientDocuments : undefined;
     this.#sealed = !OPEN_MODELS.has(name);
     this.#clientSecrets = name === "Client" ? new SecretBox(options.secrets, "client-secret") : undefined;
     this.#onReuse = options.onReuse;
+  }
+
+  #seconds(): number {
+    return Math.floor(this.#now() / 1000);
+  }
+
+  /** How long a registered client lives past its last use: undefined, for ever. */
+  #clientLife(id: string): number | undefined {
+    return this.#keptClients.has(id) ? undefined : this.#clientTtl;
+  }
+
+  /**
+   * A registered client lives client_ttl past its last use, not its registration: its record
+   * is written again with a fresh expiry when used, at most once a day (a tenth of the TTL
+   * when shorter), so a client in use never vanishes and an abandoned one goes.
+   */
+  async #renewClient(id: string, record: StoredRecord): Promise<void> {
+    const life = this.#clientLife(id);
+    const now = this.#seconds();
+    if (life === undefined) {
+      if (record.expiresAt === undefined) return;
+      const { expiresAt: _, ...kept } = record;
+      return this.#write(this.#key(id), id, JSON.stringify(kept), undefined);
+    }
+    const step = Math.min(86_400, Math.ceil(life / 10));
+    if (record.expiresAt !== undefined && record.expiresAt - now > life - step) return;
+    await this.#write(this.#key(id), id, JSON.stringify({ ...record, expiresAt: now + life }), life);
   }
 
   #key(id: string): string {
@@ -150,10 +188,10 @@ class StorageAdapter implements Adapter {
   }
 
   async upsert(id: string, payload: AdapterPayload, expiresIn?: number): Promise<void> {
-    const ttl = expiresIn ?? (this.#name === "Client" ? this.#clientTtl : undefined);
+    const ttl = expiresIn ?? (this.#name === "Client" ? this.#clientLife(id) : undefined);
     const record: StoredRecord = {
       payload: await this.#sealClientSecret(payload),
-      ...(ttl ? { expiresAt: Math.floor(Date.now() / 1000) + ttl } : {}),
+      ...(ttl ? { expiresAt: this.#seconds() + ttl } : {}),
     };
     const key = this.#key(id);
     await this.#write(key, id, JSON.stringify(record), ttl);
@@ -171,10 +209,15 @@ class StorageAdapter implements Adapter {
 
   async find(id: string): Promise<AdapterPayload | undefined> {
     if (this.#name in SINGLE_USE) return this.#findSingleUse(id);
-    const payload =
-      this.#documents && isDocumentClientId(id) ? await this.#documents.find(id) : (await this.#read(id))?.payload;
-    if (payload === undefined) return undefined;
-    return this.#name === "Client" ? this.#openClientSecret(withoutScopeLimit(payload)) : payload;
+    if (this.#name !== "Client") return (await this.#read(id))?.payload;
+    if (this.#documents && isDocumentClientId(id)) return this.#openClient(await this.#documents.find(id));
+    const record = await this.#read(id);
+    if (record) await this.#renewClient(id, record);
+    return this.#openClient(record?.payload);
+  }
+
+  async #openClient(payload: AdapterPayload | undefined): Promise<AdapterPayload | undefined> {
+    return payload === undefined ? undefined : this.#openClientSecret(withoutScopeLimit(payload));
   }
 
   /** The claim consume() took, if any: its value is when (epoch seconds). */
@@ -222,7 +265,7 @@ class StorageAdapter implements Adapter {
    */
   async consume(id: string): Promise<void> {
     const record = await this.#read(id);
-    const now = Math.floor(Date.now() / 1000);
+    const now = this.#seconds();
     // The claim lives as long as the record (at least a second: SET EX 0 is refused).
     const ttl = record?.expiresAt === undefined ? undefined : Math.max(1, record.expiresAt - now);
     // A record gone since oidc-provider found it was revoked meanwhile (by a reuse): refused.

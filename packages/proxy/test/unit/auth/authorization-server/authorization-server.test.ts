@@ -2,7 +2,7 @@
 // store, the check of its access tokens, the signing key every replica derives alike, the consent page's escaping, and
 // which scopes a path needs.
 import assert from "node:assert/strict";
-import { describe, it } from "node:test";
+import { before, describe, it } from "node:test";
 import { importJWK, jwtVerify, SignJWT } from "jose";
 import Provider from "oidc-provider";
 import { AccessPolicy } from "../../../../src/auth/access-policy.ts";
@@ -172,30 +172,51 @@ describe("authorization server storage", () => {
     assert.equal(await session.findByUid("u-2"), undefined);
   });
 
-  it("forgets registered clients after client_ttl when one is set", async () => {
+  it("forgets a registered client client_ttl after its last use; a pre-approved one never", async () => {
+    const day = 86_400_000;
     let now = 0;
     const store = memoryKeyValue(() => now);
-    const clients = storageAdapterFactory({ store, secrets: ["test-secret"], clientTtlSeconds: 60 })("Client");
+    const clients = storageAdapterFactory({
+      store,
+      secrets: ["test-secret"],
+      clientTtlSeconds: 10 * 86_400,
+      keptClients: new Set(["platform"]),
+      now: () => now,
+    })("Client");
     await clients.upsert("app", { client_id: "app" });
-    now = 59_000;
+    await clients.upsert("abandoned", { client_id: "abandoned" });
+    await clients.upsert("platform", { client_id: "platform" });
+    now = 6 * day;
+    assert.ok(await clients.find("app"), "used on day 6: it lives until day 16");
+    now = 10 * day;
+    assert.equal(await clients.find("abandoned"), undefined, "unused for client_ttl");
+    now = 15 * day;
     assert.ok(await clients.find("app"));
-    now = 60_000;
-    assert.equal(await clients.find("app"), undefined);
+    now = 100 * day;
+    assert.equal(await clients.find("app"), undefined, "unused since day 15");
+    assert.ok(await clients.find("platform"));
   });
 });
 
 describe("the check of the authorization server's access tokens", () => {
   const adapter = storageAdapterFactory({ store: memoryKeyValue(), secrets: ["test-secret"] });
-  const provider = new Provider("http://127.0.0.1:1", {
-    adapter,
-    extraTokenClaims: async () => ({ user: { id: "alice", groups: [] } }),
+  let provider: Provider;
+  let verifier: IssuedTokenVerifier;
+  before(async () => {
+    provider = new Provider("http://127.0.0.1:1", {
+      adapter,
+      jwks: { keys: [(await deriveSigningKey("k".repeat(40))) as never] },
+      features: { devInteractions: { enabled: false } },
+      extraTokenClaims: async () => ({ user: { id: "alice", groups: [] } }),
+    });
+    verifier = new IssuedTokenVerifier({ provider, cacheTtlMs: 0 });
   });
-  const verifier = new IssuedTokenVerifier({ provider, cacheTtlMs: 0 });
   const issue = async (bind: (token: InstanceType<Provider["AccessToken"]>) => void = () => {}) => {
     await adapter("Client").upsert("app", {
       client_id: "app",
       token_endpoint_auth_method: "none",
       redirect_uris: ["http://127.0.0.1/cb"],
+      id_token_signed_response_alg: "ES256",
     });
     const client = await provider.Client.find("app");
     assert.ok(client);
