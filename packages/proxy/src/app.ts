@@ -121,7 +121,7 @@ export function buildOwnRoutes(parts: AppParts): Express {
   } else {
     app.get(LOGIN_PATHS.session, (_req, res) => {
       if (!parts.bypassUser) throw unauthorized();
-      res.json({ authenticated: true, user: parts.bypassUser, mode: "bypass" });
+      res.set("cache-control", "no-store").json({ authenticated: true, user: parts.bypassUser, mode: "bypass" });
     });
   }
   app.use(notFound);

@@ -136,7 +136,8 @@ export class BrowserLogin {
     router.get(LOGIN_PATHS.session, (req, res) => {
       const user = req.session?.user;
       if (!user) throw unauthorized("No signed-in session");
-      res.json({
+      // A person's identity: no browser or shared cache keeps it (RFC 9111 no-store).
+      res.set("cache-control", "no-store").json({
         authenticated: true,
         user,
         authenticated_at: req.session.authenticatedAt ? new Date(req.session.authenticatedAt).toISOString() : null,

@@ -241,15 +241,20 @@ const mcpAuthSchema = z.strictObject({
       access_token_ttl: duration.prefault("10m"),
       /** Lifetime of a refresh token; each use rotates it (a reused one revokes the whole grant). */
       refresh_token_ttl: duration.prefault("14d"),
-      /** A registered client is forgotten this long after registration; 0 keeps it. */
-      client_ttl: duration.prefault("0s"),
+      /**
+       * A registered client is forgotten this long after its last use (0 keeps them):
+       * registration is open to anyone, so abandoned clients must not stay for ever. At least
+       * refresh_token_ttl, so a client whose refresh token still works is still known.
+       * Pre-approved clients are kept.
+       */
+      client_ttl: duration.prefault("30d"),
       /** Client ids that skip the consent page (clients the platform team registered itself). */
       preapproved_clients: stringList.default([]),
       /** Accept an https URL as client_id and fetch the client's metadata document from it. */
       client_metadata_documents: bool.default(true),
       /** Let metadata documents come from private and loopback addresses (tests, closed networks). */
       client_metadata_private_addresses: bool.default(false),
-      /** Requests per client address and minute to /oauth/register (and to /oauth/token times ten). */
+      /** Requests per client address and minute to /oauth/register and /oauth/par (and to /oauth/token times ten). */
       registration_rate_limit: z.number().int().min(1).default(20),
     })
     .prefault({}),

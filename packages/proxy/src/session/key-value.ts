@@ -7,6 +7,12 @@ export interface KeyValueStore {
   /** ttlSeconds undefined or 0: kept until deleted. */
   set(key: string, value: string, ttlSeconds?: number): Promise<void>;
   delete(key: string): Promise<void>;
+  /**
+   * Sets `key` to `value` only when it holds nothing: true for the one caller that set it,
+   * false for every other, however many ask at once (Redis SET NX). What a single-use record
+   * (a code, a refresh token) needs to be used once, a read then a write being a race.
+   */
+  claim(key: string, value: string, ttlSeconds?: number): Promise<boolean>;
   /** Adds a member to a set whose life is extended to at least ttlSeconds. */
   addToSet(key: string, member: string, ttlSeconds?: number): Promise<void>;
   members(key: string): Promise<string[]>;
@@ -16,7 +22,11 @@ export interface KeyValueStore {
 /** The node-redis commands used here; standalone, Sentinel and Cluster clients all have them. */
 export interface RedisCommands {
   get(key: string): Promise<string | null>;
-  set(key: string, value: string, options?: { expiration: { type: "EX"; value: number } }): Promise<unknown>;
+  set(
+    key: string,
+    value: string,
+    options?: { expiration?: { type: "EX"; value: number }; condition?: "NX" },
+  ): Promise<string | null>;
   del(key: string): Promise<number>;
   sAdd(key: string, member: string): Promise<number>;
   sMembers(key: string): Promise<string[]>;
@@ -36,6 +46,10 @@ export function redisKeyValue(client: RedisCommands, prefix: string): KeyValueSt
     },
     async delete(key) {
       await client.del(prefix + key);
+    },
+    async claim(key, value, ttlSeconds) {
+      // null when the key existed: SET NX is one command, so one caller wins.
+      return (await client.set(prefix + key, value, { ...ttl(ttlSeconds), condition: "NX" })) !== null;
     },
     async addToSet(key, member, ttlSeconds) {
       await client.sAdd(prefix + key, member);
@@ -84,6 +98,12 @@ export function memoryKeyValue(now: () => number = Date.now): KeyValueStore {
     },
     async delete(key) {
       entries.delete(key);
+    },
+    async claim(key, value, ttlSeconds) {
+      // No await between the test and the set: one event-loop turn, so one caller wins.
+      if (live(key)) return false;
+      entries.set(key, { value, expiresAt: expiry(ttlSeconds) });
+      return true;
     },
     async addToSet(key, member, ttlSeconds) {
       const entry = live(key);

@@ -103,6 +103,7 @@ function failClosedKeyValue(store: KeyValueStore, timeoutMs: number): KeyValueSt
     get: (key) => withDeadline(store.get(key), timeoutMs),
     set: (key, value, ttl) => withDeadline(store.set(key, value, ttl), timeoutMs),
     delete: (key) => withDeadline(store.delete(key), timeoutMs),
+    claim: (key, value, ttl) => withDeadline(store.claim(key, value, ttl), timeoutMs),
     addToSet: (key, member, ttl) => withDeadline(store.addToSet(key, member, ttl), timeoutMs),
     members: (key) => withDeadline(store.members(key), timeoutMs),
     close: () => store.close(),

@@ -32,6 +32,7 @@ describe("browser sign-in with the memory store", () => {
     assert.equal(body.user.id, "alice");
     assert.equal(body.user.email, "alice@example.com");
     assert.deepEqual(body.user.groups, ["mcp-users", "admins"]);
+    assert.equal(response.headers.get("cache-control"), "no-store", "no cache keeps a person's identity");
   });
 
   it("carries an MCP session: initialize, tools/list, a streamed tool call", async () => {

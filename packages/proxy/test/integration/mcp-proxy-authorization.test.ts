@@ -3,7 +3,7 @@
 // the official SDK client registers at the proxy, the person signs in at the real upstream
 // provider and approves the client, and the client calls tools with the proxy's own tokens.
 import assert from "node:assert/strict";
-import { createHash } from "node:crypto";
+import { createHash, randomUUID } from "node:crypto";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import https from "node:https";
 import type { AddressInfo } from "node:net";
@@ -12,6 +12,7 @@ import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { OAuthTokens } from "@modelcontextprotocol/sdk/shared/auth.js";
 import { createClient } from "@redis/client";
+import { exportJWK, generateKeyPair, SignJWT } from "jose";
 import { loadConfig } from "../../src/config/load.ts";
 import { startProxy } from "../../src/proxy-server.ts";
 import { TestBrowser } from "../support/browser.ts";
@@ -40,6 +41,57 @@ async function oauthError(response: Response): Promise<string> {
   return body.error ?? "";
 }
 
+/** `send` made `n` times at once: the token sets it won and the OAuth errors it got. */
+async function atOnce(n: number, send: () => Promise<Response>) {
+  const responses = await Promise.all(Array.from({ length: n }, send));
+  const won: Record<string, string>[] = [];
+  const refused: string[] = [];
+  for (const response of responses) {
+    if (response.status === 200) won.push((await response.json()) as Record<string, string>);
+    else refused.push(`${response.status} ${await oauthError(response)}`);
+  }
+  return { won, refused };
+}
+
+/**
+ * RFC 6749 4.1.2 and RFC 9700 4.14.2 when a thief races the client: of one code (or refresh
+ * token) sent several times at once, one use gets tokens, the others are refused, and the
+ * grant ends as on a sequential reuse, the winner's tokens with it.
+ */
+function usedOnceWhenRaced(base: () => string) {
+  it("redeems a code sent four times at once once, and ends the grant", async () => {
+    const hand = new HandClient(base());
+    assert.equal((await hand.register()).status, 201);
+    const { code, verifier } = await hand.authorize("alice");
+    assert.ok(code);
+    const { won, refused } = await atOnce(4, () => hand.exchange(code, verifier));
+    assert.equal(won.length, 1, `one redemption succeeds (refused: ${refused.join(", ")})`);
+    assert.deepEqual(refused, ["400 invalid_grant", "400 invalid_grant", "400 invalid_grant"]);
+    const [tokens] = won as [Record<string, string>];
+    assert.equal((await initialize(base(), tokens.access_token as string)).status, 401, "the grant ended");
+    const refresh = await hand.token({ grant_type: "refresh_token", refresh_token: tokens.refresh_token as string });
+    assert.equal(await oauthError(refresh), "invalid_grant");
+  });
+
+  it("rotates a refresh token sent five times at once once, and ends the family", async () => {
+    const hand = new HandClient(base());
+    assert.equal((await hand.register()).status, 201);
+    const { code, verifier } = await hand.authorize("alice");
+    assert.ok(code);
+    const first = (await (await hand.exchange(code, verifier)).json()) as Record<string, string>;
+    const { won, refused } = await atOnce(5, () =>
+      hand.token({ grant_type: "refresh_token", refresh_token: first.refresh_token as string }),
+    );
+    assert.equal(won.length, 1, `one refresh succeeds (refused: ${refused.join(", ")})`);
+    assert.deepEqual(refused, Array(4).fill("400 invalid_grant"));
+    const [rotated] = won as [Record<string, string>];
+    for (const access of [first.access_token, rotated.access_token])
+      assert.equal((await initialize(base(), access as string)).status, 401, "no token of the family works");
+    const again = await hand.token({ grant_type: "refresh_token", refresh_token: rotated.refresh_token as string });
+    assert.equal(await oauthError(again), "invalid_grant");
+  });
+}
+
 describe("MCP clients with the proxy's own authorization server", () => {
   let stack: Stack;
   let base: string;
@@ -55,6 +107,8 @@ describe("MCP clients with the proxy's own authorization server", () => {
     base = `http://127.0.0.1:${stack.ports[0]}`;
   });
   after(() => stack.close());
+
+  usedOnceWhenRaced(() => base);
 
   it("points MCP clients from the 401 to itself as authorization server, at every well-known form", async () => {
     const response = await fetch(`${base}/mcp`, { method: "POST", body: "{}" });
@@ -83,6 +137,36 @@ describe("MCP clients with the proxy's own authorization server", () => {
       assert.equal(document.revocation_endpoint, `${base}/oauth/revoke`, path);
       assert.deepEqual(document.code_challenge_methods_supported, ["S256"], path);
     }
+  });
+
+  it("issues Bearer tokens only: a client's DPoP proof gets no key-bound token the MCP endpoint would not check", async () => {
+    const metadata = (await (await fetch(`${base}/.well-known/oauth-authorization-server`)).json()) as Json;
+    assert.equal(metadata.dpop_signing_alg_values_supported, undefined, "DPoP is not offered");
+    const hand = new HandClient(base);
+    assert.equal((await hand.register()).status, 201);
+    const { code, verifier } = await hand.authorize("alice");
+    assert.ok(code);
+    const { publicKey, privateKey } = await generateKeyPair("ES256");
+    const proof = await new SignJWT({ htm: "POST", htu: `${base}/oauth/token`, jti: randomUUID() })
+      .setProtectedHeader({ alg: "ES256", typ: "dpop+jwt", jwk: await exportJWK(publicKey) })
+      .setIssuedAt()
+      .sign(privateKey);
+    const response = await fetch(`${base}/oauth/token`, {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded", dpop: proof },
+      body: new URLSearchParams({
+        client_id: hand.clientId,
+        grant_type: "authorization_code",
+        code,
+        code_verifier: verifier,
+        redirect_uri: CLIENT_REDIRECT,
+        resource: base,
+      }),
+    });
+    assert.equal(response.status, 200);
+    const tokens = (await response.json()) as Record<string, string>;
+    assert.equal(tokens.token_type, "Bearer", "RFC 9449 lets the server answer a proof with a Bearer token");
+    assert.equal((await initialize(base, tokens.access_token as string)).status, 200);
   });
 
   it("answers browser clients (MCP Inspector) from their own origin: preflights and real requests", async () => {
@@ -362,9 +446,14 @@ describe("MCP clients with the proxy's own authorization server", () => {
 
     const once = await hand.authorize("alice");
     assert.ok(once.code);
-    assert.equal((await hand.exchange(once.code, once.verifier)).status, 200);
+    const onceTokens = (await (await hand.exchange(once.code, once.verifier)).json()) as Record<string, string>;
     const reused = await hand.exchange(once.code, once.verifier);
     assert.equal(await oauthError(reused), "invalid_grant");
+    assert.equal(
+      (await initialize(base, onceTokens.access_token as string)).status,
+      401,
+      "a reused code ends its grant",
+    );
 
     const otherResource = await hand.authorize("alice", { resource: "https://other-mcp.example" });
     assert.equal(otherResource.error, "invalid_target");
@@ -410,6 +499,74 @@ describe("MCP clients with the proxy's own authorization server", () => {
     for (const token of ["", "x".repeat(5000), "a.b.c", "Zm9v"]) {
       assert.equal((await initialize(base, token)).status, 401, `token ${token.slice(0, 10)}`);
     }
+  });
+});
+
+describe("what one dynamic client registration may hold", () => {
+  let stack: Stack;
+  let base: string;
+
+  before(async () => {
+    stack = await startStack({ env: { MCP_AUTH_MODE: "proxy" } });
+    base = `http://127.0.0.1:${stack.ports[0]}`;
+  });
+  after(() => stack.close());
+
+  const register = (metadata: Json) => new HandClient(base).register(metadata);
+
+  it("accepts what MCP clients register, and keeps RFC 7591's software_id and software_version", async () => {
+    const response = await register({
+      client_name: "Claude Code (mcp-oidc-proxy)",
+      redirect_uris: ["http://127.0.0.1:33418/callback", "http://localhost:33418/callback", "cursor://anysphere/cb"],
+      grant_types: ["authorization_code", "refresh_token"],
+      response_types: ["code"],
+      scope: "mcp",
+      software_id: "com.example.mcp-client",
+      software_version: "1.2.3",
+    });
+    assert.equal(response.status, 201);
+    const registered = (await response.json()) as Json;
+    assert.equal(registered.software_id, "com.example.mcp-client");
+    assert.equal(registered.software_version, "1.2.3");
+  });
+
+  it("refuses a long name, a long URI, too many redirect URIs and a large body (RFC 7591 errors)", async () => {
+    const refusals: [string, Json, string][] = [
+      ["a 201-character client_name", { client_name: "x".repeat(201) }, "invalid_client_metadata"],
+      ["a 3,000-character scope", { scope: "s".repeat(3000) }, "invalid_client_metadata"],
+      [
+        "21 redirect URIs",
+        { redirect_uris: Array.from({ length: 21 }, (_, i) => `http://127.0.0.1:33418/cb${i}`) },
+        "invalid_redirect_uri",
+      ],
+      [
+        "a 3,000-character redirect URI",
+        { redirect_uris: [`http://127.0.0.1:33418/${"a".repeat(3000)}`] },
+        "invalid_redirect_uri",
+      ],
+    ];
+    for (const [what, metadata, error] of refusals) {
+      const response = await register(metadata);
+      assert.equal(response.status, 400, what);
+      assert.equal(await oauthError(response), error, what);
+    }
+    // 50 KB declared: refused before it is read.
+    const declared = await register({ client_name: "x".repeat(50_000) });
+    assert.equal(declared.status, 413);
+    assert.equal(await oauthError(declared), "invalid_client_metadata");
+    // 20 KB sent chunked (no length to judge first): refused once read, every field in bounds.
+    const body = JSON.stringify({
+      token_endpoint_auth_method: "none",
+      redirect_uris: Array.from({ length: 20 }, (_, i) => `http://127.0.0.1:33418/${i}/${"a".repeat(1000)}`),
+    });
+    const chunked = await fetch(`${base}/oauth/register`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: new Blob([body]).stream(),
+      duplex: "half",
+    } as RequestInit);
+    assert.equal(chunked.status, 400);
+    assert.equal(await oauthError(chunked), "invalid_client_metadata");
   });
 });
 
@@ -550,6 +707,9 @@ describe("the authorization server on two instances sharing Redis", () => {
     }
     assert.equal((await initialize(balancer.url, refreshed.access_token as string)).status, 200, "and still works");
   });
+
+  // Last: the first test counts which instance served each step.
+  usedOnceWhenRaced(() => balancer.url);
 });
 
 describe("regression: mcp_auth.token_cache_ttl was ignored in proxy mode (session.cache_ttl was used)", () => {
@@ -681,6 +841,20 @@ describe("settings from a file: scopes per path, registration limit", () => {
     const limited = await new HandClient(base).register();
     assert.equal(limited.status, 429);
     assert.equal(await oauthError(limited), "temporarily_unavailable");
+  });
+
+  it("limits pushed authorization requests per client address as registrations (each is a stored record)", async () => {
+    const statuses: number[] = [];
+    for (let i = 0; i < 4; i++) {
+      const response = await fetch(`${base}/oauth/par`, {
+        method: "POST",
+        headers: { "content-type": "application/x-www-form-urlencoded" },
+        body: new URLSearchParams({ client_id: "nobody", response_type: "code" }),
+      });
+      statuses.push(response.status);
+    }
+    assert.equal(statuses.filter((status) => status === 429).length, 1, statuses.join(" "));
+    assert.equal(statuses[3], 429);
   });
 });
 

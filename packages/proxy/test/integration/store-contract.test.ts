@@ -53,6 +53,17 @@ function contract(name: string, open: () => Promise<SessionBackend>) {
       assert.equal(await kv.get(key), undefined);
     });
 
+    it("lets one of many callers claiming a key at once have it, until it expires or is deleted", async () => {
+      const kv = backend.keyValue;
+      const key = `contract-claim:${randomUUID()}`;
+      const claims = await Promise.all(Array.from({ length: 8 }, (_, i) => kv.claim(key, String(i), 60)));
+      assert.equal(claims.filter(Boolean).length, 1, "exactly one claim wins");
+      assert.equal(await kv.get(key), String(claims.indexOf(true)), "the winner's value is kept");
+      assert.equal(await kv.claim(key, "late", 60), false);
+      await kv.delete(key);
+      assert.equal(await kv.claim(key, "again", 60), true);
+    });
+
     it("collects set members once each, and forgets the set when deleted", async () => {
       const kv = backend.keyValue;
       const key = `contract-set:${randomUUID()}`;

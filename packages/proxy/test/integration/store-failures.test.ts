@@ -13,7 +13,7 @@ import { after, before, describe, it } from "node:test";
 import type { RunningProxy } from "../../src/proxy-server.ts";
 import { TestBrowser } from "../support/browser.ts";
 import { capturingLogger } from "../support/captured-log.ts";
-import { connectWithOAuth, initializeRequest } from "../support/mcp-oauth-client.ts";
+import { CLIENT_REDIRECT, connectWithOAuth, initializeRequest } from "../support/mcp-oauth-client.ts";
 import { HandClient } from "../support/oauth-hand-client.ts";
 import type { TestRedis } from "../support/redis-server.ts";
 import { type Stack, startStackWithRedis } from "../support/stack.ts";
@@ -38,6 +38,7 @@ describe("a session store that hangs or is gone", () => {
   let close: () => Promise<void>;
   let url: string;
   let token: string;
+  let authorizeUrl: string;
   const alice = new TestBrowser();
 
   before(async () => {
@@ -55,11 +56,21 @@ describe("a session store that hangs or is gone", () => {
     await client.close();
     token = oauth.savedTokens?.access_token ?? "";
     assert.ok(token);
+    const registered = new HandClient(url);
+    assert.equal((await registered.register()).status, 201);
+    authorizeUrl = `${url}/oauth/authorize?${new URLSearchParams({
+      response_type: "code",
+      client_id: registered.clientId,
+      redirect_uri: CLIENT_REDIRECT,
+      code_challenge: "x".repeat(43),
+      code_challenge_method: "S256",
+    })}`;
   });
   after(() => close());
 
-  /** Each kind of request that needs the store: a browser session, a bearer token, registration, readiness. */
-  async function everyKind(): Promise<Record<"session" | "bearer" | "registration" | "readiness", Answer>> {
+  type Kind = "session" | "bearer" | "registration" | "authorize" | "readiness";
+  /** Each kind of request that needs the store: a browser session, a bearer token, registration, authorize, readiness. */
+  async function everyKind(): Promise<Record<Kind, Answer>> {
     const post = { method: "POST", headers: { "content-type": "application/json" }, body: "{}" };
     return {
       session: await answer(await alice.fetch(`${url}/mcp`, post)),
@@ -67,17 +78,19 @@ describe("a session store that hangs or is gone", () => {
         await fetch(`${url}/mcp`, { ...post, headers: { ...post.headers, authorization: `Bearer ${token}` } }),
       ),
       registration: await answer(await new HandClient(url).register()),
+      authorize: await answer(await fetch(authorizeUrl, { redirect: "manual" })),
       readiness: await answer(await fetch(`${url}/readyz`)),
     };
   }
 
-  function assertUnavailable(answers: Record<"session" | "bearer" | "registration" | "readiness", Answer>): void {
+  function assertUnavailable(answers: Record<Kind, Answer>): void {
     for (const [kind, { status, retryAfter, body }] of Object.entries(answers)) {
       assert.equal(status, 503, `${kind}: ${JSON.stringify(body)}`);
       if (kind !== "readiness") assert.match(retryAfter ?? "", /^\d+$/, `${kind} has Retry-After`);
     }
     assert.equal((answers.session.body.error as { code: string }).code, "INTERNAL_ERROR");
     assert.equal(answers.registration.body.error, "temporarily_unavailable");
+    assert.equal(answers.authorize.body.error, "temporarily_unavailable", "as every endpoint, not server_error");
     assert.deepEqual(answers.readiness.body.reasons, ["session store unavailable"]);
   }
 

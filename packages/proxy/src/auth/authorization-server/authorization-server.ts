@@ -26,6 +26,7 @@ import { AccountDirectory } from "./accounts.ts";
 import { ClientMetadataDocuments } from "./client-metadata-documents.ts";
 import { InteractionRoutes } from "./interactions.ts";
 import { IssuedTokenVerifier } from "./issued-token-verifier.ts";
+import { registrationBodyCap, registrationMetadata } from "./registration-limits.ts";
 import { deriveSigningKey } from "./signing-key.ts";
 import { storageAdapterFactory } from "./storage-adapter.ts";
 
@@ -168,11 +169,28 @@ function lifetimes(config: Config): Configuration["ttl"] {
   };
 }
 
+const isStoreUnavailable = (error: unknown): error is ProxyError => error instanceof ProxyError && error.status === 503;
+
+/** The store did not answer: 503 + Retry-After in OAuth's words, not oidc-provider's 500, on every endpoint. */
+function answerStoreUnavailable(ctx: KoaContextWithOIDC, error: ProxyError): void {
+  ctx.status = 503;
+  ctx.set(errorHeaders(error));
+  if (isPageNavigation(ctx.req)) {
+    ctx.set(PAGE_HEADERS);
+    ctx.body = renderErrorPage(error, currentScope()?.requestId ?? "");
+    return;
+  }
+  ctx.type = "application/json";
+  ctx.body = new OAuthError("temporarily_unavailable", error.message);
+}
+
 /**
  * Errors shown instead of redirected back (unknown client, bad redirect_uri) are JSON, or the
  * short HTML error page when a person's browser loaded the page.
  */
-const renderError: Configuration["renderError"] = async (ctx, out) => {
+const renderError: Configuration["renderError"] = async (ctx, out, error) => {
+  // The authorization endpoint renders a store outage too (after the server_error event).
+  if (isStoreUnavailable(error)) return answerStoreUnavailable(ctx, error);
   if (isPageNavigation(ctx.req)) {
     ctx.set(PAGE_HEADERS);
     const error = { code: "OIDC_ERROR", status: ctx.status, message: out.error_description ?? out.error };
@@ -237,11 +255,15 @@ export class AuthorizationServer {
     const scopes = [...new Set([...baseline, ...options.scopesSupported])];
 
     const documents = clientDocuments(options);
+    // The server, once made, hears of a code or refresh token used twice at once.
+    let reused = (_grantId: string, _model: string): void => {};
     const configuration: Configuration = {
       adapter: storageAdapterFactory({
         store: options.store,
         secrets: [...options.secrets],
+        onReuse: (grantId, model) => reused(grantId, model),
         ...(server.client_ttl > 0 ? { clientTtlSeconds: seconds(server.client_ttl) } : {}),
+        keptClients: new Set(server.preapproved_clients),
         ...(documents ? { clientDocuments: documents } : {}),
       }),
       discovery: { client_id_metadata_document_supported: documents !== undefined },
@@ -255,6 +277,7 @@ export class AuthorizationServer {
         profile: ["name", "groups"],
       },
       clientDefaults: CLIENT_DEFAULTS,
+      extraClientMetadata: registrationMetadata,
       ...noOutgoingRequests(options.logger),
       responseTypes: ["code"],
       clientAuthMethods: ["none", "client_secret_basic", "client_secret_post"],
@@ -265,6 +288,10 @@ export class AuthorizationServer {
         // A client revokes only its own tokens.
         revocation: { enabled: true, allowedPolicy: async (_ctx, client, token) => token.clientId === client.clientId },
         rpInitiatedLogout: { enabled: false },
+        // Bearer tokens only: the MCP endpoint takes no DPoP proof, so a DPoP-bound token would
+        // work there without its key. A client's DPoP header is ignored and it gets a Bearer
+        // token, which RFC 9449 allows. See docs/decisions/033.
+        dPoP: { enabled: false },
         resourceIndicators: resourceIndicators(options.resource, scopes, seconds(server.access_token_ttl)),
       },
       ttl: lifetimes(config),
@@ -302,7 +329,21 @@ export class AuthorizationServer {
     const provider = new Provider(options.issuer, configuration);
     // The request is made to look as it arrived at the public URL (see #handle).
     provider.proxy = true;
-    return new AuthorizationServer(options, provider, accounts, documents, { baseline, all: scopes });
+    const authorizationServer = new AuthorizationServer(options, provider, accounts, documents, {
+      baseline,
+      all: scopes,
+    });
+    reused = (grantId, model) => authorizationServer.#reuseDetected(grantId, model);
+    return authorizationServer;
+  }
+
+  /** A raced reuse ended the grant in the store (storage-adapter.ts): this replica forgets its tokens too. */
+  #reuseDetected(grantId: string, model: string): void {
+    this.#options.logger.warn("a code or refresh token was used twice at once; its grant is revoked", {
+      model,
+      client_id: Provider.ctx?.oidc?.client?.clientId,
+    });
+    this.verifier.forgetGrant(grantId);
   }
 
   /**
@@ -374,8 +415,8 @@ export class AuthorizationServer {
 
   /**
    * The endpoints MCP clients call, some from other origins (browser clients): mounted
-   * before the Origin guard and the session. Registration and token requests are rate-limited
-   * per client address.
+   * before the Origin guard and the session. Registration, pushed authorization and token
+   * requests are rate-limited per client address; a registration's size is capped.
    */
   publicRouter(): Router {
     const router = express.Router();
@@ -398,8 +439,10 @@ export class AuthorizationServer {
     // Registration is public and credential-free; browser clients register from their origin.
     const registrationCors = cors({ origin: true, methods: ["POST"], credentials: false, maxAge: 600 });
     router.options(ROUTES.registration, registrationCors);
-    router.post(ROUTES.registration, registrationCors, limited(limit));
+    router.post(ROUTES.registration, registrationCors, limited(limit), registrationBodyCap);
     router.post(ROUTES.token, limited(limit * 10));
+    // A pushed request is a stored record too, made by anyone: limited as registration is.
+    router.post(ROUTES.pushed_authorization_request, limited(limit));
     router.use((req, res, next) => {
       const path = req.path;
       if (isMetadataPath(path) && path !== DISCOVERY_PATH) {
@@ -472,13 +515,9 @@ export class AuthorizationServer {
     this.provider.on("revocation.error", failure("revocation"));
     this.provider.on("server_error", (ctx, error) => {
       // The store did not answer: 503 + Retry-After in OAuth's words, not oidc-provider's 500.
-      if (error instanceof ProxyError && error.status === 503) {
+      if (isStoreUnavailable(error)) {
         logger.warn("oauth request failed: the session store is unavailable", { endpoint: ctx.oidc?.route });
-        ctx.status = 503;
-        ctx.set(errorHeaders(error));
-        ctx.body = isPageNavigation(ctx.req)
-          ? renderErrorPage(error, currentScope()?.requestId ?? "")
-          : new OAuthError("temporarily_unavailable", error.message);
+        answerStoreUnavailable(ctx, error);
         return;
       }
       logger.error("authorization server error", { error: error.message });

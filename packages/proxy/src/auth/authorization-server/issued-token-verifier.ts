@@ -2,6 +2,10 @@
 // They are opaque and looked up in the store on use, so a revoked token or grant stops
 // working at once (within the cache time on other replicas); the lookup checks the expiry
 // and yields the user, scopes, audience and client (the authenticator checks the latter).
+// A token is good only while its grant is: a grant ended by a reused code or refresh token
+// takes with it a token its racing twin saved a moment after the revocation. A token bound
+// to a key (DPoP's jkt, mTLS's x5t#S256) is refused: it comes as a plain Bearer token here
+// and the server issues none (decision 033), so one can only be left from elsewhere.
 import type Provider from "oidc-provider";
 import { TtlCache } from "../../ttl-cache.ts";
 import { BearerError, type TokenVerifier, type VerifiedToken } from "../bearer-verifier.ts";
@@ -24,6 +28,10 @@ export class IssuedTokenVerifier implements TokenVerifier {
     const stored = await this.#provider.AccessToken.find(token);
     if (!stored || stored.isExpired)
       throw new BearerError("invalid_token", "The access token is not valid or has expired");
+    if (stored.jkt !== undefined || stored["x5t#S256"] !== undefined)
+      throw new BearerError("invalid_token", "The access token is bound to a key and cannot be used as a Bearer token");
+    const grant = stored.grantId ? await this.#provider.Grant.find(stored.grantId) : undefined;
+    if (!grant) throw new BearerError("invalid_token", "The access token's grant has ended");
     const audience = (Array.isArray(stored.aud) ? stored.aud : [stored.aud]).filter(
       (aud): aud is string => typeof aud === "string",
     );

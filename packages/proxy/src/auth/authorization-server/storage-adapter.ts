@@ -3,6 +3,13 @@
 // index of what was issued under it, so revoking the grant (a reused refresh token, a
 // revoked one) removes every token of it at once.
 //
+// A code or refresh token is used once: its use is claimed with one atomic store command, so
+// of several requests racing with the same one, exactly one gets tokens; the others are
+// refused and, as a sequential reuse is, end the grant (RFC 9700 4.14.2, RFC 6749 4.1.2).
+//
+// Anyone may register a client, so a registered client lives client_ttl past its last use
+// (renewed as it is used), not for ever; the pre-approved ones the configuration names stay.
+//
 // The id of most records is a bearer credential (an access or refresh token, a code, a
 // session cookie, an interaction uid), so a record is stored sealed: its key names the
 // SHA-256 of the id and its value is encrypted with a key derived from the id. A Redis dump
@@ -11,7 +18,7 @@
 // encrypted with a key from the session secret. See docs/decisions/012.
 import { createHash } from "node:crypto";
 import { CompactEncrypt, compactDecrypt } from "jose";
-import type { Adapter, AdapterPayload } from "oidc-provider";
+import { type Adapter, type AdapterPayload, errors as oidcErrors } from "oidc-provider";
 import type { KeyValueStore } from "../../session/key-value.ts";
 import { SecretBox } from "../../session/secret-box.ts";
 import { isDocumentClientId } from "./client-metadata-documents.ts";
@@ -25,6 +32,19 @@ const GRANTABLE = new Set([
   "BackchannelAuthenticationRequest",
 ]);
 
+/**
+ * Models whose records oidc-provider uses once (it checks `consumed`, then calls consume):
+ * the error the loser of a race gets, as oidc-provider words a sequential reuse.
+ */
+const SINGLE_USE: Record<string, () => Error> = {
+  AuthorizationCode: () => new oidcErrors.InvalidGrant("authorization code already consumed"),
+  RefreshToken: () => new oidcErrors.InvalidGrant("refresh token already used"),
+  DeviceCode: () => new oidcErrors.InvalidGrant("device code already consumed"),
+  BackchannelAuthenticationRequest: () => new oidcErrors.InvalidGrant("backchannel request already consumed"),
+  PushedAuthorizationRequest: () =>
+    new oidcErrors.InvalidRequestUri("request_uri is invalid, expired, or was already used"),
+};
+
 /** Where a registered client's encrypted client_secret is kept in its stored record. */
 const SEALED_SECRET = "client_secret_sealed";
 
@@ -36,6 +56,11 @@ const digest = (label: string, id: string) => createHash("sha256").update(label)
 /** The name a sealed record is stored under: no one learns the id from it. */
 export function sealedName(id: string): string {
   return digest("mcp-oidc-proxy record name", id).toString("base64url");
+}
+
+/** Where a model's record is stored. */
+function recordKey(model: string, id: string): string {
+  return `${model}:${OPEN_MODELS.has(model) ? id : sealedName(id)}`;
 }
 
 /** Encrypts `value` so that only a caller that knows `id` can read it. */
@@ -64,10 +89,16 @@ export interface StorageAdapterOptions {
   store: KeyValueStore;
   /** The session secrets (current first): registered clients' secrets are encrypted with them. */
   secrets: string[];
-  /** Registered clients are forgotten after this many seconds; undefined keeps them. */
+  /** Registered clients are forgotten this many seconds after their last use; undefined keeps them. */
   clientTtlSeconds?: number;
+  /** Client ids kept however long unused (the pre-approved ones the configuration names). */
+  keptClients?: ReadonlySet<string>;
+  /** The clock, epoch milliseconds (tests move it). */
+  now?: () => number;
   /** Clients whose client_id is the URL of their metadata document (when enabled). */
   clientDocuments?: { find(clientId: string): Promise<AdapterPayload | undefined> };
+  /** Told after a code or refresh token used twice at once ended its grant (the tokens are gone). */
+  onReuse?: (grantId: string, model: string) => void;
 }
 
 /**
@@ -90,21 +121,54 @@ class StorageAdapter implements Adapter {
   readonly #name: string;
   readonly #store: KeyValueStore;
   readonly #clientTtl: number | undefined;
+  readonly #keptClients: ReadonlySet<string>;
+  readonly #now: () => number;
   readonly #documents: StorageAdapterOptions["clientDocuments"];
   readonly #sealed: boolean;
   readonly #clientSecrets: SecretBox | undefined;
+  readonly #onReuse: StorageAdapterOptions["onReuse"];
 
   constructor(name: string, options: StorageAdapterOptions) {
     this.#name = name;
     this.#store = options.store;
     this.#clientTtl = options.clientTtlSeconds;
+    this.#keptClients = options.keptClients ?? new Set();
+    this.#now = options.now ?? Date.now;
     this.#documents = name === "Client" ? options.clientDocuments : undefined;
     this.#sealed = !OPEN_MODELS.has(name);
     this.#clientSecrets = name === "Client" ? new SecretBox(options.secrets, "client-secret") : undefined;
+    this.#onReuse = options.onReuse;
+  }
+
+  #seconds(): number {
+    return Math.floor(this.#now() / 1000);
+  }
+
+  /** How long a registered client lives past its last use: undefined, for ever. */
+  #clientLife(id: string): number | undefined {
+    return this.#keptClients.has(id) ? undefined : this.#clientTtl;
+  }
+
+  /**
+   * A registered client lives client_ttl past its last use, not its registration: its record
+   * is written again with a fresh expiry when used, at most once a day (a tenth of the TTL
+   * when shorter), so a client in use never vanishes and an abandoned one goes.
+   */
+  async #renewClient(id: string, record: StoredRecord): Promise<void> {
+    const life = this.#clientLife(id);
+    const now = this.#seconds();
+    if (life === undefined) {
+      if (record.expiresAt === undefined) return;
+      const { expiresAt: _, ...kept } = record;
+      return this.#write(this.#key(id), id, JSON.stringify(kept), undefined);
+    }
+    const step = Math.min(86_400, Math.ceil(life / 10));
+    if (record.expiresAt !== undefined && record.expiresAt - now > life - step) return;
+    await this.#write(this.#key(id), id, JSON.stringify({ ...record, expiresAt: now + life }), life);
   }
 
   #key(id: string): string {
-    return `${this.#name}:${this.#sealed ? sealedName(id) : id}`;
+    return recordKey(this.#name, id);
   }
 
   /** Writes `value` under `key`, sealed with `id` when this model's ids are credentials. */
@@ -124,10 +188,10 @@ class StorageAdapter implements Adapter {
   }
 
   async upsert(id: string, payload: AdapterPayload, expiresIn?: number): Promise<void> {
-    const ttl = expiresIn ?? (this.#name === "Client" ? this.#clientTtl : undefined);
+    const ttl = expiresIn ?? (this.#name === "Client" ? this.#clientLife(id) : undefined);
     const record: StoredRecord = {
       payload: await this.#sealClientSecret(payload),
-      ...(ttl ? { expiresAt: Math.floor(Date.now() / 1000) + ttl } : {}),
+      ...(ttl ? { expiresAt: this.#seconds() + ttl } : {}),
     };
     const key = this.#key(id);
     await this.#write(key, id, JSON.stringify(record), ttl);
@@ -144,10 +208,28 @@ class StorageAdapter implements Adapter {
   }
 
   async find(id: string): Promise<AdapterPayload | undefined> {
-    const payload =
-      this.#documents && isDocumentClientId(id) ? await this.#documents.find(id) : (await this.#read(id))?.payload;
-    if (payload === undefined) return undefined;
-    return this.#name === "Client" ? this.#openClientSecret(withoutScopeLimit(payload)) : payload;
+    if (this.#name in SINGLE_USE) return this.#findSingleUse(id);
+    if (this.#name !== "Client") return (await this.#read(id))?.payload;
+    if (this.#documents && isDocumentClientId(id)) return this.#openClient(await this.#documents.find(id));
+    const record = await this.#read(id);
+    if (record) await this.#renewClient(id, record);
+    return this.#openClient(record?.payload);
+  }
+
+  async #openClient(payload: AdapterPayload | undefined): Promise<AdapterPayload | undefined> {
+    return payload === undefined ? undefined : this.#openClientSecret(withoutScopeLimit(payload));
+  }
+
+  /** The claim consume() took, if any: its value is when (epoch seconds). */
+  #consumedKey(id: string): string {
+    return `consumed:${this.#key(id)}`;
+  }
+
+  /** A single-use record, `consumed` when its use was claimed (the claim is the only truth). */
+  async #findSingleUse(id: string): Promise<AdapterPayload | undefined> {
+    const [record, consumed] = await Promise.all([this.#read(id), this.#store.get(this.#consumedKey(id))]);
+    if (!record) return undefined;
+    return consumed === undefined ? record.payload : { ...record.payload, consumed: Number(consumed) };
   }
 
   async #sealClientSecret(payload: AdapterPayload): Promise<AdapterPayload> {
@@ -176,14 +258,35 @@ class StorageAdapter implements Adapter {
     return id === undefined ? undefined : this.find(id);
   }
 
-  /** Marks a code or refresh token used; a second use is how oidc-provider detects replay. */
+  /**
+   * Claims the one use of a code or refresh token. oidc-provider refuses one found consumed;
+   * a request that found it unused but lost the claim to another is refused here, and ends
+   * the grant as the sequential reuse does: both copies are in someone's hands.
+   */
   async consume(id: string): Promise<void> {
     const record = await this.#read(id);
-    if (!record) return;
-    record.payload.consumed = Math.floor(Date.now() / 1000);
-    const remaining = record.expiresAt ? record.expiresAt - Math.floor(Date.now() / 1000) : undefined;
-    if (remaining !== undefined && remaining <= 0) return;
-    await this.#write(this.#key(id), id, JSON.stringify(record), remaining);
+    const now = this.#seconds();
+    // The claim lives as long as the record (at least a second: SET EX 0 is refused).
+    const ttl = record?.expiresAt === undefined ? undefined : Math.max(1, record.expiresAt - now);
+    // A record gone since oidc-provider found it was revoked meanwhile (by a reuse): refused.
+    if (record && (await this.#store.claim(this.#consumedKey(id), String(now), ttl))) return;
+    const grantId = record?.payload.grantId;
+    if (grantId) {
+      await this.#endGrant(grantId);
+      this.#onReuse?.(grantId, this.#name);
+    }
+    const refusal = SINGLE_USE[this.#name];
+    throw refusal ? refusal() : new oidcErrors.InvalidGrant("already used");
+  }
+
+  /**
+   * What oidc-provider's revocation of a grant does: every record issued under it (the index
+   * holds them all, whatever their model) and the grant itself, which the access token
+   * check requires, so tokens the race's winner saves after this die too.
+   */
+  async #endGrant(grantId: string): Promise<void> {
+    await this.#store.delete(recordKey("Grant", grantId));
+    await this.revokeByGrantId(grantId);
   }
 
   async destroy(id: string): Promise<void> {

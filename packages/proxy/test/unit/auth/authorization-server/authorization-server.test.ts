@@ -1,9 +1,10 @@
 // The pure parts of the proxy's authorization server: its storage over the key-value
-// store, the signing key every replica derives alike, the consent page's escaping, and
+// store, the check of its access tokens, the signing key every replica derives alike, the consent page's escaping, and
 // which scopes a path needs.
 import assert from "node:assert/strict";
-import { describe, it } from "node:test";
+import { before, describe, it } from "node:test";
 import { importJWK, jwtVerify, SignJWT } from "jose";
+import Provider from "oidc-provider";
 import { AccessPolicy } from "../../../../src/auth/access-policy.ts";
 import { Authenticator } from "../../../../src/auth/authenticator.ts";
 import { AccountDirectory, type AccountRecord } from "../../../../src/auth/authorization-server/accounts.ts";
@@ -12,6 +13,7 @@ import {
   literalAddress,
 } from "../../../../src/auth/authorization-server/client-metadata-documents.ts";
 import { redirectTargetOf, renderConsentPage } from "../../../../src/auth/authorization-server/consent-page.ts";
+import { IssuedTokenVerifier } from "../../../../src/auth/authorization-server/issued-token-verifier.ts";
 import { deriveSigningKey } from "../../../../src/auth/authorization-server/signing-key.ts";
 import { storageAdapterFactory } from "../../../../src/auth/authorization-server/storage-adapter.ts";
 import { OAuthError } from "../../../../src/auth/oauth-error.ts";
@@ -97,6 +99,20 @@ describe("authorization server storage", () => {
     assert.equal(typeof (await code.find("c1"))?.consumed, "number");
   });
 
+  it("lets one of two uses of a code at once through; the other is refused and ends the grant", async () => {
+    const { store, code, token } = adapters();
+    const grants = storageAdapterFactory({ store, secrets: ["test-secret"] })("Grant");
+    await grants.upsert("g1", { accountId: "alice" }, 600);
+    await code.upsert("c1", { grantId: "g1", clientId: "app" }, 60);
+    await token.upsert("t1", { grantId: "g1" }, 600);
+    const uses = await Promise.allSettled([code.consume("c1"), code.consume("c1")]);
+    assert.deepEqual(uses.map((use) => use.status).sort(), ["fulfilled", "rejected"]);
+    const refusal = uses.find((use) => use.status === "rejected")?.reason as { error?: string };
+    assert.equal(refusal.error, "invalid_grant");
+    assert.equal(await grants.find("g1"), undefined, "the grant is gone");
+    assert.equal(await token.find("t1"), undefined, "and what was issued under it");
+  });
+
   it("revokes everything issued under a grant, and only that", async () => {
     const { code, token } = adapters();
     await code.upsert("c1", { grantId: "g1" }, 60);
@@ -156,15 +172,80 @@ describe("authorization server storage", () => {
     assert.equal(await session.findByUid("u-2"), undefined);
   });
 
-  it("forgets registered clients after client_ttl when one is set", async () => {
+  it("forgets a registered client client_ttl after its last use; a pre-approved one never", async () => {
+    const day = 86_400_000;
     let now = 0;
     const store = memoryKeyValue(() => now);
-    const clients = storageAdapterFactory({ store, secrets: ["test-secret"], clientTtlSeconds: 60 })("Client");
+    const clients = storageAdapterFactory({
+      store,
+      secrets: ["test-secret"],
+      clientTtlSeconds: 10 * 86_400,
+      keptClients: new Set(["platform"]),
+      now: () => now,
+    })("Client");
     await clients.upsert("app", { client_id: "app" });
-    now = 59_000;
+    await clients.upsert("abandoned", { client_id: "abandoned" });
+    await clients.upsert("platform", { client_id: "platform" });
+    now = 6 * day;
+    assert.ok(await clients.find("app"), "used on day 6: it lives until day 16");
+    now = 10 * day;
+    assert.equal(await clients.find("abandoned"), undefined, "unused for client_ttl");
+    now = 15 * day;
     assert.ok(await clients.find("app"));
-    now = 60_000;
-    assert.equal(await clients.find("app"), undefined);
+    now = 100 * day;
+    assert.equal(await clients.find("app"), undefined, "unused since day 15");
+    assert.ok(await clients.find("platform"));
+  });
+});
+
+describe("the check of the authorization server's access tokens", () => {
+  const adapter = storageAdapterFactory({ store: memoryKeyValue(), secrets: ["test-secret"] });
+  let provider: Provider;
+  let verifier: IssuedTokenVerifier;
+  before(async () => {
+    provider = new Provider("http://127.0.0.1:1", {
+      adapter,
+      jwks: { keys: [(await deriveSigningKey("k".repeat(40))) as never] },
+      features: { devInteractions: { enabled: false } },
+      extraTokenClaims: async () => ({ user: { id: "alice", groups: [] } }),
+    });
+    verifier = new IssuedTokenVerifier({ provider, cacheTtlMs: 0 });
+  });
+  const issue = async (bind: (token: InstanceType<Provider["AccessToken"]>) => void = () => {}) => {
+    await adapter("Client").upsert("app", {
+      client_id: "app",
+      token_endpoint_auth_method: "none",
+      redirect_uris: ["http://127.0.0.1/cb"],
+      id_token_signed_response_alg: "ES256",
+    });
+    const client = await provider.Client.find("app");
+    assert.ok(client);
+    const grant = new provider.Grant({ accountId: "alice", clientId: "app" });
+    const grantId = await grant.save();
+    const token = new provider.AccessToken({
+      accountId: "alice",
+      client,
+      grantId,
+      gty: "authorization_code",
+      scope: "mcp",
+    });
+    bind(token);
+    return { value: await token.save(), grant };
+  };
+
+  it("takes a token while its grant lasts", async () => {
+    const { value, grant } = await issue();
+    assert.equal((await verifier.verify(value)).user.id, "alice");
+    await grant.destroy();
+    verifier.forgetToken(value);
+    await assert.rejects(verifier.verify(value), /grant has ended/);
+  });
+
+  it("refuses a token bound to a key (DPoP jkt) presented as Bearer", async () => {
+    const { value } = await issue((token) => {
+      token.jkt = "a-dpop-key-thumbprint";
+    });
+    await assert.rejects(verifier.verify(value), /bound to a key/);
   });
 });
 
