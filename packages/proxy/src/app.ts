@@ -30,6 +30,7 @@ import {
   MCP_SESSION_HEADER,
   type McpSessionBinding,
   type McpSessionOwner,
+  sessionOwner,
   writeSessionNotFound,
 } from "./upstream/mcp-session-binding.ts";
 
@@ -60,7 +61,7 @@ export interface AppParts {
   protectedResource: ProtectedResource | undefined;
   /** The proxy's own authorization server for MCP clients (mcp_auth.mode proxy). */
   authorizationServer: AuthorizationServer | undefined;
-  /** The MCP policy and audit trail; judges POST bodies only while rules exist or auditing is on. */
+  /** The MCP policy and audit trail; judges POST bodies (refuses others') only while rules exist or auditing is on. */
   mcpGuard: McpGuard | undefined;
   /** OpenTelemetry tracing; undefined when off (then requests pay one check). */
   tracer: RequestTracer | undefined;
@@ -192,7 +193,10 @@ function pinTo(req: IncomingMessage, who: Who, admitted: Admitted, to: Endpoint,
   const { mcpSessions, owner, requested } = admitted;
   const pin = parts.upstream.pinsSessions ? to.key : undefined;
   who.afterUpstream = mcpSessions.afterResponse(owner, req.method, requested, pin);
-  if (req.method === "GET" && requested === undefined) who.beforeFirstEvent = mcpSessions.beforeFirstEvent(owner, pin);
+  // Every GET: an HTTP+SSE server ignores an Mcp-Session-Id, and its endpoint event must be bound all the same.
+  if (req.method === "GET") {
+    who.beforeFirstEvent = mcpSessions.beforeFirstEvent(owner, pin, { lenient: requested !== undefined });
+  }
 }
 
 /**
@@ -212,7 +216,7 @@ function admitMcpSession(
 ): Admitted | undefined | Promise<Admitted | undefined> {
   const header = req.headers[MCP_SESSION_HEADER];
   const requested = typeof header === "string" ? header : undefined;
-  if (requested === undefined && mcpSessions.admitsLegacyAtOnce(req.url ?? "/")) {
+  if (mcpSessions.admitsAtOnce(req.url ?? "/", requested)) {
     const admitted: Admitted = { endpoint: pickEndpoint(parts), pinned: undefined, owner, mcpSessions, requested };
     pinTo(req, who, admitted, admitted.endpoint, parts);
     return admitted;
@@ -231,10 +235,7 @@ async function admitLookedUp(
   requested: string | undefined,
 ): Promise<Admitted | undefined> {
   const { upstream } = parts;
-  const admission =
-    requested !== undefined
-      ? await mcpSessions.admission(requested, owner)
-      : await mcpSessions.legacyAdmission(req.url ?? "/", owner);
+  const admission = await mcpSessions.requestAdmission(req.url ?? "/", requested, owner);
   if (!admission.admitted) {
     writeSessionNotFound(res);
     return undefined;
@@ -286,13 +287,6 @@ async function retriedElsewhere(
   return true;
 }
 
-/** Who may use the MCP sessions a request opens or names: its user and, for bearer tokens, the OAuth client. */
-function sessionOwner(user: SessionUser, clientId: string | undefined): McpSessionOwner {
-  return clientId
-    ? { provider: user.provider, user: user.id, client: clientId }
-    : { provider: user.provider, user: user.id };
-}
-
 /** What is called, after who calls (and their MCP session) is settled: false when answered here. */
 function admittedByPolicy(
   req: IncomingMessage,
@@ -303,7 +297,10 @@ function admittedByPolicy(
 ): boolean | Promise<boolean> {
   const caller = { user: auth.user, clientId: auth.clientId, scopes: auth.scopes };
   if (req.method === "GET") guard.watchStream(req, caller, who);
-  if (req.method !== "POST") return true;
+  if (req.method !== "POST") {
+    guard.refuseUnjudgedBody(req);
+    return true;
+  }
   if (!who.trace) return guard.admit(req, res, caller, who);
   return inSpan(
     "mcp_proxy.policy",

@@ -234,6 +234,14 @@ function handlersOf(parts: Assembly) {
     backendStatus: () => upstream.endpoints.status(),
     notReadyReasons: notReadyReasons(parts),
   };
+  const mcpGuard = new McpGuard({
+    policy: () => state.mcpPolicy,
+    audit: () => state.auditLog,
+    metrics,
+    maxBodyBytes: () => state.config.mcp_policy.max_body_size,
+    maxListBytes: () => state.config.mcp_policy.max_list_size,
+    protectedResource: authParts(auth).protectedResource,
+  });
   const handler = createRequestHandler({
     config,
     logger,
@@ -248,14 +256,7 @@ function handlersOf(parts: Assembly) {
     upstream: upstream.endpoints,
     forwarder: upstream.forwarder,
     mcpSessions,
-    mcpGuard: new McpGuard({
-      policy: () => state.mcpPolicy,
-      audit: () => state.auditLog,
-      metrics,
-      maxBodyBytes: () => state.config.mcp_policy.max_body_size,
-      maxListBytes: () => state.config.mcp_policy.max_list_size,
-      protectedResource: authParts(auth).protectedResource,
-    }),
+    mcpGuard,
     tracer: parts.tracer,
   });
   const onUpgrade = createUpgradeHandler({
@@ -265,7 +266,8 @@ function handlersOf(parts: Assembly) {
     authenticator: auth.authenticator,
     publicProtocol,
     relay: upstream.relayUpgrade,
-    mcpPolicyActive: () => state.mcpPolicy.active,
+    mcpGuardEnabled: () => mcpGuard.enabled,
+    mcpSessions,
   });
   return { handler, onUpgrade };
 }

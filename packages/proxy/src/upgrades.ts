@@ -1,6 +1,10 @@
-// WebSocket upgrades: the same checks as any proxied request (Host, Origin, identity; none
-// while an MCP policy is on), then the socket is relayed to the MCP server. A refused upgrade gets the proxy's JSON error on
-// the raw socket, since no HTTP response object exists for it.
+// WebSocket upgrades: the same checks as any proxied request (Host, Origin, identity, the MCP
+// session it names or the HTTP+SSE address it is aimed at; none while an MCP policy or audit
+// trail is on), then the socket is relayed to the MCP server. An upgrade is no way around the
+// session binding: an MCP server without an upgrade listener answers it as a plain GET (Node
+// does), which would otherwise open another user's session stream. A refused upgrade gets
+// the proxy's JSON error (or the MCP server's 404 of an unknown session) on the raw socket,
+// since no HTTP response object exists for it.
 import http, { type IncomingMessage } from "node:http";
 import type { Socket } from "node:net";
 import type { Authenticator } from "./auth/authenticator.ts";
@@ -9,6 +13,12 @@ import { requestScope } from "./observability/request-scope.ts";
 import type { ProxyHeaders } from "./proxy-headers.ts";
 import { requestPath } from "./request-path.ts";
 import type { Who } from "./upstream/forwarder.ts";
+import {
+  MCP_SESSION_HEADER,
+  type McpSessionBinding,
+  SESSION_NOT_FOUND,
+  sessionOwner,
+} from "./upstream/mcp-session-binding.ts";
 
 export interface UpgradeDeps {
   headers: ProxyHeaders;
@@ -18,16 +28,24 @@ export interface UpgradeDeps {
   publicProtocol: (req: IncomingMessage) => string;
   /** May load the relay first (proxy-server.ts), hence a promise. */
   relay: (req: IncomingMessage, socket: Socket, head: Buffer, who: Who) => Promise<void>;
-  /** While MCP policy rules exist: their messages over a WebSocket could not be judged. */
-  mcpPolicyActive: () => boolean;
+  /**
+   * While MCP policy rules exist or the audit trail is on: messages over a WebSocket could be
+   * neither judged nor recorded, as every POST is.
+   */
+  mcpGuardEnabled: () => boolean;
+  /** The MCP session binding, as for plain requests (absent where app.ts has none). */
+  mcpSessions: McpSessionBinding | undefined;
+}
+
+function writeRaw(socket: Socket, status: number, body: string, headers: Record<string, string> = {}): void {
+  const extra = Object.entries(headers).map(([name, value]) => `${name}: ${value}\r\n`);
+  socket.end(
+    `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n${extra.join("")}Connection: close\r\n\r\n${body}`,
+  );
 }
 
 function rejectUpgrade(socket: Socket, error: ProxyError, requestId: string): void {
-  const body = JSON.stringify(errorBody(error, requestId));
-  const extra = Object.entries(errorHeaders(error)).map(([name, value]) => `${name}: ${value}\r\n`);
-  socket.end(
-    `HTTP/1.1 ${error.status} ${http.STATUS_CODES[error.status]}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n${extra.join("")}Connection: close\r\n\r\n${body}`,
-  );
+  writeRaw(socket, error.status, JSON.stringify(errorBody(error, requestId)), errorHeaders(error));
 }
 
 /** The server's "upgrade" listener. */
@@ -42,11 +60,23 @@ export function createUpgradeHandler(deps: UpgradeDeps): (req: IncomingMessage, 
         if (origin !== undefined && !deps.allowedOrigins(req).has(origin)) throw forbidden("Origin not allowed");
         const auth = await deps.authenticator.authenticate(req, requestPath(req.url ?? "/"));
         if (auth.kind !== "allowed") throw auth.error;
-        // Fail closed: the MCP policy judges HTTP bodies; messages over a WebSocket would pass unjudged.
-        if (deps.mcpPolicyActive()) {
-          throw forbidden("WebSocket upgrades are refused while an MCP policy is configured", {
+        // Fail closed: the MCP policy and audit trail read HTTP bodies; messages over a WebSocket would pass unseen.
+        if (deps.mcpGuardEnabled()) {
+          throw forbidden("WebSocket upgrades are refused while an MCP policy or audit trail is configured", {
             reason: "mcp_policy",
           });
+        }
+        if (deps.mcpSessions && auth.user) {
+          const header = req.headers[MCP_SESSION_HEADER];
+          const admission = await deps.mcpSessions.requestAdmission(
+            req.url ?? "/",
+            typeof header === "string" ? header : undefined,
+            sessionOwner(auth.user, auth.clientId),
+          );
+          if (!admission.admitted) {
+            writeRaw(socket, 404, SESSION_NOT_FOUND);
+            return;
+          }
         }
         await deps.relay(req, socket, head, { user: auth.user, requestId, forwardedProto: deps.publicProtocol(req) });
       } catch (error) {

@@ -3,10 +3,12 @@
 // request of it (McpPolicy.decide), answers denials itself (nothing reaches the MCP server),
 // arranges list answers to be filtered, and records each request in the audit trail and the
 // per-method metrics. Used only while rules exist or the audit trail is on; otherwise POSTs
-// stay on the zero-copy path (docs/decisions/016-mcp-policy.md).
+// stay on the zero-copy path (docs/decisions/016-mcp-policy.md). Meanwhile a body on another
+// method is refused, as upgrades are (upgrades.ts): what it cannot read must not pass unseen.
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { performance } from "node:perf_hooks";
 import type { ProtectedResource } from "../auth/protected-resource.ts";
+import { forbidden } from "../errors.ts";
 import type { ProxyMetrics } from "../observability/metrics.ts";
 import { mcpAttributes } from "../observability/tracing.ts";
 import { expectsContinue, type Who } from "../upstream/forwarder.ts";
@@ -89,6 +91,12 @@ interface RecordedJudged {
   decision: McpDecision;
 }
 
+/** Whether a request announces a body (a length above 0, or a chunked one). */
+function hasBody(req: IncomingMessage): boolean {
+  const length = req.headers["content-length"];
+  return (length !== undefined && length !== "0") || req.headers["transfer-encoding"] !== undefined;
+}
+
 function writeJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   const text = JSON.stringify(body);
   res.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(text), ...headers });
@@ -106,6 +114,19 @@ export class McpGuard {
   /** True when POST bodies must be read: rules exist or the audit trail is on. */
   get enabled(): boolean {
     return this.#deps.policy().active || this.#deps.audit() !== undefined;
+  }
+
+  /**
+   * A request body on any method but POST (PUT, PATCH, a GET or DELETE with a body): it would
+   * reach the MCP server neither judged nor recorded (an MCP server reads a JSON-RPC body
+   * whatever the method says), so it is refused (403) while the guard is enabled.
+   */
+  refuseUnjudgedBody(req: IncomingMessage): void {
+    if (req.method === "POST" || !hasBody(req)) return;
+    throw forbidden("While an MCP policy or audit trail is configured, request bodies are accepted on POST only", {
+      reason: "mcp_policy",
+      method: req.method,
+    });
   }
 
   /**

@@ -10,8 +10,15 @@
 // the proxy binds the whole address that event hands out (its path and every decoded query
 // parameter), not one parameter name it guesses, and remembers the path as a message path;
 // that event is read whole before the client sees any of it, however the upstream splits it.
-// A request to a message path must carry an address handed to its sender; any other
-// (another user's, one never handed out, one spelled differently) gets the 404.
+// A request to a message path, or to any path below one (the Python SDK mounts its handler
+// as a Starlette prefix Mount: "/messages/x" reaches "/messages/"), must carry an address
+// handed to its sender; any other (another user's, one never handed out, one spelled
+// differently) gets the 404. Each long parameter of that address (a session id) is bound on
+// its own too: a request elsewhere whose query carries one handed to somebody else gets the
+// 404 as well, wherever it is aimed (a server may read it on other paths). A value handed to
+// two owners is no session's and binds nobody.
+// requestAdmission is the one answer for every request and upgrade: the Mcp-Session-Id it
+// names, its address when that is a message path, and the session parameters of its query.
 // With several upstream endpoints the record also names the endpoint that handed the id out
 // (it alone holds the session in memory): every replica sends the session's requests there.
 import { createHash } from "node:crypto";
@@ -32,11 +39,18 @@ export interface McpSessionOwner {
 /** The stored record; `endpoint` pins the session to the upstream endpoint that created it. */
 export interface McpSessionRecord extends McpSessionOwner {
   endpoint?: string;
+  /** A session parameter handed to two owners: no session's, it binds nobody. */
+  shared?: true;
   /** Epoch milliseconds when the record expires unless extended. */
   until: number;
 }
 
 export const MCP_SESSION_HEADER = "mcp-session-id";
+/**
+ * Parameters of an endpoint address bound on their own from this length: a session id is an
+ * unguessable value, a shorter one (a version, a flag) is taken for a setting any user sends.
+ */
+const SESSION_PARAMETER_LENGTH = 16;
 const CACHE_LIMIT = 10_000;
 const PATH_LIMIT = 1_000;
 /** Sessions this replica counts for mcp_proxy_upstream_sessions (past it, the count restarts). */
@@ -62,11 +76,36 @@ function sameOwner(record: McpSessionOwner, owner: McpSessionOwner): boolean {
   return record.provider === owner.provider && record.user === owner.user && record.client === owner.client;
 }
 
+/** Who may use the MCP sessions a request opens or names: its user and, for bearer tokens, the OAuth client. */
+export function sessionOwner(user: { provider: string; id: string }, clientId: string | undefined): McpSessionOwner {
+  return clientId
+    ? { provider: user.provider, user: user.id, client: clientId }
+    : { provider: user.provider, user: user.id };
+}
+
+/** The body of the answer an MCP server (the official SDKs) gives to an unknown session id. */
+export const SESSION_NOT_FOUND = JSON.stringify({
+  jsonrpc: "2.0",
+  error: { code: -32001, message: "Session not found" },
+  id: null,
+});
+
 /** The answer an MCP server (the official SDKs) gives to an unknown session id. */
 export function writeSessionNotFound(res: ServerResponse): void {
-  const body = JSON.stringify({ jsonrpc: "2.0", error: { code: -32001, message: "Session not found" }, id: null });
-  res.writeHead(404, { "content-type": "application/json", "content-length": Buffer.byteLength(body) });
-  res.end(body);
+  res.writeHead(404, { "content-type": "application/json", "content-length": Buffer.byteLength(SESSION_NOT_FOUND) });
+  res.end(SESSION_NOT_FOUND);
+}
+
+/** A request target as the binding reads it (legacyAddressOf). */
+interface Address {
+  /** The decoded path. */
+  path: string;
+  /** The path and the paths above it, segment-wise, longest first ("/" only for "/" itself). */
+  ancestry: string[];
+  /** What the address is bound under. */
+  key: string;
+  /** What each session parameter of the query would be bound under. */
+  parameters: string[];
 }
 
 /**
@@ -76,7 +115,7 @@ export function writeSessionNotFound(res: ServerResponse): void {
  * name spelled `%73essionId` is `sessionId`; order does not matter, a repeated or added
  * parameter makes another address). `key` names the address; `path` the message path.
  */
-export function legacyAddressOf(url: string): { path: string; key: string } | undefined {
+export function legacyAddressOf(url: string): Address | undefined {
   // A request target is a path: "//host/x" is that path, never a URL naming another host.
   const parsed = url.startsWith("/") ? URL.parse(`http://request${url}`) : URL.parse(url, "http://request/");
   if (!parsed) return undefined;
@@ -91,7 +130,27 @@ export function legacyAddressOf(url: string): { path: string; key: string } | un
     .replace(/\/+/g, "/")
     .replace(/(.)\/$/, "$1");
   const parameters = [...parsed.searchParams].sort(([a, x], [b, y]) => (a === b ? compare(x, y) : compare(a, b)));
-  return { path, key: `legacy ${JSON.stringify([path, parameters])}` };
+  return {
+    path,
+    ancestry: ancestryOf(path),
+    key: `legacy ${JSON.stringify([path, parameters])}`,
+    parameters: parameters.filter(([, value]) => value.length >= SESSION_PARAMETER_LENGTH).map(parameterKey),
+  };
+}
+
+/** What a session parameter of an endpoint address is bound under. */
+function parameterKey(parameter: [string, string]): string {
+  return `parameter ${JSON.stringify(parameter)}`;
+}
+
+/**
+ * "/messages/x/y" → ["/messages/x/y", "/messages/x", "/messages"]. "/" is left out above any
+ * other path: a server announcing "/" as its message path would otherwise claim every path.
+ */
+function ancestryOf(path: string): string[] {
+  const ancestry = [path];
+  for (let at = path.lastIndexOf("/"); at > 0; at = path.lastIndexOf("/", at - 1)) ancestry.push(path.slice(0, at));
+  return ancestry;
 }
 
 function compare(a: string, b: string): number {
@@ -143,8 +202,10 @@ export class McpSessionBinding {
   readonly #cache: TtlCache<McpSessionRecord>;
   /** HTTP+SSE message paths seen in `endpoint` events (here or, via the store, elsewhere). */
   readonly #messagePaths = new Set<string>();
-  /** Paths the store said no endpoint event announced, remembered as long as a session is. */
+  /** Paths the store said neither they nor a path above them were announced, for session.cache_ttl. */
   readonly #otherPaths: TtlCache<true>;
+  /** Query parameters the store said were bound to no session (keys), for session.cache_ttl. */
+  readonly #unboundParameters: TtlCache<true>;
   /** Addresses of request targets (pure: legacyAddressOf's result), so the hot path parses each once. */
   readonly #addresses = new BoundedMemo(legacyAddressOf, ADDRESSES);
   /** Sessions pinned through this replica: key → endpoint and expiry (for the metric only). */
@@ -156,6 +217,7 @@ export class McpSessionBinding {
     this.#now = options.now ?? Date.now;
     this.#cache = new TtlCache({ ttlMs: options.cacheTtlMs, maxEntries: CACHE_LIMIT, now: this.#now });
     this.#otherPaths = new TtlCache({ ttlMs: options.cacheTtlMs, maxEntries: CACHE_LIMIT, now: this.#now });
+    this.#unboundParameters = new TtlCache({ ttlMs: options.cacheTtlMs, maxEntries: CACHE_LIMIT, now: this.#now });
   }
 
   /** True when `sessionId` was created by `owner`; extends the record when it is half used up. */
@@ -169,44 +231,74 @@ export class McpSessionBinding {
   }
 
   /**
-   * For a request without Mcp-Session-Id: true unless it goes to an HTTP+SSE message path
-   * (one an `endpoint` event announced, on any replica) with an address not handed to `owner`.
+   * Whether a request (or an upgrade) to `url` naming the MCP session `requested` (its
+   * Mcp-Session-Id, if any) may go on, and where its session lives. Every check applies,
+   * whichever else does: the named session must be `owner`'s; a request to a message path (or
+   * below one) must carry an HTTP+SSE address handed to `owner` (its session is then the one
+   * pinned); and no session parameter of its query may be somebody else's.
    */
+  async requestAdmission(
+    url: string,
+    requested: string | undefined,
+    owner: McpSessionOwner,
+  ): Promise<SessionAdmission> {
+    const address = this.#addressOf(url);
+    if (!address) return NOT_ADMITTED;
+    const named = requested === undefined ? undefined : await this.#check(requested, owner);
+    if (named && !named.admitted) return named;
+    if (await this.#isMessagePath(address)) return this.#check(address.key, owner);
+    if (!(await this.#parametersAdmit(address.parameters, owner))) return NOT_ADMITTED;
+    return named ?? ADMITTED;
+  }
+
+  /**
+   * Whether a request is admitted from memory alone: it names no MCP session, has no session
+   * parameter in its query, and goes to a path known to be no HTTP+SSE message path (nor below
+   * one). Most requests are: they need no promise of their own.
+   */
+  admitsAtOnce(url: string, requested: string | undefined): boolean {
+    if (requested !== undefined) return false;
+    const address = this.#addressOf(url);
+    return address !== undefined && address.parameters.length === 0 && this.#knownPlain(address);
+  }
+
+  /** requestAdmission for a request without Mcp-Session-Id. */
+  legacyAdmission(url: string, owner: McpSessionOwner): Promise<SessionAdmission> {
+    return this.requestAdmission(url, undefined, owner);
+  }
+
+  /** As legacyAdmission, admitted or not. */
   async admitsLegacy(url: string, owner: McpSessionOwner): Promise<boolean> {
     return (await this.legacyAdmission(url, owner)).admitted;
   }
 
-  /**
-   * As admitsLegacy, with the endpoint the HTTP+SSE session is pinned to. Most requests go to
-   * a path known not to be a message path: answered from memory, with no promise of its own.
-   */
-  legacyAdmission(url: string, owner: McpSessionOwner): Promise<SessionAdmission> {
-    const address = this.#addressOf(url);
-    if (!address) return NOT_ADMITTED;
-    if (this.#knownPlain(address.path)) return ADMITTED;
-    return this.#legacyCheck(address, owner);
+  /** The message path `address` is (or is below) as far as this replica knows. */
+  #knownMessagePath(address: Address): string | undefined {
+    for (const path of address.ancestry) if (this.#messagePaths.has(path)) return path;
+    return undefined;
   }
 
-  /**
-   * Whether a request without Mcp-Session-Id is admitted from memory alone: it goes to a path
-   * known not to be an HTTP+SSE message path (as legacyAdmission answers it without the store).
-   */
-  admitsLegacyAtOnce(url: string): boolean {
-    const address = this.#addressOf(url);
-    return address !== undefined && this.#knownPlain(address.path);
+  #knownPlain(address: Address): boolean {
+    return this.#knownMessagePath(address) === undefined && this.#otherPaths.get(address.path) === true;
   }
 
-  #knownPlain(path: string): boolean {
-    return !this.#messagePaths.has(path) && this.#otherPaths.get(path) === true;
-  }
-
-  async #legacyCheck(address: { path: string; key: string }, owner: McpSessionOwner): Promise<SessionAdmission> {
-    if (!(await this.#isMessagePath(address.path))) return { admitted: true };
-    return this.#check(address.key, owner);
+  /** False when a session parameter of the query is bound to somebody else (and not shared). */
+  async #parametersAdmit(parameters: string[], owner: McpSessionOwner): Promise<boolean> {
+    for (const parameter of parameters) {
+      const key = this.#key(parameter);
+      if (this.#unboundParameters.get(key)) continue;
+      const record = this.#cache.get(key) ?? (await this.#read(key));
+      if (!record || record.until <= this.#now()) {
+        this.#unboundParameters.set(key, true);
+        continue;
+      }
+      if (!record.shared && !sameOwner(record, owner)) return false;
+    }
+    return true;
   }
 
   /** legacyAddressOf, remembered for the request targets clients send again and again (bounded). */
-  #addressOf(url: string): { path: string; key: string } | undefined {
+  #addressOf(url: string): Address | undefined {
     return this.#addresses.get(url);
   }
 
@@ -215,19 +307,41 @@ export class McpSessionBinding {
    * given the stream's chunks until its first event is whole (resolves true then). Rejects
    * (the stream is cut) when that event does not come within FIRST_EVENT_LIMIT bytes.
    */
-  beforeFirstEvent(owner: McpSessionOwner, pinTo?: string): (chunk: Buffer) => Promise<boolean> {
+  beforeFirstEvent(
+    owner: McpSessionOwner,
+    pinTo?: string,
+    options: { lenient?: boolean } = {},
+  ): (chunk: Buffer) => Promise<boolean> {
     const first = new FirstEvent();
     return async (chunk) => {
       first.feed(chunk);
-      if (first.tooLong) throw new Error("an event stream's first event is too long to be read");
+      if (first.tooLong) {
+        // A Streamable HTTP stream (lenient: the GET named its session) may open with a long
+        // replayed event; the HTTP+SSE stream opens with its short endpoint event.
+        if (options.lenient) return true;
+        throw new Error("an event stream's first event is too long to be read");
+      }
       if (!first.read) return false;
       const address = first.endpoint === undefined ? undefined : legacyAddressOf(first.endpoint);
       if (!address) return true;
       await this.#guard(() => this.#store.set(this.#pathKey(address.path), "1", Math.ceil(this.#ttlMs / 1000)));
       this.#rememberPath(address.path);
       await this.bind(address.key, owner, pinTo);
+      for (const parameter of address.parameters) await this.#bindParameter(parameter, owner);
       return true;
     };
+  }
+
+  /** A session parameter is its owner's; one already another's is shared (no session's). */
+  async #bindParameter(parameter: string, owner: McpSessionOwner): Promise<void> {
+    const key = this.#key(parameter);
+    this.#unboundParameters.delete(key);
+    const prior = this.#cache.get(key) ?? (await this.#read(key));
+    if (prior && prior.until > this.#now() && (prior.shared || !sameOwner(prior, owner))) {
+      await this.#write(key, { ...prior, shared: true, until: this.#now() + this.#ttlMs });
+      return;
+    }
+    await this.bind(parameter, owner);
   }
 
   async bind(sessionId: string, owner: McpSessionOwner, endpoint?: string): Promise<void> {
@@ -307,20 +421,26 @@ export class McpSessionBinding {
   }
 
   /**
-   * Message paths are remembered for good on the replica (a handful per MCP server); the
-   * store's record, renewed with every stream, tells the other replicas. Any other path is
-   * remembered as not one for session.cache_ttl, so a proxied request costs no store round
-   * trip: a path another replica announced holds here within that time, the same delay any
-   * change to a session (sign-out, revocation) has across replicas; 0 asks every time.
+   * Whether `address` goes to a message path or below one. Message paths are remembered for
+   * good on the replica (a handful per MCP server); the store's record, renewed with every
+   * stream, tells the other replicas. Any other path is remembered as neither one nor below
+   * one for session.cache_ttl, so a proxied request costs no store round trip: a path another
+   * replica announced holds here within that time, the same delay any change to a session
+   * (sign-out, revocation) has across replicas; 0 asks every time. A path this replica learns
+   * is a message path holds at once for every path below it (the memory is asked first).
    */
-  async #isMessagePath(path: string): Promise<boolean> {
-    if (this.#messagePaths.has(path)) return true;
-    if (this.#otherPaths.get(path)) return false;
-    if ((await this.#guard(() => this.#store.get(this.#pathKey(path)))) === undefined) {
-      this.#otherPaths.set(path, true);
+  async #isMessagePath(address: Address): Promise<boolean> {
+    if (this.#knownMessagePath(address) !== undefined) return true;
+    if (this.#otherPaths.get(address.path)) return false;
+    const announced = await Promise.all(
+      address.ancestry.map((path) => this.#guard(() => this.#store.get(this.#pathKey(path)))),
+    );
+    const at = announced.findIndex((value) => value !== undefined);
+    if (at === -1) {
+      this.#otherPaths.set(address.path, true);
       return false;
     }
-    this.#rememberPath(path);
+    this.#rememberPath(address.ancestry[at] as string);
     return true;
   }
 

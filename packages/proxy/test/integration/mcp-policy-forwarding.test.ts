@@ -5,12 +5,39 @@
 // compressed, malformed) is a 502 saying so, not taken for a failure of the MCP server.
 import assert from "node:assert/strict";
 import { once } from "node:events";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import http from "node:http";
 import net from "node:net";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { RunningProxy } from "../../src/proxy-server.ts";
 import { type BypassProxy, startBypassProxy } from "../support/bypass-proxy.ts";
 import { type RecordingUpstream, startRecordingUpstream } from "../support/recording-upstream.ts";
+
+/** A WebSocket handshake's answer: its status, or 101 once switched. */
+function upgradeStatus(url: string): Promise<number> {
+  return new Promise<number>((resolve, reject) => {
+    const req = http.request(url, {
+      headers: {
+        connection: "Upgrade",
+        upgrade: "websocket",
+        "sec-websocket-version": "13",
+        "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ==",
+      },
+    });
+    req.on("response", (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    });
+    req.on("upgrade", (_res, socket) => {
+      socket.destroy();
+      resolve(101);
+    });
+    req.on("error", reject);
+    req.end();
+  });
+}
 
 describe("MCP policy: what reaches the MCP server", () => {
   let upstream: RecordingUpstream;
@@ -95,25 +122,23 @@ describe("MCP policy: what reaches the MCP server", () => {
 
   it("refuses WebSocket upgrades, whose messages it could not judge (fail closed)", async () => {
     const count = upstream.requests.length;
-    const status = await new Promise<number>((resolve, reject) => {
-      const req = http.request(mcpUrl, {
-        headers: {
-          connection: "Upgrade",
-          upgrade: "websocket",
-          "sec-websocket-version": "13",
-          "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ==",
-        },
-      });
-      req.on("response", (res) => {
-        res.resume();
-        resolve(res.statusCode ?? 0);
-      });
-      req.on("upgrade", () => resolve(101));
-      req.on("error", reject);
-      req.end();
-    });
-    assert.equal(status, 403);
+    assert.equal(await upgradeStatus(mcpUrl), 403);
     assert.equal(upstream.requests.length, count);
+  });
+
+  it("refuses a JSON-RPC body sent with PUT or PATCH (the policy judges POST bodies; it would pass unjudged)", async () => {
+    const count = upstream.requests.length;
+    const denied = JSON.stringify({ jsonrpc: "2.0", id: 43, method: "tools/call", params: { name: "drop" } });
+    for (const method of ["PUT", "PATCH"]) {
+      const response = await fetch(mcpUrl, { method, headers: { "content-type": "application/json" }, body: denied });
+      assert.equal(response.status, 403, method);
+      const body = (await response.json()) as { error: { code: string; message: string } };
+      assert.equal(body.error.code, "FORBIDDEN");
+      assert.match(body.error.message, /request bodies are accepted on POST only/);
+    }
+    assert.equal(upstream.requests.length, count, "neither reached the MCP server");
+    // Without a body other methods pass as before (DELETE ends a session).
+    assert.equal((await fetch(mcpUrl, { method: "DELETE" })).status, 200);
   });
 
   it("folds names past the label limit into _other, so clients cannot grow the metrics", async () => {
@@ -181,4 +206,45 @@ describe("MCP policy: list answers that cannot be filtered", () => {
       assert.doesNotMatch(metrics, /mcp_proxy_upstream_errors_total\{/);
     });
   }
+});
+
+describe("audit trail without rules: nothing reaches the MCP server unrecorded", () => {
+  let upstream: RecordingUpstream;
+  let bypass: BypassProxy;
+  let dir: string;
+  let auditFile: string;
+
+  before(async () => {
+    dir = mkdtempSync(path.join(tmpdir(), "mcp-audit-only-"));
+    auditFile = path.join(dir, "audit.jsonl");
+    upstream = await startRecordingUpstream();
+    bypass = await startBypassProxy(`mcp_policy:\n  audit: { enabled: true, output: ${auditFile} }\n`, upstream.url);
+  });
+  after(async () => {
+    await bypass?.close();
+    await upstream?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("records a POST, and refuses the upgrade and the PUT body it could not record", async () => {
+    const posted = await fetch(bypass.mcpUrl, {
+      method: "POST",
+      headers: { "content-type": "application/json", accept: "application/json, text/event-stream" },
+      body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "search" } }),
+    });
+    assert.equal(posted.status, 200);
+    await posted.body?.cancel();
+    const count = upstream.requests.length;
+    assert.equal(await upgradeStatus(bypass.mcpUrl), 403);
+    const put = await fetch(bypass.mcpUrl, {
+      method: "PUT",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ jsonrpc: "2.0", id: 2, method: "tools/call", params: { name: "search" } }),
+    });
+    assert.equal(put.status, 403);
+    await put.body?.cancel();
+    assert.equal(upstream.requests.length, count, "neither reached the MCP server");
+    const records = readFileSync(auditFile, "utf8").trim().split("\n");
+    assert.equal(records.length, 1, "the POST alone was let through, and recorded");
+  });
 });

@@ -1,11 +1,15 @@
 // An upstream MCP session belongs to whoever initialized it. Another signed-in user who
 // learns the Mcp-Session-Id (a log, a shared screen) gets the 404 of an unknown session for
 // tools/call and DELETE, on every replica, with the memory store and with Redis. An HTTP+SSE
-// endpoint event is bound however the MCP server sends it (in parts, after a comment).
+// endpoint event is bound however the MCP server sends it (in parts, after a comment), and
+// whatever the GET that opened it carried. No way around it: not an Mcp-Session-Id of one's
+// own on a message address, not a path below the message path, not a WebSocket upgrade.
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
+import { randomUUID } from "node:crypto";
 import { once } from "node:events";
-import http from "node:http";
+import http, { type IncomingMessage } from "node:http";
+import type { Socket } from "node:net";
 import path from "node:path";
 import { createInterface } from "node:readline";
 import type { Readable } from "node:stream";
@@ -26,6 +30,41 @@ async function resumeSession(url: string, fetchWithCookies: typeof fetch, sessio
   const transport = new StreamableHTTPClientTransport(new URL(url), { fetch: fetchWithCookies, sessionId });
   await client.connect(transport);
   return { client, transport };
+}
+
+/** A GET with WebSocket upgrade headers, as any client may send one: its answer's status, or 101. */
+function upgradeGet(url: string, headers: Record<string, string>): Promise<{ status: number; type?: string }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(url, {
+      headers: {
+        connection: "Upgrade",
+        upgrade: "websocket",
+        "sec-websocket-version": "13",
+        "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ==",
+        accept: "text/event-stream",
+        "mcp-protocol-version": "2025-06-18",
+        ...headers,
+      },
+    });
+    req.on("response", (res: IncomingMessage) => {
+      res.destroy();
+      resolve({
+        status: res.statusCode ?? 0,
+        ...(res.headers["content-type"] ? { type: res.headers["content-type"] } : {}),
+      });
+    });
+    req.on("upgrade", (_res, socket: Socket) => {
+      socket.destroy();
+      resolve({ status: 101 });
+    });
+    req.on("error", reject);
+    req.end();
+  });
+}
+
+/** What the browser's jar sends to `url`: for requests made without its fetch. */
+async function cookieOf(browser: TestBrowser, url: string): Promise<string> {
+  return browser.jar.getCookieString(url);
 }
 
 function assertSessionNotFound(error: unknown): true {
@@ -181,6 +220,90 @@ function describeBinding(
       }
     });
 
+    it("an Mcp-Session-Id of one's own no longer switches off the HTTP+SSE address check: another user's message to the owner's address gets 404", async () => {
+      const { Client } = await import("@modelcontextprotocol/sdk/client/index.js");
+      const { SSEClientTransport } = await import("@modelcontextprotocol/sdk/client/sse.js");
+      const client = new Client({ name: "legacy-test", version: "1.0.0" });
+      await client.connect(new SSEClientTransport(new URL(`${urls[0]}/sse`), { fetch: alice.fetch }));
+      const own = await connectMcpClient(`${urls.at(-1)}/mcp`, bob.fetch);
+      try {
+        await client.callTool({ name: "echo", arguments: { text: "legacy" } });
+        const posted = stack.mcp.requests.findLast((r) => r.url.startsWith("/messages?sessionId="));
+        assert.ok(posted, "the client posted to its session's endpoint");
+        const before = stack.mcp.requests.length;
+        const stolen = await bob.fetch(`${urls.at(-1)}${posted.url}`, {
+          method: "POST",
+          headers: { "content-type": "application/json", "mcp-session-id": own.transport.sessionId ?? "" },
+          body: JSON.stringify({
+            jsonrpc: "2.0",
+            id: 9,
+            method: "tools/call",
+            params: { name: "whoami", arguments: {} },
+          }),
+        });
+        assert.equal(stolen.status, 404);
+        await stolen.body?.cancel();
+        assert.equal(stack.mcp.requests.length, before, "it never reached the MCP server");
+      } finally {
+        await own.client.close();
+        await client.close();
+      }
+    });
+
+    it("binds the endpoint event of a GET /sse that carried an Mcp-Session-Id too: the owner posts, another user gets 404", async () => {
+      const own = await connectMcpClient(`${urls[0]}/mcp`, alice.fetch);
+      const stream = new AbortController();
+      try {
+        const sse = await alice.fetch(`${urls[0]}/sse`, {
+          headers: { accept: "text/event-stream", "mcp-session-id": own.transport.sessionId ?? "" },
+          signal: stream.signal,
+        });
+        assert.equal(sse.status, 200);
+        const reader = (sse.body as ReadableStream<Uint8Array>).getReader();
+        let seen = "";
+        while (!/data: (\S+)\n/.test(seen)) seen += Buffer.from((await reader.read()).value as Uint8Array).toString();
+        const address = (/data: (\S+)\n/.exec(seen) as RegExpExecArray)[1] as string;
+        const post = (who: TestBrowser) =>
+          who.fetch(`${urls.at(-1)}${address}`, {
+            method: "POST",
+            headers: { "content-type": "application/json" },
+            body: JSON.stringify({
+              jsonrpc: "2.0",
+              id: 0,
+              method: "initialize",
+              params: { protocolVersion: "2024-11-05", capabilities: {}, clientInfo: { name: "a", version: "1" } },
+            }),
+          });
+        const stolen = await post(bob);
+        assert.equal(stolen.status, 404);
+        await stolen.body?.cancel();
+        const mine = await post(alice);
+        assert.equal(mine.status, 202);
+        await mine.body?.cancel();
+      } finally {
+        stream.abort();
+        await own.client.close();
+      }
+    });
+
+    it("an upgrade aimed at the owner's HTTP+SSE address gets the 404 as a POST does, never reaching the MCP server", async () => {
+      const { Client } = await import("@modelcontextprotocol/sdk/client/index.js");
+      const { SSEClientTransport } = await import("@modelcontextprotocol/sdk/client/sse.js");
+      const client = new Client({ name: "legacy-test", version: "1.0.0" });
+      await client.connect(new SSEClientTransport(new URL(`${urls[0]}/sse`), { fetch: alice.fetch }));
+      try {
+        await client.callTool({ name: "echo", arguments: { text: "legacy" } });
+        const posted = stack.mcp.requests.findLast((r) => r.url.startsWith("/messages?sessionId="));
+        assert.ok(posted, "the client posted to its session's endpoint");
+        const url = `${urls.at(-1)}${posted.url}`;
+        const before = stack.mcp.requests.length;
+        assert.equal((await upgradeGet(url, { cookie: await cookieOf(bob, url) })).status, 404);
+        assert.equal(stack.mcp.requests.length, before, "it never reached the MCP server");
+      } finally {
+        await client.close();
+      }
+    });
+
     it("lets the owner end the session with DELETE; afterwards it is unknown to everyone", async () => {
       const { client, transport } = await connectMcpClient(`${urls[0]}/mcp`, alice.fetch);
       const sessionId = transport.sessionId as string;
@@ -268,9 +391,10 @@ describe("HTTP+SSE sessions of the Python SDK's server (session_id, /messages/) 
     await once(python, "exit");
   });
 
-  it("Python SSE session_id not bound: another user's tools/call to the owner's endpoint gets 404", async () => {
+  /** The owner's HTTP+SSE stream: its endpoint address, and the events that arrive on it. */
+  async function openStream(who: TestBrowser) {
     const stream = new AbortController();
-    const sse = await alice.fetch(`${base}/sse`, { headers: { accept: "text/event-stream" }, signal: stream.signal });
+    const sse = await who.fetch(`${base}/sse`, { headers: { accept: "text/event-stream" }, signal: stream.signal });
     assert.equal(sse.status, 200);
     const events: EventSourceMessage[] = [];
     const arrived = new EventTarget();
@@ -291,36 +415,99 @@ describe("HTTP+SSE sessions of the Python SDK's server (session_id, /messages/) 
       const decoder = new TextDecoder();
       for await (const chunk of sse.body as ReadableStream<Uint8Array>) parser.feed(decoder.decode(chunk));
     })().catch(() => undefined);
+    const endpoint = (await next((e) => e.event === "endpoint")).data;
+    assert.match(endpoint, /^\/messages\/\?session_id=/);
+    return {
+      endpoint,
+      events,
+      next,
+      async close() {
+        stream.abort();
+        await reading;
+      },
+    };
+  }
+
+  const post = (who: TestBrowser, address: string, message: unknown) =>
+    who.fetch(new URL(address, base), {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(message),
+    });
+  const initialize = {
+    jsonrpc: "2.0",
+    id: 0,
+    method: "initialize",
+    params: { protocolVersion: "2024-11-05", capabilities: {}, clientInfo: { name: "a", version: "1" } },
+  };
+
+  it("Python SSE session_id not bound: another user's tools/call to the owner's endpoint gets 404", async () => {
+    const stream = await openStream(alice);
     try {
-      const endpoint = (await next((e) => e.event === "endpoint")).data;
-      assert.match(endpoint, /^\/messages\/\?session_id=/);
-      const post = (who: TestBrowser, message: unknown) =>
-        who.fetch(new URL(endpoint, base), {
-          method: "POST",
-          headers: { "content-type": "application/json" },
-          body: JSON.stringify(message),
-        });
-      const init = await post(alice, {
-        jsonrpc: "2.0",
-        id: 0,
-        method: "initialize",
-        params: { protocolVersion: "2024-11-05", capabilities: {}, clientInfo: { name: "a", version: "1" } },
-      });
+      const { endpoint } = stream;
+      const init = await post(alice, endpoint, initialize);
       assert.equal(init.status, 202);
       await init.body?.cancel();
-      await (await post(alice, { jsonrpc: "2.0", method: "notifications/initialized" })).body?.cancel();
+      await (await post(alice, endpoint, { jsonrpc: "2.0", method: "notifications/initialized" })).body?.cancel();
       const call = { jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "secret", arguments: {} } };
-      const stolen = await post(carol, call);
+      const stolen = await post(carol, endpoint, call);
       assert.equal(stolen.status, 404);
       await stolen.body?.cancel();
-      const own = await post(alice, call);
+      const own = await post(alice, endpoint, call);
       assert.equal(own.status, 202);
       await own.body?.cancel();
-      const result = await next((e) => e.data.includes('"id":1'));
+      const result = await stream.next((e) => e.data.includes('"id":1'));
       assert.match(result.data, /alice-private-data/);
     } finally {
-      stream.abort();
-      await reading;
+      await stream.close();
+    }
+  });
+
+  it("a POST below the announced message path (the server's prefix Mount: /messages/x?session_id=…) gets 404 too", async () => {
+    const stream = await openStream(alice);
+    try {
+      const below = stream.endpoint.replace("/messages/", "/messages/x");
+      for (const message of [
+        initialize,
+        { jsonrpc: "2.0", method: "notifications/initialized" },
+        { jsonrpc: "2.0", id: 99, method: "tools/call", params: { name: "secret", arguments: {} } },
+      ]) {
+        const stolen = await post(carol, below, message);
+        assert.equal(stolen.status, 404, below);
+        assert.deepEqual(await stolen.json(), {
+          jsonrpc: "2.0",
+          error: { code: -32001, message: "Session not found" },
+          id: null,
+        });
+      }
+      // The owner's own session still works at the address it was handed.
+      const init = await post(alice, stream.endpoint, initialize);
+      assert.equal(init.status, 202);
+      await init.body?.cancel();
+      await stream.next((e) => e.data.includes('"id":0'));
+      assert.ok(
+        !stream.events.some((e) => e.data.includes('"id":99')),
+        "nothing of the other user's reached the stream",
+      );
+    } finally {
+      await stream.close();
+    }
+  });
+
+  it("the owner's session_id in the query of a request elsewhere (another path) gets 404 for another user", async () => {
+    const stream = await openStream(alice);
+    try {
+      const id = new URL(stream.endpoint, base).searchParams.get("session_id") as string;
+      for (const address of [`/elsewhere?session_id=${id}`, `/mcp?x=1&session_id=${id}`]) {
+        const stolen = await post(carol, address, initialize);
+        assert.equal(stolen.status, 404, address);
+        assert.equal(((await stolen.json()) as { error: { code: number } }).error.code, -32001, address);
+        // The owner's own request is forwarded: the server answers it (its own 404 page, no session's).
+        const own = await post(alice, address, initialize);
+        assert.doesNotMatch(await own.text(), /Session not found/, address);
+      }
+    } finally {
+      await stream.close();
     }
   });
 });
@@ -386,4 +573,104 @@ describe("HTTP+SSE endpoint events sent in parts or after a comment are bound to
       }
     });
   }
+});
+
+describe("WebSocket upgrades are held to the MCP session binding (an SDK server without an upgrade listener)", () => {
+  let upstream: http.Server;
+  let stack: Stack;
+  let base: string;
+  /** What reached the MCP server: method, and whether it came as an upgrade. */
+  const reached: { method: string; upgrade: boolean }[] = [];
+  const alice = new TestBrowser();
+  const carol = new TestBrowser();
+
+  before(async () => {
+    const { McpServer } = await import("@modelcontextprotocol/sdk/server/mcp.js");
+    const { StreamableHTTPServerTransport } = await import("@modelcontextprotocol/sdk/server/streamableHttp.js");
+    const { InMemoryEventStore } = await import("@modelcontextprotocol/sdk/examples/shared/inMemoryEventStore.js");
+    const sessions = new Map<string, InstanceType<typeof StreamableHTTPServerTransport>>();
+    const eventStore = new InMemoryEventStore();
+    // As most HTTP MCP servers: no 'upgrade' listener, so Node answers an upgrade as a plain GET.
+    upstream = http.createServer(async (req, res) => {
+      reached.push({ method: req.method ?? "", upgrade: req.headers.upgrade !== undefined });
+      if (new URL(req.url ?? "/", "http://x").pathname !== "/mcp") {
+        res.writeHead(req.method === "GET" ? 200 : 404).end(); // "/" is where sign-in lands
+        return;
+      }
+      const sid = req.headers["mcp-session-id"];
+      const existing = typeof sid === "string" ? sessions.get(sid) : undefined;
+      if (existing) return existing.handleRequest(req, res);
+      if (req.method !== "POST") return void res.writeHead(404).end();
+      const transport = new StreamableHTTPServerTransport({
+        sessionIdGenerator: () => randomUUID(),
+        eventStore,
+        onsessioninitialized: (id) => void sessions.set(id, transport),
+      });
+      await new McpServer({ name: "no-upgrades", version: "1" }).connect(transport);
+      await transport.handleRequest(req, res);
+    });
+    await new Promise<void>((resolve) => upstream.listen(0, "127.0.0.1", resolve));
+    stack = await startStack({
+      env: { MCP_TARGET_URL: `http://127.0.0.1:${(upstream.address() as { port: number }).port}` },
+    });
+    base = `http://127.0.0.1:${stack.ports[0]}`;
+    assert.equal((await alice.signIn(`${base}/`, "alice")).status, 200);
+    assert.equal((await carol.signIn(`${base}/`, "carol")).status, 200);
+  });
+  after(async () => {
+    // The owner's relayed stream first: an upgraded connection holds the proxy's shutdown.
+    upstream.closeAllConnections();
+    upstream.close();
+    await stack.close();
+  });
+
+  /** A session of `who`'s, opened by hand: no SDK client holds its one GET stream meanwhile. */
+  async function openSession(who: TestBrowser): Promise<string> {
+    const headers = {
+      "content-type": "application/json",
+      accept: "application/json, text/event-stream",
+      "mcp-protocol-version": "2025-06-18",
+    };
+    const init = await who.fetch(`${base}/mcp`, {
+      method: "POST",
+      headers,
+      body: JSON.stringify({
+        jsonrpc: "2.0",
+        id: 1,
+        method: "initialize",
+        params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "a", version: "1" } },
+      }),
+    });
+    const sessionId = init.headers.get("mcp-session-id");
+    assert.ok(sessionId, `no session: ${init.status}`);
+    await init.body?.cancel();
+    const initialized = await who.fetch(`${base}/mcp`, {
+      method: "POST",
+      headers: { ...headers, "mcp-session-id": sessionId },
+      body: JSON.stringify({ jsonrpc: "2.0", method: "notifications/initialized" }),
+    });
+    await initialized.body?.cancel();
+    return sessionId;
+  }
+
+  it("another user's GET + Upgrade with the owner's Mcp-Session-Id gets the 404 a plain GET gets, never reaching the server", async () => {
+    const sessionId = await openSession(alice);
+    const url = `${base}/mcp`;
+    const before = reached.length;
+    for (const extra of [{}, { "last-event-id": `${randomUUID()}_${Date.now()}_abc` }]) {
+      const stolen = await upgradeGet(url, {
+        cookie: await cookieOf(carol, url),
+        "mcp-session-id": sessionId,
+        ...extra,
+      });
+      assert.equal(stolen.status, 404);
+      assert.equal(stolen.type, "application/json");
+    }
+    assert.equal(reached.length, before, "none of them reached the MCP server");
+    // The owner's upgrade is relayed still (this server answers it as its GET stream).
+    const own = await upgradeGet(url, { cookie: await cookieOf(alice, url), "mcp-session-id": sessionId });
+    assert.equal(own.status, 200);
+    assert.equal(own.type, "text/event-stream");
+    assert.deepEqual(reached.at(-1), { method: "GET", upgrade: true });
+  });
 });

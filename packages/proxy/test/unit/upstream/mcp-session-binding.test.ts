@@ -100,6 +100,56 @@ describe("MCP session binding", () => {
     assert.equal(await sessions.admitsLegacy("/mcp", bob), true);
   });
 
+  it("HTTP+SSE transport: a path below a message path is one too (segment-wise); the root covers only itself", async () => {
+    const { sessions } = binding();
+    const bob = { ...alice, user: "bob" };
+    await sessions.beforeFirstEvent(alice)(
+      Buffer.from("event: endpoint\ndata: /messages/?session_id=0123456789abcdef01\n\n"),
+    );
+    for (const url of ["/messages/x?session_id=0123456789abcdef01", "/Messages/x/y?session_id=0123456789abcdef01"]) {
+      assert.equal(await sessions.admitsLegacy(url, bob), false, url);
+      assert.equal(await sessions.admitsLegacy(url, alice), false, `${url}: no address handed out`);
+    }
+    assert.equal(await sessions.admitsLegacy("/messagesx?y=1", bob), true, "not below it: another segment");
+    await sessions.beforeFirstEvent(alice)(Buffer.from("event: endpoint\ndata: /?sessionId=s\n\n"));
+    assert.equal(await sessions.admitsLegacy("/mcp", bob), true, "the root is no prefix of every path");
+  });
+
+  it("HTTP+SSE transport: a session parameter is refused to others wherever it is aimed, unless handed to two owners", async () => {
+    const { sessions } = binding();
+    const bob = { ...alice, user: "bob" };
+    const id = "0123456789abcdef0123";
+    await sessions.beforeFirstEvent(alice)(Buffer.from(`event: endpoint\ndata: /messages?sessionId=${id}&v=1\n\n`));
+    assert.equal(
+      await sessions.requestAdmission(`/elsewhere?sessionId=${id}`, undefined, alice).then((a) => a.admitted),
+      true,
+    );
+    assert.equal(await sessions.admitsLegacy(`/elsewhere?sessionId=${id}`, bob), false);
+    assert.equal(await sessions.admitsLegacy(`/mcp?x=${id}`, bob), true, "the name is part of it");
+    assert.equal(await sessions.admitsLegacy("/elsewhere?v=1", bob), true, "a short value is no session id");
+    assert.equal(sessions.admitsAtOnce("/elsewhere?v=1", undefined), false, "unknown path: the store is asked");
+    const shared = "tenant-acme-corporation";
+    await sessions.beforeFirstEvent(alice)(
+      Buffer.from(`event: endpoint\ndata: /messages?sessionId=a${id}&t=${shared}\n\n`),
+    );
+    assert.equal(await sessions.admitsLegacy(`/x?t=${shared}`, bob), false);
+    await sessions.beforeFirstEvent(bob)(
+      Buffer.from(`event: endpoint\ndata: /messages?sessionId=b${id}&t=${shared}\n\n`),
+    );
+    assert.equal(await sessions.admitsLegacy(`/x?t=${shared}`, { ...alice, user: "carol" }), true, "shared: nobody's");
+  });
+
+  it("an Mcp-Session-Id of one's own does not open another's HTTP+SSE address; a foreign one is refused anywhere", async () => {
+    const { sessions } = binding();
+    const bob = { ...alice, user: "bob" };
+    await sessions.bind("bob-session", bob);
+    await sessions.beforeFirstEvent(alice)(Buffer.from("event: endpoint\ndata: /messages?sessionId=abc-123\n\n"));
+    assert.equal((await sessions.requestAdmission("/messages?sessionId=abc-123", "bob-session", bob)).admitted, false);
+    assert.equal((await sessions.requestAdmission("/messages?sessionId=abc-123", undefined, alice)).admitted, true);
+    assert.equal((await sessions.requestAdmission("/mcp", "bob-session", alice)).admitted, false);
+    assert.equal((await sessions.requestAdmission("/mcp", "bob-session", bob)).admitted, true);
+  });
+
   it("HTTP+SSE transport: reads the first event across chunks; a first event past 64 KiB is refused (the stream is cut)", async () => {
     const { sessions } = binding();
     const first = sessions.beforeFirstEvent(alice);
