@@ -1,7 +1,8 @@
 // The few error classes of the proxy. Each has a stable code and HTTP status; the error
 // handler serializes them as {"error":{code,message,details},"request_id","timestamp"}
 // and shows clients only the message and details, never the cause.
-import type { ServerResponse } from "node:http";
+import http, { type ServerResponse } from "node:http";
+import type { Socket } from "node:net";
 import { isPageNavigation, renderErrorPage } from "./error-page.ts";
 import { PAGE_HEADERS } from "./html-page.ts";
 
@@ -118,4 +119,17 @@ export function writeError(res: ServerResponse, error: ProxyError, requestId: st
     "content-length": Buffer.byteLength(body),
   });
   res.end(body);
+}
+
+/** An answer written on a raw socket (an upgrade has no response object); the connection closes after it. */
+export function writeSocketAnswer(socket: Socket, status: number, body: string, headers: Record<string, string> = {}) {
+  const extra = Object.entries(headers).map(([name, value]) => `${name}: ${value}\r\n`);
+  socket.end(
+    `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n${extra.join("")}Connection: close\r\n\r\n${body}`,
+  );
+}
+
+/** writeError for a raw socket. */
+export function writeSocketError(socket: Socket, error: ProxyError, requestId: string): void {
+  writeSocketAnswer(socket, error.status, JSON.stringify(errorBody(error, requestId)), errorHeaders(error));
 }

@@ -5,10 +5,10 @@
 // does), which would otherwise open another user's session stream. A refused upgrade gets
 // the proxy's JSON error (or the MCP server's 404 of an unknown session) on the raw socket,
 // since no HTTP response object exists for it.
-import http, { type IncomingMessage } from "node:http";
+import type { IncomingMessage } from "node:http";
 import type { Socket } from "node:net";
 import type { Authenticator } from "./auth/authenticator.ts";
-import { errorBody, errorHeaders, forbidden, type ProxyError, toProxyError } from "./errors.ts";
+import { forbidden, toProxyError, writeSocketAnswer, writeSocketError } from "./errors.ts";
 import { requestScope } from "./observability/request-scope.ts";
 import type { ProxyHeaders } from "./proxy-headers.ts";
 import { requestPath } from "./request-path.ts";
@@ -37,17 +37,6 @@ export interface UpgradeDeps {
   mcpSessions: McpSessionBinding | undefined;
 }
 
-function writeRaw(socket: Socket, status: number, body: string, headers: Record<string, string> = {}): void {
-  const extra = Object.entries(headers).map(([name, value]) => `${name}: ${value}\r\n`);
-  socket.end(
-    `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n${extra.join("")}Connection: close\r\n\r\n${body}`,
-  );
-}
-
-function rejectUpgrade(socket: Socket, error: ProxyError, requestId: string): void {
-  writeRaw(socket, error.status, JSON.stringify(errorBody(error, requestId)), errorHeaders(error));
-}
-
 /** The server's "upgrade" listener. */
 export function createUpgradeHandler(deps: UpgradeDeps): (req: IncomingMessage, socket: Socket, head: Buffer) => void {
   return (req, socket, head) => {
@@ -74,13 +63,13 @@ export function createUpgradeHandler(deps: UpgradeDeps): (req: IncomingMessage, 
             sessionOwner(auth.user, auth.clientId),
           );
           if (!admission.admitted) {
-            writeRaw(socket, 404, SESSION_NOT_FOUND);
+            writeSocketAnswer(socket, 404, SESSION_NOT_FOUND);
             return;
           }
         }
         await deps.relay(req, socket, head, { user: auth.user, requestId, forwardedProto: deps.publicProtocol(req) });
       } catch (error) {
-        rejectUpgrade(socket, toProxyError(error), requestId);
+        writeSocketError(socket, toProxyError(error), requestId);
       }
     });
   };

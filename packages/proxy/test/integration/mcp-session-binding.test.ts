@@ -667,10 +667,11 @@ describe("WebSocket upgrades are held to the MCP session binding (an SDK server 
       assert.equal(stolen.type, "application/json");
     }
     assert.equal(reached.length, before, "none of them reached the MCP server");
-    // The owner's upgrade is relayed still (this server answers it as its GET stream).
+    // The owner's upgrade is relayed; this server answers it as a plain GET (its session's
+    // stream), which is no protocol switch: not passed on past the proxy's stream handling.
     const own = await upgradeGet(url, { cookie: await cookieOf(alice, url), "mcp-session-id": sessionId });
-    assert.equal(own.status, 200);
-    assert.equal(own.type, "text/event-stream");
     assert.deepEqual(reached.at(-1), { method: "GET", upgrade: true });
+    assert.equal(own.status, 502);
+    assert.equal(own.type, "application/json");
   });
 });
