@@ -51,6 +51,13 @@ export const MCP_SESSION_HEADER = "mcp-session-id";
  * unguessable value, a shorter one (a version, a flag) is taken for a setting any user sends.
  */
 const SESSION_PARAMETER_LENGTH = 16;
+/**
+ * What one request may cost the store: past this many parameters of that length a query is
+ * refused (no client sends so many), and paths are matched below message paths up to this
+ * many segments deep (deeper message paths match exactly, as before).
+ */
+const SESSION_PARAMETER_LIMIT = 16;
+const MESSAGE_PATH_DEPTH = 8;
 const CACHE_LIMIT = 10_000;
 const PATH_LIMIT = 1_000;
 /** Sessions this replica counts for mcp_proxy_upstream_sessions (past it, the count restarts). */
@@ -144,12 +151,18 @@ function parameterKey(parameter: [string, string]): string {
 }
 
 /**
- * "/messages/x/y" → ["/messages/x/y", "/messages/x", "/messages"]. "/" is left out above any
- * other path: a server announcing "/" as its message path would otherwise claim every path.
+ * "/messages/x/y" → ["/messages/x/y", "/messages", "/messages/x"] (the path, then the paths
+ * above it from the top, MESSAGE_PATH_DEPTH at most). "/" is left out above any other path:
+ * a server announcing "/" as its message path would otherwise claim every path.
  */
 function ancestryOf(path: string): string[] {
   const ancestry = [path];
-  for (let at = path.lastIndexOf("/"); at > 0; at = path.lastIndexOf("/", at - 1)) ancestry.push(path.slice(0, at));
+  let at = 0;
+  for (let depth = 0; depth < MESSAGE_PATH_DEPTH; depth++) {
+    at = path.indexOf("/", at + 1);
+    if (at === -1) break;
+    ancestry.push(path.slice(0, at));
+  }
   return ancestry;
 }
 
@@ -284,17 +297,20 @@ export class McpSessionBinding {
 
   /** False when a session parameter of the query is bound to somebody else (and not shared). */
   async #parametersAdmit(parameters: string[], owner: McpSessionOwner): Promise<boolean> {
-    for (const parameter of parameters) {
-      const key = this.#key(parameter);
-      if (this.#unboundParameters.get(key)) continue;
-      const record = this.#cache.get(key) ?? (await this.#read(key));
-      if (!record || record.until <= this.#now()) {
-        this.#unboundParameters.set(key, true);
-        continue;
-      }
-      if (!record.shared && !sameOwner(record, owner)) return false;
+    if (parameters.length > SESSION_PARAMETER_LIMIT) return false;
+    const admitted = await Promise.all(parameters.map((parameter) => this.#parameterAdmits(parameter, owner)));
+    return admitted.every(Boolean);
+  }
+
+  async #parameterAdmits(parameter: string, owner: McpSessionOwner): Promise<boolean> {
+    const key = this.#key(parameter);
+    if (this.#unboundParameters.get(key)) return true;
+    const record = this.#cache.get(key) ?? (await this.#read(key));
+    if (!record || record.until <= this.#now()) {
+      this.#unboundParameters.set(key, true);
+      return true;
     }
-    return true;
+    return record.shared === true || sameOwner(record, owner);
   }
 
   /** legacyAddressOf, remembered for the request targets clients send again and again (bounded). */

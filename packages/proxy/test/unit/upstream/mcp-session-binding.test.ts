@@ -111,6 +111,10 @@ describe("MCP session binding", () => {
       assert.equal(await sessions.admitsLegacy(url, alice), false, `${url}: no address handed out`);
     }
     assert.equal(await sessions.admitsLegacy("/messagesx?y=1", bob), true, "not below it: another segment");
+    const deep = `/${Array.from({ length: 12 }, (_, i) => `s${i}`).join("/")}`;
+    await sessions.beforeFirstEvent(alice)(Buffer.from(`event: endpoint\ndata: ${deep}?sessionId=d\n\n`));
+    assert.equal(await sessions.admitsLegacy(`${deep}/x`, bob), true, "past 8 segments: matched exactly only");
+    assert.equal(await sessions.admitsLegacy(`${deep}?sessionId=d`, bob), false);
     await sessions.beforeFirstEvent(alice)(Buffer.from("event: endpoint\ndata: /?sessionId=s\n\n"));
     assert.equal(await sessions.admitsLegacy("/mcp", bob), true, "the root is no prefix of every path");
   });
@@ -128,6 +132,8 @@ describe("MCP session binding", () => {
     assert.equal(await sessions.admitsLegacy(`/mcp?x=${id}`, bob), true, "the name is part of it");
     assert.equal(await sessions.admitsLegacy("/elsewhere?v=1", bob), true, "a short value is no session id");
     assert.equal(sessions.admitsAtOnce("/elsewhere?v=1", undefined), false, "unknown path: the store is asked");
+    const many = Array.from({ length: 17 }, (_, i) => `p${i}=${"x".repeat(16)}`).join("&");
+    assert.equal(await sessions.admitsLegacy(`/elsewhere?${many}`, alice), false, "more than 16 long values: refused");
     const shared = "tenant-acme-corporation";
     await sessions.beforeFirstEvent(alice)(
       Buffer.from(`event: endpoint\ndata: /messages?sessionId=a${id}&t=${shared}\n\n`),
