@@ -275,14 +275,9 @@ export class McpSessionBinding {
     return address !== undefined && address.parameters.length === 0 && this.#knownPlain(address);
   }
 
-  /** requestAdmission for a request without Mcp-Session-Id. */
-  legacyAdmission(url: string, owner: McpSessionOwner): Promise<SessionAdmission> {
-    return this.requestAdmission(url, undefined, owner);
-  }
-
-  /** As legacyAdmission, admitted or not. */
+  /** Whether a request without Mcp-Session-Id is admitted (requestAdmission). */
   async admitsLegacy(url: string, owner: McpSessionOwner): Promise<boolean> {
-    return (await this.legacyAdmission(url, owner)).admitted;
+    return (await this.requestAdmission(url, undefined, owner)).admitted;
   }
 
   /** The message path `address` is (or is below) as far as this replica knows. */
