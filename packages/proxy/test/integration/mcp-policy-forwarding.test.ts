@@ -14,29 +14,13 @@ import { after, before, describe, it } from "node:test";
 import type { RunningProxy } from "../../src/proxy-server.ts";
 import { type BypassProxy, startBypassProxy } from "../support/bypass-proxy.ts";
 import { type RecordingUpstream, startRecordingUpstream } from "../support/recording-upstream.ts";
+import { websocketHandshake } from "../support/websocket-handshake.ts";
 
 /** A WebSocket handshake's answer: its status, or 101 once switched. */
-function upgradeStatus(url: string): Promise<number> {
-  return new Promise<number>((resolve, reject) => {
-    const req = http.request(url, {
-      headers: {
-        connection: "Upgrade",
-        upgrade: "websocket",
-        "sec-websocket-version": "13",
-        "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ==",
-      },
-    });
-    req.on("response", (res) => {
-      res.resume();
-      resolve(res.statusCode ?? 0);
-    });
-    req.on("upgrade", (_res, socket) => {
-      socket.destroy();
-      resolve(101);
-    });
-    req.on("error", reject);
-    req.end();
-  });
+async function upgradeStatus(url: string): Promise<number> {
+  const { status, socket } = await websocketHandshake(url);
+  socket?.destroy();
+  return status;
 }
 
 describe("MCP policy: what reaches the MCP server", () => {

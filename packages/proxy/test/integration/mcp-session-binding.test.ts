@@ -8,8 +8,7 @@ import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { once } from "node:events";
-import http, { type IncomingMessage } from "node:http";
-import type { Socket } from "node:net";
+import http from "node:http";
 import path from "node:path";
 import { createInterface } from "node:readline";
 import type { Readable } from "node:stream";
@@ -19,6 +18,7 @@ import { createParser, type EventSourceMessage } from "eventsource-parser";
 import { TestBrowser } from "../support/browser.ts";
 import type { TestRedis } from "../support/redis-server.ts";
 import { connectMcpClient, type Stack, startStack, startStackWithRedis } from "../support/stack.ts";
+import { websocketHandshake } from "../support/websocket-handshake.ts";
 
 /** An SDK client resuming an existing session (it sends no initialize), as a reconnecting client does. */
 const PYTHON = path.resolve(import.meta.dirname, "../../../../.tools/python/bin/python");
@@ -32,34 +32,15 @@ async function resumeSession(url: string, fetchWithCookies: typeof fetch, sessio
   return { client, transport };
 }
 
-/** A GET with WebSocket upgrade headers, as any client may send one: its answer's status, or 101. */
-function upgradeGet(url: string, headers: Record<string, string>): Promise<{ status: number; type?: string }> {
-  return new Promise((resolve, reject) => {
-    const req = http.request(url, {
-      headers: {
-        connection: "Upgrade",
-        upgrade: "websocket",
-        "sec-websocket-version": "13",
-        "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ==",
-        accept: "text/event-stream",
-        "mcp-protocol-version": "2025-06-18",
-        ...headers,
-      },
-    });
-    req.on("response", (res: IncomingMessage) => {
-      res.destroy();
-      resolve({
-        status: res.statusCode ?? 0,
-        ...(res.headers["content-type"] ? { type: res.headers["content-type"] } : {}),
-      });
-    });
-    req.on("upgrade", (_res, socket: Socket) => {
-      socket.destroy();
-      resolve({ status: 101 });
-    });
-    req.on("error", reject);
-    req.end();
+/** A WebSocket handshake carrying what an MCP client's GET stream carries: its answer's status (or 101) and type. */
+async function upgradeGet(url: string, headers: Record<string, string>): Promise<{ status: number; type?: string }> {
+  const { socket, ...answer } = await websocketHandshake(url, {
+    accept: "text/event-stream",
+    "mcp-protocol-version": "2025-06-18",
+    ...headers,
   });
+  socket?.destroy();
+  return answer;
 }
 
 /** What the browser's jar sends to `url`: for requests made without its fetch. */

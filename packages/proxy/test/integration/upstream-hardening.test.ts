@@ -6,13 +6,14 @@
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import http, { type IncomingHttpHeaders, type OutgoingHttpHeaders } from "node:http";
-import net, { type AddressInfo, type Socket } from "node:net";
+import net, { type AddressInfo } from "node:net";
 import { after, before, describe, it } from "node:test";
 import type { RunningProxy } from "../../src/proxy-server.ts";
 import { bypassProxy } from "../support/bypass-proxy.ts";
 import { initializeRequest } from "../support/mcp-oauth-client.ts";
 import { type RecordingUpstream, startRecordingUpstream } from "../support/recording-upstream.ts";
 import { type Stack, startStack } from "../support/stack.ts";
+import { websocketHandshake } from "../support/websocket-handshake.ts";
 
 interface Answer {
   status: number;
@@ -44,27 +45,8 @@ function send(
   });
 }
 
-/** A WebSocket handshake as a browser sends it; resolves with the upgraded socket or the refusal. */
-function upgrade(base: string, headers: OutgoingHttpHeaders): Promise<{ socket?: Socket; status: number }> {
-  return new Promise((resolve, reject) => {
-    const req = http.request(`${base}/ws`, {
-      headers: {
-        connection: "Upgrade",
-        upgrade: "websocket",
-        "sec-websocket-version": "13",
-        "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ==",
-        ...headers,
-      },
-    });
-    req.on("upgrade", (_res, socket) => resolve({ socket, status: 101 }));
-    req.on("response", (res) => {
-      res.resume();
-      resolve({ status: res.statusCode ?? 0 });
-    });
-    req.on("error", reject);
-    req.end();
-  });
-}
+/** A WebSocket handshake to `base`'s /ws. */
+const upgrade = (base: string, headers: OutgoingHttpHeaders) => websocketHandshake(`${base}/ws`, headers);
 
 /** `server` on a free loopback port with a bypass proxy in front; close() stops the proxy, then the server. */
 async function inFrontOf(server: http.Server | net.Server): Promise<{ proxy: RunningProxy; close(): Promise<void> }> {
