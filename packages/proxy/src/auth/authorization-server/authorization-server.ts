@@ -201,6 +201,40 @@ const renderError: Configuration["renderError"] = async (ctx, out, error) => {
   ctx.body = new OAuthError(out.error, out.error_description);
 };
 
+/** Where oidc-provider keeps its records: the proxy's store, clients expiring unless kept. */
+function providerStorage(
+  options: AuthorizationServerOptions,
+  documents: ReturnType<typeof clientDocuments>,
+  onReuse: (grantId: string, model: string) => void,
+): Configuration["adapter"] {
+  const server = options.config.mcp_auth.server;
+  return storageAdapterFactory({
+    store: options.store,
+    secrets: [...options.secrets],
+    onReuse,
+    ...(server.client_ttl > 0 ? { clientTtlSeconds: seconds(server.client_ttl) } : {}),
+    keptClients: new Set(server.preapproved_clients),
+    ...(documents ? { clientDocuments: documents } : {}),
+  });
+}
+
+/** oidc-provider's features: what the proxy's authorization server offers MCP clients, and what not. */
+function providerFeatures(options: AuthorizationServerOptions, scopes: string[]): Configuration["features"] {
+  const server = options.config.mcp_auth.server;
+  return {
+    devInteractions: { enabled: false },
+    registration: { enabled: true, initialAccessToken: false, issueRegistrationAccessToken: false },
+    // A client revokes only its own tokens.
+    revocation: { enabled: true, allowedPolicy: async (_ctx, client, token) => token.clientId === client.clientId },
+    rpInitiatedLogout: { enabled: false },
+    // Bearer tokens only: the MCP endpoint takes no DPoP proof, so a DPoP-bound token would
+    // work there without its key. A client's DPoP header is ignored and it gets a Bearer
+    // token, which RFC 9449 allows. See docs/decisions/033.
+    dPoP: { enabled: false },
+    resourceIndicators: resourceIndicators(options.resource, scopes, seconds(server.access_token_ttl)),
+  };
+}
+
 export class AuthorizationServer {
   readonly provider: Provider;
   /** Scopes MCP clients may ask for: the baseline ones and the configured ones. */
@@ -258,14 +292,7 @@ export class AuthorizationServer {
     // The server, once made, hears of a code or refresh token used twice at once.
     let reused = (_grantId: string, _model: string): void => {};
     const configuration: Configuration = {
-      adapter: storageAdapterFactory({
-        store: options.store,
-        secrets: [...options.secrets],
-        onReuse: (grantId, model) => reused(grantId, model),
-        ...(server.client_ttl > 0 ? { clientTtlSeconds: seconds(server.client_ttl) } : {}),
-        keptClients: new Set(server.preapproved_clients),
-        ...(documents ? { clientDocuments: documents } : {}),
-      }),
+      adapter: providerStorage(options, documents, (grantId, model) => reused(grantId, model)),
       discovery: { client_id_metadata_document_supported: documents !== undefined },
       jwks: { keys: [signingKey as never] },
       routes: ROUTES,
@@ -282,18 +309,7 @@ export class AuthorizationServer {
       responseTypes: ["code"],
       clientAuthMethods: ["none", "client_secret_basic", "client_secret_post"],
       pkce: { required: () => true },
-      features: {
-        devInteractions: { enabled: false },
-        registration: { enabled: true, initialAccessToken: false, issueRegistrationAccessToken: false },
-        // A client revokes only its own tokens.
-        revocation: { enabled: true, allowedPolicy: async (_ctx, client, token) => token.clientId === client.clientId },
-        rpInitiatedLogout: { enabled: false },
-        // Bearer tokens only: the MCP endpoint takes no DPoP proof, so a DPoP-bound token would
-        // work there without its key. A client's DPoP header is ignored and it gets a Bearer
-        // token, which RFC 9449 allows. See docs/decisions/033.
-        dPoP: { enabled: false },
-        resourceIndicators: resourceIndicators(options.resource, scopes, seconds(server.access_token_ttl)),
-      },
+      features: providerFeatures(options, scopes),
       ttl: lifetimes(config),
       // Refresh tokens for every client allowed the grant (MCP clients do not ask for
       // offline_access), living on their own rather than with the provider's browser session.
