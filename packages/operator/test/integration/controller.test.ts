@@ -23,6 +23,7 @@ import { installCrd, mcpOidcProxies } from "../support/crd.ts";
 import { eventually } from "../support/eventually.ts";
 import { kstatus } from "../support/kstatus.ts";
 import { startTestApiServer, type TestApiServer } from "../support/kube-api-server.ts";
+import { kubectlOk } from "../support/kubectl.ts";
 
 const NS = "tools";
 const crApi = mcpOidcProxies(NS);
@@ -186,6 +187,16 @@ describe("McpOidcProxy controller", () => {
     const available = events.find((e) => e.reason === "Available");
     assert.equal(available?.type, "Normal");
     assert.equal(available?.involvedObject.kind, "McpOidcProxy");
+  });
+
+  it("shows in kubectl get the Ready condition with its reason and the pods as counted", async () => {
+    const table = await kubectlOk(server, ["-n", NS, "get", "mop", "tools"]);
+    const [header, row] = table
+      .trim()
+      .split("\n")
+      .map((line) => line.trim().split(/\s+/));
+    assert.deepEqual(header, ["NAME", "READY", "REASON", "REPLICAS", "READY-REPLICAS", "URL", "AGE"]);
+    assert.deepEqual(row?.slice(0, 6), ["tools", "True", "Available", "2", "2", "https://tools.example.com"]);
   });
 
   it("writes nothing when nothing changed (reconciles of a settled resource are no-ops)", async () => {

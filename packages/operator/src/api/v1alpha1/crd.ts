@@ -70,10 +70,15 @@ export function buildCrd(): Schema {
               labelSelectorPath: ".status.selector",
             },
           },
+          // kubectl get mop: the Ready condition and why, then the pods as counted (a column
+          // is one JSONPath, so "2/3" as Deployments show it cannot be had; "Replicas" was
+          // the ready count).
           additionalPrinterColumns: [
             { name: "Ready", type: "string", jsonPath: '.status.conditions[?(@.type=="Ready")].status' },
+            { name: "Reason", type: "string", jsonPath: '.status.conditions[?(@.type=="Ready")].reason' },
+            { name: "Replicas", type: "integer", jsonPath: ".status.replicas" },
+            { name: "Ready-Replicas", type: "integer", jsonPath: ".status.readyReplicas" },
             { name: "URL", type: "string", jsonPath: ".status.url" },
-            { name: "Replicas", type: "integer", jsonPath: ".status.readyReplicas" },
             { name: "Age", type: "date", jsonPath: ".metadata.creationTimestamp" },
           ],
         },
