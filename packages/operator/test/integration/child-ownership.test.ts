@@ -5,11 +5,13 @@
 // resource says why it stopped (Stalled, ChildConflict, an Event). The operator's own
 // children, from an earlier run of it, are still adopted after a restart.
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
 import { after, before, describe, it } from "node:test";
 import { AppsV1Api, CoreV1Api, CustomObjectsApi, type KubeConfig } from "@kubernetes/client-node";
+import { parse } from "yaml";
 import type { Condition, McpOidcProxy } from "../../src/api/v1alpha1/mcp-oidc-proxy.ts";
 import { type RunningController, startController } from "../../src/controller/controller.ts";
-import { installCrd } from "../support/crd.ts";
+import { CRD_PATH, installCrd } from "../support/crd.ts";
 import { eventually } from "../support/eventually.ts";
 import { kstatus } from "../support/kstatus.ts";
 import { startTestApiServer, type TestApiServer } from "../support/kube-api-server.ts";
@@ -238,5 +240,45 @@ describe("objects of a child's name that the operator did not create", () => {
     const stalled = await stalledBy("loop", "InvalidSpec");
     assert.match(stalled.message, /upstream.service.name must not be loop, the McpOidcProxy's own name/);
     assert.ok(await absent(() => core.readNamespacedService({ name: "loop", namespace: NS })));
+    // The CRD upgraded to the rule: the stored resource can still be written (its status
+    // said nothing, since a root rule is checked on every write), but not re-pointed at itself.
+    const current = (await server.request("GET", crdPath)).body as { metadata: { resourceVersion: string } };
+    const generated = parse(readFileSync(CRD_PATH, "utf8")) as { spec: unknown };
+    const upgraded = await server.request("PUT", crdPath, { ...current, spec: generated.spec });
+    assert.equal(upgraded.status, 200, JSON.stringify(upgraded.body));
+    // In effect once a new resource pointing at itself is refused.
+    await eventually(
+      async () =>
+        (await server
+          .request("POST", `/apis/mcp-oidc-proxy.dev/v1alpha1/namespaces/${NS}/mcpoidcproxies?dryRun=All`, {
+            apiVersion: "mcp-oidc-proxy.dev/v1alpha1",
+            kind: "McpOidcProxy",
+            metadata: { name: "probe" },
+            spec: { upstream: { service: { name: "probe", port: 3000 } }, authMode: "bypass" },
+          })
+          .then((answer) => answer.status === 422))
+          ? true
+          : undefined,
+      "the upgraded CRD in effect",
+    );
+    const cr = await readCr("loop");
+    const labelled = await server.request(
+      "PUT",
+      `/apis/mcp-oidc-proxy.dev/v1alpha1/namespaces/${NS}/mcpoidcproxies/loop`,
+      {
+        ...cr,
+        metadata: { ...cr.metadata, labels: { team: "a" } },
+      },
+    );
+    assert.equal(labelled.status, 200, JSON.stringify(labelled.body));
+    await createProxy("elsewhere", { upstream: { service: { name: "tools-server", port: 3000 } }, authMode: "bypass" });
+    await assert.rejects(
+      custom.patchNamespacedCustomObject({
+        ...crApi,
+        name: "elsewhere",
+        body: [{ op: "replace", path: "/spec/upstream/service/name", value: "elsewhere" }],
+      }),
+      (error: { code?: number; body?: unknown }) => error.code === 422 && /own name/.test(String(error.body)),
+    );
   });
 });

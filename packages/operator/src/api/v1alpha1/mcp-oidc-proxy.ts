@@ -284,10 +284,16 @@ export const rootRules = [
     "metadata.name must be lower-case letters, digits and '-', starting with a letter: it names the proxy's Service",
   ),
   // The proxy's Service has the resource's name: an upstream of that name is the proxy itself.
-  cel(
-    "!has(self.spec.upstream.service) || self.spec.upstream.service.name != self.metadata.name",
-    "spec.upstream.service.name must not be the McpOidcProxy's own name: the proxy's Service takes that name, so the proxy would forward to itself; name the McpOidcProxy differently (e.g. tools-auth)",
-  ),
+  // A resource stored before this rule keeps its upstream through other writes (optionalOldSelf:
+  // a root rule is not ratcheted, so the operator's status write saying InvalidSpec, or a
+  // label, would be refused too).
+  {
+    ...cel(
+      "(oldSelf.hasValue() && oldSelf.value().spec.upstream == self.spec.upstream) || !has(self.spec.upstream.service) || self.spec.upstream.service.name != self.metadata.name",
+      "spec.upstream.service.name must not be the McpOidcProxy's own name: the proxy's Service takes that name, so the proxy would forward to itself; name the McpOidcProxy differently (e.g. tools-auth)",
+    ),
+    optionalOldSelf: true,
+  },
 ];
 
 export const specSchema = z
