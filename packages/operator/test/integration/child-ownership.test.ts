@@ -11,14 +11,14 @@ import { AppsV1Api, CoreV1Api, CustomObjectsApi, type KubeConfig } from "@kubern
 import { parse } from "yaml";
 import type { Condition, McpOidcProxy } from "../../src/api/v1alpha1/mcp-oidc-proxy.ts";
 import { type RunningController, startController } from "../../src/controller/controller.ts";
-import { CRD_PATH, installCrd } from "../support/crd.ts";
+import { CRD_PATH, createMcpOidcProxy, installCrd, mcpOidcProxies } from "../support/crd.ts";
 import { eventually } from "../support/eventually.ts";
 import { kstatus } from "../support/kstatus.ts";
 import { startTestApiServer, type TestApiServer } from "../support/kube-api-server.ts";
 import { kubectlOk } from "../support/kubectl.ts";
 
 const NS = "apps";
-const crApi = { group: "mcp-oidc-proxy.dev", version: "v1alpha1", namespace: NS, plural: "mcpoidcproxies" };
+const crApi = mcpOidcProxies(NS);
 const quiet = { info() {}, warn() {} };
 /** A conflict is looked at again with backoff capped at 30 s: bounded waits allow for one. */
 const RECHECK_ATTEMPTS = 1_400;
@@ -43,11 +43,7 @@ describe("objects of a child's name that the operator did not create", () => {
       `${name}: Stalled=True (${reason})`,
       attempts,
     );
-  const createProxy = (name: string, spec: Record<string, unknown>) =>
-    custom.createNamespacedCustomObject({
-      ...crApi,
-      body: { apiVersion: "mcp-oidc-proxy.dev/v1alpha1", kind: "McpOidcProxy", metadata: { name }, spec },
-    });
+  const createProxy = (name: string, spec: Record<string, unknown>) => createMcpOidcProxy(custom, NS, name, spec);
   const absent = async (read: () => Promise<unknown>) =>
     read().then(
       () => false,
