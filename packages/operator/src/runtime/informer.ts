@@ -126,11 +126,6 @@ export class RestartingInformer {
     return this.#synced;
   }
 
-  /** Whether the object is in the cache; undefined until the cache is synced (it cannot tell yet). */
-  has(namespace: string, name: string): boolean | undefined {
-    return this.#synced ? this.#cache.has(`${namespace}/${name}`) : undefined;
-  }
-
   /** The cached object; null when the synced cache has none; undefined until synced (it cannot tell yet). */
   get(namespace: string, name: string): ObjectKeyFields | null | undefined {
     return this.#synced ? (this.#cache.get(`${namespace}/${name}`) ?? null) : undefined;
