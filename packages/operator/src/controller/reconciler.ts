@@ -46,7 +46,7 @@ import type { ObjectKeyFields } from "../runtime/informer.ts";
 import { requestJson } from "../runtime/raw-client.ts";
 import { setCondition } from "./conditions.ts";
 import { EventRecorder } from "./events.ts";
-import { type ChildName, childName, conflictMessage, controlledBy, type OwnedObject } from "./ownership.ts";
+import { type ChildName, childName, conflictMessage, controlledBy, isOwnChild, type OwnedObject } from "./ownership.ts";
 import { envReclaimPatch } from "./reclaim-env.ts";
 import { foreignManagers, templateReclaimPatch } from "./reclaim-template.ts";
 import { stableJson } from "./stable-json.ts";
@@ -256,7 +256,7 @@ export class Reconciler {
     const cached = this.#cached(child.kind, cr.metadata.namespace, child.name);
     if (cached && controlledBy(cached, cr)) return undefined;
     const live = await this.#read<OwnedObject>(kindNamed(child.kind), cr.metadata.namespace, child.name);
-    return live && !controlledBy(live, cr) ? live : undefined;
+    return live && !isOwnChild(live, cr) ? live : undefined;
   }
 
   /**
@@ -275,12 +275,14 @@ export class Reconciler {
     }
   }
 
-  /** Whether this resource controls the object of that kind and name (false when there is none). */
+  /** Whether the object of that kind and name is this resource's own (false when there is none). */
   async #ownsObject(cr: McpOidcProxy, kind: KindInfo, name: string): Promise<boolean> {
     const cached = this.#cached(kind.kind, cr.metadata.namespace, name);
-    if (cached !== undefined) return cached !== null && controlledBy(cached, cr);
+    // Not even labelled as the operator's: neither controlled by the resource nor its orphan.
+    if (cached === null) return false;
+    if (cached && controlledBy(cached, cr)) return true;
     const live = await this.#read<OwnedObject>(kind, cr.metadata.namespace, name);
-    return live !== undefined && controlledBy(live, cr);
+    return live !== undefined && isOwnChild(live, cr);
   }
 
   #referencesSecrets(cr: McpOidcProxy): boolean {
@@ -430,7 +432,7 @@ export class Reconciler {
       // Created meanwhile: kept if it is this resource's own (another worker's, an earlier run's).
       const theirs = await this.#read<DataObject & OwnedObject>(SECRET, cr.metadata.namespace, name);
       if (!theirs) throw error;
-      if (!controlledBy(theirs, cr))
+      if (!isOwnChild(theirs, cr))
         throw new ChildConflictError(Reason.ChildConflict, conflictMessage({ kind: "Secret", name }, theirs));
       return sessionKeyOf(name, theirs);
     }

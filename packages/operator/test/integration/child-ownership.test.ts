@@ -214,6 +214,39 @@ describe("objects of a child's name that the operator did not create", () => {
     assert.equal(deployment.metadata?.uid, first.metadata?.uid, "the same Deployment, not a new one");
   });
 
+  it("adopts its own children orphaned by kubectl delete --cascade=orphan when the resource is made again", async () => {
+    await createProxy("orphans", { upstream: { url: "http://mcp-server:3000" }, authMode: "bypass" });
+    const first = await eventually(
+      () => apps.readNamespacedDeployment({ name: "orphans", namespace: NS }),
+      "orphans' Deployment",
+    );
+    await custom.deleteNamespacedCustomObject({ ...crApi, name: "orphans" });
+    // What the garbage collector does to the children of a resource deleted with
+    // --cascade=orphan (it does not run here): their owner references go.
+    const children = ["deployment/orphans", "service/orphans", "serviceaccount/orphans", "configmap/orphans-config"];
+    for (const child of [...children, "secret/orphans-keys"])
+      await kubectlOk(server, [
+        "-n",
+        NS,
+        "patch",
+        child,
+        "--type=json",
+        "-p",
+        '[{"op":"remove","path":"/metadata/ownerReferences"}]',
+      ]);
+    await createProxy("orphans", { upstream: { url: "http://mcp-server:3000" }, authMode: "bypass" });
+    const cr = await readCr("orphans");
+    const adopted = await eventually(async () => {
+      const d = await apps.readNamespacedDeployment({ name: "orphans", namespace: NS });
+      return d.metadata?.ownerReferences?.[0]?.uid === cr.metadata.uid ? d : undefined;
+    }, "the Deployment adopted");
+    assert.equal(adopted.metadata?.uid, first.metadata?.uid, "the same Deployment");
+    await eventually(
+      async () => ((await condition("orphans", "Stalled"))?.status === "False" ? true : undefined),
+      "Stalled=False",
+    );
+  });
+
   it("refuses an upstream Service of its own name in the status too, for a CRD installed before that rule", async () => {
     // The CRD as it was: without the root rule that refuses it at kubectl apply.
     const crdPath = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/mcpoidcproxies.mcp-oidc-proxy.dev";
