@@ -8,7 +8,7 @@ import { leaseTermsProblem, type Options, parseOptions, VERSION } from "./cli/op
 import { type RunningController, startController } from "./controller/controller.ts";
 import { createOperatorMetrics } from "./observability/metrics.ts";
 import { startOperationsServers } from "./observability/operations-server.ts";
-import { loadKubeConfig } from "./runtime/kube-config.ts";
+import { KubeConfigError, loadKubeConfig } from "./runtime/kube-config.ts";
 import { LeaderElector } from "./runtime/leader-election.ts";
 
 function createLogger(level: string): winston.Logger {
@@ -55,8 +55,17 @@ export async function main(argv: string[] = process.argv): Promise<void> {
     process.exitCode = 1;
     return;
   }
+  let kubeConfig: KubeConfig;
+  try {
+    kubeConfig = loadKubeConfig(options.kubeconfig);
+  } catch (error) {
+    if (!(error instanceof KubeConfigError)) throw error;
+    // A setup problem, like a malformed flag: one line, exit code 2, no stack trace.
+    process.stderr.write(`error: ${error.message}\n`);
+    process.exitCode = 2;
+    return;
+  }
   const logger = createLogger(options.logLevel);
-  const kubeConfig = loadKubeConfig(options.kubeconfig);
   const running: Running = {};
   const metrics = createOperatorMetrics(
     () => running.controller?.queue,
@@ -67,8 +76,10 @@ export async function main(argv: string[] = process.argv): Promise<void> {
     servers = await startOperationsServers({
       ...options,
       registry: metrics.registry,
-      // Ready once this replica is either waiting to lead or leading with every watch synced.
-      ready: () => (running.elector && !running.elector.leading ? true : (running.controller?.synced() ?? false)),
+      // Ready once this replica is either waiting to lead (with a Lease it may use) or
+      // leading with every watch synced.
+      ready: () =>
+        running.elector && !running.elector.leading ? running.elector.usable : (running.controller?.synced() ?? false),
     });
   } catch (error) {
     // A busy port is a setup problem: one clear line, not a stack trace.

@@ -1,6 +1,7 @@
 // The operator's command line: every flag with its default and environment binding, and the
 // checks a flag's value must pass before anything starts (a NaN interval would requeue in a
 // hot loop; lease terms in the wrong order would let a standby lead beside the leader).
+import { readFileSync } from "node:fs";
 import { Command, InvalidArgumentError, Option } from "commander";
 
 export const VERSION = "0.1.0";
@@ -34,6 +35,24 @@ function parseSeconds(value: string): number {
   return seconds;
 }
 
+/** Where a pod's ServiceAccount namespace is mounted (client-go reads it the same way). */
+export const SERVICE_ACCOUNT_NAMESPACE_FILE = "/var/run/secrets/kubernetes.io/serviceaccount/namespace";
+
+/**
+ * The Lease's namespace when no flag names one: POD_NAMESPACE, else the pod's own namespace
+ * (in a cluster), else mcp-system, where rbac.yaml grants the Lease. It was "default"
+ * outside a cluster, where rbac.yaml grants nothing: forbidden forever with least
+ * privilege, and with admin credentials a Lease beside the in-cluster operator's, so both led.
+ */
+export function defaultLeaseNamespace(env: NodeJS.ProcessEnv, file = SERVICE_ACCOUNT_NAMESPACE_FILE): string {
+  if (env.POD_NAMESPACE) return env.POD_NAMESPACE;
+  try {
+    return readFileSync(file, "utf8").trim() || "mcp-system";
+  } catch {
+    return "mcp-system";
+  }
+}
+
 /** client-go's rule: renews fit in the deadline, and the deadline ends before a standby may take over. */
 export function leaseTermsProblem(options: Options): string | undefined {
   const { leaderElectLeaseDuration: lease, leaderElectRenewDeadline: renew, leaderElectRetryPeriod: retry } = options;
@@ -52,8 +71,8 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv = process.en
     .option("--no-leader-elect", "run without leader election (a single replica only)")
     .option(
       "--lease-namespace <name>",
-      "namespace of the leader election Lease (env POD_NAMESPACE)",
-      env.POD_NAMESPACE ?? "default",
+      "namespace of the leader election Lease (env POD_NAMESPACE; default: the pod's namespace, outside a cluster mcp-system)",
+      defaultLeaseNamespace(env),
     )
     .option("--lease-name <name>", "name of the leader election Lease", "mcp-oidc-operator")
     .option(

@@ -12,7 +12,7 @@ import { summarizeApiError } from "../runtime/api-error.ts";
 import { Applier } from "../runtime/apply.ts";
 import { listKeyFields, type ObjectKeyFields, RestartingInformer } from "../runtime/informer.ts";
 import { WorkQueue } from "../runtime/work-queue.ts";
-import { MissingReferenceError, Reconciler, type ReconcilerLogger, TerminalError } from "./reconciler.ts";
+import { BlockedError, Reconciler, type ReconcilerLogger, TerminalError } from "./reconciler.ts";
 
 /** The named outcome of one reconcile, as controller-runtime's reconcile_total counts it. */
 export type Outcome = "success" | "error" | "requeue_after" | "terminal";
@@ -54,7 +54,7 @@ function ownerKey(object: KubernetesObject): string | undefined {
   return owner ? `${object.metadata?.namespace}/${owner.name}` : undefined;
 }
 
-/** The longest wait before a missing Secret or ConfigMap is looked for again. */
+/** The longest wait before a missing Secret or ConfigMap (or a conflicting object) is looked at again. */
 export const MISSING_REFERENCE_RECHECK_MAX_MS = 30_000;
 
 /** One watch per owned kind (from the table), each event mapped to its owner's key; by kind. */
@@ -102,13 +102,18 @@ function resourceInformer(options: ControllerOptions, queue: WorkQueue): Restart
 
 /** The named outcome of a failed reconcile: retried with backoff, or terminal. */
 function failureOutcome(queue: WorkQueue, logger: ReconcilerLogger, key: string, error: unknown): Outcome {
-  if (error instanceof MissingReferenceError) {
-    // Looked at again soon (the user may be creating the Secret right now), with the
-    // queue's backoff from 100 ms, capped at 30 s (a few cheap GETs, so a Secret created
-    // later is noticed within half a minute); counted as an error, as it is one while it
-    // lasts (the failing-reconciles alert points at the Degraded condition).
+  if (error instanceof BlockedError) {
+    // Looked at again soon (the user may be creating the Secret, or removing the object
+    // in the way, right now), with the queue's backoff from 100 ms, capped at 30 s (a few
+    // cheap GETs, so a change is noticed within half a minute); counted as an error, as it
+    // is one while it lasts (the failing-reconciles alert points at the Degraded condition).
     const delay = queue.retry(key, MISSING_REFERENCE_RECHECK_MAX_MS);
-    logger.warn("waiting for a referenced object", { key, error: error.message, recheck_in_ms: delay });
+    logger.warn("waiting for another object", {
+      key,
+      reason: error.reason,
+      error: error.message,
+      recheck_in_ms: delay,
+    });
     return "error";
   }
   if (error instanceof TerminalError) {
@@ -174,7 +179,7 @@ export async function startController(options: ControllerOptions): Promise<Runni
     kubeConfig,
     applier: new Applier(kubeConfig),
     logger,
-    cached: (kind, namespace, name) => owned.get(kind)?.has(namespace, name),
+    cached: (kind, namespace, name) => owned.get(kind)?.get(namespace, name),
     ...(options.secretRecheckMs !== undefined ? { secretRecheckMs: options.secretRecheckMs } : {}),
   });
   const informers = [resourceInformer(options, queue), ...owned.values()];

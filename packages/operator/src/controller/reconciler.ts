@@ -2,8 +2,10 @@
 // the spec, applies them server-side, removes what the spec no longer asks for, and writes
 // the status only when it changed. Outcomes: done (maybe requeue after a delay), an error
 // (retried with backoff), a TerminalError (reported in the status, not retried), or a
-// MissingReferenceError (reported like a terminal one, but looked at again with backoff:
-// the Secret may be created any moment).
+// BlockedError (reported like a terminal one, but looked at again with backoff: a missing
+// Secret may be created any moment, a foreign object of a child's name removed). Before
+// anything is written, every child's name is checked: an object of that name that this
+// resource does not control is never touched (ownership.ts).
 import { createHash, randomBytes } from "node:crypto";
 import type { KubeConfig, KubernetesObject, V1Deployment } from "@kubernetes/client-node";
 import {
@@ -38,11 +40,13 @@ import {
   serviceFor,
 } from "../desired/children.ts";
 import { proxyUrl } from "../desired/proxy-config.ts";
-import { summarizeApiError } from "../runtime/api-error.ts";
+import { isInvalidObject, summarizeApiError } from "../runtime/api-error.ts";
 import type { Applier } from "../runtime/apply.ts";
+import type { ObjectKeyFields } from "../runtime/informer.ts";
 import { requestJson } from "../runtime/raw-client.ts";
 import { setCondition } from "./conditions.ts";
 import { EventRecorder } from "./events.ts";
+import { type ChildName, childName, conflictMessage, controlledBy, isOwnChild, type OwnedObject } from "./ownership.ts";
 import { envReclaimPatch } from "./reclaim-env.ts";
 import { foreignManagers, templateReclaimPatch } from "./reclaim-template.ts";
 import { stableJson } from "./stable-json.ts";
@@ -63,11 +67,24 @@ export class TerminalError extends Error {
   }
 }
 
-/** A referenced Secret or ConfigMap (or its key) is missing: terminal until it appears. */
-export class MissingReferenceError extends TerminalError {}
+/**
+ * Terminal until another object changes, which the operator does not watch (a user's
+ * Secret, a user's object of a child's name): reported, and looked at again with backoff.
+ */
+export class BlockedError extends TerminalError {}
 
-/** Whether a watch cache holds the owned object (undefined: it cannot tell, e.g. not synced). */
-export type CachedChild = (kind: string, namespace: string, name: string) => boolean | undefined;
+/** A referenced Secret or ConfigMap (or its key) is missing: terminal until it appears. */
+export class MissingReferenceError extends BlockedError {}
+
+/** An object of a child's name exists and is not this resource's: left alone until it goes. */
+export class ChildConflictError extends BlockedError {}
+
+/**
+ * What a watch cache holds of an owned object (its key fields); null when it has none;
+ * undefined when it cannot tell (not synced yet). It holds only the operator's labelled
+ * objects, so "none" does not mean no object of that name exists.
+ */
+export type CachedChild = (kind: string, namespace: string, name: string) => ObjectKeyFields | null | undefined;
 
 export interface ReconcilerLogger {
   info(message: string, meta?: Record<string, unknown>): void;
@@ -77,6 +94,29 @@ export interface ReconcilerLogger {
 function childInvalid(object: KubernetesObject, error: unknown): TerminalError {
   const { message } = summarizeApiError(error);
   return new TerminalError(Reason.ChildInvalid, `${object.kind} ${object.metadata?.name}: ${message}`);
+}
+
+/** An apply error as the reconcile ends on it: terminal when the child is invalid, else retried. */
+function applyFailure(object: KubernetesObject, error: unknown): unknown {
+  return isInvalidObject(error) ? childInvalid(object, error) : error;
+}
+
+/**
+ * The proxy's Service has the resource's name: an upstream Service of that name is the
+ * proxy itself (every request would loop back into it). The CRD refuses it too; this is for
+ * a CRD installed before that rule.
+ */
+function refuseSelfReference(cr: McpOidcProxy): void {
+  if (cr.spec.upstream.service?.name !== cr.metadata.name) return;
+  throw new TerminalError(
+    Reason.InvalidSpec,
+    `upstream.service.name must not be ${cr.metadata.name}, the McpOidcProxy's own name: the proxy's Service has that name, so the proxy would forward to itself`,
+  );
+}
+
+/** The optional children by kind: the object when the spec asks for one, else undefined. */
+function optionalChildren(cr: McpOidcProxy): Record<string, KubernetesObject | undefined> {
+  return { PodDisruptionBudget: podDisruptionBudgetFor(cr), HorizontalPodAutoscaler: horizontalPodAutoscalerFor(cr) };
 }
 
 function isNotFound(error: unknown): boolean {
@@ -92,6 +132,20 @@ interface DataObject {
 function dataValue(object: DataObject, key: string): string | undefined {
   const value = object.data?.[key];
   return typeof value === "string" ? value : undefined;
+}
+
+/**
+ * The session key of the generated Secret. Without it every pod would fail to start
+ * (CreateContainerConfigError) with nothing in the status; the operator may only create
+ * Secrets (RBAC: no update of any Secret in the cluster), so it says how to get a new one.
+ */
+function sessionKeyOf(name: string, secret: DataObject): string {
+  const value = dataValue(secret, SESSION_SECRET_KEY);
+  if (value) return value;
+  throw new MissingReferenceError(
+    Reason.SecretMissing,
+    `Secret ${name} (the generated session key) has no key ${SESSION_SECRET_KEY}: delete the Secret and the operator generates a new one`,
+  );
 }
 
 const SECRET = kindNamed("Secret");
@@ -156,16 +210,23 @@ export class Reconciler {
       );
     }
     cr = { ...cr, spec: parsed.data };
+    refuseSelfReference(cr);
+    const children = [serviceAccountFor(cr), configMapFor(cr), serviceFor(cr)];
+    const optional = optionalChildren(cr);
+    await this.#refuseForeignObjects(cr, [
+      { kind: "Secret", name: names(cr).keys },
+      ...children.map(childName),
+      { kind: "Deployment", name: names(cr).workload },
+      ...Object.values(optional).flatMap((child) => (child ? [childName(child)] : [])),
+    ]);
     // The generated session key is part of what the pods read: a recreated one rolls them.
     const sessionKey = await this.#ensureKeys(cr);
     const fingerprint = await this.#secretsFingerprint(cr, sessionKey);
 
-    await this.#applyChild(serviceAccountFor(cr));
-    await this.#applyChild(configMapFor(cr));
-    await this.#applyChild(serviceFor(cr));
+    for (const child of children) await this.#applyChild(child);
     if (cr.spec.autoscaling?.enabled) await this.#handReplicasOver(cr);
     const deployment = await this.#reclaimTemplate(await this.#applyDeployment(deploymentFor(cr, fingerprint)));
-    await this.#applyOrPrune(cr);
+    await this.#applyOrPrune(cr, optional);
 
     await this.#writeStatus(cr, this.#rolloutStatus(cr, deployment));
     // Referenced Secrets are not watched (that would stream every Secret in the cluster
@@ -175,23 +236,53 @@ export class Reconciler {
   }
 
   /**
-   * The optional children (prunable in the owned-kinds table): applied when asked for, else
-   * removed — unless the watch cache says there is none (two DELETEs answered 404 were a
-   * fifth of a settled reconcile's requests). A child the cache has not seen yet is no
-   * risk: its creation is an event, and that reconcile removes it.
+   * Every child's name, before anything is written: an object of that name this resource
+   * does not control (a user's own Service or ConfigMap) is left as it is, and the resource
+   * reports the conflict. The watch caches answer for the children they hold (no request
+   * for a settled resource); a name they lack (only the operator's labelled objects are
+   * cached) is read, once per reconcile while it is missing.
    */
-  async #applyOrPrune(cr: McpOidcProxy): Promise<void> {
-    const optional: Record<string, KubernetesObject | undefined> = {
-      PodDisruptionBudget: podDisruptionBudgetFor(cr),
-      HorizontalPodAutoscaler: horizontalPodAutoscalerFor(cr),
-    };
+  async #refuseForeignObjects(cr: McpOidcProxy, children: ChildName[]): Promise<void> {
+    const foreign = await Promise.all(children.map((child) => this.#foreignObject(cr, child)));
+    const conflicts = children.flatMap((child, i) => {
+      const object = foreign[i];
+      return object ? [conflictMessage(child, object)] : [];
+    });
+    if (conflicts.length > 0) throw new ChildConflictError(Reason.ChildConflict, conflicts.join("; "));
+  }
+
+  /** The object of a child's name if it exists and is not this resource's own. */
+  async #foreignObject(cr: McpOidcProxy, child: ChildName): Promise<OwnedObject | undefined> {
+    const cached = this.#cached(child.kind, cr.metadata.namespace, child.name);
+    if (cached && controlledBy(cached, cr)) return undefined;
+    const live = await this.#read<OwnedObject>(kindNamed(child.kind), cr.metadata.namespace, child.name);
+    return live && !isOwnChild(live, cr) ? live : undefined;
+  }
+
+  /**
+   * The optional children (prunable in the owned-kinds table): applied when asked for, else
+   * removed if this resource's own — not when the watch cache says there is none (two
+   * DELETEs answered 404 were a fifth of a settled reconcile's requests). A child the cache
+   * has not seen yet is no risk: its creation is an event, and that reconcile removes it.
+   */
+  async #applyOrPrune(cr: McpOidcProxy, optional: Record<string, KubernetesObject | undefined>): Promise<void> {
     const metadata = { namespace: cr.metadata.namespace, name: names(cr).workload };
-    for (const { apiVersion, kind } of OWNED_KINDS.filter((owned) => owned.prunable)) {
-      const desired = optional[kind];
+    for (const owned of OWNED_KINDS.filter((kind) => kind.prunable)) {
+      const desired = optional[owned.kind];
       if (desired) await this.#applyChild(desired);
-      else if (this.#cached(kind, metadata.namespace, metadata.name) !== false)
-        await this.#applier.remove({ apiVersion, kind, metadata });
+      else if (await this.#ownsObject(cr, owned, metadata.name))
+        await this.#applier.remove({ apiVersion: owned.apiVersion, kind: owned.kind, metadata });
     }
+  }
+
+  /** Whether the object of that kind and name is this resource's own (false when there is none). */
+  async #ownsObject(cr: McpOidcProxy, kind: KindInfo, name: string): Promise<boolean> {
+    const cached = this.#cached(kind.kind, cr.metadata.namespace, name);
+    // Not even labelled as the operator's: neither controlled by the resource nor its orphan.
+    if (cached === null) return false;
+    if (cached && controlledBy(cached, cr)) return true;
+    const live = await this.#read<OwnedObject>(kind, cr.metadata.namespace, name);
+    return live !== undefined && isOwnChild(live, cr);
   }
 
   #referencesSecrets(cr: McpOidcProxy): boolean {
@@ -204,15 +295,15 @@ export class Reconciler {
   }
 
   /**
-   * Server-side apply of a child built from the spec. A 422 (the API server finds the child
-   * invalid, e.g. a ConfigMap over 1 MiB or CPU requests above the limits) cannot succeed
-   * without a change of the spec: terminal (Stalled), not retried with backoff forever.
+   * Server-side apply of a child built from the spec. A child the API server finds invalid
+   * (a ConfigMap over 1 MiB, CPU requests above the limits, a quantity it cannot parse)
+   * cannot succeed without a change of the spec: terminal (Stalled), not retried forever.
    */
   async #applyChild<T extends KubernetesObject>(object: T): Promise<T> {
     try {
       return await this.#applier.apply(object);
     } catch (error) {
-      throw (error as { code?: number }).code === 422 ? childInvalid(object, error) : error;
+      throw applyFailure(object, error);
     }
   }
 
@@ -221,7 +312,7 @@ export class Reconciler {
     try {
       return await this.#applier.apply(desired);
     } catch (error) {
-      if ((error as { code?: number }).code !== 422) throw error;
+      if ((error as { code?: number }).code !== 422) throw applyFailure(desired, error);
       const header = { name: desired.metadata?.name ?? "", namespace: desired.metadata?.namespace ?? "" };
       const live = await this.#read<V1Deployment>(DEPLOYMENT, header.namespace, header.name);
       const patch = live && envReclaimPatch(live, desired);
@@ -312,11 +403,14 @@ export class Reconciler {
     return hash.digest("hex");
   }
 
-  /** The generated session secret: created once, never rotated by a reconcile. Returns its value. */
+  /**
+   * The generated session secret: created once, never rotated by a reconcile. Returns its
+   * value. (Whether an existing one is this resource's own was checked before.)
+   */
   async #ensureKeys(cr: McpOidcProxy): Promise<string> {
     const name = names(cr).keys;
     const existing = await this.#read<DataObject>(SECRET, cr.metadata.namespace, name);
-    if (existing) return dataValue(existing, SESSION_SECRET_KEY) ?? "";
+    if (existing) return sessionKeyOf(name, existing);
     const value = randomBytes(36).toString("base64url");
     try {
       await requestJson(this.#kubeConfig, "POST", collectionPath(SECRET, cr.metadata.namespace), {
@@ -335,9 +429,12 @@ export class Reconciler {
       return Buffer.from(value).toString("base64");
     } catch (error) {
       if ((error as { code?: number }).code !== 409) throw error;
-      // Created meanwhile: keep theirs.
-      const theirs = await this.#read<DataObject>(SECRET, cr.metadata.namespace, name);
-      return (theirs && dataValue(theirs, SESSION_SECRET_KEY)) ?? "";
+      // Created meanwhile: kept if it is this resource's own (another worker's, an earlier run's).
+      const theirs = await this.#read<DataObject & OwnedObject>(SECRET, cr.metadata.namespace, name);
+      if (!theirs) throw error;
+      if (!isOwnChild(theirs, cr))
+        throw new ChildConflictError(Reason.ChildConflict, conflictMessage({ kind: "Secret", name }, theirs));
+      return sessionKeyOf(name, theirs);
     }
   }
 
@@ -392,13 +489,11 @@ export class Reconciler {
 
   async #reportRetrying(cr: McpOidcProxy, error: unknown): Promise<void> {
     const { status, message: apiMessage } = summarizeApiError(error);
-    const message = `retrying: ${apiMessage}`;
+    // One message on every condition, the API server's status at its end (not its start).
+    const message = `retrying: ${apiMessage}${status !== undefined ? ` (HTTP ${status})` : ""}`;
     await this.#writeStatus(cr, {
       ...this.#baseStatus(cr),
-      conditions: this.#conditions(
-        cr,
-        retryingConditions(Reason.ApplyFailed, message, `${status ?? ""} ${message}`.trim()),
-      ),
+      conditions: this.#conditions(cr, retryingConditions(Reason.ApplyFailed, message)),
     });
   }
 

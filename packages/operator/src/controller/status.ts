@@ -22,11 +22,11 @@ export function stalledConditions(reason: string, message: string): ConditionInp
 }
 
 /** A failure retried with backoff: degraded while it lasts, but still progressing. */
-export function retryingConditions(reason: string, message: string, degradedMessage: string): ConditionInput[] {
+export function retryingConditions(reason: string, message: string): ConditionInput[] {
   return [
     { type: ConditionType.Ready, status: "False", reason, message },
     { type: ConditionType.Progressing, status: "True", reason, message },
-    { type: ConditionType.Degraded, status: "True", reason, message: degradedMessage },
+    { type: ConditionType.Degraded, status: "True", reason, message },
     fine(ConditionType.Stalled),
   ];
 }

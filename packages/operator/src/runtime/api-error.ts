@@ -27,3 +27,23 @@ export function summarizeApiError(error: unknown): ApiErrorSummary {
   const message = (fromBody ?? (error instanceof Error ? error.message : String(error))).slice(0, 500);
   return status !== undefined ? { status, message } : { message };
 }
+
+/**
+ * Whether the API server refused an object as invalid, which only a change of the object
+ * can fix: 422 (reason Invalid, e.g. CPU requests above the limits), or the 500 server-side
+ * apply answers when the object cannot even be converted to its type (a quantity such as
+ * "1e99999999999999999999": "failed to convert new object ... unable to convert
+ * unstructured object"). That 500 carries no reason and no causes (kube-apiserver 1.36),
+ * so its message is what tells it from a 500 worth retrying.
+ */
+export function isInvalidObject(error: unknown): boolean {
+  const { code, body } = (error ?? {}) as { code?: unknown; body?: unknown };
+  if (code === 422) return true;
+  if (code !== 500) return false;
+  const { reason, message } = (body ?? {}) as { reason?: unknown; message?: unknown };
+  return (
+    (reason === undefined || reason === "InternalError") && typeof message === "string" && UNCONVERTIBLE.test(message)
+  );
+}
+
+const UNCONVERTIBLE = /unable to convert unstructured object to /;

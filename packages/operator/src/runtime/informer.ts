@@ -17,7 +17,19 @@ export interface WatchLogger {
   warn(message: string, meta?: Record<string, unknown>): void;
 }
 
-/** What an event hands on: enough to name the object, its owner and its generation. */
+/** An owner reference as cached: who owns the object, and whether as its controller. */
+export interface CachedOwnerReference {
+  apiVersion: string;
+  kind: string;
+  name: string;
+  uid: string;
+  controller?: boolean;
+}
+
+/**
+ * What an event hands on: enough to name the object, its owner and its generation (and for
+ * the reconcile to tell its own children from someone else's objects of the same name).
+ */
 export interface ObjectKeyFields extends KubernetesObject {
   metadata: {
     name?: string;
@@ -25,7 +37,7 @@ export interface ObjectKeyFields extends KubernetesObject {
     uid?: string;
     resourceVersion?: string;
     generation?: number;
-    ownerReferences?: { apiVersion: string; kind: string; name: string; uid: string }[];
+    ownerReferences?: CachedOwnerReference[];
   };
 }
 
@@ -43,11 +55,12 @@ export function keyFields(object: KubernetesObject): ObjectKeyFields {
       ...(generation !== undefined ? { generation } : {}),
       ...(ownerReferences
         ? {
-            ownerReferences: ownerReferences.map(({ apiVersion, kind, name, uid }) => ({
+            ownerReferences: ownerReferences.map(({ apiVersion, kind, name, uid, controller }) => ({
               apiVersion,
               kind,
               name,
               uid,
+              ...(controller !== undefined ? { controller } : {}),
             })),
           }
         : {}),
@@ -113,9 +126,9 @@ export class RestartingInformer {
     return this.#synced;
   }
 
-  /** Whether the object is in the cache; undefined until the cache is synced (it cannot tell yet). */
-  has(namespace: string, name: string): boolean | undefined {
-    return this.#synced ? this.#cache.has(`${namespace}/${name}`) : undefined;
+  /** The cached object; null when the synced cache has none; undefined until synced (it cannot tell yet). */
+  get(namespace: string, name: string): ObjectKeyFields | null | undefined {
+    return this.#synced ? (this.#cache.get(`${namespace}/${name}`) ?? null) : undefined;
   }
 
   /** The cached key fields of every object seen (a test reads what the cache holds). */

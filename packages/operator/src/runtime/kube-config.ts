@@ -46,10 +46,37 @@ export async function connect(kubeConfig: KubeConfig, path: string): Promise<Con
   return { url, headers: context.getHeaders(), ...(dispatcher ? { dispatcher } : {}) };
 }
 
-/** The kubeconfig from a file, else in-cluster, KUBECONFIG or ~/.kube/config. */
+/** A kubeconfig that cannot be used: one sentence for the user, no stack trace. */
+export class KubeConfigError extends Error {}
+
+/**
+ * What client-node's loadFromDefault falls back to when it finds no KUBECONFIG, no
+ * ~/.kube/config and no in-cluster token: a made-up http://localhost:8080, which every
+ * request then refused with "HTTP protocol is not allowed when skipTLSVerify is not set".
+ */
+function isMadeUpDefault(kubeConfig: KubeConfig): boolean {
+  const cluster = kubeConfig.getCurrentCluster();
+  return cluster?.name === "cluster" && cluster.server === "http://localhost:8080" && !process.env.KUBECONFIG;
+}
+
+/** The kubeconfig from a file, else KUBECONFIG, ~/.kube/config or in-cluster; a KubeConfigError when none is usable. */
 export function loadKubeConfig(file?: string): KubeConfig {
   const kubeConfig = new SharedPoolKubeConfig();
-  if (file) kubeConfig.loadFromFile(file);
-  else kubeConfig.loadFromDefault();
+  try {
+    if (file) kubeConfig.loadFromFile(file);
+    else kubeConfig.loadFromDefault();
+  } catch (error) {
+    const { code, message } = error as NodeJS.ErrnoException;
+    const why = code === "ENOENT" ? "no such file" : code === "EACCES" ? "permission denied" : message;
+    throw new KubeConfigError(`cannot read the kubeconfig ${file ?? process.env.KUBECONFIG ?? ""}: ${why}`);
+  }
+  if (!file && isMadeUpDefault(kubeConfig)) {
+    throw new KubeConfigError(
+      "no kubeconfig found and not in a cluster: pass --kubeconfig FILE, set KUBECONFIG, or create ~/.kube/config",
+    );
+  }
+  if (!kubeConfig.getCurrentCluster()) {
+    throw new KubeConfigError(`the kubeconfig${file ? ` ${file}` : ""} names no current context with a cluster`);
+  }
   return kubeConfig;
 }

@@ -10,6 +10,11 @@
 // renew ends the leadership when it fires, whatever the request in flight is doing (and
 // aborts it). Counted from when the successful request was sent, the deadline ends before
 // any standby, which waits a whole leaseDuration from the renew it saw, can take over.
+//
+// A Lease the operator may not use (RBAC refuses it, its namespace does not exist) is no
+// passing trouble: it is logged once, clearly, and the candidate reports itself unusable
+// (/readyz fails) while it keeps trying, so granting the Role later is picked up
+// (decision 034). It was a warning every retry period, forever, beside a /readyz of ok.
 import type { KubeConfig } from "@kubernetes/client-node";
 import { FIELD_MANAGER } from "../desired/children.ts";
 import { summarizeApiError } from "./api-error.ts";
@@ -44,7 +49,20 @@ export interface LeaderElectionOptions {
   logger: {
     info(message: string, meta?: Record<string, unknown>): void;
     warn(message: string, meta?: Record<string, unknown>): void;
+    error(message: string, meta?: Record<string, unknown>): void;
   };
+}
+
+/** Why the Lease cannot be used at all (not a passing failure), or undefined. */
+function unusableLease(error: unknown, namespace: string, name: string): string | undefined {
+  const code = (error as { code?: unknown }).code;
+  if (code !== 401 && code !== 403 && code !== 404) return undefined;
+  const { message } = summarizeApiError(error);
+  const hint =
+    code === 404
+      ? `create the namespace ${namespace} or pass --lease-namespace`
+      : `grant get, create and update on leases in ${namespace} (rbac.yaml grants them in mcp-system) or pass --lease-namespace`;
+  return `cannot use the leader election Lease ${namespace}/${name}: ${message} (HTTP ${code}); ${hint}`;
 }
 
 export class LeaderElector {
@@ -60,6 +78,7 @@ export class LeaderElector {
   #inFlight: AbortController | undefined;
   #observed: { record: string; at: number } | undefined;
   #stopped = false;
+  #unusable: string | undefined;
 
   constructor(options: LeaderElectionOptions) {
     this.#kubeConfig = options.kubeConfig;
@@ -72,6 +91,11 @@ export class LeaderElector {
 
   get leading(): boolean {
     return this.#leading;
+  }
+
+  /** False while the last attempt found the Lease unusable (forbidden, no such namespace). */
+  get usable(): boolean {
+    return this.#unusable === undefined;
   }
 
   start(): void {
@@ -111,6 +135,7 @@ export class LeaderElector {
       const acquired = await this.#tryAcquireOrRenew(sentAt, inFlight.signal);
       // The deadline may have ended the leadership while the request was in flight.
       if (this.#stopped) return;
+      this.#usableAgain();
       if (acquired) {
         this.#armDeadline(sentAt);
         if (!this.#leading) {
@@ -127,15 +152,34 @@ export class LeaderElector {
       }
     } catch (error) {
       if (this.#stopped) return;
-      const { status, message } = summarizeApiError(error);
-      this.#options.logger.warn(
-        "lease update failed",
-        timedOut ? { error: `no answer within ${this.#renewDeadline / 2} ms` } : { status, error: message },
-      );
+      this.#failed(error, timedOut);
     } finally {
       timeout.cancel();
     }
     this.#timer = this.#clock.setTimeout(() => void this.#tick(), this.#retryPeriod);
+  }
+
+  /** A failed attempt: an unusable Lease is logged when it becomes so, a passing failure each time. */
+  #failed(error: unknown, timedOut: boolean): void {
+    const unusable = timedOut ? undefined : unusableLease(error, this.#options.namespace, this.#options.name);
+    if (unusable) {
+      if (unusable !== this.#unusable) this.#options.logger.error(unusable);
+      this.#unusable = unusable;
+      return;
+    }
+    const { status, message } = summarizeApiError(error);
+    this.#options.logger.warn(
+      "lease update failed",
+      timedOut ? { error: `no answer within ${this.#renewDeadline / 2} ms` } : { status, error: message },
+    );
+  }
+
+  #usableAgain(): void {
+    if (this.#unusable === undefined) return;
+    this.#unusable = undefined;
+    this.#options.logger.info("the leader election Lease can be used now", {
+      lease: `${this.#options.namespace}/${this.#options.name}`,
+    });
   }
 
   /** Leadership ends `renewDeadline` after the last successful renew was sent, unless renewed again. */

@@ -91,6 +91,37 @@ describe("McpOidcProxy CRD", () => {
     assert.match(plain.stderr, /spec.mcpAuth.mode: Invalid value: "boolean"/);
   });
 
+  const proxyYaml = (name: string, spec: string[]) =>
+    [
+      "apiVersion: mcp-oidc-proxy.dev/v1alpha1",
+      "kind: McpOidcProxy",
+      `metadata: {name: ${name}, namespace: crd-test}`,
+      "spec:",
+      "  authMode: bypass",
+      ...spec.map((line) => `  ${line}`),
+      "",
+    ].join("\n");
+  it("refuses a resource quantity Kubernetes cannot parse at kubectl apply (cpu: lots failed every apply of the Deployment), naming the field", async () => {
+    const withCpu = (cpu: string) =>
+      proxyYaml("quantities", ["upstream: {url: http://mcp-server:3000}", `resources: {requests: {cpu: ${cpu}}}`]);
+    const bad = await kubectl(server, ["apply", "--dry-run=server", "-f", "-"], withCpu("lots"));
+    assert.notEqual(bad.status, 0);
+    assert.match(bad.stderr, /spec.resources.requests.cpu: Invalid value: "lots": .*should match/);
+    for (const good of ["500m", "2", '"1.5"', '"1"', "128Mi", "1e3"]) {
+      const result = await kubectl(server, ["apply", "--dry-run=server", "-f", "-"], withCpu(good));
+      assert.equal(result.status, 0, `${good}: ${result.stderr}`);
+    }
+  });
+
+  it("refuses an upstream Service of the resource's own name at kubectl apply (the proxy's Service would point at itself)", async () => {
+    const pointingAt = (service: string) => proxyYaml("tools", [`upstream: {service: {name: ${service}, port: 3000}}`]);
+    const self = await kubectl(server, ["apply", "--dry-run=server", "-f", "-"], pointingAt("tools"));
+    assert.notEqual(self.status, 0);
+    assert.match(self.stderr, /spec.upstream.service.name must not be the McpOidcProxy's own name/);
+    const other = await kubectl(server, ["apply", "--dry-run=server", "-f", "-"], pointingAt("tools-server"));
+    assert.equal(other.status, 0, other.stderr);
+  });
+
   /** The API server's verdict on a resource, without storing it. */
   const accepted = async (spec: Record<string, unknown>, name = "verdict") => {
     const response = await server.request(

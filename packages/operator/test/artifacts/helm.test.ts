@@ -127,7 +127,7 @@ describe("Helm charts", () => {
     }
   }
 
-  it("refuse typos, in the chart's values and in the proxy's configuration alike", () => {
+  it("refuse typos, in the chart's values and in the proxy's configuration alike (and a metrics port on the health port)", () => {
     for (const [chart, set, message] of [
       ["mcp-oidc-proxy", "replicaCont=2", /additional properties 'replicaCont' not allowed/],
       ["mcp-oidc-proxy", "config.oidc.clinet_id=x", /\/config\/oidc.*'clinet_id' not allowed/],
@@ -139,6 +139,8 @@ describe("Helm charts", () => {
       ],
       ["mcp-oidc-operator", "watchNamespace=Team_A", /watchNamespace/],
       ["mcp-oidc-operator", "crds.instal=false", /'instal' not allowed/],
+      // The health port is fixed: both servers on one port, and the operator exited at start.
+      ["mcp-oidc-operator", "metrics.port=8081", /\/metrics\/port/],
     ] as const) {
       const result = helm(["template", "release", `helm/${chart}`, "--set", set]);
       assert.notEqual(result.status, 0, set);

@@ -15,7 +15,7 @@ import { startTestApiServer, type TestApiServer } from "../support/kube-api-serv
 import { kubectlOk } from "../support/kubectl.ts";
 
 const RBAC = path.resolve(import.meta.dirname, "../../../../deployments/kubernetes/operator/rbac.yaml");
-const quiet = { info() {}, warn() {} };
+const quiet = { info() {}, warn() {}, error() {} };
 
 describe("operator RBAC (least privilege)", () => {
   let server: TestApiServer;

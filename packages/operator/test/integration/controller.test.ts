@@ -23,6 +23,7 @@ import { installCrd, mcpOidcProxies } from "../support/crd.ts";
 import { eventually } from "../support/eventually.ts";
 import { kstatus } from "../support/kstatus.ts";
 import { startTestApiServer, type TestApiServer } from "../support/kube-api-server.ts";
+import { kubectlOk } from "../support/kubectl.ts";
 
 const NS = "tools";
 const crApi = mcpOidcProxies(NS);
@@ -188,6 +189,16 @@ describe("McpOidcProxy controller", () => {
     assert.equal(available?.involvedObject.kind, "McpOidcProxy");
   });
 
+  it("shows in kubectl get the Ready condition with its reason and the pods as counted", async () => {
+    const table = await kubectlOk(server, ["-n", NS, "get", "mop", "tools"]);
+    const [header, row] = table
+      .trim()
+      .split("\n")
+      .map((line) => line.trim().split(/\s+/));
+    assert.deepEqual(header, ["NAME", "READY", "REASON", "REPLICAS", "READY-REPLICAS", "URL", "AGE"]);
+    assert.deepEqual(row?.slice(0, 6), ["tools", "True", "Available", "2", "2", "https://tools.example.com"]);
+  });
+
   it("writes nothing when nothing changed (reconciles of a settled resource are no-ops)", async () => {
     const versions = async () => {
       const [cr, deployment, config, service] = await Promise.all([
@@ -337,34 +348,102 @@ describe("McpOidcProxy controller", () => {
   });
 
   it("reports a child the API server refuses as Degraded/ApplyFailed and recovers once fixed", async () => {
-    // "lots" passes the CRD (int-or-string) but not the Deployment's quantity validation.
+    // An admission policy (as a cluster's Gatekeeper or Kyverno would) refuses the
+    // Deployment while it asks for imagePullPolicy Never: 403, retried with backoff.
+    await server.request("POST", "/apis/admissionregistration.k8s.io/v1/validatingadmissionpolicies", {
+      metadata: { name: "no-never" },
+      spec: {
+        failurePolicy: "Fail",
+        matchConstraints: {
+          resourceRules: [
+            { apiGroups: ["apps"], apiVersions: ["v1"], operations: ["CREATE", "UPDATE"], resources: ["deployments"] },
+          ],
+        },
+        validations: [
+          {
+            expression:
+              "object.spec.template.spec.containers.all(c, !has(c.imagePullPolicy) || c.imagePullPolicy != 'Never')",
+            message: "imagePullPolicy Never is not allowed here",
+            reason: "Forbidden",
+          },
+        ],
+      },
+    });
+    await server.request("POST", "/apis/admissionregistration.k8s.io/v1/validatingadmissionpolicybindings", {
+      metadata: { name: "no-never" },
+      spec: { policyName: "no-never", validationActions: ["Deny"] },
+    });
+    // The policy takes effect once the API server has loaded it: a dry run says when.
+    const probe = (await readDeployment()) as V1Deployment & { metadata: Record<string, unknown> };
+    await eventually(async () => {
+      const template = structuredClone(probe.spec?.template) as NonNullable<V1Deployment["spec"]>["template"];
+      for (const container of template.spec?.containers ?? []) container.imagePullPolicy = "Never";
+      const answer = await server.request("POST", `/apis/apps/v1/namespaces/${NS}/deployments?dryRun=All`, {
+        metadata: { name: "policy-probe" },
+        spec: { selector: probe.spec?.selector, template },
+      });
+      return answer.status === 403 ? true : undefined;
+    }, "the admission policy in effect");
     await custom.patchNamespacedCustomObject({
       ...crApi,
       name: "tools",
-      body: [{ op: "add", path: "/spec/resources", value: { requests: { cpu: "lots" } } }],
+      body: [{ op: "add", path: "/spec/imagePullPolicy", value: "Never" }],
     });
     const degraded = await eventually(async () => {
       const condition = (await readCr()).status?.conditions?.find((c) => c.type === "Degraded");
       return condition?.status === "True" ? condition : undefined;
     }, "Degraded=True");
     assert.equal(degraded.reason, "ApplyFailed");
-    assert.match(degraded.message, /quantities must match|lots/);
+    // Every condition says the same, "retrying: ..." first and the HTTP status last.
+    assert.match(degraded.message, /^retrying: .*imagePullPolicy Never is not allowed here.* \(HTTP 403\)$/);
+    assert.equal((await conditionOf("Ready"))?.message, degraded.message);
+    assert.equal((await conditionOf("Stalled"))?.status, "False", "a refusal by admission may pass later: retried");
     // Retry log lines carried client-node's whole HTTP error, headers included (~1 KB each).
     const retry = warnings.find(
-      (w) => w.message === "reconcile failed; retrying" && /lots|quantit/.test(String(w.meta?.error)),
+      (w) => w.message === "reconcile failed; retrying" && /imagePullPolicy Never/.test(String(w.meta?.error)),
     );
-    assert.equal(retry?.meta?.status, 500); // what kube-apiserver answers to a bad quantity
-    assert.match(String(retry?.meta?.error), /quantities must match|lots/);
+    assert.equal(retry?.meta?.status, 403);
     assert.doesNotMatch(String(retry?.meta?.error), /Headers|content-type/i);
+    await custom.patchNamespacedCustomObject({
+      ...crApi,
+      name: "tools",
+      body: [{ op: "remove", path: "/spec/imagePullPolicy" }],
+    });
+    await eventually(async () => {
+      const condition = (await readCr()).status?.conditions?.find((c) => c.type === "Degraded");
+      return condition?.status === "False" ? condition : undefined;
+    }, "Degraded=False again");
+    await server.request("DELETE", "/apis/admissionregistration.k8s.io/v1/validatingadmissionpolicybindings/no-never");
+    await server.request("DELETE", "/apis/admissionregistration.k8s.io/v1/validatingadmissionpolicies/no-never");
+  });
+
+  it("reports a quantity the API server cannot convert (its answer is a 500) as Stalled/ChildInvalid, not retried forever", async () => {
+    // Of Kubernetes' quantity form (so the CRD takes it), but its exponent overflows: the
+    // API server answers the apply with 500 "unable to convert unstructured object".
+    await custom.patchNamespacedCustomObject({
+      ...crApi,
+      name: "tools",
+      body: [{ op: "add", path: "/spec/resources", value: { requests: { cpu: "1e99999999999999999999" } } }],
+    });
+    const stalled = await eventually(async () => {
+      const condition = await conditionOf("Stalled");
+      return condition?.status === "True" && condition.reason === "ChildInvalid" ? condition : undefined;
+    }, "Stalled=True (ChildInvalid)");
+    assert.match(stalled.message, /^Deployment tools: .*quantity/);
+    assert.equal(kstatus(await readCr()).status, "Failed", "kubectl wait, Flux and Argo CD stop waiting");
+    assert.ok(
+      !warnings.some((w) => w.message === "reconcile failed; retrying" && w.meta?.status === 500),
+      "the 500 is not retried with backoff",
+    );
     await custom.patchNamespacedCustomObject({
       ...crApi,
       name: "tools",
       body: [{ op: "remove", path: "/spec/resources" }],
     });
     await eventually(async () => {
-      const condition = (await readCr()).status?.conditions?.find((c) => c.type === "Degraded");
+      const condition = await conditionOf("Stalled");
       return condition?.status === "False" ? condition : undefined;
-    }, "Degraded=False again");
+    }, "Stalled=False once the spec is fixed");
   });
 
   it("reports a child the API server finds invalid (422) as Stalled instead of retrying it forever, until the spec changes", async () => {

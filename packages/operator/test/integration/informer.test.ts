@@ -104,7 +104,7 @@ describe("RestartingInformer", () => {
     try {
       await refused.start();
       assert.equal(refused.synced, false);
-      assert.equal(refused.has("default", "any"), undefined, "an unsynced cache cannot tell");
+      assert.equal(refused.get("default", "any"), undefined, "an unsynced cache cannot tell");
       assert.deepEqual(warnings[0], {
         message: "list failed; retrying",
         watch: "things",

@@ -2,15 +2,16 @@
 // control plane looks to the operator: connections stay open and nothing answers. The
 // leader must stop leading by its own clock before a standby can take over.
 import assert from "node:assert/strict";
+import diagnosticsChannel from "node:diagnostics_channel";
 import { after, before, describe, it } from "node:test";
 import { setTimeout as delay } from "node:timers/promises";
 import { FIELD_MANAGER } from "../../src/desired/children.ts";
 import { LeaderElector } from "../../src/runtime/leader-election.ts";
 import { requestJson } from "../../src/runtime/raw-client.ts";
 import { eventually } from "../support/eventually.ts";
-import { startTestApiServer, type TestApiServer } from "../support/kube-api-server.ts";
+import { OPERATOR_USER, startTestApiServer, type TestApiServer } from "../support/kube-api-server.ts";
 
-const quiet = { info() {}, warn() {} };
+const quiet = { info() {}, warn() {}, error() {} };
 // Short terms so the test is short; the ordering, not the timing, is asserted.
 // A renew deadline well above the retry period, so a loaded machine does not end a term early.
 const TERMS = { leaseDurationMs: 4_000, renewDeadlineMs: 3_000, retryPeriodMs: 200 };
@@ -77,6 +78,7 @@ describe("leader election", () => {
     const events: string[] = [];
     const logger = {
       info() {},
+      error() {},
       warn(message: string, meta?: Record<string, unknown>) {
         events.push(`${message}: ${String(meta?.error)}`);
       },
@@ -104,5 +106,73 @@ describe("leader election", () => {
     } finally {
       server.thaw();
     }
+  });
+
+  it("says once, clearly, that RBAC refuses the Lease, is not usable meanwhile, and leads once it is granted", async () => {
+    const lines: string[] = [];
+    const logger = {
+      info(message: string) {
+        lines.push(`info: ${message}`);
+      },
+      warn(message: string) {
+        lines.push(`warn: ${message}`);
+      },
+      error(message: string) {
+        lines.push(`error: ${message}`);
+      },
+    };
+    // As the operator's ServiceAccount, granted nothing in this namespace.
+    const c = new LeaderElector({
+      kubeConfig: server.operatorKubeConfig(),
+      namespace: "default",
+      name: "forbidden",
+      identity: "c",
+      ...TERMS,
+      logger,
+      onStartedLeading: () => {},
+      onStoppedLeading: () => {},
+    });
+    electors.push(c);
+    let attempts = 0;
+    const count = (message: unknown) => {
+      const { request } = message as { request: { path: string } };
+      if (request.path.includes("/leases/forbidden")) attempts += 1;
+    };
+    diagnosticsChannel.subscribe("undici:request:create", count);
+    try {
+      c.start();
+      await eventually(async () => (attempts >= 4 ? true : undefined), "several attempts");
+    } finally {
+      diagnosticsChannel.unsubscribe("undici:request:create", count);
+    }
+    assert.equal(c.usable, false);
+    assert.equal(c.leading, false);
+    assert.equal(lines.length, 1, lines.join("\n"));
+    assert.match(
+      lines[0] ?? "",
+      /^error: cannot use the leader election Lease default\/forbidden: .*forbidden.* \(HTTP 403\); grant get, create and update on leases in default/,
+    );
+    for (const [kind, body] of [
+      [
+        "roles",
+        { rules: [{ apiGroups: ["coordination.k8s.io"], resources: ["leases"], verbs: ["get", "create", "update"] }] },
+      ],
+      [
+        "rolebindings",
+        {
+          roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: "lease" },
+          subjects: [{ kind: "User", name: OPERATOR_USER }],
+        },
+      ],
+    ] as const) {
+      const created = await server.request("POST", `/apis/rbac.authorization.k8s.io/v1/namespaces/default/${kind}`, {
+        metadata: { name: "lease" },
+        ...body,
+      });
+      assert.equal(created.status, 201, JSON.stringify(created.body));
+    }
+    await eventually(async () => (c.leading ? true : undefined), "leading once granted");
+    assert.equal(c.usable, true);
+    assert.deepEqual(lines.slice(1), ["info: the leader election Lease can be used now", "info: became the leader"]);
   });
 });

@@ -2,7 +2,7 @@
 // line and exit code 1, not an uncaught exception's stack trace.
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -69,6 +69,29 @@ describe("mcp-oidc-operator start-up", () => {
       });
       assert.equal(result.status, 1, args.join(" "));
       assert.match(result.stderr, message);
+    }
+  });
+
+  it("a kubeconfig that cannot be read, or none at all, is one clear line and exit code 2 (was a stack trace, or retrying forever)", () => {
+    const home = path.join(dir, "empty-home");
+    mkdirSync(home, { recursive: true });
+    const cases: [string[], string][] = [
+      [["--kubeconfig", "/nonexistent"], "error: cannot read the kubeconfig /nonexistent: no such file"],
+      // No KUBECONFIG, no ~/.kube/config, no ServiceAccount token: nothing to connect to.
+      [
+        [],
+        "error: no kubeconfig found and not in a cluster: pass --kubeconfig FILE, set KUBECONFIG, or create ~/.kube/config",
+      ],
+    ];
+    for (const [args, message] of cases) {
+      const result = spawnSync(BIN, args, {
+        encoding: "utf8",
+        env: { PATH: process.env.PATH ?? "", HOME: home },
+        timeout: 60_000,
+      });
+      assert.equal(result.status, 2, `${args.join(" ")}: ${result.stderr}${result.stdout}`);
+      assert.equal(result.stderr.trim(), message);
+      assert.doesNotMatch(result.stdout, /HTTP protocol is not allowed/);
     }
   });
 });

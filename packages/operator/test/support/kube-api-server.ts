@@ -21,6 +21,8 @@ export interface TestApiServer {
   kubeConfig(): KubeConfig;
   /** As the operator's ServiceAccount (system:serviceaccount:mcp-system:mcp-oidc-operator): only RBAC's grants. */
   operatorKubeConfig(): KubeConfig;
+  /** The same identity as a kubeconfig file, for the operator's own process. */
+  operatorKubeConfigFile: string;
   /** kubeconfig YAML for a process (the operator binary, kubectl). */
   kubeConfigFile: string;
   /** A raw JSON request as the admin, for what the typed client cannot send as is. */
@@ -177,6 +179,7 @@ export async function startTestApiServer(options: TestApiServerOptions = {}): Pr
     url,
     token,
     kubeConfigFile,
+    operatorKubeConfigFile,
     async request(method, requestPath, body) {
       const response = await undiciFetch(`${url}${requestPath}`, {
         method,

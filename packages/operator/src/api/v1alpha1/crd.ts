@@ -1,7 +1,7 @@
 // The CustomResourceDefinition of McpOidcProxy, generated from the zod schema so the CRD
 // and the TypeScript types cannot drift. `make crds` writes it to crds/; a test compares.
 import { z } from "zod";
-import { GROUP, KIND, nameRules, PLURAL, specSchema, statusSchema, VERSION } from "./mcp-oidc-proxy.ts";
+import { GROUP, KIND, PLURAL, rootRules, specSchema, statusSchema, VERSION } from "./mcp-oidc-proxy.ts";
 
 type Schema = { [key: string]: unknown };
 
@@ -15,10 +15,16 @@ function structural(node: unknown): unknown {
     if ((key === "maximum" || key === "minimum") && Math.abs(value as number) >= Number.MAX_SAFE_INTEGER) continue;
     out[key] = structural(value);
   }
-  // A value that is a string or a number (resource quantities) is Kubernetes' int-or-string.
+  // A value that is a string or a number (resource quantities) is Kubernetes' int-or-string,
+  // written as controller-gen writes a Quantity: the string form's pattern applies to strings.
   const anyOf = out.anyOf as Schema[] | undefined;
-  if (anyOf?.length === 2 && anyOf.some((s) => s.type === "string") && anyOf.some((s) => s.type === "number")) {
-    return { "x-kubernetes-int-or-string": true };
+  const string = anyOf?.find((s) => s.type === "string");
+  if (anyOf?.length === 2 && string && anyOf.some((s) => s.type === "number" || s.type === "integer")) {
+    return {
+      anyOf: [{ type: "integer" }, { type: "string" }],
+      ...(string.pattern ? { pattern: string.pattern } : {}),
+      "x-kubernetes-int-or-string": true,
+    };
   }
   return out;
 }
@@ -46,7 +52,7 @@ export function buildCrd(): Schema {
               type: "object",
               description: "McpOidcProxy puts OpenID Connect sign-in and MCP authorization in front of one MCP server.",
               required: ["spec"],
-              "x-kubernetes-validations": nameRules,
+              "x-kubernetes-validations": rootRules,
               properties: {
                 apiVersion: { type: "string" },
                 kind: { type: "string" },
@@ -64,10 +70,15 @@ export function buildCrd(): Schema {
               labelSelectorPath: ".status.selector",
             },
           },
+          // kubectl get mop: the Ready condition and why, then the pods as counted (a column
+          // is one JSONPath, so "2/3" as Deployments show it cannot be had; "Replicas" was
+          // the ready count).
           additionalPrinterColumns: [
             { name: "Ready", type: "string", jsonPath: '.status.conditions[?(@.type=="Ready")].status' },
+            { name: "Reason", type: "string", jsonPath: '.status.conditions[?(@.type=="Ready")].reason' },
+            { name: "Replicas", type: "integer", jsonPath: ".status.replicas" },
+            { name: "Ready-Replicas", type: "integer", jsonPath: ".status.readyReplicas" },
             { name: "URL", type: "string", jsonPath: ".status.url" },
-            { name: "Replicas", type: "integer", jsonPath: ".status.readyReplicas" },
             { name: "Age", type: "date", jsonPath: ".metadata.creationTimestamp" },
           ],
         },

@@ -244,7 +244,18 @@ const autoscaling = z
     ],
   });
 
-const quantity = z.union([z.string().max(64), z.number()]);
+/**
+ * Kubernetes' resource.Quantity: a number, or a string of its form (the pattern
+ * controller-gen puts on every Quantity). Without it "lots" passed the CRD and every apply
+ * of the Deployment failed (500) with nothing for `kubectl wait` or Flux to end on.
+ */
+export const QUANTITY_PATTERN =
+  /^(\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))))?$/;
+const quantity = z.union([
+  z.string().max(64).regex(QUANTITY_PATTERN, "must be a quantity such as 500m, 2, 128Mi or 1.5Gi"),
+  // The CRD's int-or-string takes whole numbers only (0.5 is refused there: write "500m").
+  z.number().int(),
+]);
 const resources = z
   .object({
     requests: z
@@ -258,11 +269,12 @@ const resources = z
   );
 
 /**
- * metadata.name names the children: the Service (a DNS-1035 label) and the
- * app.kubernetes.io/instance label (at most 63 characters) take it as is.
+ * Rules on the whole resource (CEL at the root sees metadata.name). metadata.name names
+ * the children: the Service (a DNS-1035 label) and the app.kubernetes.io/instance label
+ * (at most 63 characters) take it as is.
  */
 export const NAME_MAX_LENGTH = 63;
-export const nameRules = [
+export const rootRules = [
   cel(
     `self.metadata.name.size() <= ${NAME_MAX_LENGTH}`,
     `metadata.name must be at most ${NAME_MAX_LENGTH} characters: it names the proxy's Service and labels its pods`,
@@ -271,6 +283,17 @@ export const nameRules = [
     "self.metadata.name.matches('^[a-z]([-a-z0-9]*[a-z0-9])?$')",
     "metadata.name must be lower-case letters, digits and '-', starting with a letter: it names the proxy's Service",
   ),
+  // The proxy's Service has the resource's name: an upstream of that name is the proxy itself.
+  // A resource stored before this rule keeps its upstream through other writes (optionalOldSelf:
+  // a root rule is not ratcheted, so the operator's status write saying InvalidSpec, or a
+  // label, would be refused too).
+  {
+    ...cel(
+      "(oldSelf.hasValue() && oldSelf.value().spec.upstream == self.spec.upstream) || !has(self.spec.upstream.service) || self.spec.upstream.service.name != self.metadata.name",
+      "spec.upstream.service.name must not be the McpOidcProxy's own name: the proxy's Service takes that name, so the proxy would forward to itself; name the McpOidcProxy differently (e.g. tools-auth)",
+    ),
+    optionalOldSelf: true,
+  },
 ];
 
 export const specSchema = z
@@ -442,6 +465,8 @@ export const Reason = {
   ApplyFailed: "ApplyFailed",
   /** The API server refused a child as invalid (422): only a change of the spec can fix it. */
   ChildInvalid: "ChildInvalid",
+  /** An object of a child's name exists and is not this resource's: the operator leaves it alone. */
+  ChildConflict: "ChildConflict",
   SecretMissing: "SecretMissing",
   ConfigMapMissing: "ConfigMapMissing",
   AsExpected: "AsExpected",

@@ -6,7 +6,7 @@ import type { V1Deployment } from "@kubernetes/client-node";
 import { keyFields } from "../../../src/runtime/informer.ts";
 
 describe("keyFields", () => {
-  it("keeps name, namespace, uid, resourceVersion, generation and owner references; drops the rest", () => {
+  it("keeps name, namespace, uid, resourceVersion, generation and owner references (controller or not); drops the rest", () => {
     const deployment: V1Deployment = {
       apiVersion: "apps/v1",
       kind: "Deployment",
@@ -40,7 +40,13 @@ describe("keyFields", () => {
         resourceVersion: "42",
         generation: 3,
         ownerReferences: [
-          { apiVersion: "mcp-oidc-proxy.dev/v1alpha1", kind: "McpOidcProxy", name: "tools", uid: "u0" },
+          {
+            apiVersion: "mcp-oidc-proxy.dev/v1alpha1",
+            kind: "McpOidcProxy",
+            name: "tools",
+            uid: "u0",
+            controller: true,
+          },
         ],
       },
     });
