@@ -67,8 +67,13 @@ at once, each naming the value to set. A value may also come as its environment 
 {{- $problems = append $problems "config.oidc.client_id: required with auth.mode oidc, the client registered at your OpenID provider for this proxy" }}
 {{- end }}
 {{- end }}
-{{- if and $production (not (get $env "MCP_PUBLIC_URL" | default (dig "server" "public_url" "" $c))) }}
+{{- $publicUrl := get $env "MCP_PUBLIC_URL" | default (dig "server" "public_url" "" $c) }}
+{{- if and $production (not $publicUrl) }}
 {{- $problems = append $problems "config.server.public_url: required with environment production, the URL clients use (e.g. https://mcp.example.com); register <public_url>/callback at the provider" }}
+{{- end }}
+{{- /* The proxy's PUBLIC_URL_PATTERN (config/schema.ts, decision 035): its routes are at the root of its host. */ -}}
+{{- if and $publicUrl (not (regexMatch "^https?://[^\\s/?#@]+/?$" $publicUrl)) }}
+{{- $problems = append $problems (printf "config.server.public_url: must be an origin such as https://mcp.example.com, with no path, query or fragment (got %s): the proxy serves at the root of its host and cannot be served under a path prefix; give it a host name of its own" $publicUrl) }}
 {{- end }}
 {{- if not (or (get $env "MCP_TARGET_URL") (get $env "MCP_TARGET_HOST") (dig "target" "url" "" $c) (dig "target" "urls" list $c) (dig "target" "host" "" $c)) }}
 {{- $problems = append $problems "config.target.url: required, the MCP server behind the proxy (e.g. http://mcp-server.mcp-system.svc:3000)" }}

@@ -9,7 +9,9 @@ import { after, before, describe, it } from "node:test";
 import { CoreV1Api, CustomObjectsApi } from "@kubernetes/client-node";
 import { stringify } from "yaml";
 import { loadConfig } from "../../../proxy/src/config/load.ts";
+import { PUBLIC_URL_PATTERN_SOURCE } from "../../../proxy/src/config/schema.ts";
 import { renderCrd } from "../../scripts/generate-crd.ts";
+import { PUBLIC_URL_ORIGIN, specSchema } from "../../src/api/v1alpha1/mcp-oidc-proxy.ts";
 import { CRD_PATH, createMcpOidcProxy, installCrd, mcpOidcProxies } from "../support/crd.ts";
 import { startTestApiServer, type TestApiServer } from "../support/kube-api-server.ts";
 import { applyAndConverge, kubectl } from "../support/kubectl.ts";
@@ -169,6 +171,44 @@ describe("McpOidcProxy CRD", () => {
     assert.equal(proxyAccepts("http://"), false, "the proxy refuses some of them");
   });
 
+  // A new user's trial: https://tools.example.com/team-a was accepted (refused only with
+  // mcpAuth.mode proxy), and the proxy's redirect URI dropped the path.
+  it("refuses exactly the public URLs the proxy's --config-test refuses (a path, query or fragment), in every mode", async () => {
+    const urls = [
+      "https://tools.example.com",
+      "https://tools.example.com/",
+      "http://10.0.0.1:8080",
+      "http://[::1]:8080/",
+      "https://tools.example.com/team-a",
+      "https://tools.example.com/team-a/",
+      "https://tools.example.com?x=1",
+      "https://tools.example.com/?x=1#frag",
+      "https://tools.example.com#frag",
+      "https://user@tools.example.com",
+    ];
+    for (const publicUrl of urls) {
+      const spec = { upstream: { url: "http://mcp-server:3000" }, authMode: "bypass", publicUrl };
+      const verdicts = {
+        apiServer: await accepted(spec),
+        operator: specSchema.safeParse(spec).success,
+        proxy: (() => {
+          try {
+            loadConfig({ env: { AUTH_MODE: "bypass", MCP_PUBLIC_URL: publicUrl } });
+            return true;
+          } catch {
+            return false;
+          }
+        })(),
+      };
+      assert.deepEqual(
+        verdicts,
+        { apiServer: verdicts.proxy, operator: verdicts.proxy, proxy: verdicts.proxy },
+        publicUrl,
+      );
+    }
+    assert.equal(PUBLIC_URL_ORIGIN.pattern, PUBLIC_URL_PATTERN_SOURCE, "the proxy's pattern");
+  });
+
   /** The proxy's verdict on public paths and MCP policy rules, as the operator's ConfigMap gives them. */
   const proxyAcceptsAccess = (publicPaths: string[], rules: { name?: string; tools: string[] }[]) => {
     const dir = mkdtempSync(path.join(tmpdir(), "proxy-config-"));
@@ -309,14 +349,9 @@ describe("McpOidcProxy CRD", () => {
       /mcpPolicy rules with clients or scopes need mcpAuth.mode provider or proxy/,
     ],
     [
-      "an authorization server issuer with a path",
-      {
-        upstream: { url: "http://a" },
-        publicUrl: "https://tools.example.com/team-a",
-        provider: { issuer: "https://login.example.com", clientId: "mcp" },
-        mcpAuth: { mode: "proxy" },
-      },
-      /must have no path/,
+      "a public URL with a path (the proxy serves at the root of its host)",
+      { upstream: { url: "http://a" }, authMode: "bypass", publicUrl: "https://tools.example.com/team-a" },
+      /spec.publicUrl: Invalid value: .*must be an origin such as https:\/\/tools.mcp.example.com, with no path, query or fragment/,
     ],
     ["an upstream URL without a host", { upstream: { url: "http://" }, authMode: "bypass" }, /spec.upstream.url/],
     [

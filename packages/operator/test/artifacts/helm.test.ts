@@ -248,6 +248,47 @@ describe("Helm charts", () => {
     assert.match(short.stderr, /- secrets\.sessionSecret: each secret needs at least 32 characters \(one has 5\)/);
   });
 
+  // A new user's trial: https://mcp.example.com/tools rendered, and the proxy's redirect URI
+  // dropped the path while NOTES said to register <public_url>/callback.
+  it("refuse exactly the public URLs the proxy refuses (a path, query or fragment), naming the value", () => {
+    const proxyAccepts = (publicUrl: string) => {
+      try {
+        loadConfig({ env: { AUTH_MODE: "bypass", MCP_PUBLIC_URL: publicUrl } });
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    for (const publicUrl of [
+      "https://tools.mcp.example.com",
+      "https://tools.mcp.example.com/",
+      "http://10.0.0.1:8080",
+      "https://tools.mcp.example.com/tools",
+      "https://tools.mcp.example.com/?x=1#frag",
+      "https://tools.mcp.example.com#frag",
+    ]) {
+      const result = helm([
+        "template",
+        "release",
+        "helm/mcp-oidc-proxy",
+        "-f",
+        PROXY_DEFAULTS,
+        "--set-string",
+        `config.server.public_url=${publicUrl}`,
+      ]);
+      assert.equal(result.status === 0, proxyAccepts(publicUrl), `${publicUrl}: ${result.stderr}`);
+      if (result.status !== 0) {
+        assert.ok(
+          result.stderr.includes(
+            `- config.server.public_url: must be an origin such as https://mcp.example.com, with no path, query or fragment (got ${publicUrl})`,
+          ),
+          result.stderr,
+        );
+      }
+    }
+    assert.equal(proxyAccepts("https://tools.mcp.example.com/tools"), false, "the proxy refuses some of them");
+  });
+
   it("render, with the defaults, a config `mcp-oidc-proxy --config-test` accepts with the chart's Secret", () => {
     const objects = template("mcp-oidc-proxy", [PROXY_DEFAULTS]);
     const secret = objects.find((o) => o.kind === "Secret") as unknown as { stringData: Record<string, string> };

@@ -38,6 +38,15 @@ const pathList = z
   .transform((value) => (Array.isArray(value) ? value : value.split(",")).map((item) => item.trim()).filter(Boolean));
 const absoluteUrl = z.url({ protocol: /^https?$/, error: "must be an absolute http(s) URL" });
 
+/**
+ * server.public_url is an origin (decision 035): the proxy's routes are at the root of its
+ * host, and the URLs it derives from the public URL (redirect URI, issuer, metadata) would
+ * drop a path. validate.ts refuses others with a message; the Helm chart's _helpers.tpl and,
+ * as CEL, the operator CRD's spec.publicUrl rule check the same pattern (tests hold them equal).
+ */
+export const PUBLIC_URL_PATTERN_SOURCE = "^https?://[^\\s/?#@]+/?$";
+export const PUBLIC_URL_PATTERN = new RegExp(PUBLIC_URL_PATTERN_SOURCE);
+
 export const environments = ["development", "staging", "production"] as const;
 
 const serverSchema = z.strictObject({

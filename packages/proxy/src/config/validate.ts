@@ -3,7 +3,7 @@
 import { isIP } from "node:net";
 import proxyAddr from "proxy-addr";
 import { isHostEntry } from "../middleware/host-check.ts";
-import type { Config } from "./schema.ts";
+import { type Config, PUBLIC_URL_PATTERN } from "./schema.ts";
 
 const MIN_SECRET_LENGTH = 32;
 
@@ -74,6 +74,12 @@ function serverProblems(config: Config): string[] {
       "server.public_url: required in production, the URL clients use (e.g. https://mcp.example.com); env MCP_PUBLIC_URL",
     );
   }
+  const publicUrl = config.server.public_url;
+  if (publicUrl !== undefined && !PUBLIC_URL_PATTERN.test(publicUrl)) {
+    problems.push(
+      `server.public_url: must be an origin such as https://mcp.example.com, with no path, query or fragment (got ${publicUrl}): the proxy serves /mcp, /callback, /oauth/* and /.well-known/* at the root of its host and cannot be served under a path prefix; give it a host name of its own`,
+    );
+  }
   problems.push(...trustProxyProblems(config.server.trust_proxy));
   if (config.environment === "production" && config.metrics.enabled && config.metrics.port === 0) {
     problems.push(
@@ -127,12 +133,6 @@ function mcpAuthProblems(config: Config): string[] {
   if (config.auth.mode !== "oidc") {
     problems.push(
       'mcp_auth.mode: "proxy" signs MCP clients\' users in at the OpenID provider, so auth.mode must be "oidc"',
-    );
-  }
-  const publicUrl = config.server.public_url ? new URL(config.server.public_url) : undefined;
-  if (publicUrl && publicUrl.pathname !== "/") {
-    problems.push(
-      `server.public_url: with mcp_auth.mode "proxy" the public URL is the authorization server's issuer and must have no path (got ${config.server.public_url})`,
     );
   }
   return problems;

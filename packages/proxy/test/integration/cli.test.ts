@@ -84,6 +84,15 @@ describe("mcp-oidc-proxy command", () => {
     assert.match(result.stdout, /configuration OK/);
   });
 
+  it("refuses with --config-test a public URL with a path, whose redirect URI would have dropped it", async () => {
+    for (const publicUrl of ["https://mcp.example.com/tools", "https://mcp.example.com/?x=1#frag"]) {
+      const result = await finished(run(["--auth-mode", "bypass", "--public-url", publicUrl, "--config-test"]));
+      assert.equal(result.code, 2, publicUrl);
+      assert.ok(result.stderr.includes(`server.public_url: must be an origin`), result.stderr);
+      assert.ok(result.stderr.includes(`(got ${publicUrl})`), result.stderr);
+    }
+  });
+
   it("names every problem of an MCP policy with --config-test, and exits 2", async () => {
     const dir = mkdtempSync(path.join(tmpdir(), "mcp-proxy-cli-"));
     const file = path.join(dir, "config.yaml");

@@ -23,17 +23,24 @@ const secretKeyRef = z
 /** Replica counts end up in int32 fields (Deployment, HorizontalPodAutoscaler). */
 const INT32_MAX = 2_147_483_647;
 
+/** A further rule of one URL field, checked by zod and, as a CEL regex match, by the API server. */
+interface UrlRule {
+  pattern: string;
+  message: string;
+}
+
 /**
  * An absolute URL with a host, as the proxy's --config-test accepts it: checked here by zod
  * (the operator) and by the API server (CEL isURL, Go's url.ParseRequestURI), so a value
  * such as "http://" or one with a space in it is refused at kubectl apply, not in a pod.
  */
-const absoluteUrl = (schemes: RegExp, example: string, description: string) =>
+const absoluteUrl = (schemes: RegExp, example: string, description: string, rule?: UrlRule) =>
   z
     .string()
     .max(2048)
     .regex(new RegExp(`^${schemes.source}://\\S+$`))
     .refine((value) => URL.canParse(value) && new URL(value).hostname !== "", `must be a URL such as ${example}`)
+    .refine((value) => rule === undefined || new RegExp(rule.pattern).test(value), rule?.message)
     .meta({
       ...d(description),
       "x-kubernetes-validations": [
@@ -41,8 +48,20 @@ const absoluteUrl = (schemes: RegExp, example: string, description: string) =>
           "isURL(self) && url(self).getHostname() != '' && (url(self).getPort() == '' || int(url(self).getPort()) <= 65535)",
           `must be a URL with a host (and a port up to 65535), such as ${example}`,
         ),
+        ...(rule ? [cel(`self.matches('${rule.pattern.replaceAll("\\", "\\\\")}')`, rule.message)] : []),
       ],
     });
+
+/**
+ * The proxy's server.public_url is an origin (decision 035): its routes are at the root of its
+ * host and the redirect URI it derives would drop a path. The proxy's own pattern
+ * (PUBLIC_URL_PATTERN_SOURCE in its config/schema.ts; a test holds them equal).
+ */
+export const PUBLIC_URL_ORIGIN: UrlRule = {
+  pattern: "^https?://[^\\s/?#@]+/?$",
+  message:
+    "must be an origin such as https://tools.mcp.example.com, with no path, query or fragment: the proxy serves its routes at the root of its host and cannot be served under a path prefix",
+};
 
 const duration = z
   .string()
@@ -302,7 +321,8 @@ export const specSchema = z
     publicUrl: absoluteUrl(
       /https?/,
       "https://tools.mcp.example.com",
-      "URL clients use to reach the proxy (behind your Ingress or Gateway); advertised to clients and providers.",
+      "URL clients use to reach the proxy (behind your Ingress or Gateway); advertised to clients and providers. An origin: the proxy serves at the root of its host, not under a path.",
+      PUBLIC_URL_ORIGIN,
     ).optional(),
     authMode: z
       .enum(["oidc", "bypass"])
@@ -386,10 +406,6 @@ export const specSchema = z
       cel(
         "!has(self.mcpPolicy) || self.mcpPolicy.rules.all(r, size(r.clients) + size(r.scopes) == 0) || (has(self.mcpAuth) && self.mcpAuth.mode != 'off')",
         "mcpPolicy rules with clients or scopes need mcpAuth.mode provider or proxy (bearer tokens)",
-      ),
-      cel(
-        "!has(self.mcpAuth) || self.mcpAuth.mode != 'proxy' || !has(self.publicUrl) || self.publicUrl.matches('^https?://[^/]+/?$')",
-        "mcpAuth.mode proxy makes the public URL the authorization server's issuer: it must have no path",
       ),
       cel(
         "self.session.store == 'redis' || (self.replicas <= 1 && !(has(self.autoscaling) && self.autoscaling.enabled))",

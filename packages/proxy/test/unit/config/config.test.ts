@@ -147,6 +147,32 @@ describe("configuration", () => {
     assert.ok(!problems.some((p) => p.includes("auth.mode") && !p.startsWith("auth.mode:")));
   });
 
+  // A new user's trial: https://mcp.example.com/tools gave the redirect URI
+  // https://mcp.example.com/callback (the path dropped), and the provider refused it.
+  it("refuses a public URL with a path, query or fragment in every mode: the proxy serves at the root", () => {
+    for (const publicUrl of [
+      "https://mcp.example.com/tools",
+      "https://mcp.example.com/tools/",
+      "https://mcp.example.com?x=1",
+      "https://mcp.example.com/#frag",
+      "https://user@mcp.example.com",
+    ]) {
+      for (const mcpAuth of ["off", "provider", "proxy"]) {
+        const problems = problemsOf(() =>
+          loadConfig({ env: { ...OIDC, MCP_AUTH_MODE: mcpAuth, MCP_PUBLIC_URL: publicUrl } }),
+        );
+        const problem = problems.find((p) => p.startsWith("server.public_url:"));
+        assert.ok(problem, `${publicUrl} with mcp_auth ${mcpAuth}`);
+        assert.ok(problem.includes(`got ${publicUrl}`), problem);
+        assert.match(problem, /no path, query or fragment/);
+      }
+    }
+    for (const publicUrl of ["https://mcp.example.com", "https://mcp.example.com/", "http://127.0.0.1:8080"]) {
+      const { config } = loadConfig({ env: { ...OIDC, MCP_AUTH_MODE: "proxy", MCP_PUBLIC_URL: publicUrl } });
+      assert.equal(config.server.public_url, publicUrl);
+    }
+  });
+
   it("reads server.trust_proxy from text as Express means it: true/false, a hop count, addresses; refuses a bad address", () => {
     const trust = (value: string) =>
       loadConfig({ env: { AUTH_MODE: "bypass", MCP_TRUST_PROXY: value } }).config.server.trust_proxy;
@@ -389,13 +415,9 @@ describe("configs/config.example.yaml", () => {
 });
 
 describe("MCP authorization settings", () => {
-  it("refuses the proxy's authorization server without sign-in or with an issuer path", () => {
+  it("refuses the proxy's authorization server without sign-in", () => {
     const bypass = problemsOf(() => loadConfig({ env: { AUTH_MODE: "bypass", MCP_AUTH_MODE: "proxy" } }));
     assert.ok(bypass.some((p) => p.startsWith('mcp_auth.mode: "proxy"')));
-    const withPath = problemsOf(() =>
-      loadConfig({ env: { ...OIDC, MCP_AUTH_MODE: "proxy", MCP_PUBLIC_URL: "https://mcp.example.com/team" } }),
-    );
-    assert.ok(withPath.some((p) => p.startsWith("server.public_url: with mcp_auth.mode")));
   });
 
   it("reads the authorization server's settings from the environment", () => {
