@@ -75,8 +75,16 @@ at once, each naming the value to set. A value may also come as its environment 
 {{- if and $publicUrl (not (regexMatch "^https?://[^\\s/?#@]+/?$" $publicUrl)) }}
 {{- $problems = append $problems (printf "config.server.public_url: must be an origin such as https://mcp.example.com, with no path, query or fragment (got %s): the proxy serves at the root of its host and cannot be served under a path prefix; give it a host name of its own" $publicUrl) }}
 {{- end }}
+{{- $problems = concat $problems (include "mcp-oidc-proxy.crossFieldProblems" . | fromYamlArray) }}
 {{- if not (or (get $env "MCP_TARGET_URL") (get $env "MCP_TARGET_HOST") (dig "target" "url" "" $c) (dig "target" "urls" list $c) (dig "target" "host" "" $c)) }}
 {{- $problems = append $problems "config.target.url: required, the MCP server behind the proxy (e.g. http://mcp-server.mcp-system.svc:3000)" }}
+{{- end }}
+{{- /* A mistyped existingSecret left pods waiting for it. `lookup` sees the cluster at install and upgrade (not in helm template, where both are empty): */ -}}
+{{- /* the Secret itself is missing only if the namespace's Secrets can be listed, so "no cluster" is not taken for "no Secret". */ -}}
+{{- with .Values.secrets.existingSecret }}
+{{- if and (not (lookup "v1" "Secret" $.Release.Namespace .)) (lookup "v1" "Secret" $.Release.Namespace "") }}
+{{- $problems = append $problems (printf "secrets.existingSecret: there is no Secret %s in %s; create it first (keys %s, %s) or leave existingSecret empty and give secrets.sessionSecret and secrets.oidcClientSecret" . $.Release.Namespace $.Values.secrets.keys.sessionSecret $.Values.secrets.keys.oidcClientSecret) }}
+{{- end }}
 {{- end }}
 {{- $store := get $env "SESSION_STORE" | default (dig "session" "store" "memory" $c) }}
 {{- $problems = concat $problems (include "mcp-oidc-proxy.sessionSecretProblems" (dict "Values" .Values "Release" .Release "required" (or $production (eq $store "redis"))) | fromYamlArray) }}
@@ -86,6 +94,61 @@ at once, each naming the value to set. A value may also come as its environment 
 {{- if $problems }}
 {{- fail (printf "\n%s cannot start with these values; set:\n  - %s" .Chart.Name (join "\n  - " $problems)) }}
 {{- end }}
+{{- end }}
+
+{{/*
+The proxy's rules across fields (packages/proxy/src/config/validate.ts), said in the chart's
+value names. The proxy stays their owner: helm.test.ts holds each refusal here to the
+proxy's own on the same config, and every ci/ values file to its --config-test. A YAML list.
+*/}}
+{{- define "mcp-oidc-proxy.crossFieldProblems" -}}
+{{- $c := .Values.config }}
+{{- $env := .Values.env }}
+{{- $problems := list }}
+{{- $environment := get $env "MCP_ENV" | default (dig "environment" "development" $c) }}
+{{- $auth := get $env "AUTH_MODE" | default (dig "auth" "mode" "oidc" $c) }}
+{{- $mcpAuth := get $env "MCP_AUTH_MODE" | default (dig "mcp_auth" "mode" "off" $c) }}
+{{- if and (eq $auth "bypass") (eq $environment "production") }}
+{{- $problems = append $problems "config.auth.mode: bypass turns authentication off and is refused with environment production; use oidc (or config.environment development)" }}
+{{- end }}
+{{- if and (ne $auth "oidc") (has $mcpAuth (list "provider" "proxy")) }}
+{{- $problems = append $problems (printf "config.mcp_auth.mode: %q needs config.auth.mode oidc (MCP clients' users sign in at the OpenID provider); with auth.mode %s set config.mcp_auth.mode \"off\" (the chart's default is proxy)" $mcpAuth $auth) }}
+{{- end }}
+{{- if eq $auth "oidc" }}
+{{- $scopes := dig "oidc" "scopes" (list "openid") $c }}
+{{- if and (kindIs "slice" $scopes) (not (has "openid" $scopes)) }}
+{{- $problems = append $problems "config.oidc.scopes: must include openid (the proxy signs users in with OpenID Connect)" }}
+{{- end }}
+{{- $issuer := get $env "OIDC_DISCOVERY_URL" | default (dig "oidc" "discovery_url" "" $c) }}
+{{- if and (hasPrefix "http://" $issuer) (not (regexMatch "^http://(localhost|127\\.[^/:]*|\\[::1\\])([:/]|$)" $issuer)) }}
+{{- if eq $environment "production" }}
+{{- $problems = append $problems (printf "config.oidc.discovery_url: must be https with environment production (got %s)" $issuer) }}
+{{- else if not (dig "oidc" "allow_insecure_issuer" false $c) }}
+{{- $problems = append $problems (printf "config.oidc.discovery_url: %s is plain http; use https or set config.oidc.allow_insecure_issuer: true for a test provider" $issuer) }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- if eq $mcpAuth "off" }}
+{{- range $index, $rule := dig "mcp_policy" "rules" list $c }}
+{{- if or (get $rule "clients") (get $rule "scopes") }}
+{{- $problems = append $problems (printf "config.mcp_policy.rules[%d]: clients and scopes are properties of bearer tokens, so config.mcp_auth.mode must be proxy or provider" $index) }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- if and (dig "target" "url" "" $c) (dig "target" "urls" list $c) }}
+{{- $problems = append $problems "config.target.urls: set either config.target.url (one endpoint) or config.target.urls (several), not both" }}
+{{- end }}
+{{- if eq (int .Values.metrics.port) 8080 }}
+{{- $problems = append $problems "metrics.port: 8080 is the proxy's own port (server.port, set by the chart); choose another, e.g. 9090" }}
+{{- end }}
+{{- if and (eq (dig "session" "cookie_same_site" "lax" $c) "none") (eq (dig "session" "cookie_secure" "auto" $c) "never") }}
+{{- $problems = append $problems "config.session.cookie_same_site: none requires Secure cookies; set config.session.cookie_secure to auto or always" }}
+{{- end }}
+{{- $redisMode := get $env "REDIS_MODE" | default (dig "redis" "mode" "standalone" $c) }}
+{{- if and (has $redisMode (list "sentinel" "cluster")) (not (or (get $env "REDIS_NODES") (dig "redis" "nodes" list $c))) }}
+{{- $problems = append $problems (printf "config.redis.nodes: required with redis.mode %s (host:port list)" $redisMode) }}
+{{- end }}
+{{- toYaml $problems }}
 {{- end }}
 
 {{/*

@@ -81,6 +81,23 @@ function configTest(configYaml: string, env: Record<string, string>) {
   return { status: result.status, output: `${result.stdout}${result.stderr}` };
 }
 
+/** `patch` laid over `base`: objects merged key by key, anything else (lists too) replaced. */
+function merged(base: unknown, patch: unknown): unknown {
+  const isObject = (value: unknown): value is Record<string, unknown> =>
+    typeof value === "object" && value !== null && !Array.isArray(value);
+  if (!isObject(base) || !isObject(patch)) return patch;
+  const result: Record<string, unknown> = { ...base };
+  for (const [key, value] of Object.entries(patch)) result[key] = merged(base[key], value);
+  return result;
+}
+
+/** The fields the proxy's --config-test names ("  - oidc.scopes: …"), each as the chart's value. */
+function proxyProblemValues(output: string): string[] {
+  return [...output.matchAll(/^ {2}- ([\w.[\]]+)(?: \([^)]*\))?:/gm)].map(([, field]) =>
+    field === "metrics.port" ? field : `config.${field}`,
+  );
+}
+
 function valuesFiles(chart: string): string[] {
   const dir = path.join(ROOT, "helm", chart, "ci");
   return readdirSync(dir)
@@ -287,6 +304,101 @@ describe("Helm charts", () => {
       }
     }
     assert.equal(proxyAccepts("https://tools.mcp.example.com/tools"), false, "the proxy refuses some of them");
+  });
+
+  // A new user's trial: --set config.auth.mode=bypass rendered in production, with the
+  // chart's default mcp_auth.mode proxy besides, and the pods crash-looped (exit 2).
+  it("refuse what the proxy refuses across fields, naming each value the proxy names, and render what it takes", () => {
+    const defaults = template("mcp-oidc-proxy", [PROXY_DEFAULTS]);
+    const defaultConfig = parse(defaults.find((o) => o.kind === "ConfigMap")?.data?.["config.yaml"] ?? "");
+    const secretEnv = (defaults.find((o) => o.kind === "Secret") as unknown as { stringData: Record<string, string> })
+      .stringData;
+    const bypass = { auth: { mode: "bypass" } };
+    const development = { environment: "development" };
+    const cases: { name: string; values: { config?: object; env?: Record<string, string> }; proxy?: object }[] = [
+      { name: "bypass in production", values: { config: bypass } },
+      { name: "bypass in production, from env", values: { env: { AUTH_MODE: "bypass" } } },
+      { name: "bypass with the default mcp_auth proxy", values: { config: { ...development, ...bypass } } },
+      {
+        name: "bypass with mcp_auth provider",
+        values: { config: { ...development, ...bypass, mcp_auth: { mode: "provider" } } },
+      },
+      { name: "bypass in development", values: { config: { ...development, ...bypass, mcp_auth: { mode: "off" } } } },
+      { name: "scopes without openid", values: { config: { oidc: { scopes: ["profile", "email"] } } } },
+      {
+        name: "a plain-http issuer in production",
+        values: { config: { oidc: { discovery_url: "http://id.example" } } },
+      },
+      {
+        name: "a plain-http issuer in development",
+        values: { config: { ...development, oidc: { discovery_url: "http://id.example" } } },
+      },
+      {
+        name: "a plain-http test issuer allowed",
+        values: {
+          config: { ...development, oidc: { discovery_url: "http://id.example", allow_insecure_issuer: true } },
+        },
+      },
+      { name: "a loopback issuer", values: { config: { oidc: { discovery_url: "http://127.0.0.1:9000/realm" } } } },
+      {
+        name: "a policy rule on scopes without bearer tokens",
+        values: { config: { mcp_auth: { mode: "off" }, mcp_policy: { rules: [{ tools: ["x"], scopes: ["s"] }] } } },
+      },
+      { name: "target url and urls", values: { config: { target: { urls: ["http://a:1", "http://b:1"] } } } },
+      {
+        name: "SameSite none without Secure",
+        values: { config: { session: { cookie_same_site: "none", cookie_secure: "never" } } },
+      },
+      {
+        name: "sentinel without nodes",
+        values: { config: { session: { store: "redis" }, redis: { mode: "sentinel" } } },
+      },
+    ];
+    const dir = mkdtempSync(path.join(tmpdir(), "chart-rules-"));
+    for (const [index, { name, values }] of cases.entries()) {
+      const file = path.join(dir, `case-${index}.yaml`);
+      writeFileSync(file, JSON.stringify(values));
+      const chart = helm(["template", "release", "helm/mcp-oidc-proxy", "-f", PROXY_DEFAULTS, "-f", file]);
+      const proxy = configTest(JSON.stringify(merged(defaultConfig, values.config ?? {})), {
+        ...secretEnv,
+        ...values.env,
+      });
+      assert.equal(chart.status === 0, proxy.status === 0, `${name}: chart ${chart.stderr}, proxy ${proxy.output}`);
+      for (const value of proxyProblemValues(proxy.output)) {
+        assert.ok(chart.stderr.includes(`- ${value}:`), `${name}: the chart does not name ${value}: ${chart.stderr}`);
+      }
+    }
+    const metrics = helm([
+      "template",
+      "release",
+      "helm/mcp-oidc-proxy",
+      "-f",
+      PROXY_DEFAULTS,
+      "--set",
+      "metrics.port=8080",
+    ]);
+    assert.match(metrics.stderr, /- metrics\.port: 8080 is the proxy's own port/);
+    assert.notEqual(
+      configTest(JSON.stringify(merged(defaultConfig, { metrics: { port: 8080 } })), secretEnv).status,
+      0,
+    );
+  });
+
+  it("render, for every ci/ values file, a config `mcp-oidc-proxy --config-test` accepts with its secrets", () => {
+    for (const values of valuesFiles("mcp-oidc-proxy")) {
+      const objects = template("mcp-oidc-proxy", [values]);
+      const given = parse(readFileSync(values, "utf8")) as { env?: Record<string, string>; secrets?: object };
+      const secret = objects.find((o) => o.kind === "Secret") as unknown as
+        | { stringData: Record<string, string> }
+        | undefined;
+      // An existing Secret's keys, as the chart names them, with values the proxy takes.
+      const existing = { OIDC_CLIENT_SECRET: "x", SESSION_SECRET: "s".repeat(40), REDIS_PASSWORD: "r" };
+      const result = configTest(objects.find((o) => o.kind === "ConfigMap")?.data?.["config.yaml"] ?? "", {
+        ...(secret?.stringData ?? existing),
+        ...given.env,
+      });
+      assert.equal(result.status, 0, `${path.basename(values)}: ${result.output}`);
+    }
   });
 
   it("render, with the defaults, a config `mcp-oidc-proxy --config-test` accepts with the chart's Secret", () => {
@@ -550,6 +662,40 @@ describe("helm install and helm upgrade against a real API server", () => {
     }
   });
 
+  // A new user's trial: a mistyped existingSecret installed with STATUS deployed, and the
+  // pods waited for a Secret nobody would create.
+  it("refuses to install the proxy chart with an existing Secret that does not exist; helm template still renders", async () => {
+    const values = ["-f", PROXY_DEFAULTS, "--set", "secrets.existingSecret=doesnotexist"];
+    const cases = [
+      { namespace: "missing-secret", create: true, flags: ["--dry-run=server"] },
+      { namespace: "missing-secret", create: false, flags: [] },
+      { namespace: "missing-secret-new", create: false, flags: ["--create-namespace"] },
+    ];
+    await kubectlOk(server, ["create", "namespace", "missing-secret"]);
+    for (const { namespace, flags } of cases) {
+      const result = await run(helmBinary(), [
+        "--kubeconfig",
+        server.kubeConfigFile,
+        "install",
+        "tools",
+        chartDir("mcp-oidc-proxy"),
+        "-n",
+        namespace,
+        ...values,
+        ...flags,
+      ]);
+      assert.notEqual(result.status, 0, `${namespace} ${flags.join(" ")}: ${result.stdout}`);
+      assert.ok(
+        result.stderr.includes(
+          `- secrets.existingSecret: there is no Secret doesnotexist in ${namespace}; create it first`,
+        ),
+        result.stderr,
+      );
+    }
+    const offline = helm(["template", "tools", "helm/mcp-oidc-proxy", "-n", "missing-secret", ...values]);
+    assert.equal(offline.status, 0, `without a cluster the Secret cannot be looked up: ${offline.stderr}`);
+  });
+
   it("installs the proxy chart, then upgrades it to the production values", async () => {
     await helmOk([
       "install",
@@ -559,6 +705,17 @@ describe("helm install and helm upgrade against a real API server", () => {
       NAMESPACE,
       "-f",
       path.join(ROOT, "helm/mcp-oidc-proxy/ci/default-values.yaml"),
+    ]);
+    // The production values name an existing Secret: helm upgrade refuses one that is missing.
+    await kubectlOk(server, [
+      "create",
+      "secret",
+      "generic",
+      "mcp-oidc-proxy-secrets",
+      "-n",
+      NAMESPACE,
+      "--from-literal=OIDC_CLIENT_SECRET=x",
+      `--from-literal=SESSION_SECRET=${"s".repeat(40)}`,
     ]);
     await helmOk([
       "upgrade",
