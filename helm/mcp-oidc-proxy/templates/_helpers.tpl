@@ -144,6 +144,11 @@ proxy's own on the same config, and every ci/ values file to its --config-test. 
 {{- if and (eq (dig "session" "cookie_same_site" "lax" $c) "none") (eq (dig "session" "cookie_secure" "auto" $c) "never") }}
 {{- $problems = append $problems "config.session.cookie_same_site: none requires Secure cookies; set config.session.cookie_secure to auto or always" }}
 {{- end }}
+{{- $vaultLogin := get $env "VAULT_AUTH_METHOD" | default (dig "vault" "auth_method" "token" $c) }}
+{{- $vaultUsed := or (get $env "VAULT_SECRETS") (dig "vault" "secrets" list $c) (dig "vault" "enabled" false $c) }}
+{{- if and $vaultUsed (eq $vaultLogin "kubernetes") (not .Values.serviceAccount.automountToken) (not (dig "vault" "service_account_token_file" "" $c)) }}
+{{- $problems = append $problems "serviceAccount.automountToken: set it to true for config.vault.auth_method kubernetes, which logs in to Vault with the pod's service account token (the pod has none without it)" }}
+{{- end }}
 {{- $redisMode := get $env "REDIS_MODE" | default (dig "redis" "mode" "standalone" $c) }}
 {{- if and (has $redisMode (list "sentinel" "cluster")) (not (or (get $env "REDIS_NODES") (dig "redis" "nodes" list $c))) }}
 {{- $problems = append $problems (printf "config.redis.nodes: required with redis.mode %s (host:port list)" $redisMode) }}

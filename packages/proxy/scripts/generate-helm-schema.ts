@@ -113,7 +113,7 @@ export function helmValuesSchema(): Schema {
         targetMemoryUtilizationPercentage: integer(0, 100),
       }),
       podDisruptionBudget: object({ enabled: boolean, maxUnavailable: { type: ["integer", "string"] } }),
-      serviceAccount: object({ create: boolean, name: string, annotations: stringMap }),
+      serviceAccount: object({ create: boolean, name: string, annotations: stringMap, automountToken: boolean }),
       resources: anyObject,
       podAnnotations: stringMap,
       podLabels: stringMap,

@@ -412,6 +412,31 @@ describe("Helm charts", () => {
     assert.match(result.output, /configuration OK/);
   });
 
+  // A new user's trial: the pod template hard-coded automountServiceAccountToken: false, so
+  // the README's Vault Kubernetes login could not work with the chart.
+  it("mount the service account token for Vault's Kubernetes login when asked, and refuse that login without it", () => {
+    const automount = (extra: string[]) =>
+      (
+        template("mcp-oidc-proxy", [PROXY_DEFAULTS], extra).find((o) => o.kind === "Deployment") as unknown as {
+          spec: { template: { spec: { automountServiceAccountToken: boolean } } };
+        }
+      ).spec.template.spec.automountServiceAccountToken;
+    assert.equal(automount([]), false, "no token in the pod by default");
+    const vault = [
+      "--set",
+      "config.vault.address=https://vault.example.com,config.vault.auth_method=kubernetes,config.vault.role=mcp-proxy",
+      "--set",
+      "config.vault.secrets[0].path=secret/data/mcp/oidc,config.vault.secrets[0].key=client_secret,config.vault.secrets[0].env=OIDC_CLIENT_SECRET",
+    ];
+    const without = helm(["template", "release", "helm/mcp-oidc-proxy", "-f", PROXY_DEFAULTS, ...vault]);
+    assert.notEqual(without.status, 0);
+    assert.match(
+      without.stderr,
+      /- serviceAccount\.automountToken: set it to true for config\.vault\.auth_method kubernetes/,
+    );
+    assert.equal(automount([...vault, "--set", "serviceAccount.automountToken=true"]), true);
+  });
+
   it("roll the pods when the Secret the chart creates changes", () => {
     const checksum = (sessionSecret: string) =>
       (

@@ -9,6 +9,24 @@ import { SecretSourceError } from "./errors.ts";
 
 type VaultSettings = Config["vault"];
 
+/**
+ * A file a Vault setting names (a token, the pod's service account token, a CA): one that
+ * cannot be read stops the start with the setting and the file, as every other secret
+ * source problem does, not with Node's stack trace.
+ */
+function readSettingFile(setting: string, file: string, hint = ""): string {
+  try {
+    return readFileSync(file, "utf8");
+  } catch (error) {
+    const reason = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
+    throw new SecretSourceError(`Vault: cannot read ${setting} ${file} (${reason})${hint}`);
+  }
+}
+
+/** Where the pod's token comes from, for the message when it is missing. */
+const SERVICE_ACCOUNT_TOKEN_HINT =
+  ": auth_method kubernetes logs in with the pod's service account token; mount it (automountServiceAccountToken, or the Helm chart's serviceAccount.automountToken: true) or set vault.service_account_token_file";
+
 export class VaultClient {
   readonly #settings: VaultSettings;
   readonly #dispatcher: Agent | undefined;
@@ -17,7 +35,7 @@ export class VaultClient {
   constructor(settings: VaultSettings) {
     this.#settings = settings;
     this.#dispatcher = settings.ca_file
-      ? new Agent({ connect: { ca: [...rootCertificates, readFileSync(settings.ca_file, "utf8")] } })
+      ? new Agent({ connect: { ca: [...rootCertificates, readSettingFile("vault.ca_file", settings.ca_file)] } })
       : undefined;
   }
 
@@ -51,10 +69,14 @@ export class VaultClient {
     if (this.#token) return this.#token;
     const settings = this.#settings;
     if (settings.auth_method === "token") {
-      this.#token = (settings.token ?? readFileSync(settings.token_file as string, "utf8")).trim();
+      this.#token = (settings.token ?? readSettingFile("vault.token_file", settings.token_file as string)).trim();
       return this.#token;
     }
-    const jwt = readFileSync(settings.service_account_token_file, "utf8").trim();
+    const jwt = readSettingFile(
+      "vault.service_account_token_file",
+      settings.service_account_token_file,
+      SERVICE_ACCOUNT_TOKEN_HINT,
+    ).trim();
     const answer = await this.#call("POST", `auth/${settings.kubernetes_mount}/login`, { role: settings.role, jwt });
     const token = (answer.auth as { client_token?: unknown } | undefined)?.client_token;
     if (typeof token !== "string") throw new SecretSourceError("Vault's Kubernetes login returned no token");

@@ -41,9 +41,9 @@ async function startServer(command: string, args: (port: number) => string[], re
 }
 
 /** The proxy command with the stack's environment, minus the secrets, plus `extra`. */
-function proxyWithout(stack: Stack, extra: Record<string, string>): ChildProcess {
+function proxyWithout(stack: Stack, extra: Record<string, string>, args: string[] = []): ChildProcess {
   const { OIDC_CLIENT_SECRET: _client, SESSION_SECRET: _session, ...env } = stack.envFor(0);
-  return spawn(BIN, [], {
+  return spawn(BIN, args, {
     env: { PATH: process.env.PATH ?? "", ...env, LOG_LEVEL: "info", ...extra },
     stdio: ["ignore", "pipe", "pipe"],
   });
@@ -185,6 +185,35 @@ describe("secrets from HashiCorp Vault (API stand-in)", () => {
     assert.equal(loaded.config.oidc.client_secret, CLIENT_SECRET);
     const login = vault.requests.find((r) => r.path === "/v1/auth/kubernetes/login");
     assert.equal(login?.headers["x-vault-namespace"], "team-a");
+  });
+
+  // A new user's trial: no token file (a pod without automountServiceAccountToken) crashed
+  // --config-test and the start with a stack trace (ENOENT), not the promised one line.
+  it("stops with one line naming the file when the service account token or the CA file cannot be read (exit 1)", async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "vault-files-"));
+    const missing = path.join(dir, "serviceaccount/token");
+    const base = { VAULT_ADDR: vault.url, VAULT_SECRETS: secrets };
+    const cases = [
+      {
+        env: { ...base, VAULT_AUTH_METHOD: "kubernetes", VAULT_ROLE: "mcp-proxy" },
+        file: writeConfig(dir, `vault:\n  service_account_token_file: ${missing}\n`),
+        message: `cannot fetch secrets: Vault: cannot read vault.service_account_token_file ${missing} (ENOENT)`,
+      },
+      {
+        env: { ...base, VAULT_TOKEN: rootToken, VAULT_CACERT: path.join(dir, "ca.crt") },
+        file: undefined,
+        message: `cannot fetch secrets: Vault: cannot read vault.ca_file ${path.join(dir, "ca.crt")} (ENOENT)`,
+      },
+    ];
+    for (const { env, file, message } of cases) {
+      for (const args of [["--config-test"], []]) {
+        const proxy = proxyWithout(stack, env, [...(file ? ["--config", file] : []), ...args]);
+        const { code, stderr } = await finished(proxy);
+        assert.equal(code, 1, stderr);
+        assert.ok(stderr.startsWith(`mcp-oidc-proxy: ${message}`), stderr);
+        assert.equal(stderr.trim().split("\n").length, 1, `one line, no stack trace: ${stderr}`);
+      }
+    }
   });
 
   it("stops at startup when Vault refuses the token (exit 1)", async () => {
