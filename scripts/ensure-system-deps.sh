@@ -33,8 +33,11 @@ if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null 2>&1; then
   exit 1
 fi
 echo "ensure-system-deps: installing ${missing[*]}" >&2
-apt-get update -qq
-DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# Another apt or dpkg (unattended-upgrades, a second make setup) holds the lock for a while:
+# wait for it up to two minutes instead of failing with a bare lock error.
+lock_wait=(-o DPkg::Lock::Timeout=120)
+apt-get "${lock_wait[@]}" update -qq
+DEBIAN_FRONTEND=noninteractive apt-get "${lock_wait[@]}" install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 # The packages start system-wide services; tests start their own on free ports.
 for service in redis-server prometheus; do
   (systemctl disable --now "$service" 2>/dev/null || service "$service" stop 2>/dev/null || true) >/dev/null 2>&1
