@@ -2,7 +2,8 @@
 // JavaScript so that it runs on any Node. Node 24 runs the command's bundled build, rebuilt
 // first when a source is newer (decisions 019 and 020). On an older Node it re-executes the
 // command with the project-local Node 24 that `make setup` installs, as a child, passes it
-// SIGTERM, SIGINT and SIGHUP, and exits with its status; or says how to get one.
+// SIGTERM, SIGINT and SIGHUP, and exits with its status (the child stops when this process
+// ends, even by SIGKILL); or says how to get one.
 import { spawn, spawnSync } from "node:child_process";
 import { existsSync, readdirSync, realpathSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";
@@ -19,12 +20,25 @@ export async function launch(binUrl, { name, bundle, build, inputs = [] }) {
   const bin = fileURLToPath(binUrl);
   const packageDir = join(dirname(realpathSync(bin)), "..");
   if (Number(process.versions.node.split(".")[0]) >= 24) {
+    stopWithLauncher();
     const entry = entryPoint(packageDir, join(packageDir, bundle), join(packageDir, build), inputs);
     const { main } = await import(pathToFileURL(entry).href);
     await main(process.argv);
   } else {
     relaunch(name, bin, packageDir);
   }
+}
+
+/**
+ * Started by relaunch() on an older Node: stop with that launcher. One killed with SIGKILL
+ * cannot pass a signal on, but its end closes the IPC channel; the program then gets the
+ * SIGTERM the launcher would have passed, so it stops as it always does (its own code knows
+ * nothing of being launched). Unreferenced: the channel does not keep a finished program up.
+ */
+function stopWithLauncher() {
+  if (!process.channel) return;
+  process.channel.unref();
+  process.once("disconnect", () => process.kill(process.pid, "SIGTERM"));
 }
 
 /**
@@ -58,7 +72,8 @@ function relaunch(name, bin, packageDir) {
   // here) rather than twice; every signal that stops or reloads the program is passed on.
   // It gets this process's V8 flags (a bin's first line's), which a direct run would not read.
   const child = spawn(local, [...process.execArgv, bin, ...process.argv.slice(2)], {
-    stdio: "inherit",
+    // The IPC channel (fd 3) only tells the child when this process is gone (stopWithLauncher).
+    stdio: ["inherit", "inherit", "inherit", "ipc"],
     detached: true,
   });
   const forwarded = ["SIGTERM", "SIGINT", "SIGHUP"];

@@ -2,6 +2,7 @@
 // leads (Lease), only the leader reconciles, and when it stops the other takes over.
 import assert from "node:assert/strict";
 import { type ChildProcess, execFileSync, spawn, spawnSync } from "node:child_process";
+import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { AppsV1Api, CoordinationV1Api, CoreV1Api, CustomObjectsApi } from "@kubernetes/client-node";
@@ -35,6 +36,34 @@ describe("mcp-oidc-operator processes", () => {
   const deploymentOf = (name: string) =>
     server.kubeConfig().makeApiClient(AppsV1Api).readNamespacedDeployment({ name, namespace: NS });
 
+  const startOperator = async (): Promise<Operator> => {
+    const [healthPort, metricsPort] = [await freePort(), await freePort()];
+    // With a Node older than 24 the processes run through the launcher's child (Node 24), so
+    // stopping and handing over also pin that the launcher passes SIGTERM on and exits with
+    // the child's status, and that its child stops when it is killed.
+    const node = olderNode();
+    const child = spawn(
+      node ?? BIN,
+      [
+        ...(node ? [BIN] : []),
+        "--kubeconfig",
+        server.kubeConfigFile,
+        "--lease-namespace",
+        "default",
+        "--health-port",
+        String(healthPort),
+        "--metrics-port",
+        String(metricsPort),
+        "--bind-address",
+        "127.0.0.1",
+        "--log-level",
+        "warn",
+      ],
+      { stdio: ["ignore", "ignore", "inherit"], env: { PATH: process.env.PATH ?? "" } },
+    );
+    return { process: child, health: `http://127.0.0.1:${healthPort}`, metrics: `http://127.0.0.1:${metricsPort}` };
+  };
+
   before(async () => {
     server = await startTestApiServer();
     await installCrd(server);
@@ -42,40 +71,10 @@ describe("mcp-oidc-operator processes", () => {
       .kubeConfig()
       .makeApiClient(CoreV1Api)
       .createNamespace({ body: { metadata: { name: NS } } });
-    for (let i = 0; i < 2; i++) {
-      const [healthPort, metricsPort] = [await freePort(), await freePort()];
-      // With a Node older than 24 the processes run through the launcher's child (Node 24), so
-      // stopping and handing over also pin that the launcher passes SIGTERM on and exits with
-      // the child's status.
-      const node = olderNode();
-      const child = spawn(
-        node ?? BIN,
-        [
-          ...(node ? [BIN] : []),
-          "--kubeconfig",
-          server.kubeConfigFile,
-          "--lease-namespace",
-          "default",
-          "--health-port",
-          String(healthPort),
-          "--metrics-port",
-          String(metricsPort),
-          "--bind-address",
-          "127.0.0.1",
-          "--log-level",
-          "warn",
-        ],
-        { stdio: ["ignore", "ignore", "inherit"], env: { PATH: process.env.PATH ?? "" } },
-      );
-      operators.push({
-        process: child,
-        health: `http://127.0.0.1:${healthPort}`,
-        metrics: `http://127.0.0.1:${metricsPort}`,
-      });
-    }
+    for (let i = 0; i < 2; i++) operators.push(await startOperator());
   });
   after(async () => {
-    // SIGTERM, not SIGKILL: a launcher passes it on to its child, which would outlive a SIGKILL.
+    // SIGTERM: a clean stop, which a launcher passes on to its child.
     await Promise.all(
       operators.map(async (op) => {
         if (op.process.exitCode !== null || op.process.signalCode !== null) return;
@@ -144,5 +143,34 @@ describe("mcp-oidc-operator processes", () => {
     await eventually(async () => ((await isLeader(other)) ? true : undefined), "the other process to lead");
     await createProxy("second");
     await eventually(() => deploymentOf("second"), "the second Deployment, reconciled by the new leader");
+  });
+  // A new user's trial: SIGKILL of a launcher on an older Node left its Node 24 child
+  // running, still renewing the Lease, so the standby never took over.
+  it("hands over when the leader is killed with SIGKILL (its launcher's child stops too)", async () => {
+    const standby = await startOperator();
+    operators.push(standby);
+    await eventually(async () => ((await fetch(`${standby.health}/healthz`)).status === 200 ? true : undefined), "up");
+    const leader = await eventually(async () => {
+      for (const op of operators)
+        if (op !== standby && op.process.exitCode === null && op.process.signalCode === null && (await isLeader(op)))
+          return op;
+      return undefined;
+    }, "the current leader");
+    const child = olderNode()
+      ? execFileSync("ps", ["-o", "pid=", "--ppid", String(leader.process.pid)], { encoding: "utf8" }).trim()
+      : "";
+    const exited = new Promise((resolve) => leader.process.once("exit", resolve));
+    leader.process.kill("SIGKILL");
+    await exited;
+    // Without a launcher the Lease expires (15 s) before the standby may take it.
+    await eventually(async () => ((await isLeader(standby)) ? true : undefined), "the standby to lead", 1200);
+    if (child) {
+      await eventually(
+        // Gone, or a zombie its new parent has not reaped yet (the state after the name is Z).
+        async () =>
+          !existsSync(`/proc/${child}`) || / Z /.test(readFileSync(`/proc/${child}/stat`, "utf8")) ? true : undefined,
+        "the launcher's child to exit",
+      );
+    }
   });
 });

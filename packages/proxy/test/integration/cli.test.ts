@@ -1,7 +1,7 @@
 // The mcp-oidc-proxy command as a user runs it: node_modules/.bin/mcp-oidc-proxy.
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { execFileSync, spawn } from "node:child_process";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -26,6 +26,25 @@ function refused(port: number): Promise<boolean> {
     });
     socket.once("error", () => resolve(true));
   });
+}
+
+/** Whether a process runs (a zombie, exited but not yet reaped by its new parent, does not). */
+function running(pid: number): boolean {
+  try {
+    // The state follows the command name in parentheses: R, S, D… or Z.
+    return !/\) Z /.test(readFileSync(`/proc/${pid}/stat`, "utf8"));
+  } catch {
+    return false;
+  }
+}
+
+/** Resolves once `done` holds, checking every 50 ms for at most 30 s (a process's exit seen from outside it). */
+async function until(done: () => boolean, what: string): Promise<void> {
+  for (let attempt = 0; attempt < 600; attempt++) {
+    if (done()) return;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  assert.fail(`timed out waiting for ${what}`);
 }
 
 describe("mcp-oidc-proxy command", () => {
@@ -190,6 +209,37 @@ describe("mcp-oidc-proxy command", () => {
     assert.equal(code, 0, "the launcher exits with the child's status");
     assert.match(stdout, /shutdown complete/);
     assert.equal(await refused(port), true, "the child no longer listens");
+  });
+
+  // A new user's trial: SIGKILL of the launcher (a service manager's last resort) left its
+  // Node 24 child serving, an orphan, where the README says service managers see the real
+  // process stop.
+  it("launcher on an older Node killed with SIGKILL: its Node 24 child stops too and no longer listens", {
+    skip: node20 ? false : "no Node older than 24 on this machine",
+    timeout: 60_000,
+  }, async (t) => {
+    const port = await freePort();
+    const launcher = run(
+      ["--host", "127.0.0.1", "--port", String(port), "--target-port", "1"],
+      {
+        AUTH_MODE: "bypass",
+        LOG_LEVEL: "info",
+      },
+      node20,
+    );
+    const exit = finished(launcher);
+    await logLine(launcher, "mcp-oidc-proxy listening");
+    const child = Number(
+      execFileSync("ps", ["-o", "pid=", "--ppid", String(launcher.pid)], { encoding: "utf8" }).trim(),
+    );
+    t.after(() => {
+      if (running(child)) process.kill(child, "SIGKILL");
+    });
+    assert.ok(running(child), "the launcher runs the proxy in a child");
+    launcher.kill("SIGKILL");
+    await exit;
+    await until(() => !running(child), "the child to exit after its launcher was killed");
+    assert.equal(await refused(port), true, "nothing serves on the port");
   });
 
   it("launcher on an older Node exits with its child's status", {
