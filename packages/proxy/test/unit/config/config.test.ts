@@ -42,6 +42,20 @@ describe("configuration", () => {
     assert.equal(config.target.sse_keepalive_interval, 25_000);
   });
 
+  // A new user's trial: target.url "http://" was shown as (got "redacted"), though it holds
+  // no credentials; an unparsable URL now shows with only its credentials hidden.
+  it("names an unparsable URL as written, hiding only what may be credentials", () => {
+    const shown = (url: string) =>
+      problemsOf(() => loadConfig({ env: { AUTH_MODE: "bypass", MCP_TARGET_URL: url } })).find((p) =>
+        p.startsWith("target.url:"),
+      );
+    assert.match(shown("http://") ?? "", /\(got "http:\/\/"\)/);
+    assert.match(shown("http://exa mple.com:3000/x") ?? "", /\(got "http:\/\/exa mple\.com:3000\/x"\)/);
+    const withCredentials = shown("http://us er:pass/word-1@exa mple.com/mcp?api_key=key-1&x") ?? "";
+    assert.match(withCredentials, /\(got "http:\/\/redacted@exa mple\.com\/mcp\?api_key=redacted&x"\)/);
+    for (const secret of ["us er", "pass", "word-1", "key-1"]) assert.ok(!withCredentials.includes(secret), secret);
+  });
+
   it("never echoes a secret or a URL's credentials in its error messages", () => {
     const problems = problemsOf(() =>
       loadConfig({
