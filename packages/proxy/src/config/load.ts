@@ -1,6 +1,7 @@
 // Loads the configuration: defaults < files (configs/base.yaml, then configs/<env>.yaml,
 // then --config) < environment < flags. Every problem is collected and reported at once,
 // each naming the field, the bad value and where it came from.
+import { X509Certificate } from "node:crypto";
 import { accessSync, constants, existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { parseDocument } from "yaml";
@@ -196,7 +197,35 @@ function readSecretFiles(config: Config, problems: string[]): void {
   if (audit.arguments_key_file && !audit.arguments_key) {
     audit.arguments_key = readSecretFile(audit.arguments_key_file, "mcp_policy.audit.arguments_key_file", problems);
   }
-  if (config.oidc.ca_file) readSecretFile(config.oidc.ca_file, "oidc.ca_file", problems);
+  if (config.oidc.ca_file) {
+    const bundle = readSecretFile(config.oidc.ca_file, "oidc.ca_file", problems);
+    if (bundle !== undefined && !isPemCertificates(bundle)) {
+      problems.push(
+        `oidc.ca_file: ${config.oidc.ca_file} holds no PEM certificate (-----BEGIN CERTIFICATE-----); give the CA in PEM form (a DER file: openssl x509 -inform der -in ca.der -out ca.crt)`,
+      );
+    }
+  }
+}
+
+const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
+
+/**
+ * Whether a CA bundle is one or more PEM certificates, each of which parses. Node's TLS
+ * would skip anything else without a word, and every sign-in would fail at the provider's
+ * certificate instead of at start (an operator's caConfigMapRef with a DER or a key in ca.crt).
+ */
+function isPemCertificates(bundle: string): boolean {
+  const certificates = bundle.match(PEM_CERTIFICATE) ?? [];
+  return (
+    certificates.length > 0 &&
+    certificates.every((pem) => {
+      try {
+        return new X509Certificate(pem).raw.length > 0;
+      } catch {
+        return false;
+      }
+    })
+  );
 }
 
 /**

@@ -8,6 +8,7 @@ import { ConfigError, loadConfig } from "../../../src/config/load.ts";
 import { resolveConfig } from "../../../src/config/resolve.ts";
 import { configSchema } from "../../../src/config/schema.ts";
 import { environmentBindings, flagBindings } from "../../../src/config/sources.ts";
+import { makeLocalhostCertificates } from "../../support/certificates.ts";
 
 type JsonSchema = { type?: string | string[]; anyOf?: JsonSchema[]; properties?: Record<string, JsonSchema> };
 
@@ -44,6 +45,27 @@ describe("configuration", () => {
 
   // A new user's trial: target.url "http://" was shown as (got "redacted"), though it holds
   // no credentials; an unparsable URL now shows with only its credentials hidden.
+  // A new user's trial: an operator caConfigMapRef whose ca.crt was no PEM was accepted, and
+  // every sign-in then failed at the provider's certificate.
+  it("refuses an oidc.ca_file that holds no PEM certificate, and takes a PEM bundle", () => {
+    const { caFile, caPem } = makeLocalhostCertificates();
+    const dir = tempDir({
+      "der.crt": "0\x82\x01\x0a not pem",
+      "broken.crt": `${caPem.slice(0, 80)}\n-----END CERTIFICATE-----\n`,
+    });
+    for (const name of ["der.crt", "broken.crt"]) {
+      const file = path.join(dir, name);
+      const problems = problemsOf(() => loadConfig({ env: { ...OIDC, OIDC_CA_FILE: file } }));
+      assert.ok(
+        problems.includes(
+          `oidc.ca_file: ${file} holds no PEM certificate (-----BEGIN CERTIFICATE-----); give the CA in PEM form (a DER file: openssl x509 -inform der -in ca.der -out ca.crt)`,
+        ),
+        problems.join("\n"),
+      );
+    }
+    assert.equal(loadConfig({ env: { ...OIDC, OIDC_CA_FILE: caFile } }).config.oidc.ca_file, caFile);
+  });
+
   it("names an unparsable URL as written, hiding only what may be credentials", () => {
     const shown = (url: string) =>
       problemsOf(() => loadConfig({ env: { AUTH_MODE: "bypass", MCP_TARGET_URL: url } })).find((p) =>
