@@ -61,6 +61,7 @@ class RecordedResponseStream extends Writable {
 function installLambdaRuntime(): void {
   globalThis.awslambda = {
     streamifyResponse: <T>(handler: T) => handler,
+    // biome-ignore lint/complexity/noStaticOnlyClass: the Lambda runtime's HttpResponseStream is a class with a static from()
     HttpResponseStream: class {
       static from(stream: Writable, metadata: Record<string, unknown>) {
         stream.write(JSON.stringify(metadata));
