@@ -185,6 +185,9 @@ describe("McpOidcProxy CRD", () => {
       "https://tools.example.com/?x=1#frag",
       "https://tools.example.com#frag",
       "https://user@tools.example.com",
+      // A path behind a backslash (URL parsers read it as a slash) and a host with a semicolon.
+      "https://tools.example.com\\team-a",
+      "https://tools.example.com;x",
     ];
     for (const publicUrl of urls) {
       const spec = { upstream: { url: "http://mcp-server:3000" }, authMode: "bypass", publicUrl };

@@ -283,6 +283,7 @@ describe("Helm charts", () => {
       "https://tools.mcp.example.com/tools",
       "https://tools.mcp.example.com/?x=1#frag",
       "https://tools.mcp.example.com#frag",
+      "https://tools.mcp.example.com;x",
     ]) {
       const result = helm([
         "template",

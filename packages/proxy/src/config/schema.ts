@@ -44,7 +44,7 @@ const absoluteUrl = z.url({ protocol: /^https?$/, error: "must be an absolute ht
  * drop a path. validate.ts refuses others with a message; the Helm chart's _helpers.tpl and,
  * as CEL, the operator CRD's spec.publicUrl rule check the same pattern (tests hold them equal).
  */
-export const PUBLIC_URL_PATTERN_SOURCE = "^https?://[^\\s/?#@]+/?$";
+export const PUBLIC_URL_PATTERN_SOURCE = "^https?://([A-Za-z0-9.-]+|\\[[0-9A-Fa-f:.]+\\])(:[0-9]+)?/?$";
 export const PUBLIC_URL_PATTERN = new RegExp(PUBLIC_URL_PATTERN_SOURCE);
 
 export const environments = ["development", "staging", "production"] as const;

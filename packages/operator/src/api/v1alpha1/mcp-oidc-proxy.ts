@@ -58,7 +58,7 @@ const absoluteUrl = (schemes: RegExp, example: string, description: string, rule
  * (PUBLIC_URL_PATTERN_SOURCE in its config/schema.ts; a test holds them equal).
  */
 export const PUBLIC_URL_ORIGIN: UrlRule = {
-  pattern: "^https?://[^\\s/?#@]+/?$",
+  pattern: "^https?://([A-Za-z0-9.-]+|\\[[0-9A-Fa-f:.]+\\])(:[0-9]+)?/?$",
   message:
     "must be an origin such as https://tools.mcp.example.com, with no path, query or fragment: the proxy serves its routes at the root of its host and cannot be served under a path prefix",
 };

@@ -192,6 +192,9 @@ describe("configuration", () => {
       "https://mcp.example.com?x=1",
       "https://mcp.example.com/#frag",
       "https://user@mcp.example.com",
+      // URL parsers read a backslash as a slash: a path all the same.
+      "https://mcp.example.com\\tools",
+      "https://mcp.example.com;x",
     ]) {
       for (const mcpAuth of ["off", "provider", "proxy"]) {
         const problems = problemsOf(() =>
