@@ -6,7 +6,8 @@
 // (no oauth2-proxy, no streams): the figure to watch while changing start-up or module loading.
 // BENCH_MEMORY_RUNS=N starts the proxy N times (RSS differs by ~10 MiB between runs);
 // BENCH_MEMORY_IDLE_ONLY=1 skips the load; BENCH_NODE_OPTIONS are the proxy's NODE_OPTIONS
-// (V8 flags given there replace the entrypoint's).
+// (V8 flags given there replace the entrypoint's); BENCH_MEMORY_BINARY=1 prints which parts of
+// the node binary the idle proxy has paged in beyond a bare node:http server (binary-pages.ts).
 import { type ChildProcess, spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import path from "node:path";
@@ -14,6 +15,7 @@ import autocannon from "autocannon";
 import { buildBundle } from "../scripts/build-bundle.ts";
 import { TestBrowser } from "../test/support/browser.ts";
 import { freePort, startRedis } from "../test/support/redis-server.ts";
+import { binaryPages, binaryPagesReport } from "./binary-pages.ts";
 import { MCP_HEADERS, startBenchProvider, startBenchProxy, TOOLS_LIST } from "./proxy-env.ts";
 
 const here = import.meta.dirname;
@@ -47,6 +49,17 @@ function memory(pid: number | undefined): string {
   return `RSS ${field("VmRSS").toFixed(0)} MiB (anon ${field("RssAnon").toFixed(0)}, file ${field("RssFile").toFixed(0)} of which node binary ${binary.toFixed(0)})`;
 }
 
+/** The node binary's pages a bare node:http server has paged in, 1 s after it listens. */
+async function bareServerPages(): Promise<Map<string, number>> {
+  const server = `require("node:http").createServer((q, s) => s.end()).listen(0, () => console.log("up"))`;
+  const bare = start(process.execPath, ["-e", server]);
+  await new Promise((resolve) => bare.stdout?.once("data", resolve));
+  await new Promise((resolve) => setTimeout(resolve, 1000));
+  const pages = binaryPages(bare.pid as number);
+  await stop(bare);
+  return pages;
+}
+
 async function load(url: string, headers: Record<string, string>): Promise<number> {
   const result = await autocannon({
     url,
@@ -67,6 +80,7 @@ try {
   const redis = await startRedis();
   // One port for every run, each proxy stopped before the next starts.
   const port = await freePort();
+  const barePages = process.env.BENCH_MEMORY_BINARY ? await bareServerPages() : undefined;
   const { idp, tokenFor } = await startBenchProvider([`http://127.0.0.1:${port}/callback`]);
   for (let run = 0; run < RUNS; run++) {
     const url = `http://127.0.0.1:${port}`;
@@ -79,6 +93,10 @@ try {
     const startupMs = performance.now() - started;
     await new Promise((resolve) => setTimeout(resolve, 1000));
     const idle = memory(proxy.pid);
+    if (barePages) {
+      const report = binaryPagesReport(binaryPages(proxy.pid as number), barePages);
+      process.stdout.write(`the node binary's pages, idle proxy vs a bare node:http server:\n${report}\n`);
+    }
     if (process.env.BENCH_MEMORY_IDLE_ONLY) {
       process.stdout.write(`startup ${startupMs.toFixed(0)} ms; idle ${idle}\n`);
       await stop(proxy);
