@@ -113,7 +113,10 @@ export function buildOwnRoutes(parts: AppParts): Express {
       }),
     );
   }
-  if (parts.authorizationServer) app.use(parts.authorizationServer.interactionRouter());
+  if (parts.authorizationServer) {
+    app.use(parts.authorizationServer.interactionRouter());
+    app.use(parts.authorizationServer.connectedClientsRouter());
+  }
   if (parts.login) {
     const login = parts.login;
     app.use(login.router());

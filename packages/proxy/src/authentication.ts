@@ -69,8 +69,16 @@ function bypassMode(mode: Extract<AuthMode, { mode: "bypass" }>, deps: Authentic
   return { mode: "bypass", user, authenticator };
 }
 
-/** Browser sessions: the reader of the hot path, the sign-in, the writer, the refresher. */
-function sessionParts(upstream: UpstreamOidc, sessions: SessionBackend, deps: AuthenticationDeps) {
+/**
+ * Browser sessions: the reader of the hot path, the sign-in, the writer, the refresher.
+ * `signedOut` ends what else ends with a sign-out (the MCP client grants, mode proxy).
+ */
+function sessionParts(
+  upstream: UpstreamOidc,
+  sessions: SessionBackend,
+  deps: AuthenticationDeps,
+  signedOut: (userId: string) => Promise<void>,
+) {
   const { config } = deps.resolved;
   const { cookies, secrets, metrics, logger } = deps;
   const reader = new SessionReader({
@@ -89,6 +97,7 @@ function sessionParts(upstream: UpstreamOidc, sessions: SessionBackend, deps: Au
     cookieOptions: (req) => cookies.options(req),
     sessionCookieName: cookies.sessionName,
     forgetSession: (id) => reader.forget(id),
+    signedOut,
   });
   const sessionMiddleware = session({
     store: sessions.store,
@@ -177,13 +186,17 @@ async function proxyTokens(
 async function oidcMode(mode: OidcMode, sessions: SessionBackend, deps: AuthenticationDeps): Promise<Authentication> {
   const upstream = new UpstreamOidc(mode.oidc, deps.logger);
   await upstream.start();
-  const { reader, login, sessionMiddleware, refresher } = sessionParts(upstream, sessions, deps);
+  // The authorization server is made after the sign-in it uses; a sign-out ends its grants.
+  let grants: AuthorizationServer | undefined;
+  const signedOut = async (userId: string) => grants?.endGrantsOf(userId);
+  const { reader, login, sessionMiddleware, refresher } = sessionParts(upstream, sessions, deps, signedOut);
   const mcp =
     mode.mcp.mode === "provider"
       ? providerTokens(upstream, deps)
       : mode.mcp.mode === "proxy"
         ? await proxyTokens(upstream, login, sessions, deps)
         : undefined;
+  grants = mcp?.authorizationServer;
   const { pathScopes, resource, config } = deps.resolved;
   const authenticator = new Authenticator({
     policy: deps.policy,

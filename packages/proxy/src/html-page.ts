@@ -1,4 +1,4 @@
-// The proxy's own HTML pages (consent, sign-out, errors): one layout, one escaping function
+// The proxy's own HTML pages (consent, sign-out, connected clients, errors): one layout, one escaping function
 // and one set of headers, so every page a person sees is equally locked down.
 
 /**

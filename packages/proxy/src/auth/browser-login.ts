@@ -45,6 +45,11 @@ export interface BrowserLoginDeps {
   sessionCookieName: string;
   /** Tells the hot path's session cache that a session ended. */
   forgetSession: (id: string) => void;
+  /**
+   * What else ends when a person signs out: with mcp_auth.mode proxy, the MCP client grants
+   * they made (decision 037). Done before the session ends: if it fails, nothing ended.
+   */
+  signedOut?: (userId: string) => Promise<void>;
 }
 
 /** The sign-in routes besides the callback (oidc.redirect_path). */
@@ -236,7 +241,7 @@ export class BrowserLogin {
   }
 
   /**
-   * POST /logout ends the session. A browser (it says so with Sec-Fetch-Site) must post the
+   * POST /logout ends the session (and what signedOut ends with it). A browser (it says so with Sec-Fetch-Site) must post the
    * sign-out page's form: same origin and its CSRF token. Programs, which send no Sec-Fetch-*
    * headers, are not exposed to CSRF; browsers too old to send it still meet the Origin guard
    * and the SameSite session cookie, which a cross-site post does not carry.
@@ -251,6 +256,7 @@ export class BrowserLogin {
     const { upstream, config, metrics, logger } = this.#deps;
     const idToken = req.session?.tokens?.idToken;
     const userId = req.session?.user?.id;
+    if (userId) await this.#deps.signedOut?.(userId);
     if (req.session) {
       const id = req.sessionID;
       await new Promise<void>((resolve, reject) => req.session.destroy((err) => (err ? reject(err) : resolve())));

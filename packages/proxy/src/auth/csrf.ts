@@ -1,4 +1,4 @@
-// Anti-forgery tokens of the proxy's own forms (consent, sign-out): a random token kept in
+// Anti-forgery tokens of the proxy's own forms (consent, sign-out, connected clients): a random token kept in
 // the server-side session and repeated in the form; a post without the same token changes
 // nothing. Compared in constant time.
 import { randomBytes, timingSafeEqual } from "node:crypto";

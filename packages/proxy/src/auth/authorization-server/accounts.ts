@@ -59,6 +59,11 @@ export class AccountDirectory {
     await this.#store.set(consentKey(accountId, clientId, redirectUri), JSON.stringify(record), this.#ttlSeconds);
   }
 
+  /** Forgets an approval: the next authorization of this client there shows the page again. */
+  async forgetConsent(accountId: string, clientId: string, redirectUri: string): Promise<void> {
+    await this.#store.delete(consentKey(accountId, clientId, redirectUri));
+  }
+
   /** True when the user approved this client for this exact redirect URI and at least these scopes. */
   async hasConsented(accountId: string, clientId: string, redirectUri: string, scopes: string[]): Promise<boolean> {
     const raw = await this.#store.get(consentKey(accountId, clientId, redirectUri));

@@ -24,11 +24,13 @@ import { refreshUpstreamTokens } from "../token-refresh.ts";
 import type { UpstreamOidc } from "../upstream-oidc.ts";
 import { AccountDirectory } from "./accounts.ts";
 import { ClientMetadataDocuments } from "./client-metadata-documents.ts";
+import { CONNECTED_CLIENTS_PATHS, connectedClientsRouter } from "./connected-clients.ts";
 import { InteractionRoutes } from "./interactions.ts";
 import { IssuedTokenVerifier } from "./issued-token-verifier.ts";
 import { registrationBodyCap, registrationMetadata } from "./registration-limits.ts";
 import { deriveSigningKey } from "./signing-key.ts";
-import { storageAdapterFactory } from "./storage-adapter.ts";
+import { endGrant, storageAdapterFactory } from "./storage-adapter.ts";
+import { UserGrants } from "./user-grants.ts";
 
 /** The provider's endpoints, under one prefix so they never shadow the MCP server's paths. */
 const ROUTES = {
@@ -251,6 +253,8 @@ export class AuthorizationServer {
   readonly #forwardedHost: string;
   readonly #forwardedProto: string;
   readonly #documents: ClientMetadataDocuments | undefined;
+  /** The grants each person made, for the connected-clients page and sign-out. */
+  readonly #grants: UserGrants;
 
   private constructor(
     options: AuthorizationServerOptions,
@@ -272,6 +276,17 @@ export class AuthorizationServer {
     this.verifier = new IssuedTokenVerifier({
       provider,
       cacheTtlMs: options.tokenCacheTtlMs,
+    });
+    this.#grants = new UserGrants({
+      store: options.store,
+      secrets: [...options.secrets],
+      ttlSeconds: seconds(options.config.mcp_auth.server.refresh_token_ttl),
+      isLiveGrantOf: async (grantId, accountId) => (await provider.Grant.find(grantId))?.accountId === accountId,
+      endGrant: async (grantId) => {
+        await endGrant(options.store, grantId);
+        // This replica forgets the grant's tokens at once; others within their cache time.
+        this.verifier.forgetGrant(grantId);
+      },
     });
     this.#listen();
   }
@@ -418,13 +433,45 @@ export class AuthorizationServer {
     };
   }
 
+  /**
+   * A person signed out: every MCP client grant they made ends, with its tokens (refresh
+   * ones too), and their account record with the provider's tokens in it. Their approvals
+   * stay remembered: a client must still send them through sign-in again. See decision 037.
+   */
+  async endGrantsOf(accountId: string): Promise<void> {
+    const ended = await this.#grants.end(accountId);
+    await this.#accounts.forget(accountId);
+    if (ended.length > 0) {
+      this.#options.logger.info("sign-out ended the MCP client grants of the user", {
+        user_id: accountId,
+        grants: ended.length,
+      });
+    }
+  }
+
+  /** The connected-clients page: after the session middleware, behind the Origin guard. */
+  connectedClientsRouter(): Router {
+    return connectedClientsRouter({
+      clients: (accountId) => this.#grants.clients(accountId),
+      revoke: async (accountId, clientId) => {
+        const ended = await this.#grants.end(accountId, clientId);
+        if (ended.length === 0) return undefined;
+        // Revoked means asked again: the consent page shows before the client's next code.
+        for (const note of ended) await this.#accounts.forgetConsent(accountId, note.clientId, note.redirectUri);
+        return { clientName: ended.at(-1)?.clientName };
+      },
+      login: this.#options.login,
+      logger: this.#options.logger,
+    });
+  }
+
   async close(): Promise<void> {
     await this.#documents?.close();
   }
 
-  /** Paths this server answers: its endpoints and every form of its metadata (as isMetadataPath). */
+  /** Paths this server answers: its endpoints, every form of its metadata (as isMetadataPath), its pages. */
   readonly paths: OwnedPaths = {
-    exact: [DISCOVERY_PATH, AS_METADATA_PATH],
+    exact: [DISCOVERY_PATH, AS_METADATA_PATH, ...Object.values(CONNECTED_CLIENTS_PATHS)],
     prefixes: ["/oauth/", "/interaction/", `${AS_METADATA_PATH}/`, `${DISCOVERY_PATH}/`],
     suffixes: [DISCOVERY_PATH, AS_METADATA_PATH],
   };
@@ -480,6 +527,7 @@ export class AuthorizationServer {
     return new InteractionRoutes({
       provider: this.provider,
       accounts: this.#accounts,
+      grants: this.#grants,
       login: this.#options.login,
       policy: this.#options.policy,
       logger: this.#options.logger,
@@ -539,6 +587,15 @@ export class AuthorizationServer {
       logger.error("authorization server error", { error: error.message });
     });
     this.provider.on("grant.revoked", (_ctx, grantId) => this.verifier.forgetGrant(grantId));
+    // When a client last got tokens, for the connected-clients page: not awaited, but sent to
+    // the store before the token response is (one connection keeps its commands in order).
+    this.provider.on("grant.success", (ctx) => {
+      const grantId = ctx.oidc.entities.AccessToken?.grantId;
+      if (!grantId) return;
+      this.#grants.used(grantId).catch((error: Error) => {
+        logger.warn("could not note when an MCP client last got tokens", { error: error.message });
+      });
+    });
     this.provider.on("access_token.destroyed", (token) => this.verifier.forgetToken(token.jti));
     this.provider.on("registration_create.success", (_ctx, client) =>
       logger.info("MCP client registered", { client_id: client.clientId, client_name: client.clientName }),

@@ -14,6 +14,7 @@ import { newCsrfToken, sameCsrfToken } from "../csrf.ts";
 import type { SessionUser } from "../session-user.ts";
 import type { AccountDirectory } from "./accounts.ts";
 import { redirectTargetOf, renderConsentPage } from "./consent-page.ts";
+import type { UserGrants } from "./user-grants.ts";
 
 declare module "express-session" {
   interface SessionData {
@@ -25,6 +26,8 @@ declare module "express-session" {
 export interface InteractionDeps {
   provider: Provider;
   accounts: AccountDirectory;
+  /** Where each grant made here is noted under its person (connected-clients page, sign-out). */
+  grants: UserGrants;
   login: BrowserLogin;
   policy: () => AccessPolicy;
   logger: Logger;
@@ -202,6 +205,13 @@ export class InteractionRoutes {
     grant.addOIDCScope([...asked.oidcScopes, ...asked.resourceScopes].join(" "));
     grant.addResourceScope(asked.resource, asked.resourceScopes.join(" "));
     const grantId = await grant.save();
+    const client = await provider.Client.find(asked.clientId);
+    await this.#deps.grants.add(user.id, {
+      grantId,
+      clientId: asked.clientId,
+      clientName: client?.clientName,
+      redirectUri: asked.redirectUri,
+    });
     return this.#finish(req, res, { login: { accountId: user.id }, consent: { grantId } });
   }
 

@@ -113,6 +113,23 @@ function withoutScopeLimit(payload: AdapterPayload): AdapterPayload {
   return rest;
 }
 
+/**
+ * Ends a grant: the grant itself, which the access token check requires, and every record
+ * issued under it (the index holds them all, whatever their model), so tokens saved after
+ * this die too. What a reused code or refresh token, a sign-out and a revoked client do.
+ */
+export async function endGrant(store: KeyValueStore, grantId: string): Promise<void> {
+  await store.delete(recordKey("Grant", grantId));
+  await deleteIssued(store, grantId);
+}
+
+/** Every record issued under the grant, whatever its model (one index holds them all). */
+async function deleteIssued(store: KeyValueStore, grantId: string): Promise<void> {
+  const index = `grant:${grantId}`;
+  for (const key of await store.members(index)) await store.delete(key);
+  await store.delete(index);
+}
+
 export function storageAdapterFactory(options: StorageAdapterOptions): (name: string) => Adapter {
   return (name) => new StorageAdapter(name, options);
 }
@@ -272,30 +289,18 @@ class StorageAdapter implements Adapter {
     if (record && (await this.#store.claim(this.#consumedKey(id), String(now), ttl))) return;
     const grantId = record?.payload.grantId;
     if (grantId) {
-      await this.#endGrant(grantId);
+      await endGrant(this.#store, grantId);
       this.#onReuse?.(grantId, this.#name);
     }
     const refusal = SINGLE_USE[this.#name];
     throw refusal ? refusal() : new oidcErrors.InvalidGrant("already used");
   }
 
-  /**
-   * What oidc-provider's revocation of a grant does: every record issued under it (the index
-   * holds them all, whatever their model) and the grant itself, which the access token
-   * check requires, so tokens the race's winner saves after this die too.
-   */
-  async #endGrant(grantId: string): Promise<void> {
-    await this.#store.delete(recordKey("Grant", grantId));
-    await this.revokeByGrantId(grantId);
-  }
-
   async destroy(id: string): Promise<void> {
     await this.#store.delete(this.#key(id));
   }
 
-  async revokeByGrantId(grantId: string): Promise<void> {
-    const index = `grant:${grantId}`;
-    for (const key of await this.#store.members(index)) await this.#store.delete(key);
-    await this.#store.delete(index);
+  revokeByGrantId(grantId: string): Promise<void> {
+    return deleteIssued(this.#store, grantId);
   }
 }

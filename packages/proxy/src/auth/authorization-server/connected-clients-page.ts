@@ -1,0 +1,58 @@
+// The page where a person sees the MCP clients they connected (approved on the consent page)
+// and revokes one, as GitHub's "Authorized OAuth Apps" page does. Each Revoke button posts
+// its own small form with the page's CSRF token. Headers and layout are every page's
+// (html-page.ts): no scripts, never framed, never cached.
+import { escapeHtml, renderPage } from "../../html-page.ts";
+import { redirectTargetOf } from "./consent-page.ts";
+import type { ConnectedClient } from "./user-grants.ts";
+
+export interface ConnectedClientsPageModel {
+  csrfToken: string;
+  userLabel: string;
+  clients: ConnectedClient[];
+  /** Where the Revoke forms post. */
+  revokePath: string;
+  /** The name of the client revoked just before, shown once. */
+  revoked?: string | undefined;
+}
+
+/** A time as a person reads it anywhere: minutes, UTC. */
+const when = (millis: number) => `${new Date(millis).toISOString().slice(0, 16).replace("T", " ")} UTC`;
+
+const nameOf = (client: { clientName?: string | undefined }) => client.clientName ?? "An unnamed application";
+
+function clientItem(client: ConnectedClient, model: ConnectedClientsPageModel): string {
+  const targets = [...new Set(client.redirectUris.map(redirectTargetOf))];
+  return `<li data-mcp-client="${escapeHtml(client.clientId)}">
+<p><strong>${escapeHtml(nameOf(client))}</strong><br>
+<span class="muted">Answers go to ${targets.map((target) => `<code>${escapeHtml(target)}</code>`).join(", ")}<br>
+Approved ${escapeHtml(when(client.approvedAt))} · last used ${
+    client.lastUsedAt === undefined ? "never" : escapeHtml(when(client.lastUsedAt))
+  }<br>
+Client id: <code>${escapeHtml(client.clientId)}</code></span></p>
+<form method="post" action="${escapeHtml(model.revokePath)}">
+<input type="hidden" name="csrf" value="${escapeHtml(model.csrfToken)}">
+<input type="hidden" name="client_id" value="${escapeHtml(client.clientId)}">
+<button type="submit">Revoke</button>
+</form></li>`;
+}
+
+export function renderConnectedClientsPage(model: ConnectedClientsPageModel): string {
+  const notice =
+    model.revoked === undefined
+      ? ""
+      : `<p data-mcp-revoked="">Revoked <strong>${escapeHtml(model.revoked)}</strong>: its tokens no longer work.</p>`;
+  const list =
+    model.clients.length === 0
+      ? "<p>No MCP client is connected in your name.</p>"
+      : `<ul>${model.clients.map((client) => clientItem(client, model)).join("\n")}</ul>`;
+  return renderPage(
+    "Connected MCP clients",
+    `<h1>Connected MCP clients</h1>
+<p>Applications you allowed to use this MCP server as <strong>${escapeHtml(model.userLabel)}</strong>.
+Revoking one ends its access; to connect again it must ask you again. Signing out ends them all.</p>
+${notice}${list}
+<p><a href="/logout">Sign out</a></p>`,
+    'data-mcp-connected-clients=""',
+  );
+}

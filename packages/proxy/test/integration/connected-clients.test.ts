@@ -1,0 +1,227 @@
+// The MCP clients a person connected, and how their access ends (mcp_auth.mode proxy): the
+// connected-clients page in Chromium, where a click on Revoke ends that client's grant and
+// no other; sign-out, which ends every grant of the person (decision 037); and the revoke
+// endpoint refusing another user's client, unknown ones, forged or oversized forms. The MCP
+// clients are the official SDK's, signed in through the scripted browser.
+import assert from "node:assert/strict";
+import { after, afterEach, before, beforeEach, describe, it } from "node:test";
+import type { OAuthTokens } from "@modelcontextprotocol/sdk/shared/auth.js";
+import type { Browser, BrowserContext, Page } from "playwright-core";
+import { TestBrowser } from "../support/browser.ts";
+import { clickAndWait, launchChromium, openSignedIn } from "../support/chromium.ts";
+import { connectWithOAuth, InMemoryOAuthClient, initializeWithToken } from "../support/mcp-oauth-client.ts";
+import { type Stack, startStack } from "../support/stack.ts";
+
+/** An SDK client that registers under its own name. */
+class NamedClient extends InMemoryOAuthClient {
+  readonly name: string;
+  constructor(name: string) {
+    super();
+    this.name = name;
+  }
+  override get clientMetadata() {
+    return { ...super.clientMetadata, client_name: this.name };
+  }
+}
+
+type Connected = Awaited<ReturnType<typeof connectWithOAuth>>;
+
+let browser: Browser;
+let stack: Stack;
+let base: string;
+const open: Connected[] = [];
+
+before(async () => {
+  [browser, stack] = await Promise.all([
+    launchChromium(),
+    startStack({ env: { MCP_AUTH_MODE: "proxy", MCP_REQUIRED_SCOPES: "mcp:tools" } }),
+  ]);
+  base = `http://127.0.0.1:${stack.ports[0]}`;
+});
+after(async () => {
+  for (const connected of open) await connected.client.close();
+  await browser.close();
+  await stack.close();
+});
+
+async function connect(user: string, name: string, as = new TestBrowser()): Promise<Connected> {
+  const connected = await connectWithOAuth(`${base}/mcp`, user, new NamedClient(name), as);
+  open.push(connected);
+  return connected;
+}
+
+const tokensOf = (connected: Connected) => connected.oauth.savedTokens as OAuthTokens;
+
+/** The client's refresh token at the token endpoint: the OAuth error, or "" when it got new tokens. */
+async function refreshError(connected: Connected): Promise<string> {
+  const response = await fetch(`${base}/oauth/token`, {
+    method: "POST",
+    headers: { "content-type": "application/x-www-form-urlencoded" },
+    body: new URLSearchParams({
+      grant_type: "refresh_token",
+      client_id: connected.oauth.client?.client_id as string,
+      refresh_token: tokensOf(connected).refresh_token as string,
+    }).toString(),
+  });
+  if (response.status === 200) return "";
+  return ((await response.json()) as { error: string }).error;
+}
+
+/** The client's access token at /mcp: the status. */
+async function accessStatus(connected: Connected): Promise<number> {
+  const response = await initializeWithToken(`${base}/mcp`, tokensOf(connected).access_token);
+  await response.body?.cancel();
+  return response.status;
+}
+
+/** The SDK client calls a tool, refreshing first: its access token is made to look expired. */
+async function stillWorksAfterRefresh(connected: Connected): Promise<void> {
+  const before = tokensOf(connected);
+  connected.oauth.savedTokens = { ...before, access_token: "an-expired-access-token-0123456789" };
+  await connected.client.callTool({ name: "whoami", arguments: {} });
+  assert.notEqual(tokensOf(connected).refresh_token, before.refresh_token, "it refreshed");
+}
+
+/** Its access is over: the access token is refused, the refresh token too, and the SDK client fails. */
+async function assertEnded(connected: Connected, label: string): Promise<void> {
+  assert.equal(await accessStatus(connected), 401, `${label}: the access token is refused`);
+  assert.equal(await refreshError(connected), "invalid_grant", `${label}: the refresh token is refused`);
+  await assert.rejects(connected.client.callTool({ name: "whoami", arguments: {} }), (error: Error) => {
+    assert.match(error.name, /InvalidGrant|Unauthorized/, label);
+    return true;
+  });
+}
+
+describe("the connected-clients page, in Chromium", () => {
+  let context: BrowserContext;
+  let page: Page;
+  beforeEach(async () => {
+    context = await browser.newContext();
+    page = await context.newPage();
+  });
+  afterEach(() => context.close());
+
+  const listed = () => page.locator("[data-mcp-client]");
+  const itemOf = (connected: Connected) =>
+    page.locator(`[data-mcp-client="${connected.oauth.client?.client_id as string}"]`);
+
+  it("lists the person's clients, and Revoke ends that client's tokens while the others keep working", async () => {
+    const editor = await connect("alice", "Editor <one>");
+    const terminal = await connect("alice", "Terminal");
+    const bobs = await connect("bob", "Bob's agent");
+
+    await openSignedIn(page, `${base}/connected-clients`, "alice", stack.idp.issuer);
+    assert.equal(page.url(), `${base}/connected-clients`);
+    const names = await listed().locator("strong").allTextContents();
+    assert.deepEqual(names.sort(), ["Editor <one>", "Terminal"], "alice's clients, not bob's");
+    const editorText = (await itemOf(editor).textContent()) ?? "";
+    assert.match(editorText, /Answers go to 127\.0\.0\.1:33418/);
+    assert.match(editorText, /Approved \d{4}-\d\d-\d\d \d\d:\d\d UTC/);
+    assert.match(editorText, /last used \d{4}-\d\d-\d\d \d\d:\d\d UTC/, "its code was redeemed");
+
+    const posted = page.waitForRequest((request) => request.method() === "POST");
+    await itemOf(editor).getByRole("button", { name: "Revoke" }).click();
+    await page.waitForLoadState("load");
+    const headers = await (await posted).allHeaders();
+    assert.equal(headers.origin, base, "the form is posted with the page's Origin");
+    assert.equal(headers["sec-fetch-site"], "same-origin");
+    assert.equal(page.url(), `${base}/connected-clients`);
+    assert.match((await page.locator("[data-mcp-revoked]").textContent()) ?? "", /Revoked Editor <one>/);
+    assert.deepEqual(await listed().locator("strong").allTextContents(), ["Terminal"]);
+
+    await assertEnded(editor, "the revoked client");
+    await stillWorksAfterRefresh(terminal);
+    await stillWorksAfterRefresh(bobs);
+    await page.reload();
+    assert.equal(await page.locator("[data-mcp-revoked]").count(), 0, "the notice is shown once");
+    assert.deepEqual(await listed().locator("strong").allTextContents(), ["Terminal"]);
+  });
+
+  it("a revoked client that asks again gets the consent page again", async () => {
+    const agent = await connect("alice", "Asks again");
+    await openSignedIn(page, `${base}/connected-clients`, "alice", stack.idp.issuer);
+    await itemOf(agent).getByRole("button", { name: "Revoke" }).click();
+    await page.waitForLoadState("load");
+    // The same client authorizes again in a browser where alice is signed in: the page, not a code.
+    const again = new URL(`${base}/oauth/authorize`);
+    const sdkUrl = agent.oauth.authorizationUrl as URL;
+    again.search = sdkUrl.search;
+    await page.goto(again.href);
+    assert.equal(await page.locator("[data-mcp-consent]").count(), 1, `the consent page: ${page.url()}`);
+  });
+
+  it("sign-out ends every MCP client grant of the person, refresh tokens too; other people's stay", async () => {
+    const first = await connect("alice", "First");
+    const second = await connect("alice", "Second");
+    const bobs = await connect("bob", "Bob's other agent");
+    await openSignedIn(page, `${base}/connected-clients`, "alice", stack.idp.issuer);
+    assert.ok((await listed().count()) >= 2, "alice's clients are listed");
+    await page.goto(`${base}/logout`);
+    await clickAndWait(page, "Sign out");
+
+    await assertEnded(first, "the first client");
+    await assertEnded(second, "the second client");
+    await stillWorksAfterRefresh(bobs);
+    // Signed in again: nothing is connected in alice's name any more.
+    await openSignedIn(page, `${base}/connected-clients`, "alice", stack.idp.issuer);
+    assert.equal(page.url(), `${base}/connected-clients`);
+    assert.equal(await listed().count(), 0);
+    assert.match((await page.locator("body").textContent()) ?? "", /No MCP client is connected/);
+  });
+});
+
+describe("the revoke endpoint refuses what a person's click would not send", () => {
+  it("another user's client, an unknown id, a missing or foreign CSRF token, another site, an oversized form: 4xx, nothing changed", async () => {
+    const alice = new TestBrowser();
+    const bob = new TestBrowser();
+    const alices = await connect("alice", "Alice's agent", alice);
+    const bobs = await connect("bob", "Bob's agent", bob);
+    const aliceId = alices.oauth.client?.client_id as string;
+    const bobId = bobs.oauth.client?.client_id as string;
+
+    const alicePage = await alice.navigate(`${base}/connected-clients`);
+    assert.equal(alicePage.status, 200);
+    assert.ok(alicePage.text.includes(aliceId));
+    assert.ok(!alicePage.text.includes(bobId), "bob's client is not on alice's page");
+    const csrf = /name="csrf" value="([^"]+)"/.exec(alicePage.text)?.[1] as string;
+    const bobPage = await bob.navigate(`${base}/connected-clients`);
+    assert.ok(!bobPage.text.includes(aliceId), "nor alice's on bob's");
+    const bobCsrf = /name="csrf" value="([^"]+)"/.exec(bobPage.text)?.[1] as string;
+
+    const revoke = `${base}/connected-clients/revoke`;
+    // What Chromium sends with the page's form (the test above checks it).
+    const formHeaders = {
+      "content-type": "application/x-www-form-urlencoded",
+      origin: base,
+      "sec-fetch-site": "same-origin",
+    };
+    const post = (as: TestBrowser, form: Record<string, string>, headers: Record<string, string> = {}) =>
+      as.request(revoke, {
+        method: "POST",
+        body: new URLSearchParams(form).toString(),
+        headers: { ...formHeaders, ...headers },
+      });
+
+    const refusals: [string, Promise<{ status: number }>, number][] = [
+      ["bob's client with alice's form", post(alice, { csrf, client_id: bobId }), 404],
+      ["an unknown client id", post(alice, { csrf, client_id: "no-such-client" }), 404],
+      ["no client id", post(alice, { csrf }), 400],
+      ["no CSRF token", post(alice, { client_id: aliceId }), 403],
+      ["bob's CSRF token in alice's session", post(alice, { csrf: bobCsrf, client_id: aliceId }), 403],
+      ["another site's form", post(alice, { csrf, client_id: aliceId }, { "sec-fetch-site": "cross-site" }), 403],
+      ["a foreign Origin", post(alice, { csrf, client_id: aliceId }, { origin: "http://localhost:1" }), 403],
+      ["an oversized form", post(alice, { csrf, client_id: aliceId, padding: "x".repeat(8000) }), 413],
+      ["no session", post(new TestBrowser(), { csrf, client_id: aliceId }), 401],
+    ];
+    for (const [label, response, status] of refusals) assert.equal((await response).status, status, label);
+
+    // Nothing changed: both clients work, refresh included, and alice's page still lists hers.
+    await stillWorksAfterRefresh(alices);
+    await stillWorksAfterRefresh(bobs);
+    assert.ok((await alice.navigate(`${base}/connected-clients`)).text.includes(aliceId));
+    // The same form, as sent from the page: it works (the refusals above were not for want of a real form).
+    assert.equal((await post(alice, { csrf, client_id: aliceId })).status, 303);
+    await assertEnded(alices, "alice's revoked client");
+    await stillWorksAfterRefresh(bobs);
+  });
+});
