@@ -1,5 +1,5 @@
-// The proxy's own HTML pages (consent, sign-out, connected clients, errors): one layout, one escaping function
-// and one set of headers, so every page a person sees is equally locked down.
+// The proxy's own HTML pages (consent, sign-out, connected clients, errors): one layout, one
+// escaping function and one set of headers, so every page a person sees is equally locked down.
 
 /**
  * Never framed (clickjacking), never cached, no scripts at all. No `form-action`: Chromium

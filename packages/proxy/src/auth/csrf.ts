@@ -1,6 +1,6 @@
-// Anti-forgery tokens of the proxy's own forms (consent, sign-out, connected clients): a random token kept in
-// the server-side session and repeated in the form; a post without the same token changes
-// nothing. Compared in constant time.
+// Anti-forgery tokens of the proxy's own forms (consent, sign-out, connected clients): a random
+// token kept in the server-side session and repeated in the form; a post without the same
+// token changes nothing. Compared in constant time.
 import { randomBytes, timingSafeEqual } from "node:crypto";
 
 export function newCsrfToken(): string {

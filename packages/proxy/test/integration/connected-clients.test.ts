@@ -1,8 +1,9 @@
 // The MCP clients a person connected, and how their access ends (mcp_auth.mode proxy): the
 // connected-clients page in Chromium, where a click on Revoke ends that client's grant and
 // no other; sign-out, which ends every grant of the person (decision 037); and the revoke
-// endpoint refusing another user's client, unknown ones, forged or oversized forms. The MCP
-// clients are the official SDK's, signed in through the scripted browser.
+// endpoint refusing another user's client, unknown ones, forged or oversized forms; and all
+// of it on two instances sharing Redis. The MCP clients are the official SDK's, signed in
+// through the scripted browser.
 import assert from "node:assert/strict";
 import { after, afterEach, before, beforeEach, describe, it } from "node:test";
 import type { OAuthTokens } from "@modelcontextprotocol/sdk/shared/auth.js";
@@ -10,7 +11,9 @@ import type { Browser, BrowserContext, Page } from "playwright-core";
 import { TestBrowser } from "../support/browser.ts";
 import { clickAndWait, launchChromium, openSignedIn } from "../support/chromium.ts";
 import { connectWithOAuth, InMemoryOAuthClient, initializeWithToken } from "../support/mcp-oauth-client.ts";
-import { type Stack, startStack } from "../support/stack.ts";
+import { freePort } from "../support/ports.ts";
+import { type RoundRobin, startRoundRobin } from "../support/round-robin.ts";
+import { type RedisStack, type Stack, startStack, startStackWithRedis } from "../support/stack.ts";
 
 /** An SDK client that registers under its own name. */
 class NamedClient extends InMemoryOAuthClient {
@@ -24,7 +27,8 @@ class NamedClient extends InMemoryOAuthClient {
   }
 }
 
-type Connected = Awaited<ReturnType<typeof connectWithOAuth>>;
+/** An SDK client signed in, and the proxy (or balancer) it talks to. */
+type Connected = Awaited<ReturnType<typeof connectWithOAuth>> & { base: string };
 
 let browser: Browser;
 let stack: Stack;
@@ -44,8 +48,8 @@ after(async () => {
   await stack.close();
 });
 
-async function connect(user: string, name: string, as = new TestBrowser()): Promise<Connected> {
-  const connected = await connectWithOAuth(`${base}/mcp`, user, new NamedClient(name), as);
+async function connect(user: string, name: string, as = new TestBrowser(), at = base): Promise<Connected> {
+  const connected = { ...(await connectWithOAuth(`${at}/mcp`, user, new NamedClient(name), as)), base: at };
   open.push(connected);
   return connected;
 }
@@ -54,7 +58,7 @@ const tokensOf = (connected: Connected) => connected.oauth.savedTokens as OAuthT
 
 /** The client's refresh token at the token endpoint: the OAuth error, or "" when it got new tokens. */
 async function refreshError(connected: Connected): Promise<string> {
-  const response = await fetch(`${base}/oauth/token`, {
+  const response = await fetch(`${connected.base}/oauth/token`, {
     method: "POST",
     headers: { "content-type": "application/x-www-form-urlencoded" },
     body: new URLSearchParams({
@@ -67,9 +71,9 @@ async function refreshError(connected: Connected): Promise<string> {
   return ((await response.json()) as { error: string }).error;
 }
 
-/** The client's access token at /mcp: the status. */
-async function accessStatus(connected: Connected): Promise<number> {
-  const response = await initializeWithToken(`${base}/mcp`, tokensOf(connected).access_token);
+/** The client's access token at /mcp (of `at`, by default the proxy it talks to): the status. */
+async function accessStatus(connected: Connected, at = connected.base): Promise<number> {
+  const response = await initializeWithToken(`${at}/mcp`, tokensOf(connected).access_token);
   await response.body?.cancel();
   return response.status;
 }
@@ -223,5 +227,64 @@ describe("the revoke endpoint refuses what a person's click would not send", () 
     assert.equal((await post(alice, { csrf, client_id: aliceId })).status, 303);
     await assertEnded(alices, "alice's revoked client");
     await stillWorksAfterRefresh(bobs);
+  });
+});
+
+describe("on two instances sharing Redis, behind a round robin", () => {
+  let pair: RedisStack;
+  let balancer: RoundRobin;
+  let instances: string[];
+
+  before(async () => {
+    const port = await freePort();
+    pair = await startStackWithRedis({
+      proxies: 2,
+      publicUrl: `http://127.0.0.1:${port}`,
+      // No reuse of a verified token on either instance: what ended is refused at once on both.
+      env: { MCP_AUTH_MODE: "proxy", MCP_REQUIRED_SCOPES: "mcp:tools", SESSION_CACHE_TTL: "0s" },
+    });
+    instances = pair.stack.ports.map((p) => `http://127.0.0.1:${p}`);
+    balancer = await startRoundRobin(port, () => instances);
+  });
+  after(async () => {
+    await balancer.close();
+    await pair.close();
+  });
+
+  it("a revoke answered by one instance and a sign-out by the other end the grants on both", async () => {
+    const alice = new TestBrowser();
+    const kept = await connect("alice", "Kept until sign-out", alice, balancer.url);
+    const revoked = await connect("alice", "Revoked first", alice, balancer.url);
+    const page = await alice.navigate(`${balancer.url}/connected-clients`);
+    const csrf = /name="csrf" value="([^"]+)"/.exec(page.text)?.[1] as string;
+    assert.ok(page.text.includes("Kept until sign-out") && page.text.includes("Revoked first"), page.text);
+    const formHeaders = {
+      "content-type": "application/x-www-form-urlencoded",
+      origin: balancer.url,
+      "sec-fetch-site": "same-origin",
+    };
+    // Straight to one instance, then the other (the browser's cookie ignores the port).
+    const [first, second] = instances as [string, string];
+    const revoke = await alice.request(`${first}/connected-clients/revoke`, {
+      method: "POST",
+      body: new URLSearchParams({ csrf, client_id: revoked.oauth.client?.client_id as string }).toString(),
+      headers: formHeaders,
+    });
+    assert.equal(revoke.status, 303);
+    for (const instance of instances) assert.equal(await accessStatus(revoked, instance), 401, instance);
+    assert.equal(await refreshError(revoked), "invalid_grant");
+    await stillWorksAfterRefresh(kept);
+
+    // Sign-out as the sign-out page's form posts it.
+    const signOut = await alice.navigate(`${second}/logout`);
+    const signOutCsrf = /name="csrf" value="([^"]+)"/.exec(signOut.text)?.[1] as string;
+    const posted = await alice.request(`${second}/logout`, {
+      method: "POST",
+      body: new URLSearchParams({ csrf: signOutCsrf }).toString(),
+      headers: formHeaders,
+    });
+    assert.equal(posted.status, 303);
+    for (const instance of instances) assert.equal(await accessStatus(kept, instance), 401, instance);
+    await assertEnded(kept, "the client kept until sign-out");
   });
 });
