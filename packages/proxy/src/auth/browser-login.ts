@@ -20,6 +20,7 @@ import {
   transactionIndexValue,
 } from "../proxy-cookies.ts";
 import { safeReturnPath } from "../public-url.ts";
+import { CONNECTED_CLIENTS_PATHS } from "./authorization-server/connected-clients-page.ts";
 import { newCsrfToken, sameCsrfToken } from "./csrf.ts";
 import { LOGIN_TRANSACTION_TTL_SECONDS, MAX_OPEN_SIGN_INS, type TransactionSealer } from "./login-transaction.ts";
 import { claimsMappingFor, userFromTokenResponse } from "./provider-user.ts";
@@ -237,7 +238,14 @@ export class BrowserLogin {
       await new Promise<void>((resolve, reject) => req.session.save((err) => (err ? reject(err) : resolve())));
     }
     res.status(200).set(PAGE_HEADERS);
-    res.send(renderSignOutPage({ csrfToken, userLabel: user ? (user.email ?? user.name ?? user.id) : undefined }));
+    res.send(
+      renderSignOutPage({
+        csrfToken,
+        userLabel: user ? (user.email ?? user.name ?? user.id) : undefined,
+        // A sign-out ends the person's MCP client grants too (decision 037): the page says so.
+        ...(this.#deps.config.mcp_auth.mode === "proxy" ? { connectedClientsUrl: CONNECTED_CLIENTS_PATHS.page } : {}),
+      }),
+    );
   }
 
   /**

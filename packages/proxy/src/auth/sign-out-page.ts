@@ -3,7 +3,14 @@
 // another site to /logout shows this page and ends nothing (logout CSRF).
 import { escapeHtml, renderPage } from "../html-page.ts";
 
-export function renderSignOutPage(model: { csrfToken: string; userLabel: string | undefined }): string {
+export interface SignOutPageModel {
+  csrfToken: string;
+  userLabel: string | undefined;
+  /** With mcp_auth.mode proxy: the page of the MCP clients the sign-out disconnects too. */
+  connectedClientsUrl?: string | undefined;
+}
+
+export function renderSignOutPage(model: SignOutPageModel): string {
   if (model.userLabel === undefined) {
     return renderPage(
       "Signed out",
@@ -15,7 +22,11 @@ export function renderSignOutPage(model: { csrfToken: string; userLabel: string 
   return renderPage(
     "Sign out?",
     `<h1>Sign out?</h1>
-<p>You are signed in as <strong>${escapeHtml(model.userLabel)}</strong>.</p>
+<p>You are signed in as <strong>${escapeHtml(model.userLabel)}</strong>.</p>${
+      model.connectedClientsUrl === undefined
+        ? ""
+        : `\n<p>The MCP clients you connected (<a href="${escapeHtml(model.connectedClientsUrl)}">see them</a>) are disconnected too.</p>`
+    }
 <form method="post" action="/logout">
 <input type="hidden" name="csrf" value="${escapeHtml(model.csrfToken)}">
 <button type="submit">Sign out</button>

@@ -161,6 +161,7 @@ describe("the connected-clients page, in Chromium", () => {
     await openSignedIn(page, `${base}/connected-clients`, "alice", stack.idp.issuer);
     assert.ok((await listed().count()) >= 2, "alice's clients are listed");
     await page.goto(`${base}/logout`);
+    assert.match((await page.locator("body").textContent()) ?? "", /MCP clients you connected .* disconnected too/);
     await clickAndWait(page, "Sign out");
 
     await assertEnded(first, "the first client");

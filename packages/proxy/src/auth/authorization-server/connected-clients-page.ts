@@ -6,12 +6,16 @@ import { escapeHtml, renderPage } from "../../html-page.ts";
 import { redirectTargetOf } from "./consent-page.ts";
 import type { ConnectedClient } from "./user-grants.ts";
 
+/** The page and where its Revoke forms post (the authorization server declares them among its own). */
+export const CONNECTED_CLIENTS_PATHS = {
+  page: "/connected-clients",
+  revoke: "/connected-clients/revoke",
+} as const;
+
 export interface ConnectedClientsPageModel {
   csrfToken: string;
   userLabel: string;
   clients: ConnectedClient[];
-  /** Where the Revoke forms post. */
-  revokePath: string;
   /** The name of the client revoked just before, shown once. */
   revoked?: string | undefined;
 }
@@ -21,7 +25,7 @@ const when = (millis: number) => `${new Date(millis).toISOString().slice(0, 16).
 
 const nameOf = (client: { clientName?: string | undefined }) => client.clientName ?? "An unnamed application";
 
-function clientItem(client: ConnectedClient, model: ConnectedClientsPageModel): string {
+function clientItem(client: ConnectedClient, csrfToken: string): string {
   const targets = [...new Set(client.redirectUris.map(redirectTargetOf))];
   return `<li data-mcp-client="${escapeHtml(client.clientId)}">
 <p><strong>${escapeHtml(nameOf(client))}</strong><br>
@@ -30,8 +34,8 @@ Approved ${escapeHtml(when(client.approvedAt))} · last used ${
     client.lastUsedAt === undefined ? "never" : escapeHtml(when(client.lastUsedAt))
   }<br>
 Client id: <code>${escapeHtml(client.clientId)}</code></span></p>
-<form method="post" action="${escapeHtml(model.revokePath)}">
-<input type="hidden" name="csrf" value="${escapeHtml(model.csrfToken)}">
+<form method="post" action="${CONNECTED_CLIENTS_PATHS.revoke}">
+<input type="hidden" name="csrf" value="${escapeHtml(csrfToken)}">
 <input type="hidden" name="client_id" value="${escapeHtml(client.clientId)}">
 <button type="submit">Revoke</button>
 </form></li>`;
@@ -45,7 +49,7 @@ export function renderConnectedClientsPage(model: ConnectedClientsPageModel): st
   const list =
     model.clients.length === 0
       ? "<p>No MCP client is connected in your name.</p>"
-      : `<ul>${model.clients.map((client) => clientItem(client, model)).join("\n")}</ul>`;
+      : `<ul>${model.clients.map((client) => clientItem(client, model.csrfToken)).join("\n")}</ul>`;
   return renderPage(
     "Connected MCP clients",
     `<h1>Connected MCP clients</h1>

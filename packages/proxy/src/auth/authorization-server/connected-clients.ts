@@ -3,14 +3,14 @@
 // Origin guard (a foreign Origin is refused before this), a browser's Sec-Fetch-Site must
 // say same-origin, and the form's CSRF token must be the session's. Only the person's own
 // grants are looked at, so another user's client id is as unknown as a made-up one.
-import express, { type Request, type Response, type Router } from "express";
+import express, { type Request, type RequestHandler, type Response, type Router } from "express";
 import { isPageNavigation } from "../../error-page.ts";
 import { ProxyError, unauthorized } from "../../errors.ts";
 import { PAGE_HEADERS } from "../../html-page.ts";
 import type { Logger } from "../../observability/logger.ts";
 import { type BrowserLogin, isBrowserNavigation } from "../browser-login.ts";
 import { newCsrfToken, sameCsrfToken } from "../csrf.ts";
-import { renderConnectedClientsPage } from "./connected-clients-page.ts";
+import { CONNECTED_CLIENTS_PATHS, renderConnectedClientsPage } from "./connected-clients-page.ts";
 import type { ConnectedClient } from "./user-grants.ts";
 
 declare module "express-session" {
@@ -21,12 +21,6 @@ declare module "express-session" {
     connectedClientsRevoked?: string;
   }
 }
-
-/** The page's paths (the authorization server declares them among its own). */
-export const CONNECTED_CLIENTS_PATHS = {
-  page: "/connected-clients",
-  revoke: "/connected-clients/revoke",
-} as const;
 
 /** Longest client id taken: registration's string limit (a metadata document's URL is one). */
 const MAX_CLIENT_ID = 2048;
@@ -42,12 +36,17 @@ export interface ConnectedClientsDeps {
 const saved = (req: Request) =>
   new Promise<void>((resolve, reject) => req.session.save((err) => (err ? reject(err) : resolve())));
 
+/** The revoke form: a few hundred bytes; a larger body is refused unread beyond the limit. */
+const parseForm: RequestHandler = (req, res, next) =>
+  express.urlencoded({ extended: false, limit: "4kb" })(req, res, (err?: unknown) => {
+    if ((err as { type?: string } | undefined)?.type !== "entity.too.large") return next(err);
+    next(new ProxyError("BAD_REQUEST", 413, "The form is larger than a revoke form; nothing changed", { cause: err }));
+  });
+
 export function connectedClientsRouter(deps: ConnectedClientsDeps): Router {
   const router = express.Router();
   router.get(CONNECTED_CLIENTS_PATHS.page, (req, res) => showPage(deps, req, res));
-  router.post(CONNECTED_CLIENTS_PATHS.revoke, express.urlencoded({ extended: false, limit: "4kb" }), (req, res) =>
-    revoke(deps, req, res),
-  );
+  router.post(CONNECTED_CLIENTS_PATHS.revoke, parseForm, (req, res) => revoke(deps, req, res));
   return router;
 }
 
@@ -72,7 +71,6 @@ async function showPage(deps: ConnectedClientsDeps, req: Request, res: Response)
       csrfToken,
       userLabel: user.email ?? user.name ?? user.id,
       clients,
-      revokePath: CONNECTED_CLIENTS_PATHS.revoke,
       revoked,
     }),
   );
