@@ -164,17 +164,6 @@ function setChallenge(res: ServerResponse, auth: Exclude<AuthResult, { kind: "al
   );
 }
 
-/** A healthy endpoint for a request bound to none, or 503 when every one is failing. */
-function pickEndpoint(parts: AppParts): Endpoint {
-  const endpoint = parts.upstream.pick();
-  if (endpoint) return endpoint;
-  parts.metrics.upstreamErrors.inc({ reason: "circuit_open" });
-  throw new ProxyError("PROXY_ERROR", 503, "The MCP server is failing; requests are paused briefly", {
-    details: { circuit: "open" },
-    retryAfter: Math.ceil(parts.config.target.circuit_breaker.reset_timeout / 1000),
-  });
-}
-
 type Allowed = Extract<AuthResult, { kind: "allowed" }>;
 
 /** A request admitted to its MCP session (or to open one): where it goes, and what to pin there. */
@@ -220,7 +209,13 @@ function admitMcpSession(
   const header = req.headers[MCP_SESSION_HEADER];
   const requested = typeof header === "string" ? header : undefined;
   if (mcpSessions.admitsAtOnce(req.url ?? "/", requested)) {
-    const admitted: Admitted = { endpoint: pickEndpoint(parts), pinned: undefined, owner, mcpSessions, requested };
+    const admitted: Admitted = {
+      endpoint: parts.upstream.pickOrRefuse(),
+      pinned: undefined,
+      owner,
+      mcpSessions,
+      requested,
+    };
     pinTo(req, who, admitted, admitted.endpoint, parts);
     return admitted;
   }
@@ -243,18 +238,14 @@ async function admitLookedUp(
     writeSessionNotFound(res);
     return undefined;
   }
-  let endpoint: Endpoint | undefined;
-  let pinned: string | undefined;
-  if (admission.endpoint !== undefined && admission.bound !== undefined && upstream.pinsSessions) {
-    pinned = admission.bound;
-    endpoint = upstream.owner(admission.endpoint);
-    if (!endpoint) {
-      await mcpSessions.release(pinned);
-      writeSessionNotFound(res);
-      return undefined;
-    }
+  const owning = upstream.pinnedTo(admission);
+  const pinned = owning === undefined ? undefined : admission.bound;
+  if (owning === null) {
+    await mcpSessions.release(pinned as string);
+    writeSessionNotFound(res);
+    return undefined;
   }
-  endpoint ??= pickEndpoint(parts);
+  const endpoint = owning ?? upstream.pickOrRefuse();
   const admitted: Admitted = { endpoint, pinned, owner, mcpSessions, requested };
   pinTo(req, who, admitted, endpoint, parts);
   return admitted;
@@ -352,7 +343,7 @@ async function proxyRequest(
     mcpSessions && user ? admitMcpSession(req, res, who, sessionOwner(user, auth.clientId), mcpSessions, parts) : null;
   const bound = admitting instanceof Promise ? await admitting : admitting;
   if (bound === undefined) return;
-  const endpoint = bound?.endpoint ?? pickEndpoint(parts);
+  const endpoint = bound?.endpoint ?? parts.upstream.pickOrRefuse();
   if (parts.mcpGuard?.enabled && !(await admittedByPolicy(req, res, who, auth, parts.mcpGuard))) return;
   // Identity goes on last, after every check, and replaces whatever the client sent.
   try {

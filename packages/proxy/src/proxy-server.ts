@@ -75,12 +75,7 @@ function upstreamParts(
     publicHost: resolved.publicHost,
   };
   const forwarder = new Forwarder({ config, metrics, logger, headerParts });
-  const relayUpgrade = lazyUpgradeRelay(
-    target,
-    logger,
-    headerParts,
-    endpoints.pinsSessions ? () => endpoints.pick()?.url : undefined,
-  );
+  const relayUpgrade = lazyUpgradeRelay(target, logger, headerParts);
   return { target, endpoints, forwarder, relayUpgrade };
 }
 
@@ -266,6 +261,8 @@ function handlersOf(parts: Assembly) {
     authenticator: auth.authenticator,
     publicProtocol,
     relay: upstream.relayUpgrade,
+    endpoints: upstream.endpoints,
+    forwarder: upstream.forwarder,
     mcpGuardEnabled: () => mcpGuard.enabled,
     mcpSessions,
   });

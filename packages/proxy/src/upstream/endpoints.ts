@@ -4,15 +4,19 @@
 // that fails is left out while the others serve. A request that starts nothing stateful goes
 // to the least loaded healthy endpoint (ties in turn); a session's requests go to the endpoint
 // that owns it (mcp-session-binding.ts), found here by its key, or to none when it is gone.
+// Plain requests (app.ts) and WebSocket upgrades (upgrades.ts) are routed by the same two
+// methods: pinnedTo for a session's, pickOrRefuse for the others.
 import { lookup } from "node:dns/promises";
 import { isIPv6 } from "node:net";
 import { Pool } from "undici";
 import type { Config } from "../config/schema.ts";
+import { ProxyError } from "../errors.ts";
 import type { Logger } from "../observability/logger.ts";
 import type { ProxyMetrics } from "../observability/metrics.ts";
 import { redactUrl } from "../observability/redact.ts";
 import { CircuitBreaker, type CircuitState } from "./circuit-breaker.ts";
 import { type BackendStatus, HealthProbe } from "./health-probe.ts";
+import type { SessionAdmission } from "./mcp-session-binding.ts";
 
 /** All addresses of a host name; injected so tests can stand in for DNS. */
 export type Resolver = (hostname: string) => Promise<string[]>;
@@ -184,6 +188,27 @@ export class UpstreamEndpoints {
     const start = this.#turn++ % Math.max(all.length, 1);
     const ordered = [...all.slice(start), ...all.slice(0, start)].sort((a, b) => a.inFlight - b.inFlight);
     return ordered.find((endpoint) => endpoint.usable) ?? ordered.find((endpoint) => endpoint.breaker.allowRequest());
+  }
+
+  /** pick, or 503 (with Retry-After) when every endpoint is failing. */
+  pickOrRefuse(): Endpoint {
+    const endpoint = this.pick();
+    if (endpoint) return endpoint;
+    this.#metrics.upstreamErrors.inc({ reason: "circuit_open" });
+    throw new ProxyError("PROXY_ERROR", 503, "The MCP server is failing; requests are paused briefly", {
+      details: { circuit: "open" },
+      retryAfter: Math.ceil(this.#target.circuit_breaker.reset_timeout / 1000),
+    });
+  }
+
+  /**
+   * Where a request admitted to an MCP session must go: undefined when it is pinned to no
+   * endpoint (one endpoint, or no session named: any will do), null when its endpoint is gone
+   * or down (the session is lost with it: the caller forgets it and answers 404), else that endpoint.
+   */
+  pinnedTo(admission: SessionAdmission): Endpoint | null | undefined {
+    if (admission.endpoint === undefined || admission.bound === undefined || !this.pinsSessions) return undefined;
+    return this.owner(admission.endpoint) ?? null;
   }
 
   /** The endpoint that owns a session, when it is still there and up. */

@@ -5,7 +5,8 @@
 // (stream limit, body, headers); its answer is relayed by its Exchange (exchange.ts).
 // The pool has no connection cap: an open event stream holds its connection for its whole
 // life, so any cap is a number of streams after which every request waits (see
-// docs/decisions/015-upstream-connections.md). What bounds streams is a per-user limit.
+// docs/decisions/015-upstream-connections.md). What bounds streams is a per-user limit, which
+// WebSocket upgrades (relayed past the pool, websocket.ts) take their slots of here as well.
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from "node:http";
 import type { SessionUser } from "../auth/session-user.ts";
 import type { Config } from "../config/schema.ts";
@@ -112,6 +113,17 @@ export interface EventRelayFilter {
   push(chunk: Buffer): Buffer;
 }
 
+/**
+ * What a relayed upgrade holds while it lasts (Forwarder.upgradeSlot): one of its owner's
+ * stream slots and a place in its endpoint's load, as an event stream does.
+ */
+export interface UpgradeSlot {
+  /** The MCP server switched protocols: an open stream from now on (mcp_proxy_active_streams). */
+  switched(): void;
+  /** Gives all of it back; only the first call does anything (either side may close first). */
+  release(): void;
+}
+
 export interface AnswerRewrite {
   limit: number;
   rewrite: (body: Buffer, contentType: string) => Buffer;
@@ -210,6 +222,35 @@ export class Forwarder {
     const streams = this.#exchanges.streams;
     if (!(holdsSlot ? streams.acquire(owner) : streams.hasRoom(owner))) throw this.#refused();
     return holdsSlot;
+  }
+
+  /**
+   * A slot for a WebSocket (or other) upgrade to `endpoint`: the upgraded connection holds an
+   * upstream socket for as long as an event stream holds its connection, so it counts against
+   * the same per-user limit and memory guard, and is refused alike (429, 503) before anything
+   * is sent upstream.
+   */
+  upgradeSlot(req: IncomingMessage, who: Who, endpoint: Endpoint): UpgradeSlot {
+    if (this.#memory.high()) throw this.#shed();
+    const owner = streamOwner(req, who);
+    const { streams, streamOpened, streamClosed } = this.#exchanges;
+    if (!streams.acquire(owner)) throw this.#refused();
+    endpoint.inFlight++;
+    let state: "held" | "open" | "released" = "held";
+    return {
+      switched() {
+        if (state !== "held") return;
+        state = "open";
+        streamOpened();
+      },
+      release() {
+        if (state === "released") return;
+        if (state === "open") streamClosed();
+        state = "released";
+        streams.release(owner);
+        endpoint.inFlight--;
+      },
+    };
   }
 
   #shed(): ProxyError {

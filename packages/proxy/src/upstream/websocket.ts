@@ -12,7 +12,8 @@ import type { Socket } from "node:net";
 import { createProxyMiddleware, proxyEventsPlugin } from "http-proxy-middleware";
 import { ProxyError, writeSocketError } from "../errors.ts";
 import type { Logger } from "../observability/logger.ts";
-import type { Who } from "./forwarder.ts";
+import type { Endpoint } from "./endpoints.ts";
+import type { UpgradeSlot, Who } from "./forwarder.ts";
 import { type UpstreamHeaderParts, upstreamHeaders } from "./request-headers.ts";
 
 /** A flat header list as the object http-proxy copies; repeated names become arrays (sent as separate lines). */
@@ -34,21 +35,23 @@ function notSwitched(status: number): ProxyError {
   });
 }
 
+/** What the relay keeps of each upgrade it relays. */
+interface Relayed {
+  requestId: string;
+  endpoint: Endpoint;
+  slot: UpgradeSlot;
+}
+
 /**
- * `choose` names the endpoint of each upgrade among several (the least loaded healthy one):
- * a WebSocket is no MCP session the proxy could pin, so it is balanced like any new request.
+ * Relays each upgrade to the endpoint upgrades.ts chose for it (its MCP session's, or the
+ * least loaded), `target` being only http-proxy's default. The slot it holds is told when the
+ * MCP server switched protocols; upgrades.ts releases it when the connection is over.
  */
-export function createUpgradeRelay(
-  target: URL,
-  logger: Logger,
-  parts: UpstreamHeaderParts,
-  choose?: () => URL | undefined,
-) {
-  /** The request id of each upgrade being relayed, for the refusal's body. */
-  const requestIds = new WeakMap<IncomingMessage, string>();
+export function createUpgradeRelay(target: URL, logger: Logger, parts: UpstreamHeaderParts) {
+  const relayed = new WeakMap<IncomingMessage, Relayed>();
   const relay = createProxyMiddleware({
     target: target.href,
-    ...(choose ? { router: () => (choose() ?? target).href } : {}),
+    router: (req) => (relayed.get(req)?.endpoint.url ?? target).href,
     changeOrigin: true,
     xfwd: false,
     ejectPlugins: true,
@@ -59,21 +62,25 @@ export function createUpgradeRelay(
         (socket as Socket).destroy();
       },
       proxyReqWs(proxyReq, req, socket) {
+        const upgrade = relayed.get(req);
+        // An address found for a DNS name is still that name's server, as for plain requests (forwarder.ts).
+        if (upgrade?.endpoint.host) proxyReq.setHeader("host", upgrade.endpoint.host);
+        proxyReq.once("upgrade", () => upgrade?.slot.switched());
         // Ahead of http-proxy's own listener, which pipes the answer on unless the socket is ended.
         proxyReq.prependOnceListener("response", (answer) => {
           answer.resume();
-          writeSocketError(socket, notSwitched(answer.statusCode ?? 502), requestIds.get(req) ?? "");
+          writeSocketError(socket, notSwitched(answer.statusCode ?? 502), upgrade?.requestId ?? "");
           // Nothing of it is read: the MCP server's stream (if it is one) ends once the refusal is out.
           socket.once("finish", () => proxyReq.destroy());
         });
       },
     },
   });
-  return (req: IncomingMessage, socket: Socket, head: Buffer, who: Who) => {
+  return (req: IncomingMessage, socket: Socket, head: Buffer, who: Who, to: Omit<Relayed, "requestId">) => {
     const upgrade = req.headers.upgrade as string;
     // Upgrade and Connection are hop-by-hop, yet this hop is the upgrade: they go on again.
     req.headers = { ...headerObject(upstreamHeaders(req, who, parts)), connection: "Upgrade", upgrade };
-    requestIds.set(req, who.requestId);
+    relayed.set(req, { requestId: who.requestId, ...to });
     return relay.upgrade(req, socket, head);
   };
 }
