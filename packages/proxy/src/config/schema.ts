@@ -113,7 +113,7 @@ const targetSchema = z.strictObject({
   connect_timeout: duration.prefault("5s"),
   /** Interval of ": ping" comments on idle event streams; 0 disables them. */
   sse_keepalive_interval: duration.prefault("25s"),
-  /** Event streams one user may hold open at once (429 past it); 0: no limit. */
+  /** Event streams (and relayed WebSocket upgrades) one user may hold open at once (429 past it); 0: no limit. */
   max_streams_per_user: z.coerce.number().int().min(0).default(100),
   circuit_breaker: z
     .strictObject({

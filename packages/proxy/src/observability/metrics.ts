@@ -75,12 +75,12 @@ function requestMetrics(registry: Registry, options: MetricsOptions): RequestMet
     }),
     activeStreams: new Gauge({
       name: "mcp_proxy_active_streams",
-      help: "Event streams (SSE) currently relayed to clients",
+      help: "Event streams (SSE) and WebSocket upgrades currently relayed to clients",
       registers: [registry],
     }),
     streamsRefused: new Counter({
       name: "mcp_proxy_streams_refused_total",
-      help: "Event streams refused (429) because the user already held target.max_streams_per_user",
+      help: "Event streams and WebSocket upgrades refused (429) because the user already held target.max_streams_per_user",
       registers: [registry],
     }),
     streamsShed: new Counter({

@@ -1,6 +1,7 @@
 // Near its memory limit the proxy refuses new event streams with 503 + Retry-After instead of
 // taking them until V8 runs out of heap (which ends every open stream with the process), while
-// plain requests keep answering; with the memory back, streams open again. Against a real
+// plain requests keep answering (WebSocket upgrades are refused alike); with the memory back,
+// streams open again. Against a real
 // proxy process whose heap is small (as the image's entrypoint sizes it) and filled on demand.
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
@@ -9,6 +10,7 @@ import type { AddressInfo } from "node:net";
 import path from "node:path";
 import { createInterface, type Interface } from "node:readline";
 import { after, before, describe, it } from "node:test";
+import { websocketHandshake } from "../support/websocket-handshake.ts";
 
 const BALLAST_PROXY = path.join(import.meta.dirname, "../support/heap-ballast-proxy.ts");
 
@@ -88,6 +90,10 @@ describe("new event streams near the memory limit", () => {
     const refused = await streamWithin(base, 503);
     assert.equal(refused.status, 503);
     assert.ok(Number(refused.retryAfter) > 0, `Retry-After: ${refused.retryAfter}`);
+    // A WebSocket upgrade would hold an upstream socket as long: refused alike, before it is relayed.
+    const upgrade = await websocketHandshake(`${base}/mcp`);
+    assert.equal(upgrade.status, 503);
+    assert.equal((JSON.parse(upgrade.body ?? "") as { error: { code: string } }).error.code, "PROXY_ERROR");
     const post = await fetch(`${base}/mcp`, {
       method: "POST",
       headers: { "content-type": "application/json", accept: "application/json, text/event-stream" },

@@ -68,6 +68,8 @@ async function startWebSocketServer(): Promise<WebSocketServer> {
       for (const socket of upgraded) socket.destroy();
     },
     close() {
+      // Upgraded sockets are no longer the server's connections: closeAllConnections leaves them.
+      for (const socket of upgraded) socket.destroy();
       server.closeAllConnections();
       return new Promise((resolve) => server.close(() => resolve()));
     },
@@ -227,9 +229,9 @@ describe("WebSocket upgrades with several endpoints", () => {
     assert.deepEqual([...holders].sort(), [0, 1], "one session on each endpoint");
     const held: HandshakeResult[] = [];
     try {
-      // Held open, so that least-loaded balancing alone would send some elsewhere.
-      for (let round = 0; round < 3; round++) {
-        for (const id of sessions) {
+      // Several in a row per session, held open: balancing (in turn, least loaded) would send some elsewhere.
+      for (const id of sessions) {
+        for (let round = 0; round < 3; round++) {
           const answer = await websocketHandshake(`${base}/ws`, { cookie: alice, "mcp-session-id": id });
           held.push(answer);
           assert.equal(answer.status, 101, `session ${id}: ${answer.status}`);
