@@ -46,6 +46,24 @@ export class BearerError extends ProxyError {
   }
 }
 
+/**
+ * Whether a JWT is an OpenID Connect ID token rather than an access token (decision 039).
+ * An ID token says who signed in to a client; it is no grant to call this server, yet its
+ * audience is a client id, which an admin may list in mcp_auth.audiences (Entra ID and Dex
+ * issue access tokens for the client's own id). Providers do not all type their access
+ * tokens (RFC 9068 at+jwt), so the ID token's own claims tell: at_hash, c_hash and s_hash
+ * exist only in ID tokens (OpenID Connect Core 3.1.3.6, 3.3.2.11, FAPI), Keycloak marks
+ * them typ "ID", and a nonce without any scope is an ID token (the proxy's own sign-ins send
+ * a nonce; Keycloak before 24 and Dex copy it into access tokens, which carry scopes).
+ */
+export function isIdToken(payload: JWTPayload, header: { typ?: string | undefined }): boolean {
+  const typ = header.typ?.toLowerCase().replace(/^application\//, "");
+  if (typ === "at+jwt") return false;
+  if (["at_hash", "c_hash", "s_hash"].some((claim) => claim in payload)) return true;
+  if (payload.typ === "ID") return true;
+  return "nonce" in payload && payload.scope === undefined && payload.scp === undefined;
+}
+
 function scopesOf(payload: JWTPayload): string[] {
   const scope = payload.scope ?? payload.scp;
   if (typeof scope === "string") return scope.split(" ").filter(Boolean);
@@ -92,8 +110,9 @@ export class BearerVerifier implements TokenVerifier {
     const cached = this.#cache.get(token);
     if (cached) return cached;
     let payload: JWTPayload;
+    let header: { typ?: string | undefined };
     try {
-      ({ payload } = await jwtVerify(token, this.#jwks, {
+      ({ payload, protectedHeader: header } = await jwtVerify(token, this.#jwks, {
         issuer: this.#issuer,
         clockTolerance: CLOCK_TOLERANCE_SECONDS,
         currentDate: new Date(now),
@@ -103,6 +122,9 @@ export class BearerVerifier implements TokenVerifier {
     }
     if (typeof payload.sub !== "string" || payload.sub === "" || typeof payload.exp !== "number") {
       throw new BearerError("invalid_token", "The access token names no subject or expiry");
+    }
+    if (isIdToken(payload, header)) {
+      throw new BearerError("invalid_token", "An ID token is not an access token; send the access token");
     }
     // jose checks iat only with maxTokenAge: a token "issued" in the future is refused here.
     if (typeof payload.iat === "number" && payload.iat > now / 1000 + CLOCK_TOLERANCE_SECONDS) {
