@@ -108,6 +108,14 @@ proxy's own on the same config, and every ci/ values file to its --config-test. 
 {{- $environment := get $env "MCP_ENV" | default (dig "environment" "development" $c) }}
 {{- $auth := get $env "AUTH_MODE" | default (dig "auth" "mode" "oidc" $c) }}
 {{- $mcpAuth := get $env "MCP_AUTH_MODE" | default (dig "mcp_auth" "mode" "off" $c) }}
+{{- /* env is free text to values.schema.json; the proxy reads its modes over config's and refuses other spellings. */ -}}
+{{- $choices := list (list "MCP_ENV" "environment" (list "development" "staging" "production")) (list "AUTH_MODE" "auth.mode" (list "oidc" "bypass")) (list "MCP_AUTH_MODE" "mcp_auth.mode" (list "off" "provider" "proxy")) }}
+{{- range $choices }}
+{{- $given := get $env (index . 0) }}
+{{- if and $given (not (has $given (index . 2))) }}
+{{- $problems = append $problems (printf "config.%s: env.%s %q is not one of %s" (index . 1) (index . 0) $given (join ", " (index . 2))) }}
+{{- end }}
+{{- end }}
 {{- if and (eq $auth "bypass") (eq $environment "production") }}
 {{- $problems = append $problems "config.auth.mode: bypass turns authentication off and is refused with environment production; use oidc (or config.environment development)" }}
 {{- end }}
@@ -149,11 +157,38 @@ proxy's own on the same config, and every ci/ values file to its --config-test. 
 {{- if and $vaultUsed (eq $vaultLogin "kubernetes") (not .Values.serviceAccount.automountToken) (not (dig "vault" "service_account_token_file" "" $c)) }}
 {{- $problems = append $problems "serviceAccount.automountToken: set it to true for config.vault.auth_method kubernetes, which logs in to Vault with the pod's service account token (the pod has none without it)" }}
 {{- end }}
+{{- if eq $mcpAuth "proxy" }}
+{{- $clientTtl := get $env "MCP_CLIENT_TTL" | default (dig "mcp_auth" "server" "client_ttl" "30d" $c) }}
+{{- $refreshTtl := get $env "MCP_REFRESH_TOKEN_TTL" | default (dig "mcp_auth" "server" "refresh_token_ttl" "14d" $c) }}
+{{- $clientSeconds := include "mcp-oidc-proxy.durationSeconds" $clientTtl }}
+{{- $refreshSeconds := include "mcp-oidc-proxy.durationSeconds" $refreshTtl }}
+{{- if and $clientSeconds $refreshSeconds (ne (float64 $clientSeconds) 0.0) (lt (float64 $clientSeconds) (float64 $refreshSeconds)) }}
+{{- $problems = append $problems (printf "config.mcp_auth.server.client_ttl: must be at least config.mcp_auth.server.refresh_token_ttl (%v) or 0 (got %v): a client forgotten after its last use would strand the refresh tokens it still holds" $refreshTtl $clientTtl) }}
+{{- end }}
+{{- end }}
 {{- $redisMode := get $env "REDIS_MODE" | default (dig "redis" "mode" "standalone" $c) }}
 {{- if and (has $redisMode (list "sentinel" "cluster")) (not (or (get $env "REDIS_NODES") (dig "redis" "nodes" list $c))) }}
 {{- $problems = append $problems (printf "config.redis.nodes: required with redis.mode %s (host:port list)" $redisMode) }}
 {{- end }}
 {{- toYaml $problems }}
+{{- end }}
+
+{{/*
+A duration as the proxy reads it (the ms package: "30s", "5m", "14d", "1.5h"; a number is
+seconds), in seconds; empty for a spelling not read here, which the proxy then judges alone.
+*/}}
+{{- define "mcp-oidc-proxy.durationSeconds" -}}
+{{- if or (kindIs "float64" .) (kindIs "int" .) (kindIs "int64" .) }}
+{{- float64 . }}
+{{- else }}
+{{- $match := regexFindAll "^\\s*([0-9]+(?:\\.[0-9]+)?)\\s*(ms|s|m|h|d|w|y)?\\s*$" (toString .) 1 }}
+{{- if $match }}
+{{- $number := regexReplaceAll "[^0-9.]" (regexFind "^\\s*[0-9.]+" (toString .)) "" }}
+{{- $unit := regexReplaceAll "[^a-z]" (toString .) "" }}
+{{- $factors := dict "" 0.001 "ms" 0.001 "s" 1 "m" 60 "h" 3600 "d" 86400 "w" 604800 "y" 31557600 }}
+{{- mulf (float64 $number) (get $factors $unit) }}
+{{- end }}
+{{- end }}
 {{- end }}
 
 {{/*

@@ -316,6 +316,7 @@ describe("Helm charts", () => {
       .stringData;
     const bypass = { auth: { mode: "bypass" } };
     const development = { environment: "development" };
+    const bypassEnv = { AUTH_MODE: "bypass", MCP_AUTH_MODE: "off" };
     const cases: { name: string; values: { config?: object; env?: Record<string, string> }; proxy?: object }[] = [
       { name: "bypass in production", values: { config: bypass } },
       { name: "bypass in production, from env", values: { env: { AUTH_MODE: "bypass" } } },
@@ -349,6 +350,24 @@ describe("Helm charts", () => {
       {
         name: "SameSite none without Secure",
         values: { config: { session: { cookie_same_site: "none", cookie_secure: "never" } } },
+      },
+      // Authentication off in a cluster is the proxy's call: it refuses it in production only.
+      { name: "bypass in development, from env", values: { env: { MCP_ENV: "development", ...bypassEnv } } },
+      { name: "bypass in staging, from env", values: { env: { MCP_ENV: "staging", ...bypassEnv } } },
+      { name: "an environment the proxy does not know", values: { env: { MCP_ENV: "Development", ...bypassEnv } } },
+      { name: "a mode the proxy does not know", values: { env: { MCP_ENV: "development", AUTH_MODE: "none" } } },
+      {
+        name: "clients forgotten before their refresh tokens",
+        values: { config: { mcp_auth: { server: { client_ttl: "1d" } } } },
+      },
+      {
+        name: "refresh tokens outliving the default client_ttl, from env",
+        values: { env: { MCP_REFRESH_TOKEN_TTL: "60d" } },
+      },
+      { name: "clients kept for ever", values: { config: { mcp_auth: { server: { client_ttl: "0s" } } } } },
+      {
+        name: "client_ttl in seconds, as long as the refresh tokens",
+        values: { config: { mcp_auth: { server: { client_ttl: 1209600 } } } },
       },
       {
         name: "sentinel without nodes",

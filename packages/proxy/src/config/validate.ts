@@ -1,6 +1,7 @@
 // Rules that span several fields, which the schema alone cannot say. Returns every
 // problem, each naming the field and how to fix it.
 import { isIP } from "node:net";
+import ms from "ms";
 import proxyAddr from "proxy-addr";
 import { isHostEntry } from "../middleware/host-check.ts";
 import { type Config, PUBLIC_URL_PATTERN } from "./schema.ts";
@@ -133,6 +134,14 @@ function mcpAuthProblems(config: Config): string[] {
   if (config.auth.mode !== "oidc") {
     problems.push(
       'mcp_auth.mode: "proxy" signs MCP clients\' users in at the OpenID provider, so auth.mode must be "oidc"',
+    );
+  }
+  // A client forgotten while its refresh token lives loses the grant at its next refresh
+  // (unknown client); a client kept longer than its tokens only waits for a new sign-in.
+  const { client_ttl: clientTtl, refresh_token_ttl: refreshTtl } = config.mcp_auth.server;
+  if (clientTtl !== 0 && clientTtl < refreshTtl) {
+    problems.push(
+      `mcp_auth.server.client_ttl: must be at least mcp_auth.server.refresh_token_ttl (${ms(refreshTtl)}) or 0 (got ${ms(clientTtl)}): a client forgotten after its last use would strand the refresh tokens it still holds (env MCP_CLIENT_TTL)`,
     );
   }
   return problems;

@@ -459,6 +459,23 @@ describe("MCP authorization settings", () => {
     assert.ok(bypass.some((p) => p.startsWith('mcp_auth.mode: "proxy"')));
   });
 
+  // A trial's leftover: client_ttl 1d with 14d refresh tokens loaded, and a client idle for
+  // two days was forgotten while its refresh token still lived.
+  it("refuses a client_ttl shorter than refresh_token_ttl, naming both, and takes 0 (kept) or longer", () => {
+    const load = (env: Record<string, string>) => loadConfig({ env: { ...OIDC, MCP_AUTH_MODE: "proxy", ...env } });
+    const problems = problemsOf(() => load({ MCP_CLIENT_TTL: "1d" }));
+    assert.ok(
+      problems.includes(
+        "mcp_auth.server.client_ttl: must be at least mcp_auth.server.refresh_token_ttl (14d) or 0 (got 1d): a client forgotten after its last use would strand the refresh tokens it still holds (env MCP_CLIENT_TTL)",
+      ),
+      problems.join("\n"),
+    );
+    assert.ok(problemsOf(() => load({ MCP_REFRESH_TOKEN_TTL: "60d" })).some((p) => p.includes("(got 30d)")));
+    for (const env of [{ MCP_CLIENT_TTL: "0s" }, { MCP_CLIENT_TTL: "14d" }, { MCP_REFRESH_TOKEN_TTL: "1d" }]) {
+      assert.ok(load(env).config, JSON.stringify(env));
+    }
+  });
+
   it("reads the authorization server's settings from the environment", () => {
     const { config } = loadConfig({
       env: { ...OIDC, MCP_AUTH_MODE: "proxy", MCP_ACCESS_TOKEN_TTL: "5m", MCP_PREAPPROVED_CLIENTS: "a,b" },
