@@ -72,7 +72,7 @@ at once, each naming the value to set. A value may also come as its environment 
 {{- $problems = append $problems "config.server.public_url: required with environment production, the URL clients use (e.g. https://mcp.example.com); register <public_url>/callback at the provider" }}
 {{- end }}
 {{- /* The proxy's PUBLIC_URL_PATTERN (config/schema.ts, decision 035): its routes are at the root of its host. */ -}}
-{{- if and $publicUrl (not (regexMatch "^https?://([A-Za-z0-9.-]+|\\[[0-9A-Fa-f:.]+\\])(:[0-9]+)?/?$" $publicUrl)) }}
+{{- if and $publicUrl (not (regexMatch "^[Hh][Tt][Tt][Pp][Ss]?://([A-Za-z0-9.-]+|\\[[0-9A-Fa-f:.]+\\])(:[0-9]+)?/?$" $publicUrl)) }}
 {{- $problems = append $problems (printf "config.server.public_url: must be an origin such as https://mcp.example.com, with no path, query or fragment (got %s): the proxy serves at the root of its host and cannot be served under a path prefix; give it a host name of its own" $publicUrl) }}
 {{- end }}
 {{- $problems = concat $problems (include "mcp-oidc-proxy.crossFieldProblems" . | fromYamlArray) }}

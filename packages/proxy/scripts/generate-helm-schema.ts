@@ -32,7 +32,7 @@ const port = integer(1, 65535);
  * server.public_url and the pod refused it. Every `format: uri` of the proxy's schema is an
  * absolute http(s) URL (config/schema.ts absoluteUrl), so each gets the pattern Helm checks.
  */
-const HTTP_URL_PATTERN = "^https?://[^\\s/?#]+([/?#]\\S*)?$";
+const HTTP_URL_PATTERN = "^[Hh][Tt][Tt][Pp][Ss]?://[^\\s/?#]+([/?#]\\S*)?$";
 function withUrlPatterns(node: unknown): void {
   if (Array.isArray(node)) node.forEach(withUrlPatterns);
   if (typeof node !== "object" || node === null) return;

@@ -179,6 +179,10 @@ describe("McpOidcProxy CRD", () => {
       "https://tools.example.com/",
       "http://10.0.0.1:8080",
       "http://[::1]:8080/",
+      // Schemes and hosts are case-insensitive (a trial's HTTPS://… was refused as a path).
+      "HTTPS://Tools.Example.com",
+      "Http://10.0.0.1:8080/",
+      "HTTPS://tools.example.com/team-a",
       "https://tools.example.com/team-a",
       "https://tools.example.com/team-a/",
       "https://tools.example.com?x=1",
@@ -209,6 +213,12 @@ describe("McpOidcProxy CRD", () => {
         publicUrl,
       );
     }
+    const upperCase = {
+      upstream: { url: "http://mcp-server:3000" },
+      authMode: "bypass",
+      publicUrl: "HTTPS://Tools.Example.com",
+    };
+    assert.equal(await accepted(upperCase), true, "an upper-case scheme and host are taken");
     assert.equal(PUBLIC_URL_ORIGIN.pattern, PUBLIC_URL_PATTERN_SOURCE, "the proxy's pattern");
   });
 

@@ -280,6 +280,8 @@ describe("Helm charts", () => {
       "https://tools.mcp.example.com",
       "https://tools.mcp.example.com/",
       "http://10.0.0.1:8080",
+      "HTTPS://Tools.MCP.example.com",
+      "HTTPS://tools.mcp.example.com/tools",
       "https://tools.mcp.example.com/tools",
       "https://tools.mcp.example.com/?x=1#frag",
       "https://tools.mcp.example.com#frag",
@@ -305,6 +307,7 @@ describe("Helm charts", () => {
       }
     }
     assert.equal(proxyAccepts("https://tools.mcp.example.com/tools"), false, "the proxy refuses some of them");
+    assert.equal(proxyAccepts("HTTPS://Tools.MCP.example.com"), true, "and takes an upper-case scheme and host");
   });
 
   // A new user's trial: --set config.auth.mode=bypass rendered in production, with the

@@ -43,9 +43,19 @@ const absoluteUrl = z.url({ protocol: /^https?$/, error: "must be an absolute ht
  * host, and the URLs it derives from the public URL (redirect URI, issuer, metadata) would
  * drop a path. validate.ts refuses others with a message; the Helm chart's _helpers.tpl and,
  * as CEL, the operator CRD's spec.publicUrl rule check the same pattern (tests hold them equal).
+ * Scheme and host are case-insensitive (RFC 3986 3.1, 3.2.2): HTTPS://MCP.example.com passes and
+ * is read as https://mcp.example.com, so every URL derived from it, the audience and the
+ * cookies' Secure choice (a test of "https:") see one spelling.
  */
-export const PUBLIC_URL_PATTERN_SOURCE = "^https?://([A-Za-z0-9.-]+|\\[[0-9A-Fa-f:.]+\\])(:[0-9]+)?/?$";
+export const PUBLIC_URL_PATTERN_SOURCE = "^[Hh][Tt][Tt][Pp][Ss]?://([A-Za-z0-9.-]+|\\[[0-9A-Fa-f:.]+\\])(:[0-9]+)?/?$";
 export const PUBLIC_URL_PATTERN = new RegExp(PUBLIC_URL_PATTERN_SOURCE);
+
+/** An origin the pattern takes, with scheme and host in lower case; anything else as written, for validate.ts to name. */
+function lowerCaseOrigin(value: string): string {
+  if (!PUBLIC_URL_PATTERN.test(value)) return value;
+  const url = new URL(value);
+  return `${url.protocol}//${url.host}${value.endsWith("/") ? "/" : ""}`;
+}
 
 export const environments = ["development", "staging", "production"] as const;
 
@@ -53,7 +63,7 @@ const serverSchema = z.strictObject({
   host: z.string().min(1).default("0.0.0.0"),
   port: port.default(8080),
   /** The URL clients use to reach the proxy; required behind TLS termination. */
-  public_url: absoluteUrl.optional(),
+  public_url: absoluteUrl.transform(lowerCaseOrigin).optional(),
   /** Express "trust proxy": false, true, a hop count, or a list of addresses/CIDRs. */
   trust_proxy: z
     .preprocess(

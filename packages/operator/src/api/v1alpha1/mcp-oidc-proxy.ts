@@ -29,6 +29,9 @@ interface UrlRule {
   message: string;
 }
 
+/** http or https in any case, as URL schemes are (RFC 3986 3.1) and the proxy reads them. */
+const HTTP_SCHEMES = /[Hh][Tt][Tt][Pp][Ss]?/;
+
 /**
  * An absolute URL with a host, as the proxy's --config-test accepts it: checked here by zod
  * (the operator) and by the API server (CEL isURL, Go's url.ParseRequestURI), so a value
@@ -58,7 +61,7 @@ const absoluteUrl = (schemes: RegExp, example: string, description: string, rule
  * (PUBLIC_URL_PATTERN_SOURCE in its config/schema.ts; a test holds them equal).
  */
 export const PUBLIC_URL_ORIGIN: UrlRule = {
-  pattern: "^https?://([A-Za-z0-9.-]+|\\[[0-9A-Fa-f:.]+\\])(:[0-9]+)?/?$",
+  pattern: "^[Hh][Tt][Tt][Pp][Ss]?://([A-Za-z0-9.-]+|\\[[0-9A-Fa-f:.]+\\])(:[0-9]+)?/?$",
   message:
     "must be an origin such as https://tools.mcp.example.com, with no path, query or fragment: the proxy serves its routes at the root of its host and cannot be served under a path prefix",
 };
@@ -71,7 +74,7 @@ const duration = z
 const upstream = z
   .object({
     url: absoluteUrl(
-      /https?/,
+      HTTP_SCHEMES,
       "http://mcp-server.tools.svc:3000",
       "URL of the MCP server, e.g. http://mcp-server.tools.svc:3000.",
     ).optional(),
@@ -106,7 +109,7 @@ const upstream = z
 const provider = z
   .object({
     issuer: absoluteUrl(
-      /https?/,
+      HTTP_SCHEMES,
       "https://login.example.com/realms/company",
       "Issuer URL of the OpenID provider (or its discovery document URL).",
     ),
@@ -319,7 +322,7 @@ export const specSchema = z
   .object({
     upstream,
     publicUrl: absoluteUrl(
-      /https?/,
+      HTTP_SCHEMES,
       "https://tools.mcp.example.com",
       "URL clients use to reach the proxy (behind your Ingress or Gateway); advertised to clients and providers. An origin: the proxy serves at the root of its host, not under a path.",
       PUBLIC_URL_ORIGIN,

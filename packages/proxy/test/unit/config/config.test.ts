@@ -210,6 +210,16 @@ describe("configuration", () => {
       const { config } = loadConfig({ env: { ...OIDC, MCP_AUTH_MODE: "proxy", MCP_PUBLIC_URL: publicUrl } });
       assert.equal(config.server.public_url, publicUrl);
     }
+    // Scheme and host are case-insensitive (RFC 3986): read in lower case, as every URL derived from them.
+    const upper = loadConfig({ env: { ...OIDC, MCP_AUTH_MODE: "proxy", MCP_PUBLIC_URL: "HTTPS://MCP.Example.com/" } });
+    assert.equal(upper.config.server.public_url, "https://mcp.example.com/");
+    const problems = problemsOf(() =>
+      loadConfig({ env: { ...OIDC, MCP_PUBLIC_URL: "HTTPS://mcp.example.com/Tools" } }),
+    );
+    assert.ok(
+      problems.some((p) => p.includes("(got HTTPS://mcp.example.com/Tools)")),
+      problems.join("\n"),
+    );
   });
 
   it("reads server.trust_proxy from text as Express means it: true/false, a hop count, addresses; refuses a bad address", () => {
