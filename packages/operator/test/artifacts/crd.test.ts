@@ -222,6 +222,36 @@ describe("McpOidcProxy CRD", () => {
     assert.equal(PUBLIC_URL_ORIGIN.pattern, PUBLIC_URL_PATTERN_SOURCE, "the proxy's pattern");
   });
 
+  // The proxy refuses refresh tokens that outlive its registered clients (client_ttl, 30d by
+  // default); the CRD rendered such a refreshTokenTtl and the pods exited 2.
+  it("refuses exactly the refreshTokenTtl values the proxy refuses (longer than its client_ttl)", async () => {
+    for (const refreshTokenTtl of ["14d", "30d", "720h", "2592000s", "31d", "721h", "2592001s", "1000000m"]) {
+      const spec = {
+        upstream: { url: "http://mcp-server:3000" },
+        provider: { issuer: "https://id.example.com", clientId: "proxy" },
+        mcpAuth: { mode: "proxy", refreshTokenTtl },
+      };
+      const env = { OIDC_DISCOVERY_URL: "https://id.example.com", OIDC_CLIENT_ID: "proxy", MCP_AUTH_MODE: "proxy" };
+      const verdicts = {
+        apiServer: await accepted(spec),
+        operator: specSchema.safeParse(spec).success,
+        proxy: (() => {
+          try {
+            loadConfig({ env: { ...env, MCP_REFRESH_TOKEN_TTL: refreshTokenTtl } });
+            return true;
+          } catch {
+            return false;
+          }
+        })(),
+      };
+      assert.deepEqual(
+        verdicts,
+        { apiServer: verdicts.proxy, operator: verdicts.proxy, proxy: verdicts.proxy },
+        refreshTokenTtl,
+      );
+    }
+  });
+
   /** The proxy's verdict on public paths and MCP policy rules, as the operator's ConfigMap gives them. */
   const proxyAcceptsAccess = (publicPaths: string[], rules: { name?: string; tools: string[] }[]) => {
     const dir = mkdtempSync(path.join(tmpdir(), "proxy-config-"));

@@ -66,6 +66,16 @@ export const PUBLIC_URL_ORIGIN: UrlRule = {
     "must be an origin such as https://tools.mcp.example.com, with no path, query or fragment: the proxy serves its routes at the root of its host and cannot be served under a path prefix",
 };
 
+/**
+ * The proxy forgets a registered client client_ttl (30 days, its default; the CRD does not
+ * set it) after its last use and refuses refresh tokens that would outlive it (its
+ * config/validate.ts): spec.mcpAuth.refreshTokenTtl is refused past it here and by CEL.
+ */
+const CLIENT_TTL_SECONDS = 30 * 86_400;
+const DURATION_UNIT_SECONDS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86_400 };
+const REFRESH_TOKEN_TTL_MESSAGE =
+  "mcpAuth.refreshTokenTtl must be at most 30d: the proxy forgets a registered client 30 days after its last use, and its refresh tokens with it";
+
 const duration = z
   .string()
   .regex(/^[0-9]+(ms|s|m|h|d)$/)
@@ -363,9 +373,18 @@ export const specSchema = z
           .meta(d("mode proxy: lifetime of access tokens, e.g. 10m.")),
         refreshTokenTtl: z
           .string()
+          .max(12)
           .regex(/^\d+[smhd]$/)
+          .refine(
+            (ttl) => Number(ttl.slice(0, -1)) * (DURATION_UNIT_SECONDS[ttl.slice(-1)] ?? 0) <= CLIENT_TTL_SECONDS,
+            REFRESH_TOKEN_TTL_MESSAGE,
+          )
           .optional()
-          .meta(d("mode proxy: lifetime of refresh tokens, e.g. 14d.")),
+          .meta(
+            d(
+              "mode proxy: lifetime of refresh tokens, e.g. 14d; at most 30d, the time a registered client is kept after its last use.",
+            ),
+          ),
       })
       .optional()
       .meta({
@@ -374,6 +393,10 @@ export const specSchema = z
           cel(
             "!has(self.pathScopes) || self.pathScopes.all(p, p.startsWith('/'))",
             "mcpAuth.pathScopes keys must be paths starting with /",
+          ),
+          cel(
+            `!has(self.refreshTokenTtl) || int(self.refreshTokenTtl.substring(0, size(self.refreshTokenTtl) - 1)) * {'s': 1, 'm': 60, 'h': 3600, 'd': 86400}[self.refreshTokenTtl.substring(size(self.refreshTokenTtl) - 1)] <= ${CLIENT_TTL_SECONDS}`,
+            REFRESH_TOKEN_TTL_MESSAGE,
           ),
         ],
       }),
