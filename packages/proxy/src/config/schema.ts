@@ -4,13 +4,19 @@
 import ms from "ms";
 import { z } from "zod";
 
-/** A duration written as "30s", "5m", "24h" or a number of seconds; parsed to milliseconds. */
+/**
+ * A duration written as "30s", "5m", "24h" or a number of seconds; parsed to milliseconds.
+ * A number is seconds however it arrives: unquoted in YAML, or as text from a quoted YAML
+ * value, an environment variable or a flag (ms() alone would read "30" as 30 ms).
+ */
 const duration = z.union([z.string(), z.number()]).transform((value, ctx) => {
-  const millis = typeof value === "number" ? value * 1000 : ms(value as ms.StringValue);
+  const text = typeof value === "string" ? value.trim() : undefined;
+  const seconds = text === undefined ? value : /^\d+(\.\d+)?$/.test(text) ? Number(text) : undefined;
+  const millis = seconds !== undefined ? (seconds as number) * 1000 : ms(text as ms.StringValue);
   if (typeof millis !== "number" || !Number.isFinite(millis) || millis < 0) {
     ctx.addIssue({
       code: "custom",
-      message: `"${value}" is not a duration; write e.g. 30s, 5m, 24h or a number of seconds`,
+      message: `"${value}" is not a duration; write e.g. 30s, 5m, 24h or a number of seconds (not negative)`,
     });
     return z.NEVER;
   }
