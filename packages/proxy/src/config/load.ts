@@ -9,6 +9,7 @@ import type { z } from "zod";
 import { redactUrl } from "../observability/redact.ts";
 import { type Config, configSchema, environments } from "./schema.ts";
 import { environmentLayer, flagLayer, type RawTree, type SourceLayer } from "./sources.ts";
+import { applyTargetPrecedence } from "./target-layers.ts";
 import { secretSourceProblems, validateConfig } from "./validate.ts";
 
 /** Fields whose value is a credential: an error names the field, never the value. */
@@ -288,6 +289,8 @@ export function loadConfig(options: LoadOptions = {}): LoadedConfig {
   if (problems.length > 0) throw new ConfigError(problems);
 
   const merged = layers.reduce<RawTree>((tree, layer) => mergeTrees(tree, layer.tree), {});
+  problems.push(...applyTargetPrecedence(merged, layers, (field) => originOf(layers, field)));
+  if (problems.length > 0) throw new ConfigError(problems);
   const parsed = configSchema.safeParse(merged);
   if (!parsed.success) {
     const fields = failingFields(parsed.error.issues);

@@ -1,0 +1,64 @@
+// The MCP server's address across sources: a new user's trial found --target-host,
+// --target-port, MCP_TARGET_HOST and MCP_TARGET_PORT silently ignored when the file set
+// target.url, against "flags > environment > files".
+import assert from "node:assert/strict";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { describe, it } from "node:test";
+import { ConfigError, loadConfig } from "../../../src/config/load.ts";
+import { configuredUrls } from "../../../src/upstream/endpoints.ts";
+
+const OIDC = { OIDC_DISCOVERY_URL: "https://id.example.com", OIDC_CLIENT_ID: "proxy" };
+
+function yamlFile(text: string): string {
+  const file = path.join(mkdtempSync(path.join(tmpdir(), "mcp-proxy-target-")), "config.yaml");
+  writeFileSync(file, text);
+  return file;
+}
+
+function upstreamOf(options: Parameters<typeof loadConfig>[0]): string[] {
+  return configuredUrls(loadConfig(options).config.target).map((url) => url.href);
+}
+
+describe("target address precedence", () => {
+  const file = yamlFile("target:\n  url: http://mcp-server:3000/base\n");
+
+  it("lets a flag's or variable's host and port win over a file's target.url, keeping its path", () => {
+    assert.deepEqual(upstreamOf({ file, env: { ...OIDC, MCP_TARGET_PORT: "4000" } }), ["http://mcp-server:4000/base"]);
+    assert.deepEqual(upstreamOf({ file, env: OIDC, flags: { targetHost: "10.0.0.7" } }), ["http://10.0.0.7:3000/base"]);
+    assert.deepEqual(
+      upstreamOf({ file, env: { ...OIDC, MCP_TARGET_HOST: "a.internal" }, flags: { targetPort: "5000" } }),
+      ["http://a.internal:5000/base"],
+    );
+    assert.deepEqual(upstreamOf({ file, env: { ...OIDC, MCP_TARGET_HOST: "::1", MCP_TARGET_PROTOCOL: "https" } }), [
+      "https://[::1]:3000/base",
+    ]);
+  });
+
+  it("keeps target.url when the same or a later source sets it", () => {
+    const both = yamlFile("target:\n  host: ignored\n  port: 1\n  url: http://mcp-server:3000/base\n");
+    assert.deepEqual(upstreamOf({ file: both, env: OIDC }), ["http://mcp-server:3000/base"]);
+    assert.deepEqual(
+      upstreamOf({ file, env: { ...OIDC, MCP_TARGET_PORT: "4000", MCP_TARGET_URL: "http://other:9000" } }),
+      ["http://other:9000/"],
+    );
+    assert.deepEqual(
+      upstreamOf({ file, env: { ...OIDC, MCP_TARGET_HOST: "h" }, flags: { targetUrl: "http://flag:1/x" } }),
+      ["http://flag:1/x"],
+    );
+  });
+
+  it("refuses a later host or port over an earlier target.urls, naming both sources", () => {
+    const several = yamlFile("target:\n  urls: [http://a:1, http://b:1]\n");
+    try {
+      loadConfig({ file: several, env: OIDC, flags: { targetPort: "4000" } });
+      assert.fail("expected a ConfigError");
+    } catch (error) {
+      assert.ok(error instanceof ConfigError, String(error));
+      assert.deepEqual(error.problems, [
+        `target.port: set by flag --target-port, but target.urls (from ${several}) lists the endpoints; set target.urls there instead (MCP_TARGET_URLS)`,
+      ]);
+    }
+  });
+});
