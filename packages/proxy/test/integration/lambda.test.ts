@@ -5,6 +5,7 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
+import type { IncomingMessage } from "node:http";
 import path from "node:path";
 import { Writable } from "node:stream";
 import { after, before, describe, it } from "node:test";
@@ -13,8 +14,35 @@ import { parseDocument } from "yaml";
 import { type DemoMcpServer, startDemoMcpServer } from "../../dev/mcp-server.ts";
 import { buildLambda } from "../../scripts/build-lambda.ts";
 import { loadConfig } from "../../src/config/load.ts";
-import { createLambdaProxy, type LambdaProxy, lambdaConfig } from "../../src/serverless/lambda.ts";
+import { createHostCheck } from "../../src/middleware/host-check.ts";
+import { createLambdaProxy, type LambdaProxy, lambdaConfig, requestFromEvent } from "../../src/serverless/lambda.ts";
 import { type Stack, startStack } from "../support/stack.ts";
+
+/** CloudFormation's short forms, kept as the objects they stand for (deployed() resolves them). */
+const CLOUDFORMATION_TAGS = ["Ref", "Sub", "GetAtt"].map((name) => ({
+  tag: `!${name}`,
+  resolve: (value: string) => ({ [name]: value }),
+}));
+
+/** What a deployment in eu-central-1 gives the parameters and resources the template names. */
+const DEPLOYED: Record<string, string> = {
+  PublicUrl: "https://abcdefghijklmnopqrstuvwxyz012345.lambda-url.eu-central-1.on.aws",
+  McpServerUrl: "http://10.0.0.5:8080",
+  OidcIssuer: "https://idp.example.com",
+  OidcClientId: "mcp-proxy",
+  RedisUrl: "rediss://sessions.example.com:6379",
+  HttpApi: "abcdef1234",
+  "AWS::Region": "eu-central-1",
+  "AWS::URLSuffix": "amazonaws.com",
+};
+
+function deployed(value: unknown): string {
+  if (typeof value === "string") return value;
+  const { Ref, Sub } = value as { Ref?: string; Sub?: string };
+  if (Ref !== undefined && Ref in DEPLOYED) return DEPLOYED[Ref] as string;
+  if (Sub !== undefined) return Sub.replace(/\$\{([^}]+)\}/g, (_, name: string) => DEPLOYED[name] ?? assert.fail(name));
+  return assert.fail(`unresolved ${JSON.stringify(value)}`);
+}
 
 const FIXTURES = path.resolve(import.meta.dirname, "../fixtures/lambda");
 const fixture = <T>(name: string): T => JSON.parse(readFileSync(path.join(FIXTURES, name), "utf8")) as T;
@@ -169,25 +197,34 @@ describe("AWS SAM template", () => {
     assert.match(text, /Handler: index\.handler/);
   });
 
-  it("configures a function the proxy accepts under the production rules (its parameters given)", async () => {
+  // A new user's trial: both functions had MCP_PUBLIC_URL = PublicUrl (the function URL), so
+  // the HTTP API function answered 421 to every request, which carries the execute-api Host.
+  it("configures each function, under the production rules, for the Host it is reached at", async () => {
     const template = path.resolve(import.meta.dirname, "../../../../deployments/serverless/template.yaml");
-    const parsed = parseDocument(readFileSync(template, "utf8")).toJS() as {
-      Globals: { Function: { Environment: { Variables: Record<string, string> } } };
+    const parsed = parseDocument(readFileSync(template, "utf8"), { customTags: CLOUDFORMATION_TAGS }).toJS() as {
+      Globals: { Function: { Environment: { Variables: Record<string, unknown> } } };
+      Resources: Record<string, { Properties: { Environment?: { Variables: Record<string, unknown> } } }>;
     };
-    // The parameters (!Ref) and the two secrets fetched at cold start, as a deployment gives them.
-    const { AWS_SECRETS: _fetched, ...variables } = parsed.Globals.Function.Environment.Variables;
-    const config = await lambdaConfig({
-      ...variables,
-      MCP_PUBLIC_URL: "https://mcp.example.com",
-      MCP_TARGET_URL: "http://10.0.0.5:8080",
-      OIDC_DISCOVERY_URL: "https://idp.example.com",
-      OIDC_CLIENT_ID: "mcp-proxy",
-      REDIS_URL: "rediss://sessions.example.com:6379",
-      OIDC_CLIENT_SECRET: "client-secret",
-      SESSION_SECRET: "0123456789abcdef0123456789abcdef",
-    });
-    assert.equal(config.environment, "production");
-    assert.equal(config.metrics.enabled, false, "no /metrics on the public function URL");
+    const reachedBy = { StreamingFunction: "function-url.json", ApiFunction: "http-api-v2.json" };
+    for (const [name, eventFile] of Object.entries(reachedBy)) {
+      // SAM merges a function's variables over the Globals'; AWS_SECRETS is fetched at cold start.
+      const { AWS_SECRETS: _fetched, ...variables } = {
+        ...parsed.Globals.Function.Environment.Variables,
+        ...parsed.Resources[name]?.Properties.Environment?.Variables,
+      };
+      const env = Object.fromEntries(Object.entries(variables).map(([key, value]) => [key, deployed(value)]));
+      const config = await lambdaConfig({
+        ...env,
+        OIDC_CLIENT_SECRET: "client-secret",
+        SESSION_SECRET: "0123456789abcdef0123456789abcdef",
+      });
+      assert.equal(config.environment, "production");
+      assert.equal(config.metrics.enabled, false, "no /metrics on the public function URL");
+      const { headers } = requestFromEvent(fixture<APIGatewayProxyEventV2>(eventFile));
+      const check = createHostCheck(config.server);
+      assert.ok(check, `${name}: a public URL`);
+      assert.doesNotThrow(() => check({ headers: { host: headers.get("host") ?? "" } } as IncomingMessage), name);
+    }
   });
 });
 
