@@ -10,6 +10,31 @@ import { type ProviderFetch, providerFetch } from "./provider-fetch.ts";
 
 const MAX_RETRY_DELAY_MS = 30_000;
 
+type NetworkError = Error & { code?: string; address?: string; port?: number; errors?: NetworkError[] };
+
+/** "connect ECONNREFUSED 127.0.0.1:9000", or for several addresses (an AggregateError) each of them. */
+function networkCause(cause: NetworkError): string | undefined {
+  if (!cause.errors?.length) return cause.message || cause.code;
+  const places = cause.errors.map((each) => (each.port === undefined ? each.address : `${each.address}:${each.port}`));
+  return [cause.code ?? cause.errors[0]?.code, ...new Set(places)].filter(Boolean).join(" ");
+}
+
+/**
+ * Why discovery failed, in words an operator can act on: openid-client says "fetch failed"
+ * (the cause, ECONNREFUSED host:port, only in error.cause) and "issuer does not match" without
+ * either issuer; both are added here.
+ */
+export function discoveryFailure(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
+  const cause = error.cause as (NetworkError & { attribute?: string; expected?: string; body?: unknown }) | undefined;
+  if (cause?.attribute === "issuer" && cause.expected !== undefined) {
+    const declared = (cause.body as { issuer?: unknown } | undefined)?.issuer;
+    return `${error.message}: expected ${cause.expected}, the provider declares ${JSON.stringify(declared)}; set oidc.discovery_url to the issuer the provider declares`;
+  }
+  const network = cause instanceof Error ? networkCause(cause) : undefined;
+  return network ? `${error.message} (${network})` : error.message;
+}
+
 export class UpstreamOidc {
   readonly issuerUrl: URL;
   /** fetch trusting oidc.ca_file, when set; also used for the provider's JWKS. */
@@ -81,7 +106,7 @@ export class UpstreamOidc {
       const delay = Math.min(1000 * 2 ** attempt, MAX_RETRY_DELAY_MS);
       this.#logger.warn("identity provider discovery failed; retrying", {
         issuer: this.issuerUrl.href,
-        error: (error as Error).message,
+        error: discoveryFailure(error),
         retry_in_ms: delay,
       });
       this.#retryTimer = setTimeout(() => void this.#discover(attempt + 1), delay);

@@ -131,6 +131,17 @@ function valueAt(tree: RawTree, fieldPath: string): unknown {
   return node;
 }
 
+/**
+ * A rule's problem ("oidc.client_secret_file: cannot read …") with the source of its field
+ * added, as the schema's problems have it; unchanged when it names one already or the field
+ * came from no source (a default, or required and missing).
+ */
+function withOrigin(problem: string, layers: SourceLayer[]): string {
+  const field = /^([a-z0-9_]+(?:\.[a-z0-9_]+)*): /.exec(problem)?.[1];
+  const origin = field && !problem.includes(" [from ") ? originOf(layers, field) : undefined;
+  return origin ? `${problem} [from ${origin}]` : problem;
+}
+
 interface FieldProblem {
   field: string;
   message: string;
@@ -300,7 +311,8 @@ export function loadConfig(options: LoadOptions = {}): LoadedConfig {
       const quoted = value === undefined || unknown ? "" : ` (got ${shownValue(field, value)})`;
       problems.push(`${field || "(top level)"}: ${message}${quoted}${origin ? ` [from ${origin}]` : ""}`);
     }
-    problems.push(...problemsBesides(merged, fields, options.fieldsOnly === true));
+    const besides = problemsBesides(merged, fields, options.fieldsOnly === true);
+    problems.push(...besides.map((problem) => withOrigin(problem, layers)));
     throw new ConfigError(problems);
   }
 
@@ -308,6 +320,6 @@ export function loadConfig(options: LoadOptions = {}): LoadedConfig {
   readSecretFiles(config, problems);
   checkAuditOutput(config, problems);
   problems.push(...(options.fieldsOnly ? secretSourceProblems(config) : validateConfig(config)));
-  if (problems.length > 0) throw new ConfigError(problems);
+  if (problems.length > 0) throw new ConfigError(problems.map((problem) => withOrigin(problem, layers)));
   return { config, files };
 }

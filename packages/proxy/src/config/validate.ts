@@ -76,11 +76,7 @@ function serverProblems(config: Config): string[] {
     );
   }
   const publicUrl = config.server.public_url;
-  if (publicUrl !== undefined && !PUBLIC_URL_PATTERN.test(publicUrl)) {
-    problems.push(
-      `server.public_url: must be an origin such as https://mcp.example.com, with no path, query or fragment (got ${publicUrl}): the proxy serves /mcp, /callback, /oauth/* and /.well-known/* at the root of its host and cannot be served under a path prefix; give it a host name of its own`,
-    );
-  }
+  if (publicUrl !== undefined && !PUBLIC_URL_PATTERN.test(publicUrl)) problems.push(publicUrlProblem(publicUrl));
   problems.push(...trustProxyProblems(config.server.trust_proxy));
   if (config.environment === "production" && config.metrics.enabled && config.metrics.port === 0) {
     problems.push(
@@ -91,6 +87,15 @@ function serverProblems(config: Config): string[] {
     problems.push(`metrics.port: ${config.metrics.port} is also server.port; choose another port or 0 to share it`);
   }
   return problems;
+}
+
+/** Why a public URL is not an origin; credentials in it are named, never shown. */
+function publicUrlProblem(publicUrl: string): string {
+  const url = URL.parse(publicUrl);
+  if (url && (url.username || url.password)) {
+    return `server.public_url: must be an origin such as https://mcp.example.com, without a user name or password (got ${url.protocol}//…@${url.host}): clients reach the proxy at it and browsers refuse credentials in it`;
+  }
+  return `server.public_url: must be an origin such as https://mcp.example.com, with no path, query or fragment (got ${publicUrl}): the proxy serves /mcp, /callback, /oauth/* and /.well-known/* at the root of its host and cannot be served under a path prefix; give it a host name of its own`;
 }
 
 /** Each listed address as Express reads it (proxy-addr): an IP, a CIDR range or a named range. */

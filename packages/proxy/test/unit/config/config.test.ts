@@ -58,7 +58,7 @@ describe("configuration", () => {
       const problems = problemsOf(() => loadConfig({ env: { ...OIDC, OIDC_CA_FILE: file } }));
       assert.ok(
         problems.includes(
-          `oidc.ca_file: ${file} holds no PEM certificate (-----BEGIN CERTIFICATE-----); give the CA in PEM form (a DER file: openssl x509 -inform der -in ca.der -out ca.crt)`,
+          `oidc.ca_file: ${file} holds no PEM certificate (-----BEGIN CERTIFICATE-----); give the CA in PEM form (a DER file: openssl x509 -inform der -in ca.der -out ca.crt) [from environment variable OIDC_CA_FILE]`,
         ),
         problems.join("\n"),
       );
@@ -191,7 +191,6 @@ describe("configuration", () => {
       "https://mcp.example.com/tools/",
       "https://mcp.example.com?x=1",
       "https://mcp.example.com/#frag",
-      "https://user@mcp.example.com",
       // URL parsers read a backslash as a slash: a path all the same.
       "https://mcp.example.com\\tools",
       "https://mcp.example.com;x",
@@ -204,6 +203,7 @@ describe("configuration", () => {
         assert.ok(problem, `${publicUrl} with mcp_auth ${mcpAuth}`);
         assert.ok(problem.includes(`got ${publicUrl}`), problem);
         assert.match(problem, /no path, query or fragment/);
+        assert.ok(problem.endsWith(" [from environment variable MCP_PUBLIC_URL]"), problem);
       }
     }
     for (const publicUrl of ["https://mcp.example.com", "https://mcp.example.com/", "http://127.0.0.1:8080"]) {
