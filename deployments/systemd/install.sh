@@ -39,17 +39,92 @@ if [ -z "$root" ]; then
   chown mcp-proxy:mcp-proxy /var/lib/mcp-proxy /var/log/mcp-proxy
 fi
 
-# The installed binary checks the installed configuration with the secrets file's variables
-# (KEY=value lines, read here as the unit's EnvironmentFile= reads them), as the service user
-# where there is one, so a file it cannot read fails here too.
+# The secrets file as the unit's EnvironmentFile= reads it, never as shell: it is root's and
+# this runs as root, so `. environment` would run whatever $(...) or `...` a value holds, and
+# would read quotes, backslashes and "#" otherwise than systemd does. This follows systemd's
+# own reader (parse_env_file_internal in src/basic/env-file.c): comments (# or ;) and blank
+# lines, whitespace around keys and unquoted values dropped, '...' literal, "..." with \" \\
+# \` \$ unescaped, a backslash outside quotes taking the next character, a backslash at the end
+# of a line joining the next; no expansion. Like systemd, a name that is no variable name is
+# ignored with a warning. Each assignment is exported into the calling (sub)shell.
+environment_file_push() {
+  if [[ $1 =~ ^[A-Za-z_][A-Za-z0-9_]*$ ]]; then
+    export "$1=$2"
+  else
+    # To the script's own stderr (3), also when --config-test's output is captured.
+    echo "$3: ignoring \"$1\": not a variable name" >&3
+  fi
+}
+
+export_environment_file() {
+  # Blanks are systemd's WHITESPACE, [$' \t\n\r']: no \v or \f.
+  local LC_ALL=C file="$1" contents c state=pre_key key="" value="" key_ws=-1 value_ws=-1 i
+  # The sentinel keeps the file's final newlines, which $(...) would drop.
+  contents="$(cat -- "$file" && printf x)"
+  contents="${contents%x}"
+  for ((i = 0; i < ${#contents}; i++)); do
+    c="${contents:i:1}"
+    case "$state" in
+      pre_key)
+        if [[ $c == [#\;] ]]; then state=comment
+        elif [[ $c != [$' \t\n\r'] ]]; then state=key key="$c" key_ws=-1
+        fi ;;
+      key)
+        if [[ $c == [$'\n\r'] ]]; then state=pre_key key=""
+        elif [[ $c == = ]]; then state=pre_value value="" value_ws=-1
+        else
+          if [[ $c != [$' \t\n\r'] ]]; then key_ws=-1; elif ((key_ws < 0)); then key_ws=${#key}; fi
+          key+="$c"
+        fi ;;
+      pre_value | value)
+        if [[ $c == [$'\n\r'] ]]; then
+          ((key_ws < 0)) || key="${key:0:key_ws}"
+          [[ $state == pre_value ]] || ((value_ws < 0)) || value="${value:0:value_ws}"
+          environment_file_push "$key" "$value" "$file"
+          state=pre_key key="" value=""
+        elif [[ $c == \\ ]]; then state=value_escape value_ws=-1
+        elif [[ $state == pre_value && $c == \' ]]; then state=single_quote
+        elif [[ $state == pre_value && $c == \" ]]; then state=double_quote
+        elif [[ $state == value || $c != [$' \t\n\r'] ]]; then
+          if [[ $c != [$' \t\n\r'] ]]; then value_ws=-1; elif ((value_ws < 0)); then value_ws=${#value}; fi
+          state=value value+="$c"
+        fi ;;
+      value_escape)
+        state=value
+        [[ $c == [$'\n\r'] ]] || value+="$c" ;;
+      single_quote)
+        if [[ $c == \' ]]; then state=pre_value; else value+="$c"; fi ;;
+      double_quote)
+        if [[ $c == \" ]]; then state=pre_value
+        elif [[ $c == \\ ]]; then state=double_quote_escape
+        else value+="$c"
+        fi ;;
+      double_quote_escape)
+        state=double_quote
+        if [[ $c == [\"\\\`\$] ]]; then value+="$c"; elif [[ $c != $'\n' ]]; then value+="\\$c"; fi ;;
+      comment)
+        if [[ $c == \\ ]]; then state=comment_escape; elif [[ $c == [$'\n\r'] ]]; then state=pre_key; fi ;;
+      comment_escape)
+        if [[ $c == [$'\n\r'] ]]; then state=pre_key; else state=comment; fi ;;
+    esac
+  done
+  case "$state" in
+    pre_key | key | comment | comment_escape) ;;
+    *)
+      ((key_ws < 0)) || key="${key:0:key_ws}"
+      [[ $state != value ]] || ((value_ws < 0)) || value="${value:0:value_ws}"
+      environment_file_push "$key" "$value" "$file" ;;
+  esac
+}
+
+# The installed binary checks the installed configuration with the secrets file's variables,
+# as the service user where there is one, so a file it cannot read fails here too.
 config_test() {
   (
-    set -a
-    # shellcheck source=/dev/null
-    . "$root/etc/mcp-proxy/environment"
-    set +a
     run=()
-    if [ -z "$root" ]; then run=(setpriv --reuid=mcp-proxy --regid=mcp-proxy --clear-groups); fi
+    # Looked up before the file's variables are in place (a PATH there is the proxy's).
+    if [ -z "$root" ]; then run=("$(command -v setpriv)" --reuid=mcp-proxy --regid=mcp-proxy --clear-groups); fi
+    export_environment_file "$root/etc/mcp-proxy/environment"
     exec "${run[@]}" "$root/usr/local/bin/mcp-oidc-proxy" --config "$root/etc/mcp-proxy/config.yaml" --config-test
   )
 }
@@ -63,7 +138,7 @@ else
   echo "installed into $root (user, ownership and systemctl skipped)"
 fi
 
-if ! problems="$(config_test 2>&1)"; then
+if ! problems="$(config_test 3>&2 2>&1)"; then
   cat <<MESSAGE
 mcp-oidc-proxy is $state, but not started: its configuration does not pass
 --config-test yet.
@@ -71,6 +146,7 @@ $problems
 
 Fill in /etc/mcp-proxy/config.yaml (settings; configs/config.example.yaml documents each)
 and /etc/mcp-proxy/environment (secrets, one KEY=value a line), e.g.
+  MCP_PUBLIC_URL=https://mcp.example.com   (the URL clients use; required in production)
   OIDC_DISCOVERY_URL=https://login.example.com/realms/company
   OIDC_CLIENT_ID=mcp-proxy
   OIDC_CLIENT_SECRET=...
