@@ -17,7 +17,7 @@ function standIn(dir: string): string {
   const file = path.join(dir, "stand-in");
   writeFileSync(
     file,
-    '#!/bin/sh\nenv -0 > "$0.env"\nif [ -n "${STAND_IN_REFUSE:-}" ]; then echo "  - oidc.client_id: required" >&2; exit 2; fi\n',
+    '#!/bin/sh\nenv -0 > "$0.env"\nif [ -n "$STAND_IN_REFUSE" ]; then echo "  - oidc.client_id: required" >&2; exit 2; fi\n',
   );
   chmodSync(file, 0o755);
   return file;
