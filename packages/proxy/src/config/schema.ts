@@ -108,7 +108,7 @@ const targetSchema = z.strictObject({
   host: z.string().min(1).default("127.0.0.1"),
   port: port.default(3000),
   protocol: z.enum(["http", "https"]).default("http"),
-  /** Full upstream URL; overrides host/port/protocol of its own source (target-layers.ts: later sources' win). */
+  /** Full upstream URL; overrides host/port/protocol of its own source (decision 041: later sources' win). */
   url: absoluteUrl.optional(),
   /**
    * Several endpoints of one MCP server (its replicas), instead of url: requests that start no
