@@ -133,13 +133,14 @@ function valueAt(tree: RawTree, fieldPath: string): unknown {
 
 /**
  * A rule's problem ("oidc.client_secret_file: cannot read …") with the source of its field
- * added, as the schema's problems have it; unchanged when it names one already or the field
- * came from no source (a default, or required and missing).
+ * added, as the schema's problems have it; unchanged when the field came from no source (a
+ * default, or required and missing) or the problem names that source already ("(env X)").
  */
 function withOrigin(problem: string, layers: SourceLayer[]): string {
   const field = /^([a-z0-9_]+(?:\.[a-z0-9_]+)*): /.exec(problem)?.[1];
-  const origin = field && !problem.includes(" [from ") ? originOf(layers, field) : undefined;
-  return origin ? `${problem} [from ${origin}]` : problem;
+  const origin = field ? originOf(layers, field) : undefined;
+  if (!origin || problem.includes(" [from ") || problem.includes(origin.split(" ").at(-1) as string)) return problem;
+  return `${problem} [from ${origin}]`;
 }
 
 interface FieldProblem {
