@@ -175,7 +175,8 @@ proxy's own on the same config, and every ci/ values file to its --config-test. 
 
 {{/*
 A duration as the proxy reads it (the ms package: "30s", "5m", "14d", "1.5h"; a number is
-seconds), in seconds; empty for a spelling not read here, which the proxy then judges alone.
+seconds, also as text: "86400"), in seconds; empty for a spelling not read here, which the
+proxy then judges alone.
 */}}
 {{- define "mcp-oidc-proxy.durationSeconds" -}}
 {{- if or (kindIs "float64" .) (kindIs "int" .) (kindIs "int64" .) }}
@@ -185,7 +186,7 @@ seconds), in seconds; empty for a spelling not read here, which the proxy then j
 {{- if $match }}
 {{- $number := regexReplaceAll "[^0-9.]" (regexFind "^\\s*[0-9.]+" (toString .)) "" }}
 {{- $unit := regexReplaceAll "[^a-z]" (toString .) "" }}
-{{- $factors := dict "" 0.001 "ms" 0.001 "s" 1 "m" 60 "h" 3600 "d" 86400 "w" 604800 "y" 31557600 }}
+{{- $factors := dict "" 1 "ms" 0.001 "s" 1 "m" 60 "h" 3600 "d" 86400 "w" 604800 "y" 31557600 }}
 {{- mulf (float64 $number) (get $factors $unit) }}
 {{- end }}
 {{- end }}

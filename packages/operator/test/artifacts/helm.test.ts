@@ -372,6 +372,15 @@ describe("Helm charts", () => {
         name: "client_ttl in seconds, as long as the refresh tokens",
         values: { config: { mcp_auth: { server: { client_ttl: 1209600 } } } },
       },
+      // Digits as text are seconds too (the proxy read them as milliseconds once, and the chart alike).
+      {
+        name: "client_ttl in seconds as text, as long as the refresh tokens, from env",
+        values: { env: { MCP_CLIENT_TTL: "1209600" } },
+      },
+      {
+        name: "client_ttl in seconds as a quoted value, shorter than the refresh tokens",
+        values: { config: { mcp_auth: { server: { client_ttl: "86400" } } } },
+      },
       {
         name: "sentinel without nodes",
         values: { config: { session: { store: "redis" }, redis: { mode: "sentinel" } } },
