@@ -9,8 +9,14 @@ import { after, afterEach, before, beforeEach, describe, it } from "node:test";
 import type { OAuthTokens } from "@modelcontextprotocol/sdk/shared/auth.js";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { TestBrowser } from "../support/browser.ts";
-import { clickAndWait, launchChromium, openSignedIn } from "../support/chromium.ts";
-import { connectWithOAuth, InMemoryOAuthClient, initializeWithToken } from "../support/mcp-oauth-client.ts";
+import { chromiumSignIn, clickAndWait, launchChromium, openSignedIn, startLoopbackSite } from "../support/chromium.ts";
+import {
+  CLIENT_REDIRECT,
+  connectWithOAuth,
+  InMemoryOAuthClient,
+  initializeWithToken,
+  type SignsIn,
+} from "../support/mcp-oauth-client.ts";
 import { freePort } from "../support/ports.ts";
 import { type RoundRobin, startRoundRobin } from "../support/round-robin.ts";
 import { type RedisStack, type Stack, startStack, startStackWithRedis } from "../support/stack.ts";
@@ -18,12 +24,18 @@ import { type RedisStack, type Stack, startStack, startStackWithRedis } from "..
 /** An SDK client that registers under its own name. */
 class NamedClient extends InMemoryOAuthClient {
   readonly name: string;
-  constructor(name: string) {
+  readonly #redirect: string;
+  /** `redirect`: where the browser is sent back with the code (one served, for Chromium). */
+  constructor(name: string, redirect = CLIENT_REDIRECT) {
     super();
     this.name = name;
+    this.#redirect = redirect;
+  }
+  override get redirectUrl() {
+    return this.#redirect;
   }
   override get clientMetadata() {
-    return { ...super.clientMetadata, client_name: this.name };
+    return { ...super.clientMetadata, client_name: this.name, redirect_uris: [this.#redirect] };
   }
 }
 
@@ -48,8 +60,14 @@ after(async () => {
   await stack.close();
 });
 
-async function connect(user: string, name: string, as = new TestBrowser(), at = base): Promise<Connected> {
-  const connected = { ...(await connectWithOAuth(`${at}/mcp`, user, new NamedClient(name), as)), base: at };
+async function connect(
+  user: string,
+  name: string | NamedClient,
+  as: SignsIn = new TestBrowser(),
+  at = base,
+): Promise<Connected> {
+  const oauth = typeof name === "string" ? new NamedClient(name) : name;
+  const connected = { ...(await connectWithOAuth(`${at}/mcp`, user, oauth, as)), base: at };
   open.push(connected);
   return connected;
 }
@@ -172,6 +190,29 @@ describe("the connected-clients page, in Chromium", () => {
     assert.equal(page.url(), `${base}/connected-clients`);
     assert.equal(await listed().count(), 0);
     assert.match((await page.locator("body").textContent()) ?? "", /No MCP client is connected/);
+  });
+  it("after a sign-out, clients connect again in the same browser: sign-in, then a code, never an error", async () => {
+    // One browser throughout: oidc-provider's own session cookie of the first connection stays in it.
+    const app = await startLoopbackSite("<p>back in the app</p>");
+    const callback = `${app.url}/callback`;
+    try {
+      const person = chromiumSignIn(page, stack.idp.issuer);
+      const before = await connect("alice", new NamedClient("Before sign-out", callback), person);
+      await page.goto(`${base}/logout`);
+      await clickAndWait(page, "Sign out");
+      await assertEnded(before, "the client connected before the sign-out");
+
+      // The same client asks again: alice signs in again and, her approval kept, it gets a code.
+      const again = new URL(`${base}/oauth/authorize`);
+      again.search = (before.oauth.authorizationUrl as URL).search;
+      const landing = await person.signIn(again.href, "alice", callback);
+      assert.ok(new URL(landing.url).searchParams.get("code"), `a code: ${landing.url} ${landing.text.slice(0, 300)}`);
+      // Another client connects in the same browser, through the consent page, and works.
+      const after = await connect("alice", new NamedClient("After sign-out", callback), person);
+      await stillWorksAfterRefresh(after);
+    } finally {
+      await app.close();
+    }
   });
 });
 

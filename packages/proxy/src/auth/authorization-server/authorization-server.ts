@@ -379,7 +379,7 @@ export class AuthorizationServer {
   }
 
   /**
-   * The account behind a code or refresh token. On refresh, the provider's tokens are
+   * The account behind a code or refresh token, or the browser session of an authorization. On refresh, the provider's tokens are
    * refreshed when due: a provider that refuses (user disabled, signed out) ends the grant,
    * one that cannot be reached does not. The access rules are applied again too.
    */
@@ -391,7 +391,11 @@ export class AuthorizationServer {
     token: unknown,
   ) {
     let account = await accounts.find(sub);
-    if (!account) return undefined;
+    // No record (a sign-out or a refused refresh forgot it) while oidc-provider's own browser
+    // session still names the person: the authorization goes on to the interaction with the
+    // subject alone, where the proxy's sign-in is checked again and the account saved anew.
+    // For a token (code, refresh, userinfo) the missing record refuses it.
+    if (!account) return token === undefined ? { accountId: sub, claims: async () => ({ sub }) } : undefined;
     const refreshing = ctx.oidc.route === "token" && (token as { kind?: string } | undefined)?.kind === "RefreshToken";
     const upstream = account.upstream;
     const due =
