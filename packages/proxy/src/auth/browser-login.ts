@@ -53,6 +53,9 @@ export interface BrowserLoginDeps {
   signedOut?: (userId: string) => Promise<void>;
 }
 
+/** The bodies an HTML form can post cross-site without a CORS preflight. */
+const FORM_BODIES = ["application/x-www-form-urlencoded", "multipart/form-data", "text/plain"];
+
 /** The sign-in routes besides the callback (oidc.redirect_path). */
 export const LOGIN_PATHS = { login: "/login", logout: "/logout", session: "/api/v1/session" } as const;
 
@@ -250,13 +253,17 @@ export class BrowserLogin {
 
   /**
    * POST /logout ends the session (and what signedOut ends with it). A browser (it says so with Sec-Fetch-Site) must post the
-   * sign-out page's form: same origin and its CSRF token. Programs, which send no Sec-Fetch-*
-   * headers, are not exposed to CSRF; browsers too old to send it still meet the Origin guard
-   * and the SameSite session cookie, which a cross-site post does not carry.
+   * sign-out page's form: same origin and its CSRF token; so must any request whose body a
+   * form on another site could send. Programs post no body (or JSON), and send no Sec-Fetch-*.
    */
   async #logout(req: Request, res: Response): Promise<void> {
     const site = req.headers["sec-fetch-site"];
-    if (site !== undefined && (site !== "same-origin" || !sameCsrfToken(req.session?.signOutCsrf, req.body?.csrf))) {
+    // A body a cross-site HTML form can send (a browser without Sec-Fetch-*, or a request
+    // that dropped Origin) needs the page's token as well; a program posts none of these.
+    const formLike = Boolean(req.is(FORM_BODIES));
+    const fromPage =
+      (site === undefined || site === "same-origin") && sameCsrfToken(req.session?.signOutCsrf, req.body?.csrf);
+    if ((site !== undefined || formLike) && !fromPage) {
       throw new ProxyError("FORBIDDEN", 403, "This sign-out was not sent from the sign-out page; nothing changed", {
         details: { sign_out_url: "/logout" },
       });
