@@ -24,18 +24,18 @@ import { type RedisStack, type Stack, startStack, startStackWithRedis } from "..
 /** An SDK client that registers under its own name. */
 class NamedClient extends InMemoryOAuthClient {
   readonly name: string;
-  readonly #redirect: string;
-  /** `redirect`: where the browser is sent back with the code (one served, for Chromium). */
-  constructor(name: string, redirect = CLIENT_REDIRECT) {
+  readonly #redirects: [string, ...string[]];
+  /** `redirects`: where the browser may be sent back with the code (served ones, for Chromium), the first used. */
+  constructor(name: string, ...redirects: string[]) {
     super();
     this.name = name;
-    this.#redirect = redirect;
+    this.#redirects = [redirects[0] ?? CLIENT_REDIRECT, ...redirects.slice(1)];
   }
   override get redirectUrl() {
-    return this.#redirect;
+    return this.#redirects[0];
   }
   override get clientMetadata() {
-    return { ...super.clientMetadata, client_name: this.name, redirect_uris: [this.#redirect] };
+    return { ...super.clientMetadata, client_name: this.name, redirect_uris: this.#redirects };
   }
 }
 
@@ -185,11 +185,12 @@ describe("the connected-clients page, in Chromium", () => {
     await assertEnded(first, "the first client");
     await assertEnded(second, "the second client");
     await stillWorksAfterRefresh(bobs);
-    // Signed in again: nothing is connected in alice's name any more.
+    // Signed in again: nothing is connected in alice's name any more; what she approved is
+    // listed as such (it would connect again without asking), to revoke.
     await openSignedIn(page, `${base}/connected-clients`, "alice", stack.idp.issuer);
     assert.equal(page.url(), `${base}/connected-clients`);
-    assert.equal(await listed().count(), 0);
-    assert.match((await page.locator("body").textContent()) ?? "", /No MCP client is connected/);
+    assert.ok((await listed().count()) >= 2);
+    assert.equal(await listed().count(), await page.locator("[data-mcp-approved-only]").count(), "approved only");
   });
   it("after a sign-out, clients connect again in the same browser: sign-in, then a code, never an error", async () => {
     // One browser throughout: oidc-provider's own session cookie of the first connection stays in it.
@@ -210,6 +211,47 @@ describe("the connected-clients page, in Chromium", () => {
       // Another client connects in the same browser, through the consent page, and works.
       const after = await connect("alice", new NamedClient("After sign-out", callback), person);
       await stillWorksAfterRefresh(after);
+    } finally {
+      await app.close();
+    }
+  });
+
+  it("Revoke forgets the client's approvals at every redirect URI, and lists and revokes a client approved before a sign-out", async () => {
+    const app = await startLoopbackSite("<p>back in the app</p>");
+    const [atA, atB] = [`${app.url}/a`, `${app.url}/b`];
+    /** The client's authorization request, sent back to `redirect`. */
+    const askAt = (connected: Connected, redirect: string) => {
+      const url = new URL(connected.oauth.authorizationUrl as URL);
+      url.searchParams.set("redirect_uri", redirect);
+      return url.href;
+    };
+    try {
+      const person = chromiumSignIn(page, stack.idp.issuer);
+      const twoUris = await connect("alice", new NamedClient("Two redirect URIs", atA, atB), person);
+      const signedOutOnly = await connect("alice", new NamedClient("Approved, then signed out", atA), person);
+      await page.goto(`${base}/logout`);
+      await clickAndWait(page, "Sign out");
+
+      // Signed in again: both are listed though no grant of theirs is live, as approved ones.
+      await openSignedIn(page, `${base}/connected-clients`, "alice", stack.idp.issuer);
+      assert.equal(await itemOf(signedOutOnly).locator("[data-mcp-approved-only]").count(), 1, await page.content());
+      await itemOf(signedOutOnly).getByRole("button", { name: "Revoke" }).click();
+      await page.waitForLoadState("load");
+      assert.match((await page.locator("[data-mcp-revoked]").textContent()) ?? "", /Approved, then signed out/);
+      assert.equal(await itemOf(signedOutOnly).count(), 0);
+      await page.goto(askAt(signedOutOnly, atA));
+      assert.equal(await page.locator("[data-mcp-consent]").count(), 1, `asked again: ${page.url()}`);
+
+      // Approved at B now, then revoked: its approval at A (kept by the sign-out) is forgotten too.
+      const atBLanding = await person.signIn(askAt(twoUris, atB), "alice", atB);
+      assert.ok(new URL(atBLanding.url).searchParams.get("code"), atBLanding.url);
+      await page.goto(`${base}/connected-clients`);
+      await itemOf(twoUris).getByRole("button", { name: "Revoke" }).click();
+      await page.waitForLoadState("load");
+      assert.equal(await itemOf(twoUris).count(), 0, "it is not listed any more");
+      await page.goto(askAt(twoUris, atA));
+      assert.ok(!page.url().startsWith(atA), `no code at A without asking: ${page.url()}`);
+      assert.equal(await page.locator("[data-mcp-consent]").count(), 1, "the consent page");
     } finally {
       await app.close();
     }

@@ -31,7 +31,7 @@ import { IssuedTokenVerifier } from "./issued-token-verifier.ts";
 import { registrationBodyCap, registrationMetadata } from "./registration-limits.ts";
 import { deriveSigningKey } from "./signing-key.ts";
 import { endGrant, storageAdapterFactory } from "./storage-adapter.ts";
-import { UserGrants } from "./user-grants.ts";
+import { type ConnectedClient, UserGrants } from "./user-grants.ts";
 
 /** The provider's endpoints, under one prefix so they never shadow the MCP server's paths. */
 const ROUTES = {
@@ -457,17 +457,36 @@ export class AuthorizationServer {
   /** The connected-clients page: after the session middleware, behind the Origin guard. */
   connectedClientsRouter(): Router {
     return connectedClientsRouter({
-      clients: (accountId) => this.#grants.clients(accountId),
+      clients: (accountId) => this.#connectedClients(accountId),
       revoke: async (accountId, clientId) => {
         const ended = await this.#grants.end(accountId, clientId);
-        if (ended.length === 0) return undefined;
-        // Revoked means asked again: the consent page shows before the client's next code.
-        for (const note of ended) await this.#accounts.forgetConsent(accountId, note.clientId, note.redirectUri);
-        return { clientName: ended.at(-1)?.clientName };
+        // Revoked means asked again: every approval of the client is forgotten, whatever the
+        // redirect URI, so the consent page shows before its next code (unless pre-approved).
+        const forgot = await this.#accounts.forgetConsents(accountId, clientId);
+        if (ended.length === 0 && !forgot) return undefined;
+        const client = ended.length === 0 ? await this.provider.Client.find(clientId) : undefined;
+        return { clientName: ended.at(-1)?.clientName ?? client?.clientName };
       },
       login: this.#options.login,
       logger: this.#options.logger,
     });
+  }
+
+  /**
+   * The person's clients: those with live grants, and those approved without one (after a
+   * sign-out), which would come back without asking; pre-approved ones are marked.
+   */
+  async #connectedClients(accountId: string): Promise<ConnectedClient[]> {
+    const preapproved = new Set(this.#options.config.mcp_auth.server.preapproved_clients);
+    const clients = await this.#grants.clients(accountId);
+    for (const approval of await this.#accounts.approvals(accountId)) {
+      if (clients.some((client) => client.clientId === approval.clientId)) continue;
+      const client = await this.provider.Client.find(approval.clientId);
+      clients.push({ ...approval, clientName: client?.clientName, lastUsedAt: undefined, grantIds: [] });
+    }
+    return clients
+      .map((client) => ({ ...client, preapproved: preapproved.has(client.clientId) }))
+      .sort((a, b) => b.approvedAt - a.approvedAt);
   }
 
   async close(): Promise<void> {

@@ -30,7 +30,10 @@ export interface ConnectedClient {
   approvedAt: number;
   /** When it last got tokens, epoch milliseconds, if known. */
   lastUsedAt: number | undefined;
+  /** Its live grants; none for a client approved but not connected now (after a sign-out). */
   grantIds: string[];
+  /** Named in mcp_auth.server.preapproved_clients: it connects without asking. */
+  preapproved?: boolean;
 }
 
 export interface UserGrantsOptions {
