@@ -64,6 +64,11 @@ export function browserLoginPaths(redirectPath: string): OwnedPaths {
   return { exact: [redirectPath, ...Object.values(LOGIN_PATHS)] };
 }
 
+/** Which of them are pages a person sees (the callback lands on one): no CORS for them (origin.ts). */
+export function browserLoginPagePaths(redirectPath: string): OwnedPaths {
+  return { exact: [redirectPath, LOGIN_PATHS.login, LOGIN_PATHS.logout] };
+}
+
 /** A top-level page load that may be sent to sign in: only GET and HEAD page loads are redirected. */
 export function isBrowserNavigation(req: IncomingMessage): boolean {
   if (req.method !== "GET" && req.method !== "HEAD") return false;

@@ -42,6 +42,9 @@ class NamedClient extends InMemoryOAuthClient {
 /** An SDK client signed in, and the proxy (or balancer) it talks to. */
 type Connected = Awaited<ReturnType<typeof connectWithOAuth>> & { base: string };
 
+/** A browser client's origin the configuration allows (CORS for MCP requests, none for pages). */
+const ALLOWED_ORIGIN = "http://localhost:6274";
+
 let browser: Browser;
 let stack: Stack;
 let base: string;
@@ -50,7 +53,9 @@ const open: Connected[] = [];
 before(async () => {
   [browser, stack] = await Promise.all([
     launchChromium(),
-    startStack({ env: { MCP_AUTH_MODE: "proxy", MCP_REQUIRED_SCOPES: "mcp:tools" } }),
+    startStack({
+      env: { MCP_AUTH_MODE: "proxy", MCP_REQUIRED_SCOPES: "mcp:tools", MCP_ALLOWED_ORIGINS: ALLOWED_ORIGIN },
+    }),
   ]);
   base = `http://127.0.0.1:${stack.ports[0]}`;
 });
@@ -311,6 +316,33 @@ describe("the revoke endpoint refuses what a person's click would not send", () 
     assert.equal((await post(alice, { csrf, client_id: aliceId })).status, 303);
     await assertEnded(alices, "alice's revoked client");
     await stillWorksAfterRefresh(bobs);
+  });
+});
+
+describe("the person's pages answer no other origin, an allowed one neither", () => {
+  it("no CORS on the connected-clients page, its revoke or the sign-out page; the session API and MCP keep theirs", async () => {
+    const alice = new TestBrowser();
+    await connect("alice", "Seen from another origin", alice);
+    const fromOrigin = (path: string, init: { method?: string; headers?: Record<string, string> } = {}) =>
+      alice.fetch(`${base}${path}`, { ...init, headers: { origin: ALLOWED_ORIGIN, ...init.headers } });
+    const preflight = (path: string) =>
+      fromOrigin(path, { method: "OPTIONS", headers: { "access-control-request-method": "POST" } });
+    const page = await fromOrigin("/connected-clients", { headers: { accept: "text/html" } });
+    assert.match(await page.text(), /name="csrf"/, "the page (with its token) is served");
+    for (const [label, response] of [
+      ["the page", page],
+      ["a preflight of the revoke", await preflight("/connected-clients/revoke")],
+      [
+        "the sign-out page",
+        await fromOrigin("/logout", { headers: { accept: "text/html", "sec-fetch-mode": "navigate" } }),
+      ],
+      ["a preflight of the sign-out", await preflight("/logout")],
+    ] as const) {
+      assert.equal(response.headers.get("access-control-allow-origin"), null, label);
+      assert.equal(response.headers.get("access-control-allow-credentials"), null, label);
+    }
+    assert.equal((await fromOrigin("/api/v1/session")).headers.get("access-control-allow-origin"), ALLOWED_ORIGIN);
+    assert.equal((await preflight("/mcp")).headers.get("access-control-allow-origin"), ALLOWED_ORIGIN);
   });
 });
 

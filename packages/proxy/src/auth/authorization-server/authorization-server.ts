@@ -500,6 +500,12 @@ export class AuthorizationServer {
     suffixes: [DISCOVERY_PATH, AS_METADATA_PATH],
   };
 
+  /** Of those, the pages a person sees (sign-in steps, consent, connected clients): no CORS for them. */
+  readonly pagePaths: OwnedPaths = {
+    exact: Object.values(CONNECTED_CLIENTS_PATHS),
+    prefixes: ["/interaction/"],
+  };
+
   /**
    * The endpoints MCP clients call, some from other origins (browser clients): mounted
    * before the Origin guard and the session. Registration, pushed authorization and token
