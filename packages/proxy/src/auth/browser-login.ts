@@ -48,9 +48,11 @@ export interface BrowserLoginDeps {
   forgetSession: (id: string) => void;
   /**
    * What else ends when a person signs out: with mcp_auth.mode proxy, the MCP client grants
-   * they made (decision 037). Done before the session ends: if it fails, nothing ended.
+   * they made and this browser's session at the authorization server (decision 037). Done
+   * before the session ends: if the store fails half-way, the session stays and a retry
+   * finishes the rest.
    */
-  signedOut?: (userId: string) => Promise<void>;
+  signedOut?: (userId: string, req: Request, res: Response) => Promise<void>;
 }
 
 /** The bodies an HTML form can post cross-site without a CORS preflight. */
@@ -276,7 +278,7 @@ export class BrowserLogin {
     const { upstream, config, metrics, logger } = this.#deps;
     const idToken = req.session?.tokens?.idToken;
     const userId = req.session?.user?.id;
-    if (userId) await this.#deps.signedOut?.(userId);
+    if (userId) await this.#deps.signedOut?.(userId, req, res);
     if (req.session) {
       const id = req.sessionID;
       await new Promise<void>((resolve, reject) => req.session.destroy((err) => (err ? reject(err) : resolve())));

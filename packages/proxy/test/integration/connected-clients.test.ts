@@ -197,22 +197,39 @@ describe("the connected-clients page, in Chromium", () => {
     assert.ok((await listed().count()) >= 2);
     assert.equal(await listed().count(), await page.locator("[data-mcp-approved-only]").count(), "approved only");
   });
-  it("after a sign-out, clients connect again in the same browser: sign-in, then a code, never an error", async () => {
+  it("after a sign-out, here or in another browser, clients connect again in this one: a code, never an error", async () => {
     // One browser throughout: oidc-provider's own session cookie of the first connection stays in it.
     const app = await startLoopbackSite("<p>back in the app</p>");
     const callback = `${app.url}/callback`;
+    const providerSession = async () => (await context.cookies(base)).some((cookie) => cookie.name === "mcp_oauth");
+    /** The client's authorization request again, in this browser: where it landed. */
+    const askAgain = (connected: Connected) => {
+      const again = new URL(`${base}/oauth/authorize`);
+      again.search = (connected.oauth.authorizationUrl as URL).search;
+      return person.signIn(again.href, "alice", callback);
+    };
+    const person = chromiumSignIn(page, stack.idp.issuer);
     try {
-      const person = chromiumSignIn(page, stack.idp.issuer);
       const before = await connect("alice", new NamedClient("Before sign-out", callback), person);
+      assert.ok(await providerSession(), "the authorization server's own session cookie");
+      // alice signs out in another browser (a program): her grants end; this browser stays signed in.
+      const elsewhere = new TestBrowser();
+      await elsewhere.signIn(`${base}/`, "alice");
+      assert.equal((await elsewhere.fetch(`${base}/logout`, { method: "POST" })).status, 200);
+      await assertEnded(before, "the client, after the sign-out elsewhere");
+      const landing = await askAgain(before);
+      assert.ok(new URL(landing.url).searchParams.get("code"), `a code: ${landing.url} ${landing.text.slice(0, 300)}`);
+
+      // Signed out here: the authorization server's session of this browser ends too.
       await page.goto(`${base}/logout`);
       await clickAndWait(page, "Sign out");
-      await assertEnded(before, "the client connected before the sign-out");
-
+      assert.equal(await providerSession(), false, "the sign-out ended it too");
       // The same client asks again: alice signs in again and, her approval kept, it gets a code.
-      const again = new URL(`${base}/oauth/authorize`);
-      again.search = (before.oauth.authorizationUrl as URL).search;
-      const landing = await person.signIn(again.href, "alice", callback);
-      assert.ok(new URL(landing.url).searchParams.get("code"), `a code: ${landing.url} ${landing.text.slice(0, 300)}`);
+      const afterOwn = await askAgain(before);
+      assert.ok(
+        new URL(afterOwn.url).searchParams.get("code"),
+        `a code: ${afterOwn.url} ${afterOwn.text.slice(0, 300)}`,
+      );
       // Another client connects in the same browser, through the consent page, and works.
       const after = await connect("alice", new NamedClient("After sign-out", callback), person);
       await stillWorksAfterRefresh(after);

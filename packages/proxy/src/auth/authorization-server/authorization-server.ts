@@ -4,6 +4,7 @@
 // supplies the storage (the session store), the sign-in (its browser login at the upstream
 // provider) and the consent page. See docs/decisions/005.
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { parse as parseCookies } from "cookie";
 import cors from "cors";
 import express, { type Request, type RequestHandler, type Response, type Router } from "express";
 import { rateLimit } from "express-rate-limit";
@@ -452,6 +453,22 @@ export class AuthorizationServer {
         grants: ended.length,
       });
     }
+  }
+
+  /**
+   * A person signed out in this browser: their grants end (endGrantsOf), and so does the
+   * browser's session at this authorization server, which would name them to the next
+   * authorization (harmless since the interaction checks the sign-in, but stale).
+   */
+  async signedOut(accountId: string, req: Request, res: Response): Promise<void> {
+    await this.endGrantsOf(accountId);
+    const name = this.#options.cookieNames.session;
+    const id = parseCookies(req.headers.cookie ?? "")[name];
+    // Whoever sends the cookie holds the session id: ending the session it names is theirs to ask.
+    if (id) await (await this.provider.Session.find(id))?.destroy();
+    const options = { httpOnly: true, sameSite: "lax" as const, secure: this.#options.secureCookies, path: "/" };
+    res.clearCookie(name, options);
+    res.clearCookie(`${name}.sig`, options);
   }
 
   /** The connected-clients page: after the session middleware, behind the Origin guard. */
