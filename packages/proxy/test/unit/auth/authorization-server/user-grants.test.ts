@@ -108,6 +108,23 @@ describe("the connected-clients page", () => {
     assert.match(html, /Approved 2026-12-02 12:30 UTC · last used never/);
     assert.match(html, /<input type="hidden" name="csrf" value="csrf-token">/);
   });
+
+  it("says a pre-approved client connects again without asking, and an approved one without a grant comes back", () => {
+    const client = { clientName: "App", redirectUris: [loopback], approvedAt: 0, lastUsedAt: undefined };
+    const html = renderConnectedClientsPage({
+      csrfToken: "t",
+      userLabel: "alice",
+      clients: [
+        { ...client, clientId: "pre", grantIds: ["g1"], preapproved: true },
+        { ...client, clientId: "signed-out", grantIds: [] },
+        { ...client, clientId: "connected", grantIds: ["g2"] },
+      ],
+    });
+    assert.match(html, /data-mcp-client="pre">[^]*?data-mcp-preapproved=""[^]*?connects again without asking you/);
+    assert.match(html, /data-mcp-client="signed-out">[^]*?data-mcp-approved-only=""/);
+    assert.doesNotMatch(html, /data-mcp-client="connected">[^]*?data-mcp-(preapproved|approved-only)[^]*?<\/li>/);
+    assert.match(html, /unless your administrator pre-approved it/);
+  });
 });
 
 describe("the size of a person's note set", () => {
