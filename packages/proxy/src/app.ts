@@ -7,7 +7,13 @@ import express, { type Express } from "express";
 import type { Authenticator, AuthResult } from "./auth/authenticator.ts";
 import type { AuthorizationServer } from "./auth/authorization-server/authorization-server.ts";
 import { BearerError } from "./auth/bearer-verifier.ts";
-import { type BrowserLogin, browserLoginPaths, isBrowserNavigation, LOGIN_PATHS } from "./auth/browser-login.ts";
+import {
+  type BrowserLogin,
+  browserLoginPagePaths,
+  browserLoginPaths,
+  isBrowserNavigation,
+  LOGIN_PATHS,
+} from "./auth/browser-login.ts";
 import type { ProtectedResource } from "./auth/protected-resource.ts";
 import type { SessionUser } from "./auth/session-user.ts";
 import type { Config } from "./config/schema.ts";
@@ -102,7 +108,7 @@ export function buildOwnRoutes(parts: AppParts): Express {
   if (parts.authorizationServer) app.use(parts.authorizationServer.publicRouter());
   app.use(securityHeaders);
   // Before the session: a foreign Origin is refused without touching the session store.
-  app.use(originGuard(parts.allowedOrigins, parts.headers));
+  app.use(originGuard(parts.allowedOrigins, parts.headers, pagePathsOf(parts)));
   if (parts.sessionMiddleware) {
     const sessionMiddleware = parts.sessionMiddleware;
     // Fail closed: without the store no session can be trusted, so nothing passes.
@@ -370,6 +376,17 @@ function ownPathsOf(parts: AppParts, probePaths: OwnedPaths): (path: string) => 
     browserLoginPaths(parts.config.oidc.redirect_path),
     ...(parts.protectedResource ? [parts.protectedResource.paths] : []),
     ...(parts.authorizationServer ? [parts.authorizationServer.paths] : []),
+  ]);
+}
+
+/**
+ * The proxy's own HTML pages: they carry CSRF tokens and a person's data, so no other origin
+ * reads them, allowed or not (no CORS headers; the Origin guard still applies).
+ */
+function pagePathsOf(parts: AppParts): (path: string) => boolean {
+  return ownPathMatcher([
+    browserLoginPagePaths(parts.config.oidc.redirect_path),
+    ...(parts.authorizationServer ? [parts.authorizationServer.pagePaths] : []),
   ]);
 }
 

@@ -10,7 +10,7 @@ import type { AccessPolicy } from "./auth/access-policy.ts";
 import { Authenticator } from "./auth/authenticator.ts";
 import type { AuthorizationServer } from "./auth/authorization-server/authorization-server.ts";
 import { BearerVerifier, type TokenVerifier } from "./auth/bearer-verifier.ts";
-import { BrowserLogin } from "./auth/browser-login.ts";
+import { BrowserLogin, type BrowserLoginDeps } from "./auth/browser-login.ts";
 import { TransactionSealer } from "./auth/login-transaction.ts";
 import { ProtectedResource } from "./auth/protected-resource.ts";
 import { claimsMappingFor } from "./auth/provider-user.ts";
@@ -77,7 +77,7 @@ function sessionParts(
   upstream: UpstreamOidc,
   sessions: SessionBackend,
   deps: AuthenticationDeps,
-  signedOut: (userId: string) => Promise<void>,
+  signedOut: NonNullable<BrowserLoginDeps["signedOut"]>,
 ) {
   const { config } = deps.resolved;
   const { cookies, secrets, metrics, logger } = deps;
@@ -188,7 +188,8 @@ async function oidcMode(mode: OidcMode, sessions: SessionBackend, deps: Authenti
   await upstream.start();
   // The authorization server is made after the sign-in it uses; a sign-out ends its grants.
   let grants: AuthorizationServer | undefined;
-  const signedOut = async (userId: string) => grants?.endGrantsOf(userId);
+  const signedOut: NonNullable<BrowserLoginDeps["signedOut"]> = async (userId, req, res) =>
+    grants?.signedOut(userId, req, res);
   const { reader, login, sessionMiddleware, refresher } = sessionParts(upstream, sessions, deps, signedOut);
   const mcp =
     mode.mcp.mode === "provider"

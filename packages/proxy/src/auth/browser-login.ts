@@ -48,10 +48,15 @@ export interface BrowserLoginDeps {
   forgetSession: (id: string) => void;
   /**
    * What else ends when a person signs out: with mcp_auth.mode proxy, the MCP client grants
-   * they made (decision 037). Done before the session ends: if it fails, nothing ended.
+   * they made and this browser's session at the authorization server (decision 037). Done
+   * before the session ends: if the store fails half-way, the session stays and a retry
+   * finishes the rest.
    */
-  signedOut?: (userId: string) => Promise<void>;
+  signedOut?: (userId: string, req: Request, res: Response) => Promise<void>;
 }
+
+/** The bodies an HTML form can post cross-site without a CORS preflight. */
+const FORM_BODIES = ["application/x-www-form-urlencoded", "multipart/form-data", "text/plain"];
 
 /** The sign-in routes besides the callback (oidc.redirect_path). */
 export const LOGIN_PATHS = { login: "/login", logout: "/logout", session: "/api/v1/session" } as const;
@@ -59,6 +64,11 @@ export const LOGIN_PATHS = { login: "/login", logout: "/logout", session: "/api/
 /** The browser sign-in's paths; the proxy owns them in every mode (bypass answers the session API). */
 export function browserLoginPaths(redirectPath: string): OwnedPaths {
   return { exact: [redirectPath, ...Object.values(LOGIN_PATHS)] };
+}
+
+/** Which of them are pages a person sees (the callback lands on one): no CORS for them (origin.ts). */
+export function browserLoginPagePaths(redirectPath: string): OwnedPaths {
+  return { exact: [redirectPath, LOGIN_PATHS.login, LOGIN_PATHS.logout] };
 }
 
 /** A top-level page load that may be sent to sign in: only GET and HEAD page loads are redirected. */
@@ -250,13 +260,17 @@ export class BrowserLogin {
 
   /**
    * POST /logout ends the session (and what signedOut ends with it). A browser (it says so with Sec-Fetch-Site) must post the
-   * sign-out page's form: same origin and its CSRF token. Programs, which send no Sec-Fetch-*
-   * headers, are not exposed to CSRF; browsers too old to send it still meet the Origin guard
-   * and the SameSite session cookie, which a cross-site post does not carry.
+   * sign-out page's form: same origin and its CSRF token; so must any request whose body a
+   * form on another site could send. Programs post no body (or JSON), and send no Sec-Fetch-*.
    */
   async #logout(req: Request, res: Response): Promise<void> {
     const site = req.headers["sec-fetch-site"];
-    if (site !== undefined && (site !== "same-origin" || !sameCsrfToken(req.session?.signOutCsrf, req.body?.csrf))) {
+    // A body a cross-site HTML form can send (a browser without Sec-Fetch-*, or a request
+    // that dropped Origin) needs the page's token as well; a program posts none of these.
+    const formLike = Boolean(req.is(FORM_BODIES));
+    const fromPage =
+      (site === undefined || site === "same-origin") && sameCsrfToken(req.session?.signOutCsrf, req.body?.csrf);
+    if ((site !== undefined || formLike) && !fromPage) {
       throw new ProxyError("FORBIDDEN", 403, "This sign-out was not sent from the sign-out page; nothing changed", {
         details: { sign_out_url: "/logout" },
       });
@@ -264,7 +278,7 @@ export class BrowserLogin {
     const { upstream, config, metrics, logger } = this.#deps;
     const idToken = req.session?.tokens?.idToken;
     const userId = req.session?.user?.id;
-    if (userId) await this.#deps.signedOut?.(userId);
+    if (userId) await this.#deps.signedOut?.(userId, req, res);
     if (req.session) {
       const id = req.sessionID;
       await new Promise<void>((resolve, reject) => req.session.destroy((err) => (err ? reject(err) : resolve())));

@@ -1,6 +1,7 @@
 // Browsers' cross-origin calls. A request carrying an Origin header must come from the
 // proxy's own public origin or a configured one, else 403 (DNS rebinding defence). Allowed
-// origins get CORS with credentials and the MCP headers exposed; preflights end here. Which
+// origins get CORS with credentials and the MCP headers exposed; preflights end here. The
+// proxy's own pages (sign-in, sign-out, consent, connected clients) get no CORS at all. Which
 // headers may be sent and read is proxy-headers.ts' to say.
 import cors from "cors";
 import type { Request, RequestHandler } from "express";
@@ -10,6 +11,8 @@ import type { ProxyHeaders } from "../proxy-headers.ts";
 export function originGuard(
   allowedOrigins: (req: Request) => ReadonlySet<string>,
   headers: ProxyHeaders,
+  /** The proxy's own HTML pages: never readable by another origin, so no CORS answer (preflight or not). */
+  isPage: (path: string) => boolean,
 ): RequestHandler[] {
   const isAllowed = (req: Request, origin: string) => allowedOrigins(req).has(origin);
   // `Origin: null` (opaque origins: sandboxed frames, data: documents, cross-origin redirect
@@ -38,7 +41,7 @@ export function originGuard(
   });
   // Requests without an Origin (MCP clients, curl, same-origin navigations) skip CORS work.
   const corsWhenOrigin: RequestHandler = (req, res, next) => {
-    if (req.headers.origin === undefined) return next();
+    if (req.headers.origin === undefined || isPage(req.path)) return next();
     // The allowed headers answered depend on the ones asked for: caches must keep them apart.
     if (req.method === "OPTIONS") res.vary("Access-Control-Request-Headers");
     corsHandler(req, res, next);

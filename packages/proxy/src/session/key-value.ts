@@ -16,6 +16,8 @@ export interface KeyValueStore {
   /** Adds a member to a set whose life is extended to at least ttlSeconds. */
   addToSet(key: string, member: string, ttlSeconds?: number): Promise<void>;
   members(key: string): Promise<string[]>;
+  /** Takes one member out of a set (Redis SREM): one command, so a member added meanwhile stays. */
+  removeFromSet(key: string, member: string): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -30,6 +32,7 @@ export interface RedisCommands {
   del(key: string): Promise<number>;
   sAdd(key: string, member: string): Promise<number>;
   sMembers(key: string): Promise<string[]>;
+  sRem(key: string, member: string): Promise<number>;
   expire(key: string, seconds: number, mode?: "GT" | "NX"): Promise<number>;
 }
 
@@ -60,6 +63,9 @@ export function redisKeyValue(client: RedisCommands, prefix: string): KeyValueSt
       }
     },
     members: (key) => client.sMembers(prefix + key),
+    async removeFromSet(key, member) {
+      await client.sRem(prefix + key, member);
+    },
     // The connection belongs to the session store, which closes it.
     close: async () => {},
   };
@@ -114,6 +120,10 @@ export function memoryKeyValue(now: () => number = Date.now): KeyValueStore {
     async members(key) {
       const value = live(key)?.value;
       return value instanceof Set ? [...value] : [];
+    },
+    async removeFromSet(key, member) {
+      const value = live(key)?.value;
+      if (value instanceof Set) value.delete(member);
     },
     async close() {
       clearInterval(pruner);

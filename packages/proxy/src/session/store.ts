@@ -106,6 +106,7 @@ function failClosedKeyValue(store: KeyValueStore, timeoutMs: number): KeyValueSt
     claim: (key, value, ttl) => withDeadline(store.claim(key, value, ttl), timeoutMs),
     addToSet: (key, member, ttl) => withDeadline(store.addToSet(key, member, ttl), timeoutMs),
     members: (key) => withDeadline(store.members(key), timeoutMs),
+    removeFromSet: (key, member) => withDeadline(store.removeFromSet(key, member), timeoutMs),
     close: () => store.close(),
   };
 }

@@ -118,6 +118,16 @@ describe("browser sign-in with the memory store", () => {
     assert.equal(get.status, 405);
     assert.equal(((await get.json()) as { error: { code: string } }).error.code, "BAD_REQUEST");
     assert.equal((await bob.fetch(`${proxyUrl}/api/v1/session`)).status, 200, "a GET ends nothing");
+    // What a form on another site sends from a browser that names neither Origin nor Sec-Fetch-Site.
+    for (const type of ["application/x-www-form-urlencoded", "multipart/form-data; boundary=x", "text/plain"]) {
+      const forged = await bob.fetch(`${proxyUrl}/logout`, {
+        method: "POST",
+        headers: { "content-type": type },
+        body: type.startsWith("multipart") ? "--x--\r\n" : "a=b",
+      });
+      assert.equal(forged.status, 403, type);
+      assert.equal((await bob.fetch(`${proxyUrl}/api/v1/session`)).status, 200, `${type}: nothing ended`);
+    }
     const logout = await bob.fetch(`${proxyUrl}/logout`, { method: "POST" });
     assert.equal(logout.status, 200);
     const body = (await logout.json()) as { logged_out: boolean; end_session_url: string };

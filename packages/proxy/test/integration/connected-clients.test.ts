@@ -9,8 +9,14 @@ import { after, afterEach, before, beforeEach, describe, it } from "node:test";
 import type { OAuthTokens } from "@modelcontextprotocol/sdk/shared/auth.js";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { TestBrowser } from "../support/browser.ts";
-import { clickAndWait, launchChromium, openSignedIn } from "../support/chromium.ts";
-import { connectWithOAuth, InMemoryOAuthClient, initializeWithToken } from "../support/mcp-oauth-client.ts";
+import { chromiumSignIn, clickAndWait, launchChromium, openSignedIn, startLoopbackSite } from "../support/chromium.ts";
+import {
+  CLIENT_REDIRECT,
+  connectWithOAuth,
+  InMemoryOAuthClient,
+  initializeWithToken,
+  type SignsIn,
+} from "../support/mcp-oauth-client.ts";
 import { freePort } from "../support/ports.ts";
 import { type RoundRobin, startRoundRobin } from "../support/round-robin.ts";
 import { type RedisStack, type Stack, startStack, startStackWithRedis } from "../support/stack.ts";
@@ -18,17 +24,26 @@ import { type RedisStack, type Stack, startStack, startStackWithRedis } from "..
 /** An SDK client that registers under its own name. */
 class NamedClient extends InMemoryOAuthClient {
   readonly name: string;
-  constructor(name: string) {
+  readonly #redirects: [string, ...string[]];
+  /** `redirects`: where the browser may be sent back with the code (served ones, for Chromium), the first used. */
+  constructor(name: string, ...redirects: string[]) {
     super();
     this.name = name;
+    this.#redirects = [redirects[0] ?? CLIENT_REDIRECT, ...redirects.slice(1)];
+  }
+  override get redirectUrl() {
+    return this.#redirects[0];
   }
   override get clientMetadata() {
-    return { ...super.clientMetadata, client_name: this.name };
+    return { ...super.clientMetadata, client_name: this.name, redirect_uris: this.#redirects };
   }
 }
 
 /** An SDK client signed in, and the proxy (or balancer) it talks to. */
 type Connected = Awaited<ReturnType<typeof connectWithOAuth>> & { base: string };
+
+/** A browser client's origin the configuration allows (CORS for MCP requests, none for pages). */
+const ALLOWED_ORIGIN = "http://localhost:6274";
 
 let browser: Browser;
 let stack: Stack;
@@ -38,7 +53,9 @@ const open: Connected[] = [];
 before(async () => {
   [browser, stack] = await Promise.all([
     launchChromium(),
-    startStack({ env: { MCP_AUTH_MODE: "proxy", MCP_REQUIRED_SCOPES: "mcp:tools" } }),
+    startStack({
+      env: { MCP_AUTH_MODE: "proxy", MCP_REQUIRED_SCOPES: "mcp:tools", MCP_ALLOWED_ORIGINS: ALLOWED_ORIGIN },
+    }),
   ]);
   base = `http://127.0.0.1:${stack.ports[0]}`;
 });
@@ -48,8 +65,14 @@ after(async () => {
   await stack.close();
 });
 
-async function connect(user: string, name: string, as = new TestBrowser(), at = base): Promise<Connected> {
-  const connected = { ...(await connectWithOAuth(`${at}/mcp`, user, new NamedClient(name), as)), base: at };
+async function connect(
+  user: string,
+  name: string | NamedClient,
+  as: SignsIn = new TestBrowser(),
+  at = base,
+): Promise<Connected> {
+  const oauth = typeof name === "string" ? new NamedClient(name) : name;
+  const connected = { ...(await connectWithOAuth(`${at}/mcp`, user, oauth, as)), base: at };
   open.push(connected);
   return connected;
 }
@@ -167,11 +190,93 @@ describe("the connected-clients page, in Chromium", () => {
     await assertEnded(first, "the first client");
     await assertEnded(second, "the second client");
     await stillWorksAfterRefresh(bobs);
-    // Signed in again: nothing is connected in alice's name any more.
+    // Signed in again: nothing is connected in alice's name any more; what she approved is
+    // listed as such (it would connect again without asking), to revoke.
     await openSignedIn(page, `${base}/connected-clients`, "alice", stack.idp.issuer);
     assert.equal(page.url(), `${base}/connected-clients`);
-    assert.equal(await listed().count(), 0);
-    assert.match((await page.locator("body").textContent()) ?? "", /No MCP client is connected/);
+    assert.ok((await listed().count()) >= 2);
+    assert.equal(await listed().count(), await page.locator("[data-mcp-approved-only]").count(), "approved only");
+  });
+  it("after a sign-out, here or in another browser, clients connect again in this one: a code, never an error", async () => {
+    // One browser throughout: oidc-provider's own session cookie of the first connection stays in it.
+    const app = await startLoopbackSite("<p>back in the app</p>");
+    const callback = `${app.url}/callback`;
+    const providerSession = async () => (await context.cookies(base)).some((cookie) => cookie.name === "mcp_oauth");
+    /** The client's authorization request again, in this browser: where it landed. */
+    const askAgain = (connected: Connected) => {
+      const again = new URL(`${base}/oauth/authorize`);
+      again.search = (connected.oauth.authorizationUrl as URL).search;
+      return person.signIn(again.href, "alice", callback);
+    };
+    const person = chromiumSignIn(page, stack.idp.issuer);
+    try {
+      const before = await connect("alice", new NamedClient("Before sign-out", callback), person);
+      assert.ok(await providerSession(), "the authorization server's own session cookie");
+      // alice signs out in another browser (a program): her grants end; this browser stays signed in.
+      const elsewhere = new TestBrowser();
+      await elsewhere.signIn(`${base}/`, "alice");
+      assert.equal((await elsewhere.fetch(`${base}/logout`, { method: "POST" })).status, 200);
+      await assertEnded(before, "the client, after the sign-out elsewhere");
+      const landing = await askAgain(before);
+      assert.ok(new URL(landing.url).searchParams.get("code"), `a code: ${landing.url} ${landing.text.slice(0, 300)}`);
+
+      // Signed out here: the authorization server's session of this browser ends too.
+      await page.goto(`${base}/logout`);
+      await clickAndWait(page, "Sign out");
+      assert.equal(await providerSession(), false, "the sign-out ended it too");
+      // The same client asks again: alice signs in again and, her approval kept, it gets a code.
+      const afterOwn = await askAgain(before);
+      assert.ok(
+        new URL(afterOwn.url).searchParams.get("code"),
+        `a code: ${afterOwn.url} ${afterOwn.text.slice(0, 300)}`,
+      );
+      // Another client connects in the same browser, through the consent page, and works.
+      const after = await connect("alice", new NamedClient("After sign-out", callback), person);
+      await stillWorksAfterRefresh(after);
+    } finally {
+      await app.close();
+    }
+  });
+
+  it("Revoke forgets the client's approvals at every redirect URI, and lists and revokes a client approved before a sign-out", async () => {
+    const app = await startLoopbackSite("<p>back in the app</p>");
+    const [atA, atB] = [`${app.url}/a`, `${app.url}/b`];
+    /** The client's authorization request, sent back to `redirect`. */
+    const askAt = (connected: Connected, redirect: string) => {
+      const url = new URL(connected.oauth.authorizationUrl as URL);
+      url.searchParams.set("redirect_uri", redirect);
+      return url.href;
+    };
+    try {
+      const person = chromiumSignIn(page, stack.idp.issuer);
+      const twoUris = await connect("alice", new NamedClient("Two redirect URIs", atA, atB), person);
+      const signedOutOnly = await connect("alice", new NamedClient("Approved, then signed out", atA), person);
+      await page.goto(`${base}/logout`);
+      await clickAndWait(page, "Sign out");
+
+      // Signed in again: both are listed though no grant of theirs is live, as approved ones.
+      await openSignedIn(page, `${base}/connected-clients`, "alice", stack.idp.issuer);
+      assert.equal(await itemOf(signedOutOnly).locator("[data-mcp-approved-only]").count(), 1, await page.content());
+      await itemOf(signedOutOnly).getByRole("button", { name: "Revoke" }).click();
+      await page.waitForLoadState("load");
+      assert.match((await page.locator("[data-mcp-revoked]").textContent()) ?? "", /Approved, then signed out/);
+      assert.equal(await itemOf(signedOutOnly).count(), 0);
+      await page.goto(askAt(signedOutOnly, atA));
+      assert.equal(await page.locator("[data-mcp-consent]").count(), 1, `asked again: ${page.url()}`);
+
+      // Approved at B now, then revoked: its approval at A (kept by the sign-out) is forgotten too.
+      const atBLanding = await person.signIn(askAt(twoUris, atB), "alice", atB);
+      assert.ok(new URL(atBLanding.url).searchParams.get("code"), atBLanding.url);
+      await page.goto(`${base}/connected-clients`);
+      await itemOf(twoUris).getByRole("button", { name: "Revoke" }).click();
+      await page.waitForLoadState("load");
+      assert.equal(await itemOf(twoUris).count(), 0, "it is not listed any more");
+      await page.goto(askAt(twoUris, atA));
+      assert.ok(!page.url().startsWith(atA), `no code at A without asking: ${page.url()}`);
+      assert.equal(await page.locator("[data-mcp-consent]").count(), 1, "the consent page");
+    } finally {
+      await app.close();
+    }
   });
 });
 
@@ -228,6 +333,33 @@ describe("the revoke endpoint refuses what a person's click would not send", () 
     assert.equal((await post(alice, { csrf, client_id: aliceId })).status, 303);
     await assertEnded(alices, "alice's revoked client");
     await stillWorksAfterRefresh(bobs);
+  });
+});
+
+describe("the person's pages answer no other origin, an allowed one neither", () => {
+  it("no CORS on the connected-clients page, its revoke or the sign-out page; the session API and MCP keep theirs", async () => {
+    const alice = new TestBrowser();
+    await connect("alice", "Seen from another origin", alice);
+    const fromOrigin = (path: string, init: { method?: string; headers?: Record<string, string> } = {}) =>
+      alice.fetch(`${base}${path}`, { ...init, headers: { origin: ALLOWED_ORIGIN, ...init.headers } });
+    const preflight = (path: string) =>
+      fromOrigin(path, { method: "OPTIONS", headers: { "access-control-request-method": "POST" } });
+    const page = await fromOrigin("/connected-clients", { headers: { accept: "text/html" } });
+    assert.match(await page.text(), /name="csrf"/, "the page (with its token) is served");
+    for (const [label, response] of [
+      ["the page", page],
+      ["a preflight of the revoke", await preflight("/connected-clients/revoke")],
+      [
+        "the sign-out page",
+        await fromOrigin("/logout", { headers: { accept: "text/html", "sec-fetch-mode": "navigate" } }),
+      ],
+      ["a preflight of the sign-out", await preflight("/logout")],
+    ] as const) {
+      assert.equal(response.headers.get("access-control-allow-origin"), null, label);
+      assert.equal(response.headers.get("access-control-allow-credentials"), null, label);
+    }
+    assert.equal((await fromOrigin("/api/v1/session")).headers.get("access-control-allow-origin"), ALLOWED_ORIGIN);
+    assert.equal((await preflight("/mcp")).headers.get("access-control-allow-origin"), ALLOWED_ORIGIN);
   });
 });
 

@@ -64,7 +64,7 @@ function contract(name: string, open: () => Promise<SessionBackend>) {
       assert.equal(await kv.claim(key, "again", 60), true);
     });
 
-    it("collects set members once each, and forgets the set when deleted", async () => {
+    it("collects set members once each, takes one out, and forgets the set when deleted", async () => {
       const kv = backend.keyValue;
       const key = `contract-set:${randomUUID()}`;
       assert.deepEqual(await kv.members(key), []);
@@ -72,6 +72,9 @@ function contract(name: string, open: () => Promise<SessionBackend>) {
       await kv.addToSet(key, "b", 30);
       await kv.addToSet(key, "a", 60);
       assert.deepEqual((await kv.members(key)).sort(), ["a", "b"]);
+      await kv.removeFromSet(key, "a");
+      await kv.removeFromSet(key, "not a member");
+      assert.deepEqual(await kv.members(key), ["b"]);
       await kv.delete(key);
       assert.deepEqual(await kv.members(key), []);
     });

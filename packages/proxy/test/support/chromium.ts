@@ -61,6 +61,24 @@ export async function openSignedIn(page: Page, url: string, user: string, issuer
   await signInAtProvider(page, user, issuer);
 }
 
+/**
+ * A person in Chromium's `page` answering an MCP client's authorization URL (for
+ * connectWithOAuth): signs `user` in at the provider when asked, clicks Allow on the consent
+ * page when shown. The client's redirect URI must be served (startLoopbackSite): the page
+ * ends there with the code in its URL, or on the error the proxy showed.
+ */
+export function chromiumSignIn(page: Page, issuer: string) {
+  return {
+    async signIn(url: string, user: string, stopAt: string): Promise<{ url: string; text: string }> {
+      await openSignedIn(page, url, user, issuer);
+      if (!page.url().startsWith(stopAt) && (await page.locator("[data-mcp-consent]").count()) > 0) {
+        await clickAndWait(page, "Allow");
+      }
+      return { url: page.url(), text: (await page.locator("body").textContent()) ?? "" };
+    },
+  };
+}
+
 /** The session API as the browser's own cookies answer it (same context, no page). */
 export async function sessionStatus(context: BrowserContext, proxyUrl: string): Promise<number> {
   const response = await context.request.get(`${proxyUrl}/api/v1/session`);

@@ -58,6 +58,12 @@ export class InMemoryOAuthClient implements OAuthClientProvider {
   }
 }
 
+/** What answers the authorization URL as a person: the scripted browser, or Chromium (chromium.ts). */
+export interface SignsIn {
+  /** Follows `url`, signing `user` in and approving, until the browser is sent to `stopAt`: where it landed. */
+  signIn(url: string, user: string, stopAt: string): Promise<{ url: string; text: string }>;
+}
+
 /**
  * Connects to `mcpUrl` as `user`: the first attempt is refused (401) and yields an
  * authorization URL; the browser signs in there; the code finishes the flow; the second
@@ -67,7 +73,7 @@ export async function connectWithOAuth(
   mcpUrl: string,
   user: string,
   oauth = new InMemoryOAuthClient(),
-  browser = new TestBrowser(),
+  browser: SignsIn = new TestBrowser(),
 ) {
   const first = new StreamableHTTPClientTransport(new URL(mcpUrl), { authProvider: oauth });
   await new Client({ name: "oauth-test", version: "1.0.0" }).connect(first).then(
@@ -79,7 +85,7 @@ export async function connectWithOAuth(
     },
   );
   if (!oauth.authorizationUrl) throw new Error("the client was never sent to authorize");
-  const landing = await browser.signIn(oauth.authorizationUrl.href, user, CLIENT_REDIRECT);
+  const landing = await browser.signIn(oauth.authorizationUrl.href, user, String(oauth.redirectUrl));
   const code = new URL(landing.url).searchParams.get("code");
   if (!code) throw new Error(`no authorization code: ${landing.url} ${landing.text.slice(0, 200)}`);
   await first.finishAuth(code);

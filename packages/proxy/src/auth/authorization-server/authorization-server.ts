@@ -4,6 +4,7 @@
 // supplies the storage (the session store), the sign-in (its browser login at the upstream
 // provider) and the consent page. See docs/decisions/005.
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { parse as parseCookies } from "cookie";
 import cors from "cors";
 import express, { type Request, type RequestHandler, type Response, type Router } from "express";
 import { rateLimit } from "express-rate-limit";
@@ -31,7 +32,7 @@ import { IssuedTokenVerifier } from "./issued-token-verifier.ts";
 import { registrationBodyCap, registrationMetadata } from "./registration-limits.ts";
 import { deriveSigningKey } from "./signing-key.ts";
 import { endGrant, storageAdapterFactory } from "./storage-adapter.ts";
-import { UserGrants } from "./user-grants.ts";
+import { type ConnectedClient, UserGrants } from "./user-grants.ts";
 
 /** The provider's endpoints, under one prefix so they never shadow the MCP server's paths. */
 const ROUTES = {
@@ -379,7 +380,7 @@ export class AuthorizationServer {
   }
 
   /**
-   * The account behind a code or refresh token. On refresh, the provider's tokens are
+   * The account behind a code or refresh token, or the browser session of an authorization. On refresh, the provider's tokens are
    * refreshed when due: a provider that refuses (user disabled, signed out) ends the grant,
    * one that cannot be reached does not. The access rules are applied again too.
    */
@@ -391,7 +392,11 @@ export class AuthorizationServer {
     token: unknown,
   ) {
     let account = await accounts.find(sub);
-    if (!account) return undefined;
+    // No record (a sign-out or a refused refresh forgot it) while oidc-provider's own browser
+    // session still names the person: the authorization goes on to the interaction with the
+    // subject alone, where the proxy's sign-in is checked again and the account saved anew.
+    // For a token (code, refresh, userinfo) the missing record refuses it.
+    if (!account) return token === undefined ? { accountId: sub, claims: async () => ({ sub }) } : undefined;
     const refreshing = ctx.oidc.route === "token" && (token as { kind?: string } | undefined)?.kind === "RefreshToken";
     const upstream = account.upstream;
     const due =
@@ -450,20 +455,55 @@ export class AuthorizationServer {
     }
   }
 
+  /**
+   * A person signed out in this browser: their grants end (endGrantsOf), and so does the
+   * browser's session at this authorization server, which would name them to the next
+   * authorization (harmless since the interaction checks the sign-in, but stale).
+   */
+  async signedOut(accountId: string, req: Request, res: Response): Promise<void> {
+    await this.endGrantsOf(accountId);
+    const name = this.#options.cookieNames.session;
+    const id = parseCookies(req.headers.cookie ?? "")[name];
+    // Whoever sends the cookie holds the session id: ending the session it names is theirs to ask.
+    if (id) await (await this.provider.Session.find(id))?.destroy();
+    const options = { httpOnly: true, sameSite: "lax" as const, secure: this.#options.secureCookies, path: "/" };
+    res.clearCookie(name, options);
+    res.clearCookie(`${name}.sig`, options);
+  }
+
   /** The connected-clients page: after the session middleware, behind the Origin guard. */
   connectedClientsRouter(): Router {
     return connectedClientsRouter({
-      clients: (accountId) => this.#grants.clients(accountId),
+      clients: (accountId) => this.#connectedClients(accountId),
       revoke: async (accountId, clientId) => {
         const ended = await this.#grants.end(accountId, clientId);
-        if (ended.length === 0) return undefined;
-        // Revoked means asked again: the consent page shows before the client's next code.
-        for (const note of ended) await this.#accounts.forgetConsent(accountId, note.clientId, note.redirectUri);
-        return { clientName: ended.at(-1)?.clientName };
+        // Revoked means asked again: every approval of the client is forgotten, whatever the
+        // redirect URI, so the consent page shows before its next code (unless pre-approved).
+        const forgot = await this.#accounts.forgetConsents(accountId, clientId);
+        if (ended.length === 0 && !forgot) return undefined;
+        const client = ended.length === 0 ? await this.provider.Client.find(clientId) : undefined;
+        return { clientName: ended.at(-1)?.clientName ?? client?.clientName };
       },
       login: this.#options.login,
       logger: this.#options.logger,
     });
+  }
+
+  /**
+   * The person's clients: those with live grants, and those approved without one (after a
+   * sign-out), which would come back without asking; pre-approved ones are marked.
+   */
+  async #connectedClients(accountId: string): Promise<ConnectedClient[]> {
+    const preapproved = new Set(this.#options.config.mcp_auth.server.preapproved_clients);
+    const clients = await this.#grants.clients(accountId);
+    for (const approval of await this.#accounts.approvals(accountId)) {
+      if (clients.some((client) => client.clientId === approval.clientId)) continue;
+      const client = await this.provider.Client.find(approval.clientId);
+      clients.push({ ...approval, clientName: client?.clientName, lastUsedAt: undefined, grantIds: [] });
+    }
+    return clients
+      .map((client) => ({ ...client, preapproved: preapproved.has(client.clientId) }))
+      .sort((a, b) => b.approvedAt - a.approvedAt);
   }
 
   async close(): Promise<void> {
@@ -475,6 +515,12 @@ export class AuthorizationServer {
     exact: [DISCOVERY_PATH, AS_METADATA_PATH, ...Object.values(CONNECTED_CLIENTS_PATHS)],
     prefixes: ["/oauth/", "/interaction/", `${AS_METADATA_PATH}/`, `${DISCOVERY_PATH}/`],
     suffixes: [DISCOVERY_PATH, AS_METADATA_PATH],
+  };
+
+  /** Of those, the pages a person sees (sign-in steps, consent, connected clients): no CORS for them. */
+  readonly pagePaths: OwnedPaths = {
+    exact: Object.values(CONNECTED_CLIENTS_PATHS),
+    prefixes: ["/interaction/"],
   };
 
   /**

@@ -25,6 +25,17 @@ const when = (millis: number) => `${new Date(millis).toISOString().slice(0, 16).
 
 const nameOf = (client: { clientName?: string | undefined }) => client.clientName ?? "An unnamed application";
 
+/** What a Revoke does to this client, where it differs from the page's general words. */
+function standing(client: ConnectedClient): string {
+  if (client.preapproved) {
+    return '<p data-mcp-preapproved="">Pre-approved by the administrator: revoking ends its access now, but it connects again without asking you.</p>';
+  }
+  if (client.grantIds.length === 0) {
+    return '<p data-mcp-approved-only="">Not connected now, but approved: when you sign in, it connects again without asking. Revoke to be asked again.</p>';
+  }
+  return "";
+}
+
 function clientItem(client: ConnectedClient, csrfToken: string): string {
   const targets = [...new Set(client.redirectUris.map(redirectTargetOf))];
   return `<li data-mcp-client="${escapeHtml(client.clientId)}">
@@ -34,6 +45,7 @@ Approved ${escapeHtml(when(client.approvedAt))} · last used ${
     client.lastUsedAt === undefined ? "never" : escapeHtml(when(client.lastUsedAt))
   }<br>
 Client id: <code>${escapeHtml(client.clientId)}</code></span></p>
+${standing(client)}
 <form method="post" action="${CONNECTED_CLIENTS_PATHS.revoke}">
 <input type="hidden" name="csrf" value="${escapeHtml(csrfToken)}">
 <input type="hidden" name="client_id" value="${escapeHtml(client.clientId)}">
@@ -54,7 +66,8 @@ export function renderConnectedClientsPage(model: ConnectedClientsPageModel): st
     "Connected MCP clients",
     `<h1>Connected MCP clients</h1>
 <p>Applications you allowed to use this MCP server as <strong>${escapeHtml(model.userLabel)}</strong>.
-Revoking one ends its access; to connect again it must ask you again. Signing out ends them all.</p>
+Revoking one ends its access and forgets your approval: to connect again it must ask you again
+(unless your administrator pre-approved it). Signing out ends their access too, but keeps your approvals.</p>
 ${notice}${list}
 <p><a href="/logout">Sign out</a></p>`,
     'data-mcp-connected-clients=""',

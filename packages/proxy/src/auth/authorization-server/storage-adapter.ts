@@ -13,7 +13,8 @@
 // The id of most records is a bearer credential (an access or refresh token, a code, a
 // session cookie, an interaction uid), so a record is stored sealed: its key names the
 // SHA-256 of the id and its value is encrypted with a key derived from the id. A Redis dump
-// or KEYS shows no usable token, and only a caller holding the id can read its record.
+// or KEYS shows no usable token, and only a caller holding the id can read its record (the
+// index of a grant's records is named by the grant id's hash too).
 // Registered clients (public ids) stay readable, but for their client_secret, which is
 // encrypted with a key from the session secret. See docs/decisions/012.
 import { createHash } from "node:crypto";
@@ -123,11 +124,19 @@ export async function endGrant(store: KeyValueStore, grantId: string): Promise<v
   await deleteIssued(store, grantId);
 }
 
+/**
+ * The index of what was issued under a grant, named by the grant id's hash: the grant record
+ * is sealed with its id, so a copy of the store must not name the id.
+ */
+const issuedIndex = (grantId: string) => `grant:${sealedName(grantId)}`;
+
 /** Every record issued under the grant, whatever its model (one index holds them all). */
 async function deleteIssued(store: KeyValueStore, grantId: string): Promise<void> {
-  const index = `grant:${grantId}`;
-  for (const key of await store.members(index)) await store.delete(key);
-  await store.delete(index);
+  // `grant:<grant id>` is the index's name before it was hashed: grants of then end whole too.
+  for (const index of [issuedIndex(grantId), `grant:${grantId}`]) {
+    for (const key of await store.members(index)) await store.delete(key);
+    await store.delete(index);
+  }
 }
 
 export function storageAdapterFactory(options: StorageAdapterOptions): (name: string) => Adapter {
@@ -213,7 +222,7 @@ class StorageAdapter implements Adapter {
     const key = this.#key(id);
     await this.#write(key, id, JSON.stringify(record), ttl);
     if (GRANTABLE.has(this.#name) && payload.grantId) {
-      await this.#store.addToSet(`grant:${payload.grantId}`, key, ttl);
+      await this.#store.addToSet(issuedIndex(payload.grantId), key, ttl);
     }
     if (payload.userCode) await this.#write(this.#indexKey("userCode", payload.userCode), payload.userCode, id, ttl);
     if (payload.uid) await this.#write(this.#indexKey("uid", payload.uid), payload.uid, id, ttl);

@@ -3,10 +3,11 @@
 // can end them. oidc-provider stores grants by their id alone and has no lookup by account.
 //
 // The note is a set member (one atomic command, so two approvals at once both count), sealed
-// with a key from the session secret: a Redis dump shows how many grants a person holds,
-// not which ones. A member outlives its grant until the set expires (a refresh token's life
-// after the last approval); a grant that ended (revoked, expired) is skipped when listed.
-// When a client last got tokens (code or refresh) is kept per grant.
+// with a key from the session secret: the set's name shows the person's id and how many
+// notes it holds, its members no grant, client or redirect URI. A grant that ended (revoked,
+// expired) is skipped when listed; past a few members, an approval prunes the notes of
+// ended grants, and a person holds at most MAX_GRANTS live grants (the oldest end).
+// When a client last got tokens (code or refresh) is kept per grant, under its id's hash.
 import type { KeyValueStore } from "../../session/key-value.ts";
 import { SecretBox } from "../../session/secret-box.ts";
 import { sealedName } from "./storage-adapter.ts";
@@ -30,7 +31,10 @@ export interface ConnectedClient {
   approvedAt: number;
   /** When it last got tokens, epoch milliseconds, if known. */
   lastUsedAt: number | undefined;
+  /** Its live grants; none for a client approved but not connected now (after a sign-out). */
   grantIds: string[];
+  /** Named in mcp_auth.server.preapproved_clients: it connects without asking. */
+  preapproved?: boolean;
 }
 
 export interface UserGrantsOptions {
@@ -57,10 +61,40 @@ export class UserGrants {
     this.#now = options.now ?? Date.now;
   }
 
-  /** Notes a grant the consent step made for `accountId`. */
+  /**
+   * Notes a grant the consent step made for `accountId`. Every authorization makes one (an
+   * approved client re-authorizing too), so past PRUNE_ABOVE members the set is pruned.
+   */
   async add(accountId: string, note: Omit<GrantNote, "approvedAt">): Promise<void> {
     const sealed = await this.#box.seal(JSON.stringify({ ...note, approvedAt: this.#now() }));
     await this.#options.store.addToSet(indexKey(accountId), sealed, this.#options.ttlSeconds);
+    const members = await this.#options.store.members(indexKey(accountId));
+    if (members.length > PRUNE_ABOVE) await this.#prune(accountId, members);
+  }
+
+  /**
+   * Takes the notes of ended grants off the set, then ends the oldest grants beyond
+   * MAX_GRANTS. SREM is one command: a note added meanwhile is another member, and stays.
+   */
+  async #prune(accountId: string, members: string[]): Promise<void> {
+    const { store } = this.#options;
+    const live: { member: string; note: GrantNote }[] = [];
+    for (const member of members) {
+      const note = await this.#open(member);
+      if (note && (await this.#options.isLiveGrantOf(note.grantId, accountId))) live.push({ member, note });
+      else await store.removeFromSet(indexKey(accountId), member);
+    }
+    live.sort((a, b) => a.note.approvedAt - b.note.approvedAt);
+    for (const { member, note } of live.slice(0, Math.max(0, live.length - MAX_GRANTS))) {
+      await this.#options.endGrant(note.grantId);
+      await store.delete(usedKey(note.grantId));
+      await store.removeFromSet(indexKey(accountId), member);
+    }
+  }
+
+  async #open(member: string): Promise<GrantNote | undefined> {
+    const text = await this.#box.open(member);
+    return text === undefined ? undefined : (JSON.parse(text) as GrantNote);
   }
 
   /** A client got tokens under the grant (a code redeemed, a refresh). */
@@ -115,14 +149,20 @@ export class UserGrants {
   async #liveNotes(accountId: string): Promise<GrantNote[]> {
     const notes: GrantNote[] = [];
     for (const member of await this.#options.store.members(indexKey(accountId))) {
-      const text = await this.#box.open(member);
-      if (text === undefined) continue;
-      const note = JSON.parse(text) as GrantNote;
-      if (await this.#options.isLiveGrantOf(note.grantId, accountId)) notes.push(note);
+      const note = await this.#open(member);
+      if (note && (await this.#options.isLiveGrantOf(note.grantId, accountId))) notes.push(note);
     }
     return notes;
   }
 }
+
+/** Past this many notes, adding one prunes the set (ended grants' notes go). */
+const PRUNE_ABOVE = 20;
+/**
+ * Most live grants one person holds: beyond, a new authorization ends the oldest. A person
+ * has a few clients, each re-authorizing now and then; this bounds a loop of them.
+ */
+export const MAX_GRANTS = 100;
 
 const indexKey = (accountId: string) => `grants-of:${accountId}`;
 const usedKey = (grantId: string) => `grant-used:${sealedName(grantId)}`;

@@ -15,7 +15,7 @@ import {
 import { redirectTargetOf, renderConsentPage } from "../../../../src/auth/authorization-server/consent-page.ts";
 import { IssuedTokenVerifier } from "../../../../src/auth/authorization-server/issued-token-verifier.ts";
 import { deriveSigningKey } from "../../../../src/auth/authorization-server/signing-key.ts";
-import { storageAdapterFactory } from "../../../../src/auth/authorization-server/storage-adapter.ts";
+import { sealedName, storageAdapterFactory } from "../../../../src/auth/authorization-server/storage-adapter.ts";
 import { OAuthError } from "../../../../src/auth/oauth-error.ts";
 import { loadConfig } from "../../../../src/config/load.ts";
 import { createMetrics } from "../../../../src/observability/metrics.ts";
@@ -130,7 +130,8 @@ describe("authorization server storage", () => {
     await token.upsert("access-token-value-1", { grantId: "g1", jti: "access-token-value-1", accountId: "alice" }, 60);
     await session.upsert("session-cookie-value", { uid: "session-uid-1", jti: "session-cookie-value" }, 60);
     assert.equal(await raw.get("AccessToken:access-token-value-1"), undefined);
-    const [key] = await store.members("grant:g1");
+    assert.deepEqual(await store.members("grant:g1"), [], "no key names the grant id");
+    const [key] = await store.members(`grant:${sealedName("g1")}`);
     assert.ok(key && !key.includes("access-token-value-1"));
     const value = (await raw.get(key)) ?? "";
     assert.ok(value.length > 0 && !value.includes("access-token-value-1") && !value.includes("alice"));

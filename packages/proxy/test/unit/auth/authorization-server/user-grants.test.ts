@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { renderConnectedClientsPage } from "../../../../src/auth/authorization-server/connected-clients-page.ts";
-import { UserGrants } from "../../../../src/auth/authorization-server/user-grants.ts";
+import { MAX_GRANTS, UserGrants } from "../../../../src/auth/authorization-server/user-grants.ts";
 import { memoryKeyValue } from "../../../../src/session/key-value.ts";
 
 const loopback = "http://127.0.0.1:33418/callback";
@@ -107,5 +107,38 @@ describe("the connected-clients page", () => {
     assert.match(html, /&lt;b&gt;Evil&lt;\/b&gt;/);
     assert.match(html, /Approved 2026-12-02 12:30 UTC · last used never/);
     assert.match(html, /<input type="hidden" name="csrf" value="csrf-token">/);
+  });
+
+  it("says a pre-approved client connects again without asking, and an approved one without a grant comes back", () => {
+    const client = { clientName: "App", redirectUris: [loopback], approvedAt: 0, lastUsedAt: undefined };
+    const html = renderConnectedClientsPage({
+      csrfToken: "t",
+      userLabel: "alice",
+      clients: [
+        { ...client, clientId: "pre", grantIds: ["g1"], preapproved: true },
+        { ...client, clientId: "signed-out", grantIds: [] },
+        { ...client, clientId: "connected", grantIds: ["g2"] },
+      ],
+    });
+    assert.match(html, /data-mcp-client="pre">[^]*?data-mcp-preapproved=""[^]*?connects again without asking you/);
+    assert.match(html, /data-mcp-client="signed-out">[^]*?data-mcp-approved-only=""/);
+    assert.doesNotMatch(html, /data-mcp-client="connected">[^]*?data-mcp-(preapproved|approved-only)[^]*?<\/li>/);
+    assert.match(html, /unless your administrator pre-approved it/);
+  });
+});
+
+describe("the size of a person's note set", () => {
+  it("an approval past a few notes prunes those of ended grants, and a person keeps at most MAX_GRANTS live ones", async () => {
+    const { store, live, grants, approve } = setUp();
+    for (let i = 0; i < 30; i++) {
+      await approve("alice", `ended-${i}`, "c1");
+      live.delete(`ended-${i}`);
+    }
+    assert.ok((await store.members("grants-of:alice")).length <= 21, "ended grants' notes are pruned");
+    for (let i = 0; i <= MAX_GRANTS; i++) await approve("alice", `g${i}`, "c1");
+    assert.equal((await store.members("grants-of:alice")).length, MAX_GRANTS);
+    assert.equal(live.has("g0"), false, "the oldest grant ended");
+    assert.equal(live.has(`g${MAX_GRANTS}`), true, "the newest is live");
+    assert.equal((await grants.clients("alice"))[0]?.grantIds.length, MAX_GRANTS);
   });
 });
