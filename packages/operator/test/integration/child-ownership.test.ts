@@ -19,6 +19,7 @@ import { parse } from "yaml";
 import type { Condition, McpOidcProxy } from "../../src/api/v1alpha1/mcp-oidc-proxy.ts";
 import { type RunningController, startController } from "../../src/controller/controller.ts";
 import { Applier } from "../../src/runtime/apply.ts";
+import { conditionReached } from "../support/conditions.ts";
 import { CRD_PATH, createMcpOidcProxy, installCrd, mcpOidcProxies } from "../support/crd.ts";
 import { eventually } from "../support/eventually.ts";
 import { kstatus } from "../support/kstatus.ts";
@@ -43,14 +44,7 @@ describe("objects of a child's name that the operator did not create", () => {
   const condition = async (name: string, type: string): Promise<Condition | undefined> =>
     (await readCr(name)).status?.conditions?.find((c) => c.type === type);
   const stalledBy = (name: string, reason: string, attempts?: number) =>
-    eventually(
-      async () => {
-        const stalled = await condition(name, "Stalled");
-        return stalled?.status === "True" && stalled.reason === reason ? stalled : undefined;
-      },
-      `${name}: Stalled=True (${reason})`,
-      attempts,
-    );
+    conditionReached((type) => condition(name, type), "Stalled", "True", reason, attempts);
   const createProxy = (name: string, spec: Record<string, unknown>) => createMcpOidcProxy(custom, NS, name, spec);
   const absent = async (read: () => Promise<unknown>) =>
     read().then(
