@@ -32,6 +32,8 @@ export interface ControllerOptions {
   workers?: number;
   /** How often a resource that references Secrets is looked at again (rotated Secrets). */
   secretRecheckMs?: number;
+  /** What writes the children (a test's own holds a write back to open the check→write window). */
+  applier?: Applier;
 }
 
 export interface RunningController {
@@ -177,7 +179,7 @@ export async function startController(options: ControllerOptions): Promise<Runni
   const owned = ownedInformers(options, queue);
   const reconciler = new Reconciler({
     kubeConfig,
-    applier: new Applier(kubeConfig),
+    applier: options.applier ?? new Applier(kubeConfig),
     logger,
     cached: (kind, namespace, name) => owned.get(kind)?.get(namespace, name),
     ...(options.secretRecheckMs !== undefined ? { secretRecheckMs: options.secretRecheckMs } : {}),

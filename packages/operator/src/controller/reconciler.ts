@@ -86,6 +86,15 @@ export class ChildConflictError extends BlockedError {}
  */
 export type CachedChild = (kind: string, namespace: string, name: string) => ObjectKeyFields | null | undefined;
 
+/**
+ * What the ownership check found under each child's name (by "Kind/name"): the uid of the
+ * resource's own object, or null when there was none. Each write is held to it, so an
+ * object made or replaced by someone else after the check is refused, not taken over.
+ */
+type FoundObject = { uid: string; live?: DataObject } | null;
+type Found = Map<string, FoundObject>;
+const foundKey = (child: ChildName) => `${child.kind}/${child.name}`;
+
 export interface ReconcilerLogger {
   info(message: string, meta?: Record<string, unknown>): void;
   warn(message: string, meta?: Record<string, unknown>): void;
@@ -121,6 +130,15 @@ function optionalChildren(cr: McpOidcProxy): Record<string, KubernetesObject | u
 
 function isNotFound(error: unknown): boolean {
   return (error as { code?: number }).code === 404;
+}
+
+/**
+ * An apply held to a uid that is no longer the object's: gone (409 "uid mismatch") or made
+ * anew under the name (422 on metadata.uid, which cannot change).
+ */
+function isReplaced(error: unknown): boolean {
+  const { code, message } = error as { code?: number; message?: string };
+  return code === 409 || (code === 422 && /metadata\.uid/.test(message ?? ""));
 }
 
 /** What the reconcile reads of a Secret or ConfigMap: its data, each value a string. */
@@ -213,20 +231,22 @@ export class Reconciler {
     refuseSelfReference(cr);
     const children = [serviceAccountFor(cr), configMapFor(cr), serviceFor(cr)];
     const optional = optionalChildren(cr);
-    await this.#refuseForeignObjects(cr, [
+    const found = await this.#refuseForeignObjects(cr, [
       { kind: "Secret", name: names(cr).keys },
       ...children.map(childName),
       { kind: "Deployment", name: names(cr).workload },
       ...Object.values(optional).flatMap((child) => (child ? [childName(child)] : [])),
     ]);
     // The generated session key is part of what the pods read: a recreated one rolls them.
-    const sessionKey = await this.#ensureKeys(cr);
+    const sessionKey = await this.#ensureKeys(cr, found.get(foundKey({ kind: "Secret", name: names(cr).keys })));
     const fingerprint = await this.#secretsFingerprint(cr, sessionKey);
 
-    for (const child of children) await this.#applyChild(child);
+    for (const child of children) await this.#applyChild(cr, child, found);
     if (cr.spec.autoscaling?.enabled) await this.#handReplicasOver(cr);
-    const deployment = await this.#reclaimTemplate(await this.#applyDeployment(deploymentFor(cr, fingerprint)));
-    await this.#applyOrPrune(cr, optional);
+    const deployment = await this.#reclaimTemplate(
+      await this.#applyDeployment(cr, deploymentFor(cr, fingerprint), found),
+    );
+    await this.#applyOrPrune(cr, optional, found);
 
     await this.#writeStatus(cr, this.#rolloutStatus(cr, deployment));
     // Referenced Secrets are not watched (that would stream every Secret in the cluster
@@ -240,23 +260,36 @@ export class Reconciler {
    * does not control (a user's own Service or ConfigMap) is left as it is, and the resource
    * reports the conflict. The watch caches answer for the children they hold (no request
    * for a settled resource); a name they lack (only the operator's labelled objects are
-   * cached) is read, once per reconcile while it is missing.
+   * cached) is read, once per reconcile while it is missing. Returns what was found.
    */
-  async #refuseForeignObjects(cr: McpOidcProxy, children: ChildName[]): Promise<void> {
-    const foreign = await Promise.all(children.map((child) => this.#foreignObject(cr, child)));
+  async #refuseForeignObjects(cr: McpOidcProxy, children: ChildName[]): Promise<Found> {
+    const objects = await Promise.all(children.map((child) => this.#objectNamed(cr, child)));
+    const found: Found = new Map();
     const conflicts = children.flatMap((child, i) => {
-      const object = foreign[i];
-      return object ? [conflictMessage(child, object)] : [];
+      const object = objects[i];
+      if (object && !object.own) return [conflictMessage(child, object.object)];
+      found.set(foundKey(child), object ? { uid: object.uid, ...(object.live ? { live: object.live } : {}) } : null);
+      return [];
     });
     if (conflicts.length > 0) throw new ChildConflictError(Reason.ChildConflict, conflicts.join("; "));
+    return found;
   }
 
-  /** The object of a child's name if it exists and is not this resource's own. */
-  async #foreignObject(cr: McpOidcProxy, child: ChildName): Promise<OwnedObject | undefined> {
+  /** The object of a child's name, if any: whether it is this resource's own, its uid, what was read. */
+  async #objectNamed(
+    cr: McpOidcProxy,
+    child: ChildName,
+  ): Promise<{ own: boolean; uid: string; object: OwnedObject; live?: DataObject } | undefined> {
     const cached = this.#cached(child.kind, cr.metadata.namespace, child.name);
-    if (cached && controlledBy(cached, cr)) return undefined;
-    const live = await this.#read<OwnedObject>(kindNamed(child.kind), cr.metadata.namespace, child.name);
-    return live && !isOwnChild(live, cr) ? live : undefined;
+    if (cached?.metadata.uid && controlledBy(cached, cr))
+      return { own: true, uid: cached.metadata.uid, object: cached };
+    const live = await this.#read<DataObject & OwnedObject & KubernetesObject>(
+      kindNamed(child.kind),
+      cr.metadata.namespace,
+      child.name,
+    );
+    if (!live) return undefined;
+    return { own: isOwnChild(live, cr), uid: live.metadata?.uid ?? "", object: live, live };
   }
 
   /**
@@ -265,11 +298,15 @@ export class Reconciler {
    * DELETEs answered 404 were a fifth of a settled reconcile's requests). A child the cache
    * has not seen yet is no risk: its creation is an event, and that reconcile removes it.
    */
-  async #applyOrPrune(cr: McpOidcProxy, optional: Record<string, KubernetesObject | undefined>): Promise<void> {
+  async #applyOrPrune(
+    cr: McpOidcProxy,
+    optional: Record<string, KubernetesObject | undefined>,
+    found: Found,
+  ): Promise<void> {
     const metadata = { namespace: cr.metadata.namespace, name: names(cr).workload };
     for (const owned of OWNED_KINDS.filter((kind) => kind.prunable)) {
       const desired = optional[owned.kind];
-      if (desired) await this.#applyChild(desired);
+      if (desired) await this.#applyChild(cr, desired, found);
       else if (await this.#ownsObject(cr, owned, metadata.name))
         await this.#applier.remove({ apiVersion: owned.apiVersion, kind: owned.kind, metadata });
     }
@@ -299,18 +336,46 @@ export class Reconciler {
    * (a ConfigMap over 1 MiB, CPU requests above the limits, a quantity it cannot parse)
    * cannot succeed without a change of the spec: terminal (Stalled), not retried forever.
    */
-  async #applyChild<T extends KubernetesObject>(object: T): Promise<T> {
+  async #applyChild<T extends KubernetesObject>(cr: McpOidcProxy, object: T, found: Found): Promise<T> {
     try {
-      return await this.#applier.apply(object);
+      return await this.#write(cr, object, found);
     } catch (error) {
       throw applyFailure(object, error);
     }
   }
 
-  /** Server-side apply; a 422 caused by fields another manager put on our env vars is undone once. */
-  async #applyDeployment(desired: V1Deployment): Promise<V1Deployment> {
+  /**
+   * A child written as what the ownership check found: created when there was none (one
+   * made meanwhile is judged as the check would have: refused unless it is ours), applied
+   * to that uid when there was (one replaced meanwhile is looked at again: retried).
+   */
+  async #write<T extends KubernetesObject>(cr: McpOidcProxy, object: T, found: Found): Promise<T> {
+    const child = childName(object);
+    const seen = found.get(foundKey(child));
+    if (seen === undefined) return this.#applier.apply(object);
+    if (seen === null) {
+      try {
+        return await this.#applier.create(object);
+      } catch (error) {
+        if ((error as { code?: number }).code !== 409) throw error;
+        const theirs = await this.#objectNamed(cr, child);
+        if (!theirs) throw error;
+        if (!theirs.own) throw new ChildConflictError(Reason.ChildConflict, conflictMessage(child, theirs.object));
+        return this.#applier.apply(object, FIELD_MANAGER, theirs.uid);
+      }
+    }
     try {
-      return await this.#applier.apply(desired);
+      return await this.#applier.apply(object, FIELD_MANAGER, seen.uid);
+    } catch (error) {
+      if (!isReplaced(error)) throw error;
+      throw new Error(`${child.kind} ${child.name} was replaced since it was read; looking at it again`);
+    }
+  }
+
+  /** Server-side apply; a 422 caused by fields another manager put on our env vars is undone once. */
+  async #applyDeployment(cr: McpOidcProxy, desired: V1Deployment, found: Found): Promise<V1Deployment> {
+    try {
+      return await this.#write(cr, desired, found);
     } catch (error) {
       if ((error as { code?: number }).code !== 422) throw applyFailure(desired, error);
       const header = { name: desired.metadata?.name ?? "", namespace: desired.metadata?.namespace ?? "" };
@@ -323,7 +388,7 @@ export class Reconciler {
         deployment: header.name,
         variables: patch.flatMap((op) => (op.op === "test" && op.path.endsWith("/name") ? [op.value] : [])),
       });
-      return await this.#applyChild(desired);
+      return await this.#applyChild(cr, desired, found);
     }
   }
 
@@ -405,11 +470,13 @@ export class Reconciler {
 
   /**
    * The generated session secret: created once, never rotated by a reconcile. Returns its
-   * value. (Whether an existing one is this resource's own was checked before.)
+   * value. (Whether an existing one is this resource's own was checked before; what that
+   * check read, or that it found none, saves reading it again.)
    */
-  async #ensureKeys(cr: McpOidcProxy): Promise<string> {
+  async #ensureKeys(cr: McpOidcProxy, found: FoundObject | undefined): Promise<string> {
     const name = names(cr).keys;
-    const existing = await this.#read<DataObject>(SECRET, cr.metadata.namespace, name);
+    const existing =
+      found === null ? undefined : (found?.live ?? (await this.#read<DataObject>(SECRET, cr.metadata.namespace, name)));
     if (existing) return sessionKeyOf(name, existing);
     const value = randomBytes(36).toString("base64url");
     try {

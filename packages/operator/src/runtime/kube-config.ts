@@ -67,7 +67,8 @@ export function loadKubeConfig(file?: string): KubeConfig {
     else kubeConfig.loadFromDefault();
   } catch (error) {
     const { code, message } = error as NodeJS.ErrnoException;
-    const why = code === "ENOENT" ? "no such file" : code === "EACCES" ? "permission denied" : message;
+    // A YAML error's message goes on with an excerpt of the file under a caret: its first line says it.
+    const why = code === "ENOENT" ? "no such file" : code === "EACCES" ? "permission denied" : message.split("\n")[0];
     throw new KubeConfigError(`cannot read the kubeconfig ${file ?? process.env.KUBECONFIG ?? ""}: ${why}`);
   }
   if (!file && isMadeUpDefault(kubeConfig)) {

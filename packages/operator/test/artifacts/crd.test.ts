@@ -115,6 +115,26 @@ describe("McpOidcProxy CRD", () => {
     }
   });
 
+  it("refuses a negative or absurdly large resource quantity at kubectl apply, saying which and where", async () => {
+    const withQuantities = (requests: string) =>
+      proxyYaml("quantities", ["upstream: {url: http://mcp-server:3000}", `resources: {requests: {${requests}}}`]);
+    const refusals: [string, RegExp][] = [
+      ["memory: -1Gi", /spec.resources.requests\[memory\]: Invalid value: "-1Gi": must not be negative/],
+      ["cpu: -1", /spec.resources.requests\[cpu\]: Invalid value: -1: must not be negative/],
+      ["cpu: 1e400", /spec.resources.requests\[cpu\]: Invalid value: "1e400": must be at most 1Ei/],
+      ["memory: 2Ei", /spec.resources.requests\[memory\]: Invalid value: "2Ei": must be at most 1Ei/],
+      ["cpu: 2000000000000000000", /spec.resources.requests\[cpu\]: Invalid value: .*: must be at most 1Ei/],
+    ];
+    for (const [requests, message] of refusals) {
+      const bad = await kubectl(server, ["apply", "-f", "-"], withQuantities(requests));
+      assert.notEqual(bad.status, 0, requests);
+      assert.match(bad.stderr, message, requests);
+    }
+    const good = await kubectl(server, ["apply", "-f", "-"], withQuantities("cpu: 250m, memory: 1Ei, storage: 0"));
+    assert.equal(good.status, 0, good.stderr);
+    await kubectl(server, ["delete", "-f", "-"], withQuantities("cpu: 250m"));
+  });
+
   it("refuses an upstream Service of the resource's own name at kubectl apply (the proxy's Service would point at itself)", async () => {
     const pointingAt = (service: string) => proxyYaml("tools", [`upstream: {service: {name: ${service}, port: 3000}}`]);
     const self = await kubectl(server, ["apply", "--dry-run=server", "-f", "-"], pointingAt("tools"));

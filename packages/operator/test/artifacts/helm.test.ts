@@ -6,7 +6,7 @@
 // values whose config the proxy would refuse at start by the chart itself, naming what to set;
 // the README's install, run as written, gives a config `mcp-oidc-proxy --config-test` accepts.
 import assert from "node:assert/strict";
-import { execFileSync, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -15,6 +15,7 @@ import { parse, parseAllDocuments } from "yaml";
 import { HELM_SCHEMA_FILE, renderHelmSchema } from "../../../proxy/scripts/generate-helm-schema.ts";
 import { loadConfig } from "../../../proxy/src/config/load.ts";
 import { CRD_FILE, HELM_CRD_FILE, renderHelmCrd } from "../../scripts/generate-crd.ts";
+import { helm, helmAgainst, helmBinary } from "../support/helm.ts";
 import { kubeBinariesDir, startTestApiServer, type TestApiServer } from "../support/kube-api-server.ts";
 import { applyAndConverge, kubectlOk, run } from "../support/kubectl.ts";
 import { applyServerSide, type Manifest, parseManifests } from "../support/manifests.ts";
@@ -24,13 +25,6 @@ const CHARTS = ["mcp-oidc-proxy", "mcp-oidc-operator"];
 const NAMESPACE = "mcp-system";
 /** Kinds whose CRDs a bare cluster lacks: rendered and checked, not applied. */
 const NEEDS_FOREIGN_CRD = new Set(["ServiceMonitor"]);
-
-const helmBinary = () => execFileSync(path.join(ROOT, "scripts/ensure-helm.sh"), { encoding: "utf8" }).trim();
-
-function helm(args: string[]): { status: number; stdout: string; stderr: string } {
-  const result = spawnSync(helmBinary(), args, { encoding: "utf8", cwd: ROOT });
-  return { status: result.status ?? 1, stdout: result.stdout, stderr: result.stderr };
-}
 
 /** What `helm template` prints, as text. */
 function render(chart: string, values: string[] = [], extra: string[] = []): string {
@@ -589,7 +583,7 @@ describe("helm install and helm upgrade against a real API server", () => {
   after(() => server?.close());
 
   const helmOk = async (args: string[]) => {
-    const result = await run(helmBinary(), ["--kubeconfig", server.kubeConfigFile, ...args]);
+    const result = await helmAgainst(server, args);
     assert.equal(result.status, 0, `helm ${args.join(" ")}: ${result.stderr}${result.stdout}`);
     return result.stdout;
   };
@@ -700,9 +694,7 @@ describe("helm install and helm upgrade against a real API server", () => {
     ]);
     const values = ["-f", PROXY_DEFAULTS, "--set", "secrets.existingSecret=oidc-only"];
     for (const dryRun of [["--dry-run=server"], []]) {
-      const result = await run(helmBinary(), [
-        "--kubeconfig",
-        server.kubeConfigFile,
+      const result = await helmAgainst(server, [
         "install",
         "tools",
         chartDir("mcp-oidc-proxy"),
@@ -730,9 +722,7 @@ describe("helm install and helm upgrade against a real API server", () => {
     ];
     await kubectlOk(server, ["create", "namespace", "missing-secret"]);
     for (const { namespace, flags } of cases) {
-      const result = await run(helmBinary(), [
-        "--kubeconfig",
-        server.kubeConfigFile,
+      const result = await helmAgainst(server, [
         "install",
         "tools",
         chartDir("mcp-oidc-proxy"),

@@ -3,7 +3,6 @@
 // operator needs: a kind added to the table without its rules (or a verb granted that the
 // table does not name) fails here. rbac.test.ts runs the controller under these rules.
 import assert from "node:assert/strict";
-import { execFileSync, spawnSync } from "node:child_process";
 import path from "node:path";
 import { describe, it } from "node:test";
 import {
@@ -15,6 +14,7 @@ import {
   RESOURCE_KIND,
   RESOURCE_SUBRESOURCES,
 } from "../../src/api/owned-kinds.ts";
+import { helm } from "../support/helm.ts";
 import { type Manifest, parseManifests, readManifests } from "../support/manifests.ts";
 
 const ROOT = path.resolve(import.meta.dirname, "../../../..");
@@ -74,9 +74,7 @@ function assertMatchesTable(manifests: Manifest[], roleKinds: string[]) {
 }
 
 function helmTemplate(extra: string[] = []): Manifest[] {
-  const helm = execFileSync(path.join(ROOT, "scripts/ensure-helm.sh"), { encoding: "utf8" }).trim();
-  const args = ["template", "release", "helm/mcp-oidc-operator", "--namespace", "mcp-system", ...extra];
-  const result = spawnSync(helm, args, { encoding: "utf8", cwd: ROOT });
+  const result = helm(["template", "release", "helm/mcp-oidc-operator", "--namespace", "mcp-system", ...extra]);
   assert.equal(result.status, 0, result.stderr);
   return parseManifests(result.stdout);
 }

@@ -7,10 +7,19 @@
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { after, before, describe, it } from "node:test";
-import { AppsV1Api, CoreV1Api, CustomObjectsApi, type KubeConfig } from "@kubernetes/client-node";
+import {
+  AppsV1Api,
+  CoreV1Api,
+  CustomObjectsApi,
+  type KubeConfig,
+  type KubernetesObject,
+  type V1Service,
+} from "@kubernetes/client-node";
 import { parse } from "yaml";
 import type { Condition, McpOidcProxy } from "../../src/api/v1alpha1/mcp-oidc-proxy.ts";
 import { type RunningController, startController } from "../../src/controller/controller.ts";
+import { Applier } from "../../src/runtime/apply.ts";
+import { conditionReached } from "../support/conditions.ts";
 import { CRD_PATH, createMcpOidcProxy, installCrd, mcpOidcProxies } from "../support/crd.ts";
 import { eventually } from "../support/eventually.ts";
 import { kstatus } from "../support/kstatus.ts";
@@ -35,14 +44,7 @@ describe("objects of a child's name that the operator did not create", () => {
   const condition = async (name: string, type: string): Promise<Condition | undefined> =>
     (await readCr(name)).status?.conditions?.find((c) => c.type === type);
   const stalledBy = (name: string, reason: string, attempts?: number) =>
-    eventually(
-      async () => {
-        const stalled = await condition(name, "Stalled");
-        return stalled?.status === "True" && stalled.reason === reason ? stalled : undefined;
-      },
-      `${name}: Stalled=True (${reason})`,
-      attempts,
-    );
+    conditionReached((type) => condition(name, type), "Stalled", "True", reason, attempts);
   const createProxy = (name: string, spec: Record<string, unknown>) => createMcpOidcProxy(custom, NS, name, spec);
   const absent = async (read: () => Promise<unknown>) =>
     read().then(
@@ -103,6 +105,50 @@ describe("objects of a child's name that the operator did not create", () => {
       async () => ((await condition("tools", "Stalled"))?.status === "False" ? true : undefined),
       "Stalled=False",
     );
+  });
+
+  it("refuses a Service of the proxy's name that a user makes between the operator's check and its write, instead of taking it over", async () => {
+    // The window held open: the user's Service appears just before the operator's first
+    // write of it (the check found no object of that name). An apply would take it over.
+    let userService: V1Service | undefined;
+    class RacingApplier extends Applier {
+      async #race(object: KubernetesObject) {
+        if (userService || object.kind !== "Service" || object.metadata?.name !== "racy") return;
+        await kubectlOk(server, ["-n", NS, "create", "service", "clusterip", "racy", "--tcp=3000:3000"]);
+        userService = await core.readNamespacedService({ name: "racy", namespace: NS });
+      }
+      override async apply<T extends KubernetesObject>(object: T, manager?: string, uid?: string): Promise<T> {
+        await this.#race(object);
+        return super.apply(object, manager, uid);
+      }
+      override async create<T extends KubernetesObject>(object: T): Promise<T> {
+        await this.#race(object);
+        return super.create(object);
+      }
+    }
+    await controller.stop();
+    controller = await startController({
+      kubeConfig: kc,
+      namespace: NS,
+      logger: quiet,
+      applier: new RacingApplier(kc),
+    });
+    await createProxy("racy", { upstream: { url: "http://mcp-server:3000" }, authMode: "bypass" });
+    const stalled = await stalledBy("racy", "ChildConflict");
+    assert.match(stalled.message, /^Service racy exists and is not owned by this McpOidcProxy/);
+    const service = await core.readNamespacedService({ name: "racy", namespace: NS });
+    assert.equal(service.metadata?.resourceVersion, userService?.metadata?.resourceVersion, "not written at all");
+    assert.deepEqual(service.spec?.selector, { app: "racy" });
+    assert.equal(service.metadata?.ownerReferences, undefined);
+    // What it did create is its own as if applied: a later apply can still remove a field.
+    const configMap = await core.readNamespacedConfigMap({ name: "racy-config", namespace: NS });
+    const operatorEntries = configMap.metadata?.managedFields?.filter((f) => f.manager === "mcp-oidc-operator");
+    assert.deepEqual(
+      operatorEntries?.map((f) => f.operation),
+      ["Apply"],
+    );
+    await controller.stop();
+    controller = await start();
   });
 
   it("leaves a user's CA ConfigMap whose name is the generated ConfigMap's untouched (config.yaml was merged into it)", async () => {

@@ -15,25 +15,23 @@ import {
   PolicyV1Api,
   type V1Deployment,
 } from "@kubernetes/client-node";
-import type { McpOidcProxy } from "../../src/api/v1alpha1/mcp-oidc-proxy.ts";
+import type { Condition, McpOidcProxy } from "../../src/api/v1alpha1/mcp-oidc-proxy.ts";
 import { type RunningController, startController } from "../../src/controller/controller.ts";
 import { CONFIG_HASH_ANNOTATION } from "../../src/desired/children.ts";
 import { requestJson } from "../../src/runtime/raw-client.ts";
+import { conditionReached } from "../support/conditions.ts";
 import { installCrd, mcpOidcProxies } from "../support/crd.ts";
 import { eventually } from "../support/eventually.ts";
 import { kstatus } from "../support/kstatus.ts";
 import { startTestApiServer, type TestApiServer } from "../support/kube-api-server.ts";
 import { kubectlOk } from "../support/kubectl.ts";
+import { recordingLogger } from "../support/recording-logger.ts";
 
 const NS = "tools";
 const crApi = mcpOidcProxies(NS);
-const warnings: { message: string; meta?: Record<string, unknown> }[] = [];
-const recording = {
-  info() {},
-  warn(message: string, meta?: Record<string, unknown>) {
-    warnings.push({ message, ...(meta ? { meta } : {}) });
-  },
-};
+const recording = recordingLogger();
+/** What the controller warned of (retries, terminal ends), as a user reads its log. */
+const warnings = () => recording.lines.filter((line) => line.level === "warn");
 
 const notFound = async (read: () => Promise<unknown>) => {
   try {
@@ -399,7 +397,7 @@ describe("McpOidcProxy controller", () => {
     assert.equal((await conditionOf("Ready"))?.message, degraded.message);
     assert.equal((await conditionOf("Stalled"))?.status, "False", "a refusal by admission may pass later: retried");
     // Retry log lines carried client-node's whole HTTP error, headers included (~1 KB each).
-    const retry = warnings.find(
+    const retry = warnings().find(
       (w) => w.message === "reconcile failed; retrying" && /imagePullPolicy Never/.test(String(w.meta?.error)),
     );
     assert.equal(retry?.meta?.status, 403);
@@ -417,68 +415,55 @@ describe("McpOidcProxy controller", () => {
     await server.request("DELETE", "/apis/admissionregistration.k8s.io/v1/validatingadmissionpolicies/no-never");
   });
 
-  it("reports a quantity the API server cannot convert (its answer is a 500) as Stalled/ChildInvalid, not retried forever", async () => {
-    // Of Kubernetes' quantity form (so the CRD takes it), but its exponent overflows: the
-    // API server answers the apply with 500 "unable to convert unstructured object".
+  /**
+   * A spec whose Deployment the API server refuses: the resource ends Stalled (ChildInvalid),
+   * `check` looks at how, and once the spec is fixed it goes on (Stalled=False).
+   */
+  const stalledByResources = async (resources: unknown, check: (stalled: Condition) => Promise<void>) => {
     await custom.patchNamespacedCustomObject({
       ...crApi,
       name: "tools",
-      body: [{ op: "add", path: "/spec/resources", value: { requests: { cpu: "1e99999999999999999999" } } }],
+      body: [{ op: "add", path: "/spec/resources", value: resources }],
     });
-    const stalled = await eventually(async () => {
-      const condition = await conditionOf("Stalled");
-      return condition?.status === "True" && condition.reason === "ChildInvalid" ? condition : undefined;
-    }, "Stalled=True (ChildInvalid)");
-    assert.match(stalled.message, /^Deployment tools: .*quantity/);
-    assert.equal(kstatus(await readCr()).status, "Failed", "kubectl wait, Flux and Argo CD stop waiting");
-    assert.ok(
-      !warnings.some((w) => w.message === "reconcile failed; retrying" && w.meta?.status === 500),
-      "the 500 is not retried with backoff",
-    );
+    await check(await conditionReached(conditionOf, "Stalled", "True", "ChildInvalid"));
     await custom.patchNamespacedCustomObject({
       ...crApi,
       name: "tools",
       body: [{ op: "remove", path: "/spec/resources" }],
     });
-    await eventually(async () => {
-      const condition = await conditionOf("Stalled");
-      return condition?.status === "False" ? condition : undefined;
-    }, "Stalled=False once the spec is fixed");
+    await conditionReached(conditionOf, "Stalled", "False");
+  };
+
+  it("reports a quantity the API server cannot convert (its answer is a 500) as Stalled/ChildInvalid, not retried forever", async () => {
+    // Of Kubernetes' quantity form (so the CRD takes it), but its exponent overflows: the
+    // API server answers the apply with 500 "unable to convert unstructured object".
+    await stalledByResources({ requests: { cpu: "1e99999999999999999999" } }, async (stalled) => {
+      assert.match(stalled.message, /^Deployment tools: .*quantity/);
+      assert.equal(kstatus(await readCr()).status, "Failed", "kubectl wait, Flux and Argo CD stop waiting");
+      assert.ok(
+        !warnings().some((w) => w.message === "reconcile failed; retrying" && w.meta?.status === 500),
+        "the 500 is not retried with backoff",
+      );
+    });
   });
 
   it("reports a child the API server finds invalid (422) as Stalled instead of retrying it forever, until the spec changes", async () => {
     // Passes the CRD, but the Deployment is invalid: requests above limits.
-    await custom.patchNamespacedCustomObject({
-      ...crApi,
-      name: "tools",
-      body: [{ op: "add", path: "/spec/resources", value: { requests: { cpu: "2" }, limits: { cpu: "1" } } }],
+    await stalledByResources({ requests: { cpu: "2" }, limits: { cpu: "1" } }, async (stalled) => {
+      assert.match(stalled.message, /^Deployment tools: .*must be less than or equal to cpu limit/);
+      assert.equal((await conditionOf("Degraded"))?.reason, "ChildInvalid");
+      assert.equal(kstatus(await readCr()).status, "Failed");
+      assert.ok(
+        warnings().some(
+          (w) => w.message === "reconcile stopped: the resource must change" && w.meta?.reason === "ChildInvalid",
+        ),
+        "the reconcile ended as terminal",
+      );
+      assert.ok(
+        !warnings().some((w) => w.message === "reconcile failed; retrying" && w.meta?.status === 422),
+        "a 422 is not retried with backoff",
+      );
     });
-    const stalled = await eventually(async () => {
-      const condition = await conditionOf("Stalled");
-      return condition?.status === "True" && condition.reason === "ChildInvalid" ? condition : undefined;
-    }, "Stalled=True (ChildInvalid)");
-    assert.match(stalled.message, /^Deployment tools: .*must be less than or equal to cpu limit/);
-    assert.equal((await conditionOf("Degraded"))?.reason, "ChildInvalid");
-    assert.equal(kstatus(await readCr()).status, "Failed");
-    assert.ok(
-      warnings.some(
-        (w) => w.message === "reconcile stopped: the resource must change" && w.meta?.reason === "ChildInvalid",
-      ),
-      "the reconcile ended as terminal",
-    );
-    assert.ok(
-      !warnings.some((w) => w.message === "reconcile failed; retrying" && w.meta?.status === 422),
-      "a 422 is not retried with backoff",
-    );
-    await custom.patchNamespacedCustomObject({
-      ...crApi,
-      name: "tools",
-      body: [{ op: "remove", path: "/spec/resources" }],
-    });
-    await eventually(async () => {
-      const condition = await conditionOf("Stalled");
-      return condition?.status === "False" ? condition : undefined;
-    }, "Stalled=False once the spec is fixed");
   });
 
   it("reports a missing Secret as Degraded instead of failing over and over", async () => {

@@ -10,6 +10,7 @@ import { LeaderElector } from "../../src/runtime/leader-election.ts";
 import { requestJson } from "../../src/runtime/raw-client.ts";
 import { eventually } from "../support/eventually.ts";
 import { OPERATOR_USER, startTestApiServer, type TestApiServer } from "../support/kube-api-server.ts";
+import { recordingLogger } from "../support/recording-logger.ts";
 
 const quiet = { info() {}, warn() {}, error() {} };
 // Short terms so the test is short; the ordering, not the timing, is asserted.
@@ -26,20 +27,29 @@ describe("leader election", () => {
   const electors: LeaderElector[] = [];
   const timeline: string[] = [];
 
-  const candidate = (identity: string) => {
-    const elector = new LeaderElector({
+  /** A candidate for the Lease (not started), stopped after the tests. */
+  const elector = (options: Partial<ConstructorParameters<typeof LeaderElector>[0]> & { identity: string }) => {
+    const made = new LeaderElector({
       kubeConfig: server.kubeConfig(),
       namespace: "default",
       name: "frozen",
-      identity,
       ...TERMS,
       logger: quiet,
+      onStartedLeading: () => {},
+      onStoppedLeading: () => {},
+      ...options,
+    });
+    electors.push(made);
+    return made;
+  };
+  const candidate = (identity: string) => {
+    const started = elector({
+      identity,
       onStartedLeading: () => timeline.push(`${identity} started leading`),
       onStoppedLeading: () => timeline.push(`${identity} stopped leading`),
     });
-    electors.push(elector);
-    elector.start();
-    return elector;
+    started.start();
+    return started;
   };
   const readLease = () =>
     requestJson<Lease>(server.kubeConfig(), "GET", "/apis/coordination.k8s.io/v1/namespaces/default/leases/frozen");
@@ -75,31 +85,16 @@ describe("leader election", () => {
   });
 
   it("ends a candidate's request to a frozen API server (the standby took over 16 s after the resume)", async () => {
-    const events: string[] = [];
-    const logger = {
-      info() {},
-      error() {},
-      warn(message: string, meta?: Record<string, unknown>) {
-        events.push(`${message}: ${String(meta?.error)}`);
-      },
-    };
-    const c = new LeaderElector({
-      kubeConfig: server.kubeConfig(),
-      namespace: "default",
-      name: "frozen",
-      identity: "c",
-      ...TERMS,
-      logger,
-      onStartedLeading: () => {},
-      onStoppedLeading: () => {},
-    });
-    electors.push(c);
+    const logger = recordingLogger();
+    const events = () =>
+      logger.lines.filter((l) => l.level === "warn").map((l) => `${l.message}: ${String(l.meta?.error)}`);
+    const c = elector({ identity: "c", logger });
     server.freeze();
     c.start();
     try {
       // While the API server is still frozen, the attempt is given up and another one made.
       const ended = await eventually(
-        async () => events.find((e) => /^lease update failed: no answer within/.test(e)),
+        async () => events().find((e) => /^lease update failed: no answer within/.test(e)),
         "the frozen request given up",
       );
       assert.match(ended, /no answer within 1500 ms/);
@@ -109,30 +104,9 @@ describe("leader election", () => {
   });
 
   it("says once, clearly, that RBAC refuses the Lease, is not usable meanwhile, and leads once it is granted", async () => {
-    const lines: string[] = [];
-    const logger = {
-      info(message: string) {
-        lines.push(`info: ${message}`);
-      },
-      warn(message: string) {
-        lines.push(`warn: ${message}`);
-      },
-      error(message: string) {
-        lines.push(`error: ${message}`);
-      },
-    };
+    const logger = recordingLogger();
     // As the operator's ServiceAccount, granted nothing in this namespace.
-    const c = new LeaderElector({
-      kubeConfig: server.operatorKubeConfig(),
-      namespace: "default",
-      name: "forbidden",
-      identity: "c",
-      ...TERMS,
-      logger,
-      onStartedLeading: () => {},
-      onStoppedLeading: () => {},
-    });
-    electors.push(c);
+    const c = elector({ kubeConfig: server.operatorKubeConfig(), name: "forbidden", identity: "c", logger });
     let attempts = 0;
     const count = (message: unknown) => {
       const { request } = message as { request: { path: string } };
@@ -147,9 +121,9 @@ describe("leader election", () => {
     }
     assert.equal(c.usable, false);
     assert.equal(c.leading, false);
-    assert.equal(lines.length, 1, lines.join("\n"));
+    assert.equal(logger.text().length, 1, logger.text().join("\n"));
     assert.match(
-      lines[0] ?? "",
+      logger.text()[0] ?? "",
       /^error: cannot use the leader election Lease default\/forbidden: .*forbidden.* \(HTTP 403\); grant get, create and update on leases in default/,
     );
     for (const [kind, body] of [
@@ -173,6 +147,9 @@ describe("leader election", () => {
     }
     await eventually(async () => (c.leading ? true : undefined), "leading once granted");
     assert.equal(c.usable, true);
-    assert.deepEqual(lines.slice(1), ["info: the leader election Lease can be used now", "info: became the leader"]);
+    assert.deepEqual(logger.text().slice(1), [
+      "info: the leader election Lease can be used now",
+      "info: became the leader",
+    ]);
   });
 });

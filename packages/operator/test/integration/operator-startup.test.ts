@@ -75,8 +75,15 @@ describe("mcp-oidc-operator start-up", () => {
   it("a kubeconfig that cannot be read, or none at all, is one clear line and exit code 2 (was a stack trace, or retrying forever)", () => {
     const home = path.join(dir, "empty-home");
     mkdirSync(home, { recursive: true });
+    const malformed = path.join(dir, "malformed-kubeconfig");
+    writeFileSync(malformed, "apiVersion: v1\nclusters: [\n  - bad: : :\n");
     const cases: [string[], string][] = [
       [["--kubeconfig", "/nonexistent"], "error: cannot read the kubeconfig /nonexistent: no such file"],
+      // The YAML parser's message goes on with an excerpt of the file and a caret (5 lines).
+      [
+        ["--kubeconfig", malformed],
+        `error: cannot read the kubeconfig ${malformed}: missed comma between flow collection entries (3:3)`,
+      ],
       // No KUBECONFIG, no ~/.kube/config, no ServiceAccount token: nothing to connect to.
       [
         [],

@@ -22,8 +22,10 @@ function structural(node: unknown): unknown {
   if (anyOf?.length === 2 && string && anyOf.some((s) => s.type === "number" || s.type === "integer")) {
     return {
       anyOf: [{ type: "integer" }, { type: "string" }],
+      ...(string.maxLength ? { maxLength: string.maxLength } : {}),
       ...(string.pattern ? { pattern: string.pattern } : {}),
       "x-kubernetes-int-or-string": true,
+      ...(out["x-kubernetes-validations"] ? { "x-kubernetes-validations": out["x-kubernetes-validations"] } : {}),
     };
   }
   return out;

@@ -283,18 +283,45 @@ const autoscaling = z
  */
 export const QUANTITY_PATTERN =
   /^(\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))))?$/;
-const quantity = z.union([
-  z.string().max(64).regex(QUANTITY_PATTERN, "must be a quantity such as 500m, 2, 128Mi or 1.5Gi"),
-  // The CRD's int-or-string takes whole numbers only (0.5 is refused there: write "500m").
-  z.number().int(),
-]);
+/**
+ * The largest quantity taken: 1Ei (2^60) of anything is beyond any node, and past int64
+ * (where "1e400" lands) the kubelet and the scheduler cannot hold the value at all.
+ */
+export const QUANTITY_MAX = "1Ei";
+const QUANTITY_MAX_VALUE = 2n ** 60n;
+/**
+ * The pattern admits a sign and any exponent ("-1Gi", "1e400" passed the CRD and reached
+ * the Deployment). CEL's quantity library reads the size as Kubernetes does; a string it
+ * cannot parse at all is left to the pattern and to the apply's own refusal (Stalled/ChildInvalid).
+ */
+const quantityRules = [
+  cel("type(self) == int ? self >= 0 : !self.startsWith('-')", "must not be negative"),
+  cel(
+    `type(self) == int ? self <= ${QUANTITY_MAX_VALUE} : !isQuantity(self) || quantity(self).compareTo(quantity('${QUANTITY_MAX}')) <= 0`,
+    `must be at most ${QUANTITY_MAX}`,
+  ),
+];
+const quantity = z
+  .union([
+    z
+      .string()
+      .max(64)
+      .regex(QUANTITY_PATTERN, "must be a quantity such as 500m, 2, 128Mi or 1.5Gi")
+      .refine((value) => !value.startsWith("-"), "must not be negative"),
+    // The CRD's int-or-string takes whole numbers only (0.5 is refused there: write "500m").
+    z.number().int().min(0, "must not be negative").max(Number(QUANTITY_MAX_VALUE), `must be at most ${QUANTITY_MAX}`),
+  ])
+  .meta({ "x-kubernetes-validations": quantityRules });
+/** A container's resources by name: a few in practice; the bound keeps the CEL rules' cost within budget. */
+const QUANTITIES_MAX = 16;
+const quantities = z
+  .record(z.string().max(253), quantity)
+  .refine((map) => Object.keys(map).length <= QUANTITIES_MAX, `must name at most ${QUANTITIES_MAX} resources`)
+  .meta({ maxProperties: QUANTITIES_MAX });
 const resources = z
   .object({
-    requests: z
-      .record(z.string().max(253), quantity)
-      .optional()
-      .meta(d("Minimum resources, e.g. {cpu: 100m, memory: 128Mi}.")),
-    limits: z.record(z.string().max(253), quantity).optional().meta(d("Maximum resources, e.g. {memory: 256Mi}.")),
+    requests: quantities.optional().meta(d("Minimum resources, e.g. {cpu: 100m, memory: 128Mi}.")),
+    limits: quantities.optional().meta(d("Maximum resources, e.g. {memory: 256Mi}.")),
   })
   .meta(
     d("Compute resources of the proxy container. Unset: requests {cpu: 100m, memory: 128Mi}, limits {memory: 256Mi}."),
