@@ -58,6 +58,10 @@ async function startProxyProcess(env: Record<string, string>): Promise<ProxyProc
     stdio: ["ignore", "pipe", "pipe"],
   });
   const exit = finished(child);
+  // A run cut short (a test's timeout) leaves no proxy behind.
+  const killOnExit = () => child.kill("SIGKILL");
+  process.once("exit", killOnExit);
+  void exit.then(() => process.off("exit", killOnExit));
   const log: LogEntry[] = [];
   const waiting: { message: string; resolve: (entry: LogEntry) => void }[] = [];
   createInterface({ input: child.stdout as NodeJS.ReadableStream }).on("line", (text) => {
@@ -174,8 +178,11 @@ async function startSilentListener() {
   return {
     port,
     async release() {
+      if (!server.listening) return;
+      // Closed first: a connection accepted after the others were dropped would hold close().
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       for (const socket of sockets) socket.destroy();
-      if (server.listening) await new Promise<void>((resolve) => server.close(() => resolve()));
+      await closed;
     },
   };
 }
