@@ -185,7 +185,9 @@ async function proxyTokens(
 
 async function oidcMode(mode: OidcMode, sessions: SessionBackend, deps: AuthenticationDeps): Promise<Authentication> {
   const upstream = new UpstreamOidc(mode.oidc, deps.logger);
-  await upstream.start();
+  // Not awaited: startup waits for it only briefly (proxy-server.ts), a silent provider keeps
+  // the proxy unready rather than unstarted.
+  upstream.start();
   // The authorization server is made after the sign-in it uses; a sign-out ends its grants.
   let grants: AuthorizationServer | undefined;
   const signedOut: NonNullable<BrowserLoginDeps["signedOut"]> = async (userId, req, res) =>
@@ -217,7 +219,7 @@ async function oidcMode(mode: OidcMode, sessions: SessionBackend, deps: Authenti
 }
 
 /**
- * Starts the mode's parts (in oidc mode: discovery's first attempt, the authorization
+ * Starts the mode's parts (in oidc mode: discovery, in the background, and the authorization
  * server). `sessions` is the store of oidc mode, created before so metrics can count it.
  */
 export function startAuthentication(

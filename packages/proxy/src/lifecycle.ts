@@ -12,11 +12,22 @@ import { metricsHandler } from "./middleware/operations.ts";
 import type { Logger } from "./observability/logger.ts";
 import type { ProxyMetrics } from "./observability/metrics.ts";
 
-function listen(server: Server, port: number, host: string): Promise<AddressInfo> {
+/** An address the proxy cannot listen on (busy, not its own, not permitted): a startup error the command states in one line. */
+export class ListenError extends Error {
+  constructor(setting: string, host: string, port: number, cause: NodeJS.ErrnoException) {
+    // Node's message is "listen EADDRINUSE: address already in use 127.0.0.1:8080".
+    const reason = cause.message.replace(/^listen \w+: /, "").replace(` ${host}:${port}`, "");
+    super(`cannot listen on ${host}:${port} (${setting}): ${reason}`, { cause });
+    this.name = "ListenError";
+  }
+}
+
+function listen(server: Server, port: number, host: string, setting: string): Promise<AddressInfo> {
   return new Promise((resolve, reject) => {
-    server.once("error", reject);
+    const failed = (error: NodeJS.ErrnoException) => reject(new ListenError(setting, host, port, error));
+    server.once("error", failed);
     server.listen(port, host, () => {
-      server.off("error", reject);
+      server.off("error", failed);
       resolve(server.address() as AddressInfo);
     });
   });
@@ -55,7 +66,7 @@ async function startMetricsListener(config: Config, metrics: ProxyMetrics) {
   const metricsApp = express();
   metricsApp.get(config.metrics.path, metricsHandler(metrics));
   const metricsServer = http.createServer(serverTimeouts(config.server), metricsApp);
-  const address = await listen(metricsServer, config.metrics.port, config.server.host);
+  const address = await listen(metricsServer, config.metrics.port, config.server.host, "metrics.port");
   return { metricsServer, metricsUrl: `http://${address.address}:${address.port}${config.metrics.path}` };
 }
 
@@ -72,7 +83,7 @@ export async function startListeners(
   answerClientErrors(server);
   const drain = new ConnectionDrain(server);
   server.on("upgrade", onUpgrade);
-  const address = await listen(server, config.server.port, config.server.host);
+  const address = await listen(server, config.server.port, config.server.host, "server.port");
   const url = `http://${address.family === "IPv6" ? `[${address.address}]` : address.address}:${address.port}`;
   return { server, drain, url, ...(await startMetricsListener(config, metrics)) };
 }

@@ -1,11 +1,13 @@
 // The mcp-oidc-proxy command: parse flags → load and validate config → start → reload on
-// SIGHUP → drain on SIGTERM/SIGINT. Exit code 2 for invalid configuration.
+// SIGHUP → drain on SIGTERM/SIGINT. Exit code 2 for invalid configuration, 1 (one line) for
+// what stops a valid one from starting: a secret that cannot be fetched, a port it cannot listen on.
 import { Command, CommanderError, Option } from "commander";
 import { install as installUndici } from "undici";
 import { z } from "zod";
 import { ConfigError, type LoadedConfig, type LoadOptions, loadConfig } from "./config/load.ts";
 import { configSchema, environments } from "./config/schema.ts";
 import { flagBindings } from "./config/sources.ts";
+import { ListenError } from "./lifecycle.ts";
 import { createLogger } from "./observability/logger.ts";
 import { tracingSettings } from "./observability/tracing.ts";
 import { type RunningProxy, startProxy } from "./proxy-server.ts";
@@ -134,7 +136,13 @@ export async function main(argv: string[] = process.argv): Promise<void> {
   };
   process.on("SIGTERM", () => stop("SIGTERM"));
   process.on("SIGINT", () => stop("SIGINT"));
-  proxy = await startProxy(loaded.config, { logger });
+  try {
+    proxy = await startProxy(loaded.config, { logger });
+  } catch (error) {
+    if (!(error instanceof ListenError)) throw error;
+    process.stderr.write(`mcp-oidc-proxy: ${error.message}\n`);
+    process.exit(1);
+  }
   // Ready: what start-up left behind goes now, not whenever the heap next grows.
   collectStartupGarbage();
 }

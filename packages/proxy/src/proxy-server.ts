@@ -43,12 +43,33 @@ export interface RunningProxy {
   shutdown(): Promise<void>;
 }
 
-/** The session secrets, newest first; a random one (with a warning) when none is configured. */
-function sessionSecrets(config: Config, logger: Logger): [string, ...string[]] {
+/**
+ * The session secrets, newest first; a random one when none is configured, with a warning
+ * when something signs or seals with it (oidc mode: in bypass mode nothing does).
+ */
+function sessionSecrets(config: Config, logger: Logger, used: boolean): [string, ...string[]] {
   const [first, ...rest] = config.session.secret ?? [];
   if (first !== undefined) return [first, ...rest];
-  logger.warn("session.secret is not set: using a random one, so sessions end when the proxy restarts");
+  if (used) logger.warn("session.secret is not set: using a random one, so sessions end when the proxy restarts");
   return [randomBytes(32).toString("base64url")];
+}
+
+/**
+ * How long startup waits for the session store and discovery's first attempt before it
+ * listens without them (not ready until they answer): a Redis or provider that is down or
+ * silent must not keep the proxy from listening (decision 040).
+ */
+const DEPENDENCY_WAIT_MS = 1000;
+
+/** Resolves once the store is reached and discovery's first attempt is over, or after DEPENDENCY_WAIT_MS. */
+async function dependenciesOrDeadline({ sessions, auth }: Assembly): Promise<void> {
+  const waits = [sessions?.connected, auth.mode === "oidc" ? auth.upstream.firstAttempt() : undefined];
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, DEPENDENCY_WAIT_MS);
+  });
+  await Promise.race([Promise.all(waits), deadline]);
+  clearTimeout(timer);
 }
 
 /** The MCP server behind the proxy: its endpoints (health, breaker each), forwarder and WebSocket relay. */
@@ -151,10 +172,10 @@ function auditLogFor(audit: Config["mcp_policy"]["audit"]): AuditLog | undefined
 
 async function assemble(resolved: ResolvedConfig, logger: Logger, resolve: Resolver | undefined): Promise<Assembly> {
   const { config } = resolved;
-  const secrets = sessionSecrets(config, logger);
   // Several endpoints pin MCP sessions in the store in every auth mode, bypass included.
   const pinsSessions = config.target.discovery === "dns" || config.target.urls.length > 1;
   const oidc = resolved.auth.mode === "oidc";
+  const secrets = sessionSecrets(config, logger, oidc);
   const sessions = oidc || pinsSessions ? await createSessionBackend(config, logger, secrets) : undefined;
   const mcpSessions = sessions
     ? new McpSessionBinding({
@@ -337,6 +358,7 @@ export async function startProxy(
   const { handler, onUpgrade } = handlersOf(parts);
   // Before listening: with discovery dns the endpoints are known once the name is resolved.
   await parts.upstream.endpoints.start();
+  await dependenciesOrDeadline(parts);
   const listeners = await startListeners(config, handler, onUpgrade, parts.metrics);
   logger.info("mcp-oidc-proxy listening", {
     url: listeners.url,
@@ -349,5 +371,9 @@ export async function startProxy(
     session_store: parts.sessions?.kind ?? "none",
     version: VERSION,
   });
+  const missing = await notReadyReasons(parts)();
+  if (missing.length > 0) {
+    logger.warn("not ready yet: waiting in the background, answering 503 until then", { waiting_for: missing });
+  }
   return runningProxy(parts, listeners);
 }

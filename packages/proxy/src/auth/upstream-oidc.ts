@@ -1,5 +1,5 @@
-// The upstream OpenID provider, through openid-client. Discovery runs once at startup and
-// is retried with backoff in the background while the provider is unreachable; until it
+// The upstream OpenID provider, through openid-client. Discovery starts with the proxy and
+// is retried with backoff in the background while the provider is unreachable or silent; until it
 // succeeds the proxy is not ready and logins answer 503 (fail closed).
 import * as oidc from "openid-client";
 import type { OidcSettings } from "../config/resolve.ts";
@@ -55,9 +55,16 @@ export class UpstreamOidc {
     this.fetch = providerFetch(settings.ca_file);
   }
 
-  /** Starts discovery; resolves after the first attempt whatever its outcome. */
-  async start(): Promise<void> {
-    await this.#discover(0);
+  #firstAttempt: Promise<void> | undefined;
+
+  /** Starts discovery in the background: the first attempt may wait for its timeout on a silent provider. */
+  start(): void {
+    this.#firstAttempt ??= this.#discover(0);
+  }
+
+  /** Settles after discovery's first attempt (started by start()), whatever its outcome. */
+  firstAttempt(): Promise<void> {
+    return this.#firstAttempt ?? Promise.resolve();
   }
 
   stop(): void {

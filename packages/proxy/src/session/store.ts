@@ -21,6 +21,8 @@ export interface SessionBackend {
    * reports it. Never waits longer than PROBE_WAIT_MS (store-question.ts).
    */
   answers(): Promise<boolean>;
+  /** Settles once the store was first reached (at once for memory; pending while Redis is down or silent at startup). */
+  readonly connected: Promise<void>;
   /** Sessions in the store; the last count known when it does not answer within a probe's wait (undefined: none yet). */
   countSessions(): Promise<number | undefined>;
   close(): Promise<void>;
@@ -47,6 +49,7 @@ function memoryBackend(): SessionBackend {
     store,
     keyValue,
     answers: () => Promise.resolve(true),
+    connected: Promise.resolve(),
     countSessions,
     async close() {
       clearInterval(pruner);
@@ -136,6 +139,7 @@ async function redisBackend(
     store: failClosed(sealingTokens(store, secrets), timeout),
     keyValue: failClosedKeyValue(redisKeyValue(connection.client as RedisCommands, config.redis.oauth_prefix), timeout),
     answers: async () => (await ping.answer()) !== undefined,
+    connected: connection.connected,
     countSessions: async () => (await count.answer()) ?? count.last,
     close: () => connection.close(),
   };
@@ -150,6 +154,8 @@ export async function createSessionBackend(
   if (config.session.store === "memory") return memoryBackend();
   // Loaded only with the Redis store: a single instance on the memory store does not carry them.
   const { connectRedis } = await import("./redis-client.ts");
-  const connection = await connectRedis(config, logger);
+  // Returns at once: a Redis down or silent at startup leaves the store unavailable (503,
+  // /readyz says so) until it answers, as at any other time.
+  const connection = connectRedis(config, logger);
   return redisBackend(connection, config, secrets);
 }

@@ -90,6 +90,8 @@ contract("redis", async () => {
   redis = await startRedis();
   const config = loadConfig({ env: { ...OIDC, SESSION_STORE: "redis", REDIS_URL: redis.url } }).config;
   const backend = await createSessionBackend(config, createLogger("error", "json"), [SECRET]);
+  // The connection is made in the background (a Redis down at startup leaves the store unavailable).
+  await backend.connected;
   return {
     ...backend,
     close: async () => {
