@@ -120,7 +120,10 @@ describe("the connected-clients page", () => {
         { ...client, clientId: "connected", grantIds: ["g2"] },
       ],
     });
-    assert.match(html, /data-mcp-client="pre">[\s\S]*?data-mcp-preapproved=""[\s\S]*?connects again without asking you/);
+    assert.match(
+      html,
+      /data-mcp-client="pre">[\s\S]*?data-mcp-preapproved=""[\s\S]*?connects again without asking you/,
+    );
     assert.match(html, /data-mcp-client="signed-out">[\s\S]*?data-mcp-approved-only=""/);
     assert.doesNotMatch(html, /data-mcp-client="connected">[\s\S]*?data-mcp-(preapproved|approved-only)[\s\S]*?<\/li>/);
     assert.match(html, /unless your administrator pre-approved it/);
