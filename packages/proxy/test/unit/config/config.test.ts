@@ -9,25 +9,14 @@ import { resolveConfig } from "../../../src/config/resolve.ts";
 import { configSchema } from "../../../src/config/schema.ts";
 import { environmentBindings, flagBindings } from "../../../src/config/sources.ts";
 import { makeLocalhostCertificates } from "../../support/certificates.ts";
+import { OIDC, problemsOf } from "../../support/config-problems.ts";
 
 type JsonSchema = { type?: string | string[]; anyOf?: JsonSchema[]; properties?: Record<string, JsonSchema> };
-
-const OIDC = { OIDC_DISCOVERY_URL: "https://id.example.com", OIDC_CLIENT_ID: "proxy" };
 
 function tempDir(files: Record<string, string>): string {
   const dir = mkdtempSync(path.join(tmpdir(), "mcp-proxy-config-"));
   for (const [name, text] of Object.entries(files)) writeFileSync(path.join(dir, name), text);
   return dir;
-}
-
-function problemsOf(run: () => unknown): string[] {
-  try {
-    run();
-  } catch (error) {
-    if (error instanceof ConfigError) return [...error.problems];
-    throw error;
-  }
-  assert.fail("expected a ConfigError");
 }
 
 describe("configuration", () => {

@@ -6,24 +6,13 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { describe, it } from "node:test";
-import { ConfigError, loadConfig } from "../../../src/config/load.ts";
-
-const OIDC = { OIDC_DISCOVERY_URL: "https://id.example.com", OIDC_CLIENT_ID: "proxy" };
+import { loadConfig } from "../../../src/config/load.ts";
+import { OIDC, problemsOf } from "../../support/config-problems.ts";
 
 function yamlFile(text: string): string {
   const file = path.join(mkdtempSync(path.join(tmpdir(), "mcp-proxy-durations-")), "config.yaml");
   writeFileSync(file, text);
   return file;
-}
-
-function problemsOf(run: () => unknown): string[] {
-  try {
-    run();
-  } catch (error) {
-    if (error instanceof ConfigError) return [...error.problems];
-    throw error;
-  }
-  assert.fail("expected a ConfigError");
 }
 
 describe("durations", () => {

@@ -7,19 +7,8 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { describe, it } from "node:test";
-import { ConfigError, loadConfig } from "../../../src/config/load.ts";
-
-const OIDC = { OIDC_DISCOVERY_URL: "https://id.example.com", OIDC_CLIENT_ID: "proxy" };
-
-function problemsOf(run: () => unknown): string[] {
-  try {
-    run();
-  } catch (error) {
-    if (error instanceof ConfigError) return [...error.problems];
-    throw error;
-  }
-  assert.fail("expected a ConfigError");
-}
+import { loadConfig } from "../../../src/config/load.ts";
+import { OIDC, problemsOf } from "../../support/config-problems.ts";
 
 describe("where a problem's value came from", () => {
   const dir = mkdtempSync(path.join(tmpdir(), "mcp-proxy-sources-"));
