@@ -24,7 +24,9 @@ async function onPort<T>(start: () => Promise<T>, port: number, variable: string
   try {
     return await start();
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== "EADDRINUSE") throw error;
+    // The proxy wraps Node's error in its ListenError (lifecycle.ts); the others throw it as is.
+    const errno = (error instanceof Error && error.cause ? error.cause : error) as NodeJS.ErrnoException;
+    if (errno.code !== "EADDRINUSE") throw error;
     const other = port === 65535 ? port - 1 : port + 1;
     return fail(
       `port ${port} (${what}) is in use: stop what uses it or set ${variable}, e.g. ${variable}=${other} make run`,

@@ -84,9 +84,16 @@ export class UpstreamOidc {
     return this.#configuration;
   }
 
-  /** The issuer identifier the provider declared (stable name for X-Auth-Provider). */
+  /**
+   * The issuer identifier the provider declared (stable name for X-Auth-Provider). Until
+   * discovery succeeds (the proxy listens before, decision 040): the configured issuer as
+   * written, since clients compare issuers as strings and URL.href would add a slash.
+   */
   issuer(): string {
-    return this.#configuration?.serverMetadata().issuer ?? this.issuerUrl.href;
+    return (
+      this.#configuration?.serverMetadata().issuer ??
+      this.#settings.discovery_url.replace(/\/\.well-known\/openid-configuration\/?$/, "")
+    );
   }
 
   async #discover(attempt: number): Promise<void> {

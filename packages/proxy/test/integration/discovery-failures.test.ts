@@ -15,7 +15,8 @@ async function discoveryWarning(discoveryUrl: string): Promise<string> {
   const lines: string[] = [];
   const { config } = loadConfig({ env: { OIDC_DISCOVERY_URL: discoveryUrl, OIDC_CLIENT_ID: "proxy" } });
   const upstream = new UpstreamOidc(config.oidc as OidcSettings, capturingLogger(lines, "warn"));
-  await upstream.start();
+  upstream.start();
+  await upstream.firstAttempt();
   upstream.stop();
   const warning = lines.map((line) => JSON.parse(line) as { message: string; error?: string }).at(0);
   assert.equal(warning?.message, "identity provider discovery failed; retrying", lines.join("\n"));
