@@ -158,14 +158,22 @@ describe("McpOidcProxy CRD", () => {
     );
     return response.status === 201;
   };
-  /** The proxy's own verdict (what --config-test says) on the same upstream URL. */
-  const proxyAccepts = (url: string) => {
+  /** The proxy's own verdict (what --config-test says) on a configuration from these variables. */
+  const proxyLoads = (env: Record<string, string>) => {
     try {
-      loadConfig({ env: { AUTH_MODE: "bypass", MCP_TARGET_URL: url } });
+      loadConfig({ env });
       return true;
     } catch {
       return false;
     }
+  };
+  /** The proxy's verdict on the same upstream URL. */
+  const proxyAccepts = (url: string) => proxyLoads({ AUTH_MODE: "bypass", MCP_TARGET_URL: url });
+  /** The API server, the operator's schema and the proxy agree on a spec and its proxy settings. */
+  const assertSameVerdicts = async (spec: Record<string, unknown>, env: Record<string, string>, label: string) => {
+    const proxy = proxyLoads(env);
+    const verdicts = { apiServer: await accepted(spec), operator: specSchema.safeParse(spec).success, proxy };
+    assert.deepEqual(verdicts, { apiServer: proxy, operator: proxy, proxy }, label);
   };
   it("refuses exactly the upstream URLs the proxy's --config-test refuses (http://, a space in the host)", async () => {
     const urls = [
@@ -215,23 +223,7 @@ describe("McpOidcProxy CRD", () => {
     ];
     for (const publicUrl of urls) {
       const spec = { upstream: { url: "http://mcp-server:3000" }, authMode: "bypass", publicUrl };
-      const verdicts = {
-        apiServer: await accepted(spec),
-        operator: specSchema.safeParse(spec).success,
-        proxy: (() => {
-          try {
-            loadConfig({ env: { AUTH_MODE: "bypass", MCP_PUBLIC_URL: publicUrl } });
-            return true;
-          } catch {
-            return false;
-          }
-        })(),
-      };
-      assert.deepEqual(
-        verdicts,
-        { apiServer: verdicts.proxy, operator: verdicts.proxy, proxy: verdicts.proxy },
-        publicUrl,
-      );
+      await assertSameVerdicts(spec, { AUTH_MODE: "bypass", MCP_PUBLIC_URL: publicUrl }, publicUrl);
     }
     const upperCase = {
       upstream: { url: "http://mcp-server:3000" },
@@ -252,23 +244,7 @@ describe("McpOidcProxy CRD", () => {
         mcpAuth: { mode: "proxy", refreshTokenTtl },
       };
       const env = { OIDC_DISCOVERY_URL: "https://id.example.com", OIDC_CLIENT_ID: "proxy", MCP_AUTH_MODE: "proxy" };
-      const verdicts = {
-        apiServer: await accepted(spec),
-        operator: specSchema.safeParse(spec).success,
-        proxy: (() => {
-          try {
-            loadConfig({ env: { ...env, MCP_REFRESH_TOKEN_TTL: refreshTokenTtl } });
-            return true;
-          } catch {
-            return false;
-          }
-        })(),
-      };
-      assert.deepEqual(
-        verdicts,
-        { apiServer: verdicts.proxy, operator: verdicts.proxy, proxy: verdicts.proxy },
-        refreshTokenTtl,
-      );
+      await assertSameVerdicts(spec, { ...env, MCP_REFRESH_TOKEN_TTL: refreshTokenTtl }, refreshTokenTtl);
     }
   });
 
