@@ -29,6 +29,7 @@ import { configuredUrls, type Resolver, UpstreamEndpoints } from "./upstream/end
 import { Forwarder } from "./upstream/forwarder.ts";
 import { IdentityHeaders } from "./upstream/identity-headers.ts";
 import { McpSessionBinding } from "./upstream/mcp-session-binding.ts";
+import { recheckInterval, StreamRecheck } from "./upstream/stream-recheck.ts";
 import type { createUpgradeRelay } from "./upstream/websocket.ts";
 import { VERSION } from "./version.ts";
 
@@ -155,6 +156,8 @@ interface Assembly {
   auth: Authentication;
   /** OpenTelemetry tracing, when on. */
   tracer: RequestTracer | undefined;
+  /** oidc mode: ends open event streams whose credential has ended. */
+  streamRecheck: StreamRecheck | undefined;
   /** What changes on reload (config: the sections reloaded so far). */
   state: {
     config: Config;
@@ -211,6 +214,15 @@ async function assemble(resolved: ResolvedConfig, logger: Logger, resolve: Resol
     policy: () => state.policy,
   });
   const hostCheck = createHostCheck(config.server);
+  const streamRecheck =
+    auth.mode === "oidc"
+      ? new StreamRecheck({
+          streams: upstream.forwarder.openStreams,
+          authenticate: (req, path) => auth.authenticator.authenticate(req, path),
+          intervalMs: recheckInterval(config.session.cache_ttl),
+          logger,
+        })
+      : undefined;
   return {
     resolved,
     logger,
@@ -223,6 +235,7 @@ async function assemble(resolved: ResolvedConfig, logger: Logger, resolve: Resol
     mcpSessions,
     auth,
     tracer,
+    streamRecheck,
     state,
   };
 }
@@ -335,6 +348,7 @@ function runningProxy(parts: Assembly, listeners: Listeners): RunningProxy {
         timeoutMs: state.config.server.shutdown_timeout,
         logger,
         closers: [
+          () => parts.streamRecheck?.stop(),
           () => (auth.mode === "oidc" ? auth.upstream.stop() : undefined),
           () => (auth.mode === "oidc" ? auth.mcp?.authorizationServer?.close() : undefined),
           () => upstream.endpoints.close(),
