@@ -7,15 +7,17 @@
 // BENCH_MEMORY_RUNS=N starts the proxy N times (RSS differs by ~10 MiB between runs);
 // BENCH_MEMORY_IDLE_ONLY=1 skips the load; BENCH_NODE_OPTIONS are the proxy's NODE_OPTIONS
 // (V8 flags given there replace the entrypoint's); BENCH_MEMORY_BINARY=1 prints which parts of
-// the node binary the idle proxy has paged in beyond a bare node:http server (binary-pages.ts).
+// the node binary the idle proxy has paged in beyond a bare node:http server (binary-pages.ts);
+// BENCH_MEMORY_FLOOR=1 first prints the idle RSS of the proxy's libraries alone (library-floor.ts).
 import { type ChildProcess, spawn } from "node:child_process";
-import { readFileSync } from "node:fs";
 import path from "node:path";
 import autocannon from "autocannon";
 import { buildBundle } from "../scripts/build-bundle.ts";
 import { TestBrowser } from "../test/support/browser.ts";
 import { freePort, startRedis } from "../test/support/redis-server.ts";
 import { binaryPages, binaryPagesReport } from "./binary-pages.ts";
+import { printLibraryFloor } from "./library-floor.ts";
+import { formatMemory, processMemory } from "./process-memory.ts";
 import { MCP_HEADERS, startBenchProvider, startBenchProxy, TOOLS_LIST } from "./proxy-env.ts";
 
 const here = import.meta.dirname;
@@ -37,16 +39,7 @@ function stop(child: ChildProcess): Promise<unknown> {
 
 /** RSS and its split (MiB) from /proc: anonymous, file-backed, and the node binary's own pages. */
 function memory(pid: number | undefined): string {
-  const status = readFileSync(`/proc/${pid}/status`, "utf8");
-  const field = (name: string) => Number(new RegExp(`${name}:\\s+(\\d+)`).exec(status)?.[1] ?? 0) / 1024;
-  let binary = 0;
-  let current = "";
-  for (const line of readFileSync(`/proc/${pid}/smaps`, "utf8").split("\n")) {
-    const mapping = /^[0-9a-f]+-[0-9a-f]+ \S+ \S+ \S+ \S+\s*(.*)$/.exec(line);
-    if (mapping) current = mapping[1] ?? "";
-    else if (line.startsWith("Rss:") && current.endsWith("/node")) binary += Number(line.split(/\s+/)[1]) / 1024;
-  }
-  return `RSS ${field("VmRSS").toFixed(0)} MiB (anon ${field("RssAnon").toFixed(0)}, file ${field("RssFile").toFixed(0)} of which node binary ${binary.toFixed(0)})`;
+  return formatMemory(processMemory(pid));
 }
 
 /** The node binary's pages a bare node:http server has paged in, 1 s after it listens. */
@@ -78,6 +71,7 @@ try {
   const upstreamPort = await freePort();
   start(process.execPath, [path.join(here, "upstream.ts"), String(upstreamPort)]);
   const redis = await startRedis();
+  if (process.env.BENCH_MEMORY_FLOOR) await printLibraryFloor(redis.url, MEMORY_LIMIT_MIB);
   // One port for every run, each proxy stopped before the next starts.
   const port = await freePort();
   const barePages = process.env.BENCH_MEMORY_BINARY ? await bareServerPages() : undefined;

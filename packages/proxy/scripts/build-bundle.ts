@@ -65,13 +65,21 @@ function jsonBeside(copies: Map<string, string>): Plugin {
   };
 }
 
-export async function buildBundle(outdir: string = BUNDLE_DIR): Promise<string> {
+/**
+ * Bundles `entry` (the proxy's main by default; bench/library-floor.ts bundles its probe the
+ * same way, so both pay the same for what they load) into `outdir`, as `<name>.mjs`.
+ */
+export async function buildBundle(
+  outdir: string = BUNDLE_DIR,
+  entry: string = path.join(import.meta.dirname, "../src/main.ts"),
+  name = "mcp-oidc-proxy",
+): Promise<string> {
   const staging = `${outdir}.${process.pid}.tmp`;
   rmSync(staging, { recursive: true, force: true });
   mkdirSync(staging, { recursive: true });
   const jsonCopies = new Map<string, string>();
   const result = await build({
-    entryPoints: { "mcp-oidc-proxy": path.join(import.meta.dirname, "../src/main.ts") },
+    entryPoints: { [name]: entry },
     bundle: true,
     splitting: true,
     platform: "node",
@@ -107,7 +115,7 @@ export async function buildBundle(outdir: string = BUNDLE_DIR): Promise<string> 
   for (const [name, source] of jsonCopies) copyFileSync(source, path.join(staging, "chunks", name));
   rmSync(outdir, { recursive: true, force: true });
   renameSync(staging, outdir);
-  return path.join(outdir, "mcp-oidc-proxy.mjs");
+  return path.join(outdir, `${name}.mjs`);
 }
 
 if (import.meta.main) {
