@@ -6,7 +6,9 @@
 // rule lists (users, groups, e-mail domains, clients, scopes), any value within one
 // condition. Any applying rule that grants allows the call. Once any rule names a kind,
 // that kind is denied by default; kinds no rule names stay open. Identities match as in the
-// access section (docs/decisions/010i): "@" entries are verified e-mail addresses.
+// access section (docs/decisions/010i): "@" entries are verified e-mail addresses. A
+// resource URI in an ambiguous spelling is denied before any rule (resource-uri.ts), and a
+// denial names the rule that covers the name (docs/decisions/047).
 import type { SessionUser } from "../auth/session-user.ts";
 import type { Config } from "../config/schema.ts";
 import { compileGlobs } from "./globs.ts";
