@@ -11,9 +11,9 @@ import { type ProviderFetch, providerFetch } from "./provider-fetch.ts";
 const MAX_RETRY_DELAY_MS = 30_000;
 
 /**
- * Why discovery failed, in words an operator can act on: a network failure is worded by
- * provider-fetch.ts (as every provider call's is); openid-client's "issuer does not match"
- * names neither issuer, so both are added here.
+ * Why discovery failed, in words an operator can act on: a network failure arrives worded
+ * (provider-failure.ts, through provider-fetch.ts, as every provider call's does);
+ * openid-client's "issuer does not match" names neither issuer, so both are added here.
  */
 export function discoveryFailure(error: unknown): string {
   if (!(error instanceof Error)) return String(error);
