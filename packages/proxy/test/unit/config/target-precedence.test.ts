@@ -36,6 +36,17 @@ describe("target address precedence", () => {
     ]);
   });
 
+  it("writes the rewritten target.url in the form it had: no path gains no slash", () => {
+    const targetUrl = (url: string, env: Record<string, string>) =>
+      loadConfig({ file: yamlFile(`target:\n  url: "${url}"\n`), env: { ...OIDC, ...env } }).config.target.url;
+    const elsewhere = { MCP_TARGET_HOST: "b", MCP_TARGET_PORT: "2" };
+    assert.equal(targetUrl("http://a:1", elsewhere), "http://b:2");
+    assert.equal(targetUrl("http://a:1/", elsewhere), "http://b:2/");
+    assert.equal(targetUrl("http://a:1?x=1", elsewhere), "http://b:2?x=1");
+    assert.equal(targetUrl("http://user@a:1/base", elsewhere), "http://user@b:2/base");
+    assert.equal(targetUrl("http://a:1", { MCP_TARGET_PROTOCOL: "https" }), "https://a:1");
+  });
+
   it("keeps target.url when the same or a later source sets it", () => {
     const both = yamlFile("target:\n  host: ignored\n  port: 1\n  url: http://mcp-server:3000/base\n");
     assert.deepEqual(upstreamOf({ file: both, env: OIDC }), ["http://mcp-server:3000/base"]);
