@@ -164,11 +164,22 @@ export function connectRedis(config: Config, logger: Logger): RedisConnection {
       logger.error("redis connection error", { error: error.message, mode: redis.mode });
     }
   };
-  const socket = { connectTimeout: redis.connect_timeout, reconnectStrategy };
+  const socket = {
+    connectTimeout: redis.connect_timeout,
+    // connectTimeout covers only the TCP connect: node-redis waits for the handshake's answer
+    // (HELLO, AUTH) without a deadline, so a peer that accepts and never answers held the
+    // connection, unready, for ever. A socket silent this long is dropped and retried
+    // (reconnectStrategy), during the handshake as at any time (decision 044).
+    socketTimeout: redis.connect_timeout,
+    reconnectStrategy,
+  };
   const nodeOptions = {
     ...(redis.password ? { password: redis.password } : {}),
     socket,
     disableOfflineQueue: true,
+    // Traffic on an idle connection, so socketTimeout drops only a peer that does not answer:
+    // a write refreshes the socket's timer, and the PING is written well within it.
+    pingInterval: Math.max(1, Math.floor(redis.connect_timeout / 2)),
     // Commands waiting on a Redis that stopped answering are bounded: past this many, new
     // ones fail at once ("The queue is full") instead of piling up.
     commandsQueueMaxLength: MAX_PENDING_COMMANDS,

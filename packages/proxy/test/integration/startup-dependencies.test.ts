@@ -166,19 +166,35 @@ async function stopped(proxy: ProxyProcess): Promise<void> {
   assert.ok(proxy.log.some((entry) => entry.message === "shutdown complete"));
 }
 
-/** A TCP listener that accepts every connection and never answers; `release()` drops them and frees the port. */
+/**
+ * A TCP listener that accepts every connection and never answers; `release()` drops them and
+ * frees the port; `stopListening()` frees the port and keeps them open, silent (a peer that
+ * holds a connection it will never answer: a wedged Redis, a proxy in front of one gone).
+ */
 async function startSilentListener() {
   const sockets = new Set<net.Socket>();
+  let accepted: () => void;
+  const firstAccepted = new Promise<void>((resolve) => {
+    accepted = resolve;
+  });
   const server = net.createServer((socket) => {
     sockets.add(socket);
     socket.on("error", () => undefined);
+    accepted();
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const { port } = server.address() as net.AddressInfo;
   return {
     port,
+    /** Settles once a connection was accepted. */
+    firstAccepted,
+    /** The port is free on return (close()'s callback would wait for the connections kept). */
+    stopListening: () => void server.close(),
     async release() {
-      if (!server.listening) return;
+      if (!server.listening) {
+        for (const socket of sockets) socket.destroy();
+        return;
+      }
       // Closed first: a connection accepted after the others were dropped would hold close().
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       for (const socket of sockets) socket.destroy();
@@ -248,6 +264,43 @@ describe("starting while the session store is silent or down", BOUND, () => {
     } finally {
       redis.resume();
     }
+  });
+});
+
+describe("a Redis that accepts the connection and never answers the handshake", BOUND, () => {
+  let silent: Awaited<ReturnType<typeof startSilentListener>>;
+  let provider: DevIdentityProvider;
+  let redis: TestRedis | undefined;
+  let proxy: ProxyProcess | undefined;
+
+  before(async () => {
+    silent = await startSilentListener();
+    provider = await startProvider();
+  });
+  after(async () => {
+    if (proxy?.child.exitCode === null) proxy.child.kill("SIGKILL");
+    await silent.release();
+    await redis?.close();
+    await provider.close();
+  });
+
+  it("drops the silent connection after redis.connect_timeout and retries: ready once a Redis answers there", async () => {
+    proxy = await startProxyProcess({
+      OIDC_DISCOVERY_URL: provider.issuer,
+      SESSION_STORE: "redis",
+      REDIS_URL: `redis://127.0.0.1:${silent.port}`,
+    });
+    await silent.firstAccepted;
+    await assertWaitingFor(proxy, "session store unavailable", withSessionCookie);
+    // The port now belongs to a real Redis; the connection the proxy holds stays open and
+    // silent. Without a deadline on the handshake the proxy waited on it for ever.
+    silent.stopListening();
+    redis = await startRedis(silent.port);
+    await ready(proxy);
+    assert.equal((await withSessionCookie(proxy.url)).status, 401, "the store answered: no such session");
+    const dropped = await proxy.line("redis connection error");
+    assert.match(String(dropped.error), /timeout/i, "the log line names the silent peer's timeout");
+    await stopped(proxy);
   });
 });
 

@@ -49,8 +49,9 @@ export interface TestRedis {
   close(): Promise<void>;
 }
 
-export async function startRedis(): Promise<TestRedis> {
-  const port = await freePort();
+/** `at`: the port to listen on (default: a free one), e.g. where a test's stand-in for Redis was. */
+export async function startRedis(at?: number): Promise<TestRedis> {
+  const port = at ?? (await freePort());
   const dir = mkdtempSync(path.join(tmpdir(), "mcp-proxy-redis-"));
   let child: ChildProcess | undefined;
 
