@@ -102,7 +102,8 @@ class FirstConnection {
 interface ClientParts {
   config: Config["redis"];
   logger: Logger;
-  onError: (error: Error) => void;
+  /** Logs the error (at most a line every 10 s); `node`: the cluster node it came from. */
+  onError: (error: Error | string, node?: string) => void;
   /** The options of every node connection: fail fast while disconnected, bounded queue. */
   nodeOptions: Record<string, unknown>;
   /** What a Sentinel's own connections (to the sentinels) take of them: the deadlines. */
@@ -126,6 +127,11 @@ function clusterConnection({ config, logger, onError, nodeOptions }: ClientParts
     defaults: nodeOptions,
   });
   cluster.on("error", onError);
+  // A node's own connection errors (down, silent, refusing the password) are not "error"s of
+  // the cluster: without this a node lost after startup was never named in the log.
+  cluster.on("node-error", (error: Error, node: { host: string; port: number }) =>
+    onError(error, `${node.host}:${node.port}`),
+  );
   const first = new FirstConnection(() => cluster.connect(), onError);
   void first.done.then(() => logger.info("redis connected", { mode: "cluster" }));
   // Every master must answer: a key on a silent one would hang otherwise.
@@ -161,14 +167,14 @@ function standaloneConnection({ config, logger, onError, nodeOptions }: ClientPa
 export function connectRedis(config: Config, logger: Logger): RedisConnection {
   const { redis } = config;
   let lastErrorLog = 0;
-  const onError = (error: Error | string) => {
+  const onError = (error: Error | string, node?: string) => {
     // A down Redis emits an error per reconnect attempt; one line every 10 s is enough.
     const now = Date.now();
     if (now - lastErrorLog > 10_000) {
       lastErrorLog = now;
       // node-redis's Sentinel emits some of its errors as bare strings.
       const message = error instanceof Error ? error.message : String(error);
-      logger.error("redis connection error", { error: message, mode: redis.mode });
+      logger.error("redis connection error", { error: message, mode: redis.mode, ...(node ? { node } : {}) });
     }
   };
   const deadlines = {

@@ -2,7 +2,8 @@
 // connection is kept although a socket silent for redis.connect_timeout is dropped (its PINGs
 // keep it busy), and a password Redis refuses (requirepass, WRONGPASS) leaves the proxy
 // unready, answering 503, with one line naming the cause and never the password, and ready
-// without a restart once Redis takes that password.
+// without a restart once Redis takes that password. A cluster node whose connection breaks
+// after startup is named in the log.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { createClient } from "@redis/client";
@@ -10,7 +11,7 @@ import { sign } from "cookie-signature";
 import { loadConfig } from "../../src/config/load.ts";
 import { connectRedis, type RedisConnection } from "../../src/session/redis-client.ts";
 import { capturingLogger } from "../support/captured-log.ts";
-import { startRedis, type TestRedis } from "../support/redis-server.ts";
+import { startCluster, startRedis, type TestCluster, type TestRedis } from "../support/redis-server.ts";
 import { SESSION_SECRET, type Stack, startStack } from "../support/stack.ts";
 
 /** Bounds each test: a connection that never comes up must fail the test, not hang it. */
@@ -52,6 +53,43 @@ describe("an idle connection to Redis", BOUND, () => {
     });
     assert.equal(outcome, "kept");
     assert.equal(parsed(lines).filter((entry) => entry.message === "redis connected").length, 1, "one connection");
+  });
+});
+
+describe("a cluster node's connection that breaks after startup", BOUND, () => {
+  let cluster: TestCluster;
+  let connection: RedisConnection | undefined;
+  const lines: string[] = [];
+
+  before(async () => {
+    cluster = await startCluster();
+  });
+  after(async () => {
+    await connection?.close();
+    await cluster.close();
+  });
+
+  it("is named in the log with the node (a node's errors are not the cluster's)", async () => {
+    const nodes = cluster.nodes.join(",");
+    const { config } = loadConfig({
+      env: { SESSION_STORE: "redis", REDIS_MODE: "cluster", REDIS_NODES: nodes },
+      fieldsOnly: true,
+    });
+    connection = connectRedis(config, capturingLogger(lines, "info"));
+    await connection.connected;
+    const node = cluster.nodes[0] as string;
+    const admin = createClient({ url: `redis://${node}` });
+    await admin.connect();
+    try {
+      // The proxy's connection to this node is cut (the admin's own is spared).
+      await admin.sendCommand(["CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes"]);
+    } finally {
+      await admin.close();
+    }
+    // Each check waits for the logger's next write (bounded by the suite's timeout).
+    const named = () => parsed(lines).find((entry) => entry.message === "redis connection error");
+    while (!named()) await new Promise((resolve) => setTimeout(resolve, 10));
+    assert.equal((named() as { node?: string }).node, node);
   });
 });
 
