@@ -111,6 +111,8 @@ describe("desired children", () => {
     assert.equal(policy.rules[0]?.name, "admins");
     assert.deepEqual(policy.rules[1]?.email_domains, ["example.com"]);
     assert.deepEqual(policy.rules[1]?.scopes, ["mcp:deploy"]);
+    // Only the conditions a rule sets: the proxy refuses an empty list (decision 048).
+    assert.deepEqual(Object.keys(policy.rules[0] ?? {}), ["name", "tools", "resources", "prompts", "groups"]);
   });
 
   it("builds a Deployment with restricted security, probes, secrets by reference and a config hash", () => {
