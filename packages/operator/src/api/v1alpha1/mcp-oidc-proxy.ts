@@ -522,6 +522,27 @@ export const statusSchema = z
   .meta(d("Observed state, written by the operator."));
 
 export type McpOidcProxySpec = z.output<typeof specSchema>;
+
+const CONDITIONS = ["users", "groups", "emailDomains", "clients", "scopes"] as const;
+
+/**
+ * A stored spec as the operator reads it. Resources stored under the CRD before decision 048
+ * carry `[]` for every condition a rule left out (that CRD defaulted them): an empty list is
+ * read as left out, as that default meant and the proxy then did, so they keep reconciling. The
+ * API server refuses new empty lists (minItems); the proxy, were one to reach it, too.
+ */
+export function storedSpec(spec: unknown): unknown {
+  const rules = (spec as { mcpPolicy?: { rules?: unknown } } | undefined)?.mcpPolicy?.rules;
+  if (!Array.isArray(rules)) return spec;
+  const read = rules.map((rule: unknown) => {
+    if (typeof rule !== "object" || rule === null) return rule;
+    const copy = { ...(rule as Record<string, unknown>) };
+    for (const key of CONDITIONS) if (Array.isArray(copy[key]) && copy[key].length === 0) delete copy[key];
+    return copy;
+  });
+  const typed = spec as { mcpPolicy: Record<string, unknown> };
+  return { ...typed, mcpPolicy: { ...typed.mcpPolicy, rules: read } };
+}
 export type McpOidcProxyStatus = z.output<typeof statusSchema>;
 export type Condition = z.output<typeof conditionSchema>;
 
