@@ -179,7 +179,7 @@ const condition = (description: string, item = z.string().min(1).max(512)) =>
     .min(1)
     .max(100)
     .optional()
-    .meta(d(`${description} Left out: no such condition; never empty.`));
+    .meta(d(`${description} Left out, no such condition; never empty.`));
 
 const mcpPolicyRule = z
   .object({
