@@ -17,7 +17,8 @@ const SECRET_FIELD = /(^|[._])(secret|password|token|arguments_key)$/;
 
 /** A value as an error message may show it: secrets hidden, URLs without their credentials. */
 function shownValue(field: string, value: unknown): string {
-  if (SECRET_FIELD.test(field)) return "redacted";
+  // An entry of a list of secrets (session.secret.1) is a secret too.
+  if (SECRET_FIELD.test(field.replace(/(\.\d+)+$/, ""))) return "redacted";
   // Anything that looks like a URL, parsable or not, without what may be its credentials.
   if (typeof value === "string" && /^[a-z][a-z0-9+.-]*:\/\//i.test(value)) return JSON.stringify(redactUrl(value));
   return JSON.stringify(value);
