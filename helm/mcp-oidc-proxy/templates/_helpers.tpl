@@ -138,8 +138,10 @@ proxy's own on the same config, and every ci/ values file to its --config-test. 
 {{- end }}
 {{- if eq $mcpAuth "off" }}
 {{- range $index, $rule := dig "mcp_policy" "rules" list $c }}
-{{- if or (get $rule "clients") (get $rule "scopes") }}
-{{- $problems = append $problems (printf "config.mcp_policy.rules[%d]: clients and scopes are properties of bearer tokens, so config.mcp_auth.mode must be proxy or provider" $index) }}
+{{- range $key := list "clients" "scopes" }}
+{{- if hasKey $rule $key }}
+{{- $problems = append $problems (printf "config.mcp_policy.rules[%d].%s: %s are properties of bearer tokens, so config.mcp_auth.mode must be proxy or provider" $index $key $key) }}
+{{- end }}
 {{- end }}
 {{- end }}
 {{- end }}

@@ -88,20 +88,34 @@ export async function startListeners(
   return { server, drain, url, ...(await startMetricsListener(config, metrics)) };
 }
 
+/** A changed section a reload cannot apply now: it waits for a restart, for `reason`. */
+export interface RestartNeeded {
+  restart: string;
+}
+
 /**
  * What a section of the configuration does when a reload changes it; returns the names of
- * what it applied (a section may apply only some of its fields, e.g. logging.level).
+ * what it applied (a section may apply only some of its fields, e.g. logging.level), or why
+ * it cannot be applied without a restart (the running one is kept, whole).
  */
-export type Reloadable = { [Section in keyof Config]?: (next: Config, current: Config) => string[] };
+export type Reloadable = { [Section in keyof Config]?: (next: Config, current: Config) => string[] | RestartNeeded };
+
+export interface ReloadResult {
+  applied: string[];
+  /** Sections that changed and wait for a restart. */
+  needRestart: string[];
+  /** Why a section that is reloadable waits all the same (logged as a warning). */
+  refused: { section: keyof Config; reason: string }[];
+}
 
 /**
  * reload(next): applies the sections in `reloadable` that changed, in their order, and names
- * the other sections that changed (they wait for a restart).
+ * the other sections that changed (they wait for a restart), with those that refused.
  */
 export function createReload(initial: Config, reloadable: Reloadable) {
   let current = initial;
-  return (next: Config): { applied: string[]; needRestart: string[] } => {
-    const applied: string[] = [];
+  return (next: Config): ReloadResult => {
+    const result: ReloadResult = { applied: [], needRestart: [], refused: [] };
     const updated: Record<string, unknown> = { ...current };
     const changed = (section: keyof Config) => JSON.stringify(next[section]) !== JSON.stringify(current[section]);
     for (const [section, apply] of Object.entries(reloadable) as [
@@ -109,14 +123,21 @@ export function createReload(initial: Config, reloadable: Reloadable) {
       NonNullable<Reloadable[keyof Config]>,
     ][]) {
       if (!changed(section)) continue;
-      applied.push(...apply(next, current));
-      updated[section] = next[section];
+      const outcome = apply(next, current);
+      if (Array.isArray(outcome)) {
+        result.applied.push(...outcome);
+        updated[section] = next[section];
+      } else {
+        // Kept as it runs: the next reload compares with it, so it is refused again until a restart.
+        result.needRestart.push(section);
+        result.refused.push({ section, reason: outcome.restart });
+      }
     }
-    const needRestart = (Object.keys(next) as (keyof Config)[]).filter(
-      (section) => !(section in reloadable) && changed(section),
-    );
+    for (const section of Object.keys(next) as (keyof Config)[]) {
+      if (!(section in reloadable) && changed(section)) result.needRestart.push(section);
+    }
     current = updated as Config;
-    return { applied, needRestart };
+    return result;
   };
 }
 

@@ -111,7 +111,10 @@ export async function main(argv: string[] = process.argv): Promise<void> {
   process.on("SIGHUP", () => {
     if (!proxy) return; // still starting: the configuration being started is the current one
     try {
-      const { applied, needRestart } = proxy.reload(loadConfig(options).config);
+      const { applied, needRestart, refused } = proxy.reload(loadConfig(options).config);
+      for (const { section, reason } of refused) {
+        logger.warn("configuration reload: a section waits for a restart", { section, reason });
+      }
       logger.info("configuration reloaded", { applied, ignored_until_restart: needRestart });
     } catch (error) {
       logger.error("configuration reload refused; keeping the running configuration", {

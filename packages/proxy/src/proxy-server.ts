@@ -9,9 +9,16 @@ import type { Request } from "express";
 import { createRequestHandler } from "./app.ts";
 import { AccessPolicy } from "./auth/access-policy.ts";
 import { type Authentication, startAuthentication } from "./authentication.ts";
-import { listenUrl, type ResolvedConfig, resolveConfig } from "./config/resolve.ts";
+import { listenUrl, type ResolvedConfig, resolveConfig, supportedScopes } from "./config/resolve.ts";
 import type { Config } from "./config/schema.ts";
-import { createReload, drainAndClose, type Listeners, startListeners } from "./lifecycle.ts";
+import {
+  createReload,
+  drainAndClose,
+  type Listeners,
+  type ReloadResult,
+  type RestartNeeded,
+  startListeners,
+} from "./lifecycle.ts";
 import { AuditLog } from "./mcp/audit-log.ts";
 import { McpGuard } from "./mcp/mcp-guard.ts";
 import { McpPolicy } from "./mcp/policy.ts";
@@ -38,8 +45,8 @@ export interface RunningProxy {
   url: string;
   metricsUrl: string | undefined;
   logger: Logger;
-  /** Applies what can change without a restart; returns the fields that were changed. */
-  reload(next: Config): { applied: string[]; needRestart: string[] };
+  /** Applies what can change without a restart; returns what was applied and what waits for a restart (and why). */
+  reload(next: Config): ReloadResult;
   /** Stops accepting, ends streams, waits for open requests up to the shutdown timeout. */
   shutdown(): Promise<void>;
 }
@@ -304,6 +311,27 @@ function handlersOf(parts: Assembly) {
   return { handler, onUpgrade };
 }
 
+/**
+ * A policy whose rules change the scopes the proxy supports waits for a restart (decision
+ * 048): the metadata documents and the authorization server's scopes are fixed at start, so
+ * a new scope would be asked for in challenges but never granted, and a removed one still
+ * advertised.
+ */
+function scopeChangeRefusal(current: Config, next: Config): RestartNeeded | undefined {
+  const before = new Set(supportedScopes(current));
+  const after = new Set(supportedScopes({ ...current, mcp_policy: next.mcp_policy }));
+  const added = [...after].filter((scope) => !before.has(scope));
+  const removed = [...before].filter((scope) => !after.has(scope));
+  if (added.length + removed.length === 0) return undefined;
+  const change = [
+    ...(added.length > 0 ? [`adds ${added.join(", ")}`] : []),
+    ...(removed.length > 0 ? [`removes ${removed.join(", ")}`] : []),
+  ].join(" and ");
+  return {
+    restart: `the new mcp_policy ${change} in its rules' scopes; the scopes the metadata advertises and the authorization server grants are fixed at start, so the running policy is kept: restart to apply it`,
+  };
+}
+
 /** SIGHUP: logging level, access rules and the MCP policy change without a restart. */
 function reloadOf({ logger, state }: Assembly): RunningProxy["reload"] {
   const reloadSections = createReload(state.config, {
@@ -317,7 +345,9 @@ function reloadOf({ logger, state }: Assembly): RunningProxy["reload"] {
       state.config = { ...state.config, access: next.access };
       return ["access"];
     },
-    mcp_policy: (next) => {
+    mcp_policy: (next, current) => {
+      const refused = scopeChangeRefusal(current, next);
+      if (refused) return refused;
       state.mcpPolicy = new McpPolicy(next.mcp_policy);
       state.config = { ...state.config, mcp_policy: next.mcp_policy };
       return ["mcp_policy"];
@@ -325,9 +355,10 @@ function reloadOf({ logger, state }: Assembly): RunningProxy["reload"] {
   });
   return (next) => {
     const result = reloadSections(next);
-    // Reopened on every reload, so a rotated audit file is let go (as with SIGHUP in logrotate).
+    // Reopened on every reload, so a rotated audit file is let go (as with SIGHUP in logrotate);
+    // with the policy in force (a refused one keeps its audit settings too).
     const previousAudit = state.auditLog;
-    state.auditLog = auditLogFor(next.mcp_policy.audit);
+    state.auditLog = auditLogFor(state.config.mcp_policy.audit);
     previousAudit?.close();
     return result;
   };

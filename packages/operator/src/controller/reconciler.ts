@@ -24,6 +24,7 @@ import {
   type McpOidcProxyStatus,
   Reason,
   specSchema,
+  storedSpec,
   VERSION,
 } from "../api/v1alpha1/mcp-oidc-proxy.ts";
 import {
@@ -220,7 +221,7 @@ export class Reconciler {
   }
 
   async #reconcileChildren(cr: McpOidcProxy): Promise<ReconcileResult> {
-    const parsed = specSchema.safeParse(cr.spec);
+    const parsed = specSchema.safeParse(storedSpec(cr.spec));
     if (!parsed.success) {
       throw new TerminalError(
         Reason.InvalidSpec,

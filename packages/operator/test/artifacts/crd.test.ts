@@ -288,7 +288,11 @@ describe("McpOidcProxy CRD", () => {
     }
   };
   it("refuses exactly the public paths and rule names the proxy's --config-test refuses (they were rolled out and crashed the pods)", async () => {
-    const cases: [string[], { name?: string; tools: string[] }[]][] = [
+    const cases: [string[], { name?: string; tools: string[]; users?: string[]; groups?: string[] }[]][] = [
+      // An empty condition list granted everyone in the proxy once; both refuse it now (decision 048).
+      [[], [{ name: "r", tools: ["a"], groups: [] }]],
+      [[], [{ name: "r", tools: ["a"], users: [] }]],
+      [[], [{ name: "r", tools: ["a"], users: ["alice"], groups: ["admins"] }]],
       [["/health", "/docs/*"], []],
       [["nope"], []],
       [["docs/*"], []],

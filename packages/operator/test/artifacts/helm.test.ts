@@ -148,6 +148,12 @@ describe("Helm charts", () => {
         "config.mcp_policy.rules[0].tolls[0]=x",
         /\/config\/mcp_policy\/rules\/0.*'tolls' not allowed/,
       ],
+      // An e-mail domain with its "@" never matched (decision 048).
+      [
+        "mcp-oidc-proxy",
+        "config.mcp_policy.rules[0].tools[0]=x,config.mcp_policy.rules[0].email_domains[0]=@example.com",
+        /\/config\/mcp_policy\/rules\/0\/email_domains\/0.*does not match pattern/,
+      ],
       ["mcp-oidc-operator", "watchNamespace=Team_A", /watchNamespace/],
       ["mcp-oidc-operator", "crds.instal=false", /'instal' not allowed/],
       // The health port is fixed: both servers on one port, and the operator exited at start.
@@ -157,6 +163,16 @@ describe("Helm charts", () => {
       assert.notEqual(result.status, 0, set);
       assert.match(result.stderr, message, set);
     }
+  });
+
+  // A new user's trial: an empty condition list granted every signed-in user the rule's tools.
+  it("refuse an empty condition list in an MCP policy rule, as the proxy does", () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "chart-policy-"));
+    const file = path.join(dir, "values.yaml");
+    writeFileSync(file, "config:\n  mcp_policy:\n    rules:\n      - { name: deploy, tools: [deploy], users: [] }\n");
+    const result = helm(["template", "release", "helm/mcp-oidc-proxy", "-f", PROXY_DEFAULTS, "-f", file]);
+    assert.notEqual(result.status, 0);
+    assert.match(result.stderr, /\/config\/mcp_policy\/rules\/0\/users.*minItems/);
   });
 
   it("refuse a public path not starting with / (the chart rendered it and the proxy refused it in the pod)", () => {

@@ -17,7 +17,8 @@ const SECRET_FIELD = /(^|[._])(secret|password|token|arguments_key)$/;
 
 /** A value as an error message may show it: secrets hidden, URLs without their credentials. */
 function shownValue(field: string, value: unknown): string {
-  if (SECRET_FIELD.test(field)) return "redacted";
+  // An entry of a list of secrets (session.secret.1) is a secret too.
+  if (SECRET_FIELD.test(field.replace(/(\.\d+)+$/, ""))) return "redacted";
   // Anything that looks like a URL, parsable or not, without what may be its credentials.
   if (typeof value === "string" && /^[a-z][a-z0-9+.-]*:\/\//i.test(value)) return JSON.stringify(redactUrl(value));
   return JSON.stringify(value);
@@ -144,22 +145,38 @@ function originOf(layers: readonly SourceLayer[], fieldPath: string): string | u
   return undefined;
 }
 
+/** The value under one key of a mapping, or one index of a list (mcp_policy.rules.0). */
+function childOf(node: unknown, key: string): { found: boolean; value?: unknown } {
+  if (Array.isArray(node))
+    return /^\d+$/.test(key) && Number(key) < node.length
+      ? { found: true, value: node[Number(key)] }
+      : { found: false };
+  if (isPlainObject(node) && key in node) return { found: true, value: node[key] };
+  return { found: false };
+}
+
 function hasPath(tree: RawTree, fieldPath: string): boolean {
   let node: unknown = tree;
   for (const key of fieldPath.split(".")) {
-    if (!isPlainObject(node) || !(key in node)) return false;
-    node = node[key];
+    const child = childOf(node, key);
+    if (!child.found) return false;
+    node = child.value;
   }
   return true;
 }
 
 function valueAt(tree: RawTree, fieldPath: string): unknown {
   let node: unknown = tree;
-  for (const key of fieldPath.split(".")) {
-    if (!isPlainObject(node)) return undefined;
-    node = node[key];
-  }
+  for (const key of fieldPath.split(".")) node = childOf(node, key).value;
   return node;
+}
+
+/**
+ * A field as problems name it: list indexes in brackets (mcp_policy.rules[0].users), one
+ * style for the schema's problems and validate.ts's. Inside, paths are dotted (the sources' origins).
+ */
+function shownField(fieldPath: string): string {
+  return fieldPath.replace(/\.(\d+)(?=\.|$)/g, "[$1]");
 }
 
 /**
@@ -168,7 +185,7 @@ function valueAt(tree: RawTree, fieldPath: string): unknown {
  * default, or required and missing) or the problem names that source already ("(env X)").
  */
 function withOrigin(problem: string, layers: SourceLayer[]): string {
-  const field = /^([a-z0-9_]+(?:\.[a-z0-9_]+)*): /.exec(problem)?.[1];
+  const field = /^([a-z0-9_]+(?:\.[a-z0-9_]+|\[\d+\])*): /.exec(problem)?.[1]?.replace(/\[(\d+)\]/g, ".$1");
   const origin = field ? originOf(layers, field) : undefined;
   if (!origin || problem.includes(" [from ") || problem.includes(origin.split(" ").at(-1) as string)) return problem;
   return `${problem} [from ${origin}]`;
@@ -204,7 +221,10 @@ function problemsBesides(merged: RawTree, failing: readonly FieldProblem[], fiel
   if (failing.some(({ field }) => field === "")) return [];
   const rest = structuredClone(merged);
   for (const { field } of failing) {
+    // A bad entry of a list leaves the whole list out (the field nearest it in a mapping):
+    // removing the entry alone would renumber the entries after it in what validate.ts names.
     const keys = field.split(".");
+    while (keys.length > 1 && !isPlainObject(valueAt(rest, keys.slice(0, -1).join(".")))) keys.pop();
     const parent = keys.length === 1 ? rest : valueAt(rest, keys.slice(0, -1).join("."));
     if (isPlainObject(parent)) delete parent[keys.at(-1) as string];
   }
@@ -218,7 +238,7 @@ function problemsBesides(merged: RawTree, failing: readonly FieldProblem[], fiel
   // About a left-out field, or about its (default) value: "…: required when auth.mode is oidc".
   const aboutLeftOut = (problem: string, field: string) =>
     problem.startsWith(`${field}:`) || problem.includes(`${field} is `) || problem.includes(`${field} must `);
-  return problems.filter((problem) => !failing.some(({ field }) => aboutLeftOut(problem, field)));
+  return problems.filter((problem) => !failing.some(({ field }) => aboutLeftOut(problem, shownField(field))));
 }
 
 /** Fills secrets given as files (*_file) in, unless set directly; checks that oidc.ca_file reads. */
@@ -343,7 +363,7 @@ export function loadConfig(options: LoadOptions = {}): LoadedConfig {
       const origin = originOf(layers, field);
       const value = valueAt(merged, field);
       const quoted = value === undefined || unknown ? "" : ` (got ${shownValue(field, value)})`;
-      problems.push(`${field || "(top level)"}: ${message}${quoted}${origin ? ` [from ${origin}]` : ""}`);
+      problems.push(`${shownField(field) || "(top level)"}: ${message}${quoted}${origin ? ` [from ${origin}]` : ""}`);
     }
     const besides = problemsBesides(merged, fields, options.fieldsOnly === true);
     problems.push(...besides.map((problem) => withOrigin(problem, layers)));

@@ -76,13 +76,33 @@ function authMode(config: Config, resource: string): AuthMode {
   return { mode: "oidc", oidc, mcp: { mode: "provider", audiences } };
 }
 
+/** Scopes per path prefix, longest prefix first (the first match wins). */
+function sortedPathScopes(config: Config): [string, string[]][] {
+  return Object.entries(config.mcp_auth.path_scopes).sort(([a], [b]) => b.length - a.length);
+}
+
+/**
+ * Every scope a token may need here: the required ones, the paths' and, so that a client told
+ * to step up to one can get it, those the MCP policy's rules name. Fixed at start: the
+ * metadata and the authorization server are built with it (decision 048).
+ */
+export function supportedScopes(config: Config): string[] {
+  return [
+    ...new Set([
+      ...config.mcp_auth.required_scopes,
+      ...sortedPathScopes(config).flatMap(([, scopes]) => scopes),
+      ...config.mcp_policy.rules.flatMap((rule) => rule.scopes ?? []),
+    ]),
+  ];
+}
+
 /** Derives everything once; `config` must have passed validateConfig. */
 export function resolveConfig(config: Config): ResolvedConfig {
   const publicUrl = config.server.public_url ? new URL(config.server.public_url) : undefined;
   const publicBase = (config.server.public_url ?? listenUrl(config.server)).replace(/\/$/, "");
   const resource = (config.mcp_auth.resource ?? publicBase).replace(/\/$/, "");
   const extraOrigins = config.server.allowed_origins.map((origin) => new URL(origin).origin);
-  const pathScopes = Object.entries(config.mcp_auth.path_scopes).sort(([a], [b]) => b.length - a.length);
+  const pathScopes = sortedPathScopes(config);
   return {
     config,
     auth: authMode(config, resource),
@@ -93,14 +113,7 @@ export function resolveConfig(config: Config): ResolvedConfig {
     publicHost: publicUrl?.host,
     publicProtocol: publicUrl?.protocol.slice(0, -1),
     pathScopes,
-    // The MCP policy's scopes too: a client told to step up to one must be able to get it.
-    scopesSupported: [
-      ...new Set([
-        ...config.mcp_auth.required_scopes,
-        ...pathScopes.flatMap(([, scopes]) => scopes),
-        ...config.mcp_policy.rules.flatMap((rule) => rule.scopes),
-      ]),
-    ],
+    scopesSupported: supportedScopes(config),
     tokenCacheTtlMs: tokenCacheTtl(config),
   };
 }

@@ -167,7 +167,7 @@ const oidcSchema = z.strictObject({
   redirect_path: z.string().startsWith("/").default("/callback"),
   /** Where the provider sends the browser after RP-initiated logout. */
   post_logout_redirect_url: absoluteUrl.optional(),
-  groups_claim: z.string().default("groups"),
+  groups_claim: z.string().min(1, "must name a claim (default groups)").default("groups"),
   /** Refresh the provider's tokens this long before they expire. */
   refresh_before_expiry: duration.prefault("60s"),
   /** PEM bundle of CAs trusted for the provider besides the system's (an internal CA). */
@@ -266,7 +266,7 @@ const mcpAuthSchema = z.strictObject({
   /** Accepted token audiences; default: the resource identifier. */
   audiences: stringList.default([]),
   /** Claim holding the user's groups in access tokens (default: oidc.groups_claim). */
-  groups_claim: z.string().optional(),
+  groups_claim: z.string().min(1, "must name a claim; leave it out to use oidc.groups_claim").optional(),
   /**
    * How long a replica reuses a verified token without checking it again (never past its
    * expiry), in both modes; default 30s in provider mode, session.cache_ttl in proxy mode
@@ -361,24 +361,43 @@ const byteSize = z.union([z.number().int().min(1), z.string()]).transform((value
   return Number(match[1]) * (unit === "mb" ? 1024 * 1024 : unit === "kb" ? 1024 : 1);
 });
 
-const globList = z.array(z.string().min(1, "an empty glob matches nothing")).default([]);
+/**
+ * A rule's lists are YAML lists, never comma-separated text: rules come only from files (no
+ * variable or flag sets them), so a scalar is a mistake, refused alike for globs and conditions.
+ */
+const LIST_ONLY = { error: 'must be a list, e.g. [admins] or ["admin_*"]' } as const;
+const globList = z.array(z.string().min(1, "an empty glob matches nothing"), LIST_ONLY).default([]);
+
+/**
+ * A condition on the caller: any of its values passes. Left out, the rule sets no such
+ * condition; an empty list (or an empty value) is refused: read as "no condition" it would
+ * grant every signed-in user, while it says "none of these" (decision 048).
+ */
+const conditionList = (value: z.ZodString = z.string()) =>
+  z
+    .array(value.trim().min(1, "an empty value matches nobody; remove it"), LIST_ONLY)
+    .min(1, "an empty list matches nobody; remove it or list values")
+    .optional();
+
+/** A domain as the e-mail address has it after its "@": "@example.com" would never match. */
+const emailDomain = z.string().regex(/^[^@]*$/, 'must be a domain without "@", e.g. example.com');
 
 /** One rule: what it covers (globs per kind) and who it grants (every listed condition must hold). */
 const mcpRuleSchema = z.strictObject({
-  /** Named in denials, the audit trail and metrics; default rules[<index>]. */
+  /** Named in denials, the audit trail and metrics; default rules[<index>], which moves when rules are added above it. */
   name: z.string().min(1).optional(),
   tools: globList,
   /** Resource URI globs ("file:///docs/**"). */
   resources: globList,
   prompts: globList,
   /** Subjects (sub) or, with "@", verified e-mail addresses; any of them. */
-  users: stringList.default([]),
-  groups: stringList.default([]),
-  email_domains: stringList.default([]),
+  users: conditionList(),
+  groups: conditionList(),
+  email_domains: conditionList(emailDomain),
   /** OAuth client ids (bearer tokens only); any of them. */
-  clients: stringList.default([]),
+  clients: conditionList(),
   /** Scopes the token must all carry; a token without them is challenged to step up (403 insufficient_scope). */
-  scopes: stringList.default([]),
+  scopes: conditionList(),
 });
 
 const mcpPolicySchema = z.strictObject({

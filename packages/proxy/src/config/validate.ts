@@ -210,14 +210,18 @@ function listProblems(config: Config): string[] {
   return problems;
 }
 
-/** Rules of mcp_policy the schema cannot say. */
+/**
+ * Rules of mcp_policy the schema cannot say. Each names its field as the schema's problems do
+ * (mcp_policy.rules[1].name), so load.ts adds the source it came from.
+ */
 function mcpPolicyProblems(config: Config): string[] {
   const problems: string[] = [];
-  const names = new Set<string>();
+  const firstOfName = new Map<string, number>();
   config.mcp_policy.rules.forEach((rule, index) => {
-    const field = `mcp_policy.rules[${index}]${rule.name ? ` (${rule.name})` : ""}`;
+    const field = `mcp_policy.rules[${index}]`;
+    const label = rule.name ? `rule "${rule.name}"` : "the rule";
     if (rule.tools.length + rule.resources.length + rule.prompts.length === 0) {
-      problems.push(`${field}: names no tools, resources or prompts; list the globs the rule covers`);
+      problems.push(`${field}: ${label} names no tools, resources or prompts; list the globs it covers`);
     }
     for (const kind of ["tools", "resources", "prompts"] as const) {
       rule[kind].forEach((glob, at) => {
@@ -226,12 +230,18 @@ function mcpPolicyProblems(config: Config): string[] {
       });
     }
     if (rule.name !== undefined) {
-      if (names.has(rule.name)) problems.push(`${field}: the name "${rule.name}" is used by another rule`);
-      names.add(rule.name);
+      const first = firstOfName.get(rule.name);
+      if (first !== undefined) {
+        problems.push(
+          `${field}.name: "${rule.name}" is also the name of mcp_policy.rules[${first}]; names must be unique`,
+        );
+      } else firstOfName.set(rule.name, index);
     }
-    if ((rule.clients.length > 0 || rule.scopes.length > 0) && config.mcp_auth.mode === "off") {
+    if (config.mcp_auth.mode !== "off") return;
+    for (const key of ["clients", "scopes"] as const) {
+      if (rule[key] === undefined) continue;
       problems.push(
-        `${field}: clients and scopes are properties of bearer tokens, so mcp_auth.mode must be "proxy" or "provider"`,
+        `${field}.${key}: ${key} are properties of bearer tokens, so mcp_auth.mode must be "proxy" or "provider"`,
       );
     }
   });

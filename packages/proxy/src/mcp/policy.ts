@@ -100,15 +100,17 @@ function compile(rule: RuleConfig, index: number): CompiledRule {
   if (rule.resources.length > 0) matchers.resource = compileGlobs(rule.resources);
   if (rule.prompts.length > 0) matchers.prompt = compileGlobs(rule.prompts);
   const name = rule.name ?? `rules[${index}]`;
+  // A condition left out is none; the schema refuses an empty list, so an empty set here is "left out".
+  const users = rule.users ?? [];
   return {
     name,
     matchers,
-    subjects: new Set(rule.users.filter((u) => !u.includes("@"))),
-    emails: new Set(rule.users.filter((u) => u.includes("@")).map((u) => u.toLowerCase())),
+    subjects: new Set(users.filter((u) => !u.includes("@"))),
+    emails: new Set(users.filter((u) => u.includes("@")).map((u) => u.toLowerCase())),
     groups: new Set(rule.groups),
-    domains: new Set(rule.email_domains.map((d) => d.toLowerCase())),
+    domains: new Set(rule.email_domains?.map((d) => d.toLowerCase())),
     clients: new Set(rule.clients),
-    scopes: rule.scopes,
+    scopes: rule.scopes ?? [],
     granted: Object.freeze({ allowed: true, rule: name, reason: `granted by ${name}` }),
   };
 }

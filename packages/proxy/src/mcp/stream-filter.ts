@@ -98,7 +98,7 @@ export function listEventFilter(input: ShapeFilterInput, limit: number): EventFi
       if (ends.length === 0) {
         held.push(chunk);
         heldBytes += chunk.length;
-        if (heldBytes > limit) throw new UnfilterableEvent(`an event passed ${limit} bytes`);
+        if (heldBytes > limit) throw new UnfilterableEvent(`an event passed mcp_policy.max_list_size (${limit} bytes)`);
         return Buffer.alloc(0);
       }
       const buffer = held.length === 0 ? chunk : Buffer.concat([...held, chunk]);
@@ -111,7 +111,7 @@ export function listEventFilter(input: ShapeFilterInput, limit: number): EventFi
       const rest = buffer.subarray(start);
       held = rest.length > 0 ? [rest] : [];
       heldBytes = rest.length;
-      if (heldBytes > limit) throw new UnfilterableEvent(`an event passed ${limit} bytes`);
+      if (heldBytes > limit) throw new UnfilterableEvent(`an event passed mcp_policy.max_list_size (${limit} bytes)`);
       return out.length === 1 ? (out[0] as Buffer) : Buffer.concat(out);
     },
   };

@@ -209,7 +209,8 @@ export class Exchange implements Dispatcher.DispatchHandler {
     const held = this.#held;
     if (held) {
       held.size += chunk.length;
-      if (held.size > held.rewrite.limit) this.#inScope(() => this.#dropHeld("too large"));
+      if (held.size > held.rewrite.limit)
+        this.#inScope(() => this.#dropHeld(`larger than mcp_policy.max_list_size (${held.rewrite.limit} bytes)`));
       else held.chunks.push(chunk);
       return;
     }

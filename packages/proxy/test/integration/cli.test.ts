@@ -122,9 +122,49 @@ describe("mcp-oidc-proxy command", () => {
     const result = await finished(run(["--config", file, "--config-test"]));
     assert.equal(result.code, 2);
     const output = result.stdout + result.stderr;
-    assert.match(output, /mcp_policy\.rules\[0\] \(a\): names no tools, resources or prompts/);
-    assert.match(output, /mcp_policy\.rules\[1\] \(a\): the name "a" is used by another rule/);
-    assert.match(output, /mcp_policy\.rules\[1\] \(a\): clients and scopes are properties of bearer tokens/);
+    assert.ok(
+      output.includes(
+        `mcp_policy.rules[0]: rule "a" names no tools, resources or prompts; list the globs it covers [from ${file}]`,
+      ),
+      output,
+    );
+    assert.ok(
+      output.includes(
+        `mcp_policy.rules[1].name: "a" is also the name of mcp_policy.rules[0]; names must be unique [from ${file}]`,
+      ),
+      output,
+    );
+    assert.ok(output.includes(`mcp_policy.rules[1].scopes: scopes are properties of bearer tokens`), output);
+  });
+
+  // A new user's trial: `users: []` and `email_domains: []` let every signed-in user run
+  // deploy, and --config-test said OK; `@example.com` never matched and passed too.
+  it("--config-test refuses empty condition lists and what can never match, every problem in one run", async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "mcp-proxy-cli-"));
+    const file = path.join(dir, "config.yaml");
+    writeFileSync(
+      file,
+      `auth: { mode: bypass }
+oidc: { groups_claim: "" }
+mcp_policy:
+  rules:
+    - { name: deploy, tools: [deploy], users: [], email_domains: [] }
+    - { name: deploy, tools: [x], groups: admins, tool: [y] }
+    - { name: docs, resources: ["file:///docs/**"], email_domains: ["@example.com"] }
+`,
+    );
+    const result = await finished(run(["--config", file, "--config-test"]));
+    assert.equal(result.code, 2);
+    const problems = result.stderr.split("\n").filter((line) => line.startsWith("  - "));
+    assert.deepEqual(problems, [
+      `  - oidc.groups_claim: must name a claim (default groups) (got "") [from ${file}]`,
+      `  - mcp_policy.rules[0].users: an empty list matches nobody; remove it or list values (got []) [from ${file}]`,
+      `  - mcp_policy.rules[0].email_domains: an empty list matches nobody; remove it or list values (got []) [from ${file}]`,
+      `  - mcp_policy.rules[1].groups: must be a list, e.g. [admins] or ["admin_*"] (got "admins") [from ${file}]`,
+      `  - mcp_policy.rules[1].tool: unknown field (check the spelling) [from ${file}]`,
+      `  - mcp_policy.rules[2].email_domains[0]: must be a domain without "@", e.g. example.com (got "@example.com") [from ${file}]`,
+      `  - mcp_policy.rules[1].name: "deploy" is also the name of mcp_policy.rules[0]; names must be unique [from ${file}]`,
+    ]);
   });
 
   it("never prints the credentials of target.url at startup (user, password, query values)", async () => {

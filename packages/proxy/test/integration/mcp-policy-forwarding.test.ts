@@ -13,6 +13,7 @@ import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { RunningProxy } from "../../src/proxy-server.ts";
 import { type BypassProxy, startBypassProxy } from "../support/bypass-proxy.ts";
+import { capturingLogger } from "../support/captured-log.ts";
 import { type RecordingUpstream, startRecordingUpstream } from "../support/recording-upstream.ts";
 import { websocketHandshake } from "../support/websocket-handshake.ts";
 
@@ -150,6 +151,7 @@ describe("MCP policy: list answers that cannot be filtered", () => {
   };
   let server: http.Server;
   let bypass: BypassProxy;
+  const logged: string[] = [];
 
   before(async () => {
     server = http.createServer((req, res) => {
@@ -164,6 +166,7 @@ describe("MCP policy: list answers that cannot be filtered", () => {
     bypass = await startBypassProxy(
       "mcp_policy:\n  max_list_size: 100kb\n  rules:\n    - { name: search-only, tools: [search] }\n",
       `http://127.0.0.1:${(server.address() as { port: number }).port}`,
+      capturingLogger(logged, "warn"),
     );
   });
   after(async () => {
@@ -190,6 +193,22 @@ describe("MCP policy: list answers that cannot be filtered", () => {
       assert.doesNotMatch(metrics, /mcp_proxy_upstream_errors_total\{/);
     });
   }
+
+  // A new user's trial: the log said `reason: too large`, and which setting bounds it had to be guessed.
+  it("logs an oversized list answer naming mcp_policy.max_list_size and its value", async () => {
+    logged.length = 0;
+    const response = await fetch(bypass.mcpUrl, {
+      method: "POST",
+      headers: { "content-type": "application/json", accept: "application/json", "x-answer": "oversize" },
+      body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/list" }),
+    });
+    assert.equal(response.status, 502);
+    await response.arrayBuffer();
+    const line = logged
+      .map((text) => JSON.parse(text) as Record<string, unknown>)
+      .find((entry) => entry.message === "an MCP list answer could not be filtered");
+    assert.equal(line?.reason, `larger than mcp_policy.max_list_size (${100 * 1024} bytes)`);
+  });
 });
 
 describe("audit trail without rules: nothing reaches the MCP server unrecorded", () => {

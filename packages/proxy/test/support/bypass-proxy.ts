@@ -48,11 +48,11 @@ export async function bypassProxy(target: string, options: BypassProxyOptions = 
 }
 
 /** A bypass proxy (no public URL: the listen address) configured by `yaml` as a --config file. */
-export async function startBypassProxy(yaml: string, target: string): Promise<BypassProxy> {
+export async function startBypassProxy(yaml: string, target: string, logger?: Logger): Promise<BypassProxy> {
   const dir = mkdtempSync(path.join(tmpdir(), "mcp-bypass-proxy-"));
   const file = path.join(dir, "config.yaml");
   writeFileSync(file, yaml);
-  const proxy = await bypassProxy(target, { file, env: { MCP_PUBLIC_URL: undefined } });
+  const proxy = await bypassProxy(target, { file, env: { MCP_PUBLIC_URL: undefined }, ...(logger ? { logger } : {}) });
   return {
     proxy,
     mcpUrl: `${proxy.url}/mcp`,

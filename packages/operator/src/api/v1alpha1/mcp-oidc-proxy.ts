@@ -168,17 +168,42 @@ const access = z
 /** Bounded lists: the API server's CEL cost estimate needs a size for every list a rule walks. */
 const names = (description: string) => z.array(z.string().min(1).max(512)).max(100).default([]).meta(d(description));
 
+/**
+ * A condition on the caller: left out, or one value at least. The proxy refuses an empty list
+ * (it would grant every signed-in user where it says "none of these", decision 048), so the
+ * API server does too, and nothing defaults it to one.
+ */
+const condition = (description: string, item = z.string().min(1).max(512)) =>
+  z
+    .array(item)
+    .min(1)
+    .max(100)
+    .optional()
+    .meta(d(`${description} Left out, no such condition; never empty.`));
+
 const mcpPolicyRule = z
   .object({
-    name: z.string().min(1).max(128).optional().meta(d("Named in denials, the audit trail and metrics.")),
+    name: z
+      .string()
+      .min(1)
+      .max(128)
+      .optional()
+      .meta(d("Named in denials, the audit trail and metrics; default rules[<index>], which moves with the rules.")),
     tools: names('Tool name globs ("*" within a "/" segment, "**" across).'),
     resources: names('Resource URI globs, e.g. "file:///docs/**".'),
     prompts: names("Prompt name globs."),
-    users: names('Subjects (sub), or verified e-mail addresses (with "@"); any of them.'),
-    groups: names("Groups; any of them."),
-    emailDomains: names("Domains of verified e-mail addresses; any of them."),
-    clients: names("OAuth client ids (bearer tokens); any of them."),
-    scopes: names("Scopes the token must all carry; without them a client is asked to step up."),
+    users: condition('Subjects (sub), or verified e-mail addresses (with "@"); any of them.'),
+    groups: condition("Groups; any of them."),
+    emailDomains: condition(
+      'Domains of verified e-mail addresses, without "@" (example.com); any of them.',
+      z
+        .string()
+        .min(1)
+        .max(512)
+        .regex(/^[^@]+$/),
+    ),
+    clients: condition("OAuth client ids (bearer tokens); any of them."),
+    scopes: condition("Scopes the token must all carry; without them a client is asked to step up."),
   })
   .meta({
     ...d("Grants the names its globs cover to callers who meet every condition it lists."),
@@ -478,7 +503,7 @@ export const specSchema = z
         "mcpAuth.mode provider or proxy needs authMode oidc",
       ),
       cel(
-        "!has(self.mcpPolicy) || self.mcpPolicy.rules.all(r, size(r.clients) + size(r.scopes) == 0) || (has(self.mcpAuth) && self.mcpAuth.mode != 'off')",
+        "!has(self.mcpPolicy) || self.mcpPolicy.rules.all(r, !has(r.clients) && !has(r.scopes)) || (has(self.mcpAuth) && self.mcpAuth.mode != 'off')",
         "mcpPolicy rules with clients or scopes need mcpAuth.mode provider or proxy (bearer tokens)",
       ),
       cel(
@@ -518,6 +543,27 @@ export const statusSchema = z
   .meta(d("Observed state, written by the operator."));
 
 export type McpOidcProxySpec = z.output<typeof specSchema>;
+
+const CONDITIONS = ["users", "groups", "emailDomains", "clients", "scopes"] as const;
+
+/**
+ * A stored spec as the operator reads it. Resources stored under the CRD before decision 048
+ * carry `[]` for every condition a rule left out (that CRD defaulted them): an empty list is
+ * read as left out, as that default meant and the proxy then did, so they keep reconciling. The
+ * API server refuses new empty lists (minItems); the proxy, were one to reach it, too.
+ */
+export function storedSpec(spec: unknown): unknown {
+  const rules = (spec as { mcpPolicy?: { rules?: unknown } } | undefined)?.mcpPolicy?.rules;
+  if (!Array.isArray(rules)) return spec;
+  const read = rules.map((rule: unknown) => {
+    if (typeof rule !== "object" || rule === null) return rule;
+    const copy = { ...(rule as Record<string, unknown>) };
+    for (const key of CONDITIONS) if (Array.isArray(copy[key]) && copy[key].length === 0) delete copy[key];
+    return copy;
+  });
+  const typed = spec as { mcpPolicy: Record<string, unknown> };
+  return { ...typed, mcpPolicy: { ...typed.mcpPolicy, rules: read } };
+}
 export type McpOidcProxyStatus = z.output<typeof statusSchema>;
 export type Condition = z.output<typeof conditionSchema>;
 

@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { describe, it } from "node:test";
 import { loadConfig } from "@mcp-oidc-proxy/proxy";
-import { type McpOidcProxy, specSchema } from "../../../src/api/v1alpha1/mcp-oidc-proxy.ts";
+import { type McpOidcProxy, specSchema, storedSpec } from "../../../src/api/v1alpha1/mcp-oidc-proxy.ts";
 import {
   CONFIG_HASH_ANNOTATION,
   configMapFor,
@@ -111,6 +111,28 @@ describe("desired children", () => {
     assert.equal(policy.rules[0]?.name, "admins");
     assert.deepEqual(policy.rules[1]?.email_domains, ["example.com"]);
     assert.deepEqual(policy.rules[1]?.scopes, ["mcp:deploy"]);
+    // Only the conditions a rule sets: the proxy refuses an empty list (decision 048).
+    assert.deepEqual(Object.keys(policy.rules[0] ?? {}), ["name", "tools", "resources", "prompts", "groups"]);
+  });
+
+  // The CRD before decision 048 stored [] for every condition a rule left out; the proxy now
+  // refuses an empty list, so such resources would have stopped reconciling.
+  it("reads the empty conditions the previous CRD stored as left out, and renders none of them", () => {
+    const stored = {
+      ...oidcSpec,
+      mcpAuth: { mode: "proxy" },
+      mcpPolicy: {
+        rules: [{ name: "open", tools: ["echo"], users: [], groups: [], emailDomains: [], clients: [], scopes: [] }],
+      },
+    };
+    assert.equal(specSchema.safeParse(stored).success, false, "the current CRD's rules refuse them");
+    const cr = { ...resource(oidcSpec), spec: specSchema.parse(storedSpec(stored)) };
+    assert.deepEqual(proxyConfigOf(cr).mcp_policy.rules[0], {
+      name: "open",
+      tools: ["echo"],
+      resources: [],
+      prompts: [],
+    });
   });
 
   it("builds a Deployment with restricted security, probes, secrets by reference and a config hash", () => {

@@ -250,7 +250,7 @@ describe("configuration", () => {
     );
     assert.match(
       problems.join("\n"),
-      /vault\.secrets\.0\.key: required: .*ENV=path#key.*\[from environment variable VAULT_SECRETS\]/,
+      /vault\.secrets\[0\]\.key: required: .*ENV=path#key.*\[from environment variable VAULT_SECRETS\]/,
     );
   });
 
@@ -517,7 +517,7 @@ describe("secret sources", () => {
     const malformed = problemsOf(() =>
       loadConfig({ env: { ...OIDC, VAULT_SECRETS: "OIDC_CLIENT_SECRET=secret/data/x#k,lowercase=secret/data/y#k" } }),
     );
-    assert.ok(malformed.some((p) => p.startsWith("vault.secrets.1.env: must be an environment variable name")));
+    assert.ok(malformed.some((p) => p.startsWith("vault.secrets[1].env: must be an environment variable name")));
     const kubernetes = problemsOf(() =>
       loadConfig({
         env: { ...OIDC, VAULT_ADDR: "https://v", VAULT_AUTH_METHOD: "kubernetes", VAULT_SECRETS: "A=p#k" },

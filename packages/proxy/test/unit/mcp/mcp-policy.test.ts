@@ -1,16 +1,24 @@
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { describe, it } from "node:test";
 import type { SessionUser } from "../../../src/auth/session-user.ts";
-import { ConfigError, loadConfig } from "../../../src/config/load.ts";
+import { loadConfig } from "../../../src/config/load.ts";
 import { configSchema } from "../../../src/config/schema.ts";
 import { decodeHeaderValue } from "../../../src/mcp/jsonrpc-reader.ts";
 import { filterListAnswer } from "../../../src/mcp/list-filter.ts";
 import { callOf, type McpCaller, McpPolicy } from "../../../src/mcp/policy.ts";
+import { problemsOf } from "../../support/config-problems.ts";
 
 const OIDC = { OIDC_DISCOVERY_URL: "https://id.example.com", OIDC_CLIENT_ID: "proxy" };
+
+/** A config file in a directory of its own (removed when the process exits with the rest of tmp). */
+function writeConfig(text: string): string {
+  const file = path.join(mkdtempSync(path.join(tmpdir(), "mcp-policy-config-")), "config.yaml");
+  writeFileSync(file, text);
+  return file;
+}
 
 function policyOf(rules: unknown[]): McpPolicy {
   return new McpPolicy(configSchema.parse({ mcp_policy: { rules } }).mcp_policy);
@@ -147,29 +155,102 @@ describe("mcp_policy configuration", () => {
 `,
     );
     try {
-      loadConfig({ file, env: OIDC });
-      assert.fail("accepted");
-    } catch (error) {
-      assert.ok(error instanceof ConfigError);
-      const text = error.problems.join("\n");
+      const problems = problemsOf(() => loadConfig({ file, env: OIDC }));
+      const text = problems.join("\n");
+      assert.equal(problems.length, 4, text);
       assert.match(text, /mcp_policy\.max_body_size: "lots" is not a size/);
-      // The schema's problem stops before the cross-field rules; fix it and the rest appear together.
-      writeFileSync(file, readFileSync(file, "utf8").replace("max_body_size: lots", "max_body_size: 2mb"));
-      const again = (() => {
-        try {
-          loadConfig({ file, env: OIDC });
-          return [];
-        } catch (e) {
-          return (e as ConfigError).problems;
-        }
-      })();
-      assert.equal(again.length, 3, again.join("\n"));
-      assert.match(again.join("\n"), /rules\[0\] \(a\): names no tools, resources or prompts/);
-      assert.match(again.join("\n"), /rules\[1\] \(b\): clients and scopes are properties of bearer tokens/);
-      assert.match(again.join("\n"), /rules\[2\] \(b\): the name "b" is used by another rule/);
+      // The rules between fields too, in the same run, each with the file it came from.
+      assert.ok(
+        text.includes(
+          `mcp_policy.rules[0]: rule "a" names no tools, resources or prompts; list the globs it covers [from ${file}]`,
+        ),
+        text,
+      );
+      assert.ok(
+        text.includes(
+          `mcp_policy.rules[1].scopes: scopes are properties of bearer tokens, so mcp_auth.mode must be "proxy" or "provider" [from ${file}]`,
+        ),
+        text,
+      );
+      assert.ok(
+        text.includes(
+          `mcp_policy.rules[2].name: "b" is also the name of mcp_policy.rules[1]; names must be unique [from ${file}]`,
+        ),
+        text,
+      );
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  // A new user's trial: `users: []` or `groups: []` in a rule let every signed-in user run
+  // the tool (an empty condition was no condition), and --config-test said OK.
+  it("refuses an empty condition list (or an empty value), naming the field, where it granted everyone", () => {
+    for (const field of ["users", "groups", "email_domains", "clients", "scopes"]) {
+      const problems = problemsOf(() =>
+        loadConfig({
+          env: { ...OIDC, MCP_AUTH_MODE: "provider" },
+          flags: {},
+          file: writeConfig(`mcp_policy:\n  rules:\n    - { name: deploy, tools: [deploy], ${field}: [] }\n`),
+        }),
+      );
+      assert.equal(problems.length, 1, problems.join("\n"));
+      assert.match(
+        problems[0] as string,
+        new RegExp(`^mcp_policy\\.rules\\[0\\]\\.${field}: an empty list matches nobody; remove it or list values`),
+      );
+    }
+    const blank = problemsOf(() =>
+      loadConfig({ env: OIDC, file: writeConfig('mcp_policy:\n  rules:\n    - { tools: [deploy], groups: [" "] }\n') }),
+    );
+    assert.match(blank.join("\n"), /mcp_policy\.rules\[0\]\.groups\[0\]: an empty value matches nobody/);
+    // Left out, a condition is none: the rule grants every caller.
+    const open = policyOf([{ name: "open", tools: ["echo"] }]);
+    assert.equal(open.decide(tool("echo"), { user: user("bob") }).allowed, true);
+  });
+
+  it("refuses an e-mail domain written with its @ (it never matched), an empty groups claim and scalar lists alike", () => {
+    const problems = problemsOf(() =>
+      loadConfig({
+        env: OIDC,
+        file: writeConfig(`oidc: { groups_claim: "" }
+mcp_auth: { groups_claim: "" }
+mcp_policy:
+  rules:
+    - { name: staff, resources: ["file:///docs/**"], email_domains: ["@example.com"] }
+    - { name: admins, tools: [admin], groups: admins }
+    - { name: tools, tools: "admin_*" }
+`),
+      }),
+    );
+    const text = problems.join("\n");
+    assert.match(
+      text,
+      /mcp_policy\.rules\[0\]\.email_domains\[0\]: must be a domain without "@", e\.g\. example\.com \(got "@example\.com"\)/,
+    );
+    assert.match(text, /oidc\.groups_claim: must name a claim/);
+    assert.match(text, /mcp_auth\.groups_claim: must name a claim/);
+    assert.match(text, /mcp_policy\.rules\[1\]\.groups: must be a list, e\.g\. \[admins\] .*\(got "admins"\)/);
+    assert.match(text, /mcp_policy\.rules\[2\]\.tools: must be a list, e\.g\. \[admins\] .*\(got "admin_\*"\)/);
+  });
+
+  it("names unknown fields of a rule and the rules between fields in one run, in one path style, each with its source", () => {
+    const file = writeConfig(`mcp_policy:
+  rules:
+    - { name: a, tool: [x], tools: [y] }
+    - { name: a, tools: [z], user: [bob] }
+`);
+    const problems = problemsOf(() => loadConfig({ env: OIDC, file }));
+    assert.deepEqual(problems, [
+      `mcp_policy.rules[0].tool: unknown field (check the spelling) [from ${file}]`,
+      `mcp_policy.rules[1].user: unknown field (check the spelling) [from ${file}]`,
+      `mcp_policy.rules[1].name: "a" is also the name of mcp_policy.rules[0]; names must be unique [from ${file}]`,
+    ]);
+  });
+
+  it("names an unnamed rule by its place in denials and the audit trail (documented: it moves when rules are added above it)", () => {
+    const policy = policyOf([{ name: "first", tools: ["a"], users: ["alice"] }, { tools: ["b"] }]);
+    assert.equal(policy.decide(tool("b"), { user: user("bob") }).rule, "rules[1]");
   });
 
   it("reads sizes with units", () => {
