@@ -89,10 +89,10 @@ describe("policy globs", () => {
           const lines = error.problems;
           assert.equal(lines.length, 4, lines.join("\n"));
           assert.ok(lines.every((line) => !line.includes("\n")));
-          assert.match(lines[0] as string, /^mcp_policy\.rules\[0\] \(stars\)\.tools\[1\]: "\*\*\*"/);
-          assert.match(lines[1] as string, /^mcp_policy\.rules\[0\] \(stars\)\.tools\[2\]: "a\*\*b"/);
-          assert.match(lines[2] as string, /^mcp_policy\.rules\[1\] \(bracket\)\.resources\[0\]: .*never matches/);
-          assert.match(lines[3] as string, /^mcp_policy\.rules\[1\] \(bracket\)\.prompts\[0\]: "admin_\[a-"/);
+          assert.match(lines[0] as string, /^mcp_policy\.rules\[0\]\.tools\[1\]: "\*\*\*"/);
+          assert.match(lines[1] as string, /^mcp_policy\.rules\[0\]\.tools\[2\]: "a\*\*b"/);
+          assert.match(lines[2] as string, /^mcp_policy\.rules\[1\]\.resources\[0\]: .*never matches/);
+          assert.match(lines[3] as string, /^mcp_policy\.rules\[1\]\.prompts\[0\]: "admin_\[a-"/);
           return true;
         },
       );
