@@ -34,6 +34,7 @@ import type { Endpoint, UpstreamEndpoints } from "./upstream/endpoints.ts";
 import { expectsContinue, type Forwarder, isUnreachable, type Who } from "./upstream/forwarder.ts";
 import {
   MCP_SESSION_HEADER,
+  ANONYMOUS_OWNER,
   type McpSessionBinding,
   type McpSessionOwner,
   sessionOwner,
@@ -345,8 +346,9 @@ async function proxyRequest(
   const who: Who = { user, requestId, forwardedProto: parts.publicProtocol(req) };
   if (scope?.trace) who.trace = scope.trace;
   const { mcpSessions } = parts;
-  const admitting =
-    mcpSessions && user ? admitMcpSession(req, res, who, sessionOwner(user, auth.clientId), mcpSessions, parts) : null;
+  // Anonymous requests (public paths) too: a session bound to a user is refused them (fail closed).
+  const owner = user ? sessionOwner(user, auth.clientId) : ANONYMOUS_OWNER;
+  const admitting = mcpSessions ? admitMcpSession(req, res, who, owner, mcpSessions, parts) : null;
   const bound = admitting instanceof Promise ? await admitting : admitting;
   if (bound === undefined) return;
   const endpoint = bound?.endpoint ?? parts.upstream.pickOrRefuse();

@@ -17,6 +17,7 @@ import { requestPath } from "./request-path.ts";
 import type { Endpoint, UpstreamEndpoints } from "./upstream/endpoints.ts";
 import type { Forwarder, UpgradeSlot, Who } from "./upstream/forwarder.ts";
 import {
+  ANONYMOUS_OWNER,
   MCP_SESSION_HEADER,
   type McpSessionBinding,
   type McpSessionOwner,
@@ -69,7 +70,7 @@ export function createUpgradeHandler(deps: UpgradeDeps): (req: IncomingMessage, 
             reason: "mcp_policy",
           });
         }
-        const owner = auth.user ? sessionOwner(auth.user, auth.clientId) : undefined;
+        const owner = auth.user ? sessionOwner(auth.user, auth.clientId) : ANONYMOUS_OWNER;
         const endpoint = await endpointOf(req, socket, deps, owner);
         if (!endpoint) return;
         const who: Who = { user: auth.user, requestId, forwardedProto: deps.publicProtocol(req) };
@@ -96,11 +97,11 @@ async function endpointOf(
   req: IncomingMessage,
   socket: Socket,
   deps: UpgradeDeps,
-  /** Whose MCP sessions it may use; none to check without a user (bypass mode). */
-  owner: McpSessionOwner | undefined,
+  /** Whose MCP sessions it may use (ANONYMOUS_OWNER on a public path). */
+  owner: McpSessionOwner,
 ): Promise<Endpoint | undefined> {
   const { mcpSessions, endpoints } = deps;
-  if (!mcpSessions || !owner) return endpoints.pickOrRefuse();
+  if (!mcpSessions) return endpoints.pickOrRefuse();
   const header = req.headers[MCP_SESSION_HEADER];
   const admission = await mcpSessions.requestAdmission(
     req.url ?? "/",

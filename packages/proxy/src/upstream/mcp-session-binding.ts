@@ -83,6 +83,14 @@ function sameOwner(record: McpSessionOwner, owner: McpSessionOwner): boolean {
   return record.provider === owner.provider && record.user === owner.user && record.client === owner.client;
 }
 
+/**
+ * The owner of sessions opened by anonymous requests (on public paths): every anonymous
+ * request may use them, no identified one (an identified user's calls would otherwise land in
+ * a session anyone can read on a public path), and an anonymous request may use no other
+ * (docs/decisions/049). No user has an empty provider: this owner is nobody's.
+ */
+export const ANONYMOUS_OWNER: McpSessionOwner = Object.freeze({ provider: "", user: "" });
+
 /** Who may use the MCP sessions a request opens or names: its user and, for bearer tokens, the OAuth client. */
 export function sessionOwner(user: { provider: string; id: string }, clientId: string | undefined): McpSessionOwner {
   return clientId
