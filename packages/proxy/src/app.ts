@@ -182,6 +182,8 @@ interface Admitted {
   mcpSessions: McpSessionBinding;
   /** The Mcp-Session-Id the request names. */
   requested: string | undefined;
+  /** The request goes to an HTTP+SSE message path (SessionAdmission.legacy). */
+  legacy?: true;
 }
 
 /**
@@ -253,7 +255,7 @@ async function admitLookedUp(
     return undefined;
   }
   const endpoint = owning ?? upstream.pickOrRefuse();
-  const admitted: Admitted = { endpoint, pinned, owner, mcpSessions, requested };
+  const admitted: Admitted = { endpoint, pinned, owner, mcpSessions, requested, ...(admission.legacy && { legacy: true }) };
   pinTo(req, who, admitted, endpoint, parts);
   return admitted;
 }
@@ -295,6 +297,7 @@ function admittedByPolicy(
   who: Who,
   auth: Allowed,
   guard: McpGuard,
+  legacy: boolean,
 ): boolean | Promise<boolean> {
   const caller = { user: auth.user, clientId: auth.clientId, scopes: auth.scopes };
   if (req.method === "GET") guard.watchStream(req, caller, who);
@@ -302,10 +305,10 @@ function admittedByPolicy(
     guard.refuseUnjudgedBody(req);
     return true;
   }
-  if (!who.trace) return guard.admit(req, res, caller, who);
+  if (!who.trace) return guard.admit(req, res, caller, who, legacy);
   return inSpan(
     "mcp_proxy.policy",
-    () => guard.admit(req, res, caller, who),
+    () => guard.admit(req, res, caller, who, legacy),
     (forwarded) => ({ "mcp_proxy.policy.result": forwarded ? "forwarded" : "answered" }),
   );
 }
@@ -352,7 +355,7 @@ async function proxyRequest(
   const bound = admitting instanceof Promise ? await admitting : admitting;
   if (bound === undefined) return;
   const endpoint = bound?.endpoint ?? parts.upstream.pickOrRefuse();
-  if (parts.mcpGuard?.enabled && !(await admittedByPolicy(req, res, who, auth, parts.mcpGuard))) return;
+  if (parts.mcpGuard?.enabled && !(await admittedByPolicy(req, res, who, auth, parts.mcpGuard, bound?.legacy === true))) return;
   // Identity goes on last, after every check, and replaces whatever the client sent.
   try {
     await parts.forwarder.forward(req, res, who, endpoint);

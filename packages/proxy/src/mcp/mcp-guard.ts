@@ -131,9 +131,16 @@ export class McpGuard {
 
   /**
    * Judges an MCP POST. Returns true when it may be forwarded (who then carries the read body
-   * and, for lists, their filter); false when the proxy answered it itself.
+   * and, for lists, their filter); false when the proxy answered it itself. `legacy`: the POST
+   * goes to an HTTP+SSE message path, whose client reads no answer from the POST's body.
    */
-  async admit(req: IncomingMessage, res: ServerResponse, caller: McpCaller, who: Who): Promise<boolean> {
+  async admit(
+    req: IncomingMessage,
+    res: ServerResponse,
+    caller: McpCaller,
+    who: Who,
+    legacy = false,
+  ): Promise<boolean> {
     const started = performance.now();
     const policy = this.#deps.policy();
     let body: McpBody;
@@ -160,7 +167,7 @@ export class McpGuard {
       decision: policy.decide(message.call, caller),
     }));
     if (judged.some((j) => !j.decision.allowed)) {
-      this.#deny(res, body, judged, caller);
+      this.#deny(res, body, judged, caller, legacy);
       this.#recordJudged(who.requestId, caller, started, this.#recordedAll(judged), null);
       return false;
     }
@@ -210,8 +217,13 @@ export class McpGuard {
     who.filterEvents = listEventFilter(input, deps.maxListBytes());
   }
 
-  /** Answers a denied body: a step-up challenge where a scope would grant it, else JSON-RPC errors. */
-  #deny(res: ServerResponse, body: McpBody, judged: Judged[], caller: McpCaller): void {
+  /**
+   * Answers a denied body: a step-up challenge where a scope would grant it, else JSON-RPC
+   * errors; with 403 on an HTTP+SSE message path, where a 2024-11-05 client reads answers only
+   * from its GET stream: a 200 would leave the call waiting for its timeout, a 403 fails the
+   * client's send at once, the errors in its body (docs/decisions/049).
+   */
+  #deny(res: ServerResponse, body: McpBody, judged: Judged[], caller: McpCaller, legacy: boolean): void {
     const denied = judged.filter((j) => !j.decision.allowed);
     const needed = denied.flatMap((j) => j.decision.stepUpScopes ?? []);
     // The scopes the token has plus those it lacks: a client that asks for just the missing
@@ -242,7 +254,7 @@ export class McpGuard {
       writeJson(res, 403, payload, { "www-authenticate": challenge });
       return;
     }
-    writeJson(res, 200, payload);
+    writeJson(res, legacy ? 403 : 200, payload);
   }
 
   #recorded(message: McpMessage): Recorded {

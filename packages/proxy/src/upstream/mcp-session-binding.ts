@@ -73,6 +73,11 @@ export interface SessionAdmission {
   endpoint?: string;
   /** What the record is bound under (the session id, or an HTTP+SSE address): to release it. */
   bound?: string;
+  /**
+   * The request goes to an HTTP+SSE message path (or below one): its client reads answers
+   * only from its GET stream, so what the proxy refuses must be told in the POST's status.
+   */
+  legacy?: true;
 }
 
 /** The answers that need no store: shared, settled, never changed. */
@@ -267,7 +272,10 @@ export class McpSessionBinding {
     if (!address) return NOT_ADMITTED;
     const named = requested === undefined ? undefined : await this.#check(requested, owner);
     if (named && !named.admitted) return named;
-    if (await this.#isMessagePath(address)) return this.#check(address.key, owner);
+    if (await this.#isMessagePath(address)) {
+      const admission = await this.#check(address.key, owner);
+      return admission.admitted ? { ...admission, legacy: true } : admission;
+    }
     if (!(await this.#parametersAdmit(address.parameters, owner))) return NOT_ADMITTED;
     return named ?? ADMITTED;
   }

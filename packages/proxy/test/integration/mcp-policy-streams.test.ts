@@ -75,6 +75,28 @@ describe("MCP policy on GET streams: the HTTP+SSE transport (demo server, demo p
   it("alice (admins) still sees admin_report on her stream", async () => {
     assert.ok((await legacyTools(alice)).includes("admin_report"));
   });
+
+  it("a denied call over HTTP+SSE fails at once with the -32003 error (403 on the POST); allowed calls go on", async () => {
+    const client = new Client({ name: "legacy-test", version: "1.0.0" });
+    const sse = `http://127.0.0.1:${stack.ports[0]}/sse`;
+    await client.connect(new SSEClientTransport(new URL(sse), { fetch: bob.fetch }));
+    try {
+      // A timeout far beyond the test's: a denial answered only in the POST's 200 would end in
+      // that timeout's error (-32001), never in the policy's.
+      const waitLong = { timeout: 600_000 };
+      await assert.rejects(client.callTool({ name: "admin_report", arguments: {} }, undefined, waitLong), (error) => {
+        const message = String((error as Error).message);
+        assert.match(message, /HTTP 403/);
+        assert.equal(JSON.parse(message.slice(message.indexOf("{"))).error.code, -32003);
+        return true;
+      });
+      const echo = await client.callTool({ name: "echo", arguments: { text: "still here" } }, undefined, waitLong);
+      assert.deepEqual(echo.content, [{ type: "text", text: "still here" }]);
+      assert.equal(stack.mcp.toolCalls.get("admin_report") ?? 0, 0, "the denied call never ran");
+    } finally {
+      await client.close();
+    }
+  });
 });
 
 describe("MCP policy on GET streams: the Python SDK's HTTP+SSE server (CRLF-framed events)", () => {
