@@ -26,6 +26,7 @@ import {
 } from "./jsonrpc-reader.ts";
 import { filteredList, filterListAnswer } from "./list-filter.ts";
 import type { McpCaller, McpDecision, McpPolicy } from "./policy.ts";
+import { McpNameLabels } from "./name-labels.ts";
 import { listEventFilter } from "./stream-filter.ts";
 
 /** The JSON-RPC error code of a call the policy denies. */
@@ -56,9 +57,6 @@ const KNOWN_METHODS = new Set([
   "notifications/progress",
   "notifications/roots/list_changed",
 ]);
-/** Distinct names a replica reports before folding further ones into "_other". */
-const NAME_LABEL_LIMIT = 200;
-const NAME_LABEL_LENGTH = 80;
 
 export interface McpGuardDeps {
   policy: () => McpPolicy;
@@ -105,7 +103,9 @@ function writeJson(res: ServerResponse, status: number, body: unknown, headers: 
 
 export class McpGuard {
   readonly #deps: McpGuardDeps;
-  readonly #names = new Set<string>();
+  readonly #names = new McpNameLabels();
+  /** Hands list names to #names: one function for every list filtered. */
+  readonly #learn = (name: string): void => this.#names.learn(name);
 
   constructor(deps: McpGuardDeps) {
     this.#deps = deps;
@@ -180,7 +180,7 @@ export class McpGuard {
       lists.set(message.id, list);
     }
     if (lists) {
-      const input = { policy, caller, lists, modern: body.modern };
+      const input = { policy, caller, lists, modern: body.modern, learn: this.#learn };
       who.rewriteAnswer = {
         limit: this.#deps.maxListBytes(),
         rewrite: (answer, contentType) => filterListAnswer(answer, contentType, input),
@@ -213,6 +213,7 @@ export class McpGuard {
       },
       caller,
       modern: modernHeader(req.headers["mcp-protocol-version"]),
+      learn: this.#learn,
     };
     who.filterEvents = listEventFilter(input, deps.maxListBytes());
   }
@@ -297,7 +298,7 @@ export class McpGuard {
     const name = message?.call.name;
     this.#deps.metrics.mcpRequests.inc({
       method: method === undefined ? "_invalid" : KNOWN_METHODS.has(method) ? method : "_other",
-      name: this.#nameLabel(message),
+      name: this.#nameLabel(message, decision, status),
       decision,
     });
     const audit = this.#deps.audit();
@@ -321,13 +322,15 @@ export class McpGuard {
     });
   }
 
-  /** A bounded label: the first names seen (up to a limit), later and overlong ones "_other". */
-  #nameLabel(message: Recorded | undefined): string {
-    const name = message?.call.kind ? message.call.name : undefined;
-    if (name === undefined) return "";
-    if (this.#names.has(name)) return name;
-    if (name.length > NAME_LABEL_LENGTH || this.#names.size >= NAME_LABEL_LIMIT) return "_other";
-    this.#names.add(name);
-    return name;
+  /**
+   * A bounded label (name-labels.ts): a name the server listed; for a kind no rule names (no
+   * list of it is read), one whose call was allowed and answered below 400; else "_other".
+   */
+  #nameLabel(message: Recorded | undefined, decision: AuditDecision, status: number | null): string {
+    const kind = message?.call.kind;
+    const name = kind ? message?.call.name : undefined;
+    if (kind === undefined || name === undefined) return "";
+    const answered = decision === "allow" && status !== null && status < 400;
+    return this.#names.label(name, answered && !this.#deps.policy().governs(kind));
   }
 }
