@@ -33,8 +33,8 @@ import { requestPath } from "./request-path.ts";
 import type { Endpoint, UpstreamEndpoints } from "./upstream/endpoints.ts";
 import { expectsContinue, type Forwarder, isUnreachable, type Who } from "./upstream/forwarder.ts";
 import {
-  MCP_SESSION_HEADER,
   ANONYMOUS_OWNER,
+  MCP_SESSION_HEADER,
   type McpSessionBinding,
   type McpSessionOwner,
   sessionOwner,
@@ -255,7 +255,14 @@ async function admitLookedUp(
     return undefined;
   }
   const endpoint = owning ?? upstream.pickOrRefuse();
-  const admitted: Admitted = { endpoint, pinned, owner, mcpSessions, requested, ...(admission.legacy && { legacy: true }) };
+  const admitted: Admitted = {
+    endpoint,
+    pinned,
+    owner,
+    mcpSessions,
+    requested,
+    ...(admission.legacy && { legacy: true }),
+  };
   pinTo(req, who, admitted, endpoint, parts);
   return admitted;
 }
@@ -302,7 +309,7 @@ function admittedByPolicy(
   const caller = { user: auth.user, clientId: auth.clientId, scopes: auth.scopes };
   if (req.method === "GET") guard.watchStream(req, caller, who);
   if (req.method !== "POST") {
-    guard.refuseUnjudgedBody(req);
+    guard.refuseUnjudgedBody(req, caller, who.requestId);
     return true;
   }
   if (!who.trace) return guard.admit(req, res, caller, who, legacy);
@@ -355,7 +362,8 @@ async function proxyRequest(
   const bound = admitting instanceof Promise ? await admitting : admitting;
   if (bound === undefined) return;
   const endpoint = bound?.endpoint ?? parts.upstream.pickOrRefuse();
-  if (parts.mcpGuard?.enabled && !(await admittedByPolicy(req, res, who, auth, parts.mcpGuard, bound?.legacy === true))) return;
+  if (parts.mcpGuard?.enabled && !(await admittedByPolicy(req, res, who, auth, parts.mcpGuard, bound?.legacy === true)))
+    return;
   // Identity goes on last, after every check, and replaces whatever the client sent.
   try {
     await parts.forwarder.forward(req, res, who, endpoint);

@@ -8,7 +8,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { performance } from "node:perf_hooks";
 import type { ProtectedResource } from "../auth/protected-resource.ts";
-import { forbidden } from "../errors.ts";
+import { forbidden, ProxyError } from "../errors.ts";
 import type { ProxyMetrics } from "../observability/metrics.ts";
 import { mcpAttributes } from "../observability/tracing.ts";
 import { expectsContinue, type Who } from "../upstream/forwarder.ts";
@@ -25,8 +25,8 @@ import {
   readMcpBody,
 } from "./jsonrpc-reader.ts";
 import { filteredList, filterListAnswer } from "./list-filter.ts";
-import type { McpCaller, McpDecision, McpPolicy } from "./policy.ts";
 import { McpNameLabels } from "./name-labels.ts";
+import type { McpCaller, McpDecision, McpPolicy } from "./policy.ts";
 import { listEventFilter } from "./stream-filter.ts";
 
 /** The JSON-RPC error code of a call the policy denies. */
@@ -89,6 +89,12 @@ interface RecordedJudged {
   decision: McpDecision;
 }
 
+/** What the MCP server answered (null: nothing was forwarded) and what the client got (null: nothing yet). */
+interface Statuses {
+  upstream: number | null;
+  answered: number | null;
+}
+
 /** Whether a request announces a body (a length above 0, or a chunked one). */
 function hasBody(req: IncomingMessage): boolean {
   const length = req.headers["content-length"];
@@ -121,11 +127,32 @@ export class McpGuard {
    * reach the MCP server neither judged nor recorded (an MCP server reads a JSON-RPC body
    * whatever the method says), so it is refused (403) while the guard is enabled.
    */
-  refuseUnjudgedBody(req: IncomingMessage): void {
+  refuseUnjudgedBody(req: IncomingMessage, caller: McpCaller, requestId: string): void {
     if (req.method === "POST" || !hasBody(req)) return;
+    this.#recordRefusal(requestId, caller, req.method ?? "", `a request body on ${req.method} (judged on POST only)`);
     throw forbidden("While an MCP policy or audit trail is configured, request bodies are accepted on POST only", {
       reason: "mcp_policy",
       method: req.method,
+    });
+  }
+
+  /** An upgrade while the guard is enabled: its messages would pass unjudged (upgrades.ts). Recorded, then refused. */
+  refuseUpgrade(caller: McpCaller, requestId: string): never {
+    this.#recordRefusal(requestId, caller, "GET", "a WebSocket upgrade (its messages could not be judged)");
+    throw forbidden("WebSocket upgrades are refused while an MCP policy or audit trail is configured", {
+      reason: "mcp_policy",
+    });
+  }
+
+  /**
+   * Fail closed (docs/decisions/049): while the audit trail cannot be written, no MCP POST is
+   * judged or forwarded, since it would go unrecorded; a fast 503, as for a failing store.
+   */
+  #refuseUnrecordable(): void {
+    const problem = this.#deps.audit()?.problem();
+    if (problem === undefined) return;
+    throw new ProxyError("INTERNAL_ERROR", 503, "The MCP audit trail cannot be written; try again shortly", {
+      details: { reason: "audit_unwritable" },
     });
   }
 
@@ -141,6 +168,7 @@ export class McpGuard {
     who: Who,
     legacy = false,
   ): Promise<boolean> {
+    this.#refuseUnrecordable();
     const started = performance.now();
     const policy = this.#deps.policy();
     let body: McpBody;
@@ -154,7 +182,8 @@ export class McpGuard {
       if (error instanceof ClientGone) return false;
       if (!(error instanceof JsonRpcRejection)) throw error;
       const subject = error.subject ? [this.#recorded(error.subject)] : [];
-      this.#record(who.requestId, caller, started, subject, error.decision, error.message, null);
+      const statuses = { upstream: null, answered: error.status };
+      this.#record(who.requestId, caller, started, subject, error.decision, error.message, statuses);
       // 413: the rest of the body is never read, so the connection cannot be reused.
       writeJson(res, error.status, jsonRpcError(error.id, error.code, error.message), {
         ...(error.status === 413 ? { connection: "close" } : {}),
@@ -167,33 +196,42 @@ export class McpGuard {
       decision: policy.decide(message.call, caller),
     }));
     if (judged.some((j) => !j.decision.allowed)) {
-      this.#deny(res, body, judged, caller, legacy);
-      this.#recordJudged(who.requestId, caller, started, this.#recordedAll(judged), null);
+      const answered = this.#deny(res, body, judged, caller, legacy);
+      this.#recordJudged(who.requestId, caller, started, this.#recordedAll(judged), { upstream: null, answered });
       return false;
     }
     who.body = body.bytes;
-    let lists: Map<JsonRpcId, string> | undefined;
-    for (const { message } of judged) {
-      const list = filteredList(message.method, policy);
-      if (list === undefined || message.id === undefined) continue;
-      lists ??= new Map();
-      lists.set(message.id, list);
-    }
-    if (lists) {
-      const input = { policy, caller, lists, modern: body.modern, learn: this.#learn };
-      who.rewriteAnswer = {
-        limit: this.#deps.maxListBytes(),
-        rewrite: (answer, contentType) => filterListAnswer(answer, contentType, input),
-      };
-    }
+    this.#filterLists(who, judged, { policy, caller, modern: body.modern });
     // on, not once: 'close' comes once, and a POST answered with a stream would hold once()'s
     // wrappers. Neither `who` (the body, the hooks) nor the parsed messages are held till then.
     const requestId = who.requestId;
     const recorded = this.#recordedAll(judged);
-    res.on("close", () =>
-      this.#recordJudged(requestId, caller, started, recorded, res.headersSent ? res.statusCode : null),
-    );
+    const statuses: Statuses = { upstream: null, answered: null };
+    who.upstreamAnswered = (status) => {
+      statuses.upstream = status;
+    };
+    res.on("close", () => {
+      statuses.answered = res.headersSent ? res.statusCode : null;
+      this.#recordJudged(requestId, caller, started, recorded, statuses);
+    });
     return true;
+  }
+
+  /** Arranges the answers to the body's list requests (of governed kinds) to be filtered for the caller. */
+  #filterLists(who: Who, judged: Judged[], about: { policy: McpPolicy; caller: McpCaller; modern: boolean }): void {
+    let lists: Map<JsonRpcId, string> | undefined;
+    for (const { message } of judged) {
+      const list = filteredList(message.method, about.policy);
+      if (list === undefined || message.id === undefined) continue;
+      lists ??= new Map();
+      lists.set(message.id, list);
+    }
+    if (!lists) return;
+    const input = { ...about, lists, learn: this.#learn };
+    who.rewriteAnswer = {
+      limit: this.#deps.maxListBytes(),
+      rewrite: (answer, contentType) => filterListAnswer(answer, contentType, input),
+    };
   }
 
   /**
@@ -224,7 +262,7 @@ export class McpGuard {
    * from its GET stream: a 200 would leave the call waiting for its timeout, a 403 fails the
    * client's send at once, the errors in its body (docs/decisions/049).
    */
-  #deny(res: ServerResponse, body: McpBody, judged: Judged[], caller: McpCaller, legacy: boolean): void {
+  #deny(res: ServerResponse, body: McpBody, judged: Judged[], caller: McpCaller, legacy: boolean): number {
     const denied = judged.filter((j) => !j.decision.allowed);
     const needed = denied.flatMap((j) => j.decision.stepUpScopes ?? []);
     // The scopes the token has plus those it lacks: a client that asks for just the missing
@@ -253,9 +291,11 @@ export class McpGuard {
         stepUp,
       );
       writeJson(res, 403, payload, { "www-authenticate": challenge });
-      return;
+      return 403;
     }
-    writeJson(res, legacy ? 403 : 200, payload);
+    const status = legacy ? 403 : 200;
+    writeJson(res, status, payload);
+    return status;
   }
 
   #recorded(message: McpMessage): Recorded {
@@ -272,14 +312,14 @@ export class McpGuard {
     caller: McpCaller,
     started: number,
     judged: RecordedJudged[],
-    status: number | null,
+    statuses: Statuses,
   ): void {
     const anyDenied = judged.some((j) => !j.decision.allowed);
     for (const j of judged) {
       if (j.message.method === undefined) continue;
       const decision: AuditDecision = j.decision.allowed && !anyDenied ? "allow" : "deny";
       const reason = j.decision.allowed && anyDenied ? "another request of the batch was denied" : j.decision.reason;
-      this.#record(requestId, caller, started, [j.message], decision, reason, status, j.decision.rule);
+      this.#record(requestId, caller, started, [j.message], decision, reason, statuses, j.decision.rule);
     }
   }
 
@@ -290,7 +330,7 @@ export class McpGuard {
     messages: Recorded[],
     decision: AuditDecision,
     reason: string,
-    status: number | null,
+    statuses: Statuses,
     rule?: string,
   ): void {
     const message = messages[0];
@@ -298,7 +338,7 @@ export class McpGuard {
     const name = message?.call.name;
     this.#deps.metrics.mcpRequests.inc({
       method: method === undefined ? "_invalid" : KNOWN_METHODS.has(method) ? method : "_other",
-      name: this.#nameLabel(message, decision, status),
+      name: this.#nameLabel(message, decision, statuses.upstream),
       decision,
     });
     const audit = this.#deps.audit();
@@ -316,9 +356,32 @@ export class McpGuard {
       decision,
       rule: rule ?? null,
       reason,
-      upstream_status: status,
+      upstream_status: statuses.upstream,
+      status: statuses.answered,
       duration_ms: Math.round((performance.now() - started) * 10) / 10,
       ...(hash ? { arguments_hmac: hash } : {}),
+    });
+  }
+
+  /** A request refused unread (a body on another method, an upgrade): its own audit line and count. */
+  #recordRefusal(requestId: string, caller: McpCaller, httpMethod: string, reason: string): void {
+    this.#deps.metrics.mcpRequests.inc({ method: "_invalid", name: "", decision: "deny" });
+    this.#deps.audit()?.write({
+      time: new Date().toISOString(),
+      request_id: requestId,
+      user: caller.user?.id ?? null,
+      provider: caller.user?.provider ?? null,
+      client_id: caller.clientId ?? null,
+      http_method: httpMethod,
+      method: null,
+      name: null,
+      jsonrpc_id: null,
+      decision: "deny",
+      rule: null,
+      reason,
+      upstream_status: null,
+      status: 403,
+      duration_ms: 0,
     });
   }
 

@@ -14,8 +14,8 @@ import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
-import type { RunningProxy } from "../../src/proxy-server.ts";
 import { type DemoMcpServer, startDemoMcpServer } from "../../dev/mcp-server.ts";
+import type { RunningProxy } from "../../src/proxy-server.ts";
 import { type BypassProxy, startBypassProxy } from "../support/bypass-proxy.ts";
 import { type RecordingUpstream, startRecordingUpstream } from "../support/recording-upstream.ts";
 import { websocketHandshake } from "../support/websocket-handshake.ts";
@@ -214,7 +214,7 @@ describe("audit trail without rules: nothing reaches the MCP server unrecorded",
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it("records a POST, and refuses the upgrade and the PUT body it could not record", async () => {
+  it("records a POST, and refuses (and records) the upgrade and the PUT body it could not judge", async () => {
     const posted = await fetch(bypass.mcpUrl, {
       method: "POST",
       headers: { "content-type": "application/json", accept: "application/json, text/event-stream" },
@@ -232,8 +232,19 @@ describe("audit trail without rules: nothing reaches the MCP server unrecorded",
     assert.equal(put.status, 403);
     await put.body?.cancel();
     assert.equal(upstream.requests.length, count, "neither reached the MCP server");
-    const records = readFileSync(auditFile, "utf8").trim().split("\n");
-    assert.equal(records.length, 1, "the POST alone was let through, and recorded");
+    const records = readFileSync(auditFile, "utf8")
+      .trim()
+      .split("\n")
+      .map((line) => JSON.parse(line) as { decision: string; http_method?: string });
+    // The POST alone was let through; the refusals are recorded too (decision 049).
+    assert.deepEqual(
+      records.map((r) => [r.decision, r.http_method ?? "POST"]),
+      [
+        ["allow", "POST"],
+        ["deny", "GET"],
+        ["deny", "PUT"],
+      ],
+    );
   });
 });
 
@@ -241,7 +252,9 @@ describe("audit trail without rules: nothing reaches the MCP server unrecorded",
 async function toolCallNames(proxy: RunningProxy): Promise<Set<string>> {
   const metrics = await (await fetch(`${proxy.url}/metrics`)).text();
   return new Set(
-    [...metrics.matchAll(/mcp_proxy_mcp_requests_total\{method="tools\/call",name="([^"]*)"/g)].map((m) => m[1] as string),
+    [...metrics.matchAll(/mcp_proxy_mcp_requests_total\{method="tools\/call",name="([^"]*)"/g)].map(
+      (m) => m[1] as string,
+    ),
   );
 }
 

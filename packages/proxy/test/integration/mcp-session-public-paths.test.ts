@@ -68,7 +68,10 @@ describe("MCP sessions on public paths (decision 049)", () => {
       assert.deepEqual(await answer.json(), SESSION_NOT_FOUND);
       const requestId = answer.headers.get("x-request-id");
       assert.ok(requestId);
-      assert.ok(!stack.mcp.requests.some((r) => r.headers["x-request-id"] === requestId), "it never reached the MCP server");
+      assert.ok(
+        !stack.mcp.requests.some((r) => r.headers["x-request-id"] === requestId),
+        "it never reached the MCP server",
+      );
       // bob's session is untouched.
       assert.ok((await client.listTools()).tools.length > 0);
     } finally {
@@ -80,7 +83,11 @@ describe("MCP sessions on public paths (decision 049)", () => {
     const { client, transport } = await connectMcpClient(`${base}/mcp`, bob.fetch);
     try {
       const sessionId = transport.sessionId as string;
-      const answer = await anonymous("/public/mcp", { method: "GET", headers: { accept: "text/event-stream" } }, sessionId);
+      const answer = await anonymous(
+        "/public/mcp",
+        { method: "GET", headers: { accept: "text/event-stream" } },
+        sessionId,
+      );
       assert.equal(answer.status, 404);
       assert.deepEqual(await answer.json(), SESSION_NOT_FOUND);
       const upgrade = await websocketHandshake(`${base}/public/mcp`, {
