@@ -95,6 +95,16 @@ interface Statuses {
   answered: number | null;
 }
 
+/**
+ * Whether the client reads no answer from its POST's body: it went to an HTTP+SSE message path
+ * (the binding knows), or it does not accept an event stream, which every Streamable HTTP
+ * client must (servers answer 406 otherwise): a 2024-11-05 client sends no such Accept, and
+ * where the proxy keeps no binding (bypass mode, one endpoint) this is how it is told.
+ */
+function answersOnItsStream(req: IncomingMessage, legacy: boolean): boolean {
+  return legacy || !(req.headers.accept ?? "").includes("text/event-stream");
+}
+
 /** Whether a request announces a body (a length above 0, or a chunked one). */
 function hasBody(req: IncomingMessage): boolean {
   const length = req.headers["content-length"];
@@ -196,7 +206,7 @@ export class McpGuard {
       decision: policy.decide(message.call, caller),
     }));
     if (judged.some((j) => !j.decision.allowed)) {
-      const answered = this.#deny(res, body, judged, caller, legacy);
+      const answered = this.#deny(res, body, judged, caller, answersOnItsStream(req, legacy));
       this.#recordJudged(who.requestId, caller, started, this.#recordedAll(judged), { upstream: null, answered });
       return false;
     }

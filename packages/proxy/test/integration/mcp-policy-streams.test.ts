@@ -19,6 +19,7 @@ import { gzipSync } from "node:zlib";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { SSEClientTransport } from "@modelcontextprotocol/sdk/client/sse.js";
 import { createParser, type EventSourceMessage } from "eventsource-parser";
+import { type DemoMcpServer, startDemoMcpServer } from "../../dev/mcp-server.ts";
 import { loadConfig } from "../../src/config/load.ts";
 import { type RunningProxy, startProxy } from "../../src/proxy-server.ts";
 import { TestBrowser } from "../support/browser.ts";
@@ -93,6 +94,33 @@ describe("MCP policy on GET streams: the HTTP+SSE transport (demo server, demo p
       const echo = await client.callTool({ name: "echo", arguments: { text: "still here" } }, undefined, waitLong);
       assert.deepEqual(echo.content, [{ type: "text", text: "still here" }]);
       assert.equal(stack.mcp.toolCalls.get("admin_report") ?? 0, 0, "the denied call never ran");
+    } finally {
+      await client.close();
+    }
+  });
+});
+
+describe("MCP policy over HTTP+SSE without a session binding (bypass mode, one endpoint)", () => {
+  let mcp: DemoMcpServer;
+  let bypass: BypassProxy;
+
+  before(async () => {
+    mcp = await startDemoMcpServer();
+    bypass = await startBypassProxy(demoRules(), mcp.url);
+  });
+  after(async () => {
+    await bypass?.close();
+    await mcp?.close();
+  });
+
+  it("a denied call fails at once all the same: the client's POST accepts no event stream", async () => {
+    const client = new Client({ name: "legacy-test", version: "1.0.0" });
+    await client.connect(new SSEClientTransport(new URL(`${bypass.proxy.url}/sse`)));
+    try {
+      const waitLong = { timeout: 600_000 };
+      await assert.rejects(client.callTool({ name: "admin_report", arguments: {} }, undefined, waitLong), /HTTP 403/);
+      const echo = await client.callTool({ name: "echo", arguments: { text: "on" } }, undefined, waitLong);
+      assert.deepEqual(echo.content, [{ type: "text", text: "on" }]);
     } finally {
       await client.close();
     }
