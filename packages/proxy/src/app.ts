@@ -307,7 +307,7 @@ function admittedByPolicy(
   legacy: boolean,
 ): boolean | Promise<boolean> {
   const caller = { user: auth.user, clientId: auth.clientId, scopes: auth.scopes };
-  if (req.method === "GET") guard.watchStream(req, caller, who);
+  if (req.method === "GET") guard.watchStream(req, res, caller, who);
   if (req.method !== "POST") {
     guard.refuseUnjudgedBody(req, caller, who.requestId);
     return true;

@@ -27,6 +27,7 @@ import {
 import { filteredList, filterListAnswer } from "./list-filter.ts";
 import { McpNameLabels } from "./name-labels.ts";
 import type { McpCaller, McpDecision, McpPolicy } from "./policy.ts";
+import { LegacyStreams } from "./legacy-streams.ts";
 import { listEventFilter } from "./stream-filter.ts";
 
 /** The JSON-RPC error code of a call the policy denies. */
@@ -120,6 +121,8 @@ function writeJson(res: ServerResponse, status: number, body: unknown, headers: 
 export class McpGuard {
   readonly #deps: McpGuardDeps;
   readonly #names = new McpNameLabels();
+  /** The HTTP+SSE streams relayed here, where denials of their message POSTs are sent. */
+  readonly #legacyStreams = new LegacyStreams();
   /** Hands list names to #names: one function for every list filtered. */
   readonly #learn = (name: string): void => this.#names.learn(name);
 
@@ -206,7 +209,8 @@ export class McpGuard {
       decision: policy.decide(message.call, caller),
     }));
     if (judged.some((j) => !j.decision.allowed)) {
-      const answered = this.#deny(res, body, judged, caller, answersOnItsStream(req, legacy));
+      const onStream = answersOnItsStream(req, legacy) ? (req.url ?? "/") : undefined;
+      const answered = this.#deny(res, body, judged, caller, onStream);
       this.#recordJudged(who.requestId, caller, started, this.#recordedAll(judged), { upstream: null, answered });
       return false;
     }
@@ -249,9 +253,9 @@ export class McpGuard {
    * resumed one): while the policy governs a listed kind, every list result on it is
    * filtered for its owner, by the policy in force when the event arrives (a reload applies
    * to open streams). The caller is the stream's owner: the MCP session binding lets nobody
-   * else open it.
+   * else open it. An HTTP+SSE stream is remembered by the address it announces (#deny).
    */
-  watchStream(req: IncomingMessage, caller: McpCaller, who: Who): void {
+  watchStream(req: IncomingMessage, res: ServerResponse, caller: McpCaller, who: Who): void {
     const policy = this.#deps.policy();
     if (!(["tool", "resource", "prompt"] as const).some((kind) => policy.governs(kind))) return;
     const deps = this.#deps;
@@ -263,16 +267,20 @@ export class McpGuard {
       modern: modernHeader(req.headers["mcp-protocol-version"]),
       learn: this.#learn,
     };
-    who.filterEvents = listEventFilter(input, deps.maxListBytes());
+    const filter = listEventFilter(input, deps.maxListBytes(), (address) =>
+      this.#legacyStreams.add(address, res, filter),
+    );
+    who.filterEvents = filter;
   }
 
   /**
    * Answers a denied body: a step-up challenge where a scope would grant it, else JSON-RPC
-   * errors; with 403 on an HTTP+SSE message path, where a 2024-11-05 client reads answers only
-   * from its GET stream: a 200 would leave the call waiting for its timeout, a 403 fails the
-   * client's send at once, the errors in its body (docs/decisions/049).
+   * errors. A 2024-11-05 (HTTP+SSE) client reads answers only from its GET stream, so there
+   * (`legacy` is the POST's target) they go on that stream, as the MCP server's would, and the
+   * POST gets 202; when this replica does not relay that stream, a 403 with the errors as body
+   * fails the client's send at once (docs/decisions/049). Returns the POST's status.
    */
-  #deny(res: ServerResponse, body: McpBody, judged: Judged[], caller: McpCaller, legacy: boolean): number {
+  #deny(res: ServerResponse, body: McpBody, judged: Judged[], caller: McpCaller, legacy?: string): number {
     const denied = judged.filter((j) => !j.decision.allowed);
     const needed = denied.flatMap((j) => j.decision.stepUpScopes ?? []);
     // The scopes the token has plus those it lacks: a client that asks for just the missing
@@ -303,7 +311,12 @@ export class McpGuard {
       writeJson(res, 403, payload, { "www-authenticate": challenge });
       return 403;
     }
-    const status = legacy ? 403 : 200;
+    if (legacy !== undefined && this.#legacyStreams.send(legacy, answers)) {
+      res.writeHead(202, { "content-type": "text/plain", "content-length": 8 });
+      res.end("Accepted");
+      return 202;
+    }
+    const status = legacy !== undefined ? 403 : 200;
     writeJson(res, status, payload);
     return status;
   }
