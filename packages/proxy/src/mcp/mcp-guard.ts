@@ -24,10 +24,10 @@ import {
   modernHeader,
   readMcpBody,
 } from "./jsonrpc-reader.ts";
+import { LegacyStreams } from "./legacy-streams.ts";
 import { filteredList, filterListAnswer } from "./list-filter.ts";
 import { McpNameLabels } from "./name-labels.ts";
 import type { McpCaller, McpDecision, McpPolicy } from "./policy.ts";
-import { LegacyStreams } from "./legacy-streams.ts";
 import { listEventFilter } from "./stream-filter.ts";
 
 /** The JSON-RPC error code of a call the policy denies. */
