@@ -56,7 +56,38 @@ environment_file_push() {
   fi
 }
 
+# systemd refuses a whole EnvironmentFile= holding a NUL byte (read_full_stream: EBADMSG) or
+# a line that is not UTF-8 (check_utf8ness_and_warn), and the service does not start. Bash
+# would drop the NUL ($(...) ignores it) and pass the bytes on, so --config-test passed: here
+# such a file is refused, naming the line and never its content (values are secrets).
+environment_file_refusal() {
+  local LC_ALL=C file="$1" before line n=0 tail=$'[\x80-\xbf]' utf8
+  if IFS= read -r -d '' before <"$file"; then
+    before="${before//[^$'\n']/}"
+    echo "$file:$((${#before} + 1)): a NUL byte; systemd refuses the whole file (the service would not start): remove it"
+    return 0
+  fi
+  # Well-formed UTF-8 as systemd reads it: no overlong forms, surrogates or code points past
+  # U+10FFFF. Checked in keys and values, as systemd does: a comment line may hold any bytes.
+  utf8=$'[\x01-\x7f]|[\xc2-\xdf]'"$tail"
+  utf8+=$'|\xe0[\xa0-\xbf]'"$tail"$'|[\xe1-\xec\xee\xef]'"$tail$tail"$'|\xed[\x80-\x9f]'"$tail"
+  utf8+=$'|\xf0[\x90-\xbf]'"$tail$tail"$'|[\xf1-\xf3]'"$tail$tail$tail"$'|\xf4[\x80-\x8f]'"$tail$tail"
+  while IFS= read -r line || [[ -n $line ]]; do
+    n=$((n + 1))
+    if ! [[ $line =~ ^[$' \t']*[#\;] || $line =~ ^($utf8)*$ ]]; then
+      echo "$file:$n: not valid UTF-8; systemd refuses the whole file (the service would not start): write the line in UTF-8"
+      return 0
+    fi
+  done <"$file"
+  return 1
+}
+
 export_environment_file() {
+  local refusal
+  if refusal="$(environment_file_refusal "$1")"; then
+    echo "  - $refusal" >&2
+    return 1
+  fi
   # Blanks are systemd's WHITESPACE, [$' \t\n\r']: no \v or \f.
   local LC_ALL=C file="$1" contents c state=pre_key key="" value="" key_ws=-1 value_ws=-1 i
   # The sentinel keeps the file's final newlines, which $(...) would drop.
@@ -124,7 +155,7 @@ config_test() {
     run=()
     # Looked up before the file's variables are in place (a PATH there is the proxy's).
     if [ -z "$root" ]; then run=("$(command -v setpriv)" --reuid=mcp-proxy --regid=mcp-proxy --clear-groups); fi
-    export_environment_file "$root/etc/mcp-proxy/environment"
+    export_environment_file "$root/etc/mcp-proxy/environment" || exit 1
     exec "${run[@]}" "$root/usr/local/bin/mcp-oidc-proxy" --config "$root/etc/mcp-proxy/config.yaml" --config-test
   )
 }

@@ -4,7 +4,7 @@
 import { randomUUID } from "node:crypto";
 import { once } from "node:events";
 import http, { type IncomingHttpHeaders, type IncomingMessage } from "node:http";
-import type { AddressInfo } from "node:net";
+import type { AddressInfo, Socket } from "node:net";
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { SSEServerTransport } from "@modelcontextprotocol/sdk/server/sse.js";
 import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js";
@@ -16,6 +16,8 @@ export interface DemoMcpServer {
   requests: { method: string; url: string; headers: IncomingHttpHeaders }[];
   /** How often each tool ran (a call the proxy denied never counts). */
   toolCalls: Map<string, number>;
+  /** Upgraded connections open now, with the path each was opened at. */
+  upgraded: ReadonlyMap<Socket, string>;
   close(): Promise<void>;
 }
 
@@ -177,10 +179,14 @@ export async function startDemoMcpServer(options: DemoMcpServerOptions = {}): Pr
     });
   });
   // A byte-for-byte echo after a 101 answer: enough to prove upgrades pass through the proxy.
-  server.on("upgrade", (req, socket) => {
+  const upgraded = new Map<Socket, string>();
+  server.on("upgrade", (req, socket: Socket) => {
     requests.push({ method: "UPGRADE", url: req.url ?? "", headers: { ...req.headers } });
     socket.write("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n");
     socket.pipe(socket);
+    socket.on("error", () => socket.destroy());
+    upgraded.set(socket, req.url ?? "");
+    socket.once("close", () => upgraded.delete(socket));
   });
 
   // once() rejects on "error": a busy port fails the start instead of crashing the process.
@@ -190,9 +196,12 @@ export async function startDemoMcpServer(options: DemoMcpServerOptions = {}): Pr
     url: `http://${options.host ?? "127.0.0.1"}:${port}`,
     requests,
     toolCalls,
+    upgraded,
     close: async () => {
       for (const transport of streamable.values()) await transport.close();
       for (const transport of legacy.values()) await transport.close();
+      // Upgraded sockets are no longer the server's connections: closeAllConnections leaves them.
+      for (const socket of upgraded.keys()) socket.destroy();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },

@@ -23,6 +23,7 @@ import { createAccessLog } from "./middleware/access-log.ts";
 import { errorHandler, notFound } from "./middleware/error-handler.ts";
 import { type OperationsState, operationsPaths, operationsRouter } from "./middleware/operations.ts";
 import { originGuard } from "./middleware/origin.ts";
+import { failureLogOf } from "./observability/failure-log.ts";
 import type { Logger } from "./observability/logger.ts";
 import type { ProxyMetrics } from "./observability/metrics.ts";
 import { currentScope, enterScope, type RequestScope } from "./observability/request-scope.ts";
@@ -407,12 +408,7 @@ function pagePathsOf(parts: AppParts): (path: string) => boolean {
 function answerFailure(logger: Logger, res: ServerResponse, error: unknown, requestId: string): void {
   const failure = toProxyError(error);
   // Upstream failures were logged where they happened (forwarder); others are logged here.
-  if (failure.status >= 500 && failure.code !== "PROXY_ERROR") {
-    logger.error("request failed", {
-      code: failure.code,
-      error: (failure.cause as Error | undefined)?.message ?? failure.message,
-    });
-  }
+  if (failure.status >= 500 && failure.code !== "PROXY_ERROR") failureLogOf(logger)(failure);
   writeError(res, failure, requestId);
 }
 

@@ -16,12 +16,27 @@ export const PAGE_HEADERS: Readonly<Record<string, string>> = {
 const escapes: Record<string, string> = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" };
 export const escapeHtml = (text: string): string => text.replace(/[&<>"']/g, (c) => escapes[c] as string);
 
+/**
+ * Characters that reorder or hide text as it is shown: bidirectional controls (U+202E makes
+ * "exe.gnp" read as "png.exe"), zero-width and other invisible format characters, C0 and C1
+ * controls. A client's name or redirect URI comes from whoever registered it.
+ */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: the controls are what it finds.
+const HIDING = /[\u0000-\u001f\u007f-\u009f\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]/g;
+
+/**
+ * Text a person reads on a page, escaped, with what would reorder or hide it shown as "\ufffd"
+ * instead: a registered name cannot be made to read as another's. Attribute values a form
+ * posts back use escapeHtml (they must come back as they were).
+ */
+export const escapeText = (text: string): string => escapeHtml(text.replace(HIDING, "\ufffd"));
+
 /** A whole page around `body` (already HTML); `title` is text. */
 export function renderPage(title: string, body: string, bodyAttributes = ""): string {
   return `<!doctype html>
 <html lang="en">
 <head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>${escapeHtml(title)}</title>
+<title>${escapeText(title)}</title>
 <style>body{font-family:system-ui,sans-serif;max-width:32rem;margin:4rem auto;padding:0 1rem;color:#222}
 code{background:#f3f3f3;padding:0 .25rem}button{font-size:1rem;padding:.5rem 1.25rem;margin-right:.5rem}
 .muted{color:#666;font-size:.9rem}</style></head>

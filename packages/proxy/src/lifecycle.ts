@@ -1,6 +1,6 @@
 // A proxy's life after assembly: its listeners (the main one and, on its own port, the
 // metrics one), reloads of what can change without a restart (SIGHUP), and the graceful
-// shutdown that ends event streams, drains open requests up to the deadline and then closes
+// shutdown that ends event streams and upgraded connections, drains open requests up to the deadline and then closes
 // the parts in order.
 import http, { type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
@@ -124,22 +124,26 @@ export interface ShutdownParts {
   listeners: Listeners;
   /** Event streams open now: ended at once (they never end by themselves). */
   openStreams: Iterable<ServerResponse>;
+  /** Upgraded connections (WebSockets) open now: ended at once too, for the same reason. */
+  openUpgrades: Iterable<{ end(): void }>;
   timeoutMs: number;
   logger: Logger;
   /** Called in order once every connection is closed. */
   closers: (() => void | Promise<void>)[];
 }
 
-/** Stops accepting, ends streams, waits for open requests up to the deadline, then closes the parts. */
+/** Stops accepting, ends streams and upgrades, waits for open requests up to the deadline, then closes the parts. */
 export async function drainAndClose(parts: ShutdownParts): Promise<void> {
   const { server, drain, metricsServer } = parts.listeners;
   parts.logger.info("shutting down: no new connections, draining open requests");
   const closed = new Promise<void>((resolve) => server.close(() => resolve()));
   metricsServer?.close();
   metricsServer?.closeAllConnections();
-  // Clients of ended streams reconnect elsewhere (with Last-Event-ID). Ordinary requests get
-  // until the deadline.
+  // Clients of ended streams reconnect elsewhere (with Last-Event-ID), as WebSocket clients
+  // do after their connection is cut (no clean end can be written into another protocol's
+  // frames: forwarder.ts). Ordinary requests get until the deadline.
   for (const res of parts.openStreams) res.end();
+  for (const upgrade of [...parts.openUpgrades]) upgrade.end();
   drain.closeIdle();
   const sweeper = setInterval(() => drain.closeIdle(), 50);
   const deadline = setTimeout(() => {

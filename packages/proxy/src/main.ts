@@ -99,10 +99,12 @@ export async function main(argv: string[] = process.argv): Promise<void> {
     throw error;
   }
   if (cli.configTest) {
+    for (const notice of loaded.notices) process.stdout.write(`note: ${notice}\n`);
     process.stdout.write(`configuration OK (${loaded.files.length > 0 ? loaded.files.join(", ") : "no files"})\n`);
     return;
   }
   const logger = createLogger(loaded.config.logging.level, loaded.config.logging.format);
+  for (const notice of loaded.notices) logger.warn("configuration", { notice });
   // Handlers first: a signal sent as soon as "listening" is logged must not meet Node's
   // default action (SIGHUP would kill the process instead of reloading it).
   let proxy: RunningProxy | undefined;

@@ -156,7 +156,7 @@ interface Assembly {
   auth: Authentication;
   /** OpenTelemetry tracing, when on. */
   tracer: RequestTracer | undefined;
-  /** oidc mode: ends open event streams whose credential has ended. */
+  /** oidc mode: ends open event streams and upgraded connections whose credential has ended. */
   streamRecheck: StreamRecheck | undefined;
   /** What changes on reload (config: the sections reloaded so far). */
   state: {
@@ -232,6 +232,7 @@ async function assemble(resolved: ResolvedConfig, logger: Logger, resolve: Resol
     auth.mode === "oidc"
       ? new StreamRecheck({
           streams: upstream.forwarder.openStreams,
+          upgrades: upstream.forwarder.openUpgrades,
           authenticate: (req, path) => auth.authenticator.authenticate(req, path),
           intervalMs: recheckInterval(config.session.cache_ttl),
           logger,
@@ -362,6 +363,7 @@ function runningProxy(parts: Assembly, listeners: Listeners): RunningProxy {
       await drainAndClose({
         listeners,
         openStreams: upstream.forwarder.openStreams,
+        openUpgrades: upstream.forwarder.openUpgrades,
         timeoutMs: state.config.server.shutdown_timeout,
         logger,
         closers: [

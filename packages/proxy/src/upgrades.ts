@@ -7,6 +7,8 @@
 // since no HTTP response object exists for it. An upgrade goes where a plain request would
 // (its MCP session's endpoint, else the least loaded: endpoints.ts) and, relayed, holds one of
 // its user's stream slots (forwarder.ts) until the connection is over, on whichever side.
+// Once open, its credential is checked again with the event streams' (stream-recheck.ts),
+// and it is closed when that is refused and at shutdown (decision 043).
 import type { IncomingMessage } from "node:http";
 import type { Socket } from "node:net";
 import type { Authenticator } from "./auth/authenticator.ts";

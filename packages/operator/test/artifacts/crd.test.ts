@@ -115,6 +115,33 @@ describe("McpOidcProxy CRD", () => {
     }
   });
 
+  // Of the pattern's form, but Kubernetes reads an exponent as an int64: these passed the CRD
+  // and ended in Stalled/ChildInvalid when the Deployment's apply could not convert them.
+  it("refuses at kubectl apply a quantity whose exponent Kubernetes cannot read (1e1.5, 1e99999999999999999999), as the operator's schema does", async () => {
+    const withCpu = (cpu: string) =>
+      proxyYaml("quantities", ["upstream: {url: http://mcp-server:3000}", `resources: {requests: {cpu: "${cpu}"}}`]);
+    for (const cpu of ["1e1.5", "1e99999999999999999999", "1E.5", "2e9223372036854775808"]) {
+      const bad = await kubectl(server, ["apply", "--dry-run=server", "-f", "-"], withCpu(cpu));
+      assert.notEqual(bad.status, 0, cpu);
+      assert.match(
+        bad.stderr,
+        new RegExp(
+          `spec.resources.requests\\[cpu\\]: Invalid value: "${cpu.replace(".", "\\.")}": must be a quantity such as .* that Kubernetes can read: an exponent is a whole number below 2\\^63`,
+        ),
+        cpu,
+      );
+    }
+    for (const cpu of ["1e1.5", "1e99999999999999999999", "1e3", "1E", "1E6", "1e-3", "1Ei", "5e+2"]) {
+      const spec = {
+        upstream: { url: "http://mcp-server:3000" },
+        authMode: "bypass",
+        resources: { requests: { cpu } },
+      };
+      const verdicts = { apiServer: await accepted(spec), operator: specSchema.safeParse(spec).success };
+      assert.equal(verdicts.apiServer, verdicts.operator, `${cpu}: ${JSON.stringify(verdicts)}`);
+    }
+  });
+
   it("refuses a negative or absurdly large resource quantity at kubectl apply, saying which and where", async () => {
     const withQuantities = (requests: string) =>
       proxyYaml("quantities", ["upstream: {url: http://mcp-server:3000}", `resources: {requests: {${requests}}}`]);

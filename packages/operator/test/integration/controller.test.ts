@@ -18,9 +18,11 @@ import {
 import type { Condition, McpOidcProxy } from "../../src/api/v1alpha1/mcp-oidc-proxy.ts";
 import { type RunningController, startController } from "../../src/controller/controller.ts";
 import { CONFIG_HASH_ANNOTATION } from "../../src/desired/children.ts";
+import { isInvalidObject } from "../../src/runtime/api-error.ts";
+import { Applier } from "../../src/runtime/apply.ts";
 import { requestJson } from "../../src/runtime/raw-client.ts";
 import { conditionReached } from "../support/conditions.ts";
-import { installCrd, mcpOidcProxies } from "../support/crd.ts";
+import { generatedCrd, installCrd, mcpOidcProxies, replaceCrd } from "../support/crd.ts";
 import { eventually } from "../support/eventually.ts";
 import { kstatus } from "../support/kstatus.ts";
 import { startTestApiServer, type TestApiServer } from "../support/kube-api-server.ts";
@@ -416,16 +418,21 @@ describe("McpOidcProxy controller", () => {
   });
 
   /**
-   * A spec whose Deployment the API server refuses: the resource ends Stalled (ChildInvalid),
-   * `check` looks at how, and once the spec is fixed it goes on (Stalled=False).
+   * A spec the operator cannot roll out: the resource ends Stalled (ChildInvalid when the API
+   * server refuses its Deployment), `check` looks at how, and once the spec is fixed it goes on
+   * (Stalled=False).
    */
-  const stalledByResources = async (resources: unknown, check: (stalled: Condition) => Promise<void>) => {
+  const stalledByResources = async (
+    resources: unknown,
+    check: (stalled: Condition) => Promise<void>,
+    reason = "ChildInvalid",
+  ) => {
     await custom.patchNamespacedCustomObject({
       ...crApi,
       name: "tools",
       body: [{ op: "add", path: "/spec/resources", value: resources }],
     });
-    await check(await conditionReached(conditionOf, "Stalled", "True", "ChildInvalid"));
+    await check(await conditionReached(conditionOf, "Stalled", "True", reason));
     await custom.patchNamespacedCustomObject({
       ...crApi,
       name: "tools",
@@ -434,17 +441,68 @@ describe("McpOidcProxy controller", () => {
     await conditionReached(conditionOf, "Stalled", "False");
   };
 
-  it("reports a quantity the API server cannot convert (its answer is a 500) as Stalled/ChildInvalid, not retried forever", async () => {
-    // Of Kubernetes' quantity form (so the CRD takes it), but its exponent overflows: the
-    // API server answers the apply with 500 "unable to convert unstructured object".
-    await stalledByResources({ requests: { cpu: "1e99999999999999999999" } }, async (stalled) => {
-      assert.match(stalled.message, /^Deployment tools: .*quantity/);
-      assert.equal(kstatus(await readCr()).status, "Failed", "kubectl wait, Flux and Argo CD stop waiting");
-      assert.ok(
-        !warnings().some((w) => w.message === "reconcile failed; retrying" && w.meta?.status === 500),
-        "the 500 is not retried with backoff",
+  // Of Kubernetes' quantity form, but its exponent overflows int64: the CRD refuses it now
+  // (isQuantity), as the operator's schema does; the apply of a Deployment holding it is
+  // answered 500 "unable to convert unstructured object".
+  const unconvertible = { requests: { cpu: "1e99999999999999999999" } };
+
+  /** The CRD as it was before it asked Kubernetes to parse each quantity (isQuantity). */
+  const crdWithoutQuantityParse = () =>
+    JSON.parse(JSON.stringify(generatedCrd()), (key, value) =>
+      key === "x-kubernetes-validations" && Array.isArray(value)
+        ? value.filter((rule: { rule: string }) => !rule.rule.includes("|| isQuantity(self)"))
+        : value,
+    );
+
+  it("reports a quantity stored before the CRD refused it as Stalled/InvalidSpec, naming the field, without applying it", async () => {
+    const takes = async () => {
+      const answer = await server.request(
+        "POST",
+        `/apis/${crApi.group}/${crApi.version}/namespaces/${NS}/${crApi.plural}?dryRun=All`,
+        {
+          apiVersion: "mcp-oidc-proxy.dev/v1alpha1",
+          kind: "McpOidcProxy",
+          metadata: { name: "probe" },
+          spec: { upstream: { url: "http://mcp-server:3000" }, authMode: "bypass", resources: unconvertible },
+        },
       );
-    });
+      return answer.status === 201;
+    };
+    assert.equal(await takes(), false, "the CRD refuses it");
+    // As under an earlier CRD: such a resource stays stored across the upgrade.
+    await replaceCrd(server, crdWithoutQuantityParse(), takes);
+    try {
+      const check = async (stalled: Condition) => {
+        assert.match(stalled.message, /^resources\.requests\.cpu: .*Kubernetes can read/);
+        assert.equal(kstatus(await readCr()).status, "Failed", "kubectl wait, Flux and Argo CD stop waiting");
+        const applied = (await readDeployment()).spec?.template.spec?.containers[0]?.resources?.requests;
+        assert.notEqual(applied?.cpu, unconvertible.requests.cpu, "the Deployment stays as it was");
+      };
+      await stalledByResources(unconvertible, check, "InvalidSpec");
+    } finally {
+      await replaceCrd(server, generatedCrd(), async () => !(await takes()));
+    }
+  });
+
+  it("tells the API server's 500 for a child it cannot convert from a 500 worth retrying", async () => {
+    const deployment = {
+      apiVersion: "apps/v1",
+      kind: "Deployment",
+      metadata: { name: "unconvertible", namespace: NS },
+      spec: {
+        selector: { matchLabels: { app: "unconvertible" } },
+        template: {
+          metadata: { labels: { app: "unconvertible" } },
+          spec: { containers: [{ name: "c", image: "proxy", resources: unconvertible }] },
+        },
+      },
+    };
+    const refusal = await new Applier(kc).apply(deployment as never).then(
+      () => assert.fail("the API server took it"),
+      (error: unknown) => error,
+    );
+    assert.equal((refusal as { code?: number }).code, 500, String(refusal));
+    assert.equal(isInvalidObject(refusal), true, "only a change of the object can fix it");
   });
 
   it("reports a child the API server finds invalid (422) as Stalled instead of retrying it forever, until the spec changes", async () => {

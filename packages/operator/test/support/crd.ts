@@ -10,8 +10,32 @@ import type { TestApiServer } from "./kube-api-server.ts";
 
 export const CRD_PATH = path.resolve(import.meta.dirname, "../../../../crds/mcp-oidc-proxy.dev_mcpoidcproxies.yaml");
 
+/** The generated CRD as JSON, for a test that installs it or a changed copy of it. */
+export function generatedCrd(): { metadata: { name: string } } {
+  return parse(readFileSync(CRD_PATH, "utf8")) as { metadata: { name: string } };
+}
+
+/**
+ * Replaces the CRD's schema with `crd` (an earlier or changed one) in place, as an upgrade or
+ * a downgrade of the operator's chart would; resolves once `takesEffect` says it is in force.
+ */
+export async function replaceCrd(server: TestApiServer, crd: object, takesEffect: () => Promise<boolean>) {
+  const name = generatedCrd().metadata.name;
+  const current = await server.request("GET", `/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${name}`);
+  const { resourceVersion } = (current.body as { metadata: { resourceVersion: string } }).metadata;
+  const body = { ...crd, metadata: { ...(crd as { metadata: object }).metadata, resourceVersion } };
+  const replaced = await server.request("PUT", `/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${name}`, body);
+  if (replaced.status !== 200) throw new Error(`CRD refused: ${replaced.status} ${JSON.stringify(replaced.body)}`);
+  // The API server applies a new schema asynchronously: bounded, as every wait here.
+  for (let attempt = 0; attempt < 200; attempt++) {
+    if (await takesEffect()) return;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error("the replaced CRD never took effect");
+}
+
 export async function installCrd(server: TestApiServer): Promise<void> {
-  const crd = parse(readFileSync(CRD_PATH, "utf8")) as { metadata: { name: string } };
+  const crd = generatedCrd();
   const created = await server.request("POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", crd);
   if (created.status !== 201) throw new Error(`CRD refused: ${created.status} ${JSON.stringify(created.body)}`);
   for (let attempt = 0; attempt < 200; attempt++) {

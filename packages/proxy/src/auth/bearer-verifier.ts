@@ -7,7 +7,8 @@
 import { createRemoteJWKSet, customFetch, type JWTPayload, errors as joseErrors, jwtVerify } from "jose";
 import { ProxyError } from "../errors.ts";
 import { TtlCache } from "../ttl-cache.ts";
-import type { ProviderFetch } from "./provider-fetch.ts";
+import { ProviderUnreachable, providerUnavailable } from "./provider-failure.ts";
+import { type ProviderFetch, providerFetch } from "./provider-fetch.ts";
 import { type ClaimsMapping, type SessionUser, userFromClaims } from "./session-user.ts";
 
 /** What every token verifier yields; the authenticator decides on it. */
@@ -77,8 +78,22 @@ export interface TokenVerifier {
   verify(token: string): Promise<VerifiedToken>;
 }
 
+/**
+ * jose's failures to get the key set rather than to verify the token: no answer (a
+ * ProviderUnreachable from provider-fetch.ts, or the body timed out), an answer not 200 or
+ * not JSON (jose's generic error, raised only there), or no key set in it.
+ */
+const KEY_SET_FAILURES = new Set(["ERR_JOSE_GENERIC", "ERR_JWKS_TIMEOUT", "ERR_JWKS_INVALID"]);
+
+function isKeySetFailure(error: unknown): boolean {
+  return (
+    error instanceof ProviderUnreachable || (error instanceof joseErrors.JOSEError && KEY_SET_FAILURES.has(error.code))
+  );
+}
+
 export class BearerVerifier implements TokenVerifier {
   readonly #jwks: ReturnType<typeof createRemoteJWKSet>;
+  readonly #jwksUri: URL;
   readonly #issuer: string;
   readonly #mapping: ClaimsMapping;
   readonly #cache: TtlCache<VerifiedToken>;
@@ -97,8 +112,9 @@ export class BearerVerifier implements TokenVerifier {
     this.#jwks = createRemoteJWKSet(options.jwksUri, {
       cooldownDuration: options.jwksCooldownMs,
       cacheMaxAge: 10 * 60_000,
-      ...(options.fetch ? { [customFetch]: options.fetch as never } : {}),
+      [customFetch]: (options.fetch ?? providerFetch(undefined)) as never,
     });
+    this.#jwksUri = options.jwksUri;
     this.#issuer = options.issuer;
     this.#mapping = options.mapping;
     this.#now = options.now ?? Date.now;
@@ -118,6 +134,12 @@ export class BearerVerifier implements TokenVerifier {
         currentDate: new Date(now),
       }));
     } catch (error) {
+      // The provider did not hand out its keys: the token may well be good, so 503, not 401.
+      if (isKeySetFailure(error)) {
+        throw providerUnavailable(
+          error instanceof ProviderUnreachable ? error : new ProviderUnreachable(this.#jwksUri, error),
+        );
+      }
       throw new BearerError("invalid_token", this.#reason(error), error);
     }
     if (typeof payload.sub !== "string" || payload.sub === "" || typeof payload.exp !== "number") {

@@ -23,6 +23,7 @@ import { safeReturnPath } from "../public-url.ts";
 import { CONNECTED_CLIENTS_PATHS } from "./authorization-server/connected-clients-page.ts";
 import { newCsrfToken, sameCsrfToken } from "./csrf.ts";
 import { LOGIN_TRANSACTION_TTL_SECONDS, MAX_OPEN_SIGN_INS, type TransactionSealer } from "./login-transaction.ts";
+import { ProviderUnreachable, providerUnavailable } from "./provider-failure.ts";
 import { claimsMappingFor, userFromTokenResponse } from "./provider-user.ts";
 import { renderSignOutPage } from "./sign-out-page.ts";
 import type { UpstreamOidc } from "./upstream-oidc.ts";
@@ -207,6 +208,8 @@ export class BrowserLogin {
     } catch (error) {
       metrics.authAttempts.inc({ result: "login_failed" });
       logger.warn("code exchange failed", { error: (error as Error).message });
+      // No answer is a failing dependency (503, try again); an answer that refuses is the sign-in's end.
+      if (error instanceof ProviderUnreachable) throw providerUnavailable(error);
       throw new ProxyError("OIDC_ERROR", 401, "The sign-in could not be completed with the identity provider", {
         cause: error,
       });

@@ -5,6 +5,7 @@
 import * as oidc from "openid-client";
 import type { Config } from "../config/schema.ts";
 import { ProxyError } from "../errors.ts";
+import { ProviderUnreachable, providerUnavailable } from "./provider-failure.ts";
 import { type ClaimsMapping, type SessionUser, userFromClaims } from "./session-user.ts";
 import type { UpstreamOidc } from "./upstream-oidc.ts";
 
@@ -65,6 +66,7 @@ export async function userFromTokenResponse(
   try {
     userinfo = await oidc.fetchUserInfo(configuration, tokens.access_token, idToken.sub as string);
   } catch (error) {
+    if (error instanceof ProviderUnreachable) throw providerUnavailable(error);
     throw new ProxyError("OIDC_ERROR", 502, "The identity provider's userinfo endpoint did not answer", {
       cause: error,
     });

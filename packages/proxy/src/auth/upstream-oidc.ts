@@ -10,35 +10,25 @@ import { type ProviderFetch, providerFetch } from "./provider-fetch.ts";
 
 const MAX_RETRY_DELAY_MS = 30_000;
 
-type NetworkError = Error & { code?: string; address?: string; port?: number; errors?: NetworkError[] };
-
-/** "connect ECONNREFUSED 127.0.0.1:9000", or for several addresses (an AggregateError) each of them. */
-function networkCause(cause: NetworkError): string | undefined {
-  if (!cause.errors?.length) return cause.message || cause.code;
-  const places = cause.errors.map((each) => (each.port === undefined ? each.address : `${each.address}:${each.port}`));
-  return [cause.code ?? cause.errors[0]?.code, ...new Set(places)].filter(Boolean).join(" ");
-}
-
 /**
- * Why discovery failed, in words an operator can act on: openid-client says "fetch failed"
- * (the cause, ECONNREFUSED host:port, only in error.cause) and "issuer does not match" without
- * either issuer; both are added here.
+ * Why discovery failed, in words an operator can act on: a network failure arrives worded
+ * (provider-failure.ts, through provider-fetch.ts, as every provider call's does);
+ * openid-client's "issuer does not match" names neither issuer, so both are added here.
  */
 export function discoveryFailure(error: unknown): string {
   if (!(error instanceof Error)) return String(error);
-  const cause = error.cause as (NetworkError & { attribute?: string; expected?: string; body?: unknown }) | undefined;
+  const cause = error.cause as { attribute?: string; expected?: string; body?: unknown } | undefined;
   if (cause?.attribute === "issuer" && cause.expected !== undefined) {
     const declared = (cause.body as { issuer?: unknown } | undefined)?.issuer;
     return `${error.message}: expected ${cause.expected}, the provider declares ${JSON.stringify(declared)}; set oidc.discovery_url to the issuer the provider declares`;
   }
-  const network = cause instanceof Error ? networkCause(cause) : undefined;
-  return network ? `${error.message} (${network})` : error.message;
+  return error.message;
 }
 
 export class UpstreamOidc {
   readonly issuerUrl: URL;
-  /** fetch trusting oidc.ca_file, when set; also used for the provider's JWKS. */
-  readonly fetch: ProviderFetch | undefined;
+  /** fetch trusting oidc.ca_file, when set, and naming why a call failed; also used for the provider's JWKS. */
+  readonly fetch: ProviderFetch;
   #configuration: oidc.Configuration | undefined;
   #retryTimer: NodeJS.Timeout | undefined;
   #stopped = false;
@@ -110,8 +100,8 @@ export class UpstreamOidc {
         {
           execute: insecure ? [oidc.allowInsecureRequests] : [],
           timeout: 10,
-          // Kept by the Configuration for every later request (token, refresh, end session).
-          ...(this.fetch ? { [oidc.customFetch]: this.fetch as oidc.CustomFetch } : {}),
+          // Kept by the Configuration for every later request (token, refresh, userinfo).
+          [oidc.customFetch]: this.fetch as oidc.CustomFetch,
         },
       );
       this.#logger.info("identity provider discovered", { issuer: this.issuer() });

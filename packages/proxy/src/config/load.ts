@@ -52,6 +52,37 @@ export interface LoadedConfig {
   config: Config;
   /** Files read, in the order they were applied. */
   files: string[];
+  /** What the sources did that a reader of one of them would not expect (logged at start, printed by --config-test). */
+  notices: string[];
+}
+
+/** target.url as one source wrote it and as the merge made it, without credentials. */
+function shownTargetUrl(url: unknown): string {
+  if (typeof url !== "string" || !URL.canParse(url)) return String(url);
+  const shown = new URL(url);
+  shown.username = "";
+  shown.password = "";
+  return shown.href;
+}
+
+/**
+ * A notice when later sources' target host, port or protocol rewrote an earlier source's
+ * target.url (decision 041): whoever reads that file sees another address than the one used
+ * (the compose file's MCP_TARGET_HOST over a mounted config.yaml's url, say).
+ */
+function targetRewriteNotice(before: unknown, after: unknown, layers: readonly SourceLayer[]): string[] {
+  if (before === after || typeof before !== "string" || typeof after !== "string") return [];
+  if (!URL.canParse(before) || !URL.canParse(after)) return [];
+  const [was, now] = [new URL(before), new URL(after)];
+  const parts = [
+    was.protocol !== now.protocol ? "protocol" : "",
+    was.hostname !== now.hostname ? "host" : "",
+    was.port !== now.port ? "port" : "",
+  ].filter(Boolean);
+  const by = parts.map((part) => `target.${part} from ${originOf(layers, `target.${part}`)}`).join(", ");
+  return [
+    `target.url from ${originOf(layers, "target.url")} (${shownTargetUrl(before)}) is used as ${shownTargetUrl(after)}: ${by} outrank${parts.length === 1 ? "s" : ""} it`,
+  ];
 }
 
 function isPlainObject(value: unknown): value is RawTree {
@@ -99,7 +130,7 @@ function readSecretFile(file: string, field: string, problems: string[]): string
   }
 }
 
-function originOf(layers: SourceLayer[], fieldPath: string): string | undefined {
+function originOf(layers: readonly SourceLayer[], fieldPath: string): string | undefined {
   for (let i = layers.length - 1; i >= 0; i--) {
     const layer = layers[i] as SourceLayer;
     // A field inside a value one source gave whole (VAULT_SECRETS → vault.secrets.0.key) is its.
@@ -301,7 +332,9 @@ export function loadConfig(options: LoadOptions = {}): LoadedConfig {
   if (problems.length > 0) throw new ConfigError(problems);
 
   const merged = layers.reduce<RawTree>((tree, layer) => mergeTrees(tree, layer.tree), {});
+  const urlBefore = (merged.target as RawTree | undefined)?.url;
   problems.push(...applyTargetPrecedence(merged, layers, (field) => originOf(layers, field)));
+  const notices = targetRewriteNotice(urlBefore, (merged.target as RawTree | undefined)?.url, layers);
   if (problems.length > 0) throw new ConfigError(problems);
   const parsed = configSchema.safeParse(merged);
   if (!parsed.success) {
@@ -322,5 +355,5 @@ export function loadConfig(options: LoadOptions = {}): LoadedConfig {
   checkAuditOutput(config, problems);
   problems.push(...(options.fieldsOnly ? secretSourceProblems(config) : validateConfig(config)));
   if (problems.length > 0) throw new ConfigError(problems.map((problem) => withOrigin(problem, layers)));
-  return { config, files };
+  return { config, files, notices };
 }

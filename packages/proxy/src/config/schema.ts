@@ -1,6 +1,7 @@
 // The proxy's configuration: one zod schema that is at once the TypeScript type, the
 // defaults and the validation. Field names are snake_case so the YAML file, the
 // ConfigMap the operator renders and this schema read the same.
+import { isIPv6 } from "node:net";
 import ms from "ms";
 import { z } from "zod";
 
@@ -43,6 +44,23 @@ const pathList = z
   .union([z.array(z.string().meta({ pattern: "^/" })), z.string()])
   .transform((value) => (Array.isArray(value) ? value : value.split(",")).map((item) => item.trim()).filter(Boolean));
 const absoluteUrl = z.url({ protocol: /^https?$/, error: "must be an absolute http(s) URL" });
+/**
+ * target.host is a host alone: a DNS name, an IPv4 address or an IPv6 address (bracketed or
+ * not). It is written into target.url or into protocol://host:port, and a URL's setters
+ * silently ignore or cut what is not a host (`evil.example:9999`, `user@h`, `h/x`, a space, a
+ * zone id), so such a value would leave the old host in use or send traffic to a part of it.
+ * The pattern reaches the chart's values.schema.json too.
+ */
+const HOST_PROBLEM =
+  "must be a host name or IP address alone (no port, user, path or spaces), e.g. mcp-server or 10.0.0.5; the port is target.port";
+const HOST_PATTERN = /^(?:[A-Za-z0-9_](?:[A-Za-z0-9_.-]*[A-Za-z0-9_])?\.?|\[?[0-9A-Fa-f.]*:[0-9A-Fa-f:.]*\]?)$/;
+const hostName = z
+  .string()
+  .meta({ pattern: HOST_PATTERN.source })
+  .refine(
+    (value) => HOST_PATTERN.test(value) && (!value.includes(":") || isIPv6(value.replace(/^\[(.*)\]$/, "$1"))),
+    HOST_PROBLEM,
+  );
 
 /**
  * server.public_url is an origin (decision 035): the proxy's routes are at the root of its
@@ -105,7 +123,7 @@ const serverSchema = z.strictObject({
 });
 
 const targetSchema = z.strictObject({
-  host: z.string().min(1).default("127.0.0.1"),
+  host: hostName.default("127.0.0.1"),
   port: port.default(3000),
   protocol: z.enum(["http", "https"]).default("http"),
   /** Full upstream URL; overrides host/port/protocol of its own source (decision 041: later sources' win). */

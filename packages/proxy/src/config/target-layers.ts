@@ -18,7 +18,15 @@ function lastSetting(layers: readonly SourceLayer[], key: string): number {
   return layers.findLastIndex((layer) => targetOf(layer.tree)?.[key] !== undefined);
 }
 
-/** url with the given parts replaced; undefined when url does not parse (the schema says so). */
+/** scheme://authority at the start of a URL, then the "/" that begins its path, if written. */
+const AUTHORITY = /^([a-z][a-z0-9+.-]*:\/\/[^/?#]*)(\/?)/i;
+
+/**
+ * url with the given parts replaced, in the form it was written: URL.href adds a "/" to a
+ * URL without a path (http://a:1 became http://b:2/), which the forwarder reads as no base
+ * path all the same, but the configuration then shows what nobody wrote. Undefined when url
+ * does not parse (the schema says so).
+ */
 function withParts(url: unknown, parts: Partial<Record<Part, unknown>>): string | undefined {
   if (typeof url !== "string" || !URL.canParse(url)) return undefined;
   const out = new URL(url);
@@ -28,7 +36,8 @@ function withParts(url: unknown, parts: Partial<Record<Part, unknown>>): string 
     out.hostname = host.includes(":") && !host.startsWith("[") ? `[${host}]` : host;
   }
   if (parts.port !== undefined) out.port = String(parts.port);
-  return out.href;
+  const written = AUTHORITY.exec(url)?.[2];
+  return written === "" ? out.href.replace(AUTHORITY, "$1") : out.href;
 }
 
 /**

@@ -3,6 +3,7 @@
 import { isIP } from "node:net";
 import ms from "ms";
 import proxyAddr from "proxy-addr";
+import { globProblem } from "../mcp/globs.ts";
 import { isHostEntry } from "../middleware/host-check.ts";
 import { type Config, PUBLIC_URL_PATTERN } from "./schema.ts";
 
@@ -217,6 +218,12 @@ function mcpPolicyProblems(config: Config): string[] {
     const field = `mcp_policy.rules[${index}]${rule.name ? ` (${rule.name})` : ""}`;
     if (rule.tools.length + rule.resources.length + rule.prompts.length === 0) {
       problems.push(`${field}: names no tools, resources or prompts; list the globs the rule covers`);
+    }
+    for (const kind of ["tools", "resources", "prompts"] as const) {
+      rule[kind].forEach((glob, at) => {
+        const problem = globProblem(glob, kind);
+        if (problem) problems.push(`${field}.${kind}[${at}]: ${problem}`);
+      });
     }
     if (rule.name !== undefined) {
       if (names.has(rule.name)) problems.push(`${field}: the name "${rule.name}" is used by another rule`);

@@ -301,7 +301,13 @@ export class McpGuard {
           });
     // Notifications and responses get no answer (JSON-RPC); a batch answers every request in it.
     const answers = judged.filter((j) => j.message.method !== undefined && j.message.id !== undefined).map(errorOf);
-    const payload = body.batch ? answers : (answers[0] ?? errorOf(denied[0] as Judged));
+    // Only notifications (and responses): no request to answer. The transport's "cannot accept
+    // the input" is an HTTP error status, its body one JSON-RPC error without id (decision 047).
+    if (answers.length === 0 && !challengeable) {
+      writeJson(res, 403, errorOf(denied[0] as Judged));
+      return 403;
+    }
+    const payload = body.batch && answers.length > 0 ? answers : (answers[0] ?? errorOf(denied[0] as Judged));
     if (challengeable && this.#deps.protectedResource) {
       const challenge = this.#deps.protectedResource.challenge(
         "insufficient_scope",

@@ -6,10 +6,13 @@
 // rule lists (users, groups, e-mail domains, clients, scopes), any value within one
 // condition. Any applying rule that grants allows the call. Once any rule names a kind,
 // that kind is denied by default; kinds no rule names stay open. Identities match as in the
-// access section (docs/decisions/010i): "@" entries are verified e-mail addresses.
-import picomatch from "picomatch";
+// access section (docs/decisions/010i): "@" entries are verified e-mail addresses. A
+// resource URI in an ambiguous spelling is denied before any rule (resource-uri.ts), and a
+// denial names the rule that covers the name (docs/decisions/047).
 import type { SessionUser } from "../auth/session-user.ts";
 import type { Config } from "../config/schema.ts";
+import { compileGlobs } from "./globs.ts";
+import { resourceUriProblem } from "./resource-uri.ts";
 
 export type McpKind = "tool" | "resource" | "prompt";
 
@@ -32,7 +35,10 @@ export interface McpCaller {
 
 export interface McpDecision {
   allowed: boolean;
-  /** The rule that granted the call; absent when no rule was involved or none granted. */
+  /**
+   * The rule that granted the call; for a denial, the first rule that covers the name but does
+   * not grant it to this caller (absent when no rule covers it: denied by default).
+   */
   rule?: string;
   reason: string;
   /** Scopes that would grant the denied call (a step-up challenge, SEP-835). */
@@ -88,13 +94,6 @@ interface CompiledRule {
   granted: Readonly<McpDecision>;
 }
 
-const GLOB_OPTIONS = { dot: true, noextglob: true, nonegate: true } as const;
-
-/** A glob over names; "*" stays within a "/" segment, "**" crosses segments. */
-export function compileGlobs(globs: readonly string[]): (name: string) => boolean {
-  return picomatch([...globs], GLOB_OPTIONS);
-}
-
 function compile(rule: RuleConfig, index: number): CompiledRule {
   const matchers: CompiledRule["matchers"] = {};
   if (rule.tools.length > 0) matchers.tool = compileGlobs(rule.tools);
@@ -113,6 +112,15 @@ function compile(rule: RuleConfig, index: number): CompiledRule {
     granted: Object.freeze({ allowed: true, rule: name, reason: `granted by ${name}` }),
   };
 }
+
+/** What a caller lacks, by the condition it fails (in denials: the caller may learn it). */
+const UNMET: Readonly<Record<string, string>> = {
+  user: "the caller is not one of its users",
+  group: "the caller is in none of its groups",
+  "e-mail domain": "the caller has no verified e-mail address in its domains",
+  client: "the OAuth client is not one of its clients",
+  scope: "the token lacks some of its scopes",
+};
 
 /** Which condition of the rule the caller fails, "" when it meets them all. */
 function unmet(rule: CompiledRule, caller: McpCaller, ignoreScopes: boolean): string {
@@ -155,6 +163,11 @@ export class McpPolicy {
   /** The decision on one call; methods that name nothing are always allowed. */
   decide(call: McpCall, caller: McpCaller): McpDecision {
     if (!call.kind) return { allowed: true, reason: "the method names no tool, resource or prompt" };
+    // Judged only in its plain spelling: the server may resolve another one elsewhere.
+    if (call.kind === "resource" && call.name !== undefined && this.#governed.has("resource")) {
+      const problem = resourceUriProblem(call.name);
+      if (problem) return { allowed: false, reason: problem };
+    }
     return this.decideOn(call.kind, call.name, caller);
   }
 
@@ -163,19 +176,24 @@ export class McpPolicy {
     if (!this.#governed.has(kind)) return { allowed: true, reason: `no rule governs ${kind}s` };
     if (name === undefined) return { allowed: false, reason: `the request names no ${kind}` };
     let stepUp: CompiledRule | undefined;
-    let applied = false;
+    let covering: { rule: CompiledRule; failed: string } | undefined;
     for (const rule of this.#rules) {
       const matches = rule.matchers[kind];
       if (!matches?.(name)) continue;
-      applied = true;
       const failed = unmet(rule, caller, false);
       if (failed === "") return rule.granted;
+      covering ??= { rule, failed };
       // A rule the caller meets but for its scopes: a token with them would be granted.
       if (failed === "scope" && caller.scopes !== undefined && !stepUp) stepUp = rule;
     }
-    const reason = applied
-      ? `no rule grants the ${kind} "${name}" to this caller`
-      : `no rule names the ${kind} "${name}" (denied by default)`;
-    return { allowed: false, reason, ...(stepUp ? { rule: stepUp.name, stepUpScopes: stepUp.scopes } : {}) };
+    if (!covering) return { allowed: false, reason: `no rule names the ${kind} "${name}" (denied by default)` };
+    // The rule named is the step-up's when there is one: its scopes are what the caller lacks.
+    const named = stepUp ? { rule: stepUp, failed: "scope" } : covering;
+    return {
+      allowed: false,
+      rule: named.rule.name,
+      reason: `no rule grants the ${kind} "${name}" to this caller (${named.rule.name} covers it; ${UNMET[named.failed]})`,
+      ...(stepUp ? { stepUpScopes: stepUp.scopes } : {}),
+    };
   }
 }

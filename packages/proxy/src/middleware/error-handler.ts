@@ -3,17 +3,13 @@
 // (never sent). Proxied requests' errors are written by app.ts and upstream/forwarder.ts.
 import type { ErrorRequestHandler, RequestHandler } from "express";
 import { ProxyError, renderError, toProxyError } from "../errors.ts";
+import { failureLogOf } from "../observability/failure-log.ts";
 import type { Logger } from "../observability/logger.ts";
 
 export function errorHandler(logger: Logger): ErrorRequestHandler {
   return (err, _req, res, _next) => {
     const error = toProxyError(err);
-    if (error.status >= 500) {
-      logger.error("request failed", {
-        code: error.code,
-        error: (error.cause as Error | undefined)?.message ?? error.message,
-      });
-    }
+    if (error.status >= 500) failureLogOf(logger)(error);
     if (res.headersSent) {
       res.destroy();
       return;

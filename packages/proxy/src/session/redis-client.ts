@@ -1,7 +1,8 @@
 // One Redis connection for the proxy, in the topology the config names. Commands fail
 // fast while disconnected (no offline queue), so requests answer 503 instead of hanging
 // (the deadline on a connected Redis that does not answer is the session store's, store.ts);
-// the client reconnects on its own with capped backoff. The connection is made in the
+// the client reconnects on its own with capped backoff, also from a connection silent for
+// redis.connect_timeout, its handshake included (decision 044). The connection is made in the
 // background: a Redis that is down or silent at startup keeps the proxy unready, never
 // unstarted (decision 040). node-redis's core package: the
 // `redis` package adds the commands of the search, JSON, time-series and Bloom modules
@@ -101,9 +102,12 @@ class FirstConnection {
 interface ClientParts {
   config: Config["redis"];
   logger: Logger;
-  onError: (error: Error) => void;
+  /** Logs the error (at most a line every 10 s); `node`: the cluster node it came from. */
+  onError: (error: Error | string, node?: string) => void;
   /** The options of every node connection: fail fast while disconnected, bounded queue. */
   nodeOptions: Record<string, unknown>;
+  /** What a Sentinel's own connections (to the sentinels) take of them: the deadlines. */
+  sentinelOptions: Record<string, unknown>;
 }
 
 /** The connection once `first` is made; PING fails at once before (a cluster knows no masters yet). */
@@ -123,6 +127,11 @@ function clusterConnection({ config, logger, onError, nodeOptions }: ClientParts
     defaults: nodeOptions,
   });
   cluster.on("error", onError);
+  // A node's own connection errors (down, silent, refusing the password) are not "error"s of
+  // the cluster: without this a node lost after startup was never named in the log.
+  cluster.on("node-error", (error: Error, node: { host: string; port: number }) =>
+    onError(error, `${node.host}:${node.port}`),
+  );
   const first = new FirstConnection(() => cluster.connect(), onError);
   void first.done.then(() => logger.info("redis connected", { mode: "cluster" }));
   // Every master must answer: a key on a silent one would hang otherwise.
@@ -130,11 +139,13 @@ function clusterConnection({ config, logger, onError, nodeOptions }: ClientParts
   return connection(cluster, first, ping);
 }
 
-function sentinelConnection({ config, logger, onError, nodeOptions }: ClientParts): RedisConnection {
+function sentinelConnection({ config, logger, onError, nodeOptions, sentinelOptions }: ClientParts): RedisConnection {
   const sentinel = createSentinel({
     name: config.sentinel_name,
     sentinelRootNodes: config.nodes.map(parseNode),
     nodeClientOptions: nodeOptions,
+    // Without them a sentinel that accepts and never answers held discovery for ever.
+    sentinelClientOptions: sentinelOptions,
   });
   sentinel.on("error", onError);
   const first = new FirstConnection(() => sentinel.connect(), onError);
@@ -156,24 +167,39 @@ function standaloneConnection({ config, logger, onError, nodeOptions }: ClientPa
 export function connectRedis(config: Config, logger: Logger): RedisConnection {
   const { redis } = config;
   let lastErrorLog = 0;
-  const onError = (error: Error) => {
+  const onError = (error: Error | string, node?: string) => {
     // A down Redis emits an error per reconnect attempt; one line every 10 s is enough.
     const now = Date.now();
     if (now - lastErrorLog > 10_000) {
       lastErrorLog = now;
-      logger.error("redis connection error", { error: error.message, mode: redis.mode });
+      // node-redis's Sentinel emits some of its errors as bare strings.
+      const message = error instanceof Error ? error.message : String(error);
+      logger.error("redis connection error", { error: message, mode: redis.mode, ...(node ? { node } : {}) });
     }
   };
-  const socket = { connectTimeout: redis.connect_timeout, reconnectStrategy };
+  const deadlines = {
+    socket: {
+      connectTimeout: redis.connect_timeout,
+      // connectTimeout covers only the TCP connect: node-redis waits for the handshake's answer
+      // (HELLO, AUTH) without a deadline, so a peer that accepts and never answers held the
+      // connection, unready, for ever. A socket silent this long is dropped and retried
+      // (reconnectStrategy), during the handshake as at any time (decision 044).
+      socketTimeout: redis.connect_timeout,
+      reconnectStrategy,
+    },
+    // Traffic on an idle connection, so socketTimeout drops only a peer that does not answer:
+    // a write refreshes the socket's timer, and the PING is written well within it.
+    pingInterval: Math.max(1, Math.floor(redis.connect_timeout / 2)),
+  };
   const nodeOptions = {
     ...(redis.password ? { password: redis.password } : {}),
-    socket,
+    ...deadlines,
     disableOfflineQueue: true,
     // Commands waiting on a Redis that stopped answering are bounded: past this many, new
     // ones fail at once ("The queue is full") instead of piling up.
     commandsQueueMaxLength: MAX_PENDING_COMMANDS,
   };
-  const parts = { config: redis, logger, onError, nodeOptions };
+  const parts = { config: redis, logger, onError, nodeOptions, sentinelOptions: deadlines };
   if (redis.mode === "cluster") return clusterConnection(parts);
   if (redis.mode === "sentinel") return sentinelConnection(parts);
   return standaloneConnection(parts);

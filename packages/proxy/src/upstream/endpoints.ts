@@ -82,7 +82,8 @@ interface EndpointEvents {
 /** The URLs configured: target.urls, else target.url, else protocol://host:port. */
 export function configuredUrls(target: Config["target"]): URL[] {
   if (target.urls.length > 0) return target.urls.map((url) => new URL(url));
-  return [new URL(target.url ?? `${target.protocol}://${target.host}:${target.port}`)];
+  const host = isIPv6(target.host) ? `[${target.host}]` : target.host;
+  return [new URL(target.url ?? `${target.protocol}://${host}:${target.port}`)];
 }
 
 /** The endpoint URL for one address of `base`'s host name. */

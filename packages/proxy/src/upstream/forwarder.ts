@@ -6,8 +6,11 @@
 // The pool has no connection cap: an open event stream holds its connection for its whole
 // life, so any cap is a number of streams after which every request waits (see
 // docs/decisions/015-upstream-connections.md). What bounds streams is a per-user limit, which
-// WebSocket upgrades (relayed past the pool, websocket.ts) take their slots of here as well.
+// WebSocket upgrades (relayed past the pool, websocket.ts) take their slots of here as well,
+// and are kept here while open, as event streams are, to be ended at shutdown or when their
+// credential ends (stream-recheck.ts).
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from "node:http";
+import type { Socket } from "node:net";
 import type { SessionUser } from "../auth/session-user.ts";
 import type { Config } from "../config/schema.ts";
 import { ProxyError } from "../errors.ts";
@@ -120,10 +123,27 @@ export interface EventRelayFilter {
  * stream slots and a place in its endpoint's load, as an event stream does.
  */
 export interface UpgradeSlot {
-  /** The MCP server switched protocols: an open stream from now on (mcp_proxy_active_streams). */
-  switched(): void;
+  /**
+   * The MCP server switched protocols over `upstream`: an open stream from now on
+   * (mcp_proxy_active_streams, Forwarder.openUpgrades).
+   */
+  switched(upstream: Socket): void;
   /** Gives all of it back; only the first call does anything (either side may close first). */
   release(): void;
+}
+
+/** A relayed upgrade that switched protocols, until either side closes it. */
+export interface OpenUpgrade {
+  /** The upgrade request as it was admitted (its credential is checked again: stream-recheck.ts). */
+  readonly req: IncomingMessage;
+  /** Whether a socket of it is gone (it is over; release follows at the close). */
+  readonly over: boolean;
+  /**
+   * Destroys both sockets: the bytes relayed are another protocol's frames (WebSocket), so no
+   * clean end can be written into them, and an ended client socket alone would leave the
+   * upstream one open (http-proxy pipes an end on, not a destroy).
+   */
+  end(): void;
 }
 
 export interface AnswerRewrite {
@@ -131,9 +151,26 @@ export interface AnswerRewrite {
   rewrite: (body: Buffer, contentType: string) => Buffer;
 }
 
+/** The open upgrade of `req`, whose client socket is the request's own (Node's "upgrade" event). */
+function openUpgrade(req: IncomingMessage, upstream: Socket): OpenUpgrade {
+  const client = req.socket;
+  return {
+    req,
+    get over() {
+      return client.destroyed || upstream.destroyed;
+    },
+    end() {
+      client.destroy();
+      upstream.destroy();
+    },
+  };
+}
+
 export class Forwarder {
   /** Event streams being relayed, ended cleanly at shutdown. */
   readonly openStreams = new Set<ServerResponse>();
+  /** Upgraded connections being relayed (from their 101 to their close), ended at shutdown too. */
+  readonly openUpgrades = new Set<OpenUpgrade>();
   readonly #config: Config["target"];
   readonly #metrics: ProxyMetrics;
   readonly #logger: Logger;
@@ -238,17 +275,22 @@ export class Forwarder {
     const { streams, streamOpened, streamClosed } = this.#exchanges;
     if (!streams.acquire(owner)) throw this.#refused();
     endpoint.inFlight++;
+    const openUpgrades = this.openUpgrades;
     let state: "held" | "open" | "released" = "held";
+    let open: OpenUpgrade | undefined;
     return {
-      switched() {
+      switched(upstream) {
         if (state !== "held") return;
         state = "open";
         streamOpened();
+        open = openUpgrade(req, upstream);
+        openUpgrades.add(open);
       },
       release() {
         if (state === "released") return;
         if (state === "open") streamClosed();
         state = "released";
+        if (open) openUpgrades.delete(open);
         streams.release(owner);
         endpoint.inFlight--;
       },

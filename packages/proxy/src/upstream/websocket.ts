@@ -40,12 +40,15 @@ interface Relayed {
   requestId: string;
   endpoint: Endpoint;
   slot: UpgradeSlot;
+  /** The client's headers, which the upstream ones replace until the upstream request is made. */
+  clientHeaders: IncomingHttpHeaders;
 }
 
 /**
  * Relays each upgrade to the endpoint upgrades.ts chose for it (its MCP session's, or the
  * least loaded), `target` being only http-proxy's default. The slot it holds is told when the
- * MCP server switched protocols; upgrades.ts releases it when the connection is over.
+ * MCP server switched protocols (and over which socket); upgrades.ts releases it when the
+ * connection is over.
  */
 export function createUpgradeRelay(target: URL, logger: Logger, parts: UpstreamHeaderParts) {
   const relayed = new WeakMap<IncomingMessage, Relayed>();
@@ -63,9 +66,12 @@ export function createUpgradeRelay(target: URL, logger: Logger, parts: UpstreamH
       },
       proxyReqWs(proxyReq, req, socket) {
         const upgrade = relayed.get(req);
+        // The upstream request has its headers now: the request is again as the client sent
+        // it, credential included, which the periodic re-check asks about (stream-recheck.ts).
+        if (upgrade) req.headers = upgrade.clientHeaders;
         // An address found for a DNS name is still that name's server, as for plain requests (forwarder.ts).
         if (upgrade?.endpoint.host) proxyReq.setHeader("host", upgrade.endpoint.host);
-        proxyReq.once("upgrade", () => upgrade?.slot.switched());
+        proxyReq.once("upgrade", (_answer, upstream: Socket) => upgrade?.slot.switched(upstream));
         // Ahead of http-proxy's own listener, which pipes the answer on unless the socket is ended.
         proxyReq.prependOnceListener("response", (answer) => {
           answer.resume();
@@ -76,11 +82,18 @@ export function createUpgradeRelay(target: URL, logger: Logger, parts: UpstreamH
       },
     },
   });
-  return (req: IncomingMessage, socket: Socket, head: Buffer, who: Who, to: Omit<Relayed, "requestId">) => {
-    const upgrade = req.headers.upgrade as string;
+  return (
+    req: IncomingMessage,
+    socket: Socket,
+    head: Buffer,
+    who: Who,
+    to: Omit<Relayed, "requestId" | "clientHeaders">,
+  ) => {
+    const clientHeaders = req.headers;
+    const upgrade = clientHeaders.upgrade as string;
     // Upgrade and Connection are hop-by-hop, yet this hop is the upgrade: they go on again.
     req.headers = { ...headerObject(upstreamHeaders(req, who, parts)), connection: "Upgrade", upgrade };
-    relayed.set(req, { requestId: who.requestId, ...to });
+    relayed.set(req, { requestId: who.requestId, clientHeaders, ...to });
     return relay.upgrade(req, socket, head);
   };
 }

@@ -1,6 +1,6 @@
-// What the proxy logs when it cannot discover its provider, against a real oidc-provider and a
-// port nobody listens on: a new user's trial saw only "fetch failed" for a refused issuer and
-// an issuer mismatch that named neither issuer.
+// What the proxy logs when it cannot discover its provider, against a real oidc-provider, one
+// behind a CA the proxy was not told of, and a port nobody listens on: a new user's trial saw
+// only "fetch failed" for a refused issuer and an issuer mismatch that named neither issuer.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { type DevIdentityProvider, startDevIdentityProvider } from "../../dev/identity-provider.ts";
@@ -8,12 +8,13 @@ import { UpstreamOidc } from "../../src/auth/upstream-oidc.ts";
 import { loadConfig } from "../../src/config/load.ts";
 import type { OidcSettings } from "../../src/config/resolve.ts";
 import { capturingLogger } from "../support/captured-log.ts";
+import { makeLocalhostCertificates } from "../support/certificates.ts";
 import { freePort } from "../support/ports.ts";
 
 /** The first discovery attempt's warning, for a provider at `discoveryUrl`. */
-async function discoveryWarning(discoveryUrl: string): Promise<string> {
+async function discoveryWarning(discoveryUrl: string, env: Record<string, string> = {}): Promise<string> {
   const lines: string[] = [];
-  const { config } = loadConfig({ env: { OIDC_DISCOVERY_URL: discoveryUrl, OIDC_CLIENT_ID: "proxy" } });
+  const { config } = loadConfig({ env: { OIDC_DISCOVERY_URL: discoveryUrl, OIDC_CLIENT_ID: "proxy", ...env } });
   const upstream = new UpstreamOidc(config.oidc as OidcSettings, capturingLogger(lines, "warn"));
   upstream.start();
   await upstream.firstAttempt();
@@ -35,7 +36,32 @@ describe("provider discovery failures", () => {
   it("names the refused address, not only fetch failed", async () => {
     const port = await freePort();
     const error = await discoveryWarning(`http://127.0.0.1:${port}`);
-    assert.match(error, new RegExp(`^fetch failed \\(connect ECONNREFUSED 127\\.0\\.0\\.1:${port}\\)$`));
+    assert.equal(
+      error,
+      `http://127.0.0.1:${port}/.well-known/openid-configuration: connection refused by 127.0.0.1:${port} (ECONNREFUSED)`,
+    );
+  });
+
+  it("names a certificate the proxy does not trust, and the setting that trusts its CA", async () => {
+    const certificates = makeLocalhostCertificates();
+    const tlsIdp = await startDevIdentityProvider({
+      clients: [],
+      host: "localhost",
+      tls: { key: certificates.key, cert: certificates.cert },
+    });
+    try {
+      const error = await discoveryWarning(tlsIdp.issuer);
+      const { port } = new URL(tlsIdp.issuer);
+      assert.match(
+        error,
+        new RegExp(
+          `^${tlsIdp.issuer}/\\.well-known/openid-configuration: TLS certificate of localhost:${port} not accepted: `,
+        ),
+      );
+      assert.match(error, /oidc\.ca_file/);
+    } finally {
+      await tlsIdp.close();
+    }
   });
 
   it("names the expected and the declared issuer when they differ", async () => {

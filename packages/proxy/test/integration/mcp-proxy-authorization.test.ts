@@ -746,10 +746,14 @@ describe("regression: mcp_auth.token_cache_ttl was ignored in proxy mode (sessio
 describe("the provider's tokens behind an MCP client's grant", () => {
   let stack: Stack;
   let base: string;
+  const lines: string[] = [];
 
   before(async () => {
     // Refresh the provider's tokens whenever an MCP client refreshes (less than 2 h left of 1 h).
-    stack = await startStack({ env: { MCP_AUTH_MODE: "proxy", OIDC_REFRESH_BEFORE_EXPIRY: "2h" } });
+    stack = await startStack({
+      env: { MCP_AUTH_MODE: "proxy", OIDC_REFRESH_BEFORE_EXPIRY: "2h", LOG_LEVEL: "warn" },
+      logger: capturingLogger(lines, "warn"),
+    });
     base = `http://127.0.0.1:${stack.ports[0]}`;
   });
   after(async () => {
@@ -773,6 +777,15 @@ describe("the provider's tokens behind an MCP client's grant", () => {
     response = await hand.token({ grant_type: "refresh_token", refresh_token: tokens.refresh_token as string });
     assert.equal(response.status, 200, "a provider restart must not end MCP clients' grants");
     tokens = (await response.json()) as Record<string, string>;
+    // Said, with why (it said nothing: the refresh went on with the tokens it had, unlogged).
+    const { port } = new URL(stack.idp.issuer);
+    const deferred = lines
+      .map((line) => JSON.parse(line) as { message: string; error?: string })
+      .find((line) => line.message === "token refresh deferred: provider unreachable");
+    assert.equal(
+      deferred?.error,
+      `http://localhost:${port}/token: connection refused by 127.0.0.1:${port} (ECONNREFUSED)`,
+    );
 
     // The provider is back without the user's grant: the next refresh is refused.
     await stack.reviveProvider();

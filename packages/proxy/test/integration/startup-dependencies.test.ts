@@ -1,7 +1,9 @@
 // The proxy started as a user starts it (`node src/main.ts`, configured by its environment)
 // while what it depends on is not there: a Redis that accepts connections and never answers
-// (redis-server paused with SIGSTOP), a Redis that refuses them (stopped), an identity
-// provider that accepts and never answers (a TCP listener that holds every connection).
+// (redis-server paused with SIGSTOP), a Redis that refuses them (stopped), a Redis, a
+// sentinel or a cluster seed node that accepts and never answers the handshake, keeping the
+// connection (a TCP listener; a real one takes its port later), an identity provider that
+// accepts and never answers (a TCP listener that holds every connection).
 // Each time it listens all the same, says in a log line what it waits for, is alive
 // (/healthz 200) but not ready (/readyz 503 naming what is missing), answers a request that
 // needs the missing part 503, and becomes ready once it answers; SIGTERM ends it meanwhile.
@@ -13,12 +15,12 @@ import http from "node:http";
 import net from "node:net";
 import path from "node:path";
 import { createInterface } from "node:readline";
-import { after, before, describe, it } from "node:test";
+import { after, afterEach, before, describe, it } from "node:test";
 import { sign } from "cookie-signature";
 import { type DevIdentityProvider, startDevIdentityProvider } from "../../dev/identity-provider.ts";
 import { freePort } from "../support/ports.ts";
 import { finished } from "../support/process.ts";
-import { startRedis, type TestRedis } from "../support/redis-server.ts";
+import { startCluster, startRedis, startSentinel, type TestRedis } from "../support/redis-server.ts";
 
 const MAIN = path.resolve(import.meta.dirname, "../../src/main.ts");
 const CLIENT_ID = "startup-proxy";
@@ -166,19 +168,35 @@ async function stopped(proxy: ProxyProcess): Promise<void> {
   assert.ok(proxy.log.some((entry) => entry.message === "shutdown complete"));
 }
 
-/** A TCP listener that accepts every connection and never answers; `release()` drops them and frees the port. */
+/**
+ * A TCP listener that accepts every connection and never answers; `release()` drops them and
+ * frees the port; `stopListening()` frees the port and keeps them open, silent (a peer that
+ * holds a connection it will never answer: a wedged Redis, a proxy in front of one gone).
+ */
 async function startSilentListener() {
   const sockets = new Set<net.Socket>();
+  let accepted: () => void;
+  const firstAccepted = new Promise<void>((resolve) => {
+    accepted = resolve;
+  });
   const server = net.createServer((socket) => {
     sockets.add(socket);
     socket.on("error", () => undefined);
+    accepted();
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const { port } = server.address() as net.AddressInfo;
   return {
     port,
+    /** Settles once a connection was accepted. */
+    firstAccepted,
+    /** The port is free on return (close()'s callback would wait for the connections kept). */
+    stopListening: () => void server.close(),
     async release() {
-      if (!server.listening) return;
+      if (!server.listening) {
+        for (const socket of sockets) socket.destroy();
+        return;
+      }
       // Closed first: a connection accepted after the others were dropped would hold close().
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       for (const socket of sockets) socket.destroy();
@@ -248,6 +266,98 @@ describe("starting while the session store is silent or down", BOUND, () => {
     } finally {
       redis.resume();
     }
+  });
+});
+
+describe("a Redis that accepts the connection and never answers the handshake", BOUND, () => {
+  let silent: Awaited<ReturnType<typeof startSilentListener>>;
+  let provider: DevIdentityProvider;
+  let redis: TestRedis | undefined;
+  let proxy: ProxyProcess | undefined;
+
+  before(async () => {
+    silent = await startSilentListener();
+    provider = await startProvider();
+  });
+  after(async () => {
+    if (proxy?.child.exitCode === null) proxy.child.kill("SIGKILL");
+    await silent.release();
+    await redis?.close();
+    await provider.close();
+  });
+
+  it("drops the silent connection after redis.connect_timeout and retries: ready once a Redis answers there", async () => {
+    proxy = await startProxyProcess({
+      OIDC_DISCOVERY_URL: provider.issuer,
+      SESSION_STORE: "redis",
+      REDIS_URL: `redis://127.0.0.1:${silent.port}`,
+    });
+    await silent.firstAccepted;
+    await assertWaitingFor(proxy, "session store unavailable", withSessionCookie);
+    // The port now belongs to a real Redis; the connection the proxy holds stays open and
+    // silent. Without a deadline on the handshake the proxy waited on it for ever.
+    silent.stopListening();
+    redis = await startRedis(silent.port);
+    await ready(proxy);
+    assert.equal((await withSessionCookie(proxy.url)).status, 401, "the store answered: no such session");
+    const dropped = await proxy.line("redis connection error");
+    assert.match(String(dropped.error), /timeout/i, "the log line names the silent peer's timeout");
+    await stopped(proxy);
+  });
+});
+
+describe("a Sentinel or a cluster seed node that accepts the connection and never answers", BOUND, () => {
+  let silent: Awaited<ReturnType<typeof startSilentListener>>;
+  let provider: DevIdentityProvider;
+  let proxy: ProxyProcess | undefined;
+  const closers: (() => Promise<void>)[] = [];
+
+  before(async () => {
+    provider = await startProvider();
+  });
+  afterEach(async () => {
+    if (proxy?.child.exitCode === null) proxy.child.kill("SIGKILL");
+    await silent.release();
+    for (const close of closers.splice(0).reverse()) await close();
+  });
+  after(async () => {
+    await provider.close();
+  });
+
+  /** Waits on the silent node, then is ready once `takeOver` starts the real one on its port. */
+  async function readyOnceAnswered(mode: string, takeOver: (port: number) => Promise<void>) {
+    silent = await startSilentListener();
+    proxy = await startProxyProcess({
+      OIDC_DISCOVERY_URL: provider.issuer,
+      SESSION_STORE: "redis",
+      REDIS_MODE: mode,
+      REDIS_NODES: `127.0.0.1:${silent.port}`,
+    });
+    await silent.firstAccepted;
+    await assertWaitingFor(proxy, "session store unavailable", withSessionCookie);
+    silent.stopListening();
+    await takeOver(silent.port);
+    await ready(proxy);
+    assert.equal((await withSessionCookie(proxy.url)).status, 401, "the store answered: no such session");
+    const dropped = await proxy.line("redis connection error");
+    assert.match(String(dropped.error), /timeout/i, "the log line names the silent peer's timeout");
+    await stopped(proxy);
+  }
+
+  it("sentinel: drops the silent sentinel and retries; ready once a sentinel answers there", async () => {
+    await readyOnceAnswered("sentinel", async (port) => {
+      const master = await startRedis();
+      closers.push(() => master.close());
+      const sentinel = await startSentinel(master, port);
+      closers.push(() => sentinel.close());
+    });
+  });
+
+  it("cluster: drops the silent seed node and retries; ready once a cluster node answers there", async () => {
+    await readyOnceAnswered("cluster", async (port) => {
+      const cluster = await startCluster(port);
+      closers.push(() => cluster.close());
+    });
   });
 });
 

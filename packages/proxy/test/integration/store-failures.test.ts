@@ -2,14 +2,17 @@
 // open, nothing comes back) or is gone (killed): every request that needs it answers 503 JSON
 // with Retry-After within session.store_timeout instead of hanging, and /readyz says so; also
 // when it stops only after the MCP server answered (a new MCP session that cannot be bound).
-// A client that leaves while its request waits for the store is forwarded nothing. Probes and
-// scrapes never wait out the store's deadline: /metrics answers from what it has, /readyz and
-// /health say 503 while a request that needs the store still waits. Shutdown ends while the
-// store hangs (node-redis's close() waits for every pending reply; it is cut after a deadline).
+// The authorization server's token requests (refresh, code exchange, revocation) and a
+// sign-out answer 503 too, and end nothing. A client that leaves while its request waits for
+// the store is forwarded nothing. Probes and scrapes never wait out the store's deadline:
+// /metrics answers from what it has, /readyz and /health say 503 while a request that needs
+// the store still waits. Shutdown ends while the store hangs (node-redis's close() waits for
+// every pending reply; it is cut after a deadline).
 import assert from "node:assert/strict";
 import { once } from "node:events";
 import net from "node:net";
 import { after, before, describe, it } from "node:test";
+import { createClient } from "@redis/client";
 import type { RunningProxy } from "../../src/proxy-server.ts";
 import { TestBrowser } from "../support/browser.ts";
 import { capturingLogger } from "../support/captured-log.ts";
@@ -112,6 +115,74 @@ describe("a session store that hangs or is gone", () => {
     } finally {
       await redis.start();
     }
+  });
+});
+
+describe("the authorization server's token requests and sign-out while the session store hangs", () => {
+  let redis: TestRedis;
+  let stack: Stack;
+  let close: () => Promise<void>;
+  let url: string;
+  let hand: HandClient;
+  let tokens: { access_token: string; refresh_token: string };
+  let unusedCode: { code: string; verifier: string };
+
+  before(async () => {
+    ({ redis, stack, close } = await startStackWithRedis({
+      env: {
+        MCP_AUTH_MODE: "proxy",
+        // The sign-in is read once and kept: a sign-out reaches its own store calls (ending
+        // the grants, destroying the session), not only the session's read.
+        SESSION_CACHE_TTL: "60s",
+        SESSION_STORE_TIMEOUT: "300ms",
+      },
+    }));
+    url = `http://127.0.0.1:${stack.ports[0]}`;
+    hand = new HandClient(url);
+    assert.equal((await hand.register()).status, 201);
+    const first = await hand.authorize("alice");
+    const exchanged = await hand.exchange(first.code ?? "", first.verifier);
+    assert.equal(exchanged.status, 200);
+    tokens = (await exchanged.json()) as typeof tokens;
+    assert.ok(tokens.refresh_token, "a refresh token");
+    const second = await hand.authorize("alice");
+    unusedCode = { code: second.code ?? "", verifier: second.verifier };
+    assert.equal((await hand.browser.fetch(`${url}/api/v1/session`)).status, 200, "the sign-in is cached");
+  });
+  after(() => close());
+
+  type Kind = "refresh" | "code exchange" | "revocation" | "sign-out";
+  const asks: Record<Kind, () => Promise<Response>> = {
+    refresh: () => hand.token({ grant_type: "refresh_token", refresh_token: tokens.refresh_token }),
+    "code exchange": () => hand.exchange(unusedCode.code, unusedCode.verifier),
+    revocation: () => hand.revoke(tokens.access_token),
+    // A program's sign-out (no Sec-Fetch-Site, no form): the session and the grants end.
+    "sign-out": () => hand.browser.fetch(`${url}/logout`, { method: "POST" }),
+  };
+
+  it("answers each 503 with Retry-After, ends nothing meanwhile, and each works once Redis answers", async () => {
+    redis.pause();
+    try {
+      for (const [kind, ask] of Object.entries(asks)) {
+        const { status, retryAfter, body } = await answer(await ask());
+        assert.equal(status, 503, `${kind}: ${JSON.stringify(body)}`);
+        assert.match(retryAfter ?? "", /^\d+$/, `${kind} has Retry-After`);
+      }
+    } finally {
+      redis.resume();
+    }
+    const store = createClient({ url: redis.url });
+    await store.connect();
+    try {
+      assert.equal((await store.keys("mcp:session:*")).length, 1, "the session is still in the store");
+    } finally {
+      await store.close();
+    }
+    for (const kind of ["refresh", "code exchange", "sign-out"] as const) {
+      const response = await asks[kind]();
+      assert.equal(response.status, 200, `${kind} after: ${await response.text()}`);
+    }
+    assert.equal((await hand.browser.fetch(`${url}/api/v1/session`)).status, 401, "signed out");
   });
 });
 

@@ -24,7 +24,7 @@ function standIn(dir: string): string {
 }
 
 /** Installs into a staging root with `environment` as the secrets file; the run and what the binary saw. */
-function installWith(environment: string) {
+function installWith(environment: string | Buffer) {
   const dir = mkdtempSync(path.join(tmpdir(), "systemd-envfile-"));
   const stage = path.join(dir, "root");
   const binary = standIn(dir);
@@ -98,6 +98,32 @@ describe("systemd install.sh: the environment file", () => {
     assert.equal(seen["2BAD"], undefined);
     assert.match(run.stderr, /ignoring "not a name": not a variable name/);
     for (const file of ["pwned", "pwned2", "commented"]) assert.ok(!existsSync(path.join(dir, file)), file);
+  });
+
+  // systemd refuses a whole file with a NUL byte or a key or value that is not UTF-8, and the
+  // service does not start; bash dropped the NUL and passed the bytes on, so the check passed.
+  it("refuses a file systemd would refuse (a NUL byte, a line not UTF-8), naming the line and not its content", () => {
+    const refusals: [Buffer, RegExp][] = [
+      [Buffer.from("OK=1\nSECRET=hunter2\0hunter3\n"), /environment:2: a NUL byte; systemd refuses the whole file/],
+      [
+        Buffer.from("OK=1\n\nSECRET=hunter2\xe9\n", "latin1"),
+        /environment:3: not valid UTF-8; systemd refuses the whole file/,
+      ],
+      // An encoded surrogate (U+D800) and an overlong "/" are not UTF-8 either.
+      [Buffer.from([...Buffer.from("SECRET=hunter2"), 0xed, 0xa0, 0x80]), /environment:1: not valid UTF-8/],
+      [Buffer.from([...Buffer.from("SECRET=hunter2"), 0xc0, 0xaf]), /environment:1: not valid UTF-8/],
+    ];
+    for (const [environment, message] of refusals) {
+      const { run } = installWith(environment);
+      assert.equal(run.status, 0, run.stderr);
+      assert.match(run.stdout, /but not started/);
+      assert.match(run.stdout, message);
+      assert.doesNotMatch(run.stdout + run.stderr, /hunter/, "nothing of the values is shown");
+    }
+    const comment = Buffer.from("# caf\xe9: a comment may hold any bytes\n", "latin1");
+    const { run, seen } = installWith(Buffer.concat([comment, Buffer.from("NAME=café € 😀\n")]));
+    assert.match(run.stdout, /configuration OK/, run.stdout);
+    assert.equal(seen.NAME, "café € 😀");
   });
 
   it("asks for MCP_PUBLIC_URL among the settings to fill in", () => {

@@ -3,13 +3,20 @@
 // the 429 JSON plain streams get; other users go on), counted in the streams metrics, and
 // given back exactly once however they end (closed by either side, refused upstream, a
 // handshake the MCP server drops). With several endpoints an upgrade naming an MCP session
-// reaches the endpoint that holds it, as the session's plain requests do.
+// reaches the endpoint that holds it, as the session's plain requests do. SIGTERM ends open
+// upgraded connections at once, as it ends event streams, and the process exits without
+// waiting for server.shutdown_timeout (decision 043).
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
+import { once } from "node:events";
 import http from "node:http";
 import type { AddressInfo, Socket } from "node:net";
+import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { TestBrowser } from "../support/browser.ts";
+import { freePort } from "../support/ports.ts";
+import { finished, logLine } from "../support/process.ts";
 import { type Stack, startStack } from "../support/stack.ts";
 import { type HandshakeResult, websocketHandshake } from "../support/websocket-handshake.ts";
 
@@ -121,7 +128,6 @@ describe("WebSocket upgrades and target.max_streams_per_user", () => {
     bob = await signedIn(base, "bob");
   });
   after(async () => {
-    // The upstream first: an upgraded connection holds the proxy's shutdown.
     await upstream.close();
     await stack.close();
   });
@@ -243,6 +249,53 @@ describe("WebSocket upgrades with several endpoints", () => {
       });
     } finally {
       await Promise.all(held.filter((h) => h.socket).map(hangUp));
+    }
+  });
+});
+
+describe("WebSocket upgrades at shutdown", () => {
+  it("SIGTERM ends open upgraded connections and the process exits, without waiting for the deadline", async () => {
+    const upstream = await startWebSocketServer();
+    const port = await freePort();
+    const child = spawn(process.execPath, [path.resolve(import.meta.dirname, "../../src/main.ts")], {
+      env: {
+        PATH: process.env.PATH ?? "",
+        AUTH_MODE: "bypass",
+        MCP_HOST: "127.0.0.1",
+        MCP_PORT: String(port),
+        MCP_TARGET_URL: upstream.url,
+        // The default, far past what the test waits: connections left open would hold the
+        // process that long, then be cut with a warning.
+        MCP_SHUTDOWN_TIMEOUT: "30s",
+        LOG_LEVEL: "info",
+      },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    const exit = finished(child);
+    try {
+      await logLine(child, "mcp-oidc-proxy listening");
+      const open = [
+        await websocketHandshake(`http://127.0.0.1:${port}/ws`),
+        await websocketHandshake(`http://127.0.0.1:${port}/ws`),
+      ];
+      assert.deepEqual(
+        open.map((h) => h.status),
+        [101, 101],
+      );
+      const closed = open.map((h) => {
+        const socket = h.socket as Socket;
+        socket.on("error", () => {}); // a cut connection may end with a reset
+        return once(socket, "close");
+      });
+      child.kill("SIGTERM");
+      await Promise.all(closed);
+      const { code, stdout } = await exit;
+      assert.equal(code, 0);
+      assert.match(stdout, /shutdown complete/);
+      assert.doesNotMatch(stdout, /shutdown deadline reached/, "nothing was left open for the deadline to cut");
+    } finally {
+      if (child.exitCode === null) child.kill("SIGKILL");
+      await upstream.close();
     }
   });
 });

@@ -49,8 +49,9 @@ export interface TestRedis {
   close(): Promise<void>;
 }
 
-export async function startRedis(): Promise<TestRedis> {
-  const port = await freePort();
+/** `at`: the port to listen on (default: a free one), e.g. where a test's stand-in for Redis was. */
+export async function startRedis(at?: number): Promise<TestRedis> {
+  const port = at ?? (await freePort());
   const dir = mkdtempSync(path.join(tmpdir(), "mcp-proxy-redis-"));
   let child: ChildProcess | undefined;
 
@@ -88,9 +89,9 @@ export interface TestSentinel {
   close(): Promise<void>;
 }
 
-/** A real Redis Sentinel (redis-server --sentinel) watching `master` as "mymaster". */
-export async function startSentinel(master: TestRedis): Promise<TestSentinel> {
-  const port = await freePort();
+/** A real Redis Sentinel (redis-server --sentinel) watching `master` as "mymaster", on port `at` (default: a free one). */
+export async function startSentinel(master: TestRedis, at?: number): Promise<TestSentinel> {
+  const port = at ?? (await freePort());
   const dir = mkdtempSync(path.join(tmpdir(), "mcp-proxy-sentinel-"));
   const conf = path.join(dir, "sentinel.conf");
   writeFileSync(
@@ -119,13 +120,13 @@ export interface TestCluster {
   close(): Promise<void>;
 }
 
-/** Three real cluster-mode Redis nodes joined with redis-cli --cluster create (no replicas). */
-export async function startCluster(): Promise<TestCluster> {
+/** Three real cluster-mode Redis nodes joined with redis-cli --cluster create (no replicas); the first on port `at` (default: a free one). */
+export async function startCluster(at?: number): Promise<TestCluster> {
   const dir = mkdtempSync(path.join(tmpdir(), "mcp-proxy-cluster-"));
   const procs: ChildProcess[] = [];
   const nodes: string[] = [];
   for (let i = 0; i < 3; i++) {
-    const port = await freePort();
+    const port = i === 0 && at ? at : await freePort();
     procs.push(
       await spawnRedis([
         ...listenArgs(port, dir),

@@ -4,6 +4,8 @@ import assert from "node:assert/strict";
 import type { IncomingMessage } from "node:http";
 import { describe, it } from "node:test";
 import { AccountDirectory } from "../../src/auth/authorization-server/accounts.ts";
+import { renderConnectedClientsPage } from "../../src/auth/authorization-server/connected-clients-page.ts";
+import { renderConsentPage } from "../../src/auth/authorization-server/consent-page.ts";
 import { isBrowserNavigation } from "../../src/auth/browser-login.ts";
 import { newCsrfToken, sameCsrfToken } from "../../src/auth/csrf.ts";
 import { isPageNavigation, renderErrorPage } from "../../src/error-page.ts";
@@ -26,6 +28,42 @@ describe("who gets an HTML page", () => {
     assert.equal(isBrowserNavigation(request("GET", CHROMIUM_PAGE)), true);
     assert.equal(isBrowserNavigation(request("POST", CHROMIUM_PAGE)), false);
     assert.equal(isBrowserNavigation(request("GET", { accept: "application/json" })), false);
+  });
+
+  // A security review showed a registered name with U+202E reading as another name.
+  it("a client's name cannot be made to read as another's on the consent and connected-clients pages", () => {
+    const name = "My \u202egnp.exe\u2066 App\u200b\u0007";
+    const consent = renderConsentPage({
+      uid: "u",
+      csrfToken: "c",
+      clientName: name,
+      clientId: "id\u202e",
+      redirectTarget: "localhost:1",
+      redirectUri: "http://localhost:1/cb\u2067",
+      scopes: ["mcp\u202e"],
+      userLabel: "alice",
+      resource: "http://proxy/mcp",
+    });
+    const connected = renderConnectedClientsPage({
+      csrfToken: "c",
+      userLabel: "alice",
+      clients: [
+        {
+          clientId: "id",
+          clientName: name,
+          redirectUris: ["http://localhost:1/cb"],
+          approvedAt: 0,
+          lastUsedAt: undefined,
+          grantIds: [],
+        },
+      ],
+      revoked: name,
+    });
+    for (const html of [consent, connected]) {
+      // biome-ignore lint/suspicious/noControlCharactersInRegex: the controls are what it looks for.
+      assert.doesNotMatch(html, /[\u202a-\u202e\u2066-\u2069\u200b\u0007]/u);
+      assert.match(html, /My \ufffdgnp\.exe\ufffd App\ufffd\ufffd/);
+    }
   });
 
   it("the error page escapes what it shows", () => {

@@ -290,11 +290,31 @@ export const QUANTITY_PATTERN =
 export const QUANTITY_MAX = "1Ei";
 const QUANTITY_MAX_VALUE = 2n ** 60n;
 /**
- * The pattern admits a sign and any exponent ("-1Gi", "1e400" passed the CRD and reached
- * the Deployment). CEL's quantity library reads the size as Kubernetes does; a string it
- * cannot parse at all is left to the pattern and to the apply's own refusal (Stalled/ChildInvalid).
+ * The pattern admits what Kubernetes cannot read: an exponent that is not a whole int64
+ * ("1e1.5", "1e99999999999999999999"), which passed the CRD and ended in Stalled/ChildInvalid
+ * (the Deployment's apply answered 500 "unable to convert"). Kubernetes parses the exponent
+ * with strconv.ParseInt(…, 10, 64); this is that test.
+ */
+const INT64_MAX = 2n ** 63n - 1n;
+export function hasReadableExponent(value: string): boolean {
+  // The pattern's exponent group ("e1.5"); none for a suffix, "E" (exa) among them.
+  const exponent = QUANTITY_PATTERN.exec(value)?.[8]?.slice(1);
+  if (exponent === undefined) return true;
+  if (!/^[+-]?[0-9]+$/.test(exponent)) return false;
+  const magnitude = BigInt(exponent.replace(/^\+/, ""));
+  return magnitude <= INT64_MAX && magnitude >= -INT64_MAX - 1n;
+}
+const QUANTITY_FORM = "must be a quantity such as 500m, 2, 128Mi or 1.5Gi";
+// Also said (after the pattern's own message) of a string the pattern refuses: CEL runs all the same.
+const UNREADABLE_EXPONENT = `${QUANTITY_FORM}, that Kubernetes can read: an exponent is a whole number below 2^63, as in 1e3`;
+/**
+ * The pattern also admits a sign and any exponent ("-1Gi", "1e400" passed the CRD and reached
+ * the Deployment). CEL's quantity library reads the size as Kubernetes does: isQuantity() is
+ * Kubernetes' own parse, so a string it refuses never reaches the apply; the size rule leaves
+ * such a string to that rule (quantity() of it would fail the evaluation).
  */
 const quantityRules = [
+  cel("type(self) == int || isQuantity(self)", UNREADABLE_EXPONENT),
   cel("type(self) == int ? self >= 0 : !self.startsWith('-')", "must not be negative"),
   cel(
     `type(self) == int ? self <= ${QUANTITY_MAX_VALUE} : !isQuantity(self) || quantity(self).compareTo(quantity('${QUANTITY_MAX}')) <= 0`,
@@ -306,7 +326,8 @@ const quantity = z
     z
       .string()
       .max(64)
-      .regex(QUANTITY_PATTERN, "must be a quantity such as 500m, 2, 128Mi or 1.5Gi")
+      .regex(QUANTITY_PATTERN, QUANTITY_FORM)
+      .refine(hasReadableExponent, UNREADABLE_EXPONENT)
       .refine((value) => !value.startsWith("-"), "must not be negative"),
     // The CRD's int-or-string takes whole numbers only (0.5 is refused there: write "500m").
     z.number().int().min(0, "must not be negative").max(Number(QUANTITY_MAX_VALUE), `must be at most ${QUANTITY_MAX}`),

@@ -417,6 +417,10 @@ export class AuthorizationServer {
         await accounts.forget(sub);
         return undefined;
       }
+      // The client's grant goes on with the upstream tokens it has; the next refresh tries again.
+      if (result.kind === "deferred" && result.error) {
+        options.logger.warn("token refresh deferred: provider unreachable", { user_id: sub, error: result.error });
+      }
       if (result.kind === "refreshed") {
         const user = result.user?.id === account.user.id ? result.user : account.user;
         account = { user, upstream: result.tokens };

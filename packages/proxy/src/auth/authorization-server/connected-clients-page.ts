@@ -2,7 +2,7 @@
 // and revokes one, as GitHub's "Authorized OAuth Apps" page does. Each Revoke button posts
 // its own small form with the page's CSRF token. Headers and layout are every page's
 // (html-page.ts): no scripts, never framed, never cached.
-import { escapeHtml, renderPage } from "../../html-page.ts";
+import { escapeHtml, escapeText, renderPage } from "../../html-page.ts";
 import { redirectTargetOf } from "./consent-page.ts";
 import type { ConnectedClient } from "./user-grants.ts";
 
@@ -39,12 +39,12 @@ function standing(client: ConnectedClient): string {
 function clientItem(client: ConnectedClient, csrfToken: string): string {
   const targets = [...new Set(client.redirectUris.map(redirectTargetOf))];
   return `<li data-mcp-client="${escapeHtml(client.clientId)}">
-<p><strong>${escapeHtml(nameOf(client))}</strong><br>
-<span class="muted">Answers go to ${targets.map((target) => `<code>${escapeHtml(target)}</code>`).join(", ")}<br>
+<p><strong>${escapeText(nameOf(client))}</strong><br>
+<span class="muted">Answers go to ${targets.map((target) => `<code>${escapeText(target)}</code>`).join(", ")}<br>
 Approved ${escapeHtml(when(client.approvedAt))} · last used ${
     client.lastUsedAt === undefined ? "never" : escapeHtml(when(client.lastUsedAt))
   }<br>
-Client id: <code>${escapeHtml(client.clientId)}</code></span></p>
+Client id: <code>${escapeText(client.clientId)}</code></span></p>
 ${standing(client)}
 <form method="post" action="${CONNECTED_CLIENTS_PATHS.revoke}">
 <input type="hidden" name="csrf" value="${escapeHtml(csrfToken)}">
@@ -57,7 +57,7 @@ export function renderConnectedClientsPage(model: ConnectedClientsPageModel): st
   const notice =
     model.revoked === undefined
       ? ""
-      : `<p data-mcp-revoked="">Revoked <strong>${escapeHtml(model.revoked)}</strong>: its tokens no longer work.</p>`;
+      : `<p data-mcp-revoked="">Revoked <strong>${escapeText(model.revoked)}</strong>: its tokens no longer work.</p>`;
   const list =
     model.clients.length === 0
       ? "<p>No MCP client is connected in your name.</p>"
@@ -65,7 +65,7 @@ export function renderConnectedClientsPage(model: ConnectedClientsPageModel): st
   return renderPage(
     "Connected MCP clients",
     `<h1>Connected MCP clients</h1>
-<p>Applications you allowed to use this MCP server as <strong>${escapeHtml(model.userLabel)}</strong>.
+<p>Applications you allowed to use this MCP server as <strong>${escapeText(model.userLabel)}</strong>.
 Revoking one ends its access and forgets your approval: to connect again it must ask you again
 (unless your administrator pre-approved it). Signing out ends their access too, but keeps your approvals.</p>
 ${notice}${list}

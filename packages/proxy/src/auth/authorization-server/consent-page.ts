@@ -2,7 +2,7 @@
 // dynamically registered clients share the proxy's one client id at the provider, so the
 // provider's own consent cannot tell them apart: this page names the client, where its
 // answer goes and what it asks for. Its headers and layout are every page's (html-page.ts).
-import { escapeHtml, renderPage } from "../../html-page.ts";
+import { escapeHtml, escapeText, renderPage } from "../../html-page.ts";
 
 export interface ConsentPageModel {
   uid: string;
@@ -29,15 +29,15 @@ export function redirectTargetOf(redirectUri: string): string {
 export function renderConsentPage(model: ConsentPageModel): string {
   const scopes =
     model.scopes.length > 0
-      ? model.scopes.map((scope) => `<li><code>${escapeHtml(scope)}</code></li>`).join("")
+      ? model.scopes.map((scope) => `<li><code>${escapeText(scope)}</code></li>`).join("")
       : "<li>use the MCP server as you</li>";
   const action = `/interaction/${encodeURIComponent(model.uid)}`;
   return renderPage(
     `Allow ${model.clientName}?`,
-    `<h1>Allow ${escapeHtml(model.clientName)}?</h1>
-<p><strong>${escapeHtml(model.clientName)}</strong> wants to use <code>${escapeHtml(model.resource)}</code> as
-<strong>${escapeHtml(model.userLabel)}</strong>.</p>
-<p>Its sign-in answer goes to <code>${escapeHtml(model.redirectTarget)}</code>. Only allow it if you started this
+    `<h1>Allow ${escapeText(model.clientName)}?</h1>
+<p><strong>${escapeText(model.clientName)}</strong> wants to use <code>${escapeText(model.resource)}</code> as
+<strong>${escapeText(model.userLabel)}</strong>.</p>
+<p>Its sign-in answer goes to <code>${escapeText(model.redirectTarget)}</code>. Only allow it if you started this
 from an application you trust.</p>
 <p>It asks for:</p><ul>${scopes}</ul>
 <form method="post" action="${action}/confirm">
@@ -48,8 +48,8 @@ from an application you trust.</p>
 <input type="hidden" name="csrf" value="${escapeHtml(model.csrfToken)}">
 <button type="submit" name="decision" value="deny">Deny</button>
 </form>
-<p class="muted">Client id: <code>${escapeHtml(model.clientId)}</code><br>
-Answer sent to: <code>${escapeHtml(model.redirectUri)}</code></p>`,
+<p class="muted">Client id: <code>${escapeText(model.clientId)}</code><br>
+Answer sent to: <code>${escapeText(model.redirectUri)}</code></p>`,
     `data-mcp-consent="${escapeHtml(model.uid)}"`,
   );
 }
