@@ -26,6 +26,12 @@ export interface DemoMcpServerOptions {
   host?: string;
   /** Awaited between the steps of the `count` tool; tests use it to hold a stream open. */
   stepGate?: (step: number) => Promise<void>;
+  /**
+   * A path prefix under which every route is served too ("/public": /public/mcp is /mcp, and
+   * /public/messages reaches the same HTTP+SSE sessions): as an MCP server that serves MCP on
+   * a path the proxy lets through without sign-in (tests of access.public_paths).
+   */
+  mirrorAt?: string;
 }
 
 const IDENTITY_HEADERS = [
@@ -140,6 +146,8 @@ export async function startDemoMcpServer(options: DemoMcpServerOptions = {}): Pr
   const server = http.createServer((req, res) => {
     requests.push({ method: req.method ?? "", url: req.url ?? "", headers: { ...req.headers } });
     const url = new URL(req.url ?? "/", "http://demo");
+    const mirror = options.mirrorAt;
+    if (mirror && url.pathname.startsWith(`${mirror}/`)) url.pathname = url.pathname.slice(mirror.length);
     const run = async () => {
       if (url.pathname === "/mcp") return handleStreamable(req, res);
       if (url.pathname === "/sse" && req.method === "GET") {

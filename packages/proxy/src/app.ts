@@ -34,6 +34,7 @@ import { requestPath } from "./request-path.ts";
 import type { Endpoint, UpstreamEndpoints } from "./upstream/endpoints.ts";
 import { expectsContinue, type Forwarder, isUnreachable, type Who } from "./upstream/forwarder.ts";
 import {
+  ANONYMOUS_OWNER,
   MCP_SESSION_HEADER,
   type McpSessionBinding,
   type McpSessionOwner,
@@ -182,6 +183,8 @@ interface Admitted {
   mcpSessions: McpSessionBinding;
   /** The Mcp-Session-Id the request names. */
   requested: string | undefined;
+  /** The request goes to an HTTP+SSE message path (SessionAdmission.legacy). */
+  legacy?: true;
 }
 
 /**
@@ -253,7 +256,14 @@ async function admitLookedUp(
     return undefined;
   }
   const endpoint = owning ?? upstream.pickOrRefuse();
-  const admitted: Admitted = { endpoint, pinned, owner, mcpSessions, requested };
+  const admitted: Admitted = {
+    endpoint,
+    pinned,
+    owner,
+    mcpSessions,
+    requested,
+    ...(admission.legacy && { legacy: true }),
+  };
   pinTo(req, who, admitted, endpoint, parts);
   return admitted;
 }
@@ -295,17 +305,18 @@ function admittedByPolicy(
   who: Who,
   auth: Allowed,
   guard: McpGuard,
+  legacy: boolean,
 ): boolean | Promise<boolean> {
   const caller = { user: auth.user, clientId: auth.clientId, scopes: auth.scopes };
-  if (req.method === "GET") guard.watchStream(req, caller, who);
+  if (req.method === "GET") guard.watchStream(req, res, caller, who);
   if (req.method !== "POST") {
-    guard.refuseUnjudgedBody(req);
+    guard.refuseUnjudgedBody(req, caller, who.requestId);
     return true;
   }
-  if (!who.trace) return guard.admit(req, res, caller, who);
+  if (!who.trace) return guard.admit(req, res, caller, who, legacy);
   return inSpan(
     "mcp_proxy.policy",
-    () => guard.admit(req, res, caller, who),
+    () => guard.admit(req, res, caller, who, legacy),
     (forwarded) => ({ "mcp_proxy.policy.result": forwarded ? "forwarded" : "answered" }),
   );
 }
@@ -346,12 +357,14 @@ async function proxyRequest(
   const who: Who = { user, requestId, forwardedProto: parts.publicProtocol(req) };
   if (scope?.trace) who.trace = scope.trace;
   const { mcpSessions } = parts;
-  const admitting =
-    mcpSessions && user ? admitMcpSession(req, res, who, sessionOwner(user, auth.clientId), mcpSessions, parts) : null;
+  // Anonymous requests (public paths) too: a session bound to a user is refused them (fail closed).
+  const owner = user ? sessionOwner(user, auth.clientId) : ANONYMOUS_OWNER;
+  const admitting = mcpSessions ? admitMcpSession(req, res, who, owner, mcpSessions, parts) : null;
   const bound = admitting instanceof Promise ? await admitting : admitting;
   if (bound === undefined) return;
   const endpoint = bound?.endpoint ?? parts.upstream.pickOrRefuse();
-  if (parts.mcpGuard?.enabled && !(await admittedByPolicy(req, res, who, auth, parts.mcpGuard))) return;
+  if (parts.mcpGuard?.enabled && !(await admittedByPolicy(req, res, who, auth, parts.mcpGuard, bound?.legacy === true)))
+    return;
   // Identity goes on last, after every check, and replaces whatever the client sent.
   try {
     await parts.forwarder.forward(req, res, who, endpoint);

@@ -175,9 +175,23 @@ interface Assembly {
   };
 }
 
-/** The audit trail of MCP requests, when mcp_policy.audit is on. */
-function auditLogFor(audit: Config["mcp_policy"]["audit"]): AuditLog | undefined {
-  return audit.enabled ? new AuditLog({ output: audit.output, argumentsKey: audit.arguments_key }) : undefined;
+/**
+ * The audit trail of MCP requests, when mcp_policy.audit is on. Its file turning unwritable
+ * (and writable again) is logged and shown by mcp_proxy_audit_writable (0 only then).
+ */
+function auditLogFor(
+  audit: Config["mcp_policy"]["audit"],
+  { logger, metrics }: { logger: Logger; metrics: ProxyMetrics },
+): AuditLog | undefined {
+  metrics.auditWritable.set(1);
+  if (!audit.enabled) return undefined;
+  const onProblem = (problem: string | undefined) => {
+    metrics.auditWritable.set(problem === undefined ? 1 : 0);
+    if (problem === undefined) return;
+    metrics.auditFailures.inc();
+    logger.error("the MCP audit trail cannot be written: MCP POSTs are refused (503) until it can", { problem });
+  };
+  return new AuditLog({ output: audit.output, argumentsKey: audit.arguments_key, onProblem });
 }
 
 async function assemble(resolved: ResolvedConfig, logger: Logger, resolve: Resolver | undefined): Promise<Assembly> {
@@ -208,7 +222,7 @@ async function assemble(resolved: ResolvedConfig, logger: Logger, resolve: Resol
     config,
     policy: new AccessPolicy(config.access),
     mcpPolicy: new McpPolicy(config.mcp_policy),
-    auditLog: auditLogFor(config.mcp_policy.audit),
+    auditLog: auditLogFor(config.mcp_policy.audit, { logger, metrics }),
     shuttingDown: false,
   };
   const auth = await startAuthentication(sessions, {
@@ -256,6 +270,9 @@ function notReadyReasons({ state, auth, sessions }: Assembly): () => Promise<str
     if (auth.mode === "oidc" && !auth.upstream.isReady()) reasons.push("identity provider not discovered");
     // Asked at each probe: a connected Redis that does not answer (paused, overloaded) is not ready either.
     if (sessions && !(await sessions.answers())) reasons.push("session store unavailable");
+    // Fail closed (decision 049): MCP POSTs are refused while their audit lines cannot be written.
+    const audit = state.auditLog?.problem();
+    if (audit !== undefined) reasons.push(`audit trail unwritable: ${audit}`);
     return reasons;
   };
 }
@@ -305,7 +322,7 @@ function handlersOf(parts: Assembly) {
     relay: upstream.relayUpgrade,
     endpoints: upstream.endpoints,
     forwarder: upstream.forwarder,
-    mcpGuardEnabled: () => mcpGuard.enabled,
+    mcpGuard,
     mcpSessions,
   });
   return { handler, onUpgrade };
@@ -333,7 +350,7 @@ function scopeChangeRefusal(current: Config, next: Config): RestartNeeded | unde
 }
 
 /** SIGHUP: logging level, access rules and the MCP policy change without a restart. */
-function reloadOf({ logger, state }: Assembly): RunningProxy["reload"] {
+function reloadOf({ logger, metrics, state }: Assembly): RunningProxy["reload"] {
   const reloadSections = createReload(state.config, {
     logging: (next, current) => {
       if (next.logging.level === current.logging.level) return [];
@@ -358,7 +375,7 @@ function reloadOf({ logger, state }: Assembly): RunningProxy["reload"] {
     // Reopened on every reload, so a rotated audit file is let go (as with SIGHUP in logrotate);
     // with the policy in force (a refused one keeps its audit settings too).
     const previousAudit = state.auditLog;
-    state.auditLog = auditLogFor(state.config.mcp_policy.audit);
+    state.auditLog = auditLogFor(state.config.mcp_policy.audit, { logger, metrics });
     previousAudit?.close();
     return result;
   };

@@ -13,12 +13,14 @@ import type { IncomingMessage } from "node:http";
 import type { Socket } from "node:net";
 import type { Authenticator } from "./auth/authenticator.ts";
 import { forbidden, toProxyError, writeSocketAnswer, writeSocketError } from "./errors.ts";
+import type { McpGuard } from "./mcp/mcp-guard.ts";
 import { requestScope } from "./observability/request-scope.ts";
 import type { ProxyHeaders } from "./proxy-headers.ts";
 import { requestPath } from "./request-path.ts";
 import type { Endpoint, UpstreamEndpoints } from "./upstream/endpoints.ts";
 import type { Forwarder, UpgradeSlot, Who } from "./upstream/forwarder.ts";
 import {
+  ANONYMOUS_OWNER,
   MCP_SESSION_HEADER,
   type McpSessionBinding,
   type McpSessionOwner,
@@ -48,7 +50,7 @@ export interface UpgradeDeps {
    * While MCP policy rules exist or the audit trail is on: messages over a WebSocket could be
    * neither judged nor recorded, as every POST is.
    */
-  mcpGuardEnabled: () => boolean;
+  mcpGuard: Pick<McpGuard, "enabled" | "refuseUpgrade">;
   /** The MCP session binding, as for plain requests (absent where app.ts has none). */
   mcpSessions: McpSessionBinding | undefined;
 }
@@ -66,12 +68,10 @@ export function createUpgradeHandler(deps: UpgradeDeps): (req: IncomingMessage, 
         const auth = await deps.authenticator.authenticate(req, requestPath(req.url ?? "/"));
         if (auth.kind !== "allowed") throw auth.error;
         // Fail closed: the MCP policy and audit trail read HTTP bodies; messages over a WebSocket would pass unseen.
-        if (deps.mcpGuardEnabled()) {
-          throw forbidden("WebSocket upgrades are refused while an MCP policy or audit trail is configured", {
-            reason: "mcp_policy",
-          });
+        if (deps.mcpGuard.enabled) {
+          deps.mcpGuard.refuseUpgrade({ user: auth.user, clientId: auth.clientId, scopes: auth.scopes }, requestId);
         }
-        const owner = auth.user ? sessionOwner(auth.user, auth.clientId) : undefined;
+        const owner = auth.user ? sessionOwner(auth.user, auth.clientId) : ANONYMOUS_OWNER;
         const endpoint = await endpointOf(req, socket, deps, owner);
         if (!endpoint) return;
         const who: Who = { user: auth.user, requestId, forwardedProto: deps.publicProtocol(req) };
@@ -98,11 +98,11 @@ async function endpointOf(
   req: IncomingMessage,
   socket: Socket,
   deps: UpgradeDeps,
-  /** Whose MCP sessions it may use; none to check without a user (bypass mode). */
-  owner: McpSessionOwner | undefined,
+  /** Whose MCP sessions it may use (ANONYMOUS_OWNER on a public path). */
+  owner: McpSessionOwner,
 ): Promise<Endpoint | undefined> {
   const { mcpSessions, endpoints } = deps;
-  if (!mcpSessions || !owner) return endpoints.pickOrRefuse();
+  if (!mcpSessions) return endpoints.pickOrRefuse();
   const header = req.headers[MCP_SESSION_HEADER];
   const admission = await mcpSessions.requestAdmission(
     req.url ?? "/",

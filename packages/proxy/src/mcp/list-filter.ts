@@ -27,6 +27,8 @@ export interface ListFilterInput {
   /** The list requests of the body, by their JSON-RPC id. */
   lists: Map<JsonRpcId, string>;
   modern: boolean;
+  /** Told every name of a list read (kept or not): the server's names, for the metrics (name-labels.ts). */
+  learn?: ((name: string) => void) | undefined;
 }
 
 /** The list a result object holds, by shape: an array under a list key whose kind is governed. */
@@ -44,7 +46,9 @@ function filterResult(record: Record<string, unknown>, method: string, input: Li
   if (!Array.isArray(items)) return record;
   const kept = items.filter((item: unknown) => {
     const name = (item as Record<string, unknown> | null)?.[list.field];
-    return typeof name === "string" && input.policy.decideOn(list.kind, name, input.caller).allowed;
+    if (typeof name !== "string") return false;
+    input.learn?.(name);
+    return input.policy.decideOn(list.kind, name, input.caller).allowed;
   });
   const filtered: Record<string, unknown> = { ...result, [list.key]: kept };
   if (input.modern) filtered.cacheScope = "private";
@@ -63,6 +67,7 @@ export interface ShapeFilterInput {
   policy: McpPolicy;
   caller: McpCaller;
   modern: boolean;
+  learn?: ((name: string) => void) | undefined;
 }
 
 /**

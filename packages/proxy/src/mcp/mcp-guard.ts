@@ -8,7 +8,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { performance } from "node:perf_hooks";
 import type { ProtectedResource } from "../auth/protected-resource.ts";
-import { forbidden } from "../errors.ts";
+import { forbidden, ProxyError } from "../errors.ts";
 import type { ProxyMetrics } from "../observability/metrics.ts";
 import { mcpAttributes } from "../observability/tracing.ts";
 import { expectsContinue, type Who } from "../upstream/forwarder.ts";
@@ -24,7 +24,9 @@ import {
   modernHeader,
   readMcpBody,
 } from "./jsonrpc-reader.ts";
+import { LegacyStreams } from "./legacy-streams.ts";
 import { filteredList, filterListAnswer } from "./list-filter.ts";
+import { McpNameLabels } from "./name-labels.ts";
 import type { McpCaller, McpDecision, McpPolicy } from "./policy.ts";
 import { listEventFilter } from "./stream-filter.ts";
 
@@ -56,9 +58,6 @@ const KNOWN_METHODS = new Set([
   "notifications/progress",
   "notifications/roots/list_changed",
 ]);
-/** Distinct names a replica reports before folding further ones into "_other". */
-const NAME_LABEL_LIMIT = 200;
-const NAME_LABEL_LENGTH = 80;
 
 export interface McpGuardDeps {
   policy: () => McpPolicy;
@@ -91,6 +90,22 @@ interface RecordedJudged {
   decision: McpDecision;
 }
 
+/** What the MCP server answered (null: nothing was forwarded) and what the client got (null: nothing yet). */
+interface Statuses {
+  upstream: number | null;
+  answered: number | null;
+}
+
+/**
+ * Whether the client reads no answer from its POST's body: it went to an HTTP+SSE message path
+ * (the binding knows), or it does not accept an event stream, which every Streamable HTTP
+ * client must (servers answer 406 otherwise): a 2024-11-05 client sends no such Accept, and
+ * where the proxy keeps no binding (bypass mode, one endpoint) this is how it is told.
+ */
+function answersOnItsStream(req: IncomingMessage, legacy: boolean): boolean {
+  return legacy || !(req.headers.accept ?? "").includes("text/event-stream");
+}
+
 /** Whether a request announces a body (a length above 0, or a chunked one). */
 function hasBody(req: IncomingMessage): boolean {
   const length = req.headers["content-length"];
@@ -105,7 +120,11 @@ function writeJson(res: ServerResponse, status: number, body: unknown, headers: 
 
 export class McpGuard {
   readonly #deps: McpGuardDeps;
-  readonly #names = new Set<string>();
+  readonly #names = new McpNameLabels();
+  /** The HTTP+SSE streams relayed here, where denials of their message POSTs are sent. */
+  readonly #legacyStreams = new LegacyStreams();
+  /** Hands list names to #names: one function for every list filtered. */
+  readonly #learn = (name: string): void => this.#names.learn(name);
 
   constructor(deps: McpGuardDeps) {
     this.#deps = deps;
@@ -121,19 +140,48 @@ export class McpGuard {
    * reach the MCP server neither judged nor recorded (an MCP server reads a JSON-RPC body
    * whatever the method says), so it is refused (403) while the guard is enabled.
    */
-  refuseUnjudgedBody(req: IncomingMessage): void {
+  refuseUnjudgedBody(req: IncomingMessage, caller: McpCaller, requestId: string): void {
     if (req.method === "POST" || !hasBody(req)) return;
+    this.#recordRefusal(requestId, caller, req.method ?? "", `a request body on ${req.method} (judged on POST only)`);
     throw forbidden("While an MCP policy or audit trail is configured, request bodies are accepted on POST only", {
       reason: "mcp_policy",
       method: req.method,
     });
   }
 
+  /** An upgrade while the guard is enabled: its messages would pass unjudged (upgrades.ts). Recorded, then refused. */
+  refuseUpgrade(caller: McpCaller, requestId: string): never {
+    this.#recordRefusal(requestId, caller, "GET", "a WebSocket upgrade (its messages could not be judged)");
+    throw forbidden("WebSocket upgrades are refused while an MCP policy or audit trail is configured", {
+      reason: "mcp_policy",
+    });
+  }
+
+  /**
+   * Fail closed (docs/decisions/049): while the audit trail cannot be written, no MCP POST is
+   * judged or forwarded, since it would go unrecorded; a fast 503, as for a failing store.
+   */
+  #refuseUnrecordable(): void {
+    const problem = this.#deps.audit()?.problem();
+    if (problem === undefined) return;
+    throw new ProxyError("INTERNAL_ERROR", 503, "The MCP audit trail cannot be written; try again shortly", {
+      details: { reason: "audit_unwritable" },
+    });
+  }
+
   /**
    * Judges an MCP POST. Returns true when it may be forwarded (who then carries the read body
-   * and, for lists, their filter); false when the proxy answered it itself.
+   * and, for lists, their filter); false when the proxy answered it itself. `legacy`: the POST
+   * goes to an HTTP+SSE message path, whose client reads no answer from the POST's body.
    */
-  async admit(req: IncomingMessage, res: ServerResponse, caller: McpCaller, who: Who): Promise<boolean> {
+  async admit(
+    req: IncomingMessage,
+    res: ServerResponse,
+    caller: McpCaller,
+    who: Who,
+    legacy = false,
+  ): Promise<boolean> {
+    this.#refuseUnrecordable();
     const started = performance.now();
     const policy = this.#deps.policy();
     let body: McpBody;
@@ -147,7 +195,8 @@ export class McpGuard {
       if (error instanceof ClientGone) return false;
       if (!(error instanceof JsonRpcRejection)) throw error;
       const subject = error.subject ? [this.#recorded(error.subject)] : [];
-      this.#record(who.requestId, caller, started, subject, error.decision, error.message, null);
+      const statuses = { upstream: null, answered: error.status };
+      this.#record(who.requestId, caller, started, subject, error.decision, error.message, statuses);
       // 413: the rest of the body is never read, so the connection cannot be reused.
       writeJson(res, error.status, jsonRpcError(error.id, error.code, error.message), {
         ...(error.status === 413 ? { connection: "close" } : {}),
@@ -160,33 +209,43 @@ export class McpGuard {
       decision: policy.decide(message.call, caller),
     }));
     if (judged.some((j) => !j.decision.allowed)) {
-      this.#deny(res, body, judged, caller);
-      this.#recordJudged(who.requestId, caller, started, this.#recordedAll(judged), null);
+      const onStream = answersOnItsStream(req, legacy) ? (req.url ?? "/") : undefined;
+      const answered = this.#deny(res, body, judged, caller, onStream);
+      this.#recordJudged(who.requestId, caller, started, this.#recordedAll(judged), { upstream: null, answered });
       return false;
     }
     who.body = body.bytes;
-    let lists: Map<JsonRpcId, string> | undefined;
-    for (const { message } of judged) {
-      const list = filteredList(message.method, policy);
-      if (list === undefined || message.id === undefined) continue;
-      lists ??= new Map();
-      lists.set(message.id, list);
-    }
-    if (lists) {
-      const input = { policy, caller, lists, modern: body.modern };
-      who.rewriteAnswer = {
-        limit: this.#deps.maxListBytes(),
-        rewrite: (answer, contentType) => filterListAnswer(answer, contentType, input),
-      };
-    }
+    this.#filterLists(who, judged, { policy, caller, modern: body.modern });
     // on, not once: 'close' comes once, and a POST answered with a stream would hold once()'s
     // wrappers. Neither `who` (the body, the hooks) nor the parsed messages are held till then.
     const requestId = who.requestId;
     const recorded = this.#recordedAll(judged);
-    res.on("close", () =>
-      this.#recordJudged(requestId, caller, started, recorded, res.headersSent ? res.statusCode : null),
-    );
+    const statuses: Statuses = { upstream: null, answered: null };
+    who.upstreamAnswered = (status) => {
+      statuses.upstream = status;
+    };
+    res.on("close", () => {
+      statuses.answered = res.headersSent ? res.statusCode : null;
+      this.#recordJudged(requestId, caller, started, recorded, statuses);
+    });
     return true;
+  }
+
+  /** Arranges the answers to the body's list requests (of governed kinds) to be filtered for the caller. */
+  #filterLists(who: Who, judged: Judged[], about: { policy: McpPolicy; caller: McpCaller; modern: boolean }): void {
+    let lists: Map<JsonRpcId, string> | undefined;
+    for (const { message } of judged) {
+      const list = filteredList(message.method, about.policy);
+      if (list === undefined || message.id === undefined) continue;
+      lists ??= new Map();
+      lists.set(message.id, list);
+    }
+    if (!lists) return;
+    const input = { ...about, lists, learn: this.#learn };
+    who.rewriteAnswer = {
+      limit: this.#deps.maxListBytes(),
+      rewrite: (answer, contentType) => filterListAnswer(answer, contentType, input),
+    };
   }
 
   /**
@@ -194,9 +253,9 @@ export class McpGuard {
    * resumed one): while the policy governs a listed kind, every list result on it is
    * filtered for its owner, by the policy in force when the event arrives (a reload applies
    * to open streams). The caller is the stream's owner: the MCP session binding lets nobody
-   * else open it.
+   * else open it. An HTTP+SSE stream is remembered by the address it announces (#deny).
    */
-  watchStream(req: IncomingMessage, caller: McpCaller, who: Who): void {
+  watchStream(req: IncomingMessage, res: ServerResponse, caller: McpCaller, who: Who): void {
     const policy = this.#deps.policy();
     if (!(["tool", "resource", "prompt"] as const).some((kind) => policy.governs(kind))) return;
     const deps = this.#deps;
@@ -206,12 +265,22 @@ export class McpGuard {
       },
       caller,
       modern: modernHeader(req.headers["mcp-protocol-version"]),
+      learn: this.#learn,
     };
-    who.filterEvents = listEventFilter(input, deps.maxListBytes());
+    const filter = listEventFilter(input, deps.maxListBytes(), (address) =>
+      this.#legacyStreams.add(address, res, filter),
+    );
+    who.filterEvents = filter;
   }
 
-  /** Answers a denied body: a step-up challenge where a scope would grant it, else JSON-RPC errors. */
-  #deny(res: ServerResponse, body: McpBody, judged: Judged[], caller: McpCaller): void {
+  /**
+   * Answers a denied body: a step-up challenge where a scope would grant it, else JSON-RPC
+   * errors. A 2024-11-05 (HTTP+SSE) client reads answers only from its GET stream, so there
+   * (`legacy` is the POST's target) they go on that stream, as the MCP server's would, and the
+   * POST gets 202; when this replica does not relay that stream, a 403 with the errors as body
+   * fails the client's send at once (docs/decisions/049). Returns the POST's status.
+   */
+  #deny(res: ServerResponse, body: McpBody, judged: Judged[], caller: McpCaller, legacy?: string): number {
     const denied = judged.filter((j) => !j.decision.allowed);
     const needed = denied.flatMap((j) => j.decision.stepUpScopes ?? []);
     // The scopes the token has plus those it lacks: a client that asks for just the missing
@@ -236,7 +305,7 @@ export class McpGuard {
     // the input" is an HTTP error status, its body one JSON-RPC error without id (decision 047).
     if (answers.length === 0 && !challengeable) {
       writeJson(res, 403, errorOf(denied[0] as Judged));
-      return;
+      return 403;
     }
     const payload = body.batch && answers.length > 0 ? answers : (answers[0] ?? errorOf(denied[0] as Judged));
     if (challengeable && this.#deps.protectedResource) {
@@ -246,9 +315,16 @@ export class McpGuard {
         stepUp,
       );
       writeJson(res, 403, payload, { "www-authenticate": challenge });
-      return;
+      return 403;
     }
-    writeJson(res, 200, payload);
+    if (legacy !== undefined && this.#legacyStreams.send(legacy, answers)) {
+      res.writeHead(202, { "content-type": "text/plain", "content-length": 8 });
+      res.end("Accepted");
+      return 202;
+    }
+    const status = legacy !== undefined ? 403 : 200;
+    writeJson(res, status, payload);
+    return status;
   }
 
   #recorded(message: McpMessage): Recorded {
@@ -265,14 +341,14 @@ export class McpGuard {
     caller: McpCaller,
     started: number,
     judged: RecordedJudged[],
-    status: number | null,
+    statuses: Statuses,
   ): void {
     const anyDenied = judged.some((j) => !j.decision.allowed);
     for (const j of judged) {
       if (j.message.method === undefined) continue;
       const decision: AuditDecision = j.decision.allowed && !anyDenied ? "allow" : "deny";
       const reason = j.decision.allowed && anyDenied ? "another request of the batch was denied" : j.decision.reason;
-      this.#record(requestId, caller, started, [j.message], decision, reason, status, j.decision.rule);
+      this.#record(requestId, caller, started, [j.message], decision, reason, statuses, j.decision.rule);
     }
   }
 
@@ -283,7 +359,7 @@ export class McpGuard {
     messages: Recorded[],
     decision: AuditDecision,
     reason: string,
-    status: number | null,
+    statuses: Statuses,
     rule?: string,
   ): void {
     const message = messages[0];
@@ -291,7 +367,7 @@ export class McpGuard {
     const name = message?.call.name;
     this.#deps.metrics.mcpRequests.inc({
       method: method === undefined ? "_invalid" : KNOWN_METHODS.has(method) ? method : "_other",
-      name: this.#nameLabel(message),
+      name: this.#nameLabel(message, decision, statuses.upstream),
       decision,
     });
     const audit = this.#deps.audit();
@@ -309,19 +385,44 @@ export class McpGuard {
       decision,
       rule: rule ?? null,
       reason,
-      upstream_status: status,
+      upstream_status: statuses.upstream,
+      status: statuses.answered,
       duration_ms: Math.round((performance.now() - started) * 10) / 10,
       ...(hash ? { arguments_hmac: hash } : {}),
     });
   }
 
-  /** A bounded label: the first names seen (up to a limit), later and overlong ones "_other". */
-  #nameLabel(message: Recorded | undefined): string {
-    const name = message?.call.kind ? message.call.name : undefined;
-    if (name === undefined) return "";
-    if (this.#names.has(name)) return name;
-    if (name.length > NAME_LABEL_LENGTH || this.#names.size >= NAME_LABEL_LIMIT) return "_other";
-    this.#names.add(name);
-    return name;
+  /** A request refused unread (a body on another method, an upgrade): its own audit line and count. */
+  #recordRefusal(requestId: string, caller: McpCaller, httpMethod: string, reason: string): void {
+    this.#deps.metrics.mcpRequests.inc({ method: "_invalid", name: "", decision: "deny" });
+    this.#deps.audit()?.write({
+      time: new Date().toISOString(),
+      request_id: requestId,
+      user: caller.user?.id ?? null,
+      provider: caller.user?.provider ?? null,
+      client_id: caller.clientId ?? null,
+      http_method: httpMethod,
+      method: null,
+      name: null,
+      jsonrpc_id: null,
+      decision: "deny",
+      rule: null,
+      reason,
+      upstream_status: null,
+      status: 403,
+      duration_ms: 0,
+    });
+  }
+
+  /**
+   * A bounded label (name-labels.ts): a name the server listed; for a kind no rule names (no
+   * list of it is read), one whose call was allowed and answered below 400; else "_other".
+   */
+  #nameLabel(message: Recorded | undefined, decision: AuditDecision, status: number | null): string {
+    const kind = message?.call.kind;
+    const name = kind ? message?.call.name : undefined;
+    if (kind === undefined || name === undefined) return "";
+    const answered = decision === "allow" && status !== null && status < 400;
+    return this.#names.label(name, answered && !this.#deps.policy().governs(kind));
   }
 }

@@ -7,6 +7,8 @@
 // (docs/decisions/016-mcp-policy.md). Events are relayed one by one as they complete, the
 // untouched ones byte for byte (ids, comments, retry kept); only the event being received is
 // held, up to `limit` bytes: one larger could be a list, so the stream is cut (fail closed).
+// The proxy can also add an event of its own (a denial on the HTTP+SSE transport, decision
+// 049): written between events, never inside one the upstream is still sending.
 import { createParser, type EventSourceMessage } from "eventsource-parser";
 import { eventText, filterListShaped, type ShapeFilterInput } from "./list-filter.ts";
 
@@ -30,11 +32,12 @@ function filterEvent(event: EventSourceMessage, input: ShapeFilterInput): string
 }
 
 /** One complete event's bytes, or its rewrite when it holds a list result. */
-function relayedEvent(raw: Buffer, input: ShapeFilterInput): Buffer {
+function relayedEvent(raw: Buffer, input: ShapeFilterInput, onEndpoint?: (address: string) => void): Buffer {
   let rewritten: string | undefined;
   let retry = "";
   const parser = createParser({
     onEvent: (event) => {
+      if (event.event === "endpoint") onEndpoint?.(event.data.trim());
       rewritten = filterEvent(event, input);
     },
     // A retry line inside a rewritten event is kept (as its own block before it).
@@ -56,20 +59,38 @@ function endAt(ends: number[], lf: number): void {
 export interface EventFilter {
   /** The bytes to relay now for `chunk` (possibly none); throws UnfilterableEvent. */
   push(chunk: Buffer): Buffer;
+  /**
+   * Adds complete events of the proxy's own: returned to be written now when no upstream
+   * event is half relayed, else kept and relayed right after the event being received.
+   */
+  insert(events: Buffer): Buffer | undefined;
 }
 
 /**
  * A filter for one GET stream of the caller `input` names. It scans each chunk once for
  * event boundaries (an empty line; CR, LF or CRLF, a CRLF possibly split across chunks: an
- * event ending in CR is relayed at once, the LF after it as soon as it comes).
+ * event ending in CR is relayed at once, the LF after it as soon as it comes). `onEndpoint`
+ * is told the address of an HTTP+SSE `endpoint` event.
  */
-export function listEventFilter(input: ShapeFilterInput, limit: number): EventFilter {
+export function listEventFilter(
+  input: ShapeFilterInput,
+  limit: number,
+  onEndpoint?: (address: string) => void,
+): EventFilter {
   let held: Buffer[] = [];
   let heldBytes = 0;
   let lineEmpty = true;
   let skipLF = false;
   let endedOnCR = false;
+  let inserted: Buffer[] = [];
   return {
+    insert(events) {
+      // Between events: nothing held and the last line relayed was empty (the LF of a CRLF
+      // that may still come makes one more empty line, which dispatches nothing).
+      if (heldBytes === 0 && lineEmpty) return events;
+      inserted.push(events);
+      return undefined;
+    },
     push(chunk) {
       const ends: number[] = [];
       for (let i = 0; i < chunk.length; i++) {
@@ -105,8 +126,12 @@ export function listEventFilter(input: ShapeFilterInput, limit: number): EventFi
       const out: Buffer[] = [];
       let start = 0;
       for (const end of ends) {
-        out.push(relayedEvent(buffer.subarray(start, end), input));
+        out.push(relayedEvent(buffer.subarray(start, end), input, onEndpoint));
         start = end;
+      }
+      if (inserted.length > 0) {
+        out.push(...inserted);
+        inserted = [];
       }
       const rest = buffer.subarray(start);
       held = rest.length > 0 ? [rest] : [];

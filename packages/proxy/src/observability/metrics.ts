@@ -20,6 +20,8 @@ export interface ProxyMetrics {
   circuitState: Gauge;
   circuitEndpointOpen: Gauge<"endpoint">;
   mcpRequests: Counter<"method" | "name" | "decision">;
+  auditWritable: Gauge;
+  auditFailures: Counter;
 }
 
 interface MetricsOptions {
@@ -104,6 +106,16 @@ function requestMetrics(registry: Registry, options: MetricsOptions): RequestMet
       name: "mcp_proxy_mcp_requests_total",
       help: "JSON-RPC requests judged by the MCP policy, by method, tool/resource/prompt name (bounded: others are _other) and decision",
       labelNames: ["method", "name", "decision"],
+      registers: [registry],
+    }),
+    auditWritable: new Gauge({
+      name: "mcp_proxy_audit_writable",
+      help: "1 while the MCP audit trail (mcp_policy.audit) can be written; 0 while MCP POSTs are refused (503) for it",
+      registers: [registry],
+    }),
+    auditFailures: new Counter({
+      name: "mcp_proxy_audit_failures_total",
+      help: "Times the MCP audit file was found unwritable or deleted (each starts a spell of 503s until it is reopened)",
       registers: [registry],
     }),
   };

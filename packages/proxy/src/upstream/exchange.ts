@@ -189,6 +189,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
     // The span is the MCP server's answer time: it ends with the headers, streams included.
     this.#span?.answered(status);
     this.#endpoint.breaker.recordSuccess();
+    this.#who?.upstreamAnswered?.(status);
     // The caller's hook runs before anything is sent; a rejection drops the answer unsent.
     const pending = this.#who?.afterUpstream?.(status, headers);
     if (!pending) {

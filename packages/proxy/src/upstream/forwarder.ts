@@ -96,6 +96,8 @@ export interface Who {
    * and its rejection cancels the answer. Undefined: nothing to wait for.
    */
   afterUpstream?: (status: number, headers: IncomingHttpHeaders) => Promise<void> | undefined;
+  /** Told the MCP server's status as it answers (the audit trail keeps it apart from the client's). */
+  upstreamAnswered?: (status: number) => void;
   /**
    * Awaited with each chunk of an event stream before it is relayed, until it resolves true:
    * its first event was read (HTTP+SSE session binding). A rejection cuts the stream.

@@ -73,6 +73,11 @@ export interface SessionAdmission {
   endpoint?: string;
   /** What the record is bound under (the session id, or an HTTP+SSE address): to release it. */
   bound?: string;
+  /**
+   * The request goes to an HTTP+SSE message path (or below one): its client reads answers
+   * only from its GET stream, so what the proxy refuses must be told in the POST's status.
+   */
+  legacy?: true;
 }
 
 /** The answers that need no store: shared, settled, never changed. */
@@ -82,6 +87,14 @@ const NOT_ADMITTED: Promise<SessionAdmission> = Promise.resolve(Object.freeze({ 
 function sameOwner(record: McpSessionOwner, owner: McpSessionOwner): boolean {
   return record.provider === owner.provider && record.user === owner.user && record.client === owner.client;
 }
+
+/**
+ * The owner of sessions opened by anonymous requests (on public paths): every anonymous
+ * request may use them, no identified one (an identified user's calls would otherwise land in
+ * a session anyone can read on a public path), and an anonymous request may use no other
+ * (docs/decisions/049). No user has an empty provider: this owner is nobody's.
+ */
+export const ANONYMOUS_OWNER: McpSessionOwner = Object.freeze({ provider: "", user: "" });
 
 /** Who may use the MCP sessions a request opens or names: its user and, for bearer tokens, the OAuth client. */
 export function sessionOwner(user: { provider: string; id: string }, clientId: string | undefined): McpSessionOwner {
@@ -259,7 +272,10 @@ export class McpSessionBinding {
     if (!address) return NOT_ADMITTED;
     const named = requested === undefined ? undefined : await this.#check(requested, owner);
     if (named && !named.admitted) return named;
-    if (await this.#isMessagePath(address)) return this.#check(address.key, owner);
+    if (await this.#isMessagePath(address)) {
+      const admission = await this.#check(address.key, owner);
+      return admission.admitted ? { ...admission, legacy: true } : admission;
+    }
     if (!(await this.#parametersAdmit(address.parameters, owner))) return NOT_ADMITTED;
     return named ?? ADMITTED;
   }

@@ -1,7 +1,8 @@
 // What the MCP policy forwards and counts, against an upstream that records exactly what
 // reached it: an allowed body goes upstream byte for byte with the 2026-07-28 routing and
 // Mcp-Param-* headers untouched, a denied one not at all; the metrics' name label stays
-// bounded whatever names clients send. A list answer that cannot be filtered (too large,
+// bounded whatever names clients send, and goes to the names the MCP server listed, not to
+// made-up ones (a real SDK client against the demo server). A list answer that cannot be filtered (too large,
 // compressed, malformed) is a 502 saying so, not taken for a failure of the MCP server.
 import assert from "node:assert/strict";
 import { once } from "node:events";
@@ -11,6 +12,9 @@ import net from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import { type DemoMcpServer, startDemoMcpServer } from "../../dev/mcp-server.ts";
 import type { RunningProxy } from "../../src/proxy-server.ts";
 import { type BypassProxy, startBypassProxy } from "../support/bypass-proxy.ts";
 import { capturingLogger } from "../support/captured-log.ts";
@@ -229,7 +233,7 @@ describe("audit trail without rules: nothing reaches the MCP server unrecorded",
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it("records a POST, and refuses the upgrade and the PUT body it could not record", async () => {
+  it("records a POST, and refuses (and records) the upgrade and the PUT body it could not judge", async () => {
     const posted = await fetch(bypass.mcpUrl, {
       method: "POST",
       headers: { "content-type": "application/json", accept: "application/json, text/event-stream" },
@@ -247,7 +251,60 @@ describe("audit trail without rules: nothing reaches the MCP server unrecorded",
     assert.equal(put.status, 403);
     await put.body?.cancel();
     assert.equal(upstream.requests.length, count, "neither reached the MCP server");
-    const records = readFileSync(auditFile, "utf8").trim().split("\n");
-    assert.equal(records.length, 1, "the POST alone was let through, and recorded");
+    const records = readFileSync(auditFile, "utf8")
+      .trim()
+      .split("\n")
+      .map((line) => JSON.parse(line) as { decision: string; http_method?: string });
+    // The POST alone was let through; the refusals are recorded too (decision 049).
+    assert.deepEqual(
+      records.map((r) => [r.decision, r.http_method ?? "POST"]),
+      [
+        ["allow", "POST"],
+        ["deny", "GET"],
+        ["deny", "PUT"],
+      ],
+    );
+  });
+});
+
+/** The name labels of tools/call in the proxy's metrics. */
+async function toolCallNames(proxy: RunningProxy): Promise<Set<string>> {
+  const metrics = await (await fetch(`${proxy.url}/metrics`)).text();
+  return new Set(
+    [...metrics.matchAll(/mcp_proxy_mcp_requests_total\{method="tools\/call",name="([^"]*)"/g)].map(
+      (m) => m[1] as string,
+    ),
+  );
+}
+
+describe("MCP policy metrics: made-up names take no label (decision 049; demo server, SDK client)", () => {
+  let mcp: DemoMcpServer;
+  let bypass: BypassProxy;
+  let client: Client;
+
+  before(async () => {
+    mcp = await startDemoMcpServer();
+    // Every tool allowed: made-up names are forwarded (the server refuses them), yet governed, so lists are read.
+    bypass = await startBypassProxy("mcp_policy:\n  rules:\n    - { name: all-tools, tools: ['*'] }\n", mcp.url);
+    client = new Client({ name: "metrics-test", version: "1.0.0" });
+    await client.connect(new StreamableHTTPClientTransport(new URL(bypass.mcpUrl)));
+  });
+  after(async () => {
+    await client?.close();
+    await bypass?.close();
+    await mcp?.close();
+  });
+
+  it("210 calls of made-up tools leave the budget to the server's listed names", async () => {
+    for (let i = 0; i < 210; i++) {
+      const made = await client.callTool({ name: `made-up-${i}`, arguments: {} }).catch((error: unknown) => error);
+      assert.ok(made instanceof Error || (made as { isError?: boolean }).isError, "the server knows no such tool");
+    }
+    assert.ok((await client.listTools()).tools.some((tool) => tool.name === "echo"));
+    await client.callTool({ name: "echo", arguments: { text: "counted" } });
+    const names = await toolCallNames(bypass.proxy);
+    assert.ok(names.has("echo"), `echo has its own label: ${[...names].slice(0, 5)}`);
+    assert.ok(names.has("_other"), "the made-up names are counted, as _other");
+    assert.ok(![...names].some((name) => name.startsWith("made-up-")), "no made-up name took a label");
   });
 });

@@ -4,6 +4,9 @@
 // the proxy) and a Streamable HTTP stream resumed with Last-Event-ID (the everything server,
 // whose event store replays a tools/list answer on the GET); the Python SDK's HTTP+SSE server
 // (CRLF-framed events); a stream compressed against the proxy's asking is cut, not relayed.
+// A denied call of an HTTP+SSE client gets its error on that client's stream at once (the TS
+// and the Python SDK's clients, with and without a session binding), or a 403 from a replica
+// that does not relay the stream (decision 049).
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
@@ -18,14 +21,16 @@ import { after, before, describe, it } from "node:test";
 import { gzipSync } from "node:zlib";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { SSEClientTransport } from "@modelcontextprotocol/sdk/client/sse.js";
+import { McpError } from "@modelcontextprotocol/sdk/types.js";
 import { createParser, type EventSourceMessage } from "eventsource-parser";
+import { type DemoMcpServer, startDemoMcpServer } from "../../dev/mcp-server.ts";
 import { loadConfig } from "../../src/config/load.ts";
 import { type RunningProxy, startProxy } from "../../src/proxy-server.ts";
 import { TestBrowser } from "../support/browser.ts";
 import { type BypassProxy, startBypassProxy } from "../support/bypass-proxy.ts";
 import { type Everything, startEverything, stopEverything } from "../support/everything-process.ts";
 import { freePort } from "../support/redis-server.ts";
-import { type Stack, startStack } from "../support/stack.ts";
+import { type RedisStack, type Stack, startStack, startStackWithRedis } from "../support/stack.ts";
 
 const DEMO_POLICY = path.resolve(import.meta.dirname, "../../dev/demo-policy.yaml");
 const PYTHON = path.resolve(import.meta.dirname, "../../../../.tools/python/bin/python");
@@ -75,7 +80,112 @@ describe("MCP policy on GET streams: the HTTP+SSE transport (demo server, demo p
   it("alice (admins) still sees admin_report on her stream", async () => {
     assert.ok((await legacyTools(alice)).includes("admin_report"));
   });
+
+  it("a denied call over HTTP+SSE fails at once with the -32003 error, sent on its stream; allowed calls go on", async () => {
+    await assertLegacyDenial(`http://127.0.0.1:${stack.ports[0]}/sse`, bob.fetch);
+    assert.equal(stack.mcp.toolCalls.get("admin_report") ?? 0, 0, "the denied call never ran");
+  });
 });
+
+/** A denied call's error, which a legacy client gets at once: the JSON-RPC error itself. */
+function assertPolicyDenied(error: unknown): true {
+  assert.ok(error instanceof McpError, String(error));
+  assert.equal(error.code, -32003);
+  assert.match(error.message, /Forbidden: no rule grants the tool "admin_report"/);
+  return true;
+}
+
+/**
+ * The SDK's HTTP+SSE client at `sse`: admin_report is denied at once with the policy's error,
+ * and echo works after it. A timeout far beyond the test's: a denial the client never read
+ * would end in that timeout's error (-32001), never in the policy's.
+ */
+async function assertLegacyDenial(sse: string, fetchWith?: typeof fetch): Promise<void> {
+  const client = new Client({ name: "legacy-test", version: "1.0.0" });
+  await client.connect(new SSEClientTransport(new URL(sse), fetchWith ? { fetch: fetchWith } : {}));
+  try {
+    const waitLong = { timeout: 600_000 };
+    await assert.rejects(
+      client.callTool({ name: "admin_report", arguments: {} }, undefined, waitLong),
+      assertPolicyDenied,
+    );
+    const echo = await client.callTool({ name: "echo", arguments: { text: "still here" } }, undefined, waitLong);
+    assert.deepEqual(echo.content, [{ type: "text", text: "still here" }]);
+  } finally {
+    await client.close();
+  }
+}
+
+describe("MCP policy over HTTP+SSE without a session binding (bypass mode, one endpoint)", () => {
+  let mcp: DemoMcpServer;
+  let bypass: BypassProxy;
+
+  before(async () => {
+    mcp = await startDemoMcpServer();
+    bypass = await startBypassProxy(demoRules(), mcp.url);
+  });
+  after(async () => {
+    await bypass?.close();
+    await mcp?.close();
+  });
+
+  it("a denied call fails at once all the same: the client's POST accepts no event stream", async () => {
+    await assertLegacyDenial(`${bypass.proxy.url}/sse`);
+  });
+
+  it("the Python SDK's HTTP+SSE client gets the denial at once too, and its session goes on", async () => {
+    const python = spawn(PYTHON, [path.resolve(import.meta.dirname, "../support/python_sse_denied_call.py")], {
+      stdio: ["ignore", "pipe", "inherit"],
+      env: { PATH: "", SSE_URL: `${bypass.proxy.url}/sse` },
+    });
+    const lines: string[] = [];
+    for await (const line of createInterface({ input: python.stdout as Readable })) lines.push(line);
+    const [denied, echo] = lines.map((line) => JSON.parse(line) as Record<string, unknown>);
+    assert.equal(denied?.code, -32003, lines.join("\n"));
+    assert.match(String(denied?.message), /Forbidden: no rule grants the tool "admin_report"/);
+    assert.deepEqual(echo, { text: "still here" });
+  });
+});
+
+describe("MCP policy over HTTP+SSE: the POST reaches another replica than the stream (Redis)", () => {
+  let redis: RedisStack;
+  const bob = new TestBrowser();
+
+  before(async () => {
+    const configFile = path.join(mkdtempSync(path.join(tmpdir(), "mcp-policy-replicas-")), "config.yaml");
+    writeFileSync(configFile, demoRules());
+    redis = await startStackWithRedis({ proxies: 2, configFile });
+    // Signed in once: the session is in Redis, and the browser's cookie goes to both (cookies ignore ports).
+    assert.equal((await bob.signIn(`http://127.0.0.1:${redis.stack.ports[0]}/`, "bob")).status, 200);
+  });
+  after(() => redis?.close());
+
+  it("the denial is a 403 with the JSON-RPC error as body: the client's send fails at once", async () => {
+    const [first, second] = redis.stack.ports.map((port) => `http://127.0.0.1:${port}`);
+    const stream = new AbortController();
+    const sse = await bob.fetch(`${first}/sse`, { headers: { accept: "text/event-stream" }, signal: stream.signal });
+    try {
+      const address = await endpointAddress(sse);
+      const denied = await bob.fetch(`${second}${address}`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ jsonrpc: "2.0", id: 5, method: "tools/call", params: { name: "admin_report" } }),
+      });
+      assert.equal(denied.status, 403);
+      const body = (await denied.json()) as { id: number; error: { code: number } };
+      assert.equal(body.id, 5);
+      assert.equal(body.error.code, -32003);
+    } finally {
+      stream.abort();
+    }
+  });
+});
+
+/** The address of an HTTP+SSE stream's `endpoint` event (the stream stays open). */
+async function endpointAddress(response: Response): Promise<string> {
+  const events = await readEvents(response, (event) => event.event === "endpoint");
+  return (events.find((event) => event.event === "endpoint") as EventSourceMessage).data;
+}
 
 describe("MCP policy on GET streams: the Python SDK's HTTP+SSE server (CRLF-framed events)", () => {
   let stack: Stack;

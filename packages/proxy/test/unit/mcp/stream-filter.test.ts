@@ -88,4 +88,16 @@ describe("listEventFilter (GET event streams)", () => {
     const text = `data: ${JSON.stringify(prompts)}\n\n`;
     assert.equal(run([text]), text);
   });
+
+  it("an event of the proxy's own goes between events, never inside one (decision 049)", () => {
+    const addresses: string[] = [];
+    const filter = listEventFilter(input, 1 << 20, (address) => addresses.push(address));
+    const ours = Buffer.from("event: message\ndata: {}\n\n");
+    assert.equal(filter.push(Buffer.from("event: endpoint\ndata: /messages?sessionId=abc\n\n")).length > 0, true);
+    assert.deepEqual(addresses, ["/messages?sessionId=abc"]);
+    assert.equal(filter.insert(ours)?.toString(), ours.toString(), "between events: now");
+    assert.equal(filter.push(Buffer.from("data: half")).toString(), "");
+    assert.equal(filter.insert(ours), undefined, "inside an upstream event: later");
+    assert.equal(filter.push(Buffer.from(" done\n\ndata: next")).toString(), `data: half done\n\n${ours}`);
+  });
 });

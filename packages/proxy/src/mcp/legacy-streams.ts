@@ -1,0 +1,43 @@
+// The HTTP+SSE (2024-11-05) event streams this replica relays, by the address their
+// `endpoint` event handed out: where the proxy sends its own answer to a message POST it does
+// not forward (a denial), since such a client reads answers only from its stream, never from
+// the POST (docs/decisions/049). The answer goes in as `message` events between the
+// upstream's events (stream-filter.ts). Bounded by the open streams: each leaves as it closes.
+import type { ServerResponse } from "node:http";
+import { legacyAddressOf } from "../upstream/mcp-session-binding.ts";
+import type { EventFilter } from "./stream-filter.ts";
+
+interface Relayed {
+  res: ServerResponse;
+  filter: EventFilter;
+}
+
+export class LegacyStreams {
+  readonly #streams = new Map<string, Relayed>();
+
+  /** The stream answered on `res`, relayed through `filter`, announced `address`. */
+  add(address: string, res: ServerResponse, filter: EventFilter): void {
+    // Keyed as the session binding keys the address: the POST's target, in any spelling, finds it.
+    const key = legacyAddressOf(address)?.key;
+    if (key === undefined || res.destroyed) return;
+    const relayed = { res, filter };
+    this.#streams.set(key, relayed);
+    res.once("close", () => {
+      if (this.#streams.get(key) === relayed) this.#streams.delete(key);
+    });
+  }
+
+  /**
+   * Sends `messages` (JSON-RPC answers) on the stream that announced the address `url` (a
+   * message POST's target); false when this replica relays no such stream (it may be another's).
+   */
+  send(url: string, messages: unknown[]): boolean {
+    const key = legacyAddressOf(url)?.key;
+    const relayed = key === undefined ? undefined : this.#streams.get(key);
+    if (!relayed || relayed.res.writableEnded || relayed.res.destroyed) return false;
+    const events = messages.map((message) => `event: message\ndata: ${JSON.stringify(message)}\n\n`).join("");
+    const now = relayed.filter.insert(Buffer.from(events));
+    if (now) relayed.res.write(now);
+    return true;
+  }
+}
