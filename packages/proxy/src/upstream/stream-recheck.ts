@@ -135,7 +135,9 @@ export class StreamRecheck {
   /** The credential could not be checked (an outage): it stays open until a check answers. */
   #unchecked(held: Held, error: unknown): void {
     this.#unanswered[held.kind]++;
-    this.#lastError = error instanceof Error ? error.message : String(error);
+    // A 503's own message says only that a dependency is down; its cause says which and why.
+    const cause = error instanceof Error && error.cause instanceof Error ? ` (${error.cause.message})` : "";
+    this.#lastError = error instanceof Error ? `${error.message}${cause}` : String(error);
   }
 
   #reportUnanswered(): void {

@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { describe, it } from "node:test";
 import type { AuthResult } from "../../../src/auth/authenticator.ts";
-import { ProxyError } from "../../../src/errors.ts";
+import { ProxyError, storeUnavailable } from "../../../src/errors.ts";
 import type { OpenUpgrade } from "../../../src/upstream/forwarder.ts";
 import { StreamRecheck, SWEEP_CONCURRENCY } from "../../../src/upstream/stream-recheck.ts";
 import { capturingLogger } from "../../support/captured-log.ts";
@@ -56,7 +56,7 @@ function slowAuthenticator() {
       setImmediate(() => {
         counts.inFlight--;
         const fate = req.headers.fate;
-        if (fate === "unanswered") reject(new Error("store timeout"));
+        if (fate === "unanswered") reject(storeUnavailable(new Error("store timeout")));
         else resolve(fate === "refused" ? REFUSED : ALLOWED);
       }),
     );
@@ -91,7 +91,11 @@ describe("StreamRecheck", () => {
     for (const [i, u] of upgrades.entries()) assert.equal(u.over, i % 3 === 1, `upgrade ${i}`);
     assert.equal(lines.length, 1, "one warning for the sweep");
     const warning = JSON.parse(lines[0] as string) as { streams: number; upgrades: number; error: string };
-    assert.deepEqual([warning.streams, warning.upgrades, warning.error], [50, 50, "store timeout"]);
+    assert.deepEqual(
+      [warning.streams, warning.upgrades, warning.error],
+      [50, 50, "The session store is unavailable; try again shortly (store timeout)"],
+      "the 503 and its cause",
+    );
   });
 
   it("asks nothing about what ended before its turn", async () => {
