@@ -141,6 +141,7 @@ function providerTokens(upstream: UpstreamOidc, deps: AuthenticationDeps): McpAu
       cacheTtlMs: deps.resolved.tokenCacheTtlMs,
       jwksCooldownMs: config.mcp_auth.jwks_refresh_cooldown,
       fetch: upstream.fetch,
+      logger: deps.logger,
     });
     return verifier;
   };

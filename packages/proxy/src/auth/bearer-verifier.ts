@@ -1,14 +1,15 @@
 // Validates bearer access tokens issued by the upstream provider: a JWT signed by a key of
-// the provider's JWKS (fetched once, re-fetched when an unknown key id appears: key
-// rotation), from the expected issuer, not expired, not issued in the future. What it is
+// the provider's JWKS (provider-keys.ts: a provider that cannot hand its keys out makes a
+// 503, never a 401), from the expected issuer, not expired, not issued in the future. What it is
 // for (audience) and what it allows (scopes) the authenticator checks, for every kind of
 // token alike. Verified tokens are remembered briefly (never past their expiry) so a busy
 // client does not cost a signature check per request.
-import { createRemoteJWKSet, customFetch, type JWTPayload, errors as joseErrors, jwtVerify } from "jose";
+import { type JWTPayload, errors as joseErrors, jwtVerify } from "jose";
 import { ProxyError } from "../errors.ts";
+import type { Logger } from "../observability/logger.ts";
 import { TtlCache } from "../ttl-cache.ts";
-import { ProviderUnreachable, providerUnavailable } from "./provider-failure.ts";
-import { type ProviderFetch, providerFetch } from "./provider-fetch.ts";
+import type { ProviderFetch } from "./provider-fetch.ts";
+import { ProviderKeys } from "./provider-keys.ts";
 import { type ClaimsMapping, type SessionUser, userFromClaims } from "./session-user.ts";
 
 /** What every token verifier yields; the authenticator decides on it. */
@@ -78,22 +79,8 @@ export interface TokenVerifier {
   verify(token: string): Promise<VerifiedToken>;
 }
 
-/**
- * jose's failures to get the key set rather than to verify the token: no answer (a
- * ProviderUnreachable from provider-fetch.ts, or the body timed out), an answer not 200 or
- * not JSON (jose's generic error, raised only there), or no key set in it.
- */
-const KEY_SET_FAILURES = new Set(["ERR_JOSE_GENERIC", "ERR_JWKS_TIMEOUT", "ERR_JWKS_INVALID"]);
-
-function isKeySetFailure(error: unknown): boolean {
-  return (
-    error instanceof ProviderUnreachable || (error instanceof joseErrors.JOSEError && KEY_SET_FAILURES.has(error.code))
-  );
-}
-
 export class BearerVerifier implements TokenVerifier {
-  readonly #jwks: ReturnType<typeof createRemoteJWKSet>;
-  readonly #jwksUri: URL;
+  readonly #keys: ProviderKeys;
   readonly #issuer: string;
   readonly #mapping: ClaimsMapping;
   readonly #cache: TtlCache<VerifiedToken>;
@@ -107,17 +94,20 @@ export class BearerVerifier implements TokenVerifier {
     cacheTtlMs: number;
     jwksCooldownMs: number;
     fetch?: ProviderFetch | undefined;
+    logger?: Logger | undefined;
     now?: () => number;
   }) {
-    this.#jwks = createRemoteJWKSet(options.jwksUri, {
-      cooldownDuration: options.jwksCooldownMs,
-      cacheMaxAge: 10 * 60_000,
-      [customFetch]: (options.fetch ?? providerFetch(undefined)) as never,
+    this.#keys = new ProviderKeys({
+      jwksUri: options.jwksUri,
+      cooldownMs: options.jwksCooldownMs,
+      fetch: options.fetch,
+      logger: options.logger,
+      now: () => this.#now(),
     });
-    this.#jwksUri = options.jwksUri;
     this.#issuer = options.issuer;
     this.#mapping = options.mapping;
-    this.#now = options.now ?? Date.now;
+    // Read from Date each time, not kept as a reference: a test that mocks Date moves this clock too.
+    this.#now = options.now ?? (() => Date.now());
     this.#cache = new TtlCache({ ttlMs: options.cacheTtlMs, now: this.#now });
   }
 
@@ -128,18 +118,15 @@ export class BearerVerifier implements TokenVerifier {
     let payload: JWTPayload;
     let header: { typ?: string | undefined };
     try {
-      ({ payload, protectedHeader: header } = await jwtVerify(token, this.#jwks, {
+      ({ payload, protectedHeader: header } = await jwtVerify(token, this.#keys.key, {
         issuer: this.#issuer,
         clockTolerance: CLOCK_TOLERANCE_SECONDS,
         currentDate: new Date(now),
       }));
     } catch (error) {
-      // The provider did not hand out its keys: the token may well be good, so 503, not 401.
-      if (isKeySetFailure(error)) {
-        throw providerUnavailable(
-          error instanceof ProviderUnreachable ? error : new ProviderUnreachable(this.#jwksUri, error),
-        );
-      }
+      // jose's errors are the token's; anything else (the provider's keys not to be had: a
+      // 503 ProxyError) says nothing about it, so the client keeps its token and retries.
+      if (!(error instanceof joseErrors.JOSEError)) throw error;
       throw new BearerError("invalid_token", this.#reason(error), error);
     }
     if (typeof payload.sub !== "string" || payload.sub === "" || typeof payload.exp !== "number") {
