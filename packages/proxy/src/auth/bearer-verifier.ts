@@ -48,22 +48,43 @@ export class BearerError extends ProxyError {
   }
 }
 
+/** A scope claim that says something: a space-separated string or a list (not null, not a number). */
+function isScopeClaim(value: unknown): boolean {
+  return typeof value === "string" || Array.isArray(value);
+}
+
 /**
- * Whether a JWT is an OpenID Connect ID token rather than an access token (decision 039).
+ * Whether a token for the proxy's own client id grants anything: scopes (scope, scp), or
+ * app roles together with the client they were granted to (Entra ID's app-only tokens carry
+ * roles and azp or appid; its ID tokens may carry the user's roles, but never azp or appid).
+ */
+function grantsAnything(payload: JWTPayload): boolean {
+  if (isScopeClaim(payload.scope) || isScopeClaim(payload.scp)) return true;
+  const requester = payload.azp ?? payload.appid ?? payload.client_id;
+  return Array.isArray(payload.roles) && typeof requester === "string";
+}
+
+/**
+ * Whether a JWT is an OpenID Connect ID token rather than an access token (decisions 039, 050).
  * An ID token says who signed in to a client; it is no grant to call this server, yet its
- * audience is a client id, which an admin may list in mcp_auth.audiences (Entra ID and Dex
- * issue access tokens for the client's own id). Providers do not all type their access
+ * audience is a client id, which an admin may list in mcp_auth.audiences (Entra ID
+ * issues access tokens for the client's own id). Providers do not all type their access
  * tokens (RFC 9068 at+jwt), so the ID token's own claims tell: at_hash, c_hash and s_hash
  * exist only in ID tokens (OpenID Connect Core 3.1.3.6, 3.3.2.11, FAPI), Keycloak marks
- * them typ "ID", and a nonce without any scope is an ID token (the proxy's own sign-ins send
- * a nonce; Keycloak before 24 and Dex copy it into access tokens, which carry scopes).
+ * them typ "ID", Cognito token_use "id", and a nonce without any scope is an ID token (the
+ * proxy's own sign-ins send a nonce; Keycloak before 24 copies it into access tokens, which
+ * carry scopes). ID tokens from a refresh have none of these (no nonce: OpenID Connect Core
+ * 12.2; Entra ID and Google add no at_hash there), so a token whose audience is the proxy's
+ * own client id (`ownClientId`, the audience every ID token for it has) must grant something.
  */
-export function isIdToken(payload: JWTPayload, header: { typ?: string | undefined }): boolean {
+export function isIdToken(payload: JWTPayload, header: { typ?: string | undefined }, ownClientId?: string): boolean {
   const typ = header.typ?.toLowerCase().replace(/^application\//, "");
   if (typ === "at+jwt") return false;
   if (["at_hash", "c_hash", "s_hash"].some((claim) => claim in payload)) return true;
-  if (payload.typ === "ID") return true;
-  return "nonce" in payload && payload.scope === undefined && payload.scp === undefined;
+  if (payload.typ === "ID" || payload.token_use === "id") return true;
+  if ("nonce" in payload && !isScopeClaim(payload.scope) && !isScopeClaim(payload.scp)) return true;
+  const audience = typeof payload.aud === "string" ? [payload.aud] : (payload.aud ?? []);
+  return ownClientId !== undefined && audience.includes(ownClientId) && !grantsAnything(payload);
 }
 
 function scopesOf(payload: JWTPayload): string[] {
@@ -82,6 +103,7 @@ export interface TokenVerifier {
 export class BearerVerifier implements TokenVerifier {
   readonly #keys: ProviderKeys;
   readonly #issuer: string;
+  readonly #ownClientId: string | undefined;
   readonly #mapping: ClaimsMapping;
   readonly #cache: TtlCache<VerifiedToken>;
   readonly #now: () => number;
@@ -89,6 +111,8 @@ export class BearerVerifier implements TokenVerifier {
   constructor(options: {
     jwksUri: URL;
     issuer: string;
+    /** oidc.client_id: a token for it that grants nothing is an ID token (isIdToken). */
+    ownClientId?: string | undefined;
     /** How the token's claims become the user (the same mapping as browser sessions'). */
     mapping: ClaimsMapping;
     cacheTtlMs: number;
@@ -105,6 +129,7 @@ export class BearerVerifier implements TokenVerifier {
       now: () => this.#now(),
     });
     this.#issuer = options.issuer;
+    this.#ownClientId = options.ownClientId;
     this.#mapping = options.mapping;
     // Read from Date each time, not kept as a reference: a test that mocks Date moves this clock too.
     this.#now = options.now ?? (() => Date.now());
@@ -132,7 +157,7 @@ export class BearerVerifier implements TokenVerifier {
     if (typeof payload.sub !== "string" || payload.sub === "" || typeof payload.exp !== "number") {
       throw new BearerError("invalid_token", "The access token names no subject or expiry");
     }
-    if (isIdToken(payload, header)) {
+    if (isIdToken(payload, header, this.#ownClientId)) {
       throw new BearerError("invalid_token", "An ID token is not an access token; send the access token");
     }
     // jose checks iat only with maxTokenAge: a token "issued" in the future is refused here.
