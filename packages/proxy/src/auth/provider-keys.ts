@@ -27,7 +27,6 @@ export interface ProviderKeysOptions {
   fetch?: ProviderFetch | undefined;
   logger?: Logger | undefined;
   now?: () => number;
-  timeoutMs?: number;
 }
 
 export class ProviderKeys {
@@ -117,7 +116,7 @@ export class ProviderKeys {
       headers: { accept: "application/jwk-set+json, application/json" },
       // A redirect elsewhere is not the provider's key set.
       redirect: "manual",
-      signal: AbortSignal.timeout(this.#options.timeoutMs ?? KEYS_TIMEOUT_MS),
+      signal: AbortSignal.timeout(KEYS_TIMEOUT_MS),
     });
     if (response.status !== 200) {
       await response.body?.cancel();
