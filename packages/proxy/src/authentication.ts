@@ -137,10 +137,12 @@ function providerTokens(upstream: UpstreamOidc, deps: AuthenticationDeps): McpAu
     verifier = new BearerVerifier({
       jwksUri: new URL(metadata.jwks_uri),
       issuer: metadata.issuer,
+      ownClientId: upstream.clientId,
       mapping: claimsMappingFor(config, metadata.issuer, config.mcp_auth.groups_claim),
       cacheTtlMs: deps.resolved.tokenCacheTtlMs,
       jwksCooldownMs: config.mcp_auth.jwks_refresh_cooldown,
       fetch: upstream.fetch,
+      logger: deps.logger,
     });
     return verifier;
   };

@@ -1,14 +1,15 @@
 // Validates bearer access tokens issued by the upstream provider: a JWT signed by a key of
-// the provider's JWKS (fetched once, re-fetched when an unknown key id appears: key
-// rotation), from the expected issuer, not expired, not issued in the future. What it is
+// the provider's JWKS (provider-keys.ts: a provider that cannot hand its keys out makes a
+// 503, never a 401), from the expected issuer, not expired, not issued in the future. What it is
 // for (audience) and what it allows (scopes) the authenticator checks, for every kind of
 // token alike. Verified tokens are remembered briefly (never past their expiry) so a busy
 // client does not cost a signature check per request.
-import { createRemoteJWKSet, customFetch, type JWTPayload, errors as joseErrors, jwtVerify } from "jose";
+import { type JWTPayload, errors as joseErrors, jwtVerify } from "jose";
 import { ProxyError } from "../errors.ts";
+import type { Logger } from "../observability/logger.ts";
 import { TtlCache } from "../ttl-cache.ts";
-import { ProviderUnreachable, providerUnavailable } from "./provider-failure.ts";
-import { type ProviderFetch, providerFetch } from "./provider-fetch.ts";
+import type { ProviderFetch } from "./provider-fetch.ts";
+import { ProviderKeys } from "./provider-keys.ts";
 import { type ClaimsMapping, type SessionUser, userFromClaims } from "./session-user.ts";
 
 /** What every token verifier yields; the authenticator decides on it. */
@@ -47,22 +48,43 @@ export class BearerError extends ProxyError {
   }
 }
 
+/** A scope claim that says something: a space-separated string or a list (not null, not a number). */
+function isScopeClaim(value: unknown): boolean {
+  return typeof value === "string" || Array.isArray(value);
+}
+
 /**
- * Whether a JWT is an OpenID Connect ID token rather than an access token (decision 039).
+ * Whether a token for the proxy's own client id grants anything: scopes (scope, scp), or
+ * app roles together with the client they were granted to (Entra ID's app-only tokens carry
+ * roles and azp or appid; its ID tokens may carry the user's roles, but never azp or appid).
+ */
+function grantsAnything(payload: JWTPayload): boolean {
+  if (isScopeClaim(payload.scope) || isScopeClaim(payload.scp)) return true;
+  const requester = payload.azp ?? payload.appid ?? payload.client_id;
+  return Array.isArray(payload.roles) && typeof requester === "string";
+}
+
+/**
+ * Whether a JWT is an OpenID Connect ID token rather than an access token (decisions 039, 050).
  * An ID token says who signed in to a client; it is no grant to call this server, yet its
- * audience is a client id, which an admin may list in mcp_auth.audiences (Entra ID and Dex
- * issue access tokens for the client's own id). Providers do not all type their access
+ * audience is a client id, which an admin may list in mcp_auth.audiences (Entra ID
+ * issues access tokens for the client's own id). Providers do not all type their access
  * tokens (RFC 9068 at+jwt), so the ID token's own claims tell: at_hash, c_hash and s_hash
  * exist only in ID tokens (OpenID Connect Core 3.1.3.6, 3.3.2.11, FAPI), Keycloak marks
- * them typ "ID", and a nonce without any scope is an ID token (the proxy's own sign-ins send
- * a nonce; Keycloak before 24 and Dex copy it into access tokens, which carry scopes).
+ * them typ "ID", Cognito token_use "id", and a nonce without any scope is an ID token (the
+ * proxy's own sign-ins send a nonce; Keycloak before 24 copies it into access tokens, which
+ * carry scopes). ID tokens from a refresh have none of these (no nonce: OpenID Connect Core
+ * 12.2; Entra ID and Google add no at_hash there), so a token whose audience is the proxy's
+ * own client id (`ownClientId`, the audience every ID token for it has) must grant something.
  */
-export function isIdToken(payload: JWTPayload, header: { typ?: string | undefined }): boolean {
+export function isIdToken(payload: JWTPayload, header: { typ?: string | undefined }, ownClientId?: string): boolean {
   const typ = header.typ?.toLowerCase().replace(/^application\//, "");
   if (typ === "at+jwt") return false;
   if (["at_hash", "c_hash", "s_hash"].some((claim) => claim in payload)) return true;
-  if (payload.typ === "ID") return true;
-  return "nonce" in payload && payload.scope === undefined && payload.scp === undefined;
+  if (payload.typ === "ID" || payload.token_use === "id") return true;
+  if ("nonce" in payload && !isScopeClaim(payload.scope) && !isScopeClaim(payload.scp)) return true;
+  const audience = typeof payload.aud === "string" ? [payload.aud] : (payload.aud ?? []);
+  return ownClientId !== undefined && audience.includes(ownClientId) && !grantsAnything(payload);
 }
 
 function scopesOf(payload: JWTPayload): string[] {
@@ -78,23 +100,10 @@ export interface TokenVerifier {
   verify(token: string): Promise<VerifiedToken>;
 }
 
-/**
- * jose's failures to get the key set rather than to verify the token: no answer (a
- * ProviderUnreachable from provider-fetch.ts, or the body timed out), an answer not 200 or
- * not JSON (jose's generic error, raised only there), or no key set in it.
- */
-const KEY_SET_FAILURES = new Set(["ERR_JOSE_GENERIC", "ERR_JWKS_TIMEOUT", "ERR_JWKS_INVALID"]);
-
-function isKeySetFailure(error: unknown): boolean {
-  return (
-    error instanceof ProviderUnreachable || (error instanceof joseErrors.JOSEError && KEY_SET_FAILURES.has(error.code))
-  );
-}
-
 export class BearerVerifier implements TokenVerifier {
-  readonly #jwks: ReturnType<typeof createRemoteJWKSet>;
-  readonly #jwksUri: URL;
+  readonly #keys: ProviderKeys;
   readonly #issuer: string;
+  readonly #ownClientId: string | undefined;
   readonly #mapping: ClaimsMapping;
   readonly #cache: TtlCache<VerifiedToken>;
   readonly #now: () => number;
@@ -102,22 +111,28 @@ export class BearerVerifier implements TokenVerifier {
   constructor(options: {
     jwksUri: URL;
     issuer: string;
+    /** oidc.client_id: a token for it that grants nothing is an ID token (isIdToken). */
+    ownClientId?: string | undefined;
     /** How the token's claims become the user (the same mapping as browser sessions'). */
     mapping: ClaimsMapping;
     cacheTtlMs: number;
     jwksCooldownMs: number;
     fetch?: ProviderFetch | undefined;
+    logger?: Logger | undefined;
     now?: () => number;
   }) {
-    this.#jwks = createRemoteJWKSet(options.jwksUri, {
-      cooldownDuration: options.jwksCooldownMs,
-      cacheMaxAge: 10 * 60_000,
-      [customFetch]: (options.fetch ?? providerFetch(undefined)) as never,
+    this.#keys = new ProviderKeys({
+      jwksUri: options.jwksUri,
+      cooldownMs: options.jwksCooldownMs,
+      fetch: options.fetch,
+      logger: options.logger,
+      now: () => this.#now(),
     });
-    this.#jwksUri = options.jwksUri;
     this.#issuer = options.issuer;
+    this.#ownClientId = options.ownClientId;
     this.#mapping = options.mapping;
-    this.#now = options.now ?? Date.now;
+    // Read from Date each time, not kept as a reference: a test that mocks Date moves this clock too.
+    this.#now = options.now ?? (() => Date.now());
     this.#cache = new TtlCache({ ttlMs: options.cacheTtlMs, now: this.#now });
   }
 
@@ -128,24 +143,21 @@ export class BearerVerifier implements TokenVerifier {
     let payload: JWTPayload;
     let header: { typ?: string | undefined };
     try {
-      ({ payload, protectedHeader: header } = await jwtVerify(token, this.#jwks, {
+      ({ payload, protectedHeader: header } = await jwtVerify(token, this.#keys.key, {
         issuer: this.#issuer,
         clockTolerance: CLOCK_TOLERANCE_SECONDS,
         currentDate: new Date(now),
       }));
     } catch (error) {
-      // The provider did not hand out its keys: the token may well be good, so 503, not 401.
-      if (isKeySetFailure(error)) {
-        throw providerUnavailable(
-          error instanceof ProviderUnreachable ? error : new ProviderUnreachable(this.#jwksUri, error),
-        );
-      }
+      // jose's errors are the token's; anything else (the provider's keys not to be had: a
+      // 503 ProxyError) says nothing about it, so the client keeps its token and retries.
+      if (!(error instanceof joseErrors.JOSEError)) throw error;
       throw new BearerError("invalid_token", this.#reason(error), error);
     }
     if (typeof payload.sub !== "string" || payload.sub === "" || typeof payload.exp !== "number") {
       throw new BearerError("invalid_token", "The access token names no subject or expiry");
     }
-    if (isIdToken(payload, header)) {
+    if (isIdToken(payload, header, this.#ownClientId)) {
       throw new BearerError("invalid_token", "An ID token is not an access token; send the access token");
     }
     // jose checks iat only with maxTokenAge: a token "issued" in the future is refused here.

@@ -116,7 +116,7 @@ describe("provider calls that get no answer", () => {
       const response = await initializeWithToken(`${proxyUrl}/mcp`, await mint());
       assert.equal(response.status, 503, await response.text());
       assert.equal(response.headers.get("retry-after"), "5");
-      const failure = logged("request failed").at(-1);
+      const failure = logged("requests refused: a dependency is unavailable").at(-1);
       assert.equal(failure?.code, "OIDC_ERROR");
       assert.equal(
         failure?.error,
@@ -128,12 +128,16 @@ describe("provider calls that get no answer", () => {
   });
 
   it("a bearer token whose JWKS request is never answered gets a 503 once the fetch times out", async () => {
+    // A proxy that has not met the provider failing yet: the one above answers 503 at once
+    // for a while after its failed fetch, with that failure (decision 050).
+    await stack.proxies[0]?.shutdown();
+    await stack.startProxy(0);
     await stack.idp.close();
     const silent = await silentListenerAt(stack.idp.issuer);
     try {
       const response = await initializeWithToken(`${proxyUrl}/mcp`, await mint());
       assert.equal(response.status, 503, await response.text());
-      const failure = logged("request failed").at(-1);
+      const failure = logged("requests refused: a dependency is unavailable").at(-1);
       assert.equal(
         failure?.error,
         `http://localhost:${providerPort(stack)}/jwks: timed out: localhost:${providerPort(stack)} did not answer in time`,

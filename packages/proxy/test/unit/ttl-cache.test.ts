@@ -54,4 +54,54 @@ describe("TtlCache", () => {
     cache.delete("t3");
     assert.equal(cache.size, 0);
   });
+
+  it("loads a value once for callers asking at the same time, and keeps it", async () => {
+    const cache = new TtlCache<string>({ ttlMs: 1_000 });
+    let loads = 0;
+    let answer: (value: { value: string }) => void = () => {};
+    const load = () => {
+      loads++;
+      return new Promise<{ value: string }>((resolve) => {
+        answer = resolve;
+      });
+    };
+    const asked = Array.from({ length: 20 }, () => cache.getOrLoad("token", load));
+    answer({ value: "verified" });
+    assert.deepEqual(await Promise.all(asked), Array(20).fill("verified"));
+    assert.equal(await cache.getOrLoad("token", load), "verified");
+    assert.equal(loads, 1);
+  });
+
+  it("shares a load's failure with its callers and keeps nothing of it", async () => {
+    const cache = new TtlCache<string>({ ttlMs: 1_000 });
+    let loads = 0;
+    const failing = async () => {
+      loads++;
+      throw new Error("store down");
+    };
+    const asked = [cache.getOrLoad("token", failing), cache.getOrLoad("token", failing)];
+    for (const each of asked) await assert.rejects(each, /store down/);
+    assert.equal(loads, 1);
+    assert.equal(await cache.getOrLoad("token", async () => ({ value: "later" })), "later");
+  });
+
+  it("keeps nothing of a load under way when its key is deleted meanwhile (a revoke), nor of any at a deleteWhere", async () => {
+    const cache = new TtlCache<string>({ ttlMs: 1_000 });
+    for (const forget of [() => cache.delete("token"), () => cache.deleteWhere(() => false)]) {
+      let answer: (value: { value: string }) => void = () => {};
+      const loading = cache.getOrLoad("token", () => new Promise((resolve) => (answer = resolve)));
+      forget();
+      answer({ value: "read before the revoke" });
+      assert.equal(await loading, "read before the revoke");
+      assert.equal(cache.get("token"), undefined);
+    }
+  });
+
+  it("shares loads under way even with a TTL of 0, and keeps nothing after", async () => {
+    const cache = new TtlCache<string>({ ttlMs: 0 });
+    let loads = 0;
+    const load = async () => ({ value: String(++loads) });
+    assert.deepEqual(await Promise.all([cache.getOrLoad("k", load), cache.getOrLoad("k", load)]), ["1", "1"]);
+    assert.equal(await cache.getOrLoad("k", load), "2");
+  });
 });

@@ -2,6 +2,8 @@
 // They are opaque and looked up in the store on use, so a revoked token or grant stops
 // working at once (within the cache time on other replicas); the lookup checks the expiry
 // and yields the user, scopes, audience and client (the authenticator checks the latter).
+// One lookup per token at a time: checks of one token arriving together (the stream recheck
+// of streams that share it) wait for the same lookup.
 // A token is good only while its grant is: a grant ended by a reused code or refresh token
 // takes with it a token its racing twin saved a moment after the revocation. A token bound
 // to a key (DPoP's jkt, mTLS's x5t#S256) is refused: it comes as a plain Bearer token here
@@ -25,6 +27,11 @@ export class IssuedTokenVerifier implements TokenVerifier {
     if (cached) return cached.token;
     // Opaque tokens are URL-safe random strings; anything else is not one of ours.
     if (!/^[A-Za-z0-9_-]{20,200}$/.test(token)) throw new BearerError("invalid_token", "The access token is not valid");
+    return (await this.#cache.getOrLoad(token, () => this.#lookup(token))).token;
+  }
+
+  /** The token as the store holds it, checked; kept (by getOrLoad) until its expiry at most. */
+  async #lookup(token: string): Promise<{ value: { token: VerifiedToken; grantId: string }; expiresAt: number }> {
     const stored = await this.#provider.AccessToken.find(token);
     if (!stored || stored.isExpired)
       throw new BearerError("invalid_token", "The access token is not valid or has expired");
@@ -44,8 +51,7 @@ export class IssuedTokenVerifier implements TokenVerifier {
       expiresAt: stored.exp ?? 0,
       ...(stored.clientId ? { clientId: stored.clientId } : {}),
     };
-    this.#cache.set(token, { token: verified, grantId: stored.grantId }, verified.expiresAt * 1000);
-    return verified;
+    return { value: { token: verified, grantId: stored.grantId }, expiresAt: verified.expiresAt * 1000 };
   }
 
   /** This replica forgets a revoked grant's tokens at once (others within the cache time). */

@@ -250,6 +250,55 @@ describe("the check of the authorization server's access tokens", () => {
   });
 });
 
+describe("checks of one access token arriving together (streams sharing it, rechecked at once)", () => {
+  it("read the store once for all of them", async () => {
+    const store = memoryKeyValue();
+    let reads = 0;
+    const counting = {
+      ...store,
+      get: (key: string) => {
+        reads++;
+        return store.get(key);
+      },
+    };
+    const adapter = storageAdapterFactory({ store: counting, secrets: ["test-secret"] });
+    const provider = new Provider("http://127.0.0.1:1", {
+      adapter,
+      jwks: { keys: [(await deriveSigningKey("k".repeat(40))) as never] },
+      features: { devInteractions: { enabled: false } },
+      extraTokenClaims: async () => ({ user: { id: "alice", groups: [] } }),
+    });
+    await adapter("Client").upsert("app", {
+      client_id: "app",
+      token_endpoint_auth_method: "none",
+      redirect_uris: ["http://127.0.0.1/cb"],
+      id_token_signed_response_alg: "ES256",
+    });
+    const client = await provider.Client.find("app");
+    assert.ok(client);
+    const grantId = await new provider.Grant({ accountId: "alice", clientId: "app" }).save();
+    const token = new provider.AccessToken({
+      accountId: "alice",
+      client,
+      grantId,
+      gty: "authorization_code",
+      scope: "mcp",
+    });
+    const value = await token.save();
+    // The cache has expired for all of them (as at a sweep after mcp_auth.token_cache_ttl): 0 keeps nothing.
+    const verifier = new IssuedTokenVerifier({ provider, cacheTtlMs: 0 });
+    reads = 0;
+    await verifier.verify(value);
+    const oneCheck = reads;
+    assert.ok(oneCheck > 0, "a check reads the store");
+    reads = 0;
+    const checks = await Promise.all(Array.from({ length: 20 }, () => verifier.verify(value)));
+    assert.ok(checks.every((checked) => checked.user.id === "alice"));
+    assert.equal(reads, oneCheck, "20 checks at once cost the store reads of one");
+    await store.close();
+  });
+});
+
 describe("signing key derived from the session secret", () => {
   it("is the same on every replica with the secret, another with another secret, and signs ES256", async () => {
     const a1 = await deriveSigningKey("a".repeat(40));
