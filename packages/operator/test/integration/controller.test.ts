@@ -59,14 +59,25 @@ describe("McpOidcProxy controller", () => {
     ((await custom.getNamespacedCustomObject({ ...crApi, name })) as McpOidcProxy).status?.conditions?.find(
       (c) => c.type === type,
     );
-  /** The Deployment's status as kube-controller-manager (not running here) would write it. */
+  /**
+   * The Deployment's status as kube-controller-manager (not running here) would write it: read,
+   * then written with that resourceVersion, again after a 409 when the operator's apply came
+   * in between (as every controller's status writer does; a busy machine makes that likely).
+   */
   const writeDeploymentStatus = async (status: NonNullable<V1Deployment["status"]>) => {
-    const deployment = await readDeployment();
-    await apps.replaceNamespacedDeploymentStatus({
-      name: "tools",
-      namespace: NS,
-      body: { ...deployment, status: { observedGeneration: deployment.metadata?.generation ?? 1, ...status } },
-    });
+    for (let attempt = 1; ; attempt++) {
+      const deployment = await readDeployment();
+      try {
+        await apps.replaceNamespacedDeploymentStatus({
+          name: "tools",
+          namespace: NS,
+          body: { ...deployment, status: { observedGeneration: deployment.metadata?.generation ?? 1, ...status } },
+        });
+        return;
+      } catch (error) {
+        if ((error as { code?: number }).code !== 409 || attempt === 10) throw error;
+      }
+    }
   };
   const readDeployment = () => apps.readNamespacedDeployment({ name: "tools", namespace: NS });
   const templateHash = (d: V1Deployment) => d.spec?.template.metadata?.annotations?.[CONFIG_HASH_ANNOTATION];
@@ -159,21 +170,7 @@ describe("McpOidcProxy controller", () => {
   });
 
   it("reports Ready=True once the Deployment is available", async () => {
-    const deployment = await readDeployment();
-    await apps.replaceNamespacedDeploymentStatus({
-      name: "tools",
-      namespace: NS,
-      body: {
-        ...deployment,
-        status: {
-          observedGeneration: deployment.metadata?.generation ?? 1,
-          replicas: 2,
-          updatedReplicas: 2,
-          readyReplicas: 2,
-          availableReplicas: 2,
-        },
-      },
-    });
+    await writeDeploymentStatus({ replicas: 2, updatedReplicas: 2, readyReplicas: 2, availableReplicas: 2 });
     const ready = await eventually(async () => {
       const condition = await readyCondition();
       return condition?.status === "True" ? condition : undefined;
