@@ -142,6 +142,14 @@ function unmet(rule: CompiledRule, caller: McpCaller, ignoreScopes: boolean): st
   return "";
 }
 
+/**
+ * Names no rule matches past this length, whatever they are: denied, and left out of lists.
+ * Real tool and prompt names are short (MCP asks 1–128 characters), resource URIs seldom
+ * reach a few KiB; matching is linear in the name (globs.ts), and a cap keeps one request's
+ * names, up to a body long, from costing more than a few milliseconds to judge.
+ */
+export const MAX_NAME_LENGTH: Readonly<Record<McpKind, number>> = { tool: 512, prompt: 512, resource: 8192 };
+
 export class McpPolicy {
   readonly #rules: CompiledRule[];
   /** Kinds some rule names: denied unless a rule grants. */
@@ -177,6 +185,9 @@ export class McpPolicy {
   decideOn(kind: McpKind, name: string | undefined, caller: McpCaller): McpDecision {
     if (!this.#governed.has(kind)) return { allowed: true, reason: `no rule governs ${kind}s` };
     if (name === undefined) return { allowed: false, reason: `the request names no ${kind}` };
+    if (name.length > MAX_NAME_LENGTH[kind]) {
+      return { allowed: false, reason: `the ${kind}'s name is longer than ${MAX_NAME_LENGTH[kind]} characters` };
+    }
     let stepUp: CompiledRule | undefined;
     let covering: { rule: CompiledRule; failed: string } | undefined;
     for (const rule of this.#rules) {

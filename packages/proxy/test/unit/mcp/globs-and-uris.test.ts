@@ -9,7 +9,7 @@ import { describe, it } from "node:test";
 import { ConfigError, loadConfig } from "../../../src/config/load.ts";
 import { configSchema } from "../../../src/config/schema.ts";
 import { compileGlobs, globProblem } from "../../../src/mcp/globs.ts";
-import { type McpCaller, McpPolicy } from "../../../src/mcp/policy.ts";
+import { MAX_NAME_LENGTH, type McpCaller, McpPolicy } from "../../../src/mcp/policy.ts";
 import { resourceUriProblem } from "../../../src/mcp/resource-uri.ts";
 
 const OIDC = { OIDC_DISCOVERY_URL: "https://id.example.com", OIDC_CLIENT_ID: "proxy" };
@@ -32,6 +32,17 @@ describe("policy globs", () => {
     assert.equal(matches("file:///docs/**", "file:///docs/a/b.md"), true);
     assert.equal(matches("file:///docs/**", "file:///secret/keys.txt"), false);
     assert.equal(matches("file:///docs/**", "file:///docs/a?q=1#x"), true);
+  });
+
+  // A security review froze the proxy with one call: a backtracking regular expression of
+  // "*_*_*" took 12 s on 4,001 characters, and grew with the cube of the length. Run here at
+  // sizes where that would take hours; the test's own timeout is the guard.
+  it("matches in time linear in the name: adversarial names against many-star globs", () => {
+    assert.equal(matches("*_*_*", `${"_".repeat(50_000)}/`), false);
+    assert.equal(matches("*_*_*", "_".repeat(50_000)), true);
+    assert.equal(matches("*_admin_*", `${"_admin_".repeat(40_000)}/`), false);
+    assert.equal(matches("**/a/**/b/**/c", "a/".repeat(50_000)), false);
+    assert.equal(matches("**/a/**/b/**/c", `${"a/".repeat(50_000)}b/c`), true);
   });
 
   it('"*" stops at "?" and "#" too: a wildcard host cannot take in a query or fragment', () => {
@@ -158,6 +169,18 @@ describe("what a decision names", () => {
     assert.match(denied.reason, /admins-only covers it; the caller is in none of its groups/);
     const unnamed = policy.decide({ method: "tools/call", kind: "tool", name: "other" }, bob);
     assert.equal(unnamed.rule, undefined, "no rule covers it: denied by default");
+  });
+
+  it("denies names longer than any real one before matching, and leaves them out of lists", () => {
+    const long = `admin_${"x".repeat(MAX_NAME_LENGTH.tool)}`;
+    const alice: McpCaller = {
+      user: { id: "alice", groups: ["admins"], provider: "https://id.example.com", emailVerified: true },
+    };
+    const denied = policy.decide({ method: "tools/call", kind: "tool", name: long }, alice);
+    assert.equal(denied.allowed, false);
+    assert.match(denied.reason, /longer than 512 characters/);
+    assert.equal(policy.decideOn("tool", long, alice).allowed, false, "a list item so named is dropped");
+    assert.equal(policy.decideOn("tool", "admin_wipe", alice).allowed, true);
   });
 
   it("refuses an ambiguous resource URI before any rule, and lets the plain one through", () => {
