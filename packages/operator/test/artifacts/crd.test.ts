@@ -332,6 +332,37 @@ describe("McpOidcProxy CRD", () => {
     assert.equal(proxyAcceptsAccess(["nope"], []), false, "the proxy refuses some of them");
   });
 
+  // The proxy refuses some globs at start (decision 047): the API server took them, and the
+  // proxy's pods crash-looped. The API server now refuses their syntax; the spellings of
+  // resource URIs the proxy never lets through are the operator's check (InvalidSpec).
+  it("refuses the globs the proxy's --config-test refuses: the API server their syntax, the operator all of them", async () => {
+    const cases: [kind: "tools" | "prompts" | "resources", glob: string, apiServerToo: boolean][] = [
+      ["tools", "admin_*", true],
+      ["tools", "db/**", true],
+      ["tools", "**/x/*_*", true],
+      ["tools", "a**b", true],
+      ["tools", "***", true],
+      ["tools", "x?y", true],
+      ["prompts", "{a,b}", true],
+      ["prompts", "a[1]", true],
+      ["resources", "file:///docs/**", true],
+      ["resources", "https://*.example.com/**", true],
+      ["resources", "x://a?q={id}", true],
+      ["resources", "file:///a**", true],
+      ["resources", "file:///docs/%2E%2E/**", false],
+      ["resources", "file:///docs/../**", false],
+      ["resources", "file:///docs\\x", false],
+    ];
+    for (const [kind, glob, apiServerToo] of cases) {
+      const rules = [{ name: "r", [kind]: [glob] }] as never[];
+      const proxy = proxyAcceptsAccess([], rules);
+      const spec = { upstream: { url: "http://mcp-server:3000" }, authMode: "bypass", mcpPolicy: { rules } };
+      const verdicts = { apiServer: await accepted(spec), operator: specSchema.safeParse(spec).success, proxy };
+      const expected = { apiServer: apiServerToo ? proxy : true, operator: proxy, proxy };
+      assert.deepEqual(verdicts, expected, `${kind} ${glob}`);
+    }
+  });
+
   it("refuses names whose children would carry a label over 63 characters or a Service name Kubernetes refuses", async () => {
     const spec = { upstream: { url: "http://mcp-server:3000" }, authMode: "bypass" };
     assert.equal(await accepted(spec, "a".repeat(63)), true);
@@ -412,6 +443,16 @@ describe("McpOidcProxy CRD", () => {
       "an MCP policy rule that names no tools, resources or prompts",
       { upstream: { url: "http://a" }, authMode: "bypass", mcpPolicy: { rules: [{ groups: ["admins"] }] } },
       /a rule must name tools, resources or prompts/,
+    ],
+    [
+      "an MCP policy tool glob the proxy refuses at start (its pods would crash-loop)",
+      { upstream: { url: "http://a" }, authMode: "bypass", mcpPolicy: { rules: [{ tools: ["ok", "a**b"] }] } },
+      /spec.mcpPolicy.rules\[0\].tools\[1\]: Invalid value: .*a\*\*b.*should match/,
+    ],
+    [
+      "an MCP policy prompt glob with another dialect's syntax",
+      { upstream: { url: "http://a" }, authMode: "bypass", mcpPolicy: { rules: [{ prompts: ["{a,b}"] }] } },
+      /spec.mcpPolicy.rules\[0\].prompts\[0\]: Invalid value: .*\{a,b\}.*should match/,
     ],
     [
       "an MCP policy rule on scopes without bearer tokens",

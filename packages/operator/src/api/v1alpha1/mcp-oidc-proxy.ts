@@ -166,7 +166,42 @@ const access = z
   .meta(d("Who may use the MCP server once signed in."));
 
 /** Bounded lists: the API server's CEL cost estimate needs a size for every list a rule walks. */
-const names = (description: string) => z.array(z.string().min(1).max(512)).max(100).default([]).meta(d(description));
+/**
+ * The globs the proxy accepts (decision 047): "*" within a "/" segment, "**" as a whole segment,
+ * never "***"; in tool and prompt globs ? [ ] { } and \ are not glob syntax and are refused.
+ * Checked here as the proxy checks them at start, so `kubectl apply` refuses what would
+ * otherwise crash-loop the proxy's pods. (The proxy also refuses resource globs spelled as
+ * URIs it never lets through, `%2e` and the like: those stay its check.)
+ */
+const globPattern = (other: string) => {
+  const segment = `(?:\\*\\*|${other}*(?:\\*${other}+)*\\*?)`;
+  return `^${segment}(?:/${segment})*$`;
+};
+const NAME_GLOB = globPattern(String.raw`[^/*?\[\]{}\\]`);
+const URI_GLOB = globPattern("[^/*]");
+/**
+ * Spellings of a resource URI the proxy refuses before any rule (decision 047: control
+ * characters, outer spaces, backslashes, "%2e", an encoded "/" or "\" in the path, dot
+ * segments): a resource glob spelled so could never match. In a syntax RE2 (CEL) and
+ * JavaScript read alike.
+ */
+const URI_SPELLING = String.raw`[\x00-\x1f\x7f\\]|^ | $|%2[eE]|^[^?#]*%(?:2[fF]|5[cC])|(?:^|[/?#])\.\.?(?:;[^/?#]*)?(?:[/?#]|$)`;
+const URI_SPELLING_MESSAGE =
+  'resource globs never match a URI spelled with control characters, outer spaces, backslashes, "%2e", an encoded "/" or "\\" in the path, or dot segments: the proxy refuses such URIs';
+const GLOB_MESSAGE =
+  'globs: "*" matches within a "/" segment and "**" is a whole segment ("a/**", "**/b"); "***" and "a**b" mean nothing';
+
+/**
+ * One glob: its syntax is a pattern the API server checks (a CEL rule over every glob of every
+ * rule would pass the API server's cost budget many times over); a spelling the proxy refuses
+ * besides (resource globs) is the operator's check, reported as InvalidSpec.
+ */
+const glob = (pattern: string, message: string, refused?: { pattern: string; message: string }) => {
+  const item = z.string().min(1).max(512).regex(new RegExp(pattern), message);
+  return refused ? item.refine((value) => !new RegExp(refused.pattern).test(value), refused.message) : item;
+};
+
+const names = (description: string, item: z.ZodType<string>) => z.array(item).max(100).default([]).meta(d(description));
 
 /**
  * A condition on the caller: left out, or one value at least. The proxy refuses an empty list
@@ -189,9 +224,18 @@ const mcpPolicyRule = z
       .max(128)
       .optional()
       .meta(d("Named in denials, the audit trail and metrics; default rules[<index>], which moves with the rules.")),
-    tools: names('Tool name globs ("*" within a "/" segment, "**" across).'),
-    resources: names('Resource URI globs, e.g. "file:///docs/**".'),
-    prompts: names("Prompt name globs."),
+    tools: names(
+      'Tool name globs ("*" within a "/" segment, "**" across; ? [ ] { } and \\ are not glob syntax).',
+      glob(NAME_GLOB, `tool ${GLOB_MESSAGE}; ? [ ] { } and \\ are not glob syntax (match them with "*")`),
+    ),
+    resources: names(
+      'Resource URI globs, e.g. "file:///docs/**".',
+      glob(URI_GLOB, `resource ${GLOB_MESSAGE}`, { pattern: URI_SPELLING, message: URI_SPELLING_MESSAGE }),
+    ),
+    prompts: names(
+      "Prompt name globs.",
+      glob(NAME_GLOB, `prompt ${GLOB_MESSAGE}; ? [ ] { } and \\ are not glob syntax (match them with "*")`),
+    ),
     users: condition('Subjects (sub), or verified e-mail addresses (with "@"); any of them.'),
     groups: condition("Groups; any of them."),
     emailDomains: condition(
