@@ -57,15 +57,6 @@ export interface LoadedConfig {
   notices: string[];
 }
 
-/** target.url as one source wrote it and as the merge made it, without credentials. */
-function shownTargetUrl(url: unknown): string {
-  if (typeof url !== "string" || !URL.canParse(url)) return String(url);
-  const shown = new URL(url);
-  shown.username = "";
-  shown.password = "";
-  return shown.href;
-}
-
 /**
  * A notice when later sources' target host, port or protocol rewrote an earlier source's
  * target.url (decision 041): whoever reads that file sees another address than the one used
@@ -82,7 +73,7 @@ function targetRewriteNotice(before: unknown, after: unknown, layers: readonly S
   ].filter(Boolean);
   const by = parts.map((part) => `target.${part} from ${originOf(layers, `target.${part}`)}`).join(", ");
   return [
-    `target.url from ${originOf(layers, "target.url")} (${shownTargetUrl(before)}) is used as ${shownTargetUrl(after)}: ${by} outrank${parts.length === 1 ? "s" : ""} it`,
+    `target.url from ${originOf(layers, "target.url")} (${redactUrl(before)}) is used as ${redactUrl(after)}: ${by} outrank${parts.length === 1 ? "s" : ""} it`,
   ];
 }
 

@@ -57,10 +57,17 @@ const HOST_PATTERN = /^(?:[A-Za-z0-9_](?:[A-Za-z0-9_.-]*[A-Za-z0-9_])?\.?|\[?[0-
 const hostName = z
   .string()
   .meta({ pattern: HOST_PATTERN.source })
-  .refine(
-    (value) => HOST_PATTERN.test(value) && (!value.includes(":") || isIPv6(value.replace(/^\[(.*)\]$/, "$1"))),
-    HOST_PROBLEM,
-  );
+  .refine((value) => HOST_PATTERN.test(value) && isUrlHost(value), HOST_PROBLEM);
+
+/**
+ * A host a URL keeps as written: an IPv6 address, or a name or IPv4 address that WHATWG URL
+ * parsing leaves as it is. "1.2.3.256" and "foo.123" it refuses (a setter then silently keeps
+ * the old host), "0x7f.1" it rewrites to another address: both are refused.
+ */
+function isUrlHost(value: string): boolean {
+  if (value.includes(":")) return isIPv6(value.replace(/^\[(.*)\]$/, "$1"));
+  return URL.parse(`http://${value}/`)?.hostname === value.toLowerCase();
+}
 
 /**
  * server.public_url is an origin (decision 035): the proxy's routes are at the root of its

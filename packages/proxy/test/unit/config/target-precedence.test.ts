@@ -74,13 +74,13 @@ describe("target address precedence", () => {
   });
 
   it("says at start when a later source's host or port rewrote a file's target.url, without its credentials", () => {
-    const secret = yamlFile("target:\n  url: http://svc:s3cret@my-mcp:8000/api\n");
+    const secret = yamlFile("target:\n  url: http://svc:s3cret@my-mcp:8000/api?api_key=TOPSECRET\n");
     const { notices } = loadConfig({
       file: secret,
       env: { ...OIDC, MCP_TARGET_HOST: "host.docker.internal", MCP_TARGET_PORT: "3000" },
     });
     assert.deepEqual(notices, [
-      `target.url from ${secret} (http://my-mcp:8000/api) is used as http://host.docker.internal:3000/api: target.host from environment variable MCP_TARGET_HOST, target.port from environment variable MCP_TARGET_PORT outrank it`,
+      `target.url from ${secret} (http://redacted:redacted@my-mcp:8000/api?api_key=redacted) is used as http://redacted:redacted@host.docker.internal:3000/api?api_key=redacted: target.host from environment variable MCP_TARGET_HOST, target.port from environment variable MCP_TARGET_PORT outrank it`,
     ]);
     assert.deepEqual(loadConfig({ file, env: OIDC }).notices, []);
   });
@@ -99,6 +99,9 @@ describe("target address precedence", () => {
       "h\\x",
       "a b",
       "1:2",
+      "1.2.3.256",
+      "foo.123",
+      "0x7f.1",
     ]) {
       try {
         loadConfig({ file, env: { ...OIDC, MCP_TARGET_HOST: host } });
