@@ -18,11 +18,13 @@ export const escapeHtml = (text: string): string => text.replace(/[&<>"']/g, (c)
 
 /**
  * Characters that reorder or hide text as it is shown: bidirectional controls (U+202E makes
- * "exe.gnp" read as "png.exe"), zero-width and other invisible format characters, C0 and C1
- * controls. A client's name or redirect URI comes from whoever registered it.
+ * "exe.gnp" read as "png.exe"), zero-width and other invisible format characters (soft
+ * hyphen, fillers, variation selectors, tag characters), line and paragraph separators, C0
+ * and C1 controls. A client's name or redirect URI comes from whoever registered it.
  */
 // biome-ignore lint/suspicious/noControlCharactersInRegex: the controls are what it finds.
-const HIDING = /[\u0000-\u001f\u007f-\u009f\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]/g;
+const HIDING =
+  /[\u0000-\u001f\u007f-\u009f\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f\u2028-\u202e\u2060-\u206f\u3164\ufe00-\ufe0f\ufeff\uffa0\ufff0-\ufff8\u{e0000}-\u{e0fff}]/gu;
 
 /**
  * Text a person reads on a page, escaped, with what would reorder or hide it shown as "\ufffd"

@@ -32,7 +32,7 @@ describe("who gets an HTML page", () => {
 
   // A security review showed a registered name with U+202E reading as another name.
   it("a client's name cannot be made to read as another's on the consent and connected-clients pages", () => {
-    const name = "My \u202egnp.exe\u2066 App\u200b\u0007";
+    const name = "My \u202egnp.exe\u2066 App\u200b\u0007\u{e0041}\u00ad\u3164";
     const consent = renderConsentPage({
       uid: "u",
       csrfToken: "c",
@@ -62,7 +62,7 @@ describe("who gets an HTML page", () => {
     for (const html of [consent, connected]) {
       // biome-ignore lint/suspicious/noControlCharactersInRegex: the controls are what it looks for.
       assert.doesNotMatch(html, /[\u202a-\u202e\u2066-\u2069\u200b\u0007]/u);
-      assert.match(html, /My \ufffdgnp\.exe\ufffd App\ufffd\ufffd/);
+      assert.match(html, /My \ufffdgnp\.exe\ufffd App\ufffd\ufffd\ufffd\ufffd\ufffd/u);
     }
   });
 
