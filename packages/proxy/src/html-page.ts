@@ -22,8 +22,8 @@ export const escapeHtml = (text: string): string => text.replace(/[&<>"']/g, (c)
  * hyphen, fillers, variation selectors, tag characters), line and paragraph separators, C0
  * and C1 controls. A client's name or redirect URI comes from whoever registered it.
  */
-// biome-ignore lint/suspicious/noControlCharactersInRegex: the controls are what it finds.
 const HIDING =
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: the controls are what it finds.
   /[\u0000-\u001f\u007f-\u009f\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f\u2028-\u202e\u2060-\u206f\u3164\ufe00-\ufe0f\ufeff\uffa0\ufff0-\ufff8\u{e0000}-\u{e0fff}]/gu;
 
 /**
