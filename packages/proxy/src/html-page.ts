@@ -24,7 +24,8 @@ export const escapeHtml = (text: string): string => text.replace(/[&<>"']/g, (c)
  */
 const HIDING =
   // biome-ignore lint/suspicious/noControlCharactersInRegex: the controls are what it finds.
-  /[\u0000-\u001f\u007f-\u009f\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f\u2028-\u202e\u2060-\u206f\u3164\ufe00-\ufe0f\ufeff\uffa0\ufff0-\ufff8\u{e0000}-\u{e0fff}]/gu;
+  // biome-ignore lint/suspicious/noMisleadingCharacterClass: each is replaced alone, combining ones too.
+  /[\u034f\u0000-\u001f\u007f-\u009f\u00ad\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f\u2028-\u202e\u2060-\u206f\u3164\ufe00-\ufe0f\ufeff\uffa0\ufff0-\ufff8\u{e0000}-\u{e0fff}]/gu;
 
 /**
  * Text a person reads on a page, escaped, with what would reorder or hide it shown as "\ufffd"
