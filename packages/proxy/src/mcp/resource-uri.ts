@@ -23,9 +23,10 @@ const ENCODED_DOT = /%2e/i;
 const ENCODED_SEPARATOR = /%(?:2f|5c)/i;
 
 function isDotSegment(segment: string): boolean {
-  // "..;x" is ".." to servers that strip path parameters before resolving.
-  const bare = segment.split(";", 1)[0];
-  return bare === "." || bare === "..";
+  // "..;x" (or "..%3bx") is ".." to servers that strip path parameters before resolving;
+  // "...", ".. " and "..%20" are ".." to Windows, which drops a name's trailing dots and spaces.
+  const bare = segment.split(/;|%3b/i, 1)[0] as string;
+  return /^\.+(?: |%20)*$/i.test(bare);
 }
 
 /**
