@@ -351,6 +351,9 @@ describe("McpOidcProxy CRD", () => {
       ["resources", "file:///a**", true],
       ["resources", "file:///docs/%2E%2E/**", false],
       ["resources", "file:///docs/../**", false],
+      ["resources", "file:///docs/.../**", false],
+      ["resources", "file:///docs/..%3B/**", false],
+      ["resources", "file:///docs/.well-known/**", true],
       ["resources", "file:///docs\\x", false],
     ];
     for (const [kind, glob, apiServerToo] of cases) {

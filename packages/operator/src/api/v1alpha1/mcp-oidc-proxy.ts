@@ -185,7 +185,7 @@ const URI_GLOB = globPattern("[^/*]");
  * segments): a resource glob spelled so could never match. In a syntax RE2 (CEL) and
  * JavaScript read alike.
  */
-const URI_SPELLING = String.raw`[\x00-\x1f\x7f\\]|^ | $|%2[eE]|^[^?#]*%(?:2[fF]|5[cC])|(?:^|[/?#])\.\.?(?:;[^/?#]*)?(?:[/?#]|$)`;
+const URI_SPELLING = String.raw`[\x00-\x1f\x7f\\]|^ | $|%2[eE]|^[^?#]*%(?:2[fF]|5[cC])|(?:^|[/?#])\.+(?: |%20)*(?:(?:;|%3[bB])[^/?#]*)?(?:[/?#]|$)`;
 const URI_SPELLING_MESSAGE =
   'resource globs never match a URI spelled with control characters, outer spaces, backslashes, "%2e", an encoded "/" or "\\" in the path, or dot segments: the proxy refuses such URIs';
 const GLOB_MESSAGE =
