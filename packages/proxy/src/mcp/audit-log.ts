@@ -7,8 +7,10 @@
 // (HMAC-SHA256) of them lets equal calls be correlated without revealing them.
 // A file that cannot be written (a failed write, or deleted: its lines would go nowhere) puts
 // the trail out of order: MCP POSTs are refused (503) and the replica is not ready until the
-// file's path can be opened again, tried at most once a second (docs/decisions/049).
-import { createHmac } from "node:crypto";
+// file's path can be opened again and a line written to it, tried at most once a second
+// (docs/decisions/049, 051). What a client chose (a name, a method, an id) is kept to a
+// bounded length, so no request can write much more than its share (docs/decisions/051).
+import { createHash, createHmac } from "node:crypto";
 import { closeSync, fstatSync, openSync, writeSync } from "node:fs";
 
 export type AuditDecision = "allow" | "deny" | "mismatch" | "invalid";
@@ -48,6 +50,44 @@ export interface AuditOptions {
 /** Reopening an unwritable file is tried at most this often. */
 const REOPEN_INTERVAL_MS = 1_000;
 
+/**
+ * Longest text kept of a tool or prompt name or resource URI (docs/decisions/051): tool names
+ * are 128 characters at most by the MCP schema's advice; URIs can be longer, a kilobyte holds
+ * nearly all real ones.
+ */
+export const AUDIT_NAME_LIMIT = 1024;
+/** Of the other texts a client chooses (method, string id, OAuth client id) and of the reason. */
+export const AUDIT_FIELD_LIMIT = 256;
+
+/**
+ * A text cut to `limit` characters, marked as cut, with its length and a short hash of the
+ * whole (equal values still correlate); a shorter one unchanged.
+ */
+export function bounded(value: string, limit: number): string {
+  if (value.length <= limit) return value;
+  // Not half of a surrogate pair.
+  const end = /[\ud800-\udbff]/.test(value.charAt(limit - 1)) ? limit - 1 : limit;
+  const hash = createHash("sha256").update(value).digest("hex").slice(0, 16);
+  return `${value.slice(0, end)}…[cut: ${value.length} characters, sha256 ${hash}]`;
+}
+
+function boundedOrNull(value: string | null, limit: number): string | null {
+  return value === null ? null : bounded(value, limit);
+}
+
+/** The record with every text a client chooses bounded (the rest is the proxy's or the IdP's). */
+function boundedRecord(record: AuditRecord): AuditRecord {
+  const id = record.jsonrpc_id;
+  return {
+    ...record,
+    client_id: boundedOrNull(record.client_id, AUDIT_FIELD_LIMIT),
+    method: boundedOrNull(record.method, AUDIT_FIELD_LIMIT),
+    name: boundedOrNull(record.name, AUDIT_NAME_LIMIT),
+    jsonrpc_id: typeof id === "string" ? bounded(id, AUDIT_FIELD_LIMIT) : id,
+    reason: bounded(record.reason, AUDIT_FIELD_LIMIT),
+  };
+}
+
 function errorText(error: unknown): string {
   return (error as NodeJS.ErrnoException).code ?? String(error);
 }
@@ -61,6 +101,8 @@ export class AuditLog {
   readonly #now: () => number;
   #problem: string | undefined;
   #triedAt = 0;
+  /** A failed write left part of its line in the file: the next line starts on a new one. */
+  #partial = false;
 
   constructor(options: AuditOptions) {
     this.#path = options.output === "stdout" ? undefined : options.output;
@@ -99,14 +141,14 @@ export class AuditLog {
    * is ending.
    */
   write(record: AuditRecord): void {
-    const line = `${JSON.stringify(record)}\n`;
+    const line = `${JSON.stringify(boundedRecord(record))}\n`;
     if (this.#path === undefined) {
       process.stdout.write(line);
       return;
     }
     if (this.#fd === undefined) return;
     try {
-      writeSync(this.#fd, line);
+      this.#append(line);
     } catch (error) {
       this.#fail(`cannot write ${this.#path} (${errorText(error)})`);
     }
@@ -116,6 +158,26 @@ export class AuditLog {
   close(): void {
     if (this.#fd !== undefined) closeSync(this.#fd);
     this.#fd = undefined;
+  }
+
+  /**
+   * The whole line or an error: a write may take only part of it (a nearly full disk, a file
+   * size limit), and the rest is written after it; the error of the write that takes nothing.
+   */
+  #append(line: string): void {
+    const bytes = Buffer.from(line);
+    const fd = this.#fd as number;
+    let offset = 0;
+    if (this.#partial) {
+      writeSync(fd, "\n");
+      this.#partial = false;
+    }
+    try {
+      while (offset < bytes.length) offset += writeSync(fd, bytes, offset, bytes.length - offset);
+    } catch (error) {
+      this.#partial = offset > 0;
+      throw error;
+    }
   }
 
   /** Out of order when the open file was deleted. */
@@ -135,12 +197,24 @@ export class AuditLog {
     this.#onProblem?.(problem);
   }
 
+  /**
+   * In order again only once a line is written (opening a file on a full disk succeeds):
+   * the line that says the trail resumes, and after what gap. Else the file is let go again.
+   */
   #reopen(): void {
     this.#triedAt = this.#now();
+    const gap = this.#problem;
     try {
       this.#fd = openSync(this.#path as string, "a", 0o600);
     } catch (error) {
       this.#problem = `cannot open ${this.#path} (${errorText(error)})`;
+      return;
+    }
+    try {
+      this.#append(`${JSON.stringify({ time: new Date().toISOString(), event: "audit_resumed", gap })}\n`);
+    } catch (error) {
+      this.close();
+      this.#problem = `cannot write ${this.#path} (${errorText(error)})`;
       return;
     }
     this.#problem = undefined;
