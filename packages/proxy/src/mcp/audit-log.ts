@@ -17,6 +17,11 @@ export type AuditDecision = "allow" | "deny" | "mismatch" | "invalid";
 
 export interface AuditRecord {
   time: string;
+  /**
+   * "admitted": written before the request is forwarded (no statuses yet; a line that cannot
+   * be written refuses the request, docs/decisions/051); "done": when the request ended.
+   */
+  stage: "admitted" | "done";
   request_id: string;
   user: string | null;
   provider: string | null;
@@ -138,19 +143,21 @@ export class AuditLog {
    * One line, written at once (a few microseconds to the page cache): the record is there
    * as soon as the request ended, and none is lost when the process stops. A line that
    * cannot be written puts the trail out of order; it never throws into the request that
-   * is ending.
+   * is ending. Returns whether the line was written (stdout: handed to it).
    */
-  write(record: AuditRecord): void {
+  write(record: AuditRecord): boolean {
     const line = `${JSON.stringify(boundedRecord(record))}\n`;
     if (this.#path === undefined) {
       process.stdout.write(line);
-      return;
+      return true;
     }
-    if (this.#fd === undefined) return;
+    if (this.#fd === undefined) return false;
     try {
       this.#append(line);
+      return true;
     } catch (error) {
       this.#fail(`cannot write ${this.#path} (${errorText(error)})`);
+      return false;
     }
   }
 

@@ -16,6 +16,7 @@ const AUDIT_LOG_MODULE = fileURLToPath(new URL("../../../src/mcp/audit-log.ts", 
 
 const record = (request_id: string): AuditRecord => ({
   time: "2026-12-02T00:00:00.000Z",
+  stage: "done",
   request_id,
   user: "alice",
   provider: "p",
