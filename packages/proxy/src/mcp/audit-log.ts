@@ -1,7 +1,9 @@
-// The audit trail of MCP requests: one JSON line per JSON-RPC request or notification a
+// The audit trail of MCP requests: a JSON line per JSON-RPC request or notification a
 // client sent (who, what, the decision and the rule that made it, what the MCP server
-// answered and what the client got, the duration), and one per request the guard refused
-// without reading (a body on another method than POST, a WebSocket upgrade), to its own sink
+// answered and what the client got, the duration), written when it ended ("done") and, for
+// one that is forwarded, also before ("admitted", docs/decisions/051), and one per request
+// the guard refused without reading (a body on another method than POST, a WebSocket
+// upgrade), to its own sink
 // (stdout or an append-only file) apart from the application log, so it can be shipped to a
 // SIEM on its own. Arguments are never written; with a key configured, a keyed hash
 // (HMAC-SHA256) of them lets equal calls be correlated without revealing them.
