@@ -95,15 +95,21 @@ describe("AuditLog out of order", () => {
     }
   });
 
-  it("a write the file takes only part of (a file size limit of 1 KiB): the line is not taken for written", () => {
+  it("a write the file takes only part of (a file size limit of 1 KiB): not taken for written; the next line starts anew", () => {
     const dir = mkdtempSync(path.join(tmpdir(), "audit-log-"));
     const file = path.join(dir, "a.jsonl");
-    // A process of its own, whose file size limit (ulimit -f, KiB) cuts the line's write short.
+    // A process of its own, whose file size limit (ulimit -f, KiB) cuts the line's write
+    // short; then the half line is shortened (room for the next) and the file reopened.
     const script = `
+      const { truncateSync } = await import("node:fs");
       const { AuditLog } = await import(${JSON.stringify(AUDIT_LOG_MODULE)});
-      const log = new AuditLog({ output: ${JSON.stringify(file)}, now: () => 0 });
+      let now = 0;
+      const log = new AuditLog({ output: ${JSON.stringify(file)}, now: () => now });
       log.write(${JSON.stringify({ ...record("long"), name: "n".repeat(1_000) })});
-      console.log(JSON.stringify({ problem: log.problem() ?? null }));`;
+      const cut = log.problem() ?? null;
+      truncateSync(${JSON.stringify(file)}, 512);
+      now = 1000;
+      console.log(JSON.stringify({ cut, reopened: log.problem() ?? null }));`;
     try {
       const out = execFileSync("bash", [
         "-c",
@@ -111,9 +117,12 @@ describe("AuditLog out of order", () => {
         process.execPath,
         script,
       ]);
-      const { problem } = JSON.parse(out.toString()) as { problem: string | null };
-      assert.equal(readFileSync(file).length, 1024, "the write was cut short");
-      assert.match(problem ?? "", /EFBIG/);
+      const { cut, reopened } = JSON.parse(out.toString()) as { cut: string | null; reopened: string | null };
+      assert.match(cut ?? "", /EFBIG/, "the short write was noticed");
+      assert.equal(reopened, null, "in order again");
+      const lines = readFileSync(file, "utf8").split("\n");
+      assert.equal(lines[0]?.length, 512, "the half line, on its own");
+      assert.equal(JSON.parse(lines[1] as string).event, "audit_resumed", "the next line whole");
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
