@@ -153,6 +153,8 @@ interface Assembly {
   resolved: ResolvedConfig;
   logger: Logger;
   metrics: ProxyMetrics;
+  /** The clock by which the audit file is retried (a test's; else Date.now). */
+  auditClock: (() => number) | undefined;
   headers: ProxyHeaders;
   upstream: ReturnType<typeof upstreamParts>;
   facing: ReturnType<typeof publicFacing>;
@@ -181,7 +183,7 @@ interface Assembly {
  */
 function auditLogFor(
   audit: Config["mcp_policy"]["audit"],
-  { logger, metrics }: { logger: Logger; metrics: ProxyMetrics },
+  { logger, metrics, auditClock }: Pick<Assembly, "logger" | "metrics" | "auditClock">,
 ): AuditLog | undefined {
   metrics.auditWritable.set(1);
   if (!audit.enabled) return undefined;
@@ -191,10 +193,16 @@ function auditLogFor(
     metrics.auditFailures.inc();
     logger.error("the MCP audit trail cannot be written: MCP POSTs are refused (503) until it can", { problem });
   };
-  return new AuditLog({ output: audit.output, argumentsKey: audit.arguments_key, onProblem });
+  return new AuditLog({
+    output: audit.output,
+    argumentsKey: audit.arguments_key,
+    onProblem,
+    ...(auditClock ? { now: auditClock } : {}),
+  });
 }
 
-async function assemble(resolved: ResolvedConfig, logger: Logger, resolve: Resolver | undefined): Promise<Assembly> {
+async function assemble(resolved: ResolvedConfig, logger: Logger, options: StartOptions): Promise<Assembly> {
+  const { resolve, auditClock } = options;
   const { config } = resolved;
   // Several endpoints pin MCP sessions in the store in every auth mode, bypass included.
   const pinsSessions = config.target.discovery === "dns" || config.target.urls.length > 1;
@@ -222,7 +230,7 @@ async function assemble(resolved: ResolvedConfig, logger: Logger, resolve: Resol
     config,
     policy: new AccessPolicy(config.access),
     mcpPolicy: new McpPolicy(config.mcp_policy),
-    auditLog: auditLogFor(config.mcp_policy.audit, { logger, metrics }),
+    auditLog: auditLogFor(config.mcp_policy.audit, { logger, metrics, auditClock }),
     shuttingDown: false,
   };
   const auth = await startAuthentication(sessions, {
@@ -249,6 +257,7 @@ async function assemble(resolved: ResolvedConfig, logger: Logger, resolve: Resol
     resolved,
     logger,
     metrics,
+    auditClock,
     headers,
     upstream,
     facing,
@@ -293,6 +302,7 @@ function handlersOf(parts: Assembly) {
     audit: () => state.auditLog,
     metrics,
     maxBodyBytes: () => state.config.mcp_policy.max_body_size,
+    maxBatchSize: () => state.config.mcp_policy.max_batch_size,
     maxListBytes: () => state.config.mcp_policy.max_list_size,
     protectedResource: authParts(auth).protectedResource,
   });
@@ -350,7 +360,7 @@ function scopeChangeRefusal(current: Config, next: Config): RestartNeeded | unde
 }
 
 /** SIGHUP: logging level, access rules and the MCP policy change without a restart. */
-function reloadOf({ logger, metrics, state }: Assembly): RunningProxy["reload"] {
+function reloadOf({ logger, metrics, state, auditClock }: Assembly): RunningProxy["reload"] {
   const reloadSections = createReload(state.config, {
     logging: (next, current) => {
       if (next.logging.level === current.logging.level) return [];
@@ -375,7 +385,7 @@ function reloadOf({ logger, metrics, state }: Assembly): RunningProxy["reload"] 
     // Reopened on every reload, so a rotated audit file is let go (as with SIGHUP in logrotate);
     // with the policy in force (a refused one keeps its audit settings too).
     const previousAudit = state.auditLog;
-    state.auditLog = auditLogFor(state.config.mcp_policy.audit, { logger, metrics });
+    state.auditLog = auditLogFor(state.config.mcp_policy.audit, { logger, metrics, auditClock });
     previousAudit?.close();
     return result;
   };
@@ -412,13 +422,17 @@ function runningProxy(parts: Assembly, listeners: Listeners): RunningProxy {
   };
 }
 
-export async function startProxy(
-  config: Config,
-  options: { logger?: Logger; resolve?: Resolver } = {},
-): Promise<RunningProxy> {
+export interface StartOptions {
+  logger?: Logger;
+  resolve?: Resolver;
+  /** The clock by which an unwritable audit file is retried (tests turn it on). */
+  auditClock?: () => number;
+}
+
+export async function startProxy(config: Config, options: StartOptions = {}): Promise<RunningProxy> {
   const resolved = resolveConfig(config);
   const logger = options.logger ?? createLogger(config.logging.level, config.logging.format);
-  const parts = await assemble(resolved, logger, options.resolve);
+  const parts = await assemble(resolved, logger, options);
   const { handler, onUpgrade } = handlersOf(parts);
   // Before listening: with discovery dns the endpoints are known once the name is resolved.
   await parts.upstream.endpoints.start();

@@ -412,6 +412,8 @@ const mcpPolicySchema = z.strictObject({
   rules: z.array(mcpRuleSchema).default([]),
   /** Largest MCP POST body the proxy reads to judge it (413 beyond). */
   max_body_size: byteSize.prefault("1mb"),
+  /** Most messages in one JSON-RPC batch (400 beyond): each is judged and audited (docs/decisions/051). */
+  max_batch_size: z.coerce.number().int().min(1).default(100),
   /** Largest list answer the proxy buffers to filter it (502 beyond). */
   max_list_size: byteSize.prefault("8mb"),
   audit: z

@@ -93,6 +93,7 @@ export const environmentBindings: Readonly<Record<string, Binding>> = {
   MCP_CLIENT_METADATA_DOCUMENTS: { path: "mcp_auth.server.client_metadata_documents" },
   MCP_CLIENT_METADATA_PRIVATE_ADDRESSES: { path: "mcp_auth.server.client_metadata_private_addresses" },
   MCP_POLICY_MAX_BODY_SIZE: { path: "mcp_policy.max_body_size" },
+  MCP_POLICY_MAX_BATCH_SIZE: { path: "mcp_policy.max_batch_size" },
   MCP_POLICY_MAX_LIST_SIZE: { path: "mcp_policy.max_list_size" },
   MCP_AUDIT_ENABLED: { path: "mcp_policy.audit.enabled" },
   MCP_AUDIT_OUTPUT: { path: "mcp_policy.audit.output" },

@@ -1,20 +1,29 @@
-// The audit trail of MCP requests: one JSON line per JSON-RPC request or notification a
+// The audit trail of MCP requests: a JSON line per JSON-RPC request or notification a
 // client sent (who, what, the decision and the rule that made it, what the MCP server
-// answered and what the client got, the duration), and one per request the guard refused
-// without reading (a body on another method than POST, a WebSocket upgrade), to its own sink
+// answered and what the client got, the duration), written when it ended ("done") and, for
+// one that is forwarded, also before ("admitted", docs/decisions/051), and one per request
+// the guard refused without reading (a body on another method than POST, a WebSocket
+// upgrade), to its own sink
 // (stdout or an append-only file) apart from the application log, so it can be shipped to a
 // SIEM on its own. Arguments are never written; with a key configured, a keyed hash
 // (HMAC-SHA256) of them lets equal calls be correlated without revealing them.
 // A file that cannot be written (a failed write, or deleted: its lines would go nowhere) puts
 // the trail out of order: MCP POSTs are refused (503) and the replica is not ready until the
-// file's path can be opened again, tried at most once a second (docs/decisions/049).
-import { createHmac } from "node:crypto";
+// file's path can be opened again and a line written to it, tried at most once a second
+// (docs/decisions/049, 051). What a client chose (a name, a method, an id) is kept to a
+// bounded length, so no request can write much more than its share (docs/decisions/051).
+import { createHash, createHmac } from "node:crypto";
 import { closeSync, fstatSync, openSync, writeSync } from "node:fs";
 
 export type AuditDecision = "allow" | "deny" | "mismatch" | "invalid";
 
 export interface AuditRecord {
   time: string;
+  /**
+   * "admitted": written before the request is forwarded (no statuses yet; a line that cannot
+   * be written refuses the request, docs/decisions/051); "done": when the request ended.
+   */
+  stage: "admitted" | "done";
   request_id: string;
   user: string | null;
   provider: string | null;
@@ -48,6 +57,44 @@ export interface AuditOptions {
 /** Reopening an unwritable file is tried at most this often. */
 const REOPEN_INTERVAL_MS = 1_000;
 
+/**
+ * Longest text kept of a tool or prompt name or resource URI (docs/decisions/051): tool names
+ * are 128 characters at most by the MCP schema's advice; URIs can be longer, a kilobyte holds
+ * nearly all real ones.
+ */
+export const AUDIT_NAME_LIMIT = 1024;
+/** Of the other texts a client chooses (method, string id, OAuth client id) and of the reason. */
+export const AUDIT_FIELD_LIMIT = 256;
+
+/**
+ * A text cut to `limit` characters, marked as cut, with its length and a short hash of the
+ * whole (equal values still correlate); a shorter one unchanged.
+ */
+export function bounded(value: string, limit: number): string {
+  if (value.length <= limit) return value;
+  // Not half of a surrogate pair.
+  const end = /[\ud800-\udbff]/.test(value.charAt(limit - 1)) ? limit - 1 : limit;
+  const hash = createHash("sha256").update(value).digest("hex").slice(0, 16);
+  return `${value.slice(0, end)}…[cut: ${value.length} characters, sha256 ${hash}]`;
+}
+
+function boundedOrNull(value: string | null, limit: number): string | null {
+  return value === null ? null : bounded(value, limit);
+}
+
+/** The record with every text a client chooses bounded (the rest is the proxy's or the IdP's). */
+function boundedRecord(record: AuditRecord): AuditRecord {
+  const id = record.jsonrpc_id;
+  return {
+    ...record,
+    client_id: boundedOrNull(record.client_id, AUDIT_FIELD_LIMIT),
+    method: boundedOrNull(record.method, AUDIT_FIELD_LIMIT),
+    name: boundedOrNull(record.name, AUDIT_NAME_LIMIT),
+    jsonrpc_id: typeof id === "string" ? bounded(id, AUDIT_FIELD_LIMIT) : id,
+    reason: bounded(record.reason, AUDIT_FIELD_LIMIT),
+  };
+}
+
 function errorText(error: unknown): string {
   return (error as NodeJS.ErrnoException).code ?? String(error);
 }
@@ -61,6 +108,8 @@ export class AuditLog {
   readonly #now: () => number;
   #problem: string | undefined;
   #triedAt = 0;
+  /** A failed write left part of its line in the file: the next line starts on a new one. */
+  #partial = false;
 
   constructor(options: AuditOptions) {
     this.#path = options.output === "stdout" ? undefined : options.output;
@@ -96,19 +145,21 @@ export class AuditLog {
    * One line, written at once (a few microseconds to the page cache): the record is there
    * as soon as the request ended, and none is lost when the process stops. A line that
    * cannot be written puts the trail out of order; it never throws into the request that
-   * is ending.
+   * is ending. Returns whether the line was written (stdout: handed to it).
    */
-  write(record: AuditRecord): void {
-    const line = `${JSON.stringify(record)}\n`;
+  write(record: AuditRecord): boolean {
+    const line = `${JSON.stringify(boundedRecord(record))}\n`;
     if (this.#path === undefined) {
       process.stdout.write(line);
-      return;
+      return true;
     }
-    if (this.#fd === undefined) return;
+    if (this.#fd === undefined) return false;
     try {
-      writeSync(this.#fd, line);
+      this.#append(line);
+      return true;
     } catch (error) {
       this.#fail(`cannot write ${this.#path} (${errorText(error)})`);
+      return false;
     }
   }
 
@@ -116,6 +167,26 @@ export class AuditLog {
   close(): void {
     if (this.#fd !== undefined) closeSync(this.#fd);
     this.#fd = undefined;
+  }
+
+  /**
+   * The whole line or an error: a write may take only part of it (a nearly full disk, a file
+   * size limit), and the rest is written after it; the error of the write that takes nothing.
+   */
+  #append(line: string): void {
+    const bytes = Buffer.from(line);
+    const fd = this.#fd as number;
+    let offset = 0;
+    if (this.#partial) {
+      writeSync(fd, "\n");
+      this.#partial = false;
+    }
+    try {
+      while (offset < bytes.length) offset += writeSync(fd, bytes, offset, bytes.length - offset);
+    } catch (error) {
+      this.#partial = offset > 0;
+      throw error;
+    }
   }
 
   /** Out of order when the open file was deleted. */
@@ -135,12 +206,24 @@ export class AuditLog {
     this.#onProblem?.(problem);
   }
 
+  /**
+   * In order again only once a line is written (opening a file on a full disk succeeds):
+   * the line that says the trail resumes, and after what gap. Else the file is let go again.
+   */
   #reopen(): void {
     this.#triedAt = this.#now();
+    const gap = this.#problem;
     try {
       this.#fd = openSync(this.#path as string, "a", 0o600);
     } catch (error) {
       this.#problem = `cannot open ${this.#path} (${errorText(error)})`;
+      return;
+    }
+    try {
+      this.#append(`${JSON.stringify({ time: new Date().toISOString(), event: "audit_resumed", gap })}\n`);
+    } catch (error) {
+      this.close();
+      this.#problem = `cannot write ${this.#path} (${errorText(error)})`;
       return;
     }
     this.#problem = undefined;

@@ -158,11 +158,18 @@ export function declaredOver(req: IncomingMessage, limit: number): boolean {
   return Number(req.headers["content-length"] ?? Number.NaN) > limit;
 }
 
+/** How much of a body is read: its bytes, and the messages of a batch (docs/decisions/051). */
+export interface McpBodyLimits {
+  bytes: number;
+  batch: number;
+}
+
 /**
  * Reads and judges the shape of an MCP POST body. Throws JsonRpcRejection (nothing is
  * forwarded) or ClientGone.
  */
-export async function readMcpBody(req: IncomingMessage, limit: number): Promise<McpBody> {
+export async function readMcpBody(req: IncomingMessage, limits: McpBodyLimits): Promise<McpBody> {
+  const limit = limits.bytes;
   // The whole body, or a 413 rejection as soon as it passes `limit` bytes (declared or sent).
   if (declaredOver(req, limit)) throw tooLarge(limit);
   let bytes: Buffer;
@@ -175,6 +182,14 @@ export async function readMcpBody(req: IncomingMessage, limit: number): Promise<
   const batch = Array.isArray(value);
   if (batch && value.length === 0)
     throw new JsonRpcRejection(400, JSONRPC_INVALID_REQUEST, "Invalid request: empty batch");
+  // Each message of a batch is judged and gets its audit line: their number bounds what one
+  // request costs and writes. Refused before any is read.
+  if (batch && value.length > limits.batch)
+    throw new JsonRpcRejection(
+      400,
+      JSONRPC_INVALID_REQUEST,
+      `Invalid request: a batch of ${value.length} messages; at most ${limits.batch} are accepted`,
+    );
   const messages = (batch ? value : [value]).map(messageOf);
   const modern =
     modernHeader(req.headers["mcp-protocol-version"]) ||

@@ -12,7 +12,7 @@ import { forbidden, ProxyError } from "../errors.ts";
 import type { ProxyMetrics } from "../observability/metrics.ts";
 import { mcpAttributes } from "../observability/tracing.ts";
 import { expectsContinue, type Who } from "../upstream/forwarder.ts";
-import type { AuditDecision, AuditLog } from "./audit-log.ts";
+import type { AuditDecision, AuditLog, AuditRecord } from "./audit-log.ts";
 import {
   ClientGone,
   declaredOver,
@@ -64,6 +64,8 @@ export interface McpGuardDeps {
   audit: () => AuditLog | undefined;
   metrics: ProxyMetrics;
   maxBodyBytes: () => number;
+  /** Most messages in one JSON-RPC batch (docs/decisions/051). */
+  maxBatchSize: () => number;
   maxListBytes: () => number;
   /** For step-up challenges (bearer tokens): WWW-Authenticate as the 401s have it. */
   protectedResource: ProtectedResource | undefined;
@@ -118,6 +120,13 @@ function writeJson(res: ServerResponse, status: number, body: unknown, headers: 
   res.end(text);
 }
 
+/** The fast 503 of an MCP POST while its audit lines cannot be written (docs/decisions/049, 051). */
+function unrecordable(): ProxyError {
+  return new ProxyError("INTERNAL_ERROR", 503, "The MCP audit trail cannot be written; try again shortly", {
+    details: { reason: "audit_unwritable" },
+  });
+}
+
 export class McpGuard {
   readonly #deps: McpGuardDeps;
   readonly #names = new McpNameLabels();
@@ -162,11 +171,23 @@ export class McpGuard {
    * judged or forwarded, since it would go unrecorded; a fast 503, as for a failing store.
    */
   #refuseUnrecordable(): void {
-    const problem = this.#deps.audit()?.problem();
-    if (problem === undefined) return;
-    throw new ProxyError("INTERNAL_ERROR", 503, "The MCP audit trail cannot be written; try again shortly", {
-      details: { reason: "audit_unwritable" },
-    });
+    if (this.#deps.audit()?.problem() !== undefined) throw unrecordable();
+  }
+
+  /**
+   * Fail closed (docs/decisions/051): the lines of a POST about to be forwarded are written
+   * first (stage "admitted"); when one cannot be, the POST is refused (503), so no call runs
+   * unrecorded, also when the disk fills between two requests. Its "done" lines follow.
+   */
+  #writeAhead(requestId: string, caller: McpCaller, started: number, judged: RecordedJudged[]): void {
+    const audit = this.#deps.audit();
+    if (!audit) return;
+    const statuses = { upstream: null, answered: null };
+    for (const { message, decision } of judged) {
+      if (message.method === undefined) continue;
+      const line = this.#line(requestId, caller, started, message, "allow", decision.reason, statuses, decision.rule);
+      if (!audit.write({ ...line, stage: "admitted" })) throw unrecordable();
+    }
   }
 
   /**
@@ -190,7 +211,7 @@ export class McpGuard {
     // body, unless its declared length is refused anyway (413 without it being sent).
     if (expectsContinue(req) && !declaredOver(req, limit)) res.writeContinue();
     try {
-      body = await readMcpBody(req, limit);
+      body = await readMcpBody(req, { bytes: limit, batch: this.#deps.maxBatchSize() });
     } catch (error) {
       if (error instanceof ClientGone) return false;
       if (!(error instanceof JsonRpcRejection)) throw error;
@@ -214,12 +235,13 @@ export class McpGuard {
       this.#recordJudged(who.requestId, caller, started, this.#recordedAll(judged), { upstream: null, answered });
       return false;
     }
+    const requestId = who.requestId;
+    const recorded = this.#recordedAll(judged);
+    this.#writeAhead(requestId, caller, started, recorded);
     who.body = body.bytes;
     this.#filterLists(who, judged, { policy, caller, modern: body.modern });
     // on, not once: 'close' comes once, and a POST answered with a stream would hold once()'s
     // wrappers. Neither `who` (the body, the hooks) nor the parsed messages are held till then.
-    const requestId = who.requestId;
-    const recorded = this.#recordedAll(judged);
     const statuses: Statuses = { upstream: null, answered: null };
     who.upstreamAnswered = (status) => {
       statuses.upstream = status;
@@ -364,23 +386,35 @@ export class McpGuard {
   ): void {
     const message = messages[0];
     const method = message?.method;
-    const name = message?.call.name;
     this.#deps.metrics.mcpRequests.inc({
       method: method === undefined ? "_invalid" : KNOWN_METHODS.has(method) ? method : "_other",
       name: this.#nameLabel(message, decision, statuses.upstream),
       decision,
     });
-    const audit = this.#deps.audit();
-    if (!audit) return;
+    const line = this.#line(requestId, caller, started, message, decision, reason, statuses, rule);
+    this.#deps.audit()?.write({ ...line, stage: "done" });
+  }
+
+  /** A message's audit line but for its stage. */
+  #line(
+    requestId: string,
+    caller: McpCaller,
+    started: number,
+    message: Recorded | undefined,
+    decision: AuditDecision,
+    reason: string,
+    statuses: Statuses,
+    rule?: string,
+  ): Omit<AuditRecord, "stage"> {
     const hash = message?.argumentsHmac;
-    audit.write({
+    return {
       time: new Date().toISOString(),
       request_id: requestId,
       user: caller.user?.id ?? null,
       provider: caller.user?.provider ?? null,
       client_id: caller.clientId ?? null,
-      method: method ?? null,
-      name: name ?? null,
+      method: message?.method ?? null,
+      name: message?.call.name ?? null,
       jsonrpc_id: message?.id ?? null,
       decision,
       rule: rule ?? null,
@@ -389,7 +423,7 @@ export class McpGuard {
       status: statuses.answered,
       duration_ms: Math.round((performance.now() - started) * 10) / 10,
       ...(hash ? { arguments_hmac: hash } : {}),
-    });
+    };
   }
 
   /** A request refused unread (a body on another method, an upgrade): its own audit line and count. */
@@ -397,6 +431,7 @@ export class McpGuard {
     this.#deps.metrics.mcpRequests.inc({ method: "_invalid", name: "", decision: "deny" });
     this.#deps.audit()?.write({
       time: new Date().toISOString(),
+      stage: "done",
       request_id: requestId,
       user: caller.user?.id ?? null,
       provider: caller.user?.provider ?? null,

@@ -94,6 +94,19 @@ interface CompiledRule {
   granted: Readonly<McpDecision>;
 }
 
+/** Longest name a denial's reason repeats: tool names are 128 characters at most by the MCP schema's advice. */
+const REASON_NAME_LIMIT = 128;
+
+/**
+ * A name as a reason quotes it: a longer one only by its start (the audit line has it in
+ * `name`, bounded; its reason must not repeat a client's megabyte, docs/decisions/051).
+ */
+function quoted(name: string): string {
+  return name.length <= REASON_NAME_LIMIT
+    ? `"${name}"`
+    : `"${name.slice(0, REASON_NAME_LIMIT)}…" (${name.length} characters)`;
+}
+
 function compile(rule: RuleConfig, index: number): CompiledRule {
   const matchers: CompiledRule["matchers"] = {};
   if (rule.tools.length > 0) matchers.tool = compileGlobs(rule.tools);
@@ -199,13 +212,13 @@ export class McpPolicy {
       // A rule the caller meets but for its scopes: a token with them would be granted.
       if (failed === "scope" && caller.scopes !== undefined && !stepUp) stepUp = rule;
     }
-    if (!covering) return { allowed: false, reason: `no rule names the ${kind} "${name}" (denied by default)` };
+    if (!covering) return { allowed: false, reason: `no rule names the ${kind} ${quoted(name)} (denied by default)` };
     // The rule named is the step-up's when there is one: its scopes are what the caller lacks.
     const named = stepUp ? { rule: stepUp, failed: "scope" } : covering;
     return {
       allowed: false,
       rule: named.rule.name,
-      reason: `no rule grants the ${kind} "${name}" to this caller (${named.rule.name} covers it; ${UNMET[named.failed]})`,
+      reason: `no rule grants the ${kind} ${quoted(name)} to this caller (${named.rule.name} covers it; ${UNMET[named.failed]})`,
       ...(stepUp ? { stepUpScopes: stepUp.scopes } : {}),
     };
   }

@@ -4,8 +4,11 @@
 // is recorded with the MCP server's 200 apart from the client's 502; and a deleted audit
 // directory puts the trail out of order: MCP POSTs get a fast 503, /readyz is not ready,
 // mcp_proxy_audit_writable says 0, until the directory is back and the file reopened.
+// What one request can write is bounded (a batch's size, each text a client chose), and with
+// a full disk (/dev/full) no call reaches the MCP server, however often the file is reopened
+// (decision 051).
 import assert from "node:assert/strict";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -127,6 +130,114 @@ describe("MCP audit trail: refusals, refused answers, an unwritable file (decisi
     await answered.body?.cancel();
     assert.equal(lineOf(answered)?.method, "initialize", "the trail is written again");
     assert.match(await (await fetch(`${proxy.url}/metrics`)).text(), /^mcp_proxy_audit_writable 1$/m);
+  });
+});
+
+describe("MCP audit trail: bounded per request, and no call through on a full disk (decision 051)", () => {
+  let mcp: DemoMcpServer;
+  let dir: string;
+  const proxies: RunningProxy[] = [];
+
+  const start = async (output: string, clock?: () => number) => {
+    const configFile = path.join(dir, `config-${proxies.length}.yaml`);
+    writeFileSync(
+      configFile,
+      `mcp_policy:\n  rules:\n    - { name: all, tools: ["*"], resources: ["file:///docs/*"] }\n  audit:\n    enabled: true\n    output: ${output}\n`,
+    );
+    const proxy = await bypassProxy(mcp.url, {
+      file: configFile,
+      env: { MCP_PUBLIC_URL: undefined },
+      ...(clock ? { auditClock: clock } : {}),
+    });
+    proxies.push(proxy);
+    return proxy;
+  };
+  // What reached the MCP server as an MCP POST (a proxy's start probes it otherwise).
+  const posts = () => mcp.requests.filter((r) => r.method === "POST").length;
+  const post = (url: string, body: unknown) =>
+    fetch(url, {
+      method: "POST",
+      headers: { "content-type": "application/json", accept: "application/json, text/event-stream" },
+      body: JSON.stringify(body),
+    });
+
+  before(async () => {
+    mcp = await startDemoMcpServer();
+    dir = mkdtempSync(path.join(tmpdir(), "mcp-audit-bounded-"));
+  });
+  after(async () => {
+    for (const proxy of proxies) await proxy.shutdown();
+    await mcp?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("a batch of 20,000 notifications is refused (-32600) before it is judged, with one short line", async () => {
+    const auditFile = path.join(dir, "batch.jsonl");
+    const proxy = await start(auditFile);
+    const seen = posts();
+    const before = statSync(auditFile).size;
+    const batch = Array.from({ length: 20_000 }, () => ({ jsonrpc: "2.0", method: "notifications/x" }));
+    const refused = await post(`${proxy.url}/mcp`, batch);
+    assert.equal(refused.status, 400);
+    const answer = (await refused.json()) as { error: { code: number; message: string } };
+    assert.equal(answer.error.code, -32600);
+    assert.match(answer.error.message, /a batch of 20000 messages; at most 100/);
+    assert.equal(posts(), seen, "nothing was forwarded");
+    const written = statSync(auditFile).size - before;
+    assert.ok(written < 1_000, `${written} bytes written for the refused batch`);
+    const lines = readFileSync(auditFile, "utf8").trim().split("\n");
+    assert.equal(lines.length, 1);
+    assert.equal((JSON.parse(lines[0] as string) as AuditRecord).decision, "invalid");
+  });
+
+  it("a tools/call with a megabyte name and a resources/read with a megabyte URI write a few kilobytes", async () => {
+    const auditFile = path.join(dir, "names.jsonl");
+    const proxy = await start(auditFile);
+    const name = `admin_${"x".repeat(1_000_000)}`;
+    const call = await post(`${proxy.url}/mcp`, { jsonrpc: "2.0", id: 1, method: "tools/call", params: { name } });
+    await call.body?.cancel();
+    const uri = `file:///etc/${"y".repeat(1_000_000)}`;
+    const read = await post(`${proxy.url}/mcp`, { jsonrpc: "2.0", id: 2, method: "resources/read", params: { uri } });
+    const denial = (await read.json()) as { error: { message: string } };
+    assert.ok(denial.error.message.length < 400, "the denial quotes the URI's start only");
+    const written = statSync(auditFile).size;
+    // The call's two lines (admitted, done) and the denial's one.
+    assert.ok(written < 8_000, `${written} bytes written for two requests of 1 MB each`);
+    const records = readFileSync(auditFile, "utf8")
+      .trim()
+      .split("\n")
+      .map((line) => JSON.parse(line) as AuditRecord);
+    assert.deepEqual(
+      records.map((r) => [r.stage, r.method, r.decision]),
+      [
+        ["admitted", "tools/call", "allow"],
+        ["done", "tools/call", "allow"],
+        ["done", "resources/read", "deny"],
+      ],
+    );
+    assert.match(records[0]?.name ?? "", /^admin_x+…\[cut: 1000006 characters, sha256 [0-9a-f]{16}\]$/);
+    assert.match(records[2]?.reason ?? "", /no rule names the resource "file:\/\/\/etc\/y+…" \(1000012 characters\)/);
+  });
+
+  it("/dev/full (opens, never takes a write): every POST gets 503 and none reaches the MCP server, however often reopened", async () => {
+    let now = 0;
+    const proxy = await start("/dev/full", () => now);
+    const initialize = {
+      jsonrpc: "2.0",
+      id: 1,
+      method: "initialize",
+      params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "t", version: "1" } },
+    };
+    const seen = posts();
+    // Eight seconds by the trail's clock: a reopen is tried before every POST but the first.
+    for (let second = 0; second < 8; second++) {
+      now = second * 1_000;
+      const answer = await post(`${proxy.url}/mcp`, initialize);
+      assert.equal(answer.status, 503, `POST at ${second} s`);
+      await answer.body?.cancel();
+      assert.equal((await fetch(`${proxy.url}/readyz`)).status, 503, `/readyz at ${second} s`);
+    }
+    assert.equal(posts(), seen, "no call reached the MCP server unrecorded");
   });
 });
 

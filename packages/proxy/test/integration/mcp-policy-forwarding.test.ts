@@ -254,14 +254,16 @@ describe("audit trail without rules: nothing reaches the MCP server unrecorded",
     const records = readFileSync(auditFile, "utf8")
       .trim()
       .split("\n")
-      .map((line) => JSON.parse(line) as { decision: string; http_method?: string });
-    // The POST alone was let through; the refusals are recorded too (decision 049).
+      .map((line) => JSON.parse(line) as { stage: string; decision: string; http_method?: string });
+    // The POST alone was let through, its line written before it was (decision 051); the
+    // refusals are recorded too (decision 049).
     assert.deepEqual(
-      records.map((r) => [r.decision, r.http_method ?? "POST"]),
+      records.map((r) => [r.stage, r.decision, r.http_method ?? "POST"]),
       [
-        ["allow", "POST"],
-        ["deny", "GET"],
-        ["deny", "PUT"],
+        ["admitted", "allow", "POST"],
+        ["done", "allow", "POST"],
+        ["done", "deny", "GET"],
+        ["done", "deny", "PUT"],
       ],
     );
   });

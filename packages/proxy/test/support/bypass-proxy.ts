@@ -27,6 +27,8 @@ export interface BypassProxyOptions {
   logger?: Logger;
   /** Adjusts settings that have no environment variable. */
   changes?: (config: Config) => void;
+  /** The clock by which an unwritable audit file is retried. */
+  auditClock?: () => number;
 }
 
 /** A proxy without sign-in in front of `target`, at its own public URL (http://127.0.0.1:port). */
@@ -44,7 +46,10 @@ export async function bypassProxy(target: string, options: BypassProxyOptions = 
   const defined = Object.fromEntries(Object.entries(env).filter((entry): entry is [string, string] => !!entry[1]));
   const { config } = loadConfig({ env: defined, ...(options.file ? { file: options.file } : {}) });
   options.changes?.(config);
-  return startProxy(config, options.logger ? { logger: options.logger } : {});
+  return startProxy(config, {
+    ...(options.logger ? { logger: options.logger } : {}),
+    ...(options.auditClock ? { auditClock: options.auditClock } : {}),
+  });
 }
 
 /** A bypass proxy (no public URL: the listen address) configured by `yaml` as a --config file. */
