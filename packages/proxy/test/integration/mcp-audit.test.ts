@@ -201,7 +201,7 @@ describe("MCP audit trail: bounded per request, and no call through on a full di
     const denial = (await read.json()) as { error: { message: string } };
     assert.ok(denial.error.message.length < 400, "the denial quotes the URI's start only");
     const written = statSync(auditFile).size;
-    // The call's two lines (admitted, done) and the denial's one.
+    // Both are denied for their length (names past any real one, decision 047): one line each.
     assert.ok(written < 8_000, `${written} bytes written for two requests of 1 MB each`);
     const records = readFileSync(auditFile, "utf8")
       .trim()
@@ -210,13 +210,13 @@ describe("MCP audit trail: bounded per request, and no call through on a full di
     assert.deepEqual(
       records.map((r) => [r.stage, r.method, r.decision]),
       [
-        ["admitted", "tools/call", "allow"],
-        ["done", "tools/call", "allow"],
+        ["done", "tools/call", "deny"],
         ["done", "resources/read", "deny"],
       ],
     );
     assert.match(records[0]?.name ?? "", /^admin_x+…\[cut: 1000006 characters, sha256 [0-9a-f]{16}\]$/);
-    assert.match(records[2]?.reason ?? "", /no rule names the resource "file:\/\/\/etc\/y+…" \(1000012 characters\)/);
+    assert.match(records[0]?.reason ?? "", /the tool's name is longer than 512 characters/);
+    assert.match(records[1]?.reason ?? "", /the resource's name is longer than 8192 characters/);
   });
 
   it("/dev/full (opens, never takes a write): every POST gets 503 and none reaches the MCP server, however often reopened", async () => {
