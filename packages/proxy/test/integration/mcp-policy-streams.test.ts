@@ -6,7 +6,8 @@
 // (CRLF-framed events); a stream compressed against the proxy's asking is cut, not relayed.
 // A denied call of an HTTP+SSE client gets its error on that client's stream at once (the TS
 // and the Python SDK's clients, with and without a session binding), or a 403 from a replica
-// that does not relay the stream (decision 049).
+// that does not relay the stream (decision 049), or once its client has stopped reading and
+// max_list_size waits for it (decision 052).
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
