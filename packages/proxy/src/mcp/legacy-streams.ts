@@ -2,7 +2,9 @@
 // `endpoint` event handed out: where the proxy sends its own answer to a message POST it does
 // not forward (a denial), since such a client reads answers only from its stream, never from
 // the POST (docs/decisions/049). The answer goes in as `message` events between the
-// upstream's events (stream-filter.ts). Bounded by the open streams: each leaves as it closes.
+// upstream's events (stream-filter.ts). Bounded by the open streams: each leaves as it closes;
+// and what one stream holds for its client is bounded by mcp_policy.max_list_size: past it,
+// the POST is answered 403 as where no stream is relayed (docs/decisions/052).
 import type { ServerResponse } from "node:http";
 import { legacyAddressOf } from "../upstream/mcp-session-binding.ts";
 import type { EventFilter } from "./stream-filter.ts";
@@ -29,15 +31,19 @@ export class LegacyStreams {
 
   /**
    * Sends `messages` (JSON-RPC answers) on the stream that announced the address `url` (a
-   * message POST's target); false when this replica relays no such stream (it may be another's).
+   * message POST's target); false when this replica relays no such stream (it may be another's)
+   * or its client is not reading: what waits for it (written but unsent, as the relay leaves it
+   * on backpressure, plus events kept by the filter) would pass the filter's limit.
    */
   send(url: string, messages: unknown[]): boolean {
     const key = legacyAddressOf(url)?.key;
     const relayed = key === undefined ? undefined : this.#streams.get(key);
     if (!relayed || relayed.res.writableEnded || relayed.res.destroyed) return false;
     const events = messages.map((message) => `event: message\ndata: ${JSON.stringify(message)}\n\n`).join("");
-    const now = relayed.filter.insert(Buffer.from(events));
-    if (now) relayed.res.write(now);
+    const now = relayed.filter.insert(Buffer.from(events), relayed.res.writableLength);
+    if (now === false) return false;
+    // Written whatever write() says: the bound above counts these bytes while they wait.
+    if (now.length > 0) relayed.res.write(now);
     return true;
   }
 }

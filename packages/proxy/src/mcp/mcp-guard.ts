@@ -299,8 +299,9 @@ export class McpGuard {
    * Answers a denied body: a step-up challenge where a scope would grant it, else JSON-RPC
    * errors. A 2024-11-05 (HTTP+SSE) client reads answers only from its GET stream, so there
    * (`legacy` is the POST's target) they go on that stream, as the MCP server's would, and the
-   * POST gets 202; when this replica does not relay that stream, a 403 with the errors as body
-   * fails the client's send at once (docs/decisions/049). Returns the POST's status.
+   * POST gets 202; when this replica does not relay that stream, or its client has left more
+   * than max_list_size unread there (decision 052), a 403 with the errors as body fails the
+   * client's send at once (docs/decisions/049). Returns the POST's status.
    */
   #deny(res: ServerResponse, body: McpBody, judged: Judged[], caller: McpCaller, legacy?: string): number {
     const denied = judged.filter((j) => !j.decision.allowed);

@@ -8,7 +8,9 @@
 // that kind is denied by default; kinds no rule names stay open. Identities match as in the
 // access section (docs/decisions/010i): "@" entries are verified e-mail addresses. A
 // resource URI in an ambiguous spelling is denied before any rule (resource-uri.ts), and a
-// denial names the rule that covers the name (docs/decisions/047).
+// denial names the rule that covers the name (docs/decisions/047). A 2026-07-28
+// `subscriptions/listen` names many resource URIs: each is judged, one denied denies it
+// (docs/decisions/052).
 import type { SessionUser } from "../auth/session-user.ts";
 import type { Config } from "../config/schema.ts";
 import { compileGlobs } from "./globs.ts";
@@ -23,6 +25,8 @@ export interface McpCall {
   kind?: McpKind | undefined;
   /** Tool or prompt name, or resource URI; undefined when the body names none. */
   name?: string | undefined;
+  /** subscriptions/listen: every resource URI it subscribes to (`name` is the first), each judged. */
+  uris?: readonly string[] | undefined;
 }
 
 /** Who calls: the signed-in user, and for bearer tokens the OAuth client and its scopes. */
@@ -56,9 +60,26 @@ const NAMED_METHODS: Readonly<Record<string, { kind: McpKind; field: "name" | "u
   "resources/unsubscribe": { kind: "resource", field: "uri" },
 };
 
+function recordOf(value: unknown): Record<string, unknown> {
+  return typeof value === "object" && value !== null ? (value as Record<string, unknown>) : {};
+}
+
+/**
+ * subscriptions/listen (2026-07-28): `notifications.resourceSubscriptions`, the URIs whose
+ * notifications/resources/updated the stream is to carry (what resources/subscribe was).
+ * Anything there but strings names no resource the policy can judge: denied while governed.
+ */
+function listenCall(method: string, record: Record<string, unknown>): McpCall {
+  const uris = recordOf(record.notifications).resourceSubscriptions;
+  if (uris === undefined || (Array.isArray(uris) && uris.length === 0)) return { method };
+  if (!Array.isArray(uris) || !uris.every((uri) => typeof uri === "string")) return { method, kind: "resource" };
+  return { method, kind: "resource", name: uris[0], uris };
+}
+
 /** The kind and name a request's body names, if any (completion/complete: its ref). */
 export function callOf(method: string, params: unknown): McpCall {
-  const record = typeof params === "object" && params !== null ? (params as Record<string, unknown>) : {};
+  const record = recordOf(params);
+  if (method === "subscriptions/listen") return listenCall(method, record);
   const named = NAMED_METHODS[method];
   if (named) {
     const value = record[named.field];
@@ -186,12 +207,28 @@ export class McpPolicy {
   /** The decision on one call; methods that name nothing are always allowed. */
   decide(call: McpCall, caller: McpCaller): McpDecision {
     if (!call.kind) return { allowed: true, reason: "the method names no tool, resource or prompt" };
+    if (call.uris) return this.#decideEach(call.kind, call.uris, caller);
+    return this.#decideOne(call.kind, call.name, caller);
+  }
+
+  /** Every name must be granted: the first denial is the decision, else the first grant (a set: each judged once). */
+  #decideEach(kind: McpKind, names: readonly string[], caller: McpCaller): McpDecision {
+    let granted: McpDecision | undefined;
+    for (const name of new Set(names)) {
+      const decision = this.#decideOne(kind, name, caller);
+      if (!decision.allowed) return decision;
+      granted ??= decision;
+    }
+    return granted as McpDecision;
+  }
+
+  #decideOne(kind: McpKind, name: string | undefined, caller: McpCaller): McpDecision {
     // Judged only in its plain spelling: the server may resolve another one elsewhere.
-    if (call.kind === "resource" && call.name !== undefined && this.#governed.has("resource")) {
-      const problem = resourceUriProblem(call.name);
+    if (kind === "resource" && name !== undefined && this.#governed.has("resource")) {
+      const problem = resourceUriProblem(name);
       if (problem) return { allowed: false, reason: problem };
     }
-    return this.decideOn(call.kind, call.name, caller);
+    return this.decideOn(kind, name, caller);
   }
 
   /** The decision on using the `kind` called `name` (also how lists are filtered). */

@@ -8,7 +8,9 @@
 // untouched ones byte for byte (ids, comments, retry kept); only the event being received is
 // held, up to `limit` bytes: one larger could be a list, so the stream is cut (fail closed).
 // The proxy can also add an event of its own (a denial on the HTTP+SSE transport, decision
-// 049): written between events, never inside one the upstream is still sending.
+// 049): written between events, never inside one the upstream is still sending, and only
+// while what waits for the client stays within `limit` (decision 052): a client that stops
+// reading must not make the proxy queue every denial it provokes.
 import { createParser, type EventSourceMessage } from "eventsource-parser";
 import { eventText, filterListShaped, type ShapeFilterInput } from "./list-filter.ts";
 
@@ -61,9 +63,11 @@ export interface EventFilter {
   push(chunk: Buffer): Buffer;
   /**
    * Adds complete events of the proxy's own: returned to be written now when no upstream
-   * event is half relayed, else kept and relayed right after the event being received.
+   * event is half relayed, else kept (an empty buffer returned) and relayed right after the
+   * event being received. False, and nothing kept, when they would take what waits for the
+   * client past the filter's limit: `unsent` bytes already written, the kept events, these.
    */
-  insert(events: Buffer): Buffer | undefined;
+  insert(events: Buffer, unsent: number): Buffer | false;
 }
 
 /**
@@ -83,13 +87,16 @@ export function listEventFilter(
   let skipLF = false;
   let endedOnCR = false;
   let inserted: Buffer[] = [];
+  let insertedBytes = 0;
   return {
-    insert(events) {
+    insert(events, unsent) {
+      if (unsent + insertedBytes + events.length > limit) return false;
       // Between events: nothing held and the last line relayed was empty (the LF of a CRLF
       // that may still come makes one more empty line, which dispatches nothing).
       if (heldBytes === 0 && lineEmpty) return events;
       inserted.push(events);
-      return undefined;
+      insertedBytes += events.length;
+      return Buffer.alloc(0);
     },
     push(chunk) {
       const ends: number[] = [];
@@ -132,6 +139,7 @@ export function listEventFilter(
       if (inserted.length > 0) {
         out.push(...inserted);
         inserted = [];
+        insertedBytes = 0;
       }
       const rest = buffer.subarray(start);
       held = rest.length > 0 ? [rest] : [];

@@ -70,6 +70,7 @@ describe("MCP policy on the 2026-07-28 revision (Python SDK server and client)",
   rules:
     - { name: admins-only, tools: ["admin_*"], groups: [admins] }
     - { name: everyone, tools: [whoami, echo] }
+    - { name: public-notes, resources: ["notes://public/*"] }
   audit: { enabled: true, output: ${auditFile} }
 `,
     );
@@ -154,6 +155,51 @@ describe("MCP policy on the 2026-07-28 revision (Python SDK server and client)",
       const response = await post(call("admin_report"), {});
       assert.equal(((await response.json()) as { error: { code: number } }).error.code, -32003);
       assert.equal(adminRuns(), adminRunsBefore);
+    });
+
+    const listen = (resourceSubscriptions: string[]) =>
+      post(
+        {
+          jsonrpc: "2.0",
+          id: 9,
+          method: "subscriptions/listen",
+          params: { notifications: { resourceSubscriptions, toolsListChanged: true }, _meta: ENVELOPE },
+        },
+        { "mcp-method": "subscriptions/listen" },
+      );
+
+    it("denies a subscriptions/listen naming one resource URI bob may not use, forwarding nothing", async () => {
+      const response = await listen(["notes://public/a", "notes://private/salaries"]);
+      assert.equal(response.status, 200);
+      const type = response.headers.get("content-type") ?? "";
+      // Forwarded, the server would answer with the subscription's stream (left open).
+      if (!type.startsWith("application/json")) await response.body?.cancel();
+      assert.match(type, /^application\/json/, "the proxy's own answer, not the server's stream");
+      const body = (await response.json()) as { id: number; error: { code: number; message: string } };
+      assert.equal(body.id, 9);
+      assert.equal(body.error.code, -32003);
+      assert.match(body.error.message, /notes:\/\/private\/salaries/);
+      const records = readFileSync(auditFile, "utf8")
+        .trim()
+        .split("\n")
+        .map((line) => JSON.parse(line) as AuditRecord);
+      assert.ok(records.some((r) => r.method === "subscriptions/listen" && r.user === "bob" && r.decision === "deny"));
+    });
+
+    it("lets a subscriptions/listen of granted URIs through: the server acknowledges them", async () => {
+      const response = await listen(["notes://public/a"]);
+      assert.equal(response.status, 200);
+      assert.match(response.headers.get("content-type") ?? "", /text\/event-stream/);
+      const reader = (response.body as ReadableStream<Uint8Array>).getReader();
+      const decoder = new TextDecoder();
+      let text = "";
+      while (!text.includes("notifications/subscriptions/acknowledged")) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        text += decoder.decode(value, { stream: true });
+      }
+      await reader.cancel();
+      assert.match(text, /"resourceSubscriptions":\["notes:\/\/public\/a"\]/);
     });
 
     it("marks a filtered list private and keeps the server's ttlMs", async () => {

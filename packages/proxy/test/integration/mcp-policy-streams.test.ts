@@ -6,12 +6,13 @@
 // (CRLF-framed events); a stream compressed against the proxy's asking is cut, not relayed.
 // A denied call of an HTTP+SSE client gets its error on that client's stream at once (the TS
 // and the Python SDK's clients, with and without a session binding), or a 403 from a replica
-// that does not relay the stream (decision 049).
+// that does not relay the stream (decision 049), or once its client has stopped reading and
+// max_list_size waits for it (decision 052).
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { createServer, type Server } from "node:http";
+import { createServer, get, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -84,6 +85,103 @@ describe("MCP policy on GET streams: the HTTP+SSE transport (demo server, demo p
   it("a denied call over HTTP+SSE fails at once with the -32003 error, sent on its stream; allowed calls go on", async () => {
     await assertLegacyDenial(`http://127.0.0.1:${stack.ports[0]}/sse`, bob.fetch);
     assert.equal(stack.mcp.toolCalls.get("admin_report") ?? 0, 0, "the denied call never ran");
+  });
+});
+
+describe("MCP policy over HTTP+SSE: a client that stops reading its stream (decision 052)", () => {
+  let stack: Stack;
+  let dir: string;
+  const bob = new TestBrowser();
+  const LIMIT = 64 * 1024;
+
+  before(async () => {
+    dir = mkdtempSync(path.join(tmpdir(), "mcp-policy-stalled-"));
+    const configFile = path.join(dir, "config.yaml");
+    writeFileSync(configFile, demoRules());
+    stack = await startStack({ configFile, env: { MCP_POLICY_MAX_LIST_SIZE: `${LIMIT}` } });
+    assert.equal((await bob.signIn(`http://127.0.0.1:${stack.ports[0]}/`, "bob")).status, 200);
+  });
+  after(async () => {
+    await stack?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** A batch of 50 denied calls, ids from `first` on: 50 error events on the stream (~20 KB). */
+  const BATCH = 50;
+  const deniedBatch = (first: number) =>
+    JSON.stringify(
+      Array.from({ length: BATCH }, (_, i) => ({
+        jsonrpc: "2.0",
+        id: first + i,
+        method: "tools/call",
+        params: { name: "admin_report" },
+      })),
+    );
+
+  it("past max_list_size unsent, a denied POST gets 403, nothing more is queued, and the stream goes on", async () => {
+    const base = `http://127.0.0.1:${stack.ports[0]}`;
+    const cookie = await bob.jar.getCookieString(`${base}/sse`);
+    const stream = await new Promise<IncomingMessage>((resolve, reject) =>
+      get(`${base}/sse`, { headers: { cookie, accept: "text/event-stream" } }, resolve).on("error", reject),
+    );
+    const events: EventSourceMessage[] = [];
+    const ids: number[] = []; // of the error events, in order
+    let seen: (() => void) | undefined;
+    const parser = createParser({
+      onEvent: (event) => {
+        events.push(event);
+        if (event.event === "message") ids.push((JSON.parse(event.data) as { id: number }).id);
+        seen?.();
+      },
+    });
+    stream.setEncoding("utf8").on("data", (text: string) => parser.feed(text));
+    const next = (until: () => boolean) =>
+      new Promise<void>((resolve) => {
+        seen = () => until() && resolve();
+        seen();
+      });
+    await next(() => events.some((event) => event.event === "endpoint"));
+    const address = (events.find((event) => event.event === "endpoint") as EventSourceMessage).data;
+    // From here on the client reads nothing: the socket fills, then the proxy's buffer does.
+    stream.pause();
+    const deny = (first: number) =>
+      bob.fetch(`${base}${address}`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: deniedBatch(first),
+      });
+    const accepted: number[] = [];
+    let refused: { status: number; body: string } | undefined;
+    // Bounded: the sockets' buffers take a few MB (measured: ~4.5), 64 KB more and the proxy refuses.
+    for (let post = 0; post < 1000 && !refused; post++) {
+      const answer = await deny(post * 100);
+      const body = await answer.text();
+      if (answer.status === 202) accepted.push(post * 100);
+      else refused = { status: answer.status, body };
+    }
+    assert.ok(refused, "a denial was refused once the stream's client stopped reading");
+    assert.equal(refused.status, 403);
+    // The 403 carries the errors as body, as where no stream is relayed (decision 049).
+    const [first] = JSON.parse(refused.body) as { error: { code: number } }[];
+    assert.equal(first?.error.code, -32003);
+    for (let post = 1000; post < 1003; post++) {
+      const answer = await deny(post * 100);
+      await answer.arrayBuffer();
+      assert.equal(answer.status, 403, "still refused: nothing more is queued");
+    }
+    // Reading again: every accepted denial arrives, none of the refused ones; then it goes on.
+    stream.resume();
+    await next(() => ids.length >= accepted.length * BATCH);
+    assert.deepEqual(
+      ids,
+      accepted.flatMap((first) => Array.from({ length: BATCH }, (_, i) => first + i)),
+    );
+    const again = await deny(5000);
+    await again.arrayBuffer();
+    assert.equal(again.status, 202, "room again once the client read");
+    await next(() => ids.at(-1) === 5000 + BATCH - 1);
+    stream.destroy();
+    assert.equal(stack.mcp.toolCalls.get("admin_report") ?? 0, 0, "no denied call ran");
   });
 });
 

@@ -91,6 +91,40 @@ describe("McpPolicy.decide", () => {
   });
 });
 
+describe("subscriptions/listen (2026-07-28): every resource URI it subscribes to is judged", () => {
+  const policy = policyOf([{ name: "staff-docs", resources: ["file:///docs/**"], email_domains: ["example.com"] }]);
+  const alice: McpCaller = { user: user("alice", [], "alice@example.com") };
+  const listen = (notifications: unknown) =>
+    policy.decide(callOf("subscriptions/listen", { notifications, _meta: {} }), alice);
+
+  it("grants it when each URI is granted, and denies it when any one is not", () => {
+    const docs = ["file:///docs/a.md", "file:///docs/b/c.md"];
+    assert.equal(listen({ resourceSubscriptions: docs, toolsListChanged: true }).rule, "staff-docs");
+    const denied = listen({ resourceSubscriptions: [...docs, "file:///etc/passwd"] });
+    assert.equal(denied.allowed, false);
+    assert.match(denied.reason, /file:\/\/\/etc\/passwd/);
+  });
+
+  it("refuses a URI in an ambiguous spelling there too, as resources/read does", () => {
+    const denied = listen({ resourceSubscriptions: ["file:///docs/%2e%2e/etc/passwd"] });
+    assert.equal(denied.allowed, false);
+    assert.match(denied.reason, /the resource URI has/);
+  });
+
+  it("lets a listen that names no resource pass; fails closed on one it cannot read", () => {
+    assert.equal(listen({ toolsListChanged: true }).allowed, true);
+    assert.equal(listen({ resourceSubscriptions: [] }).allowed, true);
+    assert.equal(listen({ resourceSubscriptions: "file:///docs/a.md" }).allowed, false, "not an array");
+    assert.equal(listen({ resourceSubscriptions: ["file:///docs/a.md", 7] }).allowed, false, "not all strings");
+  });
+
+  it("judges nothing while no rule names resources", () => {
+    const open = policyOf([{ tools: ["echo"] }]);
+    const call = callOf("subscriptions/listen", { notifications: { resourceSubscriptions: ["file:///etc/x"] } });
+    assert.equal(open.decide(call, alice).allowed, true);
+  });
+});
+
 describe("list answers filtered per caller", () => {
   const policy = policyOf([{ tools: ["echo"] }]);
   const caller: McpCaller = { user: user("bob") };

@@ -95,9 +95,25 @@ describe("listEventFilter (GET event streams)", () => {
     const ours = Buffer.from("event: message\ndata: {}\n\n");
     assert.equal(filter.push(Buffer.from("event: endpoint\ndata: /messages?sessionId=abc\n\n")).length > 0, true);
     assert.deepEqual(addresses, ["/messages?sessionId=abc"]);
-    assert.equal(filter.insert(ours)?.toString(), ours.toString(), "between events: now");
+    assert.equal(filter.insert(ours, 0).toString(), ours.toString(), "between events: now");
     assert.equal(filter.push(Buffer.from("data: half")).toString(), "");
-    assert.equal(filter.insert(ours), undefined, "inside an upstream event: later");
+    assert.equal(filter.insert(ours, 0).toString(), "", "inside an upstream event: later");
     assert.equal(filter.push(Buffer.from(" done\n\ndata: next")).toString(), `data: half done\n\n${ours}`);
+  });
+
+  it("events of the proxy's own are refused past the limit, kept or unsent alike (decision 052)", () => {
+    const ours = Buffer.from(`event: message\ndata: ${"x".repeat(77)}\n\n`); // 100 bytes
+    const filter = listEventFilter(input, 250);
+    const bytes = (out: Buffer | false) => (out === false ? "refused" : out.length);
+    assert.equal(bytes(filter.insert(ours, 150)), 100, "unsent 150 + 100: within 250, written now");
+    assert.equal(filter.insert(ours, 151), false, "unsent 151 + 100: past it, refused");
+    filter.push(Buffer.from("data: half"));
+    assert.equal(bytes(filter.insert(ours, 0)), 0, "kept: 100");
+    assert.equal(bytes(filter.insert(ours, 0)), 0, "kept: 200");
+    assert.equal(filter.insert(ours, 0), false, "a third would make 300: refused, not kept");
+    assert.equal(filter.insert(ours, 50), false, "200 kept + 50 unsent + 100 is past it too");
+    const out = filter.push(Buffer.from(" done\n\n")).toString();
+    assert.equal(out, `data: half done\n\n${ours}${ours}`, "the two kept ones follow the event, no more");
+    assert.equal(bytes(filter.insert(ours, 150)), 100, "once relayed they no longer count");
   });
 });
