@@ -71,17 +71,17 @@ export class SessionReader {
   read(req: IncomingMessage): Promise<StoredSession | undefined> {
     const cookieValue = this.#cookieValue(req);
     if (cookieValue === undefined) return Promise.resolve(undefined);
-    const cached = this.#cache?.get(cookieValue);
-    if (cached) return Promise.resolve({ id: cached.id, data: cached.data, cookieValue });
+    const fromStore = () => this.#fromStore(cookieValue);
+    const found = this.#cache ? this.#cache.load(cookieValue, fromStore) : fromStore();
+    return found.then((session) => (session ? { ...session, cookieValue } : undefined));
+  }
+
+  /** The session a cookie value names, from the store; undefined when unsigned or gone. */
+  #fromStore(cookieValue: string): Promise<{ id: string; data: SessionData } | undefined> {
     const id = this.#verify(cookieValue);
     if (id === undefined) return Promise.resolve(undefined);
     return new Promise((resolve, reject) => {
-      this.#store.get(id, (err, data) => {
-        if (err) return reject(err);
-        if (!data) return resolve(undefined);
-        this.#cache?.set(cookieValue, id, data);
-        resolve({ id, data, cookieValue });
-      });
+      this.#store.get(id, (err, data) => (err ? reject(err) : resolve(data ? { id, data } : undefined)));
     });
   }
 

@@ -61,4 +61,32 @@ describe("session reader", () => {
     await reader.destroy("sid-3");
     assert.equal(await reader.read(req), undefined);
   });
+
+  // Streams of one browser, re-checked together when the cache entry expired, each read the
+  // store (a review of session 8): one read now, shared.
+  it("reads a session once for requests that ask for it at the same time, and keeps nothing forgotten meanwhile", async () => {
+    const store = await storeWith("sid-4");
+    let reads = 0;
+    const get = store.get.bind(store);
+    store.get = (id, callback) => {
+      reads++;
+      setImmediate(() => get(id, callback));
+    };
+    const reader = new SessionReader({
+      cookieName: "mcp_session",
+      secrets: [NEW],
+      store,
+      cache: new SessionCache({ ttlMs: 60_000 }),
+    });
+    const req = withCookie(cookieFor("sid-4", NEW));
+    const sessions = await Promise.all(Array.from({ length: 20 }, () => reader.read(req)));
+    assert.ok(sessions.every((session) => session?.id === "sid-4"));
+    assert.equal(reads, 1, "one store read for twenty requests");
+    reader.forget("sid-4");
+    const during = reader.read(req);
+    reader.forget("sid-4"); // signed out while the read was under way
+    assert.equal((await during)?.id, "sid-4", "the read answers what it found");
+    await reader.read(req);
+    assert.equal(reads, 3, "but did not keep it: the next request reads again");
+  });
 });
