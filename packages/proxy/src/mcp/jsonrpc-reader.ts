@@ -4,6 +4,7 @@
 // it, and a request without them is judged by its body alone (docs/decisions/016).
 import type { IncomingMessage } from "node:http";
 import { BodyTooLarge, readBody } from "../request-body.ts";
+import { keySpellingProblem } from "./key-spelling.ts";
 import { callOf, MCP_NAME_FIELDS, type McpCall } from "./policy.ts";
 
 /** JSON-RPC error codes the proxy answers with itself. */
@@ -87,6 +88,8 @@ function messageOf(value: unknown): McpMessage {
   }
   const record = value as Record<string, unknown>;
   const id = "id" in record ? idOf(record.id) : undefined;
+  const spelling = keySpellingProblem(record);
+  if (spelling) throw new JsonRpcRejection(400, JSONRPC_INVALID_REQUEST, `Invalid request: ${spelling}`, undefined, id);
   if (typeof record.method === "string") {
     return { id, method: record.method, call: callOf(record.method, record.params), params: record.params };
   }

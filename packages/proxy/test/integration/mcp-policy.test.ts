@@ -195,6 +195,29 @@ describe("MCP policy on the 2025-11-25 revision (sessions, SSE answers)", () => 
     assert.equal(audit().findLast((r) => r.jsonrpc_id === 3)?.decision, "mismatch");
   });
 
+  // A security review: Go's encoding/json reads keys regardless of case (and "ſ" as "s"), so
+  // a server built on it ran the second spelling of a key the proxy judged by the first.
+  it("refuses a key spelled like one it judges (Name, Method, ſ): some servers would read that one", async () => {
+    const posts = forwardedPosts();
+    const bodies = [
+      '{"jsonrpc":"2.0","id":11,"method":"tools/call","params":{"name":"echo","Name":"admin_report","arguments":{"text":"x"}}}',
+      '{"jsonrpc":"2.0","id":12,"method":"ping","Method":"tools/call","params":{"name":"admin_report"}}',
+      '{"jsonrpc":"2.0","id":13,"method":"tools/call","params":{"name":"echo","nAme":"admin_report"}}',
+      '{"jsonrpc":"2.0","id":14,"method":"subscriptions/listen","params":{"notifications":{"resourceſubscriptions":["file:///x"]}}}',
+      '{"jsonrpc":"2.0","id":15,"method":"subscriptions/listen","params":{"Notifications":{"resourceSubscriptions":["file:///x"]}}}',
+    ];
+    for (const body of bodies) {
+      const response = await post(bob, body);
+      assert.equal(response.status, 400, body);
+      const answer = (await response.json()) as { error: { code: number; message: string } };
+      assert.equal(answer.error.code, -32600, body);
+      assert.match(answer.error.message, /is spelled unlike/, body);
+    }
+    assert.equal(forwardedPosts(), posts, "none reached the server");
+    const allowed = await post(bob, JSON.stringify(call(16, "echo", { text: "Name" })));
+    assert.equal(allowed.status, 200, "argument values and keys inside arguments are the tool's own");
+  });
+
   it("answers malformed JSON with -32700 and an oversized body with 413, forwarding nothing", async () => {
     const posts = forwardedPosts();
     const malformed = await post(bob, '{"jsonrpc":"2.0","id":1,"method":"tools/call",');
