@@ -24,8 +24,6 @@ const FOREIGN_SYNTAX = /[?[\]{}\\]/;
  */
 type Op = { kind: "char"; char: string } | { kind: "star" } | { kind: "any" } | { kind: "optional"; length: number };
 
-const STAR_STOPS = new Set(["/", "?", "#"]);
-
 function segmentOps(segment: string): Op[] {
   return [...segment].map((char): Op => (char === "*" ? { kind: "star" } : { kind: "char", char }));
 }
@@ -54,62 +52,141 @@ function globOps(glob: string): Op[] {
   return ops;
 }
 
-/** The states an automaton is in: a list of op positions, and a mark per position for "in it". */
-class States {
-  readonly list: Int32Array;
-  readonly marked: Uint8Array;
-  size = 0;
-  constructor(positions: number) {
-    this.list = new Int32Array(positions);
-    this.marked = new Uint8Array(positions);
-  }
-  clear(): void {
-    for (let i = 0; i < this.size; i++) this.marked[this.list[i] as number] = 0;
-    this.size = 0;
-  }
-}
+const CHAR = 0;
+const STAR = 1;
+const ANY = 2;
+const SLASH = 47;
+const QUESTION = 63;
+const HASH = 35;
 
-/** Adds `at` and what it reaches without reading a character to `states`. */
-function enter(ops: readonly Op[], states: States, at: number): void {
-  if (states.marked[at] === 1) return;
-  states.marked[at] = 1;
-  states.list[states.size++] = at;
-  const op = ops[at];
-  if (!op) return;
-  if (op.kind === "star" || op.kind === "any") enter(ops, states, at + 1);
-  else if (op.kind === "optional") {
-    enter(ops, states, at + 1);
-    enter(ops, states, at + 1 + op.length);
-  }
-}
+/**
+ * The automaton of a glob's ops, built once: per position its kind and character (a code
+ * point), and the positions it reaches without reading a character (its closure).
+ */
+class Automaton {
+  readonly #kinds: Int8Array;
+  readonly #chars: Int32Array;
+  readonly #closures: Int32Array[];
+  readonly #end: number;
 
-/** True when the glob's ops match the whole name: every state advanced one character at a time. */
-function matchesOps(ops: readonly Op[], name: string): boolean {
-  let states = new States(ops.length + 1);
-  let next = new States(ops.length + 1);
-  enter(ops, states, 0);
-  for (const char of name) {
-    for (let i = 0; i < states.size; i++) {
-      const at = states.list[i] as number;
-      const op = ops[at];
-      if (op?.kind === "char" && op.char === char) enter(ops, next, at + 1);
-      else if (op?.kind === "any" || (op?.kind === "star" && !STAR_STOPS.has(char))) enter(ops, next, at);
+  constructor(ops: readonly Op[]) {
+    this.#end = ops.length;
+    this.#kinds = Int8Array.from(ops, (op) => (op.kind === "star" ? STAR : op.kind === "any" ? ANY : CHAR));
+    this.#chars = Int32Array.from(ops, (op) => (op.kind === "char" ? (op.char.codePointAt(0) as number) : -1));
+    // An optional group's own position only leads on: it reads nothing (kind -1 below).
+    ops.forEach((op, at) => {
+      if (op.kind === "optional") this.#kinds[at] = -1;
+    });
+    this.#closures = Array.from({ length: ops.length + 1 }, (_, at) => Int32Array.from(closureOf(ops, at)));
+  }
+
+  /** True when the glob matches the whole name: every state advanced one code point at a time. */
+  matches(name: string): boolean {
+    const kinds = this.#kinds;
+    const chars = this.#chars;
+    const closures = this.#closures;
+    const marked = new Uint8Array(this.#end + 1);
+    let states = new Int32Array(this.#end + 1);
+    let next = new Int32Array(this.#end + 1);
+    let size = enter(closures[0] as Int32Array, states, 0, marked);
+    for (let i = 0; i < name.length; ) {
+      const code = name.codePointAt(i) as number;
+      i += code > 0xffff ? 2 : 1;
+      for (let k = 0; k < size; k++) marked[states[k] as number] = 0;
+      let nextSize = 0;
+      const stops = code === SLASH || code === QUESTION || code === HASH;
+      for (let k = 0; k < size; k++) {
+        const at = states[k] as number;
+        const kind = kinds[at];
+        if (kind === CHAR) {
+          if (chars[at] === code) nextSize = enter(closures[at + 1] as Int32Array, next, nextSize, marked);
+        } else if (kind === ANY || (kind === STAR && !stops)) {
+          nextSize = enter(closures[at] as Int32Array, next, nextSize, marked);
+        }
+      }
+      if (nextSize === 0) return false;
+      const swap = states;
+      states = next;
+      next = swap;
+      size = nextSize;
     }
-    if (next.size === 0) return false;
-    [states, next] = [next, states];
-    next.clear();
+    return marked[this.#end] === 1;
   }
-  return states.marked[ops.length] === 1;
+}
+
+/** Adds a closure's positions to `states` (of `size`), unless marked; the new size. */
+function enter(closure: Int32Array, states: Int32Array, size: number, marked: Uint8Array): number {
+  let count = size;
+  for (let j = 0; j < closure.length; j++) {
+    const reached = closure[j] as number;
+    if (marked[reached] === 1) continue;
+    marked[reached] = 1;
+    states[count++] = reached;
+  }
+  return count;
+}
+
+/** The positions `at` reaches without reading a character, itself included. */
+function closureOf(ops: readonly Op[], at: number, seen = new Set<number>()): Set<number> {
+  if (seen.has(at)) return seen;
+  seen.add(at);
+  const op = ops[at];
+  if (op?.kind === "star" || op?.kind === "any") closureOf(ops, at + 1, seen);
+  else if (op?.kind === "optional") {
+    closureOf(ops, at + 1, seen);
+    closureOf(ops, at + 1 + op.length, seen);
+  }
+  return seen;
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&");
+}
+
+/** The regular expression of ops with one wildcard at most. */
+function opsSource(ops: readonly Op[]): string {
+  let source = "";
+  for (let at = 0; at < ops.length; at++) {
+    const op = ops[at] as Op;
+    if (op.kind === "char") source += escapeRegExp(op.char);
+    else if (op.kind === "star") source += "[^/?#]*";
+    else if (op.kind === "any") source += ".*";
+    else {
+      source += `(?:${opsSource(ops.slice(at + 1, at + 1 + op.length))})?`;
+      at += op.length;
+    }
+  }
+  return source;
+}
+
+/**
+ * One glob's matcher. Most globs have one wildcard ("admin_*", "db/**", "file:///docs/**"):
+ * a regular expression with one quantifier never backtracks more than once over the name, and
+ * V8 runs it ~50 times faster than the automaton, which the others get (a review measured a
+ * replica blocked for seconds by requests of many long names with the automaton alone).
+ */
+function globMatcher(glob: string): (name: string) => boolean {
+  const ops = globOps(glob);
+  const wildcards = ops.filter((op) => op.kind === "star" || op.kind === "any").length;
+  if (wildcards === 0) return (name) => name === glob;
+  if (wildcards > 1) {
+    const automaton = new Automaton(ops);
+    return (name) => automaton.matches(name);
+  }
+  const pattern = new RegExp(`^${opsSource(ops)}$`, "s");
+  return (name) => pattern.test(name);
 }
 
 /** A matcher for a list of globs: true when any of them matches the whole name. */
 export function compileGlobs(globs: readonly string[]): (name: string) => boolean {
-  const compiled = globs.map(globOps);
-  return (name) => compiled.some((ops) => matchesOps(ops, name));
+  const matchers = globs.map(globMatcher);
+  return (name) => matchers.some((matches) => matches(name));
 }
 
 /** Why a glob is refused, or undefined when it is sound. */
 export function globProblem(glob: string, kind: GlobKind): string | undefined {
+  // Names are matched a character (a code point) at a time: half of one could match nothing.
+  if (!glob.isWellFormed()) return `"${glob}": holds half of a character (a lone UTF-16 surrogate)`;
   if (glob.includes("***")) return `"${glob}": "***" means nothing; use "*" within a segment or "**" across`;
   if (glob.split("/").some((segment) => segment.includes("**") && segment !== "**")) {
     return `"${glob}": "**" must be a whole segment ("a/**", "a/**/b", "**/b"); use "*" within a segment`;

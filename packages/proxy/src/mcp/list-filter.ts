@@ -48,7 +48,9 @@ function filterResult(record: Record<string, unknown>, method: string, input: Li
     const name = (item as Record<string, unknown> | null)?.[list.field];
     if (typeof name !== "string") return false;
     input.learn?.(name);
-    return input.policy.decideOn(list.kind, name, input.caller).allowed;
+    // As a call naming it is judged (a resource URI in one spelling only): a list shows
+    // nothing its caller would be refused.
+    return input.policy.decide({ method: method, kind: list.kind, name }, input.caller).allowed;
   });
   const filtered: Record<string, unknown> = { ...result, [list.key]: kept };
   if (input.modern) filtered.cacheScope = "private";

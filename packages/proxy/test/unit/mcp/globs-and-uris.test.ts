@@ -9,6 +9,7 @@ import { describe, it } from "node:test";
 import { ConfigError, loadConfig } from "../../../src/config/load.ts";
 import { configSchema } from "../../../src/config/schema.ts";
 import { compileGlobs, globProblem } from "../../../src/mcp/globs.ts";
+import { filterListAnswer } from "../../../src/mcp/list-filter.ts";
 import { MAX_NAME_LENGTH, type McpCaller, McpPolicy } from "../../../src/mcp/policy.ts";
 import { resourceUriProblem } from "../../../src/mcp/resource-uri.ts";
 
@@ -185,6 +186,29 @@ describe("what a decision names", () => {
     assert.match(denied.reason, /longer than 512 characters/);
     assert.equal(policy.decideOn("tool", long, alice).allowed, false, "a list item so named is dropped");
     assert.equal(policy.decideOn("tool", "admin_wipe", alice).allowed, true);
+  });
+
+  // A review: with file:///docs/**, file:///docs/.../b was listed but its read refused.
+  it("lists no resource whose read it would refuse for its spelling", () => {
+    const answer = {
+      jsonrpc: "2.0",
+      id: 9,
+      result: {
+        resources: [{ uri: "file:///docs/a.md" }, { uri: "file:///docs/.../b" }, { uri: "file:///docs/%2e%2e/x" }],
+      },
+    };
+    const out = filterListAnswer(Buffer.from(JSON.stringify(answer)), "application/json", {
+      policy,
+      caller: bob,
+      lists: new Map([[9, "resources/list"]]),
+      modern: false,
+    });
+    assert.deepEqual(JSON.parse(out.toString()).result.resources, [{ uri: "file:///docs/a.md" }]);
+  });
+
+  it("refuses a glob holding half of a character", () => {
+    assert.match(globProblem("\ud83d*", "tools") ?? "", /lone UTF-16 surrogate/);
+    assert.equal(globProblem("\ud83d\ude00*", "tools"), undefined);
   });
 
   it("refuses an ambiguous resource URI before any rule, and lets the plain one through", () => {
