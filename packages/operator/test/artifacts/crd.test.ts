@@ -354,6 +354,11 @@ describe("McpOidcProxy CRD", () => {
       ["resources", "file:///docs/.../**", false],
       ["resources", "file:///docs/..%3B/**", false],
       ["resources", "file:///docs/.well-known/**", true],
+      ["resources", "file:///docs/. ./**", false],
+      ["resources", "file:///docs/%252e%252e/**", false],
+      ["resources", "file:///docs/..%00/**", false],
+      ["resources", "file:///docs/\uff0e\uff0e/**", false],
+      ["resources", "file:///docs/a%20b/**", true],
       ["resources", "file:///docs\\x", false],
     ];
     for (const [kind, glob, apiServerToo] of cases) {

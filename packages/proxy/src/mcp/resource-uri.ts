@@ -22,11 +22,17 @@ const ENCODED_DOT = /%2e/i;
 /** An encoded "/" or "\" in the path: a server that decodes before it splits sees other segments. */
 const ENCODED_SEPARATOR = /%(?:2f|5c)/i;
 
+/** An encoded control character ("%00"): a server that decodes may cut or drop there. */
+const ENCODED_CONTROL = /%(?:[01][0-9a-f]|7f)/i;
+/** An encoded "%" before a dot, separator or NUL: a dot segment to servers that decode twice. */
+const DOUBLE_ENCODED = /%25(?:2e|2f|5c|00)/i;
+
 function isDotSegment(segment: string): boolean {
   // "..;x" (or "..%3bx") is ".." to servers that strip path parameters before resolving;
-  // "...", ".. " and "..%20" are ".." to Windows, which drops a name's trailing dots and spaces.
-  const bare = segment.split(/;|%3b/i, 1)[0] as string;
-  return /^\.+(?: |%20)*$/i.test(bare);
+  // "...", ".. ", ". ." and "..%20" are "." or ".." to Windows, which drops a name's trailing
+  // dots and spaces; "．．" (fullwidth) is ".." once compatibility-normalized.
+  const bare = (segment.split(/;|%3b/i, 1)[0] as string).normalize("NFKC");
+  return /^(?:[. ]|%20)*$/i.test(bare) && bare.includes(".");
 }
 
 /**
@@ -38,6 +44,8 @@ export function spellingProblem(text: string): string | undefined {
   if (OUTER_SPACE.test(text)) return "leading or trailing spaces";
   if (text.includes("\\")) return 'backslashes (a "/" to some URI parsers, not to others)';
   if (ENCODED_DOT.test(text)) return 'a percent-encoded dot ("%2e")';
+  if (ENCODED_CONTROL.test(text)) return 'a percent-encoded control character ("%00")';
+  if (DOUBLE_ENCODED.test(text)) return 'a double percent-encoding ("%252e")';
   const path = text.split(/[?#]/, 1)[0] as string;
   if (ENCODED_SEPARATOR.test(path)) return 'a percent-encoded "/" or "\\" in the path';
   // Also after "?" or "#": a template's "{+path}" can capture a query as part of a path.

@@ -181,11 +181,12 @@ const NAME_GLOB = globPattern(String.raw`[^/*?\[\]{}\\]`);
 const URI_GLOB = globPattern("[^/*]");
 /**
  * Spellings of a resource URI the proxy refuses before any rule (decision 047: control
- * characters, outer spaces, backslashes, "%2e", an encoded "/" or "\" in the path, dot
- * segments): a resource glob spelled so could never match. In a syntax RE2 (CEL) and
+ * characters, outer spaces, backslashes, "%2e", encoded controls, double encodings, an
+ * encoded "/" or "\" in the path, dot segments in any spelling): a resource glob spelled so
+ * could never match. In a syntax RE2 (CEL) and
  * JavaScript read alike.
  */
-const URI_SPELLING = String.raw`[\x00-\x1f\x7f\\]|^ | $|%2[eE]|^[^?#]*%(?:2[fF]|5[cC])|(?:^|[/?#])\.+(?: |%20)*(?:(?:;|%3[bB])[^/?#]*)?(?:[/?#]|$)`;
+const URI_SPELLING = String.raw`[\x00-\x1f\x7f\\]|^ | $|%2[eE]|%[01][0-9a-fA-F]|%7[fF]|%25(?:2[eEfF]|5[cC]|00)|^[^?#]*%(?:2[fF]|5[cC])|(?:^|[/?#])(?:[. ．]|%20)*[.．](?:[. ．]|%20)*(?:(?:;|%3[bB])[^/?#]*)?(?:[/?#]|$)`;
 const URI_SPELLING_MESSAGE =
   'resource globs never match a URI spelled with control characters, outer spaces, backslashes, "%2e", an encoded "/" or "\\" in the path, or dot segments: the proxy refuses such URIs';
 const GLOB_MESSAGE =
