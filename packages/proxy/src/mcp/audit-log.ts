@@ -42,6 +42,9 @@ export interface AuditRecord {
   status: number | null;
   duration_ms: number;
   arguments_hmac?: string;
+  /** subscriptions/listen: how many distinct URIs it names (`name` is the first), and their set's SHA-256. */
+  uris?: number;
+  uris_sha256?: string;
 }
 
 export interface AuditOptions {

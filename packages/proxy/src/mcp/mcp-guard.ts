@@ -5,6 +5,7 @@
 // per-method metrics. Used only while rules exist or the audit trail is on; otherwise POSTs
 // stay on the zero-copy path (docs/decisions/016-mcp-policy.md). Meanwhile a body on another
 // method is refused, as upgrades are (upgrades.ts): what it cannot read must not pass unseen.
+import { createHash } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { performance } from "node:perf_hooks";
 import type { ProtectedResource } from "../auth/protected-resource.ts";
@@ -125,6 +126,16 @@ function unrecordable(): ProxyError {
   return new ProxyError("INTERNAL_ERROR", 503, "The MCP audit trail cannot be written; try again shortly", {
     details: { reason: "audit_unwritable" },
   });
+}
+
+/**
+ * What a subscriptions/listen subscribes to, for its audit line: `name` is its first URI, so
+ * the line also counts them and hashes the set (sorted, distinct), and an investigator can
+ * tell two listens apart and match one to the URIs a server log shows.
+ */
+function subscriptionsOf(uris: readonly string[]): Pick<AuditRecord, "uris" | "uris_sha256"> {
+  const distinct = [...new Set(uris)].sort();
+  return { uris: distinct.length, uris_sha256: createHash("sha256").update(distinct.join("\n")).digest("hex") };
 }
 
 export class McpGuard {
@@ -408,6 +419,7 @@ export class McpGuard {
     rule?: string,
   ): Omit<AuditRecord, "stage"> {
     const hash = message?.argumentsHmac;
+    const uris = message?.call.uris;
     return {
       time: new Date().toISOString(),
       request_id: requestId,
@@ -424,6 +436,7 @@ export class McpGuard {
       status: statuses.answered,
       duration_ms: Math.round((performance.now() - started) * 10) / 10,
       ...(hash ? { arguments_hmac: hash } : {}),
+      ...(uris ? subscriptionsOf(uris) : {}),
     };
   }
 

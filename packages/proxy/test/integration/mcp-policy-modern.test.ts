@@ -6,6 +6,7 @@
 // headers left out, and the cache hints of a filtered list.
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
+import { createHash } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -183,7 +184,11 @@ describe("MCP policy on the 2026-07-28 revision (Python SDK server and client)",
         .trim()
         .split("\n")
         .map((line) => JSON.parse(line) as AuditRecord);
-      assert.ok(records.some((r) => r.method === "subscriptions/listen" && r.user === "bob" && r.decision === "deny"));
+      const record = records.findLast((r) => r.method === "subscriptions/listen" && r.user === "bob");
+      assert.equal(record?.decision, "deny");
+      // The line names its first URI; it also counts them and hashes their set (a review).
+      const set = ["notes://private/salaries", "notes://public/a"].join("\n");
+      assert.deepEqual([record?.uris, record?.uris_sha256], [2, createHash("sha256").update(set).digest("hex")]);
     });
 
     it("lets a subscriptions/listen of granted URIs through: the server acknowledges them", async () => {
