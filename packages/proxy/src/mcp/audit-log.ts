@@ -45,6 +45,8 @@ export interface AuditRecord {
   /** subscriptions/listen: how many distinct URIs it names (`name` is the first), and their set's SHA-256. */
   uris?: number;
   uris_sha256?: string;
+  /** The fields cut to their limit ("…" at their end), each with its length and hash before. */
+  cut?: Record<string, CutText>;
 }
 
 export interface AuditOptions {
@@ -69,33 +71,44 @@ export const AUDIT_NAME_LIMIT = 1024;
 /** Of the other texts a client chooses (method, string id, OAuth client id) and of the reason. */
 export const AUDIT_FIELD_LIMIT = 256;
 
-/**
- * A text cut to `limit` characters, marked as cut, with its length and a short hash of the
- * whole (equal values still correlate); a shorter one unchanged.
- */
-export function bounded(value: string, limit: number): string {
-  if (value.length <= limit) return value;
-  // Not half of a surrogate pair.
-  const end = /[\ud800-\udbff]/.test(value.charAt(limit - 1)) ? limit - 1 : limit;
-  const hash = createHash("sha256").update(value).digest("hex").slice(0, 16);
-  return `${value.slice(0, end)}…[cut: ${value.length} characters, sha256 ${hash}]`;
+/** How a cut field was before it was cut: its length, and a short hash of the whole. */
+export interface CutText {
+  characters: number;
+  sha256: string;
 }
 
-function boundedOrNull(value: string | null, limit: number): string | null {
-  return value === null ? null : bounded(value, limit);
+/**
+ * A text cut to `limit` characters (ending "…") and what it was; a shorter one unchanged. What
+ * it was goes in the line's `cut` field, which only the proxy writes: a marker inside the text
+ * could be sent by a client as part of a name (a review of decision 051).
+ */
+export function bounded(value: string, limit: number): { text: string; cut?: CutText } {
+  if (value.length <= limit) return { text: value };
+  // Not half of a surrogate pair.
+  const end = /[\ud800-\udbff]/.test(value.charAt(limit - 1)) ? limit - 1 : limit;
+  const sha256 = createHash("sha256").update(value).digest("hex").slice(0, 16);
+  return { text: `${value.slice(0, end)}…`, cut: { characters: value.length, sha256 } };
 }
 
 /** The record with every text a client chooses bounded (the rest is the proxy's or the IdP's). */
 function boundedRecord(record: AuditRecord): AuditRecord {
-  const id = record.jsonrpc_id;
-  return {
-    ...record,
-    client_id: boundedOrNull(record.client_id, AUDIT_FIELD_LIMIT),
-    method: boundedOrNull(record.method, AUDIT_FIELD_LIMIT),
-    name: boundedOrNull(record.name, AUDIT_NAME_LIMIT),
-    jsonrpc_id: typeof id === "string" ? bounded(id, AUDIT_FIELD_LIMIT) : id,
-    reason: bounded(record.reason, AUDIT_FIELD_LIMIT),
+  const cut: Record<string, CutText> = {};
+  const bound = <T extends string | null>(field: string, value: T, limit: number): T => {
+    if (value === null) return value;
+    const result = bounded(value, limit);
+    if (result.cut) cut[field] = result.cut;
+    return result.text as T;
   };
+  const id = record.jsonrpc_id;
+  const out: AuditRecord = {
+    ...record,
+    client_id: bound("client_id", record.client_id, AUDIT_FIELD_LIMIT),
+    method: bound("method", record.method, AUDIT_FIELD_LIMIT),
+    name: bound("name", record.name, AUDIT_NAME_LIMIT),
+    jsonrpc_id: typeof id === "string" ? bound("jsonrpc_id", id, AUDIT_FIELD_LIMIT) : id,
+    reason: bound("reason", record.reason, AUDIT_FIELD_LIMIT),
+  };
+  return Object.keys(cut).length > 0 ? { ...out, cut } : out;
 }
 
 function errorText(error: unknown): string {
