@@ -5,7 +5,7 @@
 import type { IncomingMessage } from "node:http";
 import { BodyTooLarge, readBody } from "../request-body.ts";
 import { keySpellingProblem } from "./key-spelling.ts";
-import { callOf, MCP_NAME_FIELDS, type McpCall } from "./policy.ts";
+import { callOf, JUDGED_METHODS, MCP_NAME_FIELDS, type McpCall } from "./policy.ts";
 
 /** JSON-RPC error codes the proxy answers with itself. */
 export const JSONRPC_PARSE_ERROR = -32700;
@@ -88,7 +88,7 @@ function messageOf(value: unknown): McpMessage {
   }
   const record = value as Record<string, unknown>;
   const id = "id" in record ? idOf(record.id) : undefined;
-  const spelling = keySpellingProblem(record);
+  const spelling = keySpellingProblem(record, typeof record.method === "string" && JUDGED_METHODS.has(record.method));
   if (spelling) throw new JsonRpcRejection(400, JSONRPC_INVALID_REQUEST, `Invalid request: ${spelling}`, undefined, id);
   if (typeof record.method === "string") {
     return { id, method: record.method, call: callOf(record.method, record.params), params: record.params };

@@ -5,7 +5,6 @@
 // and {"Notifications":{…}} was no subscription here and one there (a security review). A
 // key that folds to one the policy reads but is spelled otherwise is refused, whatever the
 // server would make of it.
-import { callOf } from "./policy.ts";
 
 /** Keys of the message itself. */
 const MESSAGE_KEYS = ["jsonrpc", "id", "method", "params", "result", "error"] as const;
@@ -40,15 +39,11 @@ function misspelled(
 
 /**
  * Why a message is refused for a key spelled like one the policy reads, or undefined. The
- * params are checked for the requests the policy judges (they name a tool, resource or prompt).
+ * params (and the ref and notifications in them) are checked when `judged`: the method is one
+ * whose params the policy reads (policy.ts JUDGED_METHODS), whatever they hold.
  */
-export function keySpellingProblem(message: Record<string, unknown>): string | undefined {
-  const found =
-    misspelled(message, MESSAGE_KEYS) ??
-    (typeof message.method === "string" && callOf(message.method, message.params).kind !== undefined
-      ? judgedParamsMisspelled(message.params)
-      : undefined) ??
-    (message.method === "subscriptions/listen" ? judgedParamsMisspelled(message.params) : undefined);
+export function keySpellingProblem(message: Record<string, unknown>, judged: boolean): string | undefined {
+  const found = misspelled(message, MESSAGE_KEYS) ?? (judged ? judgedParamsMisspelled(message.params) : undefined);
   return found ? `the key "${found[0]}" is spelled unlike "${found[1]}", which some MCP servers read it as` : undefined;
 }
 

@@ -60,6 +60,13 @@ const NAMED_METHODS: Readonly<Record<string, { kind: McpKind; field: "name" | "u
   "resources/unsubscribe": { kind: "resource", field: "uri" },
 };
 
+/** Every method whose params the policy reads (its name, URI, ref or subscriptions). */
+export const JUDGED_METHODS: ReadonlySet<string> = new Set([
+  ...Object.keys(NAMED_METHODS),
+  "completion/complete",
+  "subscriptions/listen",
+]);
+
 function recordOf(value: unknown): Record<string, unknown> {
   return typeof value === "object" && value !== null ? (value as Record<string, unknown>) : {};
 }

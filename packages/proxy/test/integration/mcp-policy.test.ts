@@ -205,6 +205,7 @@ describe("MCP policy on the 2025-11-25 revision (sessions, SSE answers)", () => 
       '{"jsonrpc":"2.0","id":13,"method":"tools/call","params":{"name":"echo","nAme":"admin_report"}}',
       '{"jsonrpc":"2.0","id":14,"method":"subscriptions/listen","params":{"notifications":{"resourceſubscriptions":["file:///x"]}}}',
       '{"jsonrpc":"2.0","id":15,"method":"subscriptions/listen","params":{"Notifications":{"resourceSubscriptions":["file:///x"]}}}',
+      '{"jsonrpc":"2.0","id":17,"method":"completion/complete","params":{"ref":{"Type":"ref/prompt","name":"p"},"argument":{"name":"a","value":""}}}',
     ];
     for (const body of bodies) {
       const response = await post(bob, body);
